@@ -276,8 +276,9 @@ static int is_string_start(parser *p) {
 
 /* A Python number literal, written as JSON. */
 static int parse_number(parser *p, sbuf *o) {
+    int neg = 0; /* written only for a non-zero value: Python's -0 is 0 */
     if (*p->s == '-' || *p->s == '+') {
-        if (*p->s == '-') sb_putc(o, '-');
+        neg = *p->s == '-';
         p->s++;
         skip_ws(p);
     }
@@ -297,7 +298,7 @@ static int parse_number(parser *p, sbuf *o) {
         }
         if (!digits) return perr(p, "invalid number");
         char tmp[32];
-        snprintf(tmp, sizeof tmp, "%llu", v);
+        snprintf(tmp, sizeof tmp, "%s%llu", neg && v ? "-" : "", v);
         sb_puts(o, tmp);
         return LFM2MOE_OK;
     }
@@ -327,6 +328,7 @@ static int parse_number(parser *p, sbuf *o) {
     } else {
         const char *ip = intp.n ? intp.p : "0";
         while (ip[0] == '0' && ip[1]) ip++; /* JSON forbids leading zeros */
+        if (neg && (has_dot || has_exp || ip[0] != '0')) sb_putc(o, '-');
         sb_puts(o, ip);
         if (has_dot) {
             sb_putc(o, '.');
@@ -591,6 +593,8 @@ static int parse_json_call(parser *p, lfm2moe_tool_calls *calls) {
         }
         free(k.p);
         free(val.p);
+        memset(&k, 0, sizeof k);
+        memset(&val, 0, sizeof val);
         if (!is_string_start(p)) {
             perr(p, "expected a string key");
             goto done;
