@@ -238,14 +238,16 @@ static size_t decode_token_text(const char *t, size_t n, char *out) {
     return o;
 }
 
-static const struct lfm_vocab *g_sort_vocab; /* only used during qsort at load */
+typedef struct {
+    size_t len;
+    int32_t id;
+} special_key;
 
+/* Longest text first (llama.cpp's order), then by id for determinism. */
 static int cmp_special(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    size_t lx = g_sort_vocab->text_off[x + 1] - g_sort_vocab->text_off[x];
-    size_t ly = g_sort_vocab->text_off[y + 1] - g_sort_vocab->text_off[y];
-    if (lx != ly) return lx > ly ? -1 : 1;
-    return x < y ? -1 : (x > y);
+    const special_key *x = a, *y = b;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->id < y->id ? -1 : (x->id > y->id);
 }
 
 static int load_tokens(const gguf_file *g, struct lfm_vocab *v) {
@@ -429,17 +431,22 @@ int lfm_vocab_load(const gguf_file *g, struct lfm_vocab **out) {
         if (eog[i] >= 0) v->attr[eog[i]] |= LFM2MOE_TOKEN_ATTR_END_OF_GENERATION;
 
     /* tokens that can be cut out of text: non-empty special ones */
+    special_key *keys = malloc(sizeof *keys * (size_t)v->n_vocab);
+    if (!keys) {
+        st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+        goto fail;
+    }
     v->n_special = 0;
     for (int32_t i = 0; i < v->n_vocab; i++) {
         uint8_t t = v->type[i];
+        size_t len = v->text_off[i + 1] - v->text_off[i];
         if ((t == LFM_TOKTYPE_CONTROL || t == LFM_TOKTYPE_USER_DEFINED ||
-             t == LFM_TOKTYPE_UNKNOWN) &&
-            v->text_off[i + 1] > v->text_off[i])
-            v->special[v->n_special++] = i;
+             t == LFM_TOKTYPE_UNKNOWN) && len > 0)
+            keys[v->n_special++] = (special_key){len, i};
     }
-    g_sort_vocab = v; /* qsort has no context argument in C11 */
-    qsort(v->special, (size_t)v->n_special, sizeof(int32_t), cmp_special);
-    g_sort_vocab = NULL;
+    qsort(keys, (size_t)v->n_special, sizeof *keys, cmp_special);
+    for (int32_t i = 0; i < v->n_special; i++) v->special[i] = keys[i].id;
+    free(keys);
 
     *out = v;
     return LFM2MOE_OK;
