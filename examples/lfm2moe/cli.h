@@ -1,0 +1,22 @@
+/* The lfm2moe command-line tool: one binary, one file per subcommand. */
+#ifndef LFM2MOE_CLI_H
+#define LFM2MOE_CLI_H
+
+#include "lfm2moe.h"
+
+/* Each subcommand gets argv after the subcommand name (argv[0] is the name)
+ * and returns the process exit status. */
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+int cmd_info(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+
+/* Print "lfm2moe: <what>: <status string>: <detail>" to stderr and return 1. */
+int cli_fail(const char *what, int status);
+
+/* Load a model with default params, reporting failures; NULL on failure. */
+lfm2moe_model *cli_load_model(const char *path);
+
+#endif

@@ -1,0 +1,17 @@
+/* Row-wise element operations of the forward pass. */
+#ifndef LFM_ELEMENTWISE_H
+#define LFM_ELEMENTWISE_H
+
+#include <stdint.h>
+
+/* y[i] = x[i] / sqrt(mean(x^2) + eps) * w[i], i < n.  (y may equal x.)
+ * The mean of squares is summed in double, as the reference engine does. */
+void lfm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+
+/* out[i] = silu(gate[i]) * up[i] = gate/(1+exp(-gate)) * up  (SwiGLU). */
+void lfm_silu_mul(float *out, const float *gate, const float *up, int64_t n);
+
+/* y[i] += a * x[i] */
+void lfm_axpy(float *y, float a, const float *x, int64_t n);
+
+#endif

@@ -1,0 +1,26 @@
+#include "matmul.h"
+
+#include "quant.h"
+
+size_t lfm_act_row_bytes(uint32_t wtype, int64_t n_cols) {
+    return lfm_row_bytes(lfm_quant_act_type(wtype), n_cols);
+}
+
+void lfm_encode_acts(uint32_t wtype, const float *x, int64_t x_stride, int64_t n, int64_t n_cols,
+                     void *xq) {
+    uint32_t at = lfm_quant_act_type(wtype);
+    size_t rb = lfm_row_bytes(at, n_cols);
+    for (int64_t t = 0; t < n; t++)
+        lfm_quantize_act_row(at, x + t * x_stride, (uint8_t *)xq + (size_t)t * rb, n_cols);
+}
+
+void lfm_matmul_rows(const lfm_weight *w, int64_t m, const void *xq, int64_t n, float *y,
+                     int64_t y_stride, int64_t r0, int64_t r1) {
+    size_t rb = lfm_act_row_bytes(w->type, w->n_cols);
+    for (int64_t r = r0; r < r1; r++) {
+        const void *wr = lfm_weight_row(w, m, r);
+        for (int64_t t = 0; t < n; t++)
+            lfm_vec_dot(w->type, w->n_cols, wr, (const uint8_t *)xq + (size_t)t * rb,
+                        &y[t * y_stride + r]);
+    }
+}

@@ -1,0 +1,381 @@
+/* Sessions: creation with all memory sized up front, decode steps that are
+ * all-or-nothing (validated before any state changes, rolled back on
+ * cancellation), logits access. */
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "matmul.h"
+
+#define DEFAULT_CTX 4096
+#define DEFAULT_BATCH 512
+#define MAX_BATCH 65536
+#define MAX_THREADS 512
+
+LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
+    if (!p)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_params_init: NULL params");
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    return LFM2MOE_OK;
+}
+
+/* Resolved session shape: params with defaults applied. */
+typedef struct session_shape {
+    int32_t n_ctx, n_batch, n_threads;
+    size_t act_row_bytes; /* widest encoded activation row of any weight */
+} session_shape;
+
+/* Byte counts of every buffer, in one place so memory_size and create agree. */
+typedef struct session_sizes {
+    size_t kv, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
+    size_t expf;
+    uint64_t total;
+} session_sizes;
+
+static size_t max_sz(size_t a, size_t b) {
+    return a > b ? a : b;
+}
+
+static size_t widest_act_row(const lfm2moe_model *m) {
+    const lfm_weight *ws[] = {&m->output};
+    size_t best = lfm_act_row_bytes(ws[0]->type, ws[0]->n_cols);
+    for (int32_t i = 0; i < m->hp.n_block; i++) {
+        const lfm_block *b = &m->blocks[i];
+        const lfm_weight *all[] = {&b->in_proj,  &b->out_proj, &b->wq,        &b->wk,
+                                   &b->wv,       &b->wo,       &b->ffn_gate,  &b->ffn_up,
+                                   &b->ffn_down, &b->router,   &b->gate_exps, &b->up_exps,
+                                   &b->down_exps};
+        for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
+            if (all[j]->data)
+                best = max_sz(best, lfm_act_row_bytes(all[j]->type, all[j]->n_cols));
+    }
+    return best;
+}
+
+static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, session_shape *sh) {
+    lfm2moe_session_params defaults;
+    if (!p) {
+        lfm2moe_session_params_init(&defaults);
+        p = &defaults;
+    }
+    if (p->struct_size != sizeof *p)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_params.struct_size is %u, expected %zu (call "
+                        "lfm2moe_session_params_init)",
+                        p->struct_size, sizeof *p);
+    if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "session params must not be negative (n_ctx %d, n_threads %d, n_batch %d)",
+                        p->n_ctx, p->n_threads, p->n_batch);
+    sh->n_ctx = p->n_ctx ? p->n_ctx
+                         : (m->hp.n_ctx_train < DEFAULT_CTX ? m->hp.n_ctx_train : DEFAULT_CTX);
+    sh->n_batch = p->n_batch ? p->n_batch : DEFAULT_BATCH;
+    if (sh->n_batch > MAX_BATCH)
+        return lfm_fail(LFM2MOE_ERR_LIMIT, "n_batch %d exceeds %d", sh->n_batch, MAX_BATCH);
+    if (sh->n_batch > sh->n_ctx)
+        sh->n_batch = sh->n_ctx;
+    if (p->n_threads) {
+        sh->n_threads = p->n_threads;
+    } else {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        sh->n_threads = cpus > 0 ? (int32_t)cpus : 1;
+    }
+    if (sh->n_threads > MAX_THREADS)
+        return lfm_fail(LFM2MOE_ERR_LIMIT, "n_threads %d exceeds %d", sh->n_threads, MAX_THREADS);
+    sh->act_row_bytes = widest_act_row(m);
+    return LFM2MOE_OK;
+}
+
+/* a*b*c*... in 64 bits, saturating: the caps below catch absurd values. */
+static uint64_t mul_sat(uint64_t a, uint64_t b) {
+    uint64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, session_sizes *z) {
+    const lfm_hparams *hp = &m->hp;
+    const uint64_t T = (uint64_t)sh->n_batch, E = (uint64_t)hp->n_embd, D = (uint64_t)hp->head_dim;
+    const uint64_t H = (uint64_t)hp->n_head, Hkv = (uint64_t)hp->n_head_kv;
+    const uint64_t K = (uint64_t)hp->n_expert_used, F = (uint64_t)hp->n_ff_exp;
+    const uint64_t f = sizeof(float);
+    uint64_t kvd = Hkv * D;
+    uint64_t kv = mul_sat(mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2, (uint64_t)sh->n_ctx),
+                                  kvd),
+                          f);
+    uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
+    uint64_t ff_w = max_sz(K * F, (uint64_t)hp->n_ff);
+    uint64_t parts[] = {
+        kv,
+        (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f, /* conv (x2 below) */
+        (uint64_t)hp->n_vocab * f,                                        /* one logits row  */
+        T * E * f,                                                        /* x (and xn)      */
+        T * big_w * f,
+        T * max_sz(E, H * D) * f,
+        T * sh->act_row_bytes,
+        T * K * sh->act_row_bytes,
+        T * (uint64_t)hp->n_expert * f,
+        T * K * 4,                                       /* ids, w, slot_tok, slot_w */
+        T * ff_w * f,                                    /* gate (and up) */
+        T * K * E * f,
+        mul_sat((uint64_t)sh->n_threads * (uint64_t)sh->n_ctx, f),
+        ((uint64_t)hp->n_expert + 1) * 4,
+    };
+    z->kv = parts[0];
+    z->conv = parts[1];
+    z->logits = parts[2];
+    z->x = parts[3];
+    z->big = parts[4];
+    z->mix = parts[5];
+    z->actq = parts[6];
+    z->actq2 = parts[7];
+    z->router = parts[8];
+    z->ids = parts[9];
+    z->gate = parts[10];
+    z->eout = parts[11];
+    z->attn = parts[12];
+    z->expf = parts[13];
+    uint64_t total = 0;
+    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        uint64_t v = mul_sat(parts[i], mult[i]);
+        total = total + v < total ? UINT64_MAX : total + v;
+    }
+    z->total = total;
+}
+
+LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *m,
+                                            const lfm2moe_session_params *p, uint64_t *bytes) {
+    if (!m || !bytes)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_memory_size: NULL argument");
+    session_shape sh;
+    int st = resolve(m, p, &sh);
+    if (st)
+        return st;
+    session_sizes z;
+    compute_sizes(m, &sh, &z);
+    *bytes = z.total;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
+    if (!s)
+        return;
+    lfm_pool_free(s->pool);
+    free(s->kv);
+    free(s->conv);
+    free(s->conv_saved);
+    free(s->logits);
+    free(s->logits_next);
+    lfm_scratch *c = &s->s;
+    void *bufs[] = {c->x,     c->xn,       c->big,     c->mix,  c->actq,   c->actq2,
+                    c->router, c->exp_ids, c->exp_w,   c->slot_tok, c->slot_w, c->exp_first,
+                    c->gate,  c->up,       c->eout,    c->attn};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(s);
+}
+
+LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_session_params *p,
+                                       lfm2moe_session **out) {
+    if (!out)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_create: NULL output");
+    *out = NULL;
+    if (!m)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_create: NULL model");
+    session_shape sh;
+    int st = resolve(m, p, &sh);
+    if (st)
+        return st;
+    session_sizes z;
+    compute_sizes(m, &sh, &z);
+    uint64_t cap = p ? p->max_memory : 0;
+    if ((cap && z.total > cap) || z.total > (uint64_t)SIZE_MAX / 2)
+        return lfm_fail(LFM2MOE_ERR_LIMIT,
+                        "session needs %llu bytes (n_ctx %d, n_batch %d), over the %llu byte cap",
+                        (unsigned long long)z.total, sh.n_ctx, sh.n_batch,
+                        (unsigned long long)(cap ? cap : (uint64_t)SIZE_MAX / 2));
+
+    lfm2moe_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    s->model = m;
+    s->n_ctx = sh.n_ctx;
+    s->n_batch = sh.n_batch;
+    s->n_threads = sh.n_threads;
+    s->kv_dim = (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim;
+    s->conv_floats = z.conv / sizeof(float);
+    s->actq_row_bytes = sh.act_row_bytes;
+    s->logits_cap_rows = 1;
+    s->logits_first = -1;
+    atomic_init(&s->cancel, 0);
+    lfm_scratch *c = &s->s;
+    /* calloc: the KV cache and conv state start as zeros (empty history) */
+    s->kv = calloc(1, z.kv ? z.kv : 1);
+    s->conv = calloc(1, z.conv ? z.conv : 1);
+    s->conv_saved = calloc(1, z.conv ? z.conv : 1);
+    s->logits = malloc(z.logits);
+    s->logits_next = malloc(z.logits);
+    c->x = malloc(z.x);
+    c->xn = malloc(z.x);
+    c->big = malloc(z.big);
+    c->mix = malloc(z.mix);
+    c->actq = malloc(z.actq);
+    c->actq2 = malloc(z.actq2);
+    c->router = malloc(z.router);
+    c->exp_ids = malloc(z.ids);
+    c->exp_w = malloc(z.ids);
+    c->slot_tok = malloc(z.ids);
+    c->slot_w = malloc(z.ids);
+    c->exp_first = malloc(z.expf);
+    c->gate = malloc(z.gate);
+    c->up = malloc(z.gate);
+    c->eout = malloc(z.eout);
+    c->attn = malloc(z.attn);
+    if (!s->kv || !s->conv || !s->conv_saved || !s->logits || !s->logits_next || !c->x ||
+        !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
+        !c->exp_w || !c->slot_tok || !c->slot_w || !c->exp_first || !c->gate || !c->up ||
+        !c->eout || !c->attn) {
+        lfm2moe_session_free(s);
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a session of %llu bytes",
+                        (unsigned long long)z.total);
+    }
+    if ((st = lfm_pool_create(sh.n_threads, &s->pool))) {
+        lfm2moe_session_free(s);
+        return st;
+    }
+    *out = s;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_session_reset(lfm2moe_session *s) {
+    if (!s)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_reset: NULL session");
+    s->pos = 0;
+    s->n_logits = 0;
+    s->logits_first = -1;
+    s->last_step_tokens = 0;
+    /* KV rows beyond pos are never read; the conv state must restart at 0 */
+    memset(s->conv, 0, s->conv_floats * sizeof(float));
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_session_position(const lfm2moe_session *s, int32_t *pos) {
+    if (!s || !pos)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_position: NULL argument");
+    *pos = s->pos;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_session_context_length(const lfm2moe_session *s, int32_t *n_ctx) {
+    if (!s || !n_ctx)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_context_length: NULL argument");
+    *n_ctx = s->n_ctx;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_session_model(const lfm2moe_session *s, const lfm2moe_model **model) {
+    if (!s || !model)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_model: NULL argument");
+    *model = s->model;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_session_cancel(lfm2moe_session *s) {
+    if (!s)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_cancel: NULL session");
+    atomic_store(&s->cancel, 1);
+    return LFM2MOE_OK;
+}
+
+/* Make room for `rows` logits rows in both buffers (before any state changes). */
+static int reserve_logits(lfm2moe_session *s, int32_t rows) {
+    if (rows <= s->logits_cap_rows)
+        return LFM2MOE_OK;
+    size_t bytes = (size_t)rows * (size_t)s->model->hp.n_vocab * sizeof(float);
+    float *a = malloc(bytes), *b = malloc(bytes);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for %d rows of logits", rows);
+    }
+    /* keep the previous step's logits readable */
+    memcpy(a, s->logits,
+           (size_t)s->n_logits * (size_t)s->model->hp.n_vocab * sizeof(float));
+    free(s->logits);
+    free(s->logits_next);
+    s->logits = a;
+    s->logits_next = b;
+    s->logits_cap_rows = rows;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_decode_step(lfm2moe_session *s, const int32_t *tokens, int32_t n,
+                                    uint32_t flags) {
+    if (!s || !tokens)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: NULL argument");
+    if (n < 1)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: n_tokens is %d", n);
+    if (flags & ~(uint32_t)LFM2MOE_DECODE_ALL_LOGITS)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: unknown flags 0x%x",
+                        flags);
+    const int32_t n_vocab = s->model->hp.n_vocab;
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return lfm_fail(LFM2MOE_ERR_TOKEN_OUT_OF_RANGE,
+                            "token %d (at index %d) is outside the vocabulary [0, %d)", tokens[i],
+                            i, n_vocab);
+    if (n > s->n_ctx - s->pos)
+        return lfm_fail(LFM2MOE_ERR_CONTEXT_FULL,
+                        "%d tokens do not fit: position %d of a %d-token context", n, s->pos,
+                        s->n_ctx);
+    const int all = (flags & LFM2MOE_DECODE_ALL_LOGITS) != 0;
+    int st = reserve_logits(s, all ? n : 1);
+    if (st)
+        return st;
+
+    atomic_store(&s->cancel, 0);
+    memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
+    for (int32_t c = 0; c < n; c += s->n_batch) {
+        int32_t cn = n - c < s->n_batch ? n - c : s->n_batch;
+        int last = c + cn == n;
+        int32_t first = all ? 0 : (last ? cn - 1 : cn);
+        float *out = s->logits_next + (all ? (size_t)c * (size_t)n_vocab : 0);
+        st = lfm_forward_chunk(s, tokens + c, cn, s->pos + c, first, out);
+        if (st) {
+            /* roll back: KV rows past pos are ignored, the conv state restored */
+            memcpy(s->conv, s->conv_saved, s->conv_floats * sizeof(float));
+            return st;
+        }
+    }
+    float *tmp = s->logits;
+    s->logits = s->logits_next;
+    s->logits_next = tmp;
+    s->pos += n;
+    s->n_logits = all ? n : 1;
+    s->logits_first = all ? 0 : n - 1;
+    s->last_step_tokens = n;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_session_logits(const lfm2moe_session *s, int32_t index,
+                                       const float **logits) {
+    if (!s || !logits)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_logits: NULL argument");
+    if (s->logits_first < 0)
+        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no logits: nothing decoded since the last reset");
+    if (index == -1)
+        index = s->last_step_tokens - 1;
+    int32_t row = index - s->logits_first;
+    if (index < 0 || row < 0 || row >= s->n_logits)
+        return lfm_fail(LFM2MOE_ERR_NOT_FOUND,
+                        "no logits for token %d of the last step (%d tokens; use "
+                        "LFM2MOE_DECODE_ALL_LOGITS for all)",
+                        index, s->last_step_tokens);
+    *logits = s->logits + (size_t)row * (size_t)s->model->hp.n_vocab;
+    return LFM2MOE_OK;
+}

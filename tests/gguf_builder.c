@@ -1,0 +1,208 @@
+#include "gguf_builder.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gb_free(gb *b) {
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+}
+
+void gb_raw(gb *b, const void *p, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        b->buf = realloc(b->buf, cap);
+        if (!b->buf)
+            abort(); /* test code */
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+
+void gb_u32(gb *b, uint32_t v) { gb_raw(b, &v, 4); }
+void gb_u64(gb *b, uint64_t v) { gb_raw(b, &v, 8); }
+
+void gb_str(gb *b, const char *s) {
+    gb_u64(b, strlen(s));
+    gb_raw(b, s, strlen(s));
+}
+
+void gb_pad(gb *b, size_t align) {
+    static const uint8_t zero[64];
+    while (b->len % align)
+        gb_raw(b, zero, 1);
+}
+
+void gb_header(gb *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv) {
+    gb_u32(b, 0x46554747u);
+    gb_u32(b, version);
+    gb_u64(b, n_tensors);
+    gb_u64(b, n_kv);
+}
+
+void gb_kv_u32(gb *b, const char *key, uint32_t v) {
+    gb_str(b, key);
+    gb_u32(b, 4);
+    gb_u32(b, v);
+}
+
+void gb_kv_f32(gb *b, const char *key, float v) {
+    gb_str(b, key);
+    gb_u32(b, 6);
+    gb_raw(b, &v, 4);
+}
+
+void gb_kv_str(gb *b, const char *key, const char *v) {
+    gb_str(b, key);
+    gb_u32(b, 8);
+    gb_str(b, v);
+}
+
+void gb_kv_i32_array(gb *b, const char *key, const int32_t *v, size_t n) {
+    gb_str(b, key);
+    gb_u32(b, 9);
+    gb_u32(b, 5);
+    gb_u64(b, n);
+    gb_raw(b, v, n * 4);
+}
+
+void gb_tensor_info(gb *b, const char *name, int n_dims, const int64_t *ne, uint32_t type,
+                    uint64_t offset) {
+    gb_str(b, name);
+    gb_u32(b, (uint32_t)n_dims);
+    for (int d = 0; d < n_dims; d++)
+        gb_u64(b, (uint64_t)ne[d]);
+    gb_u32(b, type);
+    gb_u64(b, offset);
+}
+
+/* ---- random models ---------------------------------------------------- */
+
+typedef struct tdesc {
+    char name[64];
+    int n_dims;
+    int64_t ne[3];
+    int kind; /* 0 random matrix, 1 norm (around 1), 2 bias (small), 3 conv */
+} tdesc;
+
+static uint32_t rng_next(uint32_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static float rng_unit(uint32_t *s) { /* uniform in [-1, 1) */
+    return (float)((rng_next(s) >> 8) * (1.0 / 8388608.0) - 1.0);
+}
+
+static void add(tdesc *t, int *n, const char *name, int nd, int64_t a, int64_t b, int64_t c,
+                int kind) {
+    tdesc *d = &t[(*n)++];
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->n_dims = nd;
+    d->ne[0] = a;
+    d->ne[1] = b;
+    d->ne[2] = c;
+    d->kind = kind;
+}
+
+void gb_build_model(gb *b, const test_model_shape *sh) {
+    tdesc *t = calloc((size_t)(8 + 20 * sh->n_block), sizeof *t);
+    int n = 0;
+    char nm[64];
+    const int64_t E = sh->n_embd, D = sh->head_dim;
+    add(t, &n, "token_embd.weight", 2, E, sh->n_vocab, 1, 0);
+    add(t, &n, "token_embd_norm.weight", 1, E, 1, 1, 1);
+    if (!sh->tied)
+        add(t, &n, "output.weight", 2, E, sh->n_vocab, 1, 0);
+    int32_t *kvh = calloc((size_t)sh->n_block, sizeof *kvh);
+    for (int i = 0; i < sh->n_attn; i++)
+        kvh[sh->attn_blocks[i]] = sh->n_head_kv;
+    for (int blk = 0; blk < sh->n_block; blk++) {
+#define T(suffix, nd, a, bb, c, kind)                                 \
+    do {                                                              \
+        snprintf(nm, sizeof nm, "blk.%d.%s", blk, suffix);            \
+        add(t, &n, nm, nd, a, bb, c, kind);                           \
+    } while (0)
+        T("attn_norm.weight", 1, E, 1, 1, 1);
+        T("ffn_norm.weight", 1, E, 1, 1, 1);
+        if (kvh[blk]) {
+            T("attn_q.weight", 2, E, sh->n_head * D, 1, 0);
+            T("attn_k.weight", 2, E, sh->n_head_kv * D, 1, 0);
+            T("attn_v.weight", 2, E, sh->n_head_kv * D, 1, 0);
+            T("attn_output.weight", 2, sh->n_head * D, E, 1, 0);
+            T("attn_q_norm.weight", 1, D, 1, 1, 1);
+            T("attn_k_norm.weight", 1, D, 1, 1, 1);
+        } else {
+            T("shortconv.conv.weight", 2, sh->l_cache, E, 1, 3);
+            T("shortconv.in_proj.weight", 2, E, 3 * E, 1, 0);
+            T("shortconv.out_proj.weight", 2, E, E, 1, 0);
+        }
+        if (blk < sh->n_dense) {
+            T("ffn_gate.weight", 2, E, sh->n_ff, 1, 0);
+            T("ffn_up.weight", 2, E, sh->n_ff, 1, 0);
+            T("ffn_down.weight", 2, sh->n_ff, E, 1, 0);
+        } else {
+            T("ffn_gate_inp.weight", 2, E, sh->n_expert, 1, 0);
+            T("exp_probs_b.bias", 1, sh->n_expert, 1, 1, 2);
+            T("ffn_gate_exps.weight", 3, E, sh->n_ff_exp, sh->n_expert, 0);
+            T("ffn_up_exps.weight", 3, E, sh->n_ff_exp, sh->n_expert, 0);
+            T("ffn_down_exps.weight", 3, sh->n_ff_exp, E, sh->n_expert, 0);
+        }
+#undef T
+    }
+    const char *arch = sh->arch ? sh->arch : "lfm2moe";
+    char key[96];
+    gb_header(b, 3, (uint64_t)n, 17);
+    gb_kv_str(b, "general.architecture", arch);
+#define K(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
+    gb_kv_u32(b, K("context_length"), 4096);
+    gb_kv_u32(b, K("embedding_length"), (uint32_t)E);
+    gb_kv_u32(b, K("feed_forward_length"), (uint32_t)sh->n_ff);
+    gb_kv_u32(b, K("block_count"), (uint32_t)sh->n_block);
+    gb_kv_u32(b, K("attention.head_count"), (uint32_t)sh->n_head);
+    gb_kv_i32_array(b, K("attention.head_count_kv"), kvh, (size_t)sh->n_block);
+    gb_kv_f32(b, K("rope.freq_base"), 1e6f);
+    gb_kv_f32(b, K("attention.layer_norm_rms_epsilon"), 1e-5f);
+    gb_kv_u32(b, K("expert_count"), (uint32_t)sh->n_expert);
+    gb_kv_u32(b, K("expert_used_count"), (uint32_t)sh->n_expert_used);
+    gb_kv_u32(b, K("expert_feed_forward_length"), (uint32_t)sh->n_ff_exp);
+    gb_kv_u32(b, K("leading_dense_block_count"), (uint32_t)sh->n_dense);
+    gb_kv_u32(b, K("expert_gating_func"), 2);
+    gb_kv_u32(b, K("vocab_size"), (uint32_t)sh->n_vocab);
+    gb_kv_u32(b, K("shortconv.l_cache"), (uint32_t)sh->l_cache);
+    gb_kv_u32(b, K("attention.key_length"), (uint32_t)D);
+#undef K
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        gb_tensor_info(b, t[i].name, t[i].n_dims, t[i].ne, 0, off);
+        off += (uint64_t)(t[i].ne[0] * t[i].ne[1] * t[i].ne[2]) * 4;
+        off = (off + 31) / 32 * 32;
+    }
+    gb_pad(b, 32);
+    uint32_t seed = sh->seed ? sh->seed : 12345;
+    float scale = sh->weight_scale > 0 ? sh->weight_scale : 1.0f;
+    for (int i = 0; i < n; i++) {
+        int64_t cnt = t[i].ne[0] * t[i].ne[1] * t[i].ne[2];
+        float amp = scale / sqrtf((float)t[i].ne[0]); /* keeps activations O(1) */
+        for (int64_t j = 0; j < cnt; j++) {
+            float v;
+            switch (t[i].kind) {
+            case 1: v = 1.0f + 0.2f * rng_unit(&seed); break;
+            case 2: v = 0.1f * rng_unit(&seed); break;
+            case 3: v = 0.5f * rng_unit(&seed); break;
+            default: v = 1.7f * amp * rng_unit(&seed); break;
+            }
+            gb_raw(b, &v, 4);
+        }
+        gb_pad(b, 32);
+    }
+    free(kvh);
+    free(t);
+}

@@ -1,0 +1,145 @@
+/* Golden logits: the library's output for the token ids of each reference
+ * file, fed batched (prompt in one step, then one token at a time, as the
+ * reference run did) and entirely one token at a time, compared with the
+ * logits llama.cpp produced (tests/golden/README.md for the tolerances). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gld.h"
+#include "golden_check.h"
+#include "lfm2moe.h"
+
+/* Run the model over g's tokens; logits[(n)*V].  batched: prompt in one step. */
+void golden_run(const char *model_path, const gld *g, int batched, int threads, float *logits) {
+    lfm2moe_model *m = NULL;
+    int st = lfm2moe_model_load(model_path, NULL, &m);
+    if (st)
+        fail_msg("load %s: %s", model_path, lfm2moe_last_error());
+    lfm2moe_session_params sp;
+    lfm2moe_session_params_init(&sp);
+    sp.n_ctx = g->n_prompt + g->n_gen;
+    sp.n_threads = threads;
+    lfm2moe_session *s = NULL;
+    assert_int_equal(lfm2moe_session_create(m, &sp, &s), LFM2MOE_OK);
+    int32_t n = g->n_prompt + g->n_gen, t = 0;
+    while (t < n) {
+        int32_t step = (batched && t == 0) ? g->n_prompt : 1;
+        assert_int_equal(lfm2moe_decode_step(s, g->tokens + t, step, LFM2MOE_DECODE_ALL_LOGITS),
+                         LFM2MOE_OK);
+        for (int32_t i = 0; i < step; i++) {
+            const float *row;
+            assert_int_equal(lfm2moe_session_logits(s, i, &row), LFM2MOE_OK);
+            memcpy(logits + (size_t)(t + i) * (size_t)g->n_vocab, row,
+                   (size_t)g->n_vocab * sizeof(float));
+        }
+        t += step;
+    }
+    lfm2moe_session_free(s);
+    lfm2moe_model_free(m);
+}
+
+golden_stats golden_compare(const gld *g, const float *logits) {
+    golden_stats r = {0};
+    int32_t n = g->n_prompt + g->n_gen, V = g->n_vocab;
+    double sum = 0, sum2 = 0, d2 = 0;
+    int agree = 0;
+    for (int32_t t = 0; t < n; t++) {
+        const float *a = logits + (size_t)t * V, *b = g->logits + (size_t)t * V;
+        int32_t ia = 0, ib = 0;
+        for (int32_t v = 0; v < V; v++) {
+            double d = fabs((double)a[v] - b[v]);
+            if (d > r.max_abs)
+                r.max_abs = d;
+            d2 += d * d;
+            sum += b[v];
+            sum2 += (double)b[v] * b[v];
+            if (a[v] > a[ia])
+                ia = v;
+            if (b[v] > b[ib])
+                ib = v;
+        }
+        agree += ia == ib;
+    }
+    double cnt = (double)n * V, mean = sum / cnt;
+    r.rel_rms = sqrt(d2 / cnt) / sqrt(sum2 / cnt - mean * mean);
+    r.argmax_agree = (double)agree / n;
+    return r;
+}
+
+static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
+                  int threads) {
+    char path[1024], model[1024], err[256];
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s.gld", stem);
+    snprintf(model, sizeof model, GOLDEN_DIR "/%s.gguf", stem);
+    gld g;
+    if (gld_read(path, 1, &g, err, sizeof err))
+        fail_msg("%s", err);
+    float *logits = malloc((size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab * sizeof(float));
+    golden_run(model, &g, batched, threads, logits);
+    golden_stats r = golden_compare(&g, logits);
+    print_message("%-16s %s t%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
+                  batched ? "batched " : "one-by-one", threads, r.max_abs, r.rel_rms,
+                  100 * r.argmax_agree);
+    if (max_abs > 0)
+        assert_true(r.max_abs <= max_abs);
+    if (rel_rms > 0)
+        assert_true(r.rel_rms <= rel_rms);
+    assert_true(r.argmax_agree >= argmax);
+    free(logits);
+    gld_free(&g);
+}
+
+/* F32 weights: max |d| <= 0.01 on every row, identical argmax */
+static void test_tiny_a_f32(void **state) {
+    (void)state;
+    check("tiny-a-f32", 0.01, 0, 1.0, 1, 1);
+    check("tiny-a-f32", 0.01, 0, 1.0, 0, 2);
+    check("tiny-a-f32", 0.01, 0, 1.0, 1, 2);
+}
+
+static void test_tiny_q_f32(void **state) {
+    (void)state;
+    check("tiny-q-f32", 0.01, 0, 1.0, 1, 2);
+    check("tiny-q-f32", 0.01, 0, 1.0, 0, 1);
+}
+
+/* F16 / BF16: max |d| <= 0.05 / 0.25 */
+static void test_tiny_q_f16_bf16(void **state) {
+    (void)state;
+    check("tiny-q-f16", 0.05, 0, 1.0, 1, 2);
+    check("tiny-q-f16", 0.05, 0, 1.0, 0, 2);
+    check("tiny-q-bf16", 0.25, 0, 0.9, 1, 2);
+    check("tiny-q-bf16", 0.25, 0, 0.9, 0, 2);
+}
+
+/* Quantized types (8-bit activations as the reference engine): relative RMS
+ * <= 0.07 of the logits' spread, argmax agreeing on >= 90% of rows. */
+static void test_tiny_q_quantized(void **state) {
+    (void)state;
+    static const char *types[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1",
+                                  "q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char stem[64];
+        snprintf(stem, sizeof stem, "tiny-q-%s", types[i]);
+        check(stem, 0, 0.07, 0.9, 1, 2);
+        check(stem, 0, 0.07, 0.9, 0, 1);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny_a_f32),
+        cmocka_unit_test(test_tiny_q_f32),
+        cmocka_unit_test(test_tiny_q_f16_bf16),
+        cmocka_unit_test(test_tiny_q_quantized),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
