@@ -1,0 +1,623 @@
+"""Model, Session and streaming generation over the C API."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import queue
+import threading
+import weakref
+from ctypes import byref, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
+from dataclasses import dataclass, fields
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+from . import _native as N
+from .errors import ClosedError, Error, check, error_for
+
+
+def _to_bytes(text: Union[str, bytes, bytearray]) -> bytes:
+    if isinstance(text, (bytes, bytearray)):
+        return bytes(text)
+    return text.encode("utf-8")
+
+
+def _token_array(tokens: Iterable[int]):
+    seq = list(tokens)
+    return (c_int32 * max(len(seq), 1))(*seq), len(seq)
+
+
+def _grow(call, first_size: int) -> bytes:
+    """The library's buffer protocol: call(buf, size, &needed) returns
+    BUFFER_TOO_SMALL with the needed size stored; retry once with that."""
+    size = max(first_size, 1)
+    for _ in range(3):
+        buf = ctypes.create_string_buffer(size)
+        needed = c_size_t(0)
+        st = call(buf, size, byref(needed))
+        if st == N.OK:
+            return buf.raw[:needed.value]
+        if st != N.ERR_BUFFER_TOO_SMALL:
+            raise error_for(st)
+        size = needed.value + 1
+    raise Error("buffer size kept changing", status=N.ERR_INTERNAL)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    n_vocab: int
+    n_embd: int
+    n_block: int
+    n_ctx_train: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    n_ff: int
+    n_expert: int
+    n_expert_used: int
+    n_ff_expert: int
+    n_dense_block: int
+    conv_l_cache: int
+    n_attention_block: int
+    rope_freq_base: float
+    rms_norm_eps: float
+    n_params: int
+    file_size: int
+    n_tensors: int
+    architecture: str
+
+
+@dataclass(frozen=True)
+class VocabInfo:
+    n_vocab: int
+    bos: int
+    eos: int
+    pad: int
+    end_of_turn: int
+    add_bos: bool
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    stop_reason: str  # "eos", "stop_string", "max_tokens", "callback", "context_full", "cancelled"
+    n_prompt_tokens: int
+    n_generated: int
+    prompt_seconds: float
+    generate_seconds: float
+
+
+class _Handle:
+    """An owned C pointer freed exactly once: close() is idempotent, __del__
+    calls it, and every use of a closed handle raises ClosedError."""
+
+    _free = None  # staticmethod set by subclasses
+    _kind = "handle"
+
+    def __init__(self):
+        self._ptr = None
+
+    @property
+    def _h(self):
+        if not self._ptr:
+            raise ClosedError("%s is closed" % self._kind)
+        return self._ptr
+
+    @property
+    def closed(self) -> bool:
+        return not self._ptr
+
+    def _release(self):
+        ptr, self._ptr = self._ptr, None
+        if ptr:
+            type(self)._free(ptr)
+
+    def close(self):
+        self._release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # At interpreter shutdown module globals may already be gone.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Model(_Handle):
+    """A GGUF model.  Immutable once loaded; any number of Sessions may share
+    it.  close() first closes every Session still open on it."""
+
+    _free = staticmethod(lambda p: N.lfm2moe_model_free(p))
+    _kind = "model"
+
+    def __init__(self, path: Union[str, bytes, "os.PathLike"], *, prefetch: bool = False,
+                 mlock: bool = False, _data: Optional[bytes] = None):
+        super().__init__()
+        self._children = weakref.WeakSet()
+        self._data = None
+        params = N.ModelParams()
+        check(N.lfm2moe_model_params_init(byref(params)), "lfm2moe_model_params_init")
+        params.flags = (N.MODEL_PREFETCH if prefetch else 0) | (N.MODEL_MLOCK if mlock else 0)
+        out = c_void_p()
+        if _data is not None:
+            # The library keeps pointing into the buffer: hold it for our lifetime.
+            self._data = ctypes.create_string_buffer(_data, len(_data))
+            st = N.lfm2moe_model_load_from_memory(self._data, len(_data), byref(params),
+                                                  byref(out))
+            check(st, "lfm2moe_model_load_from_memory")
+        else:
+            import os
+            check(N.lfm2moe_model_load(os.fsencode(path), byref(params), byref(out)),
+                  "lfm2moe_model_load")
+        self._ptr = out.value
+        self._info = None
+        self._vocab = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, **kw) -> "Model":
+        """Load a GGUF image held in memory (copied once into a buffer the
+        model keeps)."""
+        return cls(None, _data=bytes(data), **kw)
+
+    def close(self):
+        # Children before the parent: the C API requires sessions freed first.
+        for child in list(self._children):
+            child.close()
+        self._release()
+        self._data = None
+
+    # ---- description --------------------------------------------------
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            ci = N.ModelInfo()
+            ci.struct_size = ctypes.sizeof(ci)
+            check(N.lfm2moe_model_get_info(self._h, byref(ci)), "lfm2moe_model_get_info")
+            vals = {f.name: getattr(ci, f.name) for f in fields(ModelInfo)
+                    if f.name != "architecture"}
+            self._info = ModelInfo(architecture=self.architecture, **vals)
+        return self._info
+
+    @property
+    def architecture(self) -> str:
+        name = c_char_p()
+        check(N.lfm2moe_model_architecture(self._h, byref(name)), "lfm2moe_model_architecture")
+        return name.value.decode("utf-8", "replace")
+
+    @property
+    def vocab(self) -> VocabInfo:
+        if self._vocab is None:
+            vi = N.VocabInfo()
+            vi.struct_size = ctypes.sizeof(vi)
+            check(N.lfm2moe_vocab_get_info(self._h, byref(vi)), "lfm2moe_vocab_get_info")
+            self._vocab = VocabInfo(vi.n_vocab, vi.bos, vi.eos, vi.pad, vi.end_of_turn,
+                                    bool(vi.add_bos))
+        return self._vocab
+
+    def metadata_keys(self) -> List[str]:
+        n = c_uint64()
+        check(N.lfm2moe_model_meta_count(self._h, byref(n)), "lfm2moe_model_meta_count")
+        keys = []
+        for i in range(n.value):
+            k = c_char_p()
+            check(N.lfm2moe_model_meta_key(self._h, i, byref(k)), "lfm2moe_model_meta_key")
+            keys.append(k.value.decode("utf-8", "replace"))
+        return keys
+
+    def metadata(self, key: str) -> str:
+        """A metadata value rendered as text (NotFoundError if absent)."""
+        h, k = self._h, _to_bytes(key)
+        # meta_string NUL-terminates, so the buffer needs needed + 1 bytes.
+        raw = _grow(lambda buf, size, needed: N.lfm2moe_model_meta_string(h, k, buf, size, needed),
+                    256)
+        return raw.decode("utf-8", "replace")
+
+    # ---- tokens --------------------------------------------------------
+    def tokenize(self, text: Union[str, bytes], add_bos: bool = True,
+                 parse_special: bool = False) -> List[int]:
+        data = _to_bytes(text)
+        flags = (N.TOKENIZE_ADD_BOS if add_bos else 0) | \
+                (N.TOKENIZE_PARSE_SPECIAL if parse_special else 0)
+        # Byte-level BPE: at most one token per byte, plus BOS.
+        cap = len(data) + 2
+        for _ in range(2):
+            buf = (c_int32 * cap)()
+            n = c_size_t()
+            st = N.lfm2moe_tokenize(self._h, data, len(data), flags, buf, cap, byref(n))
+            if st == N.OK:
+                return buf[:n.value]
+            if st != N.ERR_BUFFER_TOO_SMALL:
+                raise error_for(st, "lfm2moe_tokenize")
+            cap = n.value
+        raise Error("token count kept changing", status=N.ERR_INTERNAL)
+
+    def detokenize_bytes(self, ids: Sequence[int]) -> bytes:
+        arr, n = _token_array(ids)
+        h = self._h
+        try:
+            return _grow(lambda buf, size, ln: N.lfm2moe_detokenize(h, arr, n, buf, size, ln),
+                         8 * n + 16)
+        except Error as e:
+            e.function = "lfm2moe_detokenize"
+            raise
+
+    def detokenize(self, ids: Sequence[int], errors: str = "replace") -> str:
+        """Text of token ids; invalid UTF-8 (e.g. a split character) is
+        replaced unless errors='strict'.  detokenize_bytes() gives raw bytes."""
+        return self.detokenize_bytes(ids).decode("utf-8", errors)
+
+    def token_to_bytes(self, token: int) -> bytes:
+        h = self._h
+        return _grow(lambda buf, size, ln: N.lfm2moe_token_to_bytes(h, token, buf, size, ln), 64)
+
+    def token_lookup(self, text: Union[str, bytes]) -> int:
+        data = _to_bytes(text)
+        tok = c_int32()
+        check(N.lfm2moe_token_lookup(self._h, data, len(data), byref(tok)),
+              "lfm2moe_token_lookup")
+        return tok.value
+
+    def token_attr(self, token: int) -> int:
+        attr = c_uint32()
+        check(N.lfm2moe_token_attr(self._h, token, byref(attr)), "lfm2moe_token_attr")
+        return attr.value
+
+    # ---- chat ------------------------------------------------------------
+    def apply_chat_template(self, messages: Sequence[Dict[str, str]],
+                            tools: Optional[Sequence[Union[dict, str]]] = None,
+                            add_generation_prompt: bool = True) -> str:
+        """Render messages ({"role": ..., "content": ...}) with the LFM2 chat
+        template.  Tools given as dicts are serialized with json.dumps
+        (ensure_ascii=False, default separators); strings are used verbatim."""
+        roles = [_to_bytes(m["role"]) for m in messages]
+        contents = [_to_bytes(m.get("content") or "") for m in messages]
+        tool_texts = [_to_bytes(t if isinstance(t, (str, bytes)) else
+                                json.dumps(t, ensure_ascii=False)) for t in (tools or [])]
+        r = (c_char_p * max(len(roles), 1))(*roles)
+        c = (c_char_p * max(len(contents), 1))(*contents)
+        t = (c_char_p * max(len(tool_texts), 1))(*tool_texts)
+        flags = N.CHAT_ADD_GENERATION_PROMPT if add_generation_prompt else 0
+        h, nm, nt = self._h, len(roles), len(tool_texts)
+        size = sum(len(x) for x in contents + tool_texts) + 64 * (nm + 2) + 256
+        try:
+            raw = _grow(lambda buf, sz, ln: N.lfm2moe_chat_render(h, r, c, nm, t, nt, flags,
+                                                                  buf, sz, ln), size)
+        except Error as e:
+            e.function = "lfm2moe_chat_render"
+            raise
+        return raw.decode("utf-8", "replace")
+
+    def session(self, **kw) -> "Session":
+        return Session(self, **kw)
+
+
+def parse_tool_calls(text: Union[str, bytes]) -> List[Dict[str, object]]:
+    """Tool calls in generated text: [{"name": ..., "arguments": {...}}]."""
+    data = _to_bytes(text)
+    out = c_void_p()
+    check(N.lfm2moe_tool_calls_parse(data, len(data), byref(out)), "lfm2moe_tool_calls_parse")
+    try:
+        n = c_size_t()
+        check(N.lfm2moe_tool_calls_count(out, byref(n)), "lfm2moe_tool_calls_count")
+        calls = []
+        for i in range(n.value):
+            name, args = c_char_p(), c_char_p()
+            check(N.lfm2moe_tool_calls_get(out, i, byref(name), byref(args)),
+                  "lfm2moe_tool_calls_get")
+            calls.append({"name": name.value.decode("utf-8"),
+                          "arguments": json.loads(args.value.decode("utf-8"))})
+        return calls
+    finally:
+        N.lfm2moe_tool_calls_free(out)
+
+
+_SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
+                  "frequency_penalty", "presence_penalty", "penalty_last_n", "seed")
+
+
+class Session(_Handle):
+    """A conversation state (KV cache, conv state, thread pool) on a Model.
+    Keeps its Model alive.  One thread at a time, except cancel()."""
+
+    _free = staticmethod(lambda p: N.lfm2moe_session_free(p))
+    _kind = "session"
+
+    def __init__(self, model: Model, n_ctx: int = 0, threads: int = 0, n_batch: int = 0,
+                 max_memory: int = 0):
+        super().__init__()
+        self._model = model  # the C model must outlive the session
+        params = N.SessionParams()
+        check(N.lfm2moe_session_params_init(byref(params)), "lfm2moe_session_params_init")
+        params.n_ctx, params.n_threads, params.n_batch = n_ctx, threads, n_batch
+        params.max_memory = max_memory
+        out = c_void_p()
+        check(N.lfm2moe_session_create(model._h, byref(params), byref(out)),
+              "lfm2moe_session_create")
+        self._ptr = out.value
+        self._busy = threading.Lock()
+        self._gen = None  # the running generation's state, if any
+        self._n_vocab = model.info.n_vocab
+        model._children.add(self)
+
+    @property
+    def model(self) -> Model:
+        return self._model
+
+    def close(self):
+        g = self._gen
+        if g is not None and self._ptr:
+            # Stop a generation still running on a background thread first.
+            N.lfm2moe_session_cancel(self._ptr)
+            g.stop = True
+            g.thread.join()
+        self._release()
+
+    def _acquire(self):
+        h = self._h
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("session is busy: a generation is running on it")
+        return h
+
+    @property
+    def position(self) -> int:
+        pos = c_int32()
+        check(N.lfm2moe_session_position(self._h, byref(pos)), "lfm2moe_session_position")
+        return pos.value
+
+    @property
+    def n_ctx(self) -> int:
+        n = c_int32()
+        check(N.lfm2moe_session_context_length(self._h, byref(n)),
+              "lfm2moe_session_context_length")
+        return n.value
+
+    def reset(self):
+        h = self._acquire()
+        try:
+            check(N.lfm2moe_session_reset(h), "lfm2moe_session_reset")
+        finally:
+            self._busy.release()
+
+    def cancel(self):
+        """Ask a running decode/generation to stop (safe from any thread)."""
+        check(N.lfm2moe_session_cancel(self._h), "lfm2moe_session_cancel")
+
+    def decode(self, tokens: Sequence[int], all_logits: bool = False):
+        arr, n = _token_array(tokens)
+        h = self._acquire()
+        try:
+            check(N.lfm2moe_decode_step(h, arr, n, N.DECODE_ALL_LOGITS if all_logits else 0),
+                  "lfm2moe_decode_step")
+        finally:
+            self._busy.release()
+
+    def logits_at(self, index: int = -1) -> memoryview:
+        """n_vocab float32 logits of token `index` of the last decode (-1:
+        the last; others need all_logits=True).  A view of the session's
+        own buffer, not a copy: valid until the next decode/reset/close."""
+        ptr = ctypes.POINTER(c_float)()
+        check(N.lfm2moe_session_logits(self._h, index, byref(ptr)), "lfm2moe_session_logits")
+        arr = (c_float * self._n_vocab).from_address(ctypes.addressof(ptr.contents))
+        return memoryview(arr).cast("B").cast("f")
+
+    @property
+    def logits(self) -> memoryview:
+        return self.logits_at(-1)
+
+    # ---- generation ------------------------------------------------------
+    def _prompt_tokens(self, prompt, add_bos) -> List[int]:
+        if prompt is None:
+            return []
+        if not isinstance(prompt, (str, bytes, bytearray)):
+            return list(prompt)
+        ids = self._model.tokenize(prompt, add_bos=False, parse_special=True)
+        v = self._model.vocab
+        if add_bos is None:
+            # At the start of a session, unless the text already begins with
+            # BOS (e.g. a rendered chat template).
+            add_bos = self.position == 0 and v.add_bos
+        if add_bos and v.bos >= 0 and (not ids or ids[0] != v.bos):
+            ids.insert(0, v.bos)
+        return ids
+
+    def generate(self, prompt: Union[str, bytes, Sequence[int], None] = None, *,
+                 max_tokens: int = 256, stop: Sequence[Union[str, bytes]] = (),
+                 add_bos: Optional[bool] = None, logit_bias: Optional[Dict[int, float]] = None,
+                 **sampling) -> "Generation":
+        """Append the prompt (text with special tokens parsed, or token ids;
+        None continues from the current logits) and generate.  Returns an
+        iterator of text pieces, produced by lfm2moe_generate on a background
+        thread.  Sampling keywords: temperature, top_k, top_p, min_p,
+        repeat_penalty, frequency_penalty, presence_penalty, penalty_last_n,
+        seed (None or absent: the library default)."""
+        ids = self._prompt_tokens(prompt, add_bos)
+        return Generation(self, ids, max_tokens, stop, logit_bias, sampling)
+
+    def chat(self, messages: Sequence[Dict[str, str]],
+             tools: Optional[Sequence[Union[dict, str]]] = None, **kw) -> str:
+        """Render the whole conversation, evaluate it from a reset session and
+        return the assistant's reply."""
+        text = self._model.apply_chat_template(messages, tools=tools, add_generation_prompt=True)
+        self.reset()
+        ids = self._model.tokenize(text, add_bos=False, parse_special=True)
+        return self.generate(ids, **kw).text()
+
+
+class _GenState:
+    """What the worker thread and the C callback touch.  Kept apart from the
+    Generation object so that dropping the iterator can cancel the run."""
+
+    def __init__(self):
+        self.queue = queue.Queue()
+        self.stop = False
+        self.thread = None
+        self.tokens = []
+
+
+_DONE = object()
+
+
+def _run_generate(state, sess_ptr, prompt, n_prompt, params, busy, session_ref):
+    result = N.GenerateResult()
+    result.struct_size = ctypes.sizeof(result)
+    try:
+        st = N.lfm2moe_generate(sess_ptr, prompt, n_prompt, byref(params), byref(result))
+        # last_error is per thread: read it here, on the failing thread.
+        err = error_for(st, "lfm2moe_generate") if st != N.OK else None
+    except BaseException as e:  # pragma: no cover - ctypes-level failure
+        err = e
+    finally:
+        busy.release()
+        s = session_ref()
+        if s is not None:
+            s._gen = None
+    if err is not None:
+        state.queue.put(err)
+    else:
+        state.queue.put(GenerationResult(N.STOP_REASONS.get(result.stop_reason, "unknown"),
+                                         result.n_prompt_tokens, result.n_generated,
+                                         result.prompt_seconds, result.generate_seconds))
+    state.queue.put(_DONE)
+
+
+class Generation:
+    """Streaming iterator of generated text pieces (str, whole UTF-8
+    characters).  After the iteration ends `.result` holds the
+    GenerationResult.  close() (or dropping the iterator) stops the run."""
+
+    def __init__(self, session: Session, ids, max_tokens, stop, logit_bias, sampling):
+        unknown = set(sampling) - set(_SAMPLING_KEYS)
+        if unknown:
+            raise TypeError("unknown sampling arguments: %s" % ", ".join(sorted(unknown)))
+        N.require(N.lfm2moe_generate, "lfm2moe_generate")
+        self.result: Optional[GenerationResult] = None
+        self._pieces: List[str] = []
+        self._state = state = _GenState()
+        self._tokens = state.tokens
+        params = N.GenerateParams()
+        check(N.require(N.lfm2moe_generate_params_init, "lfm2moe_generate_params_init")(
+            byref(params)), "lfm2moe_generate_params_init")
+        params.max_tokens = max_tokens
+        for k, v in sampling.items():
+            if v is not None:
+                setattr(params.sampling, k, v)
+        # Everything the C side points to must live as long as the run.
+        keep = []
+        if logit_bias:
+            toks = (c_int32 * len(logit_bias))(*logit_bias.keys())
+            vals = (c_float * len(logit_bias))(*logit_bias.values())
+            params.sampling.logit_bias_tokens = toks
+            params.sampling.logit_bias_values = vals
+            params.sampling.n_logit_bias = len(logit_bias)
+            keep += [toks, vals]
+        stops = [_to_bytes(s) for s in stop]
+        if stops:
+            arr = (c_char_p * len(stops))(*stops)
+            params.stop_strings = arr
+            params.n_stop_strings = len(stops)
+            keep += [arr, stops]
+
+        def on_piece(_user, piece, length, token):
+            # Never let an exception unwind into C.
+            try:
+                if state.stop:
+                    return 1
+                state.tokens.append(token)
+                state.queue.put(ctypes.string_at(piece, length) if length else b"")
+                return 0
+            except BaseException:
+                return 1
+
+        cb = N.STREAM_FN(on_piece)
+        params.callback = cb
+        prompt, n = _token_array(ids)
+        keep += [cb, params, prompt]
+        state.keep = keep  # the CFUNCTYPE object must not be collected mid-run
+
+        h = session._acquire()
+        session._gen = state
+        state.thread = threading.Thread(
+            target=_run_generate, name="lfm2moe-generate", daemon=True,
+            args=(state, h, prompt, n, params, session._busy, weakref.ref(session)))
+        self._session = session  # keeps the session (and model) alive while running
+        try:
+            state.thread.start()
+        except BaseException:
+            session._gen = None
+            session._busy.release()
+            raise
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        state = self._state
+        if state is None:
+            raise StopIteration
+        while True:
+            item = state.queue.get()
+            if item is _DONE:
+                state.thread.join()
+                self._state = None
+                self._session = None
+                raise StopIteration
+            if isinstance(item, bytes):
+                text = item.decode("utf-8", "replace")
+                self._pieces.append(text)
+                return text
+            if isinstance(item, GenerationResult):
+                self.result = item
+                continue
+            # An error from the worker thread.
+            state.thread.join()
+            self._state = None
+            self._session = None
+            raise item
+
+    @property
+    def tokens(self) -> List[int]:
+        """Token attached to each piece streamed so far (the last token that
+        contributed to it)."""
+        return list(self._tokens)
+
+    def text(self) -> str:
+        """Run to the end and return all the text (including pieces already
+        taken by iteration)."""
+        for _ in self:
+            pass
+        return "".join(self._pieces)
+
+    def close(self):
+        state = self._state
+        if state is None:
+            return
+        state.stop = True
+        s = self._session
+        if s is not None and s._ptr:
+            N.lfm2moe_session_cancel(s._ptr)
+        state.thread.join()
+        # Drain to pick up the result.
+        while True:
+            item = state.queue.get()
+            if item is _DONE:
+                break
+            if isinstance(item, GenerationResult):
+                self.result = item
+        self._state = None
+        self._session = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
