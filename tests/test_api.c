@@ -1,0 +1,360 @@
+/* The public ABI: versions, statuses, NULL handling, every failure leaves
+ * handles usable, and bad models are refused with a message naming the
+ * problem.  Links the shared library like an application does. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gguf_builder.h"
+#include "lfm2moe.h"
+
+#define TINY_A GOLDEN_DIR "/tiny-a-f32.gguf"
+
+static void *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(*size);
+    assert_int_equal(fread(p, 1, *size, f), *size);
+    fclose(f);
+    return p;
+}
+
+static void expect_error(int st, int want, const char *needle) {
+    if (st != want)
+        fail_msg("status %d (%s), expected %d; message: %s", st, lfm2moe_status_string(st), want,
+                 lfm2moe_last_error());
+    if (needle && !strstr(lfm2moe_last_error(), needle))
+        fail_msg("message '%s' does not mention '%s'", lfm2moe_last_error(), needle);
+}
+
+static void test_version_and_status(void **state) {
+    (void)state;
+    assert_int_equal(lfm2moe_version(), LFM2MOE_VERSION_NUMBER);
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", LFM2MOE_VERSION_MAJOR, LFM2MOE_VERSION_MINOR,
+             LFM2MOE_VERSION_PATCH);
+    assert_string_equal(lfm2moe_version_string(), v);
+    for (int st = 0; st >= LFM2MOE_ERR_INTERNAL; st--)
+        assert_string_not_equal(lfm2moe_status_string(st), "unknown status");
+    assert_string_equal(lfm2moe_status_string(12345), "unknown status");
+}
+
+static void test_null_arguments(void **state) {
+    (void)state;
+    lfm2moe_model *m = (lfm2moe_model *)1;
+    expect_error(lfm2moe_model_load(NULL, NULL, &m), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    assert_null(m); /* out set to NULL on failure */
+    expect_error(lfm2moe_model_load(TINY_A, NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_model_load_from_memory(NULL, 10, NULL, &m),
+                 LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_model_params_init(NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_session_params_init(NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    lfm2moe_session *s = (lfm2moe_session *)1;
+    expect_error(lfm2moe_session_create(NULL, NULL, &s), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    assert_null(s);
+    expect_error(lfm2moe_decode_step(NULL, (int32_t[]){1}, 1, 0), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
+    expect_error(lfm2moe_session_reset(NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_session_position(NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_session_logits(NULL, -1, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_session_cancel(NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_model_get_info(NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_model_architecture(NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_model_meta_string(NULL, "k", NULL, 0, NULL),
+                 LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_tokenize(NULL, "a", 1, 0, NULL, 0, NULL), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
+    /* every *_free accepts NULL */
+    lfm2moe_model_free(NULL);
+    lfm2moe_session_free(NULL);
+    lfm2moe_detokenizer_free(NULL);
+    lfm2moe_tool_calls_free(NULL);
+}
+
+static void test_model_info(void **state) {
+    (void)state;
+    lfm2moe_model *m = NULL;
+    lfm2moe_model_params mp;
+    assert_int_equal(lfm2moe_model_params_init(&mp), 0);
+    assert_int_equal(lfm2moe_model_load(TINY_A, &mp, &m), LFM2MOE_OK);
+    lfm2moe_model_info in = {0};
+    expect_error(lfm2moe_model_get_info(m, &in), LFM2MOE_ERR_INVALID_ARGUMENT, "struct_size");
+    in.struct_size = sizeof in;
+    assert_int_equal(lfm2moe_model_get_info(m, &in), LFM2MOE_OK);
+    assert_int_equal(in.n_vocab, 1024);
+    assert_int_equal(in.n_embd, 128);
+    assert_int_equal(in.n_block, 8);
+    assert_int_equal(in.n_head, 2);
+    assert_int_equal(in.n_head_kv, 1);
+    assert_int_equal(in.head_dim, 64);
+    assert_int_equal(in.n_expert, 8);
+    assert_int_equal(in.n_expert_used, 4);
+    assert_int_equal(in.n_ff_expert, 64);
+    assert_int_equal(in.n_dense_block, 2);
+    assert_int_equal(in.n_attention_block, 2);
+    assert_int_equal(in.conv_l_cache, 3);
+    assert_int_equal(in.n_tensors, 84);
+    int32_t op, ffn;
+    assert_int_equal(lfm2moe_model_block_kind(m, 2, &op, &ffn), 0);
+    assert_int_equal(op, LFM2MOE_BLOCK_ATTENTION);
+    assert_int_equal(ffn, LFM2MOE_FFN_MOE);
+    assert_int_equal(lfm2moe_model_block_kind(m, 1, &op, &ffn), 0);
+    assert_int_equal(op, LFM2MOE_BLOCK_CONV);
+    assert_int_equal(ffn, LFM2MOE_FFN_DENSE);
+    expect_error(lfm2moe_model_block_kind(m, 8, &op, &ffn), LFM2MOE_ERR_NOT_FOUND, NULL);
+    const char *arch;
+    assert_int_equal(lfm2moe_model_architecture(m, &arch), 0);
+    assert_string_equal(arch, "lfm2moe");
+
+    char buf[64];
+    size_t need = 0;
+    assert_int_equal(lfm2moe_model_meta_string(m, "general.name", buf, sizeof buf, &need), 0);
+    assert_string_equal(buf, "ref-tiny-a");
+    assert_int_equal(need, 10);
+    assert_int_equal(lfm2moe_model_meta_string(m, "lfm2moe.attention.head_count_kv", buf,
+                                               sizeof buf, NULL),
+                     0);
+    assert_string_equal(buf, "[0, 0, 1, 0, 0, 0, 1, 0]");
+    assert_int_equal(lfm2moe_model_meta_string(m, "lfm2moe.rope.freq_base", buf, sizeof buf, NULL),
+                     0);
+    assert_string_equal(buf, "1000000");
+    assert_int_equal(lfm2moe_model_meta_string(m, "tokenizer.ggml.add_bos_token", buf,
+                                               sizeof buf, NULL),
+                     0);
+    assert_string_equal(buf, "true");
+    /* size query, then a truncated but terminated prefix */
+    expect_error(lfm2moe_model_meta_string(m, "general.name", NULL, 0, &need),
+                 LFM2MOE_ERR_BUFFER_TOO_SMALL, NULL);
+    assert_int_equal(need, 10);
+    expect_error(lfm2moe_model_meta_string(m, "general.name", buf, 4, &need),
+                 LFM2MOE_ERR_BUFFER_TOO_SMALL, NULL);
+    assert_string_equal(buf, "ref");
+    expect_error(lfm2moe_model_meta_string(m, "no.such.key", buf, sizeof buf, NULL),
+                 LFM2MOE_ERR_NOT_FOUND, "no.such.key");
+    uint64_t nkv;
+    const char *key;
+    assert_int_equal(lfm2moe_model_meta_count(m, &nkv), 0);
+    assert_int_equal(nkv, 28);
+    assert_int_equal(lfm2moe_model_meta_key(m, 0, &key), 0);
+    assert_string_equal(key, "general.architecture");
+    expect_error(lfm2moe_model_meta_key(m, nkv, &key), LFM2MOE_ERR_NOT_FOUND, NULL);
+    lfm2moe_tensor_info ti = {.struct_size = sizeof ti};
+    assert_int_equal(lfm2moe_model_tensor_info(m, 0, &ti), 0);
+    assert_string_equal(ti.name, "token_embd.weight");
+    assert_string_equal(ti.type_name, "F32");
+    assert_int_equal(ti.ne[0], 128);
+    assert_int_equal(ti.ne[1], 1024);
+    assert_int_equal(ti.size, 128 * 1024 * 4);
+    lfm2moe_model_free(m);
+}
+
+static void test_load_failures(void **state) {
+    (void)state;
+    lfm2moe_model *m = NULL;
+    expect_error(lfm2moe_model_load("/nonexistent/model.gguf", NULL, &m), LFM2MOE_ERR_IO,
+                 "/nonexistent/model.gguf");
+    expect_error(lfm2moe_model_load(GOLDEN_DIR, NULL, &m), LFM2MOE_ERR_IO, "regular file");
+    expect_error(lfm2moe_model_load(GOLDEN_DIR "/prompt-a.txt", NULL, &m),
+                 LFM2MOE_ERR_BAD_FORMAT, NULL);
+    lfm2moe_model_params mp;
+    lfm2moe_model_params_init(&mp);
+    mp.struct_size = 8;
+    expect_error(lfm2moe_model_load(TINY_A, &mp, &m), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 "struct_size");
+    assert_null(m);
+}
+
+static const int attn_blocks_a[] = {1};
+
+static test_model_shape small_shape(void) {
+    test_model_shape sh = {.n_vocab = 64, .n_embd = 32, .n_block = 3, .n_head = 2,
+                           .n_head_kv = 1, .head_dim = 16, .n_ff = 48, .n_expert = 4,
+                           .n_expert_used = 2, .n_ff_exp = 32, .n_dense = 1, .l_cache = 3,
+                           .attn_blocks = attn_blocks_a, .n_attn = 1, .tied = 1, .seed = 7};
+    return sh;
+}
+
+static void test_wrong_architecture(void **state) {
+    (void)state;
+    test_model_shape sh = small_shape();
+    sh.arch = "llama";
+    gb b = {0};
+    gb_build_model(&b, &sh);
+    lfm2moe_model *m = NULL;
+    expect_error(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m),
+                 LFM2MOE_ERR_UNSUPPORTED_ARCH, "'llama'");
+    gb_free(&b);
+    sh = small_shape();
+    gb_build_model(&b, &sh);
+    assert_int_equal(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_OK);
+    lfm2moe_model_free(m);
+    gb_free(&b);
+}
+
+/* Patch the tensor-info entry of `name` in a GGUF image: returns a pointer
+ * to its n_dims field. */
+static uint8_t *find_tensor_info(uint8_t *buf, size_t len, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 8; i + n + 4 < len; i++) {
+        uint64_t l;
+        memcpy(&l, buf + i - 8, 8);
+        if (l == n && memcmp(buf + i, name, n) == 0)
+            return buf + i + n;
+    }
+    fail_msg("tensor %s not found", name);
+    return NULL;
+}
+
+static void test_unsupported_and_misshapen_tensors(void **state) {
+    (void)state;
+    size_t len;
+    uint8_t *orig = read_file(GOLDEN_DIR "/tiny-q-q4_0.gguf", &len), *buf = malloc(len);
+    lfm2moe_model *m = NULL;
+    assert_int_equal(lfm2moe_model_load_from_memory(orig, len, NULL, &m), LFM2MOE_OK);
+    lfm2moe_model_free(m);
+
+    /* Q4_0 -> IQ4_NL (same block size and bytes, not computable) */
+    memcpy(buf, orig, len);
+    uint8_t *p = find_tensor_info(buf, len, "blk.1.attn_q.weight");
+    uint32_t nd;
+    memcpy(&nd, p, 4);
+    uint32_t type;
+    memcpy(&type, p + 4 + 8 * nd, 4);
+    assert_int_equal(type, 2); /* Q4_0 */
+    type = 20;                 /* IQ4_NL */
+    memcpy(p + 4 + 8 * nd, &type, 4);
+    expect_error(lfm2moe_model_load_from_memory(buf, len, NULL, &m), LFM2MOE_ERR_UNSUPPORTED_TYPE,
+                 "blk.1.attn_q.weight");
+    assert_non_null(strstr(lfm2moe_last_error(), "IQ4_NL"));
+    assert_null(m);
+
+    /* a norm with the wrong length */
+    memcpy(buf, orig, len);
+    p = find_tensor_info(buf, len, "blk.0.ffn_norm.weight");
+    uint64_t ne0 = 128;
+    memcpy(p + 4, &ne0, 8);
+    expect_error(lfm2moe_model_load_from_memory(buf, len, NULL, &m), LFM2MOE_ERR_BAD_MODEL,
+                 "blk.0.ffn_norm.weight");
+
+    /* a missing tensor (renamed) */
+    memcpy(buf, orig, len);
+    p = find_tensor_info(buf, len, "blk.2.ffn_up_exps.weight");
+    memcpy(p - 10, "XX", 2);
+    expect_error(lfm2moe_model_load_from_memory(buf, len, NULL, &m), LFM2MOE_ERR_BAD_MODEL,
+                 "missing");
+    free(buf);
+    free(orig);
+}
+
+static int32_t argmax(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+static void test_session_errors_leave_state(void **state) {
+    (void)state;
+    lfm2moe_model *m = NULL;
+    assert_int_equal(lfm2moe_model_load(TINY_A, NULL, &m), LFM2MOE_OK);
+    lfm2moe_session_params sp;
+    lfm2moe_session_params_init(&sp);
+    sp.n_ctx = 8;
+    sp.n_threads = 2;
+    uint64_t need = 0;
+    assert_int_equal(lfm2moe_session_memory_size(m, &sp, &need), 0);
+    assert_true(need > 8 * 2 * 64 * 4);
+    sp.max_memory = need - 1;
+    lfm2moe_session *s = NULL;
+    expect_error(lfm2moe_session_create(m, &sp, &s), LFM2MOE_ERR_LIMIT, "bytes");
+    sp.max_memory = need;
+    assert_int_equal(lfm2moe_session_create(m, &sp, &s), LFM2MOE_OK);
+
+    const float *lg;
+    expect_error(lfm2moe_session_logits(s, -1, &lg), LFM2MOE_ERR_NOT_FOUND, NULL);
+    int32_t toks[] = {1, 6, 100, 200, 300};
+    assert_int_equal(lfm2moe_decode_step(s, toks, 3, 0), LFM2MOE_OK);
+    float before[1024];
+    assert_int_equal(lfm2moe_session_logits(s, -1, &lg), 0);
+    memcpy(before, lg, sizeof before);
+    expect_error(lfm2moe_session_logits(s, 0, &lg), LFM2MOE_ERR_NOT_FOUND, "ALL_LOGITS");
+
+    /* failures: nothing changes */
+    int32_t bad[] = {5, 1024};
+    expect_error(lfm2moe_decode_step(s, bad, 2, 0), LFM2MOE_ERR_TOKEN_OUT_OF_RANGE, "1024");
+    bad[1] = -1;
+    expect_error(lfm2moe_decode_step(s, bad, 2, 0), LFM2MOE_ERR_TOKEN_OUT_OF_RANGE, NULL);
+    int32_t many[6] = {1, 2, 3, 4, 5, 6};
+    expect_error(lfm2moe_decode_step(s, many, 6, 0), LFM2MOE_ERR_CONTEXT_FULL, "context");
+    expect_error(lfm2moe_decode_step(s, toks, 0, 0), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_decode_step(s, toks, 1, 0x80), LFM2MOE_ERR_INVALID_ARGUMENT, "flags");
+    int32_t pos;
+    assert_int_equal(lfm2moe_session_position(s, &pos), 0);
+    assert_int_equal(pos, 3);
+    assert_int_equal(lfm2moe_session_logits(s, -1, &lg), 0);
+    assert_memory_equal(lg, before, sizeof before);
+
+    /* the session continues exactly as a fresh one that never saw the errors */
+    assert_int_equal(lfm2moe_decode_step(s, toks + 3, 2, LFM2MOE_DECODE_ALL_LOGITS), 0);
+    float cont[1024];
+    assert_int_equal(lfm2moe_session_logits(s, 1, &lg), 0);
+    memcpy(cont, lg, sizeof cont);
+    lfm2moe_session *fresh = NULL;
+    sp.max_memory = 0;
+    assert_int_equal(lfm2moe_session_create(m, &sp, &fresh), 0);
+    assert_int_equal(lfm2moe_decode_step(fresh, toks, 5, 0), 0);
+    assert_int_equal(lfm2moe_session_logits(fresh, -1, &lg), 0);
+    for (int i = 0; i < 1024; i++)
+        assert_true(fabsf(lg[i] - cont[i]) <= 1e-4f);
+    assert_int_equal(argmax(lg, 1024), argmax(cont, 1024));
+
+    /* fill the context to the last slot, then one more is refused */
+    assert_int_equal(lfm2moe_decode_step(s, many, 3, 0), 0);
+    assert_int_equal(lfm2moe_session_position(s, &pos), 0);
+    assert_int_equal(pos, 8);
+    expect_error(lfm2moe_decode_step(s, many, 1, 0), LFM2MOE_ERR_CONTEXT_FULL, NULL);
+
+    /* reset: the same tokens give the same logits again */
+    assert_int_equal(lfm2moe_session_reset(s), 0);
+    assert_int_equal(lfm2moe_session_position(s, &pos), 0);
+    assert_int_equal(pos, 0);
+    expect_error(lfm2moe_session_logits(s, -1, &lg), LFM2MOE_ERR_NOT_FOUND, NULL);
+    assert_int_equal(lfm2moe_decode_step(s, toks, 3, 0), 0);
+    assert_int_equal(lfm2moe_session_logits(s, -1, &lg), 0);
+    assert_memory_equal(lg, before, sizeof before);
+
+    sp.struct_size = 4;
+    lfm2moe_session *bad_s = NULL;
+    expect_error(lfm2moe_session_create(m, &sp, &bad_s), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 "struct_size");
+    const lfm2moe_model *owner = NULL;
+    assert_int_equal(lfm2moe_session_model(s, &owner), 0);
+    assert_ptr_equal(owner, m);
+    lfm2moe_session_free(fresh);
+    lfm2moe_session_free(s);
+    lfm2moe_model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version_and_status),
+        cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_model_info),
+        cmocka_unit_test(test_load_failures),
+        cmocka_unit_test(test_wrong_architecture),
+        cmocka_unit_test(test_unsupported_and_misshapen_tensors),
+        cmocka_unit_test(test_session_errors_leave_state),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
