@@ -316,6 +316,12 @@ static int reserve_logits(lfm2moe_session *s, int32_t rows) {
 
 LFM2MOE_API int lfm2moe_decode_step(lfm2moe_session *s, const int32_t *tokens, int32_t n,
                                     uint32_t flags) {
+    if (s)
+        atomic_store(&s->cancel, 0); /* a new call clears an earlier request */
+    return lfm_session_decode(s, tokens, n, flags);
+}
+
+int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uint32_t flags) {
     if (!s || !tokens)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: NULL argument");
     if (n < 1)
@@ -338,7 +344,6 @@ LFM2MOE_API int lfm2moe_decode_step(lfm2moe_session *s, const int32_t *tokens, i
     if (st)
         return st;
 
-    atomic_store(&s->cancel, 0);
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
     for (int32_t c = 0; c < n; c += s->n_batch) {
         int32_t cn = n - c < s->n_batch ? n - c : s->n_batch;

@@ -63,4 +63,10 @@ struct lfm2moe_session {
 int lfm_forward_chunk(struct lfm2moe_session *s, const int32_t *tokens, int32_t n, int32_t pos0,
                       int32_t first_logit, float *logits_out);
 
+/* lfm2moe_decode_step without clearing the cancel flag: lfm2moe_generate
+ * clears it once at its start, so a cancel that arrives between two of its
+ * steps (e.g. from the stream callback) is not lost. */
+int lfm_session_decode(struct lfm2moe_session *s, const int32_t *tokens, int32_t n,
+                       uint32_t flags);
+
 #endif
