@@ -20,7 +20,7 @@ void lfm_encode_acts(uint32_t wtype, const float *x, int64_t x_stride, int64_t n
  *   W  : matrix m of w, n_rows x n_cols
  *   xq : n encoded rows (lfm_encode_acts), stride lfm_act_row_bytes
  *   y  : n rows of y_stride floats (only columns r0..r1 written)
- * Scalar reference: one row-dot at a time. */
+ * Runs the active ISA level's kernels (dispatch.h). */
 void lfm_matmul_rows(const lfm_weight *w, int64_t m, const void *xq, int64_t n, float *y,
                      int64_t y_stride, int64_t r0, int64_t r1);
 

@@ -3,6 +3,7 @@
  * and quant_k.c (256-element k-quants). */
 #include "quant.h"
 
+#include "dispatch.h"
 #include "quant_blocks.h"
 
 /* One row of routines per computable weight type. */
@@ -113,70 +114,64 @@ void lfm_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
     }
 }
 
-void lfm_quantize_act_row(uint32_t act_type, const float *src, void *dst, int64_t n) {
-    switch (act_type) {
-    case LFM_TYPE_F32:
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        break;
-    case LFM_TYPE_F16: {
-        uint16_t *d = dst;
-        for (int64_t i = 0; i < n; i++)
-            d[i] = lfm_f32_to_fp16(src[i]);
-        break;
-    }
-    case LFM_TYPE_BF16: {
-        uint16_t *d = dst;
-        for (int64_t i = 0; i < n; i++)
-            d[i] = lfm_f32_to_bf16(src[i]);
-        break;
-    }
-    case LFM_TYPE_Q8_0:
-        lfm_act_q8_0(src, dst, n);
-        break;
-    case LFM_TYPE_Q8_1:
-        lfm_act_q8_1(src, dst, n);
-        break;
-    case LFM_TYPE_Q8_K:
-        lfm_act_q8_K(src, dst, n);
-        break;
-    default:
-        break;
-    }
+/* Scalar references of the float activation encodings (dispatch table
+ * entries of the SCALAR level). */
+void lfm_act_f32(const float *src, void *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-void lfm_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *a, float *out) {
-    const quant_ops *ops = ops_of(wtype);
-    if (ops) {
-        *out = ops->dot(n, w, a);
+void lfm_act_f16(const float *src, void *dst, int64_t n) {
+    uint16_t *d = dst;
+    for (int64_t i = 0; i < n; i++)
+        d[i] = lfm_f32_to_fp16(src[i]);
+}
+
+void lfm_act_bf16(const float *src, void *dst, int64_t n) {
+    uint16_t *d = dst;
+    for (int64_t i = 0; i < n; i++)
+        d[i] = lfm_f32_to_bf16(src[i]);
+}
+
+/* Through the active ISA level's table (kernels/dispatch). */
+void lfm_quantize_act_row(uint32_t act_type, const float *src, void *dst, int64_t n) {
+    if (act_type >= LFM_TYPE_COUNT)
         return;
-    }
-    /* Float types: a plain float sum in element order.  The reference
-     * engine's SIMD sums in another order; the difference is far inside the
-     * golden tolerances and SIMD versions may reorder freely. */
+    lfm_act_fn f = lfm_kernels_active()->act[act_type];
+    if (f)
+        f(src, dst, n);
+}
+
+/* Float types: a plain float sum in element order.  The reference engine's
+ * SIMD sums in another order; the difference is far inside the golden
+ * tolerances and SIMD versions may reorder freely. */
+float lfm_dot_f32(int64_t n, const void *w, const void *a) {
+    const float *x = w, *y = a;
     float sum = 0.0f;
-    switch (wtype) {
-    case LFM_TYPE_F32: {
-        const float *x = w, *y = a;
-        for (int64_t i = 0; i < n; i++)
-            sum += x[i] * y[i];
-        break;
-    }
-    case LFM_TYPE_F16: {
-        const uint16_t *x = w, *y = a;
-        for (int64_t i = 0; i < n; i++)
-            sum += lfm_fp16_to_f32(x[i]) * lfm_fp16_to_f32(y[i]);
-        break;
-    }
-    case LFM_TYPE_BF16: {
-        const uint16_t *x = w, *y = a;
-        for (int64_t i = 0; i < n; i++)
-            sum += lfm_bf16_to_f32(x[i]) * lfm_bf16_to_f32(y[i]);
-        break;
-    }
-    default:
-        break;
-    }
-    *out = sum;
+    for (int64_t i = 0; i < n; i++)
+        sum += x[i] * y[i];
+    return sum;
+}
+
+float lfm_dot_f16(int64_t n, const void *w, const void *a) {
+    const uint16_t *x = w, *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        sum += lfm_fp16_to_f32(x[i]) * lfm_fp16_to_f32(y[i]);
+    return sum;
+}
+
+float lfm_dot_bf16(int64_t n, const void *w, const void *a) {
+    const uint16_t *x = w, *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        sum += lfm_bf16_to_f32(x[i]) * lfm_bf16_to_f32(y[i]);
+    return sum;
+}
+
+/* Through the active ISA level's table (kernels/dispatch). */
+void lfm_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *a, float *out) {
+    lfm_dot_fn f = wtype < LFM_TYPE_COUNT ? lfm_kernels_active()->dot[wtype] : NULL;
+    *out = f ? f(n, w, a) : 0.0f;
 }
 
 int lfm_quant_can_quantize(uint32_t type) {

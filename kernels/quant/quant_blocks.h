@@ -175,6 +175,14 @@ static inline void lfm_q3k_scales(const uint8_t *s, int out[16]) {
 
 /* ---- per-type routines (n a multiple of the block size) ---------------- */
 
+/* quant.c: the float types (scalar references) */
+void lfm_act_f32(const float *src, void *dst, int64_t n);
+void lfm_act_f16(const float *src, void *dst, int64_t n);
+void lfm_act_bf16(const float *src, void *dst, int64_t n);
+float lfm_dot_f32(int64_t n, const void *w, const void *a);
+float lfm_dot_f16(int64_t n, const void *w, const void *a);
+float lfm_dot_bf16(int64_t n, const void *w, const void *a);
+
 /* quant_legacy.c */
 void lfm_dequant_q4_0(const void *src, float *dst, int64_t n);
 void lfm_dequant_q4_1(const void *src, float *dst, int64_t n);

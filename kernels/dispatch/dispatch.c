@@ -1,0 +1,139 @@
+/* The per-level kernel tables and the active-level switch (dispatch.h). */
+#include "dispatch.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "quant_blocks.h"
+
+#define N_LEVELS 14 /* tables indexed by the lfm2moe_isa value */
+
+static lfm_kernels tables[N_LEVELS];
+static int available[N_LEVELS]; /* 1: CPU and build can run the level */
+static int detected;            /* best available level */
+static _Atomic(const lfm_kernels *) active;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static const char *const names[N_LEVELS] = {
+    [0] = "scalar", [1] = "avx2", [2] = "avx512", [3] = "avx512_vnni",
+    [11] = "neon", [12] = "neon_dotprod", [13] = "neon_i8mm",
+};
+
+const char *lfm_isa_name(int isa) {
+    return isa >= 0 && isa < N_LEVELS ? names[isa] : NULL;
+}
+
+int lfm_isa_parse(const char *name) {
+    for (int i = 0; i < N_LEVELS; i++)
+        if (names[i] && strcasecmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void fill_scalar(lfm_kernels *k) {
+    k->isa = 0;
+    k->dot[LFM_TYPE_F32] = lfm_dot_f32;
+    k->dot[LFM_TYPE_F16] = lfm_dot_f16;
+    k->dot[LFM_TYPE_BF16] = lfm_dot_bf16;
+    k->dot[LFM_TYPE_Q4_0] = lfm_dot_q4_0;
+    k->dot[LFM_TYPE_Q4_1] = lfm_dot_q4_1;
+    k->dot[LFM_TYPE_Q5_0] = lfm_dot_q5_0;
+    k->dot[LFM_TYPE_Q5_1] = lfm_dot_q5_1;
+    k->dot[LFM_TYPE_Q8_0] = lfm_dot_q8_0;
+    k->dot[LFM_TYPE_Q2_K] = lfm_dot_q2_K;
+    k->dot[LFM_TYPE_Q3_K] = lfm_dot_q3_K;
+    k->dot[LFM_TYPE_Q4_K] = lfm_dot_q4_K;
+    k->dot[LFM_TYPE_Q5_K] = lfm_dot_q5_K;
+    k->dot[LFM_TYPE_Q6_K] = lfm_dot_q6_K;
+    k->act[LFM_TYPE_F32] = lfm_act_f32;
+    k->act[LFM_TYPE_F16] = lfm_act_f16;
+    k->act[LFM_TYPE_BF16] = lfm_act_bf16;
+    k->act[LFM_TYPE_Q8_0] = lfm_act_q8_0;
+    k->act[LFM_TYPE_Q8_1] = lfm_act_q8_1;
+    k->act[LFM_TYPE_Q8_K] = lfm_act_q8_K;
+}
+
+/* Level `isa` = copy of level `below` + its own overrides. */
+static void derive(int isa, int below, void (*fill)(lfm_kernels *)) {
+    tables[isa] = tables[below];
+    tables[isa].isa = isa;
+    fill(&tables[isa]);
+    available[isa] = 1;
+    detected = isa;
+}
+
+/* Highest available level <= cap on this machine's ladder.  A cap from the
+ * other architecture's ladder is "more than the CPU has": the best level. */
+static int capped(int cap) {
+    int best = 0;
+    for (int i = 0; i < N_LEVELS; i++)
+        if (available[i] && (i <= cap || (cap < 11) != (i < 11)))
+            best = i;
+    return best;
+}
+
+static void init(void) {
+    fill_scalar(&tables[0]);
+    available[0] = 1;
+    detected = 0;
+    lfm_cpu_features f;
+    lfm_cpu_detect(&f);
+#ifdef LFM_HAVE_X86_SIMD
+    if (f.avx2 && f.fma && f.f16c) {
+        derive(1, 0, lfm_kernels_fill_avx2);
+        if (f.avx512f && f.avx512bw && f.avx512vl) {
+            derive(2, 1, lfm_kernels_fill_avx512);
+            if (f.avx512vnni)
+                derive(3, 2, lfm_kernels_fill_avx512_vnni);
+        }
+    }
+#else
+    (void)f;
+#endif
+    int level = detected;
+    const char *env = getenv("LFM2MOE_MAX_ISA");
+    if (env && *env) {
+        int cap = lfm_isa_parse(env);
+        /* an unknown name caps nothing (the library never prints) */
+        if (cap >= 0)
+            level = capped(cap);
+    }
+    atomic_store(&active, &tables[level]);
+}
+
+static void ensure_init(void) {
+    pthread_once(&once, init);
+}
+
+const lfm_kernels *lfm_kernels_active(void) {
+    const lfm_kernels *k = atomic_load_explicit(&active, memory_order_acquire);
+    if (k)
+        return k;
+    ensure_init();
+    return atomic_load(&active);
+}
+
+const lfm_kernels *lfm_kernels_at(int isa) {
+    ensure_init();
+    return isa >= 0 && isa < N_LEVELS && available[isa] ? &tables[isa] : NULL;
+}
+
+int lfm_isa_detected(void) {
+    ensure_init();
+    return detected;
+}
+
+int lfm_isa_active(void) {
+    return lfm_kernels_active()->isa;
+}
+
+int lfm_isa_set_max(int isa) {
+    if (!lfm_isa_name(isa))
+        return -1;
+    ensure_init();
+    int level = capped(isa);
+    atomic_store(&active, &tables[level]);
+    return level;
+}

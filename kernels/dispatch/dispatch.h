@@ -1,0 +1,82 @@
+/* Kernel selection by instruction set.
+ *
+ * Every op with SIMD versions is reached through a table of function
+ * pointers, one table per ISA level (the lfm2moe_isa values of the public
+ * header).  The SCALAR table holds the C references (kernels/quant); each
+ * higher level starts as a copy of the level below and overrides the entries
+ * it accelerates, so a table is always complete:
+ *
+ *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64)
+ *   SCALAR -> NEON -> NEON_DOTPROD -> NEON_I8MM    (aarch64, no kernels yet)
+ *
+ * The active table is the best level the CPU has (and this build compiled
+ * kernels for), capped by LFM2MOE_MAX_ISA at first use or lfm_isa_set_max.
+ * Tables are built once (pthread_once); switching levels is one atomic
+ * pointer store, so callers read the table pointer once per operation.
+ *
+ * Numerics every entry must keep (tests/test_simd.c checks them):
+ *   act[]  byte-identical to the scalar reference (nearest-even rounding);
+ *   dot[]  integer block sums exact; only the order of the float sum over
+ *          blocks (or elements, for float types) may differ;
+ *   mm[]   each output equal to what dot[] gives for that row pair, up to
+ *          the same reordering. */
+#ifndef LFM_DISPATCH_H
+#define LFM_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lfm_types.h"
+
+/* *out-less dot of one weight row (type t) with one encoded activation row
+ * (lfm_quant_act_type(t)), n elements. */
+typedef float (*lfm_dot_fn)(int64_t n, const void *w, const void *a);
+/* Encode src[0..n) as an activation row of the table slot's type. */
+typedef void (*lfm_act_fn)(const float *src, void *dst, int64_t n);
+/* Tile product, n columns:
+ *   y[t * y_stride + r] = dot(w + r * w_stride, a + t * a_stride)
+ *   for r in [0, nr), t in [0, nt).
+ * Lets a kernel decode a weight block once for several activation rows and
+ * keep activations in registers across weight rows. */
+typedef void (*lfm_mm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
+                          size_t a_stride, int64_t nt, float *y, int64_t y_stride);
+
+typedef struct lfm_kernels {
+    int isa;                      /* the lfm2moe_isa level of this table */
+    lfm_dot_fn dot[LFM_TYPE_COUNT]; /* by weight type; NULL: not computable */
+    lfm_act_fn act[LFM_TYPE_COUNT]; /* by activation type */
+    lfm_mm_fn mm[LFM_TYPE_COUNT];   /* by weight type; NULL: loop over dot */
+} lfm_kernels;
+
+/* The table in use (never NULL). */
+const lfm_kernels *lfm_kernels_active(void);
+/* The table of a level, or NULL if this CPU/build cannot run it. */
+const lfm_kernels *lfm_kernels_at(int isa);
+
+/* Best level this CPU has and this build has kernels for. */
+int lfm_isa_detected(void);
+int lfm_isa_active(void);
+/* Cap the active level (see lfm2moe_isa_set_max); returns the new active
+ * level, or -1 if isa is not a level. */
+int lfm_isa_set_max(int isa);
+/* "scalar", "avx2", ...; NULL for a value that is not a level. */
+const char *lfm_isa_name(int isa);
+/* Level of a name as LFM2MOE_MAX_ISA spells it (case-insensitive), or -1. */
+int lfm_isa_parse(const char *name);
+
+/* Raw CPU features (cpu.c), whatever kernels were built. */
+typedef struct lfm_cpu_features {
+    int avx2, fma, f16c;             /* x86 (with OS support for the ymm state) */
+    int avx512f, avx512bw, avx512vl; /* with OS support for the zmm state */
+    int avx512vnni, avx512bf16;
+    int neon, dotprod, i8mm;         /* aarch64 */
+} lfm_cpu_features;
+void lfm_cpu_detect(lfm_cpu_features *f);
+
+/* Per-level fillers (x86_avx2.c, x86_avx512.c): override the entries a
+ * level accelerates in a table that already holds the level below. */
+void lfm_kernels_fill_avx2(lfm_kernels *k);
+void lfm_kernels_fill_avx512(lfm_kernels *k);
+void lfm_kernels_fill_avx512_vnni(lfm_kernels *k);
+
+#endif

@@ -1,0 +1,385 @@
+/* SIMD kernel tables (kernels/dispatch) against the scalar references, at
+ * every ISA level this CPU runs, plus the public lfm2moe_isa_* API and the
+ * LFM2MOE_MAX_ISA variable.
+ *
+ * What must hold (dispatch.h), and the bounds used:
+ *   act[]  byte-identical to the scalar encoder (random data, exact .5 ties,
+ *          both signs of the extreme, zero blocks, half overflow/underflow,
+ *          NaN for BF16; F16 NaN payloads are excluded by design).
+ *   dot[]  the integer block sums are exact; only the float sum over the
+ *          nb block terms t_b (float types: the n products) is reordered.
+ *          Each t_b is formed with <= 3 roundings and any summation order
+ *          of m terms errs by <= (m-1) u sum|t_b| (u = 2^-24), so two
+ *          orders differ by <= 2 (m + 3) u sum|t_b|.  sum|t_b| <= S :=
+ *          sum_j |w_j a_j| + 2 max|w| sum_j |a_j| (the second part covers
+ *          the offset / min terms, each <= max|w| |a_j| per element), with
+ *          w, a the decoded operands.
+ *          k-quants: the SIMD kernels keep the scalar's float formula per
+ *          super-block, so they must match bit for bit.
+ *   mm[]   equal, bit for bit, to the same level's dot for every pair. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "lfm2moe.h"
+#include "matmul.h"
+#include "quant.h"
+#include "quant_blocks.h"
+
+static uint64_t rng_state = 12345;
+
+static uint64_t rng_next(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_sym(void) { /* [-1, 1) */
+    return (float)((double)(rng_next() >> 11) / 4503599627370496.0 - 1.0);
+}
+
+/* Random rows with a scale varying per 32 elements, some all-zero blocks
+ * and an offset per 256 (exercises mins). */
+static void fill(float *x, int64_t n) {
+    float scale = 1, offset = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i % 32 == 0)
+            scale = (rng_next() % 16 == 0) ? 0.0f : (float)exp2((double)(rng_next() % 12) - 6);
+        if (i % 256 == 0)
+            offset = rng_sym() * 0.5f;
+        x[i] = scale * (rng_sym() + (rng_next() % 4 == 0 ? offset : 0));
+    }
+}
+
+static const uint32_t wtypes[] = {
+    LFM_TYPE_F32,  LFM_TYPE_F16,  LFM_TYPE_BF16, LFM_TYPE_Q4_0, LFM_TYPE_Q4_1,
+    LFM_TYPE_Q5_0, LFM_TYPE_Q5_1, LFM_TYPE_Q8_0, LFM_TYPE_Q2_K, LFM_TYPE_Q3_K,
+    LFM_TYPE_Q4_K, LFM_TYPE_Q5_K, LFM_TYPE_Q6_K,
+};
+#define N_WTYPES (sizeof wtypes / sizeof wtypes[0])
+
+static int is_kquant(uint32_t t) {
+    return t >= LFM_TYPE_Q2_K && t <= LFM_TYPE_Q6_K;
+}
+
+static int block_of(uint32_t t) {
+    return lfm_type_layout_get(t)->block_size;
+}
+
+/* Levels other than SCALAR that this CPU and build can run. */
+static int levels(int out[16]) {
+    int n = 0;
+    for (int i = 1; i < 16; i++)
+        if (lfm_kernels_at(i))
+            out[n++] = i;
+    return n;
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+/* main() set LFM2MOE_MAX_ISA=avx2 (or neon) before anything ran. */
+static void test_env_cap(void **state) {
+    (void)state;
+    int det = -1, act = -1;
+    assert_int_equal(lfm2moe_isa_detected(&det), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_isa_active(&act), LFM2MOE_OK);
+    const char *env = getenv("LFM2MOE_MAX_ISA");
+    assert_non_null(env);
+    int cap = lfm_isa_parse(env);
+    assert_true(cap >= 0);
+    int want = det < cap ? det : cap;
+    if (det == 0)
+        want = 0;
+    print_message("detected %s, LFM2MOE_MAX_ISA=%s -> active %s\n", lfm2moe_isa_name(det), env,
+                  lfm2moe_isa_name(act));
+    assert_int_equal(act, want);
+}
+
+static void test_isa_api(void **state) {
+    (void)state;
+    int det = -1, act = -1;
+    assert_int_equal(lfm2moe_isa_detected(&det), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_isa_detected(NULL), LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_isa_active(NULL), LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_string_equal(lfm2moe_isa_name(LFM2MOE_ISA_SCALAR), "scalar");
+    assert_string_equal(lfm2moe_isa_name(LFM2MOE_ISA_AVX512_VNNI), "avx512_vnni");
+    assert_string_equal(lfm2moe_isa_name(LFM2MOE_ISA_NEON_DOTPROD), "neon_dotprod");
+    assert_string_equal(lfm2moe_isa_name(7), "unknown");
+    assert_int_equal(lfm2moe_isa_set_max(7), LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_isa_set_max(-1), LFM2MOE_ERR_INVALID_ARGUMENT);
+
+    assert_int_equal(lfm2moe_isa_set_max(LFM2MOE_ISA_SCALAR), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_isa_active(&act), LFM2MOE_OK);
+    assert_int_equal(act, LFM2MOE_ISA_SCALAR);
+    /* more than the CPU has (also the other architecture's ladder): the best */
+    assert_int_equal(lfm2moe_isa_set_max(LFM2MOE_ISA_NEON_I8MM), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_isa_active(&act), LFM2MOE_OK);
+    assert_int_equal(act, det);
+    assert_int_equal(lfm2moe_isa_set_max(LFM2MOE_ISA_AVX512_VNNI), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_isa_active(&act), LFM2MOE_OK);
+    assert_int_equal(act, det);
+    /* every available level can be selected exactly */
+    int lv[16], nl = levels(lv);
+    for (int i = 0; i < nl; i++) {
+        assert_int_equal(lfm2moe_isa_set_max(lv[i]), LFM2MOE_OK);
+        assert_int_equal(lfm2moe_isa_active(&act), LFM2MOE_OK);
+        assert_int_equal(act, lv[i]);
+        assert_int_equal(lfm_kernels_active()->isa, lv[i]);
+        print_message("level %s available\n", lfm2moe_isa_name(lv[i]));
+    }
+    lfm2moe_isa_set_max(det);
+}
+
+/* ---- activation encodings ---------------------------------------------- */
+
+static void check_act(const lfm_kernels *ref, const lfm_kernels *k, uint32_t at, const float *x,
+                      int64_t n, const char *what) {
+    size_t rb = lfm_row_bytes(at, n);
+    uint8_t *a = malloc(rb), *b = malloc(rb);
+    memset(a, 0xa5, rb);
+    memset(b, 0x5a, rb);
+    ref->act[at](x, a, n);
+    k->act[at](x, b, n);
+    if (memcmp(a, b, rb) != 0) {
+        size_t i = 0;
+        while (a[i] == b[i])
+            i++;
+        fail_msg("%s act %s (%s, n=%lld): byte %zu differs: %02x vs %02x", lfm_isa_name(k->isa),
+                 lfm_type_name(at), what, (long long)n, i, a[i], b[i]);
+    }
+    free(a);
+    free(b);
+}
+
+static void test_act(void **state) {
+    (void)state;
+    const uint32_t ats[] = {LFM_TYPE_F32, LFM_TYPE_F16, LFM_TYPE_BF16,
+                            LFM_TYPE_Q8_0, LFM_TYPE_Q8_1, LFM_TYPE_Q8_K};
+    const lfm_kernels *ref = lfm_kernels_at(0);
+    int lv[16], nl = levels(lv);
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof(float));
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        for (size_t ti = 0; ti < sizeof ats / sizeof ats[0]; ti++) {
+            uint32_t at = ats[ti];
+            int64_t bs = block_of(at);
+            for (int rep = 0; rep < 20; rep++) {
+                fill(x, N);
+                int64_t n = bs == 1 ? N - (rep % 7) : N;
+                check_act(ref, k, at, x, n, "random");
+            }
+            /* exact ties: amax 127 gives multiplier 1 (Q8_0/Q8_1); k + 0.5 */
+            for (int i = 0; i < N; i++)
+                x[i] = (i % 32 == 0) ? 127.0f : (float)((int)(rng_next() % 253) - 126) + 0.5f;
+            check_act(ref, k, at, x, N, "ties");
+            /* Q8_K: -127/max = +-1 when the extreme is -+127, ties again,
+             * and both signs of the extreme in one block, in either order */
+            for (int i = 0; i < N; i++)
+                x[i] = (float)((int)(rng_next() % 253) - 126) + 0.5f;
+            for (int b = 0; b < N / 256; b++) {
+                int p = (int)(rng_next() % 256), q = (int)(rng_next() % 256);
+                x[256 * b + p] = (b & 1) ? 127.0f : -127.0f;
+                if (q != p)
+                    x[256 * b + q] = -x[256 * b + p];
+            }
+            check_act(ref, k, at, x, N, "signed extremes");
+            /* zero rows, and floats outside the half range */
+            memset(x, 0, N * sizeof(float));
+            check_act(ref, k, at, x, N, "zeros");
+            for (int i = 0; i < N; i++)
+                x[i] = rng_sym() * (float)exp2((double)(rng_next() % 80) - 40);
+            check_act(ref, k, at, x, N, "wide range");
+        }
+        /* BF16 keeps NaN quiet like the scalar */
+        fill(x, N);
+        for (int i = 0; i < N; i += 37) {
+            uint32_t bits = 0x7f800001u + (uint32_t)(rng_next() % 0x7fffff);
+            memcpy(&x[i], &bits, 4);
+        }
+        check_act(ref, k, LFM_TYPE_BF16, x, N, "nan");
+    }
+    free(x);
+}
+
+/* ---- dot products and tiles ------------------------------------------- */
+
+typedef struct operands {
+    void *w, *a;        /* encoded */
+    double S;           /* bound scale (top comment) */
+    int64_t terms;      /* m of the top comment */
+} operands;
+
+static operands make_operands(uint32_t wt, int64_t n) {
+    operands o;
+    uint32_t at = lfm_quant_act_type(wt);
+    float *xw = malloc((size_t)n * sizeof(float)), *xa = malloc((size_t)n * sizeof(float));
+    float *dw = malloc((size_t)n * sizeof(float)), *da = malloc((size_t)n * sizeof(float));
+    fill(xw, n);
+    fill(xa, n);
+    o.w = malloc(lfm_row_bytes(wt, n));
+    o.a = malloc(lfm_row_bytes(at, n));
+    lfm_quantize_row(wt, xw, o.w, n);
+    lfm_kernels_at(0)->act[at](xa, o.a, n);
+    lfm_dequantize_row(wt, o.w, dw, n);
+    lfm_dequantize_row(at, o.a, da, n);
+    double s = 0, sa = 0, mw = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s += fabs((double)dw[i] * da[i]);
+        sa += fabs((double)da[i]);
+        mw = fabs(dw[i]) > mw ? fabs(dw[i]) : mw;
+    }
+    o.S = s + 2 * mw * sa;
+    o.terms = n / block_of(wt);
+    free(xw);
+    free(xa);
+    free(dw);
+    free(da);
+    return o;
+}
+
+static void test_dot(void **state) {
+    (void)state;
+    const lfm_kernels *ref = lfm_kernels_at(0);
+    int lv[16], nl = levels(lv);
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        double worst = 0;
+        for (size_t ti = 0; ti < N_WTYPES; ti++) {
+            uint32_t wt = wtypes[ti];
+            int64_t bs = block_of(wt);
+            const int64_t sizes[] = {bs == 1 ? 1 : 256, bs == 1 ? 7 : 512, 2048, 1792,
+                                     bs == 1 ? 1000 + 13 : (bs == 32 ? 32 * 33 : 256 * 5)};
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                int64_t n = sizes[si];
+                for (int rep = 0; rep < 8; rep++) {
+                    operands o = make_operands(wt, n);
+                    float r = ref->dot[wt](n, o.w, o.a), g = k->dot[wt](n, o.w, o.a);
+                    double tol = 2.0 * (double)(o.terms + 3) * ldexp(1.0, -24) * o.S;
+                    double err = fabs((double)r - g);
+                    if (is_kquant(wt) ? r != g : err > tol)
+                        fail_msg("%s dot %s n=%lld: scalar %.9g, simd %.9g (|d| %.3g, bound %.3g)",
+                                 lfm_isa_name(k->isa), lfm_type_name(wt), (long long)n, r, g, err,
+                                 is_kquant(wt) ? 0.0 : tol);
+                    if (tol > 0 && err / tol > worst)
+                        worst = err / tol;
+                    free(o.w);
+                    free(o.a);
+                }
+            }
+        }
+        print_message("%s: all dots within bound (worst |d|/bound %.3g)\n", lfm_isa_name(k->isa),
+                      worst);
+    }
+}
+
+/* Tiles and lfm_matmul_rows (through the active level) against the same
+ * level's dot, bit for bit; y entries outside the written rows untouched. */
+static void test_matmul(void **state) {
+    (void)state;
+    int lv[17], nl = levels(lv + 1) + 1;
+    lv[0] = 0;
+    int det = lfm_isa_detected();
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        assert_int_equal(lfm2moe_isa_set_max(lv[l]), LFM2MOE_OK);
+        for (size_t ti = 0; ti < N_WTYPES; ti++) {
+            uint32_t wt = wtypes[ti], at = lfm_quant_act_type(wt);
+            int64_t bs = block_of(wt);
+            const int64_t cols[] = {bs == 1 ? 64 : (bs == 32 ? 32 * 7 : 512), bs == 1 ? 96 : 1024};
+            for (size_t ci = 0; ci < 2; ci++) {
+                int64_t n = cols[ci], rows = 11, T = 9;
+                size_t wrb = lfm_row_bytes(wt, n), arb = lfm_row_bytes(at, n);
+                float *x = malloc((size_t)(n * (rows > T ? rows : T)) * sizeof(float));
+                uint8_t *W = malloc(wrb * (size_t)rows), *A = malloc(arb * (size_t)T);
+                fill(x, n * rows);
+                for (int64_t r = 0; r < rows; r++)
+                    lfm_quantize_row(wt, x + r * n, W + (size_t)r * wrb, n);
+                fill(x, n * T);
+                lfm_encode_acts(wt, x, n, T, n, A);
+                lfm_weight w = {W, "w", wt, n, rows, 1, wrb, wrb * (size_t)rows};
+                const int64_t ts[] = {1, 3, 4, 5, 9};
+                for (size_t tj = 0; tj < sizeof ts / sizeof ts[0]; tj++) {
+                    int64_t nt = ts[tj], ys = rows + 2;
+                    float *y = malloc((size_t)(nt * ys) * sizeof(float));
+                    for (int64_t i = 0; i < nt * ys; i++)
+                        y[i] = -1234.5f;
+                    lfm_matmul_rows(&w, 0, A, nt, y, ys, 1, rows - 1);
+                    for (int64_t t = 0; t < nt; t++)
+                        for (int64_t r = 0; r < ys; r++) {
+                            float want = -1234.5f;
+                            if (r >= 1 && r < rows - 1)
+                                want = k->dot[wt](n, W + (size_t)r * wrb, A + (size_t)t * arb);
+                            if (y[t * ys + r] != want)
+                                fail_msg("%s matmul %s n=%lld nt=%lld: y[%lld][%lld] %.9g, dot %.9g",
+                                         lfm_isa_name(k->isa), lfm_type_name(wt), (long long)n,
+                                         (long long)nt, (long long)t, (long long)r,
+                                         y[t * ys + r], want);
+                        }
+                    free(y);
+                }
+                free(x);
+                free(W);
+                free(A);
+            }
+        }
+    }
+    lfm2moe_isa_set_max(det);
+}
+
+/* lfm_vec_dot / lfm_quantize_act_row follow lfm2moe_isa_set_max. */
+static void test_entry_points(void **state) {
+    (void)state;
+    int lv[17], nl = levels(lv + 1) + 1;
+    lv[0] = 0;
+    int det = lfm_isa_detected();
+    const int64_t n = 1024;
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        assert_int_equal(lfm2moe_isa_set_max(lv[l]), LFM2MOE_OK);
+        for (size_t ti = 0; ti < N_WTYPES; ti++) {
+            uint32_t wt = wtypes[ti], at = lfm_quant_act_type(wt);
+            operands o = make_operands(wt, n);
+            float got = 0;
+            lfm_vec_dot(wt, n, o.w, o.a, &got);
+            assert_true(got == k->dot[wt](n, o.w, o.a));
+            float x[1024];
+            fill(x, n);
+            size_t rb = lfm_row_bytes(at, n);
+            uint8_t *p = malloc(rb), *q = malloc(rb);
+            lfm_quantize_act_row(at, x, p, n);
+            k->act[at](x, q, n);
+            assert_memory_equal(p, q, rb);
+            free(p);
+            free(q);
+            free(o.w);
+            free(o.a);
+        }
+    }
+    lfm2moe_isa_set_max(det);
+}
+
+int main(void) {
+    /* the cap must be in place before the first use of any kernel */
+#if defined(__aarch64__)
+    setenv("LFM2MOE_MAX_ISA", "neon", 1);
+#else
+    setenv("LFM2MOE_MAX_ISA", "avx2", 1);
+#endif
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_env_cap),      cmocka_unit_test(test_isa_api),
+        cmocka_unit_test(test_act),          cmocka_unit_test(test_dot),
+        cmocka_unit_test(test_matmul),       cmocka_unit_test(test_entry_points),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
