@@ -224,13 +224,12 @@ LFM2MOE_API int lfm2moe_sampler_accept(lfm2moe_sampler *sm, int32_t token) {
     }
     if (sm->ring_len == sm->window) { /* full: the oldest token leaves the window */
         sm->count[sm->ring[sm->ring_head]]--;
-        sm->ring_len--;
+        sm->ring[sm->ring_head] = token;
+        sm->ring_head = (sm->ring_head + 1) % sm->window;
+    } else {
+        sm->ring[(sm->ring_head + sm->ring_len) % sm->window] = token;
+        sm->ring_len++;
     }
-    int32_t slot = (sm->ring_head + sm->ring_len) % sm->window;
-    sm->ring[slot] = token;
-    sm->ring_len++;
-    if (sm->ring_len == sm->window)
-        sm->ring_head = (slot + 1) % sm->window;
     sm->count[token]++;
     return LFM2MOE_OK;
 }
