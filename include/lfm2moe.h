@@ -476,6 +476,56 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *session, const int32_t *prompt
                                  size_t n_prompt, const lfm2moe_generate_params *params,
                                  lfm2moe_generate_result *result);
 
+/* ---- quantization ----------------------------------------------------- */
+/* File types (the values of GGUF general.file_type).  A "mix" chooses the
+ * type of each tensor as the published files do: 1-D tensors, norms, the
+ * router, conv kernels and biases stay F32; a tied embedding/output is Q6_K
+ * (Q8_0 in Q8_0 files); Q4_K_M/Q5_K_M promote attn_v and some ffn_down
+ * tensors to Q6_K; rows not a multiple of 256 fall back to a 32-block type. */
+typedef enum lfm2moe_ftype {
+    LFM2MOE_FTYPE_F32 = 0,
+    LFM2MOE_FTYPE_F16 = 1,
+    LFM2MOE_FTYPE_Q4_0 = 2,
+    LFM2MOE_FTYPE_Q4_1 = 3,
+    LFM2MOE_FTYPE_Q8_0 = 7,
+    LFM2MOE_FTYPE_Q5_0 = 8,
+    LFM2MOE_FTYPE_Q5_1 = 9,
+    LFM2MOE_FTYPE_Q2_K = 10,
+    LFM2MOE_FTYPE_Q3_K_M = 12,
+    LFM2MOE_FTYPE_Q4_K_S = 14,
+    LFM2MOE_FTYPE_Q4_K_M = 15,
+    LFM2MOE_FTYPE_Q5_K_S = 16,
+    LFM2MOE_FTYPE_Q5_K_M = 17,
+    LFM2MOE_FTYPE_Q6_K = 18,
+    LFM2MOE_FTYPE_BF16 = 32
+} lfm2moe_ftype;
+
+/* Name of a file type ("Q4_K_M") or NULL if unknown; and the reverse
+ * (case-insensitive).  Static storage. */
+LFM2MOE_API const char *lfm2moe_ftype_name(int ftype);
+LFM2MOE_API int lfm2moe_ftype_from_name(const char *name, int *ftype);
+
+/* Progress of a long operation: `done` of `total` units.  Return non-zero to
+ * cancel (the operation then returns LFM2MOE_ERR_CANCELLED). */
+typedef int (*lfm2moe_progress_fn)(void *user_data, uint64_t done, uint64_t total);
+
+typedef struct lfm2moe_quantize_params {
+    uint32_t struct_size;          /* set by init */
+    int32_t ftype;                 /* lfm2moe_ftype; default Q4_K_M */
+    lfm2moe_progress_fn progress;  /* may be NULL */
+    void *user_data;
+    uint64_t reserved[8];
+} lfm2moe_quantize_params;
+
+LFM2MOE_API int lfm2moe_quantize_params_init(lfm2moe_quantize_params *params);
+
+/* Re-encode the lfm2moe GGUF file in_path (any supported weight types) as
+ * out_path with the tensor types of params->ftype, copying all metadata
+ * (general.file_type updated).  Streams row by row: memory use is one
+ * tensor row, not the model.  out_path is replaced only on success. */
+LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path,
+                                       const lfm2moe_quantize_params *params);
+
 #ifdef __cplusplus
 }
 #endif

@@ -109,6 +109,10 @@ static uint64_t scalar_size(uint32_t type) {
     }
 }
 
+uint64_t gguf_value_size(uint32_t type) {
+    return scalar_size(type);
+}
+
 const char *gguf_type_name(uint32_t type) {
     static const char *names[GGUF_TYPE_COUNT] = {
         "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64",

@@ -89,5 +89,7 @@ int64_t gguf_kv_int(const gguf_kv *kv, uint64_t i);
 double gguf_kv_num(const gguf_kv *kv, uint64_t i);
 
 const char *gguf_type_name(uint32_t type);
+/* Bytes of one scalar of a numeric/bool value type (0 for STRING/ARRAY). */
+uint64_t gguf_value_size(uint32_t type);
 
 #endif

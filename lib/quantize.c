@@ -1,0 +1,349 @@
+/* Re-encoding a model file with other tensor types (lfm2moe_model_quantize).
+ * The per-tensor type choices follow the reference engine's quantizer for
+ * the tensors LFM2-MoE has, so quantizing an F32 file reproduces the
+ * published type mixes (checked against the golden tiny-q-* files). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "gguf.h"
+#include "model.h"
+#include "quant.h"
+
+static const struct {
+    int ftype;
+    const char *name;
+    uint32_t base; /* type of ordinary weight matrices */
+} ftypes[] = {
+    {LFM2MOE_FTYPE_F32, "F32", LFM_TYPE_F32},       {LFM2MOE_FTYPE_F16, "F16", LFM_TYPE_F16},
+    {LFM2MOE_FTYPE_BF16, "BF16", LFM_TYPE_BF16},    {LFM2MOE_FTYPE_Q4_0, "Q4_0", LFM_TYPE_Q4_0},
+    {LFM2MOE_FTYPE_Q4_1, "Q4_1", LFM_TYPE_Q4_1},    {LFM2MOE_FTYPE_Q5_0, "Q5_0", LFM_TYPE_Q5_0},
+    {LFM2MOE_FTYPE_Q5_1, "Q5_1", LFM_TYPE_Q5_1},    {LFM2MOE_FTYPE_Q8_0, "Q8_0", LFM_TYPE_Q8_0},
+    {LFM2MOE_FTYPE_Q2_K, "Q2_K", LFM_TYPE_Q2_K},    {LFM2MOE_FTYPE_Q3_K_M, "Q3_K_M", LFM_TYPE_Q3_K},
+    {LFM2MOE_FTYPE_Q4_K_S, "Q4_K_S", LFM_TYPE_Q4_K}, {LFM2MOE_FTYPE_Q4_K_M, "Q4_K_M", LFM_TYPE_Q4_K},
+    {LFM2MOE_FTYPE_Q5_K_S, "Q5_K_S", LFM_TYPE_Q5_K}, {LFM2MOE_FTYPE_Q5_K_M, "Q5_K_M", LFM_TYPE_Q5_K},
+    {LFM2MOE_FTYPE_Q6_K, "Q6_K", LFM_TYPE_Q6_K},
+};
+#define N_FTYPES (sizeof ftypes / sizeof ftypes[0])
+
+LFM2MOE_API const char *lfm2moe_ftype_name(int ftype) {
+    for (size_t i = 0; i < N_FTYPES; i++)
+        if (ftypes[i].ftype == ftype)
+            return ftypes[i].name;
+    return NULL;
+}
+
+LFM2MOE_API int lfm2moe_ftype_from_name(const char *name, int *ftype) {
+    if (!name || !ftype)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_ftype_from_name: NULL argument");
+    for (size_t i = 0; i < N_FTYPES; i++)
+        if (!strcasecmp(ftypes[i].name, name)) {
+            *ftype = ftypes[i].ftype;
+            return LFM2MOE_OK;
+        }
+    return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "unknown file type '%s'", name);
+}
+
+LFM2MOE_API int lfm2moe_quantize_params_init(lfm2moe_quantize_params *p) {
+    if (!p)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_quantize_params_init: NULL params");
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->ftype = LFM2MOE_FTYPE_Q4_K_M;
+    return LFM2MOE_OK;
+}
+
+/* ---- type choice ------------------------------------------------------ */
+
+typedef struct mix_state {
+    int ftype;
+    uint32_t base;
+    int tied;
+    int n_attn_v, i_attn_v;
+    int n_block;
+} mix_state;
+
+/* The reference quantizer's "use more bits" layers: the first and last
+ * eighth, and every third in between. */
+static int use_more_bits(int i, int n) {
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Block-size fallback for rows that are not a multiple of the type's block
+ * (the reference engine uses IQ4_NL for Q2_K/Q3_K; Q4_0 has the same block
+ * and bits and is computable here). */
+static uint32_t fit_row(uint32_t t, int64_t ne0) {
+    if (ne0 % lfm_type_layout_get(t)->block_size == 0)
+        return t;
+    switch (t) {
+    case LFM_TYPE_Q2_K:
+    case LFM_TYPE_Q3_K:
+        t = LFM_TYPE_Q4_0;
+        break;
+    case LFM_TYPE_Q4_K:
+        t = LFM_TYPE_Q5_0;
+        break;
+    case LFM_TYPE_Q5_K:
+        t = LFM_TYPE_Q5_1;
+        break;
+    case LFM_TYPE_Q6_K:
+        t = LFM_TYPE_Q8_0;
+        break;
+    default:
+        break;
+    }
+    return ne0 % lfm_type_layout_get(t)->block_size == 0 ? t : LFM_TYPE_F16;
+}
+
+static uint32_t choose_type(mix_state *ms, const gguf_tensor *t) {
+    const char *name = t->name;
+    /* vectors, the router, conv kernels and anything not a weight matrix stay F32 */
+    if (t->n_dims < 2 || !ends_with(name, ".weight") || strstr(name, "ffn_gate_inp") ||
+        strstr(name, "shortconv.conv"))
+        return LFM_TYPE_F32;
+    const int ft = ms->ftype;
+    uint32_t type = ms->base;
+    if (ft == LFM2MOE_FTYPE_F32 || ft == LFM2MOE_FTYPE_F16 || ft == LFM2MOE_FTYPE_BF16)
+        return type;
+    int block = -1;
+    sscanf(name, "blk.%d.", &block);
+    if (!strcmp(name, "output.weight") || (ms->tied && !strcmp(name, "token_embd.weight"))) {
+        /* the output head keeps more precision */
+        if (t->ne[0] % 256)
+            return LFM_TYPE_Q8_0;
+        return type == LFM_TYPE_Q8_0 ? LFM_TYPE_Q8_0 : LFM_TYPE_Q6_K;
+    } else if (strstr(name, "attn_v.weight")) {
+        int i = ms->i_attn_v++;
+        if (ft == LFM2MOE_FTYPE_Q2_K)
+            type = LFM_TYPE_Q3_K;
+        else if (ft == LFM2MOE_FTYPE_Q3_K_M)
+            type = i < 2 ? LFM_TYPE_Q5_K : LFM_TYPE_Q4_K;
+        else if ((ft == LFM2MOE_FTYPE_Q4_K_M || ft == LFM2MOE_FTYPE_Q5_K_M) &&
+                 use_more_bits(i, ms->n_attn_v))
+            type = LFM_TYPE_Q6_K;
+    } else if (strstr(name, "ffn_down")) {
+        /* by block index, dense and expert tensors alike */
+        int i = block, n = ms->n_block;
+        if (ft == LFM2MOE_FTYPE_Q2_K)
+            type = LFM_TYPE_Q3_K;
+        else if (ft == LFM2MOE_FTYPE_Q3_K_M)
+            type = i < n / 16 ? LFM_TYPE_Q5_K : LFM_TYPE_Q4_K;
+        else if ((ft == LFM2MOE_FTYPE_Q4_K_M || ft == LFM2MOE_FTYPE_Q5_K_M) && use_more_bits(i, n))
+            type = LFM_TYPE_Q6_K;
+        else if (ft == LFM2MOE_FTYPE_Q4_K_S && i < n / 8)
+            type = LFM_TYPE_Q5_K;
+    } else if (strstr(name, "attn_output.weight")) {
+        if (ft == LFM2MOE_FTYPE_Q2_K)
+            type = LFM_TYPE_Q3_K;
+        else if (ft == LFM2MOE_FTYPE_Q3_K_M)
+            type = LFM_TYPE_Q4_K;
+    }
+    return fit_row(type, t->ne[0]);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+typedef struct writer {
+    FILE *f;
+    int failed;
+} writer;
+
+static void w_raw(writer *w, const void *p, size_t n) {
+    if (!w->failed && n && fwrite(p, 1, n, w->f) != n)
+        w->failed = 1;
+}
+static void w_u32(writer *w, uint32_t v) { w_raw(w, &v, 4); }
+static void w_u64(writer *w, uint64_t v) { w_raw(w, &v, 8); }
+static void w_str(writer *w, const char *p, uint64_t n) {
+    w_u64(w, n);
+    w_raw(w, p, (size_t)n);
+}
+static void w_pad(writer *w, uint64_t *pos, uint64_t align) {
+    static const uint8_t zeros[256];
+    uint64_t pad = (align - *pos % align) % align;
+    while (pad) {
+        uint64_t k = pad < sizeof zeros ? pad : sizeof zeros;
+        w_raw(w, zeros, (size_t)k);
+        pad -= k;
+        *pos += k;
+    }
+}
+
+static void w_kv(writer *w, const gguf_kv *kv) {
+    w_str(w, kv->key, strlen(kv->key));
+    w_u32(w, kv->type);
+    if (kv->type == GGUF_TYPE_ARRAY) {
+        w_u32(w, kv->elem_type);
+        w_u64(w, kv->n);
+    }
+    if (kv->elem_type == GGUF_TYPE_STRING)
+        for (uint64_t i = 0; i < kv->n; i++)
+            w_str(w, kv->strs[i].ptr, kv->strs[i].len);
+    else
+        w_raw(w, kv->data, (size_t)(kv->n * gguf_value_size(kv->elem_type)));
+}
+
+static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantize_params *p) {
+    const gguf_file *g = &m->gguf;
+    mix_state ms = {p->ftype, 0, m->output.data == m->tok_embd.data, 0, 0, m->hp.n_block};
+    for (size_t i = 0; i < N_FTYPES; i++)
+        if (ftypes[i].ftype == p->ftype)
+            ms.base = ftypes[i].base;
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        ms.n_attn_v += strstr(g->tensors[i].name, "attn_v.weight") != NULL;
+
+    uint32_t *types = malloc((size_t)g->n_tensors * sizeof *types + 1);
+    if (!types)
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        types[i] = choose_type(&ms, &g->tensors[i]);
+
+    writer w = {f, 0};
+    const int has_qv = gguf_find(g, "general.quantization_version") != NULL;
+    const int has_ft = gguf_find(g, "general.file_type") != NULL;
+    w_u32(&w, 0x46554747u);
+    w_u32(&w, 3);
+    w_u64(&w, g->n_tensors);
+    w_u64(&w, g->n_kv + !has_qv + !has_ft);
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const gguf_kv *kv = &g->kv[i];
+        if (!strcmp(kv->key, "general.file_type")) {
+            w_str(&w, kv->key, strlen(kv->key));
+            w_u32(&w, GGUF_TYPE_UINT32);
+            w_u32(&w, (uint32_t)p->ftype);
+        } else {
+            w_kv(&w, kv);
+        }
+    }
+    if (!has_ft) {
+        w_str(&w, "general.file_type", 17);
+        w_u32(&w, GGUF_TYPE_UINT32);
+        w_u32(&w, (uint32_t)p->ftype);
+    }
+    if (!has_qv) {
+        w_str(&w, "general.quantization_version", 28);
+        w_u32(&w, GGUF_TYPE_UINT32);
+        w_u32(&w, 2);
+    }
+    uint64_t off = 0, total_rows = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        w_str(&w, t->name, strlen(t->name));
+        w_u32(&w, t->n_dims);
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            w_u64(&w, (uint64_t)t->ne[d]);
+        w_u32(&w, types[i]);
+        w_u64(&w, off);
+        uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+        off += lfm_row_bytes(types[i], t->ne[0]) * rows;
+        off += (g->alignment - off % g->alignment) % g->alignment;
+        total_rows += rows;
+    }
+    long header_end = ftell(f);
+    uint64_t pos = header_end < 0 ? 0 : (uint64_t)header_end;
+    w_pad(&w, &pos, g->alignment);
+
+    int st = LFM2MOE_OK;
+    float *row = NULL;
+    uint8_t *out = NULL;
+    uint64_t done = 0;
+    for (uint64_t i = 0; i < g->n_tensors && !w.failed && !st; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        const int64_t n = t->ne[0];
+        const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+        const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(types[i], n);
+        if (types[i] == t->type) { /* unchanged: copy the bytes */
+            w_raw(&w, t->data, (size_t)(in_rb * rows));
+        } else {
+            if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(types[i])) {
+                st = lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE, "cannot convert tensor '%s' from %s to %s",
+                              t->name, lfm_type_name(t->type), lfm_type_name(types[i]));
+                break;
+            }
+            free(row);
+            free(out);
+            row = malloc((size_t)n * sizeof(float));
+            out = malloc(out_rb);
+            if (!row || !out) {
+                st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a row of '%s'", t->name);
+                break;
+            }
+            for (uint64_t r = 0; r < rows; r++) {
+                lfm_dequantize_row(t->type, (const uint8_t *)t->data + r * in_rb, row, n);
+                for (int64_t j = 0; j < n; j++)
+                    if (!(row[j] == row[j]) || row[j] > 3.4e38f || row[j] < -3.4e38f) {
+                        st = lfm_fail(LFM2MOE_ERR_BAD_MODEL,
+                                      "tensor '%s' row %llu holds a non-finite value", t->name,
+                                      (unsigned long long)r);
+                        break;
+                    }
+                if (st)
+                    break;
+                lfm_quantize_row(types[i], row, out, n);
+                w_raw(&w, out, out_rb);
+            }
+        }
+        pos += out_rb * rows;
+        w_pad(&w, &pos, g->alignment);
+        done += rows;
+        if (!st && p->progress && p->progress(p->user_data, done, total_rows))
+            st = lfm_fail(LFM2MOE_ERR_CANCELLED, "quantization cancelled");
+    }
+    free(row);
+    free(out);
+    free(types);
+    if (!st && w.failed)
+        st = lfm_fail(LFM2MOE_ERR_IO, "write error");
+    return st;
+}
+
+LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path,
+                                       const lfm2moe_quantize_params *params) {
+    if (!in_path || !out_path)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_quantize: NULL path");
+    lfm2moe_quantize_params defaults;
+    if (!params) {
+        lfm2moe_quantize_params_init(&defaults);
+        params = &defaults;
+    }
+    if (params->struct_size != sizeof *params)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_quantize_params.struct_size is %u, expected %zu",
+                        params->struct_size, sizeof *params);
+    if (!lfm2moe_ftype_name(params->ftype))
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown file type %d", params->ftype);
+    lfm2moe_model *m = NULL;
+    int st = lfm2moe_model_load(in_path, NULL, &m);
+    if (st)
+        return st;
+    size_t tl = strlen(out_path) + 8;
+    char *tmp = malloc(tl);
+    if (!tmp) {
+        lfm2moe_model_free(m);
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    snprintf(tmp, tl, "%s.part", out_path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        st = lfm_fail(LFM2MOE_ERR_IO, "cannot create '%s'", tmp);
+    } else {
+        st = quantize_model(m, f, params);
+        if (fclose(f) != 0 && !st)
+            st = lfm_fail(LFM2MOE_ERR_IO, "cannot write '%s'", tmp);
+        if (!st && rename(tmp, out_path) != 0)
+            st = lfm_fail(LFM2MOE_ERR_IO, "cannot rename '%s' to '%s'", tmp, out_path);
+        if (st)
+            unlink(tmp);
+    }
+    free(tmp);
+    lfm2moe_model_free(m);
+    return st;
+}

@@ -1,0 +1,121 @@
+/* lfm2moe_model_quantize: quantizing the golden F32 model with each file
+ * type reproduces the reference engine's files tensor for tensor (same type
+ * choices, byte-identical blocks), and the result loads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gguf.h"
+#include "lfm2moe.h"
+
+static void *slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(*size);
+    assert_int_equal(fread(p, 1, *size, f), *size);
+    fclose(f);
+    return p;
+}
+
+static void check_against_golden(const char *stem, int ftype) {
+    char golden[512], out[512];
+    snprintf(golden, sizeof golden, GOLDEN_DIR "/tiny-q-%s.gguf", stem);
+    snprintf(out, sizeof out, "quantize-test-%s-%d.gguf", stem, (int)getpid());
+    lfm2moe_quantize_params qp;
+    assert_int_equal(lfm2moe_quantize_params_init(&qp), 0);
+    qp.ftype = ftype;
+    int st = lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf", out, &qp);
+    if (st)
+        fail_msg("quantize %s: %s", stem, lfm2moe_last_error());
+    size_t na, nb;
+    void *a = slurp(out, &na), *b = slurp(golden, &nb);
+    gguf_file ga, gb;
+    assert_int_equal(gguf_parse(a, na, &ga), 0);
+    assert_int_equal(gguf_parse(b, nb, &gb), 0);
+    assert_int_equal(ga.n_tensors, gb.n_tensors);
+    int identical = 0;
+    for (uint64_t i = 0; i < gb.n_tensors; i++) {
+        const gguf_tensor *tb = &gb.tensors[i], *ta = gguf_find_tensor(&ga, tb->name);
+        assert_non_null(ta);
+        if (ta->type != tb->type)
+            fail_msg("%s: %s is type %u, reference %u", stem, tb->name, ta->type, tb->type);
+        assert_int_equal(ta->nbytes, tb->nbytes);
+        if (memcmp(ta->data, tb->data, (size_t)tb->nbytes))
+            fail_msg("%s: %s differs from the reference", stem, tb->name);
+        identical++;
+    }
+    int64_t fa = -1, fb = -2;
+    gguf_get_i64(&ga, "general.file_type", &fa);
+    gguf_get_i64(&gb, "general.file_type", &fb);
+    assert_int_equal(fa, fb);
+    assert_int_equal(ga.n_kv, gb.n_kv);
+    print_message("%-7s %d tensors identical to llama-quantize's\n", stem, identical);
+    gguf_free(&ga);
+    gguf_free(&gb);
+    lfm2moe_model *m = NULL;
+    assert_int_equal(lfm2moe_model_load(out, NULL, &m), 0);
+    lfm2moe_model_free(m);
+    free(a);
+    free(b);
+    unlink(out);
+}
+
+static void test_reproduces_reference_files(void **state) {
+    (void)state;
+    static const char *names[] = {"q8_0", "q4_0", "q4_1",   "q5_0",   "q5_1", "q2_k",
+                                  "q3_k_m", "q4_k_m", "q5_k_m", "q6_k", "f16",  "bf16"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int ft = -1;
+        assert_int_equal(lfm2moe_ftype_from_name(names[i], &ft), 0);
+        assert_non_null(lfm2moe_ftype_name(ft));
+        check_against_golden(names[i], ft);
+    }
+}
+
+static int cancel_at_half(void *user, uint64_t done, uint64_t total) {
+    (void)user;
+    return done * 2 >= total;
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    lfm2moe_quantize_params qp;
+    lfm2moe_quantize_params_init(&qp);
+    assert_int_equal(qp.ftype, LFM2MOE_FTYPE_Q4_K_M);
+    int ft;
+    assert_int_equal(lfm2moe_ftype_from_name("q4_k_m", &ft), 0);
+    assert_int_equal(ft, LFM2MOE_FTYPE_Q4_K_M);
+    assert_int_equal(lfm2moe_ftype_from_name("iq2_xxs", &ft), LFM2MOE_ERR_NOT_FOUND);
+    assert_null(lfm2moe_ftype_name(999));
+    qp.ftype = 999;
+    assert_int_equal(lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf", "x.gguf", &qp),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    qp.ftype = LFM2MOE_FTYPE_Q8_0;
+    assert_int_equal(lfm2moe_model_quantize("/nonexistent.gguf", "x.gguf", &qp), LFM2MOE_ERR_IO);
+    assert_int_equal(lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf",
+                                            "/nonexistent-dir/x.gguf", &qp),
+                     LFM2MOE_ERR_IO);
+    qp.progress = cancel_at_half;
+    assert_int_equal(lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf", "cancelled.gguf", &qp),
+                     LFM2MOE_ERR_CANCELLED);
+    assert_int_equal(access("cancelled.gguf", F_OK), -1); /* nothing left behind */
+    assert_int_equal(access("cancelled.gguf.part", F_OK), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reproduces_reference_files),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
