@@ -141,5 +141,20 @@ int main(void) {
         cmocka_unit_test(test_tiny_q_f16_bf16),
         cmocka_unit_test(test_tiny_q_quantized),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* every kernel level this CPU runs (lfm2moe_isa_set_max), scalar first,
+     * must pass the same checks */
+    int failed = 0, best = 0, ran = 0;
+    lfm2moe_isa_detected(&best);
+    for (int isa = 0; isa <= 16; isa++) {
+        int active = -1;
+        if (lfm2moe_isa_set_max(isa) != LFM2MOE_OK || lfm2moe_isa_active(&active) != LFM2MOE_OK ||
+            active != isa)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "golden@%s", lfm2moe_isa_name(isa));
+        failed += _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+        ran++;
+    }
+    lfm2moe_isa_set_max(best);
+    return failed || ran == 0;
 }
