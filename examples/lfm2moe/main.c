@@ -12,6 +12,8 @@ static const struct {
     {"eval", cmd_eval, "eval -m MODEL --tokens IN.gld --out OUT.gld [-t N]   logits of golden tokens"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL [--no-bos] [--parse-special]   stdin text -> JSON token ids"},
     {"template", cmd_template, "template -m MODEL             stdin {messages, tools, add_generation_prompt} -> prompt"},
+    {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE  re-encode weights (Q8_0, Q4_0, Q4_K_M, Q6_K, ...)"},
+    {"perplexity", cmd_perplexity, "perplexity -m MODEL -f TEXT [--ctx N] [-t N]   perplexity over a text file"},
 };
 
 int cli_fail(const char *what, int status) {
