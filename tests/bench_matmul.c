@@ -1,0 +1,93 @@
+/* Matmul throughput at every ISA level (one thread): a full-size-shaped
+ * weight matrix (default 1792 rows x 2048 columns, LFM2-8B-A1B's expert
+ * gate/up shape) times 1 activation row (decode) and 16 (prefill).
+ *   bench_matmul [rows cols [types...]]      types: q4_0 q8_0 q4_k ...
+ * `meson test --benchmark -C build` runs it with the defaults. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dispatch.h"
+#include "lfm2moe.h"
+#include "matmul.h"
+#include "quant.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint32_t type_by_name(const char *s) {
+    for (uint32_t t = 0; t < LFM_TYPE_COUNT; t++) {
+        const lfm_type_layout *l = lfm_type_layout_get(t);
+        if (l && l->name && strcasecmp(l->name, s) == 0)
+            return t;
+    }
+    return UINT32_MAX;
+}
+
+int main(int argc, char **argv) {
+    int64_t rows = argc > 2 ? atoll(argv[1]) : 1792, cols = argc > 2 ? atoll(argv[2]) : 2048;
+    const char *defaults[] = {"q4_0", "q8_0", "q4_K", "q5_K", "q6_K", "f16"};
+    const char **names = argc > 3 ? (const char **)argv + 3 : defaults;
+    int n_names = argc > 3 ? argc - 3 : (int)(sizeof defaults / sizeof defaults[0]);
+    int best = 0;
+    lfm2moe_isa_detected(&best);
+    enum { T = 16 };
+    float *x = malloc((size_t)(rows > T ? rows : T) * (size_t)cols * sizeof(float));
+    float *y = malloc((size_t)T * (size_t)rows * sizeof(float));
+    srand(1);
+    for (int64_t i = 0; i < (rows > T ? rows : T) * cols; i++)
+        x[i] = (float)rand() / RAND_MAX * 2 - 1;
+    printf("%lld x %lld, 1 thread; ms per product (speedup vs scalar)\n", (long long)rows,
+           (long long)cols);
+    for (int ni = 0; ni < n_names; ni++) {
+        uint32_t t = type_by_name(names[ni]);
+        if (t == UINT32_MAX || !lfm_quant_can_quantize(t) || cols % lfm_type_layout_get(t)->block_size) {
+            printf("%s: skipped\n", names[ni]);
+            continue;
+        }
+        size_t rb = lfm_row_bytes(t, cols);
+        uint8_t *W = malloc(rb * (size_t)rows);
+        for (int64_t r = 0; r < rows; r++)
+            lfm_quantize_row(t, x + r * cols, W + (size_t)r * rb, cols);
+        void *xq = malloc(lfm_act_row_bytes(t, cols) * T);
+        lfm_weight w = {W, "bench", t, cols, rows, 1, rb, rb * (size_t)rows};
+        for (int nt = 1; nt <= T; nt += T - 1) {
+            double base = 0;
+            printf("%-5s n=%-2d", lfm_type_name(t), nt);
+            for (int isa = 0; isa <= best; isa++) {
+                int active = -1;
+                if (lfm2moe_isa_set_max(isa) || lfm2moe_isa_active(&active) || active != isa)
+                    continue;
+                lfm_encode_acts(t, x, cols, nt, cols, xq);
+                /* best of 7 runs of >= 40 ms: the machine is shared */
+                double ms = 1e30;
+                for (int run = 0; run < 7; run++) {
+                    int reps = 0;
+                    double t0 = now(), el;
+                    do {
+                        lfm_matmul_rows(&w, 0, xq, nt, y, rows, 0, rows);
+                        reps++;
+                    } while ((el = now() - t0) < 0.04);
+                    if (1e3 * el / reps < ms)
+                        ms = 1e3 * el / reps;
+                }
+                if (isa == 0)
+                    base = ms;
+                printf("  %s %.3f (%.1fx)", lfm2moe_isa_name(isa), ms, base / ms);
+            }
+            printf("\n");
+        }
+        free(W);
+        free(xq);
+    }
+    lfm2moe_isa_set_max(best);
+    free(x);
+    free(y);
+    return 0;
+}
