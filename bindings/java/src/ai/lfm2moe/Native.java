@@ -1,0 +1,76 @@
+package ai.lfm2moe;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The native methods (lfm2moe_jni.c).  Text is passed as UTF-8 byte arrays;
+ * handles are the C pointers as longs (0 = closed).
+ *
+ * <p>The JNI library is loaded from the path in the system property
+ * {@code lfm2moe.jni.library} if set, else as {@code lfm2moe_jni} from
+ * {@code java.library.path}.  It links liblfm2moe.so, found by the system
+ * loader (its rpath, LD_LIBRARY_PATH or the ld.so cache).
+ */
+final class Native {
+    /** Major version of the C API these classes were written for. */
+    static final int VERSION_MAJOR = 0;
+
+    static {
+        String path = System.getProperty("lfm2moe.jni.library");
+        if (path != null && !path.isEmpty()) {
+            System.load(path);
+        } else {
+            System.loadLibrary("lfm2moe_jni");
+        }
+        int v = version();
+        if (v / 10000 != VERSION_MAJOR) {
+            throw new UnsatisfiedLinkError("liblfm2moe " + utf8(versionString())
+                    + " is loaded but these bindings need major version " + VERSION_MAJOR);
+        }
+    }
+
+    private Native() {}
+
+    static String utf8(byte[] b) {
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static native int version();
+    static native byte[] versionString();
+    static native byte[] statusString(int status);
+
+    static native long modelLoad(byte[] path, int flags);
+    static native void modelFree(long model);
+    static native double[] modelInfo(long model);
+    static native byte[] modelArchitecture(long model);
+    static native int[] vocabInfo(long model);
+    static native byte[] metaString(long model, byte[] key);
+
+    static native int[] tokenize(long model, byte[] text, int flags);
+    static native byte[] detokenize(long model, int[] tokens);
+    static native byte[] tokenToBytes(long model, int token);
+    static native int tokenLookup(long model, byte[] text);
+    static native int tokenAttr(long model, int token);
+    static native byte[] chatRender(long model, byte[][] roles, byte[][] contents, byte[][] tools,
+                                    int flags);
+
+    static native long sessionCreate(long model, int nCtx, int nThreads, int nBatch, long maxMemory);
+    static native void sessionFree(long session);
+    static native void sessionReset(long session);
+    static native void sessionCancel(long session);
+    static native int sessionPosition(long session);
+    static native int sessionContextLength(long session);
+    static native void decode(long session, int[] tokens, int flags);
+    static native void logits(long session, int index, float[] out);
+    static native ByteBuffer logitsBuffer(long session, int index, int nVocab);
+
+    static native void generateDefaults(float[] fparams, int[] iparams, long[] seed);
+    static native double[] generate(long session, int[] prompt, int maxTokens, float[] fparams,
+                                    int[] iparams, long seed, byte[][] stops, int[] biasTokens,
+                                    float[] biasValues, Object sink);
+}

@@ -1,0 +1,231 @@
+package ai.lfm2moe;
+
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * A conversation state on a {@link Model} (KV cache, conv state, worker
+ * threads).  Use it from one thread at a time; {@link #cancel()} may be
+ * called from any thread, including from a {@link GenerationListener}.
+ * Holds its model: the model stays open while the session is.
+ */
+public final class Session implements AutoCloseable {
+    private static final int DECODE_ALL_LOGITS = 1;
+
+    private final Model model;
+    private final int nVocab;
+    private volatile long handle;
+    private volatile boolean running;
+
+    /** A session with the library's defaults for context length and threads. */
+    public Session(Model model) {
+        this(model, 0, 0);
+    }
+
+    /**
+     * @param nCtx tokens the session can hold (0: min(trained context, 4096))
+     * @param threads worker threads (0: one per CPU)
+     */
+    public Session(Model model, int nCtx, int threads) {
+        this(model, nCtx, threads, 0, 0);
+    }
+
+    /** @param maxMemory refuse (LIMIT) if the session needs more bytes; 0: no cap */
+    public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory) {
+        this.model = model;
+        this.nVocab = model.vocabSize();
+        synchronized (model) {
+            handle = Native.sessionCreate(model.handle(), nCtx, threads, nBatch, maxMemory);
+            model.register(this);
+        }
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    private long handle() {
+        long h = handle;
+        if (h == 0) {
+            throw new IllegalStateException("session is closed");
+        }
+        return h;
+    }
+
+    /** The handle for a call that runs the model: not while a generation runs. */
+    private long idleHandle() {
+        long h = handle();
+        if (running) {
+            throw new IllegalStateException("session is busy generating");
+        }
+        return h;
+    }
+
+    public boolean isClosed() {
+        return handle == 0;
+    }
+
+    /** Stops a generation running on another thread first, then frees the session. */
+    @Override
+    public void close() {
+        long h = handle;
+        if (h != 0 && running) {
+            Native.sessionCancel(h);
+        }
+        synchronized (this) {
+            h = handle;
+            handle = 0;
+            if (h != 0) {
+                Native.sessionFree(h);
+                model.unregister(this);
+            }
+        }
+    }
+
+    /** Tokens consumed so far (the position of the next token). */
+    public int position() {
+        return Native.sessionPosition(handle());
+    }
+
+    public int contextLength() {
+        return Native.sessionContextLength(handle());
+    }
+
+    public synchronized void reset() {
+        Native.sessionReset(idleHandle());
+    }
+
+    /** Ask a running decode or generation to stop.  Safe from any thread. */
+    public void cancel() {
+        Native.sessionCancel(handle());
+    }
+
+    /** Append tokens and run the model over them. */
+    public synchronized void decode(int[] tokens, boolean allLogits) {
+        Native.decode(idleHandle(), tokens, allLogits ? DECODE_ALL_LOGITS : 0);
+    }
+
+    public void decode(int[] tokens) {
+        decode(tokens, false);
+    }
+
+    /** A copy of the logits of the last token of the last decode. */
+    public float[] logits() {
+        return logits(-1);
+    }
+
+    /** A copy of the logits of token {@code index} of the last decode (needs allLogits unless -1). */
+    public synchronized float[] logits(int index) {
+        float[] out = new float[nVocab];
+        Native.logits(handle(), index, out);
+        return out;
+    }
+
+    /**
+     * The session's own logits buffer, without a copy.  Valid only until the
+     * next decode, reset or close of this session.
+     */
+    public synchronized FloatBuffer logitsView(int index) {
+        return Native.logitsBuffer(handle(), index, nVocab).order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
+    }
+
+    /* Called from lfm2moe_jni.c with each piece of generated UTF-8 text. */
+    static final class Sink {
+        private final GenerationListener listener;
+        final StringBuilder text = new StringBuilder();
+        Throwable error;
+
+        Sink(GenerationListener listener) {
+            this.listener = listener;
+        }
+
+        boolean piece(byte[] utf8, int token) {
+            String s = new String(utf8, StandardCharsets.UTF_8);
+            text.append(s);
+            if (listener == null) {
+                return true;
+            }
+            try {
+                return listener.onPiece(s);
+            } catch (Throwable t) {
+                error = t;
+                return false;
+            }
+        }
+    }
+
+    /**
+     * Append {@code prompt} (may be empty: continue from the current logits)
+     * and generate, streaming text to {@code listener} (may be null).  The
+     * generated tokens are appended to the session.
+     */
+    public synchronized GenerationResult generate(int[] prompt, GenerationParams params,
+                                                  GenerationListener listener) {
+        long h = idleHandle();
+        if (params == null) {
+            params = new GenerationParams();
+        }
+        int[] biasTokens = new int[params.logitBias.size()];
+        float[] biasValues = new float[biasTokens.length];
+        int k = 0;
+        for (java.util.Map.Entry<Integer, Float> e : params.logitBias.entrySet()) {
+            biasTokens[k] = e.getKey();
+            biasValues[k++] = e.getValue();
+        }
+        Sink sink = new Sink(listener);
+        double[] r;
+        running = true;
+        try {
+            r = Native.generate(h, prompt, params.maxTokens, params.floats(), params.ints(),
+                    params.seed, params.stopBytes(), biasTokens, biasValues, sink);
+        } finally {
+            running = false;
+        }
+        if (sink.error instanceof RuntimeException) {
+            throw (RuntimeException) sink.error;
+        }
+        if (sink.error instanceof Error) {
+            throw (Error) sink.error;
+        }
+        if (sink.error != null) {
+            throw new RuntimeException(sink.error);
+        }
+        return new GenerationResult(sink.text.toString(), r);
+    }
+
+    /**
+     * Generate from text; special tokens such as &lt;|im_start|&gt; are parsed,
+     * and BOS is added at the start of the session unless the text begins
+     * with it (as a rendered chat template does).
+     */
+    public GenerationResult generate(String prompt, GenerationParams params,
+                                     GenerationListener listener) {
+        int[] ids = model.tokenize(prompt, false, true);
+        int bos = model.bos();
+        if (position() == 0 && model.addsBos() && bos >= 0 && (ids.length == 0 || ids[0] != bos)) {
+            int[] with = new int[ids.length + 1];
+            with[0] = bos;
+            System.arraycopy(ids, 0, with, 1, ids.length);
+            ids = with;
+        }
+        return generate(ids, params, listener);
+    }
+
+    /**
+     * Render the conversation with the chat template, evaluate it from a
+     * reset session and return the assistant's reply.
+     */
+    public GenerationResult chat(List<Message> messages, GenerationParams params,
+                                 GenerationListener listener) {
+        String text = model.applyChatTemplate(messages);
+        reset();
+        return generate(model.tokenize(text, false, true), params, listener);
+    }
+
+    public String chat(List<Message> messages, GenerationParams params) {
+        return chat(messages, params, null).text;
+    }
+}

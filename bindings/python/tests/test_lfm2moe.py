@@ -1,0 +1,358 @@
+"""Tests of the Python bindings against the golden files in tests/golden.
+
+Run by `meson test` (test name "python-bindings") with LFM2MOE_LIBRARY set
+to the built .so and PYTHONPATH to bindings/python; by hand:
+    LFM2MOE_LIBRARY=build/lib/liblfm2moe.so PYTHONPATH=bindings/python \
+        python3 -m unittest discover -s bindings/python/tests -v
+"""
+
+import gc
+import json
+import os
+import struct
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import lfm2moe
+from lfm2moe import _native
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.environ.get("LFM2MOE_GOLDEN_DIR",
+                        os.path.join(HERE, "..", "..", "..", "tests", "golden"))
+MODEL = os.path.join(GOLDEN, "tiny-a-f32.gguf")
+HAVE_GENERATE = _native.lfm2moe_generate is not None
+
+
+def read_gld(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    magic, n_prompt, n_gen, n_vocab = struct.unpack_from("<4i", data, 0)
+    assert magic == 0x31444C47, "not a GLD1 file"
+    n = n_prompt + n_gen
+    tokens = list(struct.unpack_from("<%di" % n, data, 16))
+    off = 16 + 4 * n
+    rows = [struct.unpack_from("<%df" % n_vocab, data, off + 4 * n_vocab * t) for t in range(n)]
+    return n_prompt, n_gen, n_vocab, tokens, rows
+
+
+def max_abs_diff(a, b):
+    return max(abs(x - y) for x, y in zip(a, b))
+
+
+def argmax(row):
+    return max(range(len(row)), key=row.__getitem__)
+
+
+class LayoutTest(unittest.TestCase):
+    """The ctypes struct mirrors have the C compiler's sizes and offsets."""
+
+    @unittest.skipUnless(os.environ.get("LFM2MOE_LAYOUT_PROBE"), "layout probe not built")
+    def test_struct_layout(self):
+        out = subprocess.run([os.environ["LFM2MOE_LAYOUT_PROBE"]], check=True,
+                             stdout=subprocess.PIPE).stdout
+        c = json.loads(out)
+        self.assertEqual(set(c), set(_native.STRUCTS))
+        for name, cls in _native.STRUCTS.items():
+            import ctypes
+            self.assertEqual(ctypes.sizeof(cls), c[name]["sizeof"], name)
+            for field, off in c[name]["fields"].items():
+                self.assertEqual(getattr(cls, field).offset, off, "%s.%s" % (name, field))
+
+
+class ModelTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = lfm2moe.Model(MODEL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def test_version(self):
+        self.assertEqual(lfm2moe.library_version().split(".")[0], "0")
+        self.assertEqual(_native.lfm2moe_version() // 10000, _native.VERSION_MAJOR)
+
+    def test_info(self):
+        info = self.model.info
+        # tiny-a: vocab 1024, hidden 128, 8 blocks, 2 attention, 8 experts top-4
+        self.assertEqual((info.n_vocab, info.n_embd, info.n_block), (1024, 128, 8))
+        self.assertEqual((info.n_expert, info.n_expert_used, info.n_attention_block), (8, 4, 2))
+        self.assertEqual(info.architecture, "lfm2moe")
+        self.assertEqual(info.file_size, os.path.getsize(MODEL))
+        v = self.model.vocab
+        self.assertEqual(v.n_vocab, 1024)
+        self.assertEqual(v.bos, self.model.token_lookup("<|startoftext|>"))
+        self.assertEqual(v.end_of_turn, self.model.token_lookup("<|im_end|>"))
+        self.assertTrue(self.model.token_attr(v.end_of_turn) & _native.TOKEN_ATTR_END_OF_GENERATION)
+        self.assertEqual(self.model.metadata("general.architecture"), "lfm2moe")
+        self.assertIn("tokenizer.chat_template", self.model.metadata_keys())
+        # Longer than the first buffer guess: exercises the BUFFER_TOO_SMALL retry.
+        self.assertIn("<|im_start|>", self.model.metadata("tokenizer.chat_template"))
+
+    def test_tokenizer_goldens(self):
+        n = 0
+        with open(os.path.join(GOLDEN, "tokenizer-a.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                case = json.loads(line)
+                ids = self.model.tokenize(case["text"], add_bos=case["add_special"],
+                                          parse_special=case["parse_special"])
+                self.assertEqual(ids, case["ids"], repr(case["text"]))
+                n += 1
+        self.assertGreater(n, 50)
+
+    def test_chat_goldens(self):
+        n = 0
+        with open(os.path.join(GOLDEN, "chat-a.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                case = json.loads(line)
+                out = self.model.apply_chat_template(
+                    case["messages"], tools=case.get("tools"),
+                    add_generation_prompt=case["add_generation_prompt"])
+                self.assertEqual(out, case["rendered"])
+                if case.get("tools"):
+                    # Strings are passed verbatim: same result from the JSON texts.
+                    texts = [json.dumps(t, ensure_ascii=False) for t in case["tools"]]
+                    self.assertEqual(self.model.apply_chat_template(
+                        case["messages"], tools=texts,
+                        add_generation_prompt=case["add_generation_prompt"]), case["rendered"])
+                n += 1
+        self.assertEqual(n, 7)
+
+    def test_utf8_round_trip(self):
+        text = "héllo wörld — 世界 🎉\x00 end"
+        ids = self.model.tokenize(text, add_bos=False)
+        self.assertEqual(self.model.detokenize(ids), text)
+        self.assertEqual(self.model.detokenize_bytes(ids), text.encode("utf-8"))
+        # Bytes in: invalid UTF-8 is tokenized byte by byte and comes back as is.
+        raw = b"ok \xff\xfe \xe4\xb8"
+        ids = self.model.tokenize(raw, add_bos=False)
+        self.assertEqual(self.model.detokenize_bytes(ids), raw)
+        self.assertEqual(b"".join(self.model.token_to_bytes(t) for t in ids), raw)
+        # Special tokens are text only when parsed.
+        self.assertEqual(self.model.tokenize("<|im_end|>", add_bos=False, parse_special=True),
+                         [self.model.vocab.end_of_turn])
+        self.assertGreater(len(self.model.tokenize("<|im_end|>", add_bos=False)), 1)
+
+    def test_tool_calls(self):
+        calls = lfm2moe.parse_tool_calls(
+            '<|tool_call_start|>[get_weather(city="Paris"), add(a=2, b=3)]<|tool_call_end|>')
+        self.assertEqual(calls, [{"name": "get_weather", "arguments": {"city": "Paris"}},
+                                 {"name": "add", "arguments": {"a": 2, "b": 3}}])
+        self.assertEqual(lfm2moe.parse_tool_calls("no calls here"), [])
+        with self.assertRaises(lfm2moe.ParseError) as cm:
+            lfm2moe.parse_tool_calls("<|tool_call_start|>[get_weather(city=]<|tool_call_end|>")
+        self.assertEqual(cm.exception.status, _native.ERR_PARSE)
+
+
+class LogitsTest(unittest.TestCase):
+    """Logits through the bindings equal llama.cpp's (tests/golden/README.md:
+    F32 weights, every row max |d| <= 0.01, identical argmax)."""
+
+    def test_golden_logits(self):
+        n_prompt, n_gen, n_vocab, tokens, rows = read_gld(os.path.join(GOLDEN, "tiny-a-f32.gld"))
+        with lfm2moe.Model(MODEL) as m, lfm2moe.Session(m, n_ctx=n_prompt + n_gen,
+                                                       threads=2) as s:
+            s.decode(tokens[:n_prompt], all_logits=True)
+            self.assertEqual(s.position, n_prompt)
+            worst = 0.0
+            for t in range(n_prompt):
+                row = s.logits_at(t)
+                self.assertEqual(len(row), n_vocab)
+                self.assertEqual(row.format, "f")
+                worst = max(worst, max_abs_diff(row, rows[t]))
+                self.assertEqual(argmax(row), argmax(rows[t]), "row %d" % t)
+            self.assertEqual(list(s.logits), list(s.logits_at(n_prompt - 1)))
+            # Then the greedy continuation, one token at a time.
+            for t in range(n_prompt, n_prompt + n_gen):
+                s.decode([tokens[t]])
+                worst = max(worst, max_abs_diff(s.logits, rows[t]))
+                self.assertEqual(argmax(s.logits), argmax(rows[t]))
+            self.assertLessEqual(worst, 0.01)
+            # Full context now.
+            with self.assertRaises(lfm2moe.ContextFullError):
+                s.decode([1])
+            s.reset()
+            self.assertEqual(s.position, 0)
+            s.decode(tokens[:3])
+            self.assertLessEqual(max_abs_diff(s.logits, rows[2]), 0.01)
+
+
+class ErrorsTest(unittest.TestCase):
+    def test_load_errors(self):
+        with self.assertRaises(lfm2moe.IoError) as cm:
+            lfm2moe.Model(os.path.join(GOLDEN, "no-such-file.gguf"))
+        e = cm.exception
+        self.assertIsInstance(e, lfm2moe.Error)
+        self.assertEqual(e.status, _native.ERR_IO)
+        self.assertEqual(e.status_name, _native.lfm2moe_status_string(-3).decode())
+        self.assertIn("no-such-file.gguf", e.message)
+        with tempfile.NamedTemporaryFile(suffix=".gguf") as f:
+            f.write(b"not a gguf file at all, just some bytes" * 4)
+            f.flush()
+            with self.assertRaises(lfm2moe.BadFormatError) as cm:
+                lfm2moe.Model(f.name)
+            self.assertEqual(cm.exception.status, _native.ERR_BAD_FORMAT)
+            self.assertTrue(cm.exception.message)
+        with self.assertRaises(lfm2moe.BadFormatError):
+            lfm2moe.Model.from_bytes(b"GGUF" + b"\x00" * 8)
+
+    def test_from_bytes(self):
+        with open(MODEL, "rb") as f:
+            data = f.read()
+        with lfm2moe.Model.from_bytes(data) as m:
+            self.assertEqual(m.info.n_vocab, 1024)
+            with m.session(n_ctx=16, threads=1) as s:
+                s.decode([1, 6, 133])
+                self.assertEqual(len(s.logits), 1024)
+
+    def test_call_errors(self):
+        with lfm2moe.Model(MODEL) as m, lfm2moe.Session(m, n_ctx=8, threads=1) as s:
+            with self.assertRaises(lfm2moe.TokenOutOfRangeError):
+                s.decode([1, 5000])
+            self.assertEqual(s.position, 0)  # the session is as before the call
+            with self.assertRaises(lfm2moe.InvalidArgumentError):
+                s.decode([])
+            with self.assertRaises(lfm2moe.NotFoundError):
+                s.logits_at(-1)  # nothing decoded yet
+            s.decode([1, 6])
+            with self.assertRaises(lfm2moe.NotFoundError):
+                s.logits_at(0)  # needs all_logits
+            with self.assertRaises(lfm2moe.ContextFullError) as cm:
+                s.decode(list(range(10, 20)))
+            self.assertEqual(s.position, 2)
+            self.assertIn("lfm2moe_decode_step", str(cm.exception))
+            with self.assertRaises(lfm2moe.NotFoundError):
+                m.token_lookup("definitely not a token")
+            with self.assertRaises(lfm2moe.NotFoundError):
+                m.metadata("no.such.key")
+            with self.assertRaises(lfm2moe.TokenOutOfRangeError):
+                m.detokenize([1, 99999])
+            with self.assertRaises(lfm2moe.LimitError):
+                lfm2moe.Session(m, n_ctx=4096, max_memory=1)
+        # Every status code has its own subclass.
+        codes = {cls.status for cls in lfm2moe.Error.__subclasses__()}
+        self.assertEqual(codes, set(range(-16, 0)))
+
+    def test_close(self):
+        m = lfm2moe.Model(MODEL)
+        s = lfm2moe.Session(m, n_ctx=8, threads=1)
+        s.close()
+        s.close()  # harmless
+        self.assertTrue(s.closed)
+        with self.assertRaises(lfm2moe.ClosedError):
+            s.decode([1])
+        with self.assertRaises(lfm2moe.ClosedError):
+            s.position
+        s2 = lfm2moe.Session(m, n_ctx=8, threads=1)
+        m.close()  # closes s2 first (children before the parent)
+        m.close()
+        self.assertTrue(s2.closed)
+        with self.assertRaises(lfm2moe.ClosedError):
+            s2.logits
+        with self.assertRaises(lfm2moe.ClosedError):
+            m.tokenize("hi")
+        with self.assertRaises(lfm2moe.ClosedError):
+            lfm2moe.Session(m)
+
+    def test_session_keeps_model_alive(self):
+        s = lfm2moe.Session(lfm2moe.Model(MODEL), n_ctx=8, threads=1)
+        gc.collect()
+        s.decode([1, 6, 133])
+        self.assertEqual(s.position, 3)
+        self.assertFalse(s.model.closed)
+        del s
+        gc.collect()
+
+
+@unittest.skipUnless(HAVE_GENERATE, "the loaded library has no lfm2moe_generate")
+class GenerateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = lfm2moe.Model(MODEL)
+        cls.gld = read_gld(os.path.join(GOLDEN, "tiny-a-f32.gld"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    GREEDY = dict(temperature=0.0, repeat_penalty=1.0, min_p=0.0, top_p=1.0, top_k=0)
+
+    def test_greedy_matches_golden(self):
+        n_prompt, n_gen, _, tokens, _ = self.gld
+        want = self.model.detokenize_bytes(tokens[n_prompt:]).decode("utf-8", "replace")
+        with self.model.session(n_ctx=128, threads=1) as s:
+            g = s.generate(tokens[:n_prompt], max_tokens=n_gen, **self.GREEDY)
+            pieces = list(g)
+            self.assertEqual("".join(pieces), want)
+            self.assertEqual(g.result.stop_reason, "max_tokens")
+            self.assertEqual(g.result.n_generated, n_gen)
+            self.assertEqual(g.result.n_prompt_tokens, n_prompt)
+            # Generated tokens are appended to the session.
+            self.assertEqual(s.position, n_prompt + n_gen)
+
+    def test_seeded_reproducible(self):
+        prompt = self.model.apply_chat_template([{"role": "user", "content": "Tell me a story"}])
+        outs = []
+        for seed in (1234, 1234, 99):
+            with self.model.session(n_ctx=256, threads=1) as s:
+                g = s.generate(prompt, max_tokens=40, temperature=1.0, min_p=0.0, seed=seed)
+                outs.append((g.text(), g.result.n_generated))
+        self.assertEqual(outs[0], outs[1])
+        self.assertGreater(outs[0][1], 0)
+
+    def test_stop_string_and_chat(self):
+        n_prompt, n_gen, _, tokens, _ = self.gld
+        full = self.model.detokenize(tokens[n_prompt:])
+        stop = full[len(full) // 2:len(full) // 2 + 3]
+        with self.model.session(n_ctx=128, threads=1) as s:
+            g = s.generate(tokens[:n_prompt], max_tokens=n_gen, stop=[stop], **self.GREEDY)
+            text = g.text()
+            self.assertEqual(g.result.stop_reason, "stop_string")
+            self.assertEqual(text, full[:full.index(stop)])
+            reply = s.chat([{"role": "user", "content": "Hi there"}], max_tokens=8, seed=3)
+            self.assertIsInstance(reply, str)
+
+    def test_early_close_and_cancel(self):
+        # A long run (no end-of-turn token, a large context) so that stopping
+        # it early is the only way it ends quickly.
+        n_prompt, _, _, tokens, _ = self.gld
+        no_eos = {self.model.vocab.eos: -1e9, self.model.vocab.end_of_turn: -1e9}
+        with self.model.session(n_ctx=4096, threads=1) as s:
+            g = s.generate(tokens[:n_prompt], max_tokens=0, logit_bias=no_eos, **self.GREEDY)
+            first = next(g)
+            self.assertIsInstance(first, str)
+            with self.assertRaises(RuntimeError):
+                s.decode([1])  # busy while the generation runs
+            g.close()
+            self.assertIn(g.result.stop_reason, ("callback", "cancelled"))
+            self.assertLess(g.result.n_generated, 4096 - n_prompt)
+            pos = s.position
+            self.assertLessEqual(pos, n_prompt + g.result.n_generated)
+            s.decode([1])  # usable again
+            self.assertEqual(s.position, pos + 1)
+            # Cancel from another thread.
+            s.reset()
+            g = s.generate(tokens[:n_prompt], max_tokens=0, logit_bias=no_eos, **self.GREEDY)
+            next(g)
+            t = threading.Thread(target=s.cancel)
+            t.start()
+            t.join()
+            g.text()
+            self.assertEqual(g.result.stop_reason, "cancelled")
+            self.assertLess(g.result.n_generated, 4096 - n_prompt)
+
+    def test_generate_error(self):
+        with self.model.session(n_ctx=16, threads=1) as s:
+            g = s.generate([1, 5000], max_tokens=4)
+            with self.assertRaises(lfm2moe.TokenOutOfRangeError) as cm:
+                g.text()
+            self.assertTrue(cm.exception.message)
+            self.assertEqual(s.position, 0)
+            with self.assertRaises(TypeError):
+                s.generate([1], temprature=0.5)
+
+
+if __name__ == "__main__":
+    unittest.main()
