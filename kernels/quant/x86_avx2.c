@@ -267,106 +267,10 @@ SIGNED_Q8_0(q8_0, block_q8_0)
 OFFSET_Q8_1(q4_1, block_q4_1)
 OFFSET_Q8_1(q5_1, block_q5_1)
 
-/* ---- k-quants: exact integer sums, then the scalar's float formula -------- */
+/* ---- k-quants (x86_kquant.h) ---------------------------------------------- */
 
-/* sum over the 8 sub-blocks of sc[j] * <q4 codes, a> for 256 elements,
- * qs as Q4_K (two sub-blocks per 32 bytes), optional fifth bits (Q5_K). */
-static inline int k4_isum(const uint8_t *qs, const uint8_t *qh, const int8_t *q8,
-                          const uint8_t sc[8]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    __m256i sum = _mm256_setzero_si256();
-    for (int j = 0; j < 4; j++, qs += 32, q8 += 64) {
-        const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
-        __m256i lo = _mm256_and_si256(bits, m4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-        if (qh) {
-            /* bit 2j / 2j+1 of qh[l] -> +16 on element l of sub-block 2j / 2j+1 */
-            const __m256i one = _mm256_set1_epi8(1);
-            lo = _mm256_or_si256(
-                lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
-            hi = _mm256_or_si256(
-                hi,
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
-        }
-        const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-        const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
-    }
-    return x86_hsum_epi32(sum);
-}
-
-static inline float k4_block(uint16_t dw, uint16_t dminw, const uint8_t *scales,
-                             const uint8_t *qs, const uint8_t *qh, const block_q8_K *y) {
-    uint8_t sc[8], m[8];
-    int summ = 0;
-    for (int j = 0; j < 8; j++) {
-        lfm_scale_min_k4(j, scales, &sc[j], &m[j]);
-        summ += m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
-    }
-    const int isum = k4_isum(qs, qh, y->qs, sc);
-    const float d = x86_h2f(dw) * y->d;
-    const float dmin = x86_h2f(dminw) * y->d;
-    return d * (float)isum - dmin * (float)summ;
-}
-
-static float dot_q4_K(int64_t n, const void *w, const void *a) {
-    const block_q4_K *x = w;
-    const block_q8_K *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++)
-        sum += k4_block(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i]);
-    return sum;
-}
-
-static float dot_q5_K(int64_t n, const void *w, const void *a) {
-    const block_q5_K *x = w;
-    const block_q8_K *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++)
-        sum += k4_block(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i]);
-    return sum;
-}
-
-/* Q6_K: codes q in [0, 63] unsigned (the -32 applied as 32 * sum(a)), 16
- * scales of 16 elements. */
-static float dot_q6_K(int64_t n, const void *w, const void *a) {
-    const block_q6_K *x = w;
-    const block_q8_K *y = a;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++, x++, y++) {
-        const uint8_t *ql = x->ql, *qh = x->qh;
-        const int8_t *q8 = y->qs;
-        __m256i acc = _mm256_setzero_si256();
-        for (int half = 0; half < 2; half++, ql += 64, qh += 32) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
-            for (int k = 0; k < 4; k++, q8 += 32) {
-                const __m256i a8 = _mm256_loadu_si256((const __m256i *)q8);
-                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], a8),
-                                                   _mm256_maddubs_epi16(_mm256_set1_epi8(32), a8));
-                const int s = 8 * half + 2 * k; /* scale of elements 32k..32k+15 of this half */
-                const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(x->scales[s + 1]),
-                                                    _mm_set1_epi16(x->scales[s]));
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
-            }
-        }
-        sum += x86_h2f(x->d) * y->d * (float)x86_hsum_epi32(acc);
-    }
-    return sum;
-}
+#define KQ_VNNI 0
+#include "x86_kquant.h"
 
 void lfm_kernels_fill_avx2(lfm_kernels *k) {
     k->act[LFM_TYPE_Q8_0] = act_q8_0;
@@ -382,9 +286,7 @@ void lfm_kernels_fill_avx2(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q8_0] = dot_q8_0;
     k->dot[LFM_TYPE_Q4_1] = dot_q4_1;
     k->dot[LFM_TYPE_Q5_1] = dot_q5_1;
-    k->dot[LFM_TYPE_Q4_K] = dot_q4_K;
-    k->dot[LFM_TYPE_Q5_K] = dot_q5_K;
-    k->dot[LFM_TYPE_Q6_K] = dot_q6_K;
+    kq_fill(k);
     k->mm[LFM_TYPE_Q4_0] = mm_q4_0;
     k->mm[LFM_TYPE_Q5_0] = mm_q5_0;
     k->mm[LFM_TYPE_Q8_0] = mm_q8_0;

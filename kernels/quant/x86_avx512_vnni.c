@@ -8,7 +8,5 @@ void lfm_kernels_fill_avx512_vnni(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q8_0] = dot_q8_0;
     k->mm[LFM_TYPE_Q4_0] = mm_q4_0;
     k->mm[LFM_TYPE_Q8_0] = mm_q8_0;
-    k->dot[LFM_TYPE_Q4_K] = dot_q4_K;
-    k->dot[LFM_TYPE_Q5_K] = dot_q5_K;
-    k->dot[LFM_TYPE_Q6_K] = dot_q6_K;
+    kq_fill(k);
 }

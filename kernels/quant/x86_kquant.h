@@ -1,0 +1,175 @@
+/* Q4_K / Q5_K / Q6_K dots and tiles with Q8_K activations, 256-bit.
+ * Included by x86_avx2.c (KQ_VNNI 0: vpmaddubsw + vpmaddwd) and
+ * x86_avx512_vnni.c (KQ_VNNI 1: vpdpbusd).
+ *
+ * Per super-block the integer sum is exact and the float step is the
+ * scalar's, in its order: d * (float)isum - dmin * (float)summ (Q4_K/Q5_K),
+ * dw * da * (float)isum (Q6_K); results are bit-identical to quant_k.c.
+ * A tile decodes each weight super-block once (8 registers of codes) for
+ * KQ_T activation rows. */
+#ifndef KQ_VNNI
+#error "define KQ_VNNI before including x86_kquant.h"
+#endif
+
+#include "x86_common.h"
+
+#define KQ_T 4
+
+/* acc + per-lane partial sums of scale * <u, s> over 32 bytes (u unsigned
+ * codes <= 63, s activations); scale8 / scale16: the scale of bytes 0-15 and
+ * 16-31 (equal for the 32-element sub-blocks of Q4_K / Q5_K). */
+static inline __m256i kq_scaled(__m256i acc, __m256i u, __m256i s, int sc_lo, int sc_hi) {
+#if KQ_VNNI
+    const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+    const __m256i sc = _mm256_set_m128i(_mm_set1_epi32(sc_hi), _mm_set1_epi32(sc_lo));
+    return _mm256_add_epi32(acc, _mm256_mullo_epi32(p, sc));
+#else
+    const __m256i p = _mm256_maddubs_epi16(u, s); /* pairs <= 63 * 128 * 2 */
+    const __m256i sc = _mm256_set_m128i(_mm_set1_epi16((short)sc_hi), _mm_set1_epi16((short)sc_lo));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
+#endif
+}
+
+/* ---- Q4_K / Q5_K ------------------------------------------------------------ */
+
+typedef struct kq4 {
+    __m256i q[8];     /* codes of sub-blocks 0..7 (32 each), 0..31 */
+    uint8_t sc[8], m[8];
+    float d, dmin;    /* the half fields, decoded */
+} kq4;
+
+static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *scales,
+                              const uint8_t *qs, const uint8_t *qh) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++)
+        lfm_scale_min_k4(j, scales, &k->sc[j], &k->m[j]);
+    for (int j = 0; j < 4; j++, qs += 32) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
+        __m256i lo = _mm256_and_si256(bits, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        if (qh) {
+            /* qh[l] bit s: +16 on element l of sub-block s */
+            lo = _mm256_or_si256(
+                lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
+            hi = _mm256_or_si256(
+                hi,
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
+        }
+        k->q[2 * j] = lo;
+        k->q[2 * j + 1] = hi;
+    }
+    k->d = x86_h2f(d);
+    k->dmin = x86_h2f(dmin);
+}
+
+static inline float kq4_apply(const kq4 *k, const block_q8_K *y) {
+    __m256i acc = _mm256_setzero_si256();
+    int summ = 0;
+    for (int j = 0; j < 8; j++) {
+        acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
+                        k->sc[j], k->sc[j]);
+        summ += k->m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+    }
+    const int isum = x86_hsum_epi32(acc);
+    const float d = k->d * y->d;
+    const float dmin = k->dmin * y->d;
+    return d * (float)isum - dmin * (float)summ;
+}
+
+/* ---- Q6_K ------------------------------------------------------------------- */
+
+typedef struct kq6 {
+    __m256i q[8];   /* unsigned codes q + 32 in [0, 63], elements 32j..32j+31 */
+    int8_t sc[16];
+    float d;
+} kq6;
+
+static inline void kq6_decode(kq6 *k, const block_q6_K *x) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    const uint8_t *ql = x->ql, *qh = x->qh;
+    for (int half = 0; half < 2; half++, ql += 64, qh += 32) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+        __m256i *q = k->q + 4 * half;
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                               _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+    }
+    memcpy(k->sc, x->scales, 16);
+    k->d = x86_h2f(x->d);
+}
+
+/* isum = sum_s sc_s <q_s - 32, a_s> = sum_s sc_s <q_s, a_s> - 32 sum_s sc_s bsum_s
+ * (an integer identity, so still exact). */
+static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
+    __m256i acc = _mm256_setzero_si256();
+    int off = 0;
+    for (int j = 0; j < 8; j++)
+        acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
+                        k->sc[2 * j], k->sc[2 * j + 1]);
+    for (int s = 0; s < 16; s++)
+        off += k->sc[s] * y->bsums[s];
+    const int isum = x86_hsum_epi32(acc) - 32 * off;
+    return k->d * y->d * (float)isum;
+}
+
+/* ---- dots and tiles --------------------------------------------------------- */
+
+#define KQ_DECODE_Q4_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, NULL)
+#define KQ_DECODE_Q5_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, (x)->qh)
+#define KQ_DECODE_Q6_K(k, x) kq6_decode(k, x)
+
+#define KQ_KERNELS(sfx, btype, ktype, decode, apply)                                            \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
+        const btype *x = w;                                                                     \
+        const block_q8_K *y = a;                                                                \
+        float sum = 0.0f;                                                                       \
+        for (int64_t i = 0; i < n / QK_K; i++) {                                                \
+            ktype k;                                                                            \
+            decode(&k, &x[i]);                                                                  \
+            sum += apply(&k, &y[i]);                                                            \
+        }                                                                                       \
+        return sum;                                                                             \
+    }                                                                                           \
+    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
+                         size_t as, int64_t nt, float *out, int64_t os) {                       \
+        const int64_t nb = n / QK_K;                                                            \
+        for (int64_t t = 0; t < nt; t += KQ_T) {                                                \
+            const int tn = (int)(nt - t < KQ_T ? nt - t : KQ_T);                                \
+            const block_q8_K *y[KQ_T];                                                          \
+            for (int j = 0; j < tn; j++)                                                        \
+                y[j] = (const block_q8_K *)((const uint8_t *)a + (size_t)(t + j) * as);        \
+            for (int64_t r = 0; r < nr; r++) {                                                  \
+                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
+                float sum[KQ_T] = {0};                                                          \
+                for (int64_t i = 0; i < nb; i++) {                                              \
+                    ktype k;                                                                    \
+                    decode(&k, &x[i]);                                                          \
+                    for (int j = 0; j < tn; j++)                                                \
+                        sum[j] += apply(&k, &y[j][i]);                                          \
+                }                                                                               \
+                for (int j = 0; j < tn; j++)                                                    \
+                    out[(t + j) * os + r] = sum[j];                                             \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+KQ_KERNELS(q4_K, block_q4_K, kq4, KQ_DECODE_Q4_K, kq4_apply)
+KQ_KERNELS(q5_K, block_q5_K, kq4, KQ_DECODE_Q5_K, kq4_apply)
+KQ_KERNELS(q6_K, block_q6_K, kq6, KQ_DECODE_Q6_K, kq6_apply)
+
+static inline void kq_fill(lfm_kernels *k) {
+    k->dot[LFM_TYPE_Q4_K] = dot_q4_K;
+    k->dot[LFM_TYPE_Q5_K] = dot_q5_K;
+    k->dot[LFM_TYPE_Q6_K] = dot_q6_K;
+    k->mm[LFM_TYPE_Q4_K] = mm_q4_K;
+    k->mm[LFM_TYPE_Q5_K] = mm_q5_K;
+    k->mm[LFM_TYPE_Q6_K] = mm_q6_K;
+}
