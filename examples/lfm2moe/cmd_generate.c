@@ -1,0 +1,189 @@
+/* lfm2moe generate [-m MODEL] (-p TEXT | -f FILE) [--chat [--system TEXT]] [options]
+ * Streams the continuation of the prompt to stdout (then a newline) and the
+ * timings to stderr.  The prompt is tokenized with BOS (if the model wants
+ * one) and special tokens parsed; with --chat it is first rendered by the
+ * chat template as a user message (plus the system message) with the
+ * assistant's generation prompt, and not given a BOS (the template starts
+ * with <|startoftext|>).  Ctrl-C stops the generation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "gen_common.h"
+#include "json.h"
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: lfm2moe generate [-m MODEL] (-p TEXT | -f FILE) [--chat] [options]\n"
+            "  -p TEXT             prompt\n"
+            "  -f FILE             read the prompt from FILE\n"
+            "  --chat              render the prompt as a user turn with the chat template\n%s",
+            gen_opts_usage);
+}
+
+static int read_file(const char *path, json_buf *b) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (json_buf_append(b, chunk, n)) break;
+    int bad = ferror(f) || b->oom;
+    fclose(f);
+    if (!bad && !b->data) json_buf_append(b, "", 0);
+    if (bad || b->oom) {
+        fprintf(stderr, "lfm2moe: cannot read %s\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+/* The chat template applied to [system], user with the generation prompt. */
+static char *render_chat(const lfm2moe_model *m, const char *system, const char *user) {
+    const char *roles[2], *contents[2];
+    size_t n = 0;
+    if (system) {
+        roles[n] = "system";
+        contents[n++] = system;
+    }
+    roles[n] = "user";
+    contents[n++] = user;
+    size_t len = 0;
+    int st = lfm2moe_chat_render(m, roles, contents, n, NULL, 0,
+                                 LFM2MOE_CHAT_ADD_GENERATION_PROMPT, NULL, 0, &len);
+    if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) {
+        cli_fail("chat template", st);
+        return NULL;
+    }
+    char *buf = malloc(len + 1);
+    if (!buf) {
+        fprintf(stderr, "lfm2moe: out of memory\n");
+        return NULL;
+    }
+    if ((st = lfm2moe_chat_render(m, roles, contents, n, NULL, 0,
+                                  LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf, len + 1, &len))) {
+        cli_fail("chat template", st);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Tokens of text[0..len) (size query first); NULL on failure. */
+static int32_t *tokenize_all(const lfm2moe_model *m, const char *text, size_t len,
+                             uint32_t flags, size_t *n) {
+    int st = lfm2moe_tokenize(m, text, len, flags, NULL, 0, n);
+    if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) {
+        cli_fail("tokenize", st);
+        return NULL;
+    }
+    int32_t *ids = malloc((*n ? *n : 1) * sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "lfm2moe: out of memory\n");
+        return NULL;
+    }
+    if ((st = lfm2moe_tokenize(m, text, len, flags, ids, *n, n))) {
+        cli_fail("tokenize", st);
+        free(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_opts o;
+    gen_opts_init(&o, 256);
+    const char *prompt = NULL, *file = NULL;
+    int chat = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = gen_opt_parse(&o, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (!strcmp(argv[i], "-p") && i + 1 < argc)
+            prompt = argv[++i];
+        else if (!strcmp(argv[i], "-f") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(argv[i], "--chat"))
+            chat = 1;
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (!prompt == !file) {
+        fprintf(stderr, "lfm2moe generate: give the prompt with either -p TEXT or -f FILE\n");
+        usage();
+        return 2;
+    }
+    json_buf text = {0};
+    if (file && read_file(file, &text)) return 1;
+    if (prompt) json_buf_append(&text, prompt, strlen(prompt));
+    if (text.oom) {
+        fprintf(stderr, "lfm2moe: out of memory\n");
+        json_buf_free(&text);
+        return 1;
+    }
+
+    int rc = 1, st;
+    lfm2moe_model *model = NULL;
+    lfm2moe_session *s = NULL;
+    char *rendered = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (gen_open(&o, &model, &s)) goto done;
+    uint32_t flags = LFM2MOE_TOKENIZE_PARSE_SPECIAL;
+    const char *in = text.data;
+    size_t in_len = text.len;
+    if (chat) {
+        if (!(rendered = render_chat(model, o.system, text.data))) goto done;
+        in = rendered;
+        in_len = strlen(rendered);
+    } else {
+        lfm2moe_vocab_info vi = {.struct_size = sizeof vi};
+        if ((st = lfm2moe_vocab_get_info(model, &vi))) {
+            cli_fail("vocab", st);
+            goto done;
+        }
+        if (vi.add_bos) flags |= LFM2MOE_TOKENIZE_ADD_BOS;
+        if (o.system)
+            fprintf(stderr, "lfm2moe generate: --system is ignored without --chat\n");
+    }
+    if (!(ids = tokenize_all(model, in, in_len, flags, &n))) goto done;
+    if (!n) {
+        fprintf(stderr, "lfm2moe generate: the prompt is empty\n");
+        goto done;
+    }
+    if (o.verbose) fprintf(stderr, "lfm2moe: prompt of %zu tokens\n", n);
+
+    lfm2moe_generate_params gp;
+    lfm2moe_generate_params_init(&gp);
+    gp.max_tokens = o.max_tokens;
+    gp.sampling = o.sp;
+    gp.stop_strings = o.stops;
+    gp.n_stop_strings = o.n_stops;
+    gp.callback = gen_print_piece;
+    lfm2moe_generate_result r = {.struct_size = sizeof r};
+    gen_sigint_install();
+    gen_sigint_target(s);
+    st = lfm2moe_generate(s, ids, n, &gp, &r);
+    gen_sigint_target(NULL);
+    putchar('\n');
+    fflush(stdout);
+    if (st) {
+        cli_fail("generate", st);
+        goto done;
+    }
+    gen_print_timings(&r);
+    rc = 0;
+done:
+    free(ids);
+    free(rendered);
+    json_buf_free(&text);
+    lfm2moe_session_free(s);
+    lfm2moe_model_free(model);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/* Shared by `lfm2moe generate` and `lfm2moe chat`: options, the default
+ * model, Ctrl-C cancellation, streaming to stdout and the timings line. */
+#ifndef LFM2MOE_CLI_GEN_COMMON_H
+#define LFM2MOE_CLI_GEN_COMMON_H
+
+#include <stddef.h>
+
+#include "lfm2moe.h"
+
+#define GEN_MAX_STOPS 16
+
+typedef struct gen_opts {
+    const char *model;      /* NULL: cli_default_model() */
+    int threads, n_ctx, max_tokens, verbose, seed_set;
+    const char *system;     /* system message (chat template) */
+    const char *stops[GEN_MAX_STOPS];
+    size_t n_stops;
+    lfm2moe_sampling_params sp;
+} gen_opts;
+
+/* Defaults: library sampling defaults, max_tokens 256 (chat: 512). */
+void gen_opts_init(gen_opts *o, int max_tokens);
+
+/* Try the option at argv[*i] (advancing *i past its value): 1 consumed,
+ * 0 not one of ours, -1 bad or missing value (message printed). */
+int gen_opt_parse(gen_opts *o, int argc, char **argv, int *i);
+
+/* Usage text of the shared options. */
+extern const char gen_opts_usage[];
+
+/* Path of the model to use when -m is not given: $LFM2MOE_MODEL, else the
+ * first models/lfm2moe-demo-*.gguf next to the executable's install
+ * (<prefix>/share/lfm2moe/models/ from <prefix>/bin/lfm2moe) or in the
+ * source tree the executable was built from.  NULL (message printed) if
+ * none.  The string is static. */
+const char *cli_default_model(void);
+
+/* Load the model (-m or default) and create a session per the options;
+ * picks a random seed when none was given.  0 on success, 1 on failure
+ * (message printed). */
+int gen_open(gen_opts *o, lfm2moe_model **model, lfm2moe_session **session);
+
+/* Ctrl-C: while a generation runs on `session`, cancel it; otherwise
+ * (waiting for input) exit with status 130. */
+void gen_sigint_install(void);
+void gen_sigint_target(lfm2moe_session *session); /* NULL: not generating */
+
+/* Stream callback: write the piece to stdout and flush.  user_data may be a
+ * json_buf (json.h) collecting the text too, or NULL. */
+int gen_print_piece(void *user_data, const char *piece, size_t len, int32_t token);
+
+/* Name of a stop reason ("eos", "max-tokens", ...). */
+const char *gen_stop_name(int reason);
+
+/* "prompt N tokens, X s (Y tok/s); generated ..." on stderr. */
+void gen_print_timings(const lfm2moe_generate_result *r);
+
+#endif
