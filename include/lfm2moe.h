@@ -526,6 +526,26 @@ LFM2MOE_API int lfm2moe_quantize_params_init(lfm2moe_quantize_params *params);
 LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path,
                                        const lfm2moe_quantize_params *params);
 
+/* ---- synthetic models ------------------------------------------------- */
+/* Random-weight models in the exact tensor layout and type mix of the
+ * published files, so anyone can test and benchmark without downloading
+ * weights.  Shapes: "lfm2-8b-a1b" (LFM2-8B-A1B: 24 blocks over 2048, 32
+ * experts of 1792, top-4, vocab 65536) and "tiny" (a few MB, for tests).
+ * The file has no tokenizer; its logits are meaningless but finite. */
+typedef struct lfm2moe_synth_params {
+    uint32_t struct_size;         /* set by init */
+    int32_t ftype;                /* lfm2moe_ftype; default Q4_0 */
+    const char *shape;            /* default "lfm2-8b-a1b" */
+    uint64_t seed;
+    lfm2moe_progress_fn progress; /* may be NULL */
+    void *user_data;
+    uint64_t reserved[8];
+} lfm2moe_synth_params;
+
+LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *params);
+/* Write the model to path (replaced only on success). */
+LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *params);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,8 +10,10 @@
 
 #include "errors.h"
 #include "gguf.h"
+#include "gguf_writer.h"
 #include "model.h"
 #include "quant.h"
+#include "quantize.h"
 
 static const struct {
     int ftype;
@@ -58,13 +60,19 @@ LFM2MOE_API int lfm2moe_quantize_params_init(lfm2moe_quantize_params *p) {
 
 /* ---- type choice ------------------------------------------------------ */
 
-typedef struct mix_state {
-    int ftype;
-    uint32_t base;
-    int tied;
-    int n_attn_v, i_attn_v;
-    int n_block;
-} mix_state;
+int lfm_mix_init(lfm_mix *mix, int ftype, int tied, int n_attn_v, int n_block) {
+    memset(mix, 0, sizeof *mix);
+    for (size_t i = 0; i < N_FTYPES; i++)
+        if (ftypes[i].ftype == ftype) {
+            mix->ftype = ftype;
+            mix->base = ftypes[i].base;
+            mix->tied = tied;
+            mix->n_attn_v = n_attn_v;
+            mix->n_block = n_block;
+            return LFM2MOE_OK;
+        }
+    return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown file type %d", ftype);
+}
 
 /* The reference quantizer's "use more bits" layers: the first and last
  * eighth, and every third in between. */
@@ -103,10 +111,9 @@ static uint32_t fit_row(uint32_t t, int64_t ne0) {
     return ne0 % lfm_type_layout_get(t)->block_size == 0 ? t : LFM_TYPE_F16;
 }
 
-static uint32_t choose_type(mix_state *ms, const gguf_tensor *t) {
-    const char *name = t->name;
+uint32_t lfm_mix_choose(lfm_mix *ms, const char *name, uint32_t n_dims, int64_t ne0) {
     /* vectors, the router, conv kernels and anything not a weight matrix stay F32 */
-    if (t->n_dims < 2 || !ends_with(name, ".weight") || strstr(name, "ffn_gate_inp") ||
+    if (n_dims < 2 || !ends_with(name, ".weight") || strstr(name, "ffn_gate_inp") ||
         strstr(name, "shortconv.conv"))
         return LFM_TYPE_F32;
     const int ft = ms->ftype;
@@ -117,7 +124,7 @@ static uint32_t choose_type(mix_state *ms, const gguf_tensor *t) {
     sscanf(name, "blk.%d.", &block);
     if (!strcmp(name, "output.weight") || (ms->tied && !strcmp(name, "token_embd.weight"))) {
         /* the output head keeps more precision */
-        if (t->ne[0] % 256)
+        if (ne0 % 256)
             return LFM_TYPE_Q8_0;
         return type == LFM_TYPE_Q8_0 ? LFM_TYPE_Q8_0 : LFM_TYPE_Q6_K;
     } else if (strstr(name, "attn_v.weight")) {
@@ -146,112 +153,53 @@ static uint32_t choose_type(mix_state *ms, const gguf_tensor *t) {
         else if (ft == LFM2MOE_FTYPE_Q3_K_M)
             type = LFM_TYPE_Q4_K;
     }
-    return fit_row(type, t->ne[0]);
+    return fit_row(type, ne0);
 }
 
 /* ---- writing ---------------------------------------------------------- */
 
-typedef struct writer {
-    FILE *f;
-    int failed;
-} writer;
-
-static void w_raw(writer *w, const void *p, size_t n) {
-    if (!w->failed && n && fwrite(p, 1, n, w->f) != n)
-        w->failed = 1;
-}
-static void w_u32(writer *w, uint32_t v) { w_raw(w, &v, 4); }
-static void w_u64(writer *w, uint64_t v) { w_raw(w, &v, 8); }
-static void w_str(writer *w, const char *p, uint64_t n) {
-    w_u64(w, n);
-    w_raw(w, p, (size_t)n);
-}
-static void w_pad(writer *w, uint64_t *pos, uint64_t align) {
-    static const uint8_t zeros[256];
-    uint64_t pad = (align - *pos % align) % align;
-    while (pad) {
-        uint64_t k = pad < sizeof zeros ? pad : sizeof zeros;
-        w_raw(w, zeros, (size_t)k);
-        pad -= k;
-        *pos += k;
-    }
-}
-
-static void w_kv(writer *w, const gguf_kv *kv) {
-    w_str(w, kv->key, strlen(kv->key));
-    w_u32(w, kv->type);
-    if (kv->type == GGUF_TYPE_ARRAY) {
-        w_u32(w, kv->elem_type);
-        w_u64(w, kv->n);
-    }
-    if (kv->elem_type == GGUF_TYPE_STRING)
-        for (uint64_t i = 0; i < kv->n; i++)
-            w_str(w, kv->strs[i].ptr, kv->strs[i].len);
-    else
-        w_raw(w, kv->data, (size_t)(kv->n * gguf_value_size(kv->elem_type)));
-}
-
 static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantize_params *p) {
     const gguf_file *g = &m->gguf;
-    mix_state ms = {p->ftype, 0, m->output.data == m->tok_embd.data, 0, 0, m->hp.n_block};
-    for (size_t i = 0; i < N_FTYPES; i++)
-        if (ftypes[i].ftype == p->ftype)
-            ms.base = ftypes[i].base;
+    int n_attn_v = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++)
-        ms.n_attn_v += strstr(g->tensors[i].name, "attn_v.weight") != NULL;
-
+        n_attn_v += strstr(g->tensors[i].name, "attn_v.weight") != NULL;
+    lfm_mix mix;
+    int st = lfm_mix_init(&mix, p->ftype, m->output.data == m->tok_embd.data, n_attn_v,
+                          m->hp.n_block);
+    if (st)
+        return st;
     uint32_t *types = malloc((size_t)g->n_tensors * sizeof *types + 1);
     if (!types)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     for (uint64_t i = 0; i < g->n_tensors; i++)
-        types[i] = choose_type(&ms, &g->tensors[i]);
+        types[i] = lfm_mix_choose(&mix, g->tensors[i].name, g->tensors[i].n_dims,
+                                  g->tensors[i].ne[0]);
 
-    writer w = {f, 0};
+    gguf_writer w = {f, 0, 0};
     const int has_qv = gguf_find(g, "general.quantization_version") != NULL;
     const int has_ft = gguf_find(g, "general.file_type") != NULL;
-    w_u32(&w, 0x46554747u);
-    w_u32(&w, 3);
-    w_u64(&w, g->n_tensors);
-    w_u64(&w, g->n_kv + !has_qv + !has_ft);
+    gw_header(&w, g->n_tensors, g->n_kv + !has_qv + !has_ft);
     for (uint64_t i = 0; i < g->n_kv; i++) {
-        const gguf_kv *kv = &g->kv[i];
-        if (!strcmp(kv->key, "general.file_type")) {
-            w_str(&w, kv->key, strlen(kv->key));
-            w_u32(&w, GGUF_TYPE_UINT32);
-            w_u32(&w, (uint32_t)p->ftype);
-        } else {
-            w_kv(&w, kv);
-        }
+        if (!strcmp(g->kv[i].key, "general.file_type"))
+            gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
+        else
+            gw_kv(&w, &g->kv[i]);
     }
-    if (!has_ft) {
-        w_str(&w, "general.file_type", 17);
-        w_u32(&w, GGUF_TYPE_UINT32);
-        w_u32(&w, (uint32_t)p->ftype);
-    }
-    if (!has_qv) {
-        w_str(&w, "general.quantization_version", 28);
-        w_u32(&w, GGUF_TYPE_UINT32);
-        w_u32(&w, 2);
-    }
+    if (!has_ft)
+        gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
+    if (!has_qv)
+        gw_kv_u32(&w, "general.quantization_version", 2);
     uint64_t off = 0, total_rows = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
-        w_str(&w, t->name, strlen(t->name));
-        w_u32(&w, t->n_dims);
-        for (uint32_t d = 0; d < t->n_dims; d++)
-            w_u64(&w, (uint64_t)t->ne[d]);
-        w_u32(&w, types[i]);
-        w_u64(&w, off);
+        gw_tensor_info(&w, t->name, t->n_dims, t->ne, types[i], off);
         uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
         off += lfm_row_bytes(types[i], t->ne[0]) * rows;
         off += (g->alignment - off % g->alignment) % g->alignment;
         total_rows += rows;
     }
-    long header_end = ftell(f);
-    uint64_t pos = header_end < 0 ? 0 : (uint64_t)header_end;
-    w_pad(&w, &pos, g->alignment);
+    gw_pad(&w, g->alignment);
 
-    int st = LFM2MOE_OK;
     float *row = NULL;
     uint8_t *out = NULL;
     uint64_t done = 0;
@@ -261,11 +209,12 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
         const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(types[i], n);
         if (types[i] == t->type) { /* unchanged: copy the bytes */
-            w_raw(&w, t->data, (size_t)(in_rb * rows));
+            gw_raw(&w, t->data, (size_t)(in_rb * rows));
         } else {
             if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(types[i])) {
-                st = lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE, "cannot convert tensor '%s' from %s to %s",
-                              t->name, lfm_type_name(t->type), lfm_type_name(types[i]));
+                st = lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE,
+                              "cannot convert tensor '%s' from %s to %s", t->name,
+                              lfm_type_name(t->type), lfm_type_name(types[i]));
                 break;
             }
             free(row);
@@ -273,10 +222,11 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
             row = malloc((size_t)n * sizeof(float));
             out = malloc(out_rb);
             if (!row || !out) {
-                st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a row of '%s'", t->name);
+                st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a row of '%s'",
+                              t->name);
                 break;
             }
-            for (uint64_t r = 0; r < rows; r++) {
+            for (uint64_t r = 0; r < rows && !st; r++) {
                 lfm_dequantize_row(t->type, (const uint8_t *)t->data + r * in_rb, row, n);
                 for (int64_t j = 0; j < n; j++)
                     if (!(row[j] == row[j]) || row[j] > 3.4e38f || row[j] < -3.4e38f) {
@@ -285,14 +235,13 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                                       (unsigned long long)r);
                         break;
                     }
-                if (st)
-                    break;
-                lfm_quantize_row(types[i], row, out, n);
-                w_raw(&w, out, out_rb);
+                if (!st) {
+                    lfm_quantize_row(types[i], row, out, n);
+                    gw_raw(&w, out, out_rb);
+                }
             }
         }
-        pos += out_rb * rows;
-        w_pad(&w, &pos, g->alignment);
+        gw_pad(&w, g->alignment);
         done += rows;
         if (!st && p->progress && p->progress(p->user_data, done, total_rows))
             st = lfm_fail(LFM2MOE_ERR_CANCELLED, "quantization cancelled");

@@ -1,0 +1,84 @@
+#include "gguf_writer.h"
+
+#include <string.h>
+
+void gw_raw(gguf_writer *w, const void *p, size_t n) {
+    if (!w->failed && n && fwrite(p, 1, n, w->f) != n)
+        w->failed = 1;
+    w->pos += n;
+}
+
+void gw_u32(gguf_writer *w, uint32_t v) { gw_raw(w, &v, 4); }
+void gw_u64(gguf_writer *w, uint64_t v) { gw_raw(w, &v, 8); }
+
+void gw_str(gguf_writer *w, const char *p, uint64_t n) {
+    gw_u64(w, n);
+    gw_raw(w, p, (size_t)n);
+}
+
+void gw_pad(gguf_writer *w, uint64_t align) {
+    static const uint8_t zeros[256];
+    uint64_t pad = (align - w->pos % align) % align;
+    while (pad) {
+        uint64_t k = pad < sizeof zeros ? pad : sizeof zeros;
+        gw_raw(w, zeros, (size_t)k);
+        pad -= k;
+    }
+}
+
+void gw_header(gguf_writer *w, uint64_t n_tensors, uint64_t n_kv) {
+    gw_u32(w, 0x46554747u); /* "GGUF" */
+    gw_u32(w, 3);
+    gw_u64(w, n_tensors);
+    gw_u64(w, n_kv);
+}
+
+void gw_kv(gguf_writer *w, const gguf_kv *kv) {
+    gw_str(w, kv->key, strlen(kv->key));
+    gw_u32(w, kv->type);
+    if (kv->type == GGUF_TYPE_ARRAY) {
+        gw_u32(w, kv->elem_type);
+        gw_u64(w, kv->n);
+    }
+    if (kv->elem_type == GGUF_TYPE_STRING)
+        for (uint64_t i = 0; i < kv->n; i++)
+            gw_str(w, kv->strs[i].ptr, kv->strs[i].len);
+    else
+        gw_raw(w, kv->data, (size_t)(kv->n * gguf_value_size(kv->elem_type)));
+}
+
+void gw_kv_u32(gguf_writer *w, const char *key, uint32_t v) {
+    gw_str(w, key, strlen(key));
+    gw_u32(w, GGUF_TYPE_UINT32);
+    gw_u32(w, v);
+}
+
+void gw_kv_f32(gguf_writer *w, const char *key, float v) {
+    gw_str(w, key, strlen(key));
+    gw_u32(w, GGUF_TYPE_FLOAT32);
+    gw_raw(w, &v, 4);
+}
+
+void gw_kv_str(gguf_writer *w, const char *key, const char *v) {
+    gw_str(w, key, strlen(key));
+    gw_u32(w, GGUF_TYPE_STRING);
+    gw_str(w, v, strlen(v));
+}
+
+void gw_kv_i32_array(gguf_writer *w, const char *key, const int32_t *v, uint64_t n) {
+    gw_str(w, key, strlen(key));
+    gw_u32(w, GGUF_TYPE_ARRAY);
+    gw_u32(w, GGUF_TYPE_INT32);
+    gw_u64(w, n);
+    gw_raw(w, v, (size_t)n * 4);
+}
+
+void gw_tensor_info(gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
+                    uint32_t type, uint64_t offset) {
+    gw_str(w, name, strlen(name));
+    gw_u32(w, n_dims);
+    for (uint32_t d = 0; d < n_dims; d++)
+        gw_u64(w, (uint64_t)ne[d]);
+    gw_u32(w, type);
+    gw_u64(w, offset);
+}

@@ -1,0 +1,246 @@
+/* Synthetic models: random weights in the published layout and type mix.
+ * Writing billions of freshly quantized values would take many minutes, so
+ * each (type, row length) gets a small pool of rows quantized once from
+ * Gaussian-like values, and every tensor row is a random pick from its
+ * pool: the bytes are valid blocks of realistic magnitude, the file is
+ * written at disk speed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "gguf_writer.h"
+#include "quant.h"
+#include "quantize.h"
+
+typedef struct synth_shape {
+    const char *name;
+    int n_vocab, n_embd, n_block, n_head, n_head_kv, head_dim;
+    int n_ff, n_expert, n_expert_used, n_ff_exp, n_dense, l_cache, n_ctx;
+    int attn[8], n_attn;
+} synth_shape;
+
+static const synth_shape shapes[] = {
+    {"lfm2-8b-a1b", 65536, 2048, 24, 32, 8, 64, 7168, 32, 4, 1792, 2, 3, 128000,
+     {2, 6, 10, 14, 18, 21}, 6},
+    {"tiny", 512, 256, 6, 4, 2, 64, 512, 8, 2, 256, 1, 3, 4096, {2, 5}, 2},
+};
+
+LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *p) {
+    if (!p)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_synth_params_init: NULL params");
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->ftype = LFM2MOE_FTYPE_Q4_0;
+    p->shape = "lfm2-8b-a1b";
+    p->seed = 1;
+    return LFM2MOE_OK;
+}
+
+typedef struct tensor_plan {
+    char name[64];
+    uint32_t n_dims;
+    int64_t ne[3];
+    uint32_t type;
+    int kind; /* 0 matrix, 1 norm, 2 zero bias, 3 conv kernel */
+} tensor_plan;
+
+static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_gauss(uint64_t *s) { /* sum of 4 uniforms: mean 0, variance 1/3 */
+    float v = 0;
+    for (int i = 0; i < 4; i++)
+        v += (float)((rng_next(s) >> 40) * (1.0 / 16777216.0)) - 0.5f;
+    return v * 1.7320508f;
+}
+
+static void add(tensor_plan *t, int *n, int kind, uint32_t nd, int64_t a, int64_t b, int64_t c,
+                const char *fmt, int blk) {
+    tensor_plan *p = &t[(*n)++];
+    snprintf(p->name, sizeof p->name, fmt, blk);
+    p->n_dims = nd;
+    p->ne[0] = a;
+    p->ne[1] = b;
+    p->ne[2] = c;
+    p->kind = kind;
+}
+
+static int plan_tensors(const synth_shape *sh, tensor_plan *t) {
+    int n = 0;
+    const int64_t E = sh->n_embd, D = sh->head_dim;
+    add(t, &n, 0, 2, E, sh->n_vocab, 1, "token_embd.weight", 0);
+    add(t, &n, 1, 1, E, 1, 1, "token_embd_norm.weight", 0);
+    for (int b = 0; b < sh->n_block; b++) {
+        int attn = 0;
+        for (int i = 0; i < sh->n_attn; i++)
+            attn |= sh->attn[i] == b;
+        add(t, &n, 1, 1, E, 1, 1, "blk.%d.attn_norm.weight", b);
+        add(t, &n, 1, 1, E, 1, 1, "blk.%d.ffn_norm.weight", b);
+        if (attn) {
+            add(t, &n, 0, 2, E, sh->n_head * D, 1, "blk.%d.attn_q.weight", b);
+            add(t, &n, 0, 2, E, sh->n_head_kv * D, 1, "blk.%d.attn_k.weight", b);
+            add(t, &n, 0, 2, E, sh->n_head_kv * D, 1, "blk.%d.attn_v.weight", b);
+            add(t, &n, 0, 2, sh->n_head * D, E, 1, "blk.%d.attn_output.weight", b);
+            add(t, &n, 1, 1, D, 1, 1, "blk.%d.attn_q_norm.weight", b);
+            add(t, &n, 1, 1, D, 1, 1, "blk.%d.attn_k_norm.weight", b);
+        } else {
+            add(t, &n, 3, 2, sh->l_cache, E, 1, "blk.%d.shortconv.conv.weight", b);
+            add(t, &n, 0, 2, E, 3 * E, 1, "blk.%d.shortconv.in_proj.weight", b);
+            add(t, &n, 0, 2, E, E, 1, "blk.%d.shortconv.out_proj.weight", b);
+        }
+        if (b < sh->n_dense) {
+            add(t, &n, 0, 2, E, sh->n_ff, 1, "blk.%d.ffn_gate.weight", b);
+            add(t, &n, 0, 2, E, sh->n_ff, 1, "blk.%d.ffn_up.weight", b);
+            add(t, &n, 0, 2, sh->n_ff, E, 1, "blk.%d.ffn_down.weight", b);
+        } else {
+            add(t, &n, 0, 2, E, sh->n_expert, 1, "blk.%d.ffn_gate_inp.weight", b);
+            add(t, &n, 2, 1, sh->n_expert, 1, 1, "blk.%d.exp_probs_b.bias", b);
+            add(t, &n, 0, 3, E, sh->n_ff_exp, sh->n_expert, "blk.%d.ffn_gate_exps.weight", b);
+            add(t, &n, 0, 3, E, sh->n_ff_exp, sh->n_expert, "blk.%d.ffn_up_exps.weight", b);
+            add(t, &n, 0, 3, sh->n_ff_exp, E, sh->n_expert, "blk.%d.ffn_down_exps.weight", b);
+        }
+    }
+    return n;
+}
+
+#define POOL_ROWS 16
+
+static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_params *p) {
+    tensor_plan *t = calloc((size_t)(2 + 16 * sh->n_block), sizeof *t);
+    if (!t)
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    int n = plan_tensors(sh, t), n_attn_v = sh->n_attn, st;
+    lfm_mix mix;
+    if ((st = lfm_mix_init(&mix, p->ftype, 1, n_attn_v, sh->n_block))) {
+        free(t);
+        return st;
+    }
+    for (int i = 0; i < n; i++)
+        t[i].type = lfm_mix_choose(&mix, t[i].name, t[i].n_dims, t[i].ne[0]);
+
+    gguf_writer w = {f, 0, 0};
+    int32_t *kvh = calloc((size_t)sh->n_block, sizeof *kvh);
+    if (!kvh) {
+        free(t);
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < sh->n_attn; i++)
+        kvh[sh->attn[i]] = sh->n_head_kv;
+    char name[96];
+    snprintf(name, sizeof name, "synthetic %s %s (random weights)", sh->name,
+             lfm2moe_ftype_name(p->ftype));
+    gw_header(&w, (uint64_t)n, 19);
+    gw_kv_str(&w, "general.architecture", "lfm2moe");
+    gw_kv_str(&w, "general.name", name);
+    gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
+    gw_kv_u32(&w, "general.quantization_version", 2);
+    gw_kv_u32(&w, "general.alignment", 32);
+    gw_kv_u32(&w, "lfm2moe.context_length", (uint32_t)sh->n_ctx);
+    gw_kv_u32(&w, "lfm2moe.embedding_length", (uint32_t)sh->n_embd);
+    gw_kv_u32(&w, "lfm2moe.feed_forward_length", (uint32_t)sh->n_ff);
+    gw_kv_u32(&w, "lfm2moe.block_count", (uint32_t)sh->n_block);
+    gw_kv_u32(&w, "lfm2moe.attention.head_count", (uint32_t)sh->n_head);
+    gw_kv_i32_array(&w, "lfm2moe.attention.head_count_kv", kvh, (uint64_t)sh->n_block);
+    gw_kv_f32(&w, "lfm2moe.rope.freq_base", 1e6f);
+    gw_kv_f32(&w, "lfm2moe.attention.layer_norm_rms_epsilon", 1e-5f);
+    gw_kv_u32(&w, "lfm2moe.expert_count", (uint32_t)sh->n_expert);
+    gw_kv_u32(&w, "lfm2moe.expert_used_count", (uint32_t)sh->n_expert_used);
+    gw_kv_u32(&w, "lfm2moe.expert_feed_forward_length", (uint32_t)sh->n_ff_exp);
+    gw_kv_u32(&w, "lfm2moe.leading_dense_block_count", (uint32_t)sh->n_dense);
+    gw_kv_u32(&w, "lfm2moe.expert_gating_func", 2);
+    gw_kv_u32(&w, "lfm2moe.shortconv.l_cache", (uint32_t)sh->l_cache);
+    free(kvh);
+
+    uint64_t off = 0, total = 0;
+    for (int i = 0; i < n; i++) {
+        gw_tensor_info(&w, t[i].name, t[i].n_dims, t[i].ne, t[i].type, off);
+        uint64_t bytes = lfm_row_bytes(t[i].type, t[i].ne[0]) * (uint64_t)(t[i].ne[1] * t[i].ne[2]);
+        off += bytes + (32 - bytes % 32) % 32;
+        total += bytes;
+    }
+    gw_pad(&w, 32);
+
+    uint64_t seed = p->seed, done = 0;
+    int64_t max_cols = 0;
+    for (int i = 0; i < n; i++)
+        max_cols = t[i].ne[0] > max_cols ? t[i].ne[0] : max_cols;
+    float *vals = malloc((size_t)max_cols * sizeof(float));
+    uint8_t *pool = malloc((size_t)POOL_ROWS * lfm_row_bytes(LFM_TYPE_F32, max_cols));
+    if (!vals || !pool)
+        st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < n && !st && !w.failed; i++) {
+        const int64_t cols = t[i].ne[0], rows = t[i].ne[1] * t[i].ne[2];
+        const size_t rb = lfm_row_bytes(t[i].type, cols);
+        /* weights ~ N(0, 1/cols) keep activations O(1) through the blocks */
+        const float scale = t[i].kind == 0 ? 1.0f / sqrtf((float)cols) : 0.1f;
+        for (int r = 0; r < POOL_ROWS; r++) {
+            for (int64_t j = 0; j < cols; j++) {
+                float g = rng_gauss(&seed) * scale;
+                vals[j] = t[i].kind == 1 ? 1.0f + g : t[i].kind == 2 ? 0.0f : g;
+            }
+            lfm_quantize_row(t[i].type, vals, pool + (size_t)r * rb, cols);
+        }
+        for (int64_t r = 0; r < rows; r++)
+            gw_raw(&w, pool + (size_t)(rng_next(&seed) % POOL_ROWS) * rb, rb);
+        gw_pad(&w, 32);
+        done += rb * (uint64_t)rows;
+        if (p->progress && p->progress(p->user_data, done, total))
+            st = lfm_fail(LFM2MOE_ERR_CANCELLED, "synthesis cancelled");
+    }
+    free(vals);
+    free(pool);
+    free(t);
+    if (!st && w.failed)
+        st = lfm_fail(LFM2MOE_ERR_IO, "write error");
+    return st;
+}
+
+LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *p) {
+    lfm2moe_synth_params defaults;
+    if (!path)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_synthesize: NULL path");
+    if (!p) {
+        lfm2moe_synth_params_init(&defaults);
+        p = &defaults;
+    }
+    if (p->struct_size != sizeof *p)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_synth_params.struct_size is %u, expected %zu", p->struct_size,
+                        sizeof *p);
+    const synth_shape *sh = NULL;
+    const char *want = p->shape ? p->shape : "lfm2-8b-a1b";
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        if (!strcmp(shapes[i].name, want))
+            sh = &shapes[i];
+    if (!sh)
+        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "unknown shape '%s' (lfm2-8b-a1b, tiny)", want);
+    if (!lfm2moe_ftype_name(p->ftype))
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown file type %d", p->ftype);
+    size_t tl = strlen(path) + 8;
+    char *tmp = malloc(tl);
+    if (!tmp)
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(tmp, tl, "%s.part", path);
+    int st;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        st = lfm_fail(LFM2MOE_ERR_IO, "cannot create '%s'", tmp);
+    } else {
+        st = write_model(f, sh, p);
+        if (fclose(f) != 0 && !st)
+            st = lfm_fail(LFM2MOE_ERR_IO, "cannot write '%s'", tmp);
+        if (!st && rename(tmp, path) != 0)
+            st = lfm_fail(LFM2MOE_ERR_IO, "cannot rename '%s' to '%s'", tmp, path);
+        if (st)
+            unlink(tmp);
+    }
+    free(tmp);
+    return st;
+}
