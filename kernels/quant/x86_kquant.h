@@ -34,7 +34,8 @@ static inline __m256i kq_scaled(__m256i acc, __m256i u, __m256i s, int sc_lo, in
 
 typedef struct kq4 {
     __m256i q[8];     /* codes of sub-blocks 0..7 (32 each), 0..31 */
-    uint8_t sc[8], m[8];
+    uint8_t sc[8];
+    __m128i mins;     /* 8 x int16 */
     float d, dmin;    /* the half fields, decoded */
 } kq4;
 
@@ -42,8 +43,16 @@ static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *
                               const uint8_t *qs, const uint8_t *qh) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    for (int j = 0; j < 8; j++)
-        lfm_scale_min_k4(j, scales, &k->sc[j], &k->m[j]);
+    /* the 8 six-bit scales and mins, unpacked four bytes at a time (each
+     * byte as lfm_scale_min_k4 has it) */
+    uint32_t u[3];
+    memcpy(u, scales, 12);
+    const uint32_t m6 = 0x3f3f3f3f, m4b = 0x0f0f0f0f, m2 = 0x03030303;
+    const uint32_t sc_lo = u[0] & m6, sc_hi = (u[2] & m4b) | (((u[0] >> 6) & m2) << 4);
+    const uint32_t mn_lo = u[1] & m6, mn_hi = ((u[2] >> 4) & m4b) | (((u[1] >> 6) & m2) << 4);
+    memcpy(k->sc, &sc_lo, 4);
+    memcpy(k->sc + 4, &sc_hi, 4);
+    k->mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn_hi, (int)mn_lo));
     for (int j = 0; j < 4; j++, qs += 32) {
         const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
         __m256i lo = _mm256_and_si256(bits, m4);
@@ -65,12 +74,16 @@ static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *
 
 static inline float kq4_apply(const kq4 *k, const block_q8_K *y) {
     __m256i acc = _mm256_setzero_si256();
-    int summ = 0;
-    for (int j = 0; j < 8; j++) {
+    for (int j = 0; j < 8; j++)
         acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
                         k->sc[j], k->sc[j]);
-        summ += k->m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
-    }
+    /* summ = sum_j m_j (bsums[2j] + bsums[2j+1]); pair sums <= 2 * 16 * 127 */
+    const __m128i b0 = _mm_loadu_si128((const __m128i *)y->bsums);
+    const __m128i b1 = _mm_loadu_si128((const __m128i *)(y->bsums + 8));
+    const __m128i mp = _mm_madd_epi16(_mm_hadd_epi16(b0, b1), k->mins);
+    __m128i ms = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0x4e));
+    ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0xb1));
+    const int summ = _mm_cvtsi128_si32(ms);
     const int isum = x86_hsum_epi32(acc);
     const float d = k->d * y->d;
     const float dmin = k->dmin * y->d;
@@ -82,6 +95,7 @@ static inline float kq4_apply(const kq4 *k, const block_q8_K *y) {
 typedef struct kq6 {
     __m256i q[8];   /* unsigned codes q + 32 in [0, 63], elements 32j..32j+31 */
     int8_t sc[16];
+    __m256i sc16;   /* the scales as 16 x int16 */
     float d;
 } kq6;
 
@@ -103,6 +117,7 @@ static inline void kq6_decode(kq6 *k, const block_q6_K *x) {
                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
     }
     memcpy(k->sc, x->scales, 16);
+    k->sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
     k->d = x86_h2f(x->d);
 }
 
@@ -110,13 +125,13 @@ static inline void kq6_decode(kq6 *k, const block_q6_K *x) {
  * (an integer identity, so still exact). */
 static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
     __m256i acc = _mm256_setzero_si256();
-    int off = 0;
     for (int j = 0; j < 8; j++)
         acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
                         k->sc[2 * j], k->sc[2 * j + 1]);
-    for (int s = 0; s < 16; s++)
-        off += k->sc[s] * y->bsums[s];
-    const int isum = x86_hsum_epi32(acc) - 32 * off;
+    /* - 32 * sum_s sc_s bsum_s, lane-wise (|.| < 2^31 by far) */
+    const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), k->sc16);
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
+    const int isum = x86_hsum_epi32(acc);
     return k->d * y->d * (float)isum;
 }
 
