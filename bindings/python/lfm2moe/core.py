@@ -329,6 +329,7 @@ class Session(_Handle):
     def __init__(self, model: Model, n_ctx: int = 0, threads: int = 0, n_batch: int = 0,
                  max_memory: int = 0):
         super().__init__()
+        self._gen = None  # the running generation's state, if any
         self._model = model  # the C model must outlive the session
         params = N.SessionParams()
         check(N.lfm2moe_session_params_init(byref(params)), "lfm2moe_session_params_init")
@@ -339,7 +340,6 @@ class Session(_Handle):
               "lfm2moe_session_create")
         self._ptr = out.value
         self._busy = threading.Lock()
-        self._gen = None  # the running generation's state, if any
         self._n_vocab = model.info.n_vocab
         model._children.add(self)
 
@@ -350,9 +350,12 @@ class Session(_Handle):
     def close(self):
         g = self._gen
         if g is not None and self._ptr:
-            # Stop a generation still running on a background thread first.
-            N.lfm2moe_session_cancel(self._ptr)
+            # Stop a generation still running on a background thread first
+            # (from that thread itself, e.g. a collection there, just leak).
             g.stop = True
+            N.lfm2moe_session_cancel(self._ptr)
+            if g.thread is threading.current_thread():
+                return
             g.thread.join()
         self._release()
 
@@ -461,20 +464,21 @@ class _GenState:
 _DONE = object()
 
 
-def _run_generate(state, sess_ptr, prompt, n_prompt, params, busy, session_ref):
+def _run_generate(state, session, prompt, n_prompt, params):
+    # The worker holds the session (and so the model) strongly: neither can
+    # be collected and freed while the C code runs on it.
     result = N.GenerateResult()
     result.struct_size = ctypes.sizeof(result)
     try:
-        st = N.lfm2moe_generate(sess_ptr, prompt, n_prompt, byref(params), byref(result))
+        st = N.lfm2moe_generate(session._ptr, prompt, n_prompt, byref(params), byref(result))
         # last_error is per thread: read it here, on the failing thread.
         err = error_for(st, "lfm2moe_generate") if st != N.OK else None
     except BaseException as e:  # pragma: no cover - ctypes-level failure
         err = e
     finally:
-        busy.release()
-        s = session_ref()
-        if s is not None:
-            s._gen = None
+        session._gen = None
+        session._busy.release()
+        session = None
     if err is not None:
         state.queue.put(err)
     else:
@@ -538,11 +542,11 @@ class Generation:
         keep += [cb, params, prompt]
         state.keep = keep  # the CFUNCTYPE object must not be collected mid-run
 
-        h = session._acquire()
-        session._gen = state
         state.thread = threading.Thread(
             target=_run_generate, name="lfm2moe-generate", daemon=True,
-            args=(state, h, prompt, n, params, session._busy, weakref.ref(session)))
+            args=(state, session, prompt, n, params))
+        session._acquire()
+        session._gen = state
         self._session = session  # keeps the session (and model) alive while running
         try:
             state.thread.start()

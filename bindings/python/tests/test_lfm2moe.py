@@ -343,6 +343,30 @@ class GenerateTest(unittest.TestCase):
             self.assertEqual(g.result.stop_reason, "cancelled")
             self.assertLess(g.result.n_generated, 4096 - n_prompt)
 
+    def test_close_while_generating(self):
+        n_prompt, _, _, tokens, _ = self.gld
+        no_eos = {self.model.vocab.eos: -1e9}
+        # Closing the model closes the session, which stops the run first.
+        m = lfm2moe.Model(MODEL)
+        s = m.session(n_ctx=4096, threads=1)
+        g = s.generate(tokens[:n_prompt], max_tokens=0, logit_bias=no_eos, **self.GREEDY)
+        next(g)
+        m.close()
+        self.assertTrue(s.closed)
+        rest = g.text()  # what was queued before the stop, then the end
+        self.assertIsInstance(rest, str)
+        self.assertIn(g.result.stop_reason, ("callback", "cancelled"))
+        g.close()
+        # Dropping an unfinished generation (and its session) stops it too.
+        s = self.model.session(n_ctx=4096, threads=1)
+        g = s.generate(tokens[:n_prompt], max_tokens=0, logit_bias=no_eos, **self.GREEDY)
+        next(g)
+        thread = g._state.thread
+        del g, s
+        gc.collect()
+        thread.join(timeout=60)
+        self.assertFalse(thread.is_alive())
+
     def test_generate_error(self):
         with self.model.session(n_ctx=16, threads=1) as s:
             g = s.generate([1, 5000], max_tokens=4)
