@@ -68,6 +68,9 @@ public final class Model implements AutoCloseable {
             open = new ArrayList<>(sessions);
         }
         for (Session s : open) {
+            s.checkNotInListener(); // before closing anything
+        }
+        for (Session s : open) {
             s.close();
         }
         synchronized (this) {
@@ -126,6 +129,7 @@ public final class Model implements AutoCloseable {
     }
 
     public byte[] detokenizeBytes(int[] tokens) {
+        java.util.Objects.requireNonNull(tokens, "tokens");
         return Native.detokenize(handle(), tokens);
     }
 

@@ -18,6 +18,8 @@ public final class Session implements AutoCloseable {
     private final int nVocab;
     private volatile long handle;
     private volatile boolean running;
+    /** The thread inside generate, whose listener must not free the session. */
+    private volatile Thread generatingThread;
 
     /** A session with the library's defaults for context length and threads. */
     public Session(Model model) {
@@ -63,13 +65,25 @@ public final class Session implements AutoCloseable {
         return h;
     }
 
+    void checkNotInListener() {
+        if (generatingThread == Thread.currentThread()) {
+            throw new IllegalStateException("cannot close a session from its own generation "
+                    + "listener; return false or call cancel()");
+        }
+    }
+
     public boolean isClosed() {
         return handle == 0;
     }
 
-    /** Stops a generation running on another thread first, then frees the session. */
+    /**
+     * Stops a generation running on another thread first, then frees the
+     * session.  From inside a {@link GenerationListener} it throws
+     * IllegalStateException (return false or call {@link #cancel()} there).
+     */
     @Override
     public void close() {
+        checkNotInListener();
         long h = handle;
         if (h != 0 && running) {
             Native.sessionCancel(h);
@@ -104,6 +118,7 @@ public final class Session implements AutoCloseable {
 
     /** Append tokens and run the model over them. */
     public synchronized void decode(int[] tokens, boolean allLogits) {
+        java.util.Objects.requireNonNull(tokens, "tokens");
         Native.decode(idleHandle(), tokens, allLogits ? DECODE_ALL_LOGITS : 0);
     }
 
@@ -178,10 +193,12 @@ public final class Session implements AutoCloseable {
         Sink sink = new Sink(listener);
         double[] r;
         running = true;
+        generatingThread = Thread.currentThread();
         try {
             r = Native.generate(h, prompt, params.maxTokens, params.floats(), params.ints(),
                     params.seed, params.stopBytes(), biasTokens, biasValues, sink);
         } finally {
+            generatingThread = null;
             running = false;
         }
         if (sink.error instanceof RuntimeException) {

@@ -226,6 +226,7 @@ public final class BindingTest {
         expect(IllegalStateException.class, () -> new Session(m));
     }
 
+    @SuppressWarnings("try") // close() inside the try on purpose
     static void testGenerate() throws Exception {
         Gld g = new Gld(golden.resolve("tiny-a-f32.gld"));
         int[] prompt = Arrays.copyOf(g.tokens, g.nPrompt);
@@ -285,10 +286,44 @@ public final class BindingTest {
             s.reset();
             check(status(() -> s.generate(new int[] {1, 5000}, null, null))
                     == Lfm2MoeException.TOKEN_OUT_OF_RANGE, "generate error");
+            // close() from the listener is refused (the session is in use below it).
+            s.reset();
+            expect(IllegalStateException.class, () -> s.generate(prompt,
+                    GenerationParams.greedy().maxTokens(10), piece -> {
+                        s.close();
+                        return true;
+                    }));
+            expect(IllegalStateException.class, () -> s.generate(prompt,
+                    GenerationParams.greedy().maxTokens(10), piece -> {
+                        m.close();
+                        return true;
+                    }));
+            check(!s.isClosed() && !m.isClosed(), "still open");
+            expect(NullPointerException.class, () -> s.decode(null));
+
             String reply = s.chat(List.of(Message.user("Hi")), new GenerationParams().maxTokens(8)
                     .seed(3));
             check(reply != null, "chat");
         }
+    }
+
+    /** close() from another thread while generating: cancels, waits, frees. */
+    static void testCloseWhileGenerating() throws Exception {
+        Gld g = new Gld(golden.resolve("tiny-a-f32.gld"));
+        Model m = new Model(model);
+        Session s = new Session(m, 4096, 1);
+        Thread[] closer = new Thread[1];
+        GenerationParams p = GenerationParams.greedy().maxTokens(0).logitBias(m.eos(), -1e9f);
+        GenerationResult r = s.generate(Arrays.copyOf(g.tokens, g.nPrompt), p, piece -> {
+            if (closer[0] == null) {
+                closer[0] = new Thread(m::close);
+                closer[0].start();
+            }
+            return true;
+        });
+        closer[0].join();
+        check(r.stopReason == StopReason.CANCELLED, "closed from another thread: " + r);
+        check(s.isClosed() && m.isClosed(), "closed after the run");
     }
 
     public static void main(String[] args) throws Exception {
@@ -302,6 +337,7 @@ public final class BindingTest {
         testErrorsAndClose();
         if (generate) {
             testGenerate();
+            testCloseWhileGenerating();
         }
         System.out.println("java bindings: " + checks + " checks passed");
     }
