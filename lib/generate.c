@@ -204,7 +204,6 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             (st = lfm2moe_sampler_sample(sm, logits, &tok)))
             goto out;
         n_gen++;
-        last = tok;
         if (v->attr[tok] & LFM2MOE_TOKEN_ATTR_END_OF_GENERATION) {
             reason = LFM2MOE_STOP_EOS;
             break;
@@ -214,6 +213,7 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         size_t len = 0;
         if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))
             goto out;
+        last = tok; /* the last token whose text went in */
         int m = feed(&g, piece, len, tok, 0);
         if (m < 0) {
             st = m;

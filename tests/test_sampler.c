@@ -165,6 +165,7 @@ static void test_invalid_params(void **state) {
     assert_int_equal(lfm2moe_sampler_accept(s, NV), LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
     assert_int_equal(lfm2moe_sampler_accept(NULL, 1), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_sampler_reset(NULL), LFM2MOE_ERR_INVALID_ARGUMENT);
+    lfm2moe_sampler_free(s);
     assert_int_equal(lfm2moe_sampler_create(NULL, NULL, &s), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_null(s);
     /* every token banned: an error, not a made-up token */
