@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float,
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float,
                     c_int, c_int32, c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
 # The header this module was written against (include/lfm2moe.h).

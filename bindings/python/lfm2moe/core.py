@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import queue
 import threading
 import weakref
@@ -150,7 +151,6 @@ class Model(_Handle):
                                                   byref(out))
             check(st, "lfm2moe_model_load_from_memory")
         else:
-            import os
             check(N.lfm2moe_model_load(os.fsencode(path), byref(params), byref(out)),
                   "lfm2moe_model_load")
         self._ptr = out.value
