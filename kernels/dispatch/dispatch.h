@@ -6,7 +6,9 @@
  * higher level starts as a copy of the level below and overrides the entries
  * it accelerates, so a table is always complete:
  *
- *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64)
+ *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64; AVX512 adds no
+ *                                                   kernels: 512-bit forms
+ *                                                   measured slower on Zen 4)
  *   SCALAR -> NEON -> NEON_DOTPROD -> NEON_I8MM    (aarch64, no kernels yet)
  *
  * The active table is the best level the CPU has (and this build compiled
@@ -76,7 +78,6 @@ void lfm_cpu_detect(lfm_cpu_features *f);
 /* Per-level fillers (x86_avx2.c, x86_avx512.c): override the entries a
  * level accelerates in a table that already holds the level below. */
 void lfm_kernels_fill_avx2(lfm_kernels *k);
-void lfm_kernels_fill_avx512(lfm_kernels *k);
 void lfm_kernels_fill_avx512_vnni(lfm_kernels *k);
 
 #endif

@@ -161,111 +161,10 @@ static inline __m256 load_bf16(const uint16_t *p) {
 HALF_DOT(dot_f16, load_f16, lfm_fp16_to_f32)
 HALF_DOT(dot_bf16, load_bf16, lfm_bf16_to_f32)
 
-/* ---- 32-element blocks ----------------------------------------------------- */
+/* ---- 32-element blocks (x86_legacy.h) ------------------------------------- */
 
-/* Signed codes of one weight block, element order 0..31. */
-static inline __m256i codes_q4_0(const block_q4_0 *b) {
-    return _mm256_sub_epi8(x86_unpack_nibbles(b->qs), _mm256_set1_epi8(8));
-}
-
-static inline __m256i codes_q5_0(const block_q5_0 *b) {
-    /* a clear fifth bit means q - 16 < 0: or-ing 0xF0 into the nibble
-     * gives exactly that two's-complement byte */
-    const __m256i hi = _mm256_andnot_si256(x86_bytes_from_bits32(b->qh),
-                                           _mm256_set1_epi8((char)0xF0));
-    return _mm256_or_si256(x86_unpack_nibbles(b->qs), hi);
-}
-
-static inline __m256i codes_q8_0(const block_q8_0 *b) {
-    return _mm256_loadu_si256((const __m256i *)b->qs);
-}
-
-/* Unsigned codes of the offset types. */
-static inline __m256i codes_q4_1(const block_q4_1 *b) {
-    return x86_unpack_nibbles(b->qs);
-}
-
-static inline __m256i codes_q5_1(const block_q5_1 *b) {
-    const __m256i hi = _mm256_and_si256(x86_bytes_from_bits32(b->qh), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(x86_unpack_nibbles(b->qs), hi);
-}
-
-/* Signed-weight types with Q8_0 activations: dot and a tile of up to
- * MM_T activation rows per weight row (the weight block decoded once). */
-#define MM_T 4
-#define SIGNED_Q8_0(sfx, btype)                                                                 \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
-        const btype *x = w;                                                                     \
-        const block_q8_0 *y = a;                                                                \
-        __m256 acc = _mm256_setzero_ps();                                                       \
-        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                           \
-            const __m256i q = x86_dot_s8s8(codes_##sfx(&x[i]), codes_q8_0(&y[i]));              \
-            const __m256 d = _mm256_set1_ps(x86_h2f(x[i].d) * x86_h2f(y[i].d));                 \
-            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);                               \
-        }                                                                                       \
-        return x86_hsum_ps(acc);                                                                \
-    }                                                                                           \
-    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
-                         size_t as, int64_t nt, float *out, int64_t os) {                       \
-        const int64_t nb = n / QK_LEGACY;                                                       \
-        for (int64_t t = 0; t < nt; t += MM_T) {                                                \
-            const int64_t tn = nt - t < MM_T ? nt - t : MM_T;                                   \
-            if (tn < MM_T) {                                                                    \
-                for (int64_t r = 0; r < nr; r++)                                                \
-                    for (int64_t k = 0; k < tn; k++)                                            \
-                        out[(t + k) * os + r] = dot_##sfx(                                      \
-                            n, (const uint8_t *)w + r * ws, (const uint8_t *)a + (t + k) * as); \
-                break;                                                                          \
-            }                                                                                   \
-            const block_q8_0 *y[MM_T];                                                          \
-            for (int k = 0; k < MM_T; k++)                                                      \
-                y[k] = (const block_q8_0 *)((const uint8_t *)a + (t + k) * as);                 \
-            for (int64_t r = 0; r < nr; r++) {                                                  \
-                const btype *x = (const btype *)((const uint8_t *)w + r * ws);                  \
-                __m256 acc[MM_T];                                                               \
-                for (int k = 0; k < MM_T; k++)                                                  \
-                    acc[k] = _mm256_setzero_ps();                                               \
-                for (int64_t i = 0; i < nb; i++) {                                              \
-                    const __m256i qx = codes_##sfx(&x[i]);                                      \
-                    const __m256i ax = _mm256_sign_epi8(qx, qx);                                \
-                    const float dx = x86_h2f(x[i].d);                                           \
-                    for (int k = 0; k < MM_T; k++) {                                            \
-                        const __m256i sy = _mm256_sign_epi8(codes_q8_0(&y[k][i]), qx);          \
-                        const __m256i q = x86_dot_u8s8(ax, sy);                                 \
-                        const __m256 d = _mm256_set1_ps(dx * x86_h2f(y[k][i].d));               \
-                        acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc[k]);             \
-                    }                                                                           \
-                }                                                                               \
-                for (int k = 0; k < MM_T; k++)                                                  \
-                    out[(t + k) * os + r] = x86_hsum_ps(acc[k]);                                \
-            }                                                                                   \
-        }                                                                                       \
-    }
-
-SIGNED_Q8_0(q4_0, block_q4_0)
-SIGNED_Q8_0(q5_0, block_q5_0)
-SIGNED_Q8_0(q8_0, block_q8_0)
-
-/* Offset types with Q8_1 activations: d*isum per lane, m*s as a float sum
- * kept apart (the scalar adds both per block). */
-#define OFFSET_Q8_1(sfx, btype)                                                                 \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
-        const btype *x = w;                                                                     \
-        const block_q8_1 *y = a;                                                                \
-        __m256 acc = _mm256_setzero_ps();                                                       \
-        float summ = 0.0f;                                                                      \
-        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                           \
-            const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                    \
-            const __m256i q = x86_dot_u8s8(codes_##sfx(&x[i]), qy);                             \
-            const __m256 d = _mm256_set1_ps(x86_h2f(x[i].d) * x86_h2f(y[i].d));                 \
-            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc);                               \
-            summ += x86_h2f(x[i].m) * x86_h2f(y[i].s);                                          \
-        }                                                                                       \
-        return x86_hsum_ps(acc) + summ;                                                         \
-    }
-
-OFFSET_Q8_1(q4_1, block_q4_1)
-OFFSET_Q8_1(q5_1, block_q5_1)
+#define LEG_VNNI 0
+#include "x86_legacy.h"
 
 /* ---- k-quants (x86_kquant.h) ---------------------------------------------- */
 
@@ -281,13 +180,6 @@ void lfm_kernels_fill_avx2(lfm_kernels *k) {
     k->dot[LFM_TYPE_F32] = dot_f32;
     k->dot[LFM_TYPE_F16] = dot_f16;
     k->dot[LFM_TYPE_BF16] = dot_bf16;
-    k->dot[LFM_TYPE_Q4_0] = dot_q4_0;
-    k->dot[LFM_TYPE_Q5_0] = dot_q5_0;
-    k->dot[LFM_TYPE_Q8_0] = dot_q8_0;
-    k->dot[LFM_TYPE_Q4_1] = dot_q4_1;
-    k->dot[LFM_TYPE_Q5_1] = dot_q5_1;
+    leg_fill(k);
     kq_fill(k);
-    k->mm[LFM_TYPE_Q4_0] = mm_q4_0;
-    k->mm[LFM_TYPE_Q5_0] = mm_q5_0;
-    k->mm[LFM_TYPE_Q8_0] = mm_q8_0;
 }
