@@ -2,7 +2,7 @@
 
 Every function is declared with its restype/argtypes next to its C
 prototype.  Structs mirror the header field by field (ctypes applies the
-same natural alignment as the C compiler); tests/test_layout.py checks
+same natural alignment as the C compiler); tests/test_lfm2moe.py (LayoutTest) checks
 sizes and offsets against a C program built from the real header.
 """
 
