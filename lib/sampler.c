@@ -382,23 +382,33 @@ LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
         select_top(id, lg, n, p->top_k);
         n = p->top_k;
     }
-    /* 4. top-p over the softmax of the current logits */
+    /* 4. top-p over the softmax of the current logits.  The kept set is
+     * usually small: sort only the best 64, 256, ... candidates until their
+     * mass reaches top_p (the sorted prefix is the same as a full sort's). */
     if (p->top_p < 1.0f && n > 1) {
-        sort_cands(id, lg, 0, n);
-        sorted = 1;
-        const float mx = lg[0];
+        float mx = lg[0];
+        for (int32_t i = 1; i < n; i++) mx = lg[i] > mx ? lg[i] : mx;
         double sum = 0.0;
         for (int32_t i = 0; i < n; i++) sum += exp((double)(lg[i] - mx));
-        double cum = 0.0;
         int32_t keep = n;
-        for (int32_t i = 0; i < n; i++) {
-            cum += exp((double)(lg[i] - mx)) / sum;
-            if (cum >= (double)p->top_p) {
+        for (int32_t k = 64;; k *= 4) {
+            if (k >= n) k = n;
+            select_top(id, lg, n, k);
+            sort_cands(id, lg, 0, k);
+            double cum = 0.0;
+            int32_t i = 0;
+            for (; i < k; i++) {
+                cum += exp((double)(lg[i] - mx)) / sum;
+                if (cum >= (double)p->top_p) break;
+            }
+            if (i < k) {
                 keep = i + 1;
                 break;
             }
+            if (k == n) break; /* rounding: the whole mass fell short of top_p */
         }
         n = keep;
+        sorted = 1;
     }
     /* 5. min-p relative to the most likely token (which always stays, even
      * with min_p > 1) */

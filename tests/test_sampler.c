@@ -314,6 +314,46 @@ static void test_top_p(void **state) {
     assert_int_equal(kept_set(&p, l), 0x3);
 }
 
+/* top-p on 1024 random logits where the kept set has more than 64 tokens
+ * (the sampler widens its partial sort), against a reference computed here. */
+static void test_top_p_wide(void **state) {
+    (void)state;
+    float l[NV];
+    random_logits(l, 77);
+    int order[NV];
+    for (int i = 0; i < NV; i++) order[i] = i;
+    for (int i = 1; i < NV; i++) { /* insertion sort, logits descending */
+        int v = order[i], j = i;
+        while (j > 0 && l[order[j - 1]] < l[v]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    double sum = 0.0;
+    for (int i = 0; i < NV; i++) sum += exp((double)l[i] - (double)l[order[0]]);
+    const float tp = 0.6f;
+    double cum = 0.0;
+    int keep = 0;
+    while (keep < NV) {
+        cum += exp((double)l[order[keep]] - (double)l[order[0]]) / sum;
+        keep++;
+        if (cum >= tp) break;
+    }
+    assert_true(keep > 64 && keep < 400);
+    lfm2moe_sampling_params p = plain();
+    p.top_p = tp;
+    p.temperature = 1000.0f; /* after top-p: near uniform over the kept set */
+    lfm2moe_sampler *s = make(&p);
+    static int hist[NV];
+    histogram(s, l, 40000, hist);
+    for (int r = 0; r < NV; r++) {
+        if (r < keep) assert_true(hist[order[r]] > 0);
+        else assert_int_equal(hist[order[r]], 0);
+    }
+    lfm2moe_sampler_free(s);
+}
+
 static void test_min_p(void **state) {
     (void)state;
     float l[NV];
@@ -535,6 +575,7 @@ int main(void) {
         cmocka_unit_test(test_greedy_is_argmax),
         cmocka_unit_test(test_top_k),
         cmocka_unit_test(test_top_p),
+        cmocka_unit_test(test_top_p_wide),
         cmocka_unit_test(test_min_p),
         cmocka_unit_test(test_temperature_distribution),
         cmocka_unit_test(test_penalties),
