@@ -1,4 +1,4 @@
-/* Q4_K / Q5_K / Q6_K dots and tiles with Q8_K activations, 256-bit.
+/* Q2_K .. Q6_K dots and tiles with Q8_K activations, 256-bit.
  * Included by x86_avx2.c (KQ_VNNI 0: vpmaddubsw + vpmaddwd) and
  * x86_avx512_vnni.c (KQ_VNNI 1: vpdpbusd).
  *
@@ -135,11 +135,90 @@ static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
     return k->d * y->d * (float)isum;
 }
 
+/* ---- Q2_K / Q3_K ------------------------------------------------------------ */
+
+/* Element 128h + 32s + l (l < 32) of both: bits 2s, 2s+1 of qs[32h + l]. */
+static inline void kq_2bit_codes(const uint8_t *qs, __m256i q[8]) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
+        for (int s = 0; s < 4; s++)
+            q[4 * h + s] = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+    }
+}
+
+typedef struct kq2 {
+    __m256i q[8];     /* codes 0..3, elements 32j..32j+31 */
+    uint8_t sc[16];   /* low nibbles: scales of the 16 groups of 16 */
+    __m256i mins16;   /* high nibbles as 16 x int16 */
+    float d, dmin;
+} kq2;
+
+static inline void kq2_decode(kq2 *k, const block_q2_K *x) {
+    kq_2bit_codes(x->qs, k->q);
+    const __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+    _mm_storeu_si128((__m128i *)k->sc, _mm_and_si128(raw, _mm_set1_epi8(0x0f)));
+    k->mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+    k->d = x86_h2f(x->d);
+    k->dmin = x86_h2f(x->dmin);
+}
+
+static inline float kq2_apply(const kq2 *k, const block_q8_K *y) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++)
+        acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
+                        k->sc[2 * j], k->sc[2 * j + 1]);
+    const int isum = x86_hsum_epi32(acc);
+    const int summs = x86_hsum_epi32(
+        _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), k->mins16));
+    /* the scalar's order: y->d * half */
+    const float dall = y->d * k->d;
+    const float dmin = y->d * k->dmin;
+    return dall * (float)isum - dmin * (float)summs;
+}
+
+typedef struct kq3 {
+    __m256i q[8];     /* codes + 4, in 0..7 */
+    int sc[16];       /* signed scales of the 16 groups of 16 */
+    __m256i sc16;
+    float d;
+} kq3;
+
+static inline void kq3_decode(kq3 *k, const block_q3_K *x) {
+    kq_2bit_codes(x->qs, k->q);
+    /* hmask[l] bit 4h + s set: no -4 on element 128h + 32s + l */
+    const __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+    const __m256i one = _mm256_set1_epi8(1);
+    for (int b = 0; b < 8; b++) {
+        const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, b), one);
+        k->q[b] = _mm256_or_si256(k->q[b], _mm256_slli_epi16(hb, 2));
+    }
+    lfm_q3k_scales(x->scales, k->sc);
+    int16_t s16[16];
+    for (int j = 0; j < 16; j++)
+        s16[j] = (int16_t)k->sc[j];
+    k->sc16 = _mm256_loadu_si256((const __m256i *)s16);
+    k->d = x86_h2f(x->d);
+}
+
+/* isum = sum_g sc_g <q + 4, a_g> - 4 sum_g sc_g bsum_g (exact). */
+static inline float kq3_apply(const kq3 *k, const block_q8_K *y) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++)
+        acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
+                        k->sc[2 * j], k->sc[2 * j + 1]);
+    const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), k->sc16);
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 2));
+    return k->d * y->d * (float)x86_hsum_epi32(acc);
+}
+
 /* ---- dots and tiles --------------------------------------------------------- */
 
 #define KQ_DECODE_Q4_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, NULL)
 #define KQ_DECODE_Q5_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, (x)->qh)
 #define KQ_DECODE_Q6_K(k, x) kq6_decode(k, x)
+#define KQ_DECODE_Q2_K(k, x) kq2_decode(k, x)
+#define KQ_DECODE_Q3_K(k, x) kq3_decode(k, x)
 
 #define KQ_KERNELS(sfx, btype, ktype, decode, apply)                                            \
     static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
@@ -179,6 +258,8 @@ static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
 KQ_KERNELS(q4_K, block_q4_K, kq4, KQ_DECODE_Q4_K, kq4_apply)
 KQ_KERNELS(q5_K, block_q5_K, kq4, KQ_DECODE_Q5_K, kq4_apply)
 KQ_KERNELS(q6_K, block_q6_K, kq6, KQ_DECODE_Q6_K, kq6_apply)
+KQ_KERNELS(q2_K, block_q2_K, kq2, KQ_DECODE_Q2_K, kq2_apply)
+KQ_KERNELS(q3_K, block_q3_K, kq3, KQ_DECODE_Q3_K, kq3_apply)
 
 static inline void kq_fill(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_K] = dot_q4_K;
@@ -187,4 +268,8 @@ static inline void kq_fill(lfm_kernels *k) {
     k->mm[LFM_TYPE_Q4_K] = mm_q4_K;
     k->mm[LFM_TYPE_Q5_K] = mm_q5_K;
     k->mm[LFM_TYPE_Q6_K] = mm_q6_K;
+    k->dot[LFM_TYPE_Q2_K] = dot_q2_K;
+    k->dot[LFM_TYPE_Q3_K] = dot_q3_K;
+    k->mm[LFM_TYPE_Q2_K] = mm_q2_K;
+    k->mm[LFM_TYPE_Q3_K] = mm_q3_K;
 }
