@@ -291,7 +291,15 @@ static int load_image(lfm2moe_model *m) {
         const gguf_tensor *t = &m->gguf.tensors[i];
         m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
     }
-    return lfm_vocab_load(&m->gguf, &m->vocab);
+    if ((st = lfm_vocab_load(&m->gguf, &m->vocab)))
+        return st;
+    /* a token id indexes the embedding, the logits and the vocabulary tables
+     * alike: they must agree (generation reads attributes of sampled ids) */
+    if (m->vocab && m->vocab->n_vocab != m->hp.n_vocab)
+        return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
+                        "the tokenizer has %d tokens but token_embd.weight has %d rows",
+                        m->vocab->n_vocab, m->hp.n_vocab);
+    return LFM2MOE_OK;
 }
 
 LFM2MOE_API void lfm2moe_model_free(lfm2moe_model *m) {

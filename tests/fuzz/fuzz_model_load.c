@@ -68,6 +68,27 @@ static void use_vocab(const lfm2moe_model *m, lfm2moe_session *s) {
                               tmpl, sizeof tmpl, &len);
 }
 
+/* Greedy generation pushed to the highest token id (the edge of every
+ * per-token table: logits, vocabulary pieces and attributes). */
+static void generate(lfm2moe_session *s, int32_t n_vocab) {
+    lfm2moe_generate_params gp;
+    lfm2moe_generate_params_init(&gp);
+    gp.max_tokens = 3;
+    gp.sampling.temperature = 0;
+    int32_t last = n_vocab - 1;
+    float bias = 1e4f;
+    gp.sampling.logit_bias_tokens = &last;
+    gp.sampling.logit_bias_values = &bias;
+    gp.sampling.n_logit_bias = 1;
+    lfm2moe_generate_result res;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    int st = lfm2moe_generate(s, NULL, 0, &gp, &res);
+    /* a model without a tokenizer cannot stream text */
+    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_NOT_FOUND)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const uint8_t empty[1];
     lfm2moe_model *m = NULL;
@@ -107,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int32_t bad = info.n_vocab;
         if (lfm2moe_decode_step(s, &bad, 1, 0) != LFM2MOE_ERR_TOKEN_OUT_OF_RANGE)
             abort();
+        generate(s, info.n_vocab);
     } else if (s || (st != LFM2MOE_ERR_LIMIT && st != LFM2MOE_ERR_OUT_OF_MEMORY)) {
         abort();
     }
