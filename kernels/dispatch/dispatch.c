@@ -55,6 +55,7 @@ static void fill_scalar(lfm_kernels *k) {
     k->act[LFM_TYPE_Q8_K] = lfm_act_q8_K;
 }
 
+#if defined(LFM_HAVE_X86_SIMD)
 /* Level `isa` = copy of level `below` + its own overrides (fill NULL: none). */
 static void derive(int isa, int below, void (*fill)(lfm_kernels *)) {
     tables[isa] = tables[below];
@@ -64,6 +65,7 @@ static void derive(int isa, int below, void (*fill)(lfm_kernels *)) {
     available[isa] = 1;
     detected = isa;
 }
+#endif
 
 /* Highest available level <= cap on this machine's ladder.  A cap from the
  * other architecture's ladder is "more than the CPU has": the best level. */
