@@ -55,7 +55,7 @@ static void fill_scalar(lfm_kernels *k) {
     k->act[LFM_TYPE_Q8_K] = lfm_act_q8_K;
 }
 
-#if defined(LFM_HAVE_X86_SIMD)
+#if defined(LFM_HAVE_X86_SIMD) || defined(LFM_HAVE_ARM_NEON)
 /* Level `isa` = copy of level `below` + its own overrides (fill NULL: none). */
 static void derive(int isa, int below, void (*fill)(lfm_kernels *)) {
     tables[isa] = tables[below];
@@ -72,7 +72,8 @@ static void derive(int isa, int below, void (*fill)(lfm_kernels *)) {
 static int capped(int cap) {
     int best = 0;
     for (int i = 0; i < N_LEVELS; i++)
-        if (available[i] && (i <= cap || (cap < 11) != (i < 11)))
+        /* SCALAR (0) is on both ladders: a cap of 0 is always scalar */
+        if (available[i] && (i <= cap || (cap != 0 && (cap < 11) != (i < 11))))
             best = i;
     return best;
 }
@@ -92,6 +93,12 @@ static void init(void) {
             if (f.avx512vnni)
                 derive(3, 2, lfm_kernels_fill_avx512_vnni);
         }
+    }
+#elif defined(LFM_HAVE_ARM_NEON)
+    if (f.neon) {
+        derive(11, 0, lfm_kernels_fill_neon);
+        if (f.dotprod)
+            derive(12, 11, lfm_kernels_fill_neon_dotprod);
     }
 #else
     (void)f;

@@ -9,7 +9,8 @@
  *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64; AVX512 adds no
  *                                                   kernels: 512-bit forms
  *                                                   measured slower on Zen 4)
- *   SCALAR -> NEON -> NEON_DOTPROD -> NEON_I8MM    (aarch64, no kernels yet)
+ *   SCALAR -> NEON -> NEON_DOTPROD                 (aarch64; NEON_I8MM has no
+ *                                                   kernels, never available)
  *
  * The active table is the best level the CPU has (and this build compiled
  * kernels for), capped by LFM2MOE_MAX_ISA at first use or lfm_isa_set_max.
@@ -79,5 +80,8 @@ void lfm_cpu_detect(lfm_cpu_features *f);
  * level accelerates in a table that already holds the level below. */
 void lfm_kernels_fill_avx2(lfm_kernels *k);
 void lfm_kernels_fill_avx512_vnni(lfm_kernels *k);
+/* aarch64 (arm_neon.c, arm_dotprod.c) */
+void lfm_kernels_fill_neon(lfm_kernels *k);
+void lfm_kernels_fill_neon_dotprod(lfm_kernels *k);
 
 #endif
