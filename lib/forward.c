@@ -38,10 +38,11 @@ typedef struct mm_task {
     int32_t n_expert;
 } mm_task;
 
-static void mm_worker(void *ctx, int ith, int nth) {
+static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const mm_task *t = ctx;
+    (void)thread;
     long r0, r1;
-    lfm_split((long)t->w->n_rows, ith, nth, &r0, &r1);
+    lfm_split((long)t->w->n_rows, chunk, n_chunks, &r0, &r1);
     if (!t->exp_first) {
         lfm_matmul_rows(t->w, t->mat, t->xq, t->n, t->y, t->y_stride, r0, r1);
         return;
@@ -60,7 +61,7 @@ static void matmul(session *s, const lfm_weight *w, const float *x, int64_t x_st
                    float *y, int64_t y_stride) {
     lfm_encode_acts(w->type, x, x_stride, n, w->n_cols, s->s.actq);
     mm_task t = {w, 0, s->s.actq, n, y, y_stride, NULL, 0};
-    lfm_pool_run(s->pool, mm_worker, &t);
+    lfm_pool_run(s->pool, mm_worker, &t, 0);
 }
 
 /* Expert products for all slots: slot i (grouped by expert) multiplies the
@@ -75,7 +76,7 @@ static void expert_matmul(session *s, const lfm_weight *w, const float *src, int
     }
     mm_task t = {w, 0, s->s.actq2, n_slots, dst, dst_stride, s->s.exp_first,
                  s->model->hp.n_expert};
-    lfm_pool_run(s->pool, mm_worker, &t);
+    lfm_pool_run(s->pool, mm_worker, &t, 0);
 }
 
 /* ---- token mixing: short convolution ---------------------------------- */
@@ -99,13 +100,13 @@ typedef struct attn_task {
     int32_t n, pos0;
 } attn_task;
 
-static void attn_worker(void *ctx, int ith, int nth) {
+static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const attn_task *a = ctx;
     const lfm_hparams *hp = &a->s->model->hp;
     const int32_t H = hp->n_head, D = hp->head_dim;
     long i0, i1;
-    lfm_split((long)a->n * H, ith, nth, &i0, &i1);
-    float *scratch = a->s->s.attn + (size_t)ith * (size_t)a->s->n_ctx;
+    lfm_split((long)a->n * H, chunk, n_chunks, &i0, &i1);
+    float *scratch = a->s->s.attn + (size_t)thread * (size_t)a->s->n_ctx;
     const float scale = 1.0f / sqrtf((float)D);
     for (long i = i0; i < i1; i++) {
         int32_t t = (int32_t)(i / H), h = (int32_t)(i % H);
@@ -138,7 +139,7 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
         memcpy(vc + (size_t)(pos0 + t) * s->kv_dim, v + t * kvd, (size_t)kvd * sizeof(float));
     }
     attn_task a = {s, q, kc, vc, n, pos0};
-    lfm_pool_run(s->pool, attn_worker, &a); /* -> mix [n][qd] */
+    lfm_pool_run(s->pool, attn_worker, &a, 0); /* -> mix [n][qd] */
     matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */
 }
 

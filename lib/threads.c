@@ -1,30 +1,39 @@
 #include "threads.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "errors.h"
 
-#define SPIN_ROUNDS 20000 /* polls before a worker sleeps */
+#define SPIN_ROUNDS 20000 /* polls before sleeping */
 
 typedef struct worker {
     lfm_pool *pool;
-    int ith;
-    pthread_t thread;
+    int thread;
+    pthread_t handle;
 } worker;
 
 struct lfm_pool {
     int n_threads;
     worker *workers; /* n_threads - 1 */
     pthread_mutex_t mutex;
-    pthread_cond_t wake;
-    atomic_uint generation; /* bumped for every step (and for shutdown) */
-    atomic_int pending;     /* workers still running the current step */
+    pthread_cond_t wake;          /* workers sleep on it between steps */
+    pthread_cond_t done;          /* the caller sleeps on it when a step runs long */
+    /* generation << 32 | next unclaimed chunk.  One word, so a claim can
+     * only succeed for the step whose fn/ctx the claimer has read. */
+    _Atomic uint64_t state;
+    atomic_int done_chunks;
+    atomic_int sleepers;          /* workers asleep (or about to be) on `wake` */
+    atomic_int caller_waiting;
     atomic_int stop;
-    lfm_task_fn fn;         /* published before generation is bumped */
-    void *ctx;
+    /* the current step, written before its generation is published.  A late
+     * worker may read them while the caller writes the next step's: atomics
+     * keep that defined, and run_chunks then claims nothing. */
+    _Atomic(lfm_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_int n_chunks;
 };
 
 static inline void cpu_relax(void) {
@@ -35,30 +44,54 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Claim and run chunks of step `gen` until none is left. */
+static void run_chunks(lfm_pool *p, uint32_t gen, lfm_task_fn fn, void *ctx, int n, int thread) {
+    for (;;) {
+        uint64_t v = atomic_load(&p->state);
+        if ((uint32_t)(v >> 32) != gen || (uint32_t)v >= (uint32_t)n)
+            return;
+        if (!atomic_compare_exchange_weak(&p->state, &v, v + 1))
+            continue;
+        fn(ctx, (int)(uint32_t)v, n, thread);
+        /* the last chunk wakes the caller if it went to sleep (seq_cst pairs
+         * with its store of caller_waiting: one side always sees the other) */
+        if (atomic_fetch_add(&p->done_chunks, 1) + 1 == n && atomic_load(&p->caller_waiting)) {
+            pthread_mutex_lock(&p->mutex);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mutex);
+        }
+    }
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     lfm_pool *p = w->pool;
-    /* generation is 0 when the pool is created: a step published before this
-     * thread got here is still seen as new */
-    unsigned seen = 0;
+    uint32_t seen = 0; /* generation 0: the pool as created */
     for (;;) {
-        unsigned gen;
+        uint32_t gen;
         int spins = 0;
-        while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen) {
+        while ((gen = (uint32_t)(atomic_load(&p->state) >> 32)) == seen) {
             if (++spins < SPIN_ROUNDS) {
                 cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&p->mutex);
-            while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen)
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((uint32_t)(atomic_load(&p->state) >> 32) == seen)
                 pthread_cond_wait(&p->wake, &p->mutex);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mutex);
+            spins = 0;
         }
         seen = gen;
-        if (atomic_load_explicit(&p->stop, memory_order_acquire))
+        if (atomic_load(&p->stop))
             return NULL;
-        p->fn(p->ctx, w->ith, p->n_threads);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        /* fn/ctx/n_chunks were written before `gen` was published; if the
+         * caller has moved on since, run_chunks finds a newer generation and
+         * claims nothing */
+        run_chunks(p, gen, atomic_load_explicit(&p->fn, memory_order_relaxed),
+                   atomic_load_explicit(&p->ctx, memory_order_relaxed),
+                   atomic_load_explicit(&p->n_chunks, memory_order_relaxed), w->thread);
     }
 }
 
@@ -70,11 +103,17 @@ int lfm_pool_create(int n_threads, lfm_pool **out) {
     if (!p)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the thread pool");
     p->n_threads = n_threads;
-    atomic_init(&p->generation, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->state, 0);
+    atomic_init(&p->done_chunks, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->caller_waiting, 0);
     atomic_init(&p->stop, 0);
+    atomic_init(&p->fn, NULL);
+    atomic_init(&p->ctx, NULL);
+    atomic_init(&p->n_chunks, 0);
     pthread_mutex_init(&p->mutex, NULL);
     pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) {
@@ -84,8 +123,8 @@ int lfm_pool_create(int n_threads, lfm_pool **out) {
         for (int i = 0; i < n_threads - 1; i++) {
             worker *w = &p->workers[i];
             w->pool = p;
-            w->ith = i + 1;
-            if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            w->thread = i + 1;
+            if (pthread_create(&w->handle, NULL, worker_main, w) != 0) {
                 p->n_threads = i + 1; /* join only the ones that started */
                 lfm_pool_free(p);
                 return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "cannot start worker thread %d",
@@ -97,20 +136,33 @@ int lfm_pool_create(int n_threads, lfm_pool **out) {
     return LFM2MOE_OK;
 }
 
+/* Publish a new generation (its step fields already written) and wake
+ * sleeping workers. */
+static void publish(lfm_pool *p, uint64_t state) {
+    atomic_store(&p->state, state);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mutex);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mutex);
+    }
+}
+
 void lfm_pool_free(lfm_pool *p) {
     if (!p)
         return;
     if (p->workers) {
-        atomic_store_explicit(&p->stop, 1, memory_order_release);
-        pthread_mutex_lock(&p->mutex);
-        atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+        atomic_store(&p->stop, 1);
+        uint64_t v = atomic_load(&p->state);
+        pthread_mutex_lock(&p->mutex); /* no sleeper may miss the last wake-up */
+        atomic_store(&p->state, ((v >> 32) + 1) << 32);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mutex);
         for (int i = 0; i < p->n_threads - 1; i++)
-            pthread_join(p->workers[i].thread, NULL);
+            pthread_join(p->workers[i].handle, NULL);
         free(p->workers);
     }
     pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mutex);
     free(p);
 }
@@ -119,24 +171,32 @@ int lfm_pool_size(const lfm_pool *p) {
     return p->n_threads;
 }
 
-void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx) {
+void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx, int n_chunks) {
+    if (n_chunks <= 0)
+        n_chunks = p->n_threads * 4;
     if (p->n_threads == 1) {
-        fn(ctx, 0, 1);
+        for (int c = 0; c < n_chunks; c++)
+            fn(ctx, c, n_chunks, 0);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_release);
-    pthread_mutex_lock(&p->mutex);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mutex);
-    fn(ctx, 0, p->n_threads);
-    int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
-        if (++spins < SPIN_ROUNDS)
-            cpu_relax();
-        else
-            sched_yield();
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->n_chunks, n_chunks, memory_order_relaxed);
+    atomic_store(&p->done_chunks, 0);
+    uint32_t gen = (uint32_t)(atomic_load(&p->state) >> 32) + 1;
+    publish(p, (uint64_t)gen << 32);
+    run_chunks(p, gen, fn, ctx, n_chunks, 0);
+    /* wait for chunks that others are still running: spin a little, then
+     * sleep rather than steal the CPU a descheduled worker needs */
+    for (int spins = 0; spins < SPIN_ROUNDS; spins++) {
+        if (atomic_load(&p->done_chunks) == n_chunks)
+            return;
+        cpu_relax();
     }
+    pthread_mutex_lock(&p->mutex);
+    atomic_store(&p->caller_waiting, 1);
+    while (atomic_load(&p->done_chunks) < n_chunks)
+        pthread_cond_wait(&p->done, &p->mutex);
+    atomic_store(&p->caller_waiting, 0);
+    pthread_mutex_unlock(&p->mutex);
 }

@@ -1,21 +1,30 @@
-/* A persistent pool of worker threads owned by a session.  The forward pass
- * runs each parallel step as fn(ctx, ith, nth) on all nth threads (the
- * caller is thread 0) and continues when every thread has returned.  Workers
- * spin briefly between steps (per-token steps are microseconds apart) and
- * then sleep on a condition variable. */
+/* A persistent pool of worker threads owned by a session.
+ *
+ * Each parallel step is cut into n_chunks independent chunks; the caller
+ * and the workers claim chunks from one atomic counter until none is left,
+ * then the caller waits for the chunks still running.  Because the caller
+ * works too and nobody owns a fixed share, a worker that the OS has not
+ * scheduled yet (an oversubscribed machine, a phone's little cores) delays
+ * nothing: its chunks are simply taken by whoever is running.  Workers spin
+ * briefly between steps (per-token steps are microseconds apart) and then
+ * sleep on a condition variable. */
 #ifndef LFM_THREADS_H
 #define LFM_THREADS_H
 
+/* fn(ctx, chunk, n_chunks, thread): chunk in [0, n_chunks); thread in
+ * [0, n_threads) identifies the executing thread (for per-thread scratch). */
+typedef void (*lfm_task_fn)(void *ctx, int chunk, int n_chunks, int thread);
+
 typedef struct lfm_pool lfm_pool;
-typedef void (*lfm_task_fn)(void *ctx, int ith, int nth);
 
 /* n_threads >= 1 (1 = no worker threads). */
 int lfm_pool_create(int n_threads, lfm_pool **out);
 /* Stops and joins the workers.  NULL is a no-op. */
 void lfm_pool_free(lfm_pool *pool);
 int lfm_pool_size(const lfm_pool *pool);
-/* Run fn on every thread and wait for all of them. */
-void lfm_pool_run(lfm_pool *pool, lfm_task_fn fn, void *ctx);
+/* Run all chunks of a step and wait for them.  n_chunks <= 0 means four per
+ * thread (balance without much claiming overhead). */
+void lfm_pool_run(lfm_pool *pool, lfm_task_fn fn, void *ctx, int n_chunks);
 
 /* Split [0, n) into nth nearly equal parts; part ith is [*begin, *end). */
 static inline void lfm_split(long n, int ith, int nth, long *begin, long *end) {
