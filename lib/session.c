@@ -99,15 +99,24 @@ static uint64_t mul_sat(uint64_t a, uint64_t b) {
 static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, session_sizes *z) {
     const lfm_hparams *hp = &m->hp;
     const uint64_t T = (uint64_t)sh->n_batch, E = (uint64_t)hp->n_embd, D = (uint64_t)hp->head_dim;
-    const uint64_t H = (uint64_t)hp->n_head, Hkv = (uint64_t)hp->n_head_kv;
-    const uint64_t K = (uint64_t)hp->n_expert_used, F = (uint64_t)hp->n_ff_exp;
+    /* widths of a block kind the model lacks are unchecked metadata (no
+     * tensor has their shape): they must not size anything */
+    int32_t n_moe = 0;
+    for (int32_t i = 0; i < hp->n_block; i++)
+        n_moe += m->blocks[i].is_moe;
+    const int has_attn = m->n_attn_blocks > 0, has_moe = n_moe > 0, has_dense = n_moe < hp->n_block;
+    const uint64_t H = has_attn ? (uint64_t)hp->n_head : 0, Hkv = (uint64_t)hp->n_head_kv;
+    const uint64_t K = has_moe ? (uint64_t)hp->n_expert_used : 0;
+    const uint64_t F = has_moe ? (uint64_t)hp->n_ff_exp : 0;
+    const uint64_t X = has_moe ? (uint64_t)hp->n_expert : 0;
+    const uint64_t FF = has_dense ? (uint64_t)hp->n_ff : 0;
     const uint64_t f = sizeof(float);
     uint64_t kvd = Hkv * D;
     uint64_t kv = mul_sat(mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2, (uint64_t)sh->n_ctx),
                                   kvd),
                           f);
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
-    uint64_t ff_w = max_sz(K * F, (uint64_t)hp->n_ff);
+    uint64_t ff_w = max_sz(K * F, FF);
     uint64_t parts[] = {
         kv,
         (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f, /* conv (x2 below) */
@@ -117,12 +126,12 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         T * max_sz(E, H * D) * f,
         T * sh->act_row_bytes,
         T * K * sh->act_row_bytes,
-        T * (uint64_t)hp->n_expert * f,
+        T * X * f,
         T * K * 4,                                       /* ids, w, slot_tok, slot_w */
         T * ff_w * f,                                    /* gate (and up) */
         T * K * E * f,
         mul_sat((uint64_t)sh->n_threads * (uint64_t)sh->n_ctx, f),
-        ((uint64_t)hp->n_expert + 1) * 4,
+        (X + 1) * 4,
     };
     z->kv = parts[0];
     z->conv = parts[1];

@@ -388,6 +388,57 @@ static void test_absurd_metadata(void **state) {
     gb_free(&b);
 }
 
+/* Hyperparameters of a kind of block the model does not have (no tensor
+ * checks them) must not size the session: huge values are either refused at
+ * load or cost nothing. */
+static void test_unused_hparams(void **state) {
+    (void)state;
+    static const struct {
+        int n_attn, n_dense;
+        const char *key;
+        uint32_t value;
+    } cases[] = {
+        {0, 1, "lfm2moe.attention.head_count", 65536},   /* no attention block */
+        {0, 1, "lfm2moe.attention.key_length", 1024},
+        {1, 0, "lfm2moe.feed_forward_length", 1u << 24}, /* no dense block */
+        {1, 2, "lfm2moe.expert_feed_forward_length", 1u << 24}, /* no MoE block */
+        {1, 2, "lfm2moe.expert_count", 65536},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_model_shape sh = small_shape;
+        sh.n_attn = cases[i].n_attn;
+        sh.n_dense = cases[i].n_dense;
+        gb c;
+        memset(&c, 0, sizeof c);
+        gb_build_model(&c, &sh);
+        patch_u32(&c, kv_value_at(&c, cases[i].key), cases[i].value);
+        if (strcmp(cases[i].key, "lfm2moe.expert_count") == 0) /* keep used <= count */
+            patch_u32(&c, kv_value_at(&c, "lfm2moe.expert_used_count"), 1);
+        lfm2moe_model *m = NULL;
+        int st = lfm2moe_model_load_from_memory(c.buf, c.len, NULL, &m);
+        if (st == LFM2MOE_OK) {
+            lfm2moe_session_params sp;
+            lfm2moe_session_params_init(&sp);
+            sp.n_ctx = 64;
+            sp.n_threads = 1;
+            uint64_t bytes = 0;
+            assert_int_equal(lfm2moe_session_memory_size(m, &sp, &bytes), LFM2MOE_OK);
+            if (bytes > (16u << 20))
+                fail_msg("%s = %u (unused): a 64-token session needs %llu bytes", cases[i].key,
+                         cases[i].value, (unsigned long long)bytes);
+            lfm2moe_session *s = NULL;
+            assert_int_equal(lfm2moe_session_create(m, &sp, &s), LFM2MOE_OK);
+            int32_t toks[3] = {1, 2, 3};
+            assert_int_equal(lfm2moe_decode_step(s, toks, 3, 0), LFM2MOE_OK);
+            lfm2moe_session_free(s);
+            lfm2moe_model_free(m);
+        } else {
+            assert_true(st == LFM2MOE_ERR_BAD_MODEL);
+        }
+        gb_free(&c);
+    }
+}
+
 /* ---- session memory ------------------------------------------------------- */
 
 static void test_session_memory(void **state) {
@@ -438,6 +489,7 @@ int main(void) {
         cmocka_unit_test(test_parallel_sessions),
         cmocka_unit_test(test_cancel_prefill),
         cmocka_unit_test(test_absurd_metadata),
+        cmocka_unit_test(test_unused_hparams),
         cmocka_unit_test(test_session_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
