@@ -28,10 +28,10 @@ address|asan)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     # the C suite (every test but the interpreter-hosted bindings)
-    c_tests=$(meson test -C "$dir" --list 2>/dev/null | grep -v -e '-bindings$' || true)
+    c_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -v -e '-bindings$' || true)
     # shellcheck disable=SC2086
     meson test -C "$dir" --print-errorlogs "$@" $c_tests
-    b_tests=$(meson test -C "$dir" --list 2>/dev/null | grep -e '-bindings$' || true)
+    b_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -e '-bindings$' || true)
     if [ -n "$b_tests" ]; then
         cc=$(meson introspect "$dir" --compilers 2>/dev/null |
              python3 -c 'import json,sys; print(json.load(sys.stdin)["host"]["c"]["exelist"][0])' \
