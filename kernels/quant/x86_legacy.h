@@ -54,9 +54,13 @@ static inline __m256i codes_q5_1(const block_q5_1 *b) {
     return _mm256_or_si256(x86_unpack_nibbles(b->qs), hi);
 }
 
-/* Signed-weight types with Q8_0 activations: dot and a tile of up to
- * MM_T activation rows per weight row (the weight block decoded once). */
+/* Signed-weight types with Q8_0 activations: dot, and tiles of 2 weight rows
+ * x up to MM_T activation rows (weight blocks decoded once per activation
+ * row set, activation blocks loaded once per row pair). */
 #define MM_T 4
+/* Row pairs need 2 x MM_T accumulators: only with AVX-512's 32 registers
+ * (with 16, AVX2 spills and measured slower). */
+#define LEG_RR (LEG_VNNI ? 2 : 1)
 #define SIGNED_Q8_0(sfx, btype)                                                                 \
     static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
         const btype *x = w;                                                                     \
@@ -69,39 +73,61 @@ static inline __m256i codes_q5_1(const block_q5_1 *b) {
         }                                                                                       \
         return x86_hsum_ps(acc);                                                                \
     }                                                                                           \
+    /* RR weight rows x TN activation rows; per output exactly dot's steps */                \
+    static inline __attribute__((always_inline)) void tile_##sfx(                               \
+        int RR, int TN, int64_t nb, const btype *const *x, const block_q8_0 *const *y,          \
+        float *out, size_t os) {                                                                \
+        __m256 acc[2][MM_T];                                                                    \
+        for (int r = 0; r < RR; r++)                                                            \
+            for (int k = 0; k < TN; k++)                                                        \
+                acc[r][k] = _mm256_setzero_ps();                                                \
+        for (int64_t i = 0; i < nb; i++) {                                                      \
+            __m256i qx[2], ax[2];                                                               \
+            float dx[2];                                                                        \
+            for (int r = 0; r < RR; r++) {                                                      \
+                qx[r] = codes_##sfx(&x[r][i]);                                                  \
+                ax[r] = _mm256_sign_epi8(qx[r], qx[r]);                                         \
+                dx[r] = x86_h2f(x[r][i].d);                                                     \
+            }                                                                                   \
+            for (int k = 0; k < TN; k++) {                                                      \
+                const __m256i qy = codes_q8_0(&y[k][i]);                                        \
+                const float dy = x86_h2f(y[k][i].d);                                            \
+                for (int r = 0; r < RR; r++) {                                                  \
+                    const __m256i q = leg_dot_u8s8(ax[r], _mm256_sign_epi8(qy, qx[r]));         \
+                    const __m256 d = _mm256_set1_ps(dx[r] * dy);                                \
+                    acc[r][k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc[r][k]);           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        for (int r = 0; r < RR; r++)                                                            \
+            for (int k = 0; k < TN; k++)                                                        \
+                out[(size_t)k * os + (size_t)r] = x86_hsum_ps(acc[r][k]);                       \
+    }                                                                                           \
     static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
                          size_t as, int64_t nt, float *out, int64_t os) {                       \
         const int64_t nb = n / QK_LEGACY;                                                       \
         for (int64_t t = 0; t < nt; t += MM_T) {                                                \
-            const int64_t tn = nt - t < MM_T ? nt - t : MM_T;                                   \
-            if (tn < MM_T) {                                                                    \
-                for (int64_t r = 0; r < nr; r++)                                                \
-                    for (int64_t k = 0; k < tn; k++)                                            \
-                        out[(t + k) * os + r] = dot_##sfx(                                      \
-                            n, (const uint8_t *)w + r * ws, (const uint8_t *)a + (t + k) * as); \
-                break;                                                                          \
-            }                                                                                   \
+            const int tn = (int)(nt - t < MM_T ? nt - t : MM_T);                                \
             const block_q8_0 *y[MM_T];                                                          \
-            for (int k = 0; k < MM_T; k++)                                                      \
-                y[k] = (const block_q8_0 *)((const uint8_t *)a + (t + k) * as);                 \
-            for (int64_t r = 0; r < nr; r++) {                                                  \
-                const btype *x = (const btype *)((const uint8_t *)w + r * ws);                  \
-                __m256 acc[MM_T];                                                               \
-                for (int k = 0; k < MM_T; k++)                                                  \
-                    acc[k] = _mm256_setzero_ps();                                               \
-                for (int64_t i = 0; i < nb; i++) {                                              \
-                    const __m256i qx = codes_##sfx(&x[i]);                                      \
-                    const __m256i ax = _mm256_sign_epi8(qx, qx);                                \
-                    const float dx = x86_h2f(x[i].d);                                           \
-                    for (int k = 0; k < MM_T; k++) {                                            \
-                        const __m256i sy = _mm256_sign_epi8(codes_q8_0(&y[k][i]), qx);          \
-                        const __m256i q = leg_dot_u8s8(ax, sy);                                 \
-                        const __m256 d = _mm256_set1_ps(dx * x86_h2f(y[k][i].d));               \
-                        acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc[k]);             \
-                    }                                                                           \
+            for (int k = 0; k < tn; k++)                                                        \
+                y[k] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t + k) * as);        \
+            for (int64_t r = 0; r < nr; r += LEG_RR) {                                          \
+                const int rr = nr - r >= LEG_RR ? LEG_RR : 1;                                   \
+                const btype *x[2];                                                              \
+                for (int j = 0; j < rr; j++)                                                    \
+                    x[j] = (const btype *)((const uint8_t *)w + (size_t)(r + j) * ws);          \
+                float *o = out + t * os + r;                                                    \
+                /* constant RR, TN per call: the accumulators stay in registers */             \
+                switch (rr * 8 + tn) {                                                          \
+                case 17: tile_##sfx(2, 1, nb, x, y, o, (size_t)os); break;                      \
+                case 18: tile_##sfx(2, 2, nb, x, y, o, (size_t)os); break;                      \
+                case 19: tile_##sfx(2, 3, nb, x, y, o, (size_t)os); break;                      \
+                case 20: tile_##sfx(2, 4, nb, x, y, o, (size_t)os); break;                      \
+                case 9: tile_##sfx(1, 1, nb, x, y, o, (size_t)os); break;                       \
+                case 10: tile_##sfx(1, 2, nb, x, y, o, (size_t)os); break;                      \
+                case 11: tile_##sfx(1, 3, nb, x, y, o, (size_t)os); break;                      \
+                default: tile_##sfx(1, 4, nb, x, y, o, (size_t)os); break;                      \
                 }                                                                               \
-                for (int k = 0; k < MM_T; k++)                                                  \
-                    out[(t + k) * os + r] = x86_hsum_ps(acc[k]);                                \
             }                                                                                   \
         }                                                                                       \
     }
