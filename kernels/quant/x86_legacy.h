@@ -152,6 +152,39 @@ SIGNED_Q8_0(q8_0, block_q8_0)
             summ += x86_h2f(x[i].m) * x86_h2f(y[i].s);                                          \
         }                                                                                       \
         return x86_hsum_ps(acc) + summ;                                                         \
+    }                                                                                           \
+    /* one weight row x up to MM_T activation rows, each output as the dot */                  \
+    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
+                         size_t as, int64_t nt, float *out, int64_t os) {                       \
+        const int64_t nb = n / QK_LEGACY;                                                       \
+        for (int64_t t = 0; t < nt; t += MM_T) {                                                \
+            const int tn = (int)(nt - t < MM_T ? nt - t : MM_T);                                \
+            const block_q8_1 *y[MM_T];                                                          \
+            for (int k = 0; k < tn; k++)                                                        \
+                y[k] = (const block_q8_1 *)((const uint8_t *)a + (size_t)(t + k) * as);        \
+            for (int64_t r = 0; r < nr; r++) {                                                  \
+                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
+                __m256 acc[MM_T];                                                               \
+                float summ[MM_T];                                                               \
+                for (int k = 0; k < MM_T; k++) {                                                \
+                    acc[k] = _mm256_setzero_ps();                                               \
+                    summ[k] = 0.0f;                                                             \
+                }                                                                               \
+                for (int64_t i = 0; i < nb; i++) {                                              \
+                    const __m256i qx = codes_##sfx(&x[i]);                                      \
+                    const float dx = x86_h2f(x[i].d), mx = x86_h2f(x[i].m);                     \
+                    for (int k = 0; k < tn; k++) {                                              \
+                        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[k][i].qs);     \
+                        const __m256i q = leg_dot_u8s8(qx, qy);                                 \
+                        const __m256 d = _mm256_set1_ps(dx * x86_h2f(y[k][i].d));               \
+                        acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q), acc[k]);             \
+                        summ[k] += mx * x86_h2f(y[k][i].s);                                     \
+                    }                                                                           \
+                }                                                                               \
+                for (int k = 0; k < tn; k++)                                                    \
+                    out[(t + k) * os + r] = x86_hsum_ps(acc[k]) + summ[k];                      \
+            }                                                                                   \
+        }                                                                                       \
     }
 
 OFFSET_Q8_1(q4_1, block_q4_1)
@@ -166,4 +199,6 @@ static inline void leg_fill(lfm_kernels *k) {
     k->mm[LFM_TYPE_Q4_0] = mm_q4_0;
     k->mm[LFM_TYPE_Q5_0] = mm_q5_0;
     k->mm[LFM_TYPE_Q8_0] = mm_q8_0;
+    k->mm[LFM_TYPE_Q4_1] = mm_q4_1;
+    k->mm[LFM_TYPE_Q5_1] = mm_q5_1;
 }
