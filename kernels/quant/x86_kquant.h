@@ -221,7 +221,7 @@ static inline float kq3_apply(const kq3 *k, const block_q8_K *y) {
 #define KQ_DECODE_Q3_K(k, x) kq3_decode(k, x)
 
 #define KQ_KERNELS(sfx, btype, ktype, decode, apply)                                            \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                           \
         const btype *x = w;                                                                     \
         const block_q8_K *y = a;                                                                \
         float sum = 0.0f;                                                                       \
@@ -237,9 +237,9 @@ static inline float kq3_apply(const kq3 *k, const block_q8_K *y) {
         const int64_t nb = n / QK_K;                                                            \
         for (int64_t t = 0; t < nt; t += KQ_T) {                                                \
             const int tn = (int)(nt - t < KQ_T ? nt - t : KQ_T);                                \
-            const block_q8_K *y[KQ_T];                                                          \
+            const block_q8_K *y[KQ_T] = {NULL};                                                 \
             for (int j = 0; j < tn; j++)                                                        \
-                y[j] = (const block_q8_K *)((const uint8_t *)a + (size_t)(t + j) * as);        \
+                y[j] = (const block_q8_K *)((const uint8_t *)a + (size_t)(t + j) * as);         \
             for (int64_t r = 0; r < nr; r++) {                                                  \
                 const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
                 float sum[KQ_T] = {0};                                                          \

@@ -62,7 +62,7 @@ static inline __m256i codes_q5_1(const block_q5_1 *b) {
  * (with 16, AVX2 spills and measured slower). */
 #define LEG_RR (LEG_VNNI ? 2 : 1)
 #define SIGNED_Q8_0(sfx, btype)                                                                 \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                           \
         const btype *x = w;                                                                     \
         const block_q8_0 *y = a;                                                                \
         __m256 acc = _mm256_setzero_ps();                                                       \
@@ -73,17 +73,18 @@ static inline __m256i codes_q5_1(const block_q5_1 *b) {
         }                                                                                       \
         return x86_hsum_ps(acc);                                                                \
     }                                                                                           \
-    /* RR weight rows x TN activation rows; per output exactly dot's steps */                \
+    /* RR weight rows x TN activation rows; per output exactly dot's steps */                   \
     static inline __attribute__((always_inline)) void tile_##sfx(                               \
         int RR, int TN, int64_t nb, const btype *const *x, const block_q8_0 *const *y,          \
         float *out, size_t os) {                                                                \
         __m256 acc[2][MM_T];                                                                    \
-        for (int r = 0; r < RR; r++)                                                            \
-            for (int k = 0; k < TN; k++)                                                        \
+        for (int r = 0; r < 2; r++) /* all of them: no maybe-uninitialized */                   \
+            for (int k = 0; k < MM_T; k++)                                                      \
                 acc[r][k] = _mm256_setzero_ps();                                                \
         for (int64_t i = 0; i < nb; i++) {                                                      \
-            __m256i qx[2], ax[2];                                                               \
-            float dx[2];                                                                        \
+            __m256i qx[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};                   \
+            __m256i ax[2] = {qx[0], qx[1]};                                                     \
+            float dx[2] = {0.0f, 0.0f};                                                         \
             for (int r = 0; r < RR; r++) {                                                      \
                 qx[r] = codes_##sfx(&x[r][i]);                                                  \
                 ax[r] = _mm256_sign_epi8(qx[r], qx[r]);                                         \
@@ -108,16 +109,16 @@ static inline __m256i codes_q5_1(const block_q5_1 *b) {
         const int64_t nb = n / QK_LEGACY;                                                       \
         for (int64_t t = 0; t < nt; t += MM_T) {                                                \
             const int tn = (int)(nt - t < MM_T ? nt - t : MM_T);                                \
-            const block_q8_0 *y[MM_T];                                                          \
+            const block_q8_0 *y[MM_T] = {NULL};                                                 \
             for (int k = 0; k < tn; k++)                                                        \
-                y[k] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t + k) * as);        \
+                y[k] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t + k) * as);         \
             for (int64_t r = 0; r < nr; r += LEG_RR) {                                          \
                 const int rr = nr - r >= LEG_RR ? LEG_RR : 1;                                   \
-                const btype *x[2];                                                              \
+                const btype *x[2] = {NULL, NULL};                                               \
                 for (int j = 0; j < rr; j++)                                                    \
                     x[j] = (const btype *)((const uint8_t *)w + (size_t)(r + j) * ws);          \
                 float *o = out + t * os + r;                                                    \
-                /* constant RR, TN per call: the accumulators stay in registers */             \
+                /* constant RR, TN per call: the accumulators stay in registers */              \
                 switch (rr * 8 + tn) {                                                          \
                 case 17: tile_##sfx(2, 1, nb, x, y, o, (size_t)os); break;                      \
                 case 18: tile_##sfx(2, 2, nb, x, y, o, (size_t)os); break;                      \
@@ -139,7 +140,7 @@ SIGNED_Q8_0(q8_0, block_q8_0)
 /* Offset types with Q8_1 activations: d*isum per lane, m*s as a float sum
  * kept apart (the scalar adds both per block). */
 #define OFFSET_Q8_1(sfx, btype)                                                                 \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                           \
         const btype *x = w;                                                                     \
         const block_q8_1 *y = a;                                                                \
         __m256 acc = _mm256_setzero_ps();                                                       \
@@ -153,15 +154,15 @@ SIGNED_Q8_0(q8_0, block_q8_0)
         }                                                                                       \
         return x86_hsum_ps(acc) + summ;                                                         \
     }                                                                                           \
-    /* one weight row x up to MM_T activation rows, each output as the dot */                  \
+    /* one weight row x up to MM_T activation rows, each output as the dot */                   \
     static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
                          size_t as, int64_t nt, float *out, int64_t os) {                       \
         const int64_t nb = n / QK_LEGACY;                                                       \
         for (int64_t t = 0; t < nt; t += MM_T) {                                                \
             const int tn = (int)(nt - t < MM_T ? nt - t : MM_T);                                \
-            const block_q8_1 *y[MM_T];                                                          \
+            const block_q8_1 *y[MM_T] = {NULL};                                                 \
             for (int k = 0; k < tn; k++)                                                        \
-                y[k] = (const block_q8_1 *)((const uint8_t *)a + (size_t)(t + k) * as);        \
+                y[k] = (const block_q8_1 *)((const uint8_t *)a + (size_t)(t + k) * as);         \
             for (int64_t r = 0; r < nr; r++) {                                                  \
                 const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
                 __m256 acc[MM_T];                                                               \
