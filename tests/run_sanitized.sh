@@ -11,7 +11,7 @@
 # Leaks are errors (detect_leaks=1); any UBSan report stops the program
 # (halt_on_error=1), so a finding fails its test.
 #
-# The Python/Java binding tests load the library into an interpreter that is
+# The python-* / java-* tests load the library into an interpreter that is
 # not instrumented: they run with the sanitizer runtime preloaded and leak
 # detection off (the interpreters' own allocations are not ours).
 set -eu
@@ -27,11 +27,12 @@ address|asan)
     ninja -C "$dir"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-    # the C suite (every test but the interpreter-hosted bindings)
-    c_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -v -e '-bindings$' || true)
+    # the C suite (every test but the ones hosted by a Python or Java interpreter)
+    hosted='^\(python\|java\)-'
+    c_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -v -e "$hosted" || true)
     # shellcheck disable=SC2086
     meson test -C "$dir" --print-errorlogs "$@" $c_tests
-    b_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -e '-bindings$' || true)
+    b_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -e "$hosted" || true)
     if [ -n "$b_tests" ]; then
         cc=$(meson introspect "$dir" --compilers 2>/dev/null |
              python3 -c 'import json,sys; print(json.load(sys.stdin)["host"]["c"]["exelist"][0])' \
