@@ -61,197 +61,265 @@ static inline void arm_bits32(const uint8_t qh[4], uint8x16_t *m0, uint8x16_t *m
     *m1 = vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), sel);
 }
 
-static float dot_q4_0(int64_t n, const void *w, const void *a) {
-    const block_q4_0 *x = w;
-    const block_q8_0 *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        int8x16_t q0, q1;
-        arm_nibbles(x[i].qs, &q0, &q1);
-        q0 = vsubq_s8(q0, vdupq_n_s8(8));
-        q1 = vsubq_s8(q1, vdupq_n_s8(8));
-        const int isum = arm_dot32(q0, q1, y[i].qs);
-        sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum;
-    }
-    return sum;
+/* Signed codes of one weight block (elements 0-15, 16-31). */
+static inline void codes_q4_0(const block_q4_0 *b, int8x16_t *q0, int8x16_t *q1) {
+    arm_nibbles(b->qs, q0, q1);
+    *q0 = vsubq_s8(*q0, vdupq_n_s8(8));
+    *q1 = vsubq_s8(*q1, vdupq_n_s8(8));
 }
 
-static float dot_q5_0(int64_t n, const void *w, const void *a) {
-    const block_q5_0 *x = w;
-    const block_q8_0 *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        int8x16_t q0, q1;
-        uint8x16_t m0, m1;
-        arm_nibbles(x[i].qs, &q0, &q1);
-        arm_bits32(x[i].qh, &m0, &m1);
-        /* a clear fifth bit means q - 16 < 0: or-ing 0xf0 into the nibble
-         * gives exactly that two's-complement byte */
-        q0 = vorrq_s8(q0, vreinterpretq_s8_u8(vbicq_u8(vdupq_n_u8(0xf0), m0)));
-        q1 = vorrq_s8(q1, vreinterpretq_s8_u8(vbicq_u8(vdupq_n_u8(0xf0), m1)));
-        const int isum = arm_dot32(q0, q1, y[i].qs);
-        sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum;
-    }
-    return sum;
+static inline void codes_q5_0(const block_q5_0 *b, int8x16_t *q0, int8x16_t *q1) {
+    uint8x16_t m0, m1;
+    arm_nibbles(b->qs, q0, q1);
+    arm_bits32(b->qh, &m0, &m1);
+    /* a clear fifth bit means q - 16 < 0: or-ing 0xf0 into the nibble gives
+     * exactly that two's-complement byte */
+    *q0 = vorrq_s8(*q0, vreinterpretq_s8_u8(vbicq_u8(vdupq_n_u8(0xf0), m0)));
+    *q1 = vorrq_s8(*q1, vreinterpretq_s8_u8(vbicq_u8(vdupq_n_u8(0xf0), m1)));
 }
 
-static float dot_q8_0(int64_t n, const void *w, const void *a) {
-    const block_q8_0 *x = w;
-    const block_q8_0 *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        const int isum = arm_dot32(vld1q_s8(x[i].qs), vld1q_s8(x[i].qs + 16), y[i].qs);
-        sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum;
-    }
-    return sum;
+static inline void codes_q8_0(const block_q8_0 *b, int8x16_t *q0, int8x16_t *q1) {
+    *q0 = vld1q_s8(b->qs);
+    *q1 = vld1q_s8(b->qs + 16);
 }
+
+/* Unsigned codes (< 32) of the offset types. */
+static inline void codes_q4_1(const block_q4_1 *b, int8x16_t *q0, int8x16_t *q1) {
+    arm_nibbles(b->qs, q0, q1);
+}
+
+static inline void codes_q5_1(const block_q5_1 *b, int8x16_t *q0, int8x16_t *q1) {
+    uint8x16_t m0, m1;
+    arm_nibbles(b->qs, q0, q1);
+    arm_bits32(b->qh, &m0, &m1);
+    *q0 = vorrq_s8(*q0, vreinterpretq_s8_u8(vandq_u8(m0, vdupq_n_u8(0x10))));
+    *q1 = vorrq_s8(*q1, vreinterpretq_s8_u8(vandq_u8(m1, vdupq_n_u8(0x10))));
+}
+
+/* Tiles: activation rows in groups of up to ARM_T per weight row, each
+ * weight block decoded once per group; per output exactly the dot's
+ * operations, so tiles and dots agree bit for bit. */
+#define ARM_T 4
+
+/* Signed-weight types with Q8_0 activations: the scalar's
+ * sum += dw * da * (float)isum per block. */
+#define SIGNED_Q8_0(sfx, btype)                                                                 \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
+        const btype *x = w;                                                                     \
+        const block_q8_0 *y = a;                                                                \
+        float sum = 0.0f;                                                                       \
+        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                           \
+            int8x16_t q0, q1;                                                                   \
+            codes_##sfx(&x[i], &q0, &q1);                                                       \
+            const int isum = arm_dot32(q0, q1, y[i].qs);                                        \
+            sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum;                             \
+        }                                                                                       \
+        return sum;                                                                             \
+    }                                                                                           \
+    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
+                         size_t as, int64_t nt, float *out, int64_t os) {                       \
+        const int64_t nb = n / QK_LEGACY;                                                       \
+        for (int64_t t = 0; t < nt; t += ARM_T) {                                               \
+            const int tn = (int)(nt - t < ARM_T ? nt - t : ARM_T);                              \
+            const block_q8_0 *y[ARM_T];                                                         \
+            for (int j = 0; j < tn; j++)                                                        \
+                y[j] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t + j) * as);        \
+            for (int64_t r = 0; r < nr; r++) {                                                  \
+                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
+                float sum[ARM_T] = {0};                                                         \
+                for (int64_t i = 0; i < nb; i++) {                                              \
+                    int8x16_t q0, q1;                                                           \
+                    codes_##sfx(&x[i], &q0, &q1);                                               \
+                    const float dx = arm_h2f(x[i].d);                                           \
+                    for (int j = 0; j < tn; j++)                                                \
+                        sum[j] += dx * arm_h2f(y[j][i].d) * (float)arm_dot32(q0, q1, y[j][i].qs); \
+                }                                                                               \
+                for (int j = 0; j < tn; j++)                                                    \
+                    out[(t + j) * os + r] = sum[j];                                             \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+SIGNED_Q8_0(q4_0, block_q4_0)
+SIGNED_Q8_0(q5_0, block_q5_0)
+SIGNED_Q8_0(q8_0, block_q8_0)
 
 /* The offset types add m * s per block (s from the Q8_1 activation). */
-static float dot_q4_1(int64_t n, const void *w, const void *a) {
-    const block_q4_1 *x = w;
-    const block_q8_1 *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        int8x16_t q0, q1;
-        arm_nibbles(x[i].qs, &q0, &q1);
-        const int isum = arm_dot32(q0, q1, y[i].qs);
-        sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum +
-               arm_h2f(x[i].m) * arm_h2f(y[i].s);
+#define OFFSET_Q8_1(sfx, btype)                                                                 \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
+        const btype *x = w;                                                                     \
+        const block_q8_1 *y = a;                                                                \
+        float sum = 0.0f;                                                                       \
+        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                           \
+            int8x16_t q0, q1;                                                                   \
+            codes_##sfx(&x[i], &q0, &q1);                                                       \
+            const int isum = arm_dot32(q0, q1, y[i].qs);                                        \
+            sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum +                            \
+                   arm_h2f(x[i].m) * arm_h2f(y[i].s);                                           \
+        }                                                                                       \
+        return sum;                                                                             \
     }
-    return sum;
-}
 
-static float dot_q5_1(int64_t n, const void *w, const void *a) {
-    const block_q5_1 *x = w;
-    const block_q8_1 *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        int8x16_t q0, q1;
-        uint8x16_t m0, m1;
-        arm_nibbles(x[i].qs, &q0, &q1);
-        arm_bits32(x[i].qh, &m0, &m1);
-        q0 = vorrq_s8(q0, vreinterpretq_s8_u8(vandq_u8(m0, vdupq_n_u8(0x10))));
-        q1 = vorrq_s8(q1, vreinterpretq_s8_u8(vandq_u8(m1, vdupq_n_u8(0x10))));
-        const int isum = arm_dot32(q0, q1, y[i].qs);
-        sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum +
-               arm_h2f(x[i].m) * arm_h2f(y[i].s);
-    }
-    return sum;
-}
+OFFSET_Q8_1(q4_1, block_q4_1)
+OFFSET_Q8_1(q5_1, block_q5_1)
 
 /* ---- k-quants with Q8_K activations --------------------------------------- */
 
-/* Q4_K / Q5_K super-block (qh NULL for Q4_K): sub-block j (32 elements) is
- * the low (j even) or high (j odd) nibbles of qs[32 (j/2) ..], plus 16 where
- * qh[l] bit j is set.  The scalar's d * (float)isum - dmin * (float)summ. */
-static inline float arm_k4_k5(uint16_t dw, uint16_t dminw, const uint8_t *scales,
-                              const uint8_t *qs, const uint8_t *qh, const block_q8_K *y) {
+/* A decoded Q4_K / Q5_K super-block: sub-block j (32 elements) in
+ * q[2j], q[2j+1]; its 6-bit scale and min. */
+typedef struct kq4 {
+    int8x16_t q[16];
+    uint8_t sc[8];
+    int16x8_t mins;
+    float d, dmin; /* the half fields, decoded */
+} kq4;
+
+/* Sub-block j is the low (j even) or high (j odd) nibbles of qs[32 (j/2)
+ * ..], plus 16 where qh[l] bit j is set (qh NULL for Q4_K). */
+static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *scales,
+                              const uint8_t *qs, const uint8_t *qh) {
     /* the 8 six-bit scales and mins, four bytes at a time (lfm_scale_min_k4) */
     uint32_t u[3];
     memcpy(u, scales, 12);
     const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
     const uint32_t sc4[2] = {u[0] & m6, (u[2] & m4) | (((u[0] >> 6) & m2) << 4)};
     const uint32_t mn4[2] = {u[1] & m6, ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4)};
-    uint8_t sc[8], mn[8];
-    memcpy(sc, sc4, 8);
+    uint8_t mn[8];
+    memcpy(k->sc, sc4, 8);
     memcpy(mn, mn4, 8);
+    k->mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
 
-    /* summ = sum_j m_j (bsums[2j] + bsums[2j+1]); pair sums <= 2 * 16 * 127 */
-    const int16x8_t pairs = vpaddq_s16(vld1q_s16(y->bsums), vld1q_s16(y->bsums + 8));
-    const int16x8_t m16 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
-    int32x4_t ms = vmull_s16(vget_low_s16(pairs), vget_low_s16(m16));
-    ms = vmlal_high_s16(ms, pairs, m16);
-    const int summ = vaddvq_s32(ms);
-
-    const uint8x16_t low4 = vdupq_n_u8(0x0f);
+    const uint8x16_t low4 = vdupq_n_u8(0x0f), sixteen = vdupq_n_u8(16);
     uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
     if (qh) {
         h0 = vld1q_u8(qh);
         h1 = vld1q_u8(qh + 16);
     }
-    int32x4_t acc = vdupq_n_s32(0);
-    const int8_t *q8 = y->qs;
-    for (int c = 0; c < 4; c++, qs += 32, q8 += 64) {
+    for (int c = 0; c < 4; c++, qs += 32) {
         const uint8x16_t b0 = vld1q_u8(qs), b1 = vld1q_u8(qs + 16);
         uint8x16_t l0 = vandq_u8(b0, low4), l1 = vandq_u8(b1, low4);
         uint8x16_t u0 = vshrq_n_u8(b0, 4), u1 = vshrq_n_u8(b1, 4);
         if (qh) {
             const uint8x16_t bl = vdupq_n_u8((uint8_t)(1u << (2 * c)));
             const uint8x16_t bu = vdupq_n_u8((uint8_t)(2u << (2 * c)));
-            const uint8x16_t sixteen = vdupq_n_u8(16);
             l0 = vorrq_u8(l0, vandq_u8(vtstq_u8(h0, bl), sixteen));
             l1 = vorrq_u8(l1, vandq_u8(vtstq_u8(h1, bl), sixteen));
             u0 = vorrq_u8(u0, vandq_u8(vtstq_u8(h0, bu), sixteen));
             u1 = vorrq_u8(u1, vandq_u8(vtstq_u8(h1, bu), sixteen));
         }
-        int32x4_t p = arm_dot16(vdupq_n_s32(0), vreinterpretq_s8_u8(l0), vld1q_s8(q8));
-        p = arm_dot16(p, vreinterpretq_s8_u8(l1), vld1q_s8(q8 + 16));
-        acc = vmlaq_n_s32(acc, p, sc[2 * c]);
-        p = arm_dot16(vdupq_n_s32(0), vreinterpretq_s8_u8(u0), vld1q_s8(q8 + 32));
-        p = arm_dot16(p, vreinterpretq_s8_u8(u1), vld1q_s8(q8 + 48));
-        acc = vmlaq_n_s32(acc, p, sc[2 * c + 1]);
+        k->q[4 * c] = vreinterpretq_s8_u8(l0);
+        k->q[4 * c + 1] = vreinterpretq_s8_u8(l1);
+        k->q[4 * c + 2] = vreinterpretq_s8_u8(u0);
+        k->q[4 * c + 3] = vreinterpretq_s8_u8(u1);
+    }
+    k->d = arm_h2f(d);
+    k->dmin = arm_h2f(dmin);
+}
+
+/* The scalar's d * (float)isum - dmin * (float)summ for one super-block. */
+static inline float kq4_apply(const kq4 *k, const block_q8_K *y) {
+    /* summ = sum_j m_j (bsums[2j] + bsums[2j+1]); pair sums <= 2 * 16 * 127 */
+    const int16x8_t pairs = vpaddq_s16(vld1q_s16(y->bsums), vld1q_s16(y->bsums + 8));
+    int32x4_t ms = vmull_s16(vget_low_s16(pairs), vget_low_s16(k->mins));
+    ms = vmlal_high_s16(ms, pairs, k->mins);
+    const int summ = vaddvq_s32(ms);
+    int32x4_t acc = vdupq_n_s32(0);
+    for (int j = 0; j < 8; j++) {
+        int32x4_t p = arm_dot16(vdupq_n_s32(0), k->q[2 * j], vld1q_s8(y->qs + 32 * j));
+        p = arm_dot16(p, k->q[2 * j + 1], vld1q_s8(y->qs + 32 * j + 16));
+        acc = vmlaq_n_s32(acc, p, k->sc[j]);
     }
     const int isum = vaddvq_s32(acc);
-    const float d = arm_h2f(dw) * y->d;
-    const float dmin = arm_h2f(dminw) * y->d;
+    const float d = k->d * y->d;
+    const float dmin = k->dmin * y->d;
     return d * (float)isum - dmin * (float)summ;
 }
 
-static float dot_q4_K(int64_t n, const void *w, const void *a) {
-    const block_q4_K *x = w;
-    const block_q8_K *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++)
-        sum += arm_k4_k5(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i]);
-    return sum;
-}
+/* A decoded Q6_K super-block: signed codes q - 32 of elements 16g..16g+15
+ * in q[g], with scale sc[g]. */
+typedef struct kq6 {
+    int8x16_t q[16];
+    int8_t sc[16];
+    float d;
+} kq6;
 
-static float dot_q5_K(int64_t n, const void *w, const void *a) {
-    const block_q5_K *x = w;
-    const block_q8_K *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++)
-        sum += arm_k4_k5(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i]);
-    return sum;
-}
-
-/* Q6_K: per 128-element half, four 32-element rows of codes (low/high
- * nibbles of ql[0..31] / ql[32..63] with two bits of qh each), minus 32;
- * each 16 elements have their own scale. */
-static float dot_q6_K(int64_t n, const void *w, const void *a) {
-    const block_q6_K *x = w;
-    const block_q8_K *y = a;
+/* Per 128-element half, four 32-element rows: low / high nibbles of
+ * ql[0..31] / ql[32..63], each with two bits of qh[0..31]. */
+static inline void kq6_decode(kq6 *k, const block_q6_K *x) {
     const uint8x16_t low4 = vdupq_n_u8(0x0f), three = vdupq_n_u8(3);
     const int8x16_t off = vdupq_n_s8(32);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *sc = x[i].scales, *q8 = y[i].qs;
-        int32x4_t acc = vdupq_n_s32(0);
-        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, q8 += 128) {
-            for (int k = 0; k < 2; k++) { /* elements 16k..16k+15 of each row */
-                const uint8x16_t l0 = vld1q_u8(ql + 16 * k), l1 = vld1q_u8(ql + 32 + 16 * k);
-                const uint8x16_t hb = vld1q_u8(qh + 16 * k);
-                uint8x16_t c[4];
-                c[0] = vorrq_u8(vandq_u8(l0, low4), vshlq_n_u8(vandq_u8(hb, three), 4));
-                c[1] = vorrq_u8(vandq_u8(l1, low4),
-                                vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), three), 4));
-                c[2] = vorrq_u8(vshrq_n_u8(l0, 4),
-                                vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), three), 4));
-                c[3] = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4));
-                for (int r = 0; r < 4; r++) {
-                    /* row r, elements 32r + 16k ..: group 2r + k of this half */
-                    const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(c[r]), off);
-                    const int32x4_t p = arm_dot16(vdupq_n_s32(0), q, vld1q_s8(q8 + 32 * r + 16 * k));
-                    acc = vmlaq_n_s32(acc, p, sc[2 * r + k]);
-                }
-            }
+    const uint8_t *ql = x->ql, *qh = x->qh;
+    for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
+        for (int c = 0; c < 2; c++) { /* elements 16c..16c+15 of each row */
+            const uint8x16_t l0 = vld1q_u8(ql + 16 * c), l1 = vld1q_u8(ql + 32 + 16 * c);
+            const uint8x16_t hb = vld1q_u8(qh + 16 * c);
+            uint8x16_t r[4];
+            r[0] = vorrq_u8(vandq_u8(l0, low4), vshlq_n_u8(vandq_u8(hb, three), 4));
+            r[1] = vorrq_u8(vandq_u8(l1, low4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), three), 4));
+            r[2] = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), three), 4));
+            r[3] = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4));
+            /* row i, elements 32i + 16c: group 8h + 2i + c */
+            for (int i = 0; i < 4; i++)
+                k->q[8 * h + 2 * i + c] = vsubq_s8(vreinterpretq_s8_u8(r[i]), off);
         }
-        const int isum = vaddvq_s32(acc);
-        sum += arm_h2f(x[i].d) * y[i].d * (float)isum;
     }
-    return sum;
+    memcpy(k->sc, x->scales, 16);
+    k->d = arm_h2f(x->d);
 }
+
+/* The scalar's dw * da * (float)isum for one super-block. */
+static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
+    int32x4_t acc = vdupq_n_s32(0);
+    for (int g = 0; g < 16; g++)
+        acc = vmlaq_n_s32(acc, arm_dot16(vdupq_n_s32(0), k->q[g], vld1q_s8(y->qs + 16 * g)),
+                          k->sc[g]);
+    return k->d * y->d * (float)vaddvq_s32(acc);
+}
+
+#define KQ_DECODE_Q4_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, NULL)
+#define KQ_DECODE_Q5_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, (x)->qh)
+#define KQ_DECODE_Q6_K(k, x) kq6_decode(k, x)
+
+/* Dot: the scalar's sum of super-block terms in order.  Tile: the same per
+ * output, each super-block decoded once for up to ARM_T activation rows. */
+#define KQ_KERNELS(sfx, btype, ktype, decode, apply)                                            \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
+        const btype *x = w;                                                                     \
+        const block_q8_K *y = a;                                                                \
+        float sum = 0.0f;                                                                       \
+        for (int64_t i = 0; i < n / QK_K; i++) {                                                \
+            ktype k;                                                                            \
+            decode(&k, &x[i]);                                                                  \
+            sum += apply(&k, &y[i]);                                                            \
+        }                                                                                       \
+        return sum;                                                                             \
+    }                                                                                           \
+    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
+                         size_t as, int64_t nt, float *out, int64_t os) {                       \
+        const int64_t nb = n / QK_K;                                                            \
+        for (int64_t t = 0; t < nt; t += ARM_T) {                                               \
+            const int tn = (int)(nt - t < ARM_T ? nt - t : ARM_T);                              \
+            const block_q8_K *y[ARM_T];                                                         \
+            for (int j = 0; j < tn; j++)                                                        \
+                y[j] = (const block_q8_K *)((const uint8_t *)a + (size_t)(t + j) * as);        \
+            for (int64_t r = 0; r < nr; r++) {                                                  \
+                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
+                float sum[ARM_T] = {0};                                                         \
+                for (int64_t i = 0; i < nb; i++) {                                              \
+                    ktype k;                                                                    \
+                    decode(&k, &x[i]);                                                          \
+                    for (int j = 0; j < tn; j++)                                                \
+                        sum[j] += apply(&k, &y[j][i]);                                          \
+                }                                                                               \
+                for (int j = 0; j < tn; j++)                                                    \
+                    out[(t + j) * os + r] = sum[j];                                             \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+KQ_KERNELS(q4_K, block_q4_K, kq4, KQ_DECODE_Q4_K, kq4_apply)
+KQ_KERNELS(q5_K, block_q5_K, kq4, KQ_DECODE_Q5_K, kq4_apply)
+KQ_KERNELS(q6_K, block_q6_K, kq6, KQ_DECODE_Q6_K, kq6_apply)
 
 static inline void arm_fill_int_dots(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_0] = dot_q4_0;
@@ -262,4 +330,10 @@ static inline void arm_fill_int_dots(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_K] = dot_q4_K;
     k->dot[LFM_TYPE_Q5_K] = dot_q5_K;
     k->dot[LFM_TYPE_Q6_K] = dot_q6_K;
+    k->mm[LFM_TYPE_Q4_0] = mm_q4_0;
+    k->mm[LFM_TYPE_Q5_0] = mm_q5_0;
+    k->mm[LFM_TYPE_Q8_0] = mm_q8_0;
+    k->mm[LFM_TYPE_Q4_K] = mm_q4_K;
+    k->mm[LFM_TYPE_Q5_K] = mm_q5_K;
+    k->mm[LFM_TYPE_Q6_K] = mm_q6_K;
 }
