@@ -84,8 +84,9 @@ static void generate(lfm2moe_session *s, int32_t n_vocab) {
     memset(&res, 0, sizeof res);
     res.struct_size = sizeof res;
     int st = lfm2moe_generate(s, NULL, 0, &gp, &res);
-    /* a model without a tokenizer cannot stream text */
-    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_NOT_FOUND)
+    /* a status, whatever it is (no tokenizer: NOT_FOUND; fuzzed weights can
+     * make every logit NaN: INVALID_ARGUMENT from the sampler) but a bug */
+    if (st > 0 || st == LFM2MOE_ERR_INTERNAL)
         abort();
 }
 
