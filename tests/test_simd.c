@@ -257,7 +257,8 @@ static void test_dot(void **state) {
             uint32_t wt = wtypes[ti];
             int64_t bs = block_of(wt);
             const int64_t sizes[] = {bs == 1 ? 1 : 256, bs == 1 ? 7 : 512, 2048, 1792,
-                                     bs == 1 ? 1000 + 13 : (bs == 32 ? 32 * 33 : 256 * 5)};
+                                     bs == 1 ? 1000 + 13 : (bs == 32 ? 32 * 33 : 256 * 5),
+                                     bs == 1 ? 3 : (bs == 32 ? 32 * 523 : 256 * 67)};
             for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
                 int64_t n = sizes[si];
                 for (int rep = 0; rep < 8; rep++) {
@@ -294,8 +295,11 @@ static void test_matmul(void **state) {
         for (size_t ti = 0; ti < N_WTYPES; ti++) {
             uint32_t wt = wtypes[ti], at = lfm_quant_act_type(wt);
             int64_t bs = block_of(wt);
-            const int64_t cols[] = {bs == 1 ? 64 : (bs == 32 ? 32 * 7 : 512), bs == 1 ? 96 : 1024};
-            for (size_t ci = 0; ci < 2; ci++) {
+            /* the third: more blocks than a tile prepares per pass (x86 VNNI
+             * Q4_0/Q8_0 tiles carry their sums across passes) */
+            const int64_t cols[] = {bs == 1 ? 64 : (bs == 32 ? 32 * 7 : 512), bs == 1 ? 96 : 1024,
+                                    bs == 1 ? 160 : (bs == 32 ? 32 * 523 : 256 * 9)};
+            for (size_t ci = 0; ci < 3; ci++) {
                 int64_t n = cols[ci], rows = 11, T = 9;
                 size_t wrb = lfm_row_bytes(wt, n), arb = lfm_row_bytes(at, n);
                 float *x = malloc((size_t)(n * (rows > T ? rows : T)) * sizeof(float));

@@ -14,7 +14,11 @@
 #define KQ_VNNI 1
 #include "x86_kquant.h"
 
+/* Q4_0 / Q8_0: rows-in-lanes tiles (x86_gemm_vnni.h) replace the above */
+#include "x86_gemm_vnni.h"
+
 void lfm_kernels_fill_avx512_vnni(lfm_kernels *k) {
     leg_fill(k);
     kq_fill(k);
+    gt_fill(k);
 }

@@ -1,0 +1,169 @@
+/* Q4_0 / Q8_0 x Q8_0 matmul tiles for the AVX-512 VNNI level (256-bit,
+ * 32 registers), included by x86_avx512_vnni.c.
+ *
+ * Layout trick: lanes are weight rows.  For 8 weight rows and one 32-element
+ * block, the codes are transposed so that register W[m] holds, in lane j,
+ * bytes 4m..4m+3 of row j (unsigned: Q4_0 nibbles, Q8_0 codes + 128).  Then
+ *   isum[j] = -off * sum(a) + sum_m dpbusd(W[m][j], a dword m)
+ * is the exact integer block sum of row j with one activation row, the
+ * activation dword coming as a broadcast memory operand.  No horizontal
+ * reduction: 8 vpdpbusd give 8 rows' block sums, and the scales of 8 rows
+ * convert with one vcvtph2ps.  The transposition is paid once per weight
+ * block and shared by up to GT_T activation rows.
+ *
+ * Float steps per output, as the scalar reference (quant_legacy.c):
+ *   sum += (dw * da) * (float)isum      block by block, no FMA,
+ * so dot, tiles and the scalar agree bit for bit. */
+#include "x86_common.h"
+
+#define GT_R 8   /* weight rows per tile: the 8 lanes */
+#define GT_T 8   /* activation rows per tile */
+#define GT_KB 256 /* activation blocks prepared per pass (stack tables) */
+
+/* Per activation block: da, and -off * sum(codes). */
+static inline void gt_prep(const block_q8_0 *y, int64_t nb, int off, float *da, int32_t *noff) {
+    const __m256i one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        da[i] = x86_h2f(y[i].d);
+        noff[i] = -off * x86_hsum_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), one, q));
+    }
+}
+
+/* 4 x 4 dword transpose inside each 128-bit lane. */
+static inline void gt_transpose4(__m256i v[4]) {
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+static inline __m256i gt_load2(const void *lo, const void *hi) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+                                   _mm_loadu_si128((const __m128i *)hi), 1);
+}
+
+/* The 8 rows' half scales as floats (vpgatherdd measured slower). */
+#define GT_SCALES(x, i)                                                                         \
+    _mm256_cvtph_ps(_mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d, (short)x[2][i].d,      \
+                                   (short)x[3][i].d, (short)x[4][i].d, (short)x[5][i].d,      \
+                                   (short)x[6][i].d, (short)x[7][i].d))
+
+/* Block i of rows x[0..7] as W[8] (see top); *dw: the 8 row scales. */
+static inline void gt_decode_q4_0(const block_q4_0 *const x[8], int64_t i, __m256i W[8],
+                                  __m256 *dw) {
+    __m256i v[4];
+    for (int j = 0; j < 4; j++)
+        v[j] = gt_load2(x[j][i].qs, x[j + 4][i].qs);
+    gt_transpose4(v);
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int k = 0; k < 4; k++) {
+        W[k] = _mm256_and_si256(v[k], m4);
+        W[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v[k], 4), m4);
+    }
+    *dw = GT_SCALES(x, i);
+}
+
+static inline void gt_decode_q8_0(const block_q8_0 *const x[8], int64_t i, __m256i W[8],
+                                  __m256 *dw) {
+    __m256i v[4], u[4];
+    for (int j = 0; j < 4; j++) {
+        v[j] = gt_load2(x[j][i].qs, x[j + 4][i].qs);
+        u[j] = gt_load2(x[j][i].qs + 16, x[j + 4][i].qs + 16);
+    }
+    gt_transpose4(v);
+    gt_transpose4(u);
+    const __m256i bias = _mm256_set1_epi8((char)0x80); /* signed -> unsigned + 128 */
+    for (int k = 0; k < 4; k++) {
+        W[k] = _mm256_xor_si256(v[k], bias);
+        W[k + 4] = _mm256_xor_si256(u[k], bias);
+    }
+    *dw = GT_SCALES(x, i);
+}
+
+static inline int32_t gt_dword(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* 8 rows x TN activation rows over blocks [i0, i1); acc[t] lane j: the sum
+ * so far of row j with activation t. */
+#define GT_TILE(sfx, btype)                                                                     \
+    static inline __attribute__((always_inline)) void gt_tile_##sfx(                            \
+        int TN, const btype *const x[8], const block_q8_0 *const *y, const float *da,           \
+        const int32_t *noff, int64_t i0, int64_t i1, __m256 acc[GT_T]) {                        \
+        for (int64_t i = i0; i < i1; i++) {                                                     \
+            __m256i W[8];                                                                       \
+            __m256 dw;                                                                          \
+            gt_decode_##sfx(x, i, W, &dw);                                                      \
+            for (int t = 0; t < TN; t++) {                                                      \
+                const int8_t *qa = y[t][i].qs;                                                  \
+                __m256i s = _mm256_set1_epi32(noff[t * GT_KB + (i - i0)]);                      \
+                for (int m = 0; m < 8; m++)                                                     \
+                    s = _mm256_dpbusd_epi32(s, W[m], _mm256_set1_epi32(gt_dword(qa + 4 * m)));  \
+                const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(da[t * GT_KB + (i - i0)]));   \
+                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(d, _mm256_cvtepi32_ps(s)));        \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    static void gt_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,     \
+                            size_t as, int64_t nt, float *out, int64_t os) {                    \
+        const int64_t nb = n / QK_LEGACY;                                                       \
+        float da[GT_T * GT_KB];                                                                 \
+        int32_t noff[GT_T * GT_KB];                                                             \
+        for (int64_t t0 = 0; t0 < nt; t0 += GT_T) {                                             \
+            const int tn = (int)(nt - t0 < GT_T ? nt - t0 : GT_T);                              \
+            const block_q8_0 *y[GT_T];                                                          \
+            for (int t = 0; t < GT_T; t++)                                                      \
+                y[t] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t0 + (t < tn ? t : 0)) * as); \
+            for (int64_t i0 = 0; i0 < nb || i0 == 0; i0 += GT_KB) {                            \
+                const int64_t i1 = nb - i0 < GT_KB ? nb : i0 + GT_KB;                           \
+                for (int t = 0; t < tn; t++)                                                    \
+                    gt_prep(y[t] + i0, i1 - i0, GT_OFF_##sfx, da + t * GT_KB, noff + t * GT_KB); \
+                for (int64_t r0 = 0; r0 < nr; r0 += GT_R) {                                     \
+                    const int rr = (int)(nr - r0 < GT_R ? nr - r0 : GT_R);                      \
+                    const btype *x[8];                                                          \
+                    for (int j = 0; j < 8; j++) /* missing rows repeat the first */             \
+                        x[j] = (const btype *)((const uint8_t *)w + (size_t)(r0 + (j < rr ? j : 0)) * ws); \
+                    const __mmask8 lanes = (__mmask8)((1u << rr) - 1);                          \
+                    __m256 acc[GT_T];                                                           \
+                    for (int t = 0; t < GT_T; t++)                                              \
+                        acc[t] = i0 == 0 ? _mm256_setzero_ps()                                  \
+                                         : _mm256_maskz_loadu_ps(lanes, out + (t0 + (t < tn ? t : 0)) * os + r0); \
+                    switch (tn) {                                                               \
+                    case 1: gt_tile_##sfx(1, x, y, da, noff, i0, i1, acc); break;               \
+                    case 2: gt_tile_##sfx(2, x, y, da, noff, i0, i1, acc); break;               \
+                    case 3: gt_tile_##sfx(3, x, y, da, noff, i0, i1, acc); break;               \
+                    case 4: gt_tile_##sfx(4, x, y, da, noff, i0, i1, acc); break;               \
+                    case 5: gt_tile_##sfx(5, x, y, da, noff, i0, i1, acc); break;               \
+                    case 6: gt_tile_##sfx(6, x, y, da, noff, i0, i1, acc); break;               \
+                    case 7: gt_tile_##sfx(7, x, y, da, noff, i0, i1, acc); break;               \
+                    default: gt_tile_##sfx(8, x, y, da, noff, i0, i1, acc); break;              \
+                    }                                                                           \
+                    for (int t = 0; t < tn; t++)                                                \
+                        _mm256_mask_storeu_ps(out + (t0 + t) * os + r0, lanes, acc[t]);         \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    /* the tile's float steps for one row: bit-identical to gt_mm */                           \
+    static float gt_dot_##sfx(int64_t n, const void *w, const void *a) {                        \
+        float out = 0.0f;                                                                       \
+        gt_mm_##sfx(n, w, 0, 1, a, 0, 1, &out, 1);                                              \
+        return out;                                                                             \
+    }
+
+#define GT_OFF_q4_0 8
+#define GT_OFF_q8_0 128
+GT_TILE(q4_0, block_q4_0)
+GT_TILE(q8_0, block_q8_0)
+
+static inline void gt_fill(lfm_kernels *k) {
+    k->dot[LFM_TYPE_Q4_0] = gt_dot_q4_0;
+    k->mm[LFM_TYPE_Q4_0] = gt_mm_q4_0;
+    k->dot[LFM_TYPE_Q8_0] = gt_dot_q8_0;
+    k->mm[LFM_TYPE_Q8_0] = gt_mm_q8_0;
+}
