@@ -212,5 +212,5 @@ class Data:
             system = rng.choice(SYSTEM_PROMPTS) if rng.random() < 0.05 else None
             chats.append((system, qa[i:i + n], rng.random() < 0.1))
             i += n
-        docs = [text_doc(rng, self.countries) for _ in range(1500)]
+        docs = [text_doc(rng, self.countries) for _ in range(800)]
         return chats, docs

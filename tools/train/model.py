@@ -25,7 +25,7 @@ class Config:
     n_dense: int = 2         # leading dense blocks
     n_expert: int = 8
     n_expert_used: int = 2
-    expert_ff: int = 128
+    expert_ff: int = 96
     l_cache: int = 3         # short conv kernel length
     eps: float = 1e-5
     rope_base: float = 1e6
