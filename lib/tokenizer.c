@@ -1001,7 +1001,8 @@ LFM2MOE_API int lfm2moe_detokenizer_push(lfm2moe_detokenizer *detok, int32_t tok
     size_t n;
     const char *p = lfm_vocab_piece(detok->v, token, &n);
     size_t total = detok->n_held + n;
-    if (total > detok->cap) {
+    /* allocate on the first push even for an empty piece: *piece is never NULL */
+    if (total > detok->cap || !detok->buf) {
         size_t c = detok->cap ? detok->cap : 64;
         while (c < total) c *= 2;
         char *b = realloc(detok->buf, c);
