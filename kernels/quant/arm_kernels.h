@@ -276,9 +276,93 @@ static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
     return k->d * y->d * (float)vaddvq_s32(acc);
 }
 
+/* Q2_K / Q3_K: element 128h + 32s + l (l < 32) has its two low bits at
+ * bits 2s, 2s+1 of qs[32h + l]; q[g] holds the codes of elements 16g ..
+ * 16g+15 (g = 8h + 2s + l/16), each group with its own scale. */
+static inline void kq_2bit_codes(const uint8_t *qs, int8x16_t q[16]) {
+    const uint8x16_t three = vdupq_n_u8(3);
+    for (int h = 0; h < 2; h++) {
+        const uint8x16_t b0 = vld1q_u8(qs + 32 * h), b1 = vld1q_u8(qs + 32 * h + 16);
+        for (int s = 0; s < 4; s++) {
+            const int8x16_t sh = vdupq_n_s8((int8_t)(-2 * s)); /* right shift */
+            q[8 * h + 2 * s] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b0, sh), three));
+            q[8 * h + 2 * s + 1] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b1, sh), three));
+        }
+    }
+}
+
+typedef struct kq2 {
+    int8x16_t q[16]; /* codes 0..3 */
+    uint8_t sc[16];  /* low nibbles of the scales */
+    int16x8_t mins[2]; /* high nibbles, groups 0-7 and 8-15 */
+    float d, dmin;
+} kq2;
+
+static inline void kq2_decode(kq2 *k, const block_q2_K *x) {
+    kq_2bit_codes(x->qs, k->q);
+    const uint8x16_t raw = vld1q_u8(x->scales);
+    vst1q_u8(k->sc, vandq_u8(raw, vdupq_n_u8(0x0f)));
+    const uint8x16_t mn = vshrq_n_u8(raw, 4);
+    k->mins[0] = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(mn)));
+    k->mins[1] = vreinterpretq_s16_u16(vmovl_high_u8(mn));
+    k->d = arm_h2f(x->d);
+    k->dmin = arm_h2f(x->dmin);
+}
+
+/* The scalar's dall * (float)isum - dmin * (float)summs. */
+static inline float kq2_apply(const kq2 *k, const block_q8_K *y) {
+    int32x4_t acc = vdupq_n_s32(0);
+    for (int g = 0; g < 16; g++)
+        acc = vmlaq_n_s32(acc, arm_dot16(vdupq_n_s32(0), k->q[g], vld1q_s8(y->qs + 16 * g)),
+                          k->sc[g]);
+    const int16x8_t b0 = vld1q_s16(y->bsums), b1 = vld1q_s16(y->bsums + 8);
+    int32x4_t ms = vmull_s16(vget_low_s16(b0), vget_low_s16(k->mins[0]));
+    ms = vmlal_high_s16(ms, b0, k->mins[0]);
+    ms = vmlal_s16(ms, vget_low_s16(b1), vget_low_s16(k->mins[1]));
+    ms = vmlal_high_s16(ms, b1, k->mins[1]);
+    const int isum = vaddvq_s32(acc), summs = vaddvq_s32(ms);
+    const float dall = y->d * k->d;
+    const float dmin = y->d * k->dmin;
+    return dall * (float)isum - dmin * (float)summs;
+}
+
+typedef struct kq3 {
+    int8x16_t q[16]; /* codes -4..3 */
+    int sc[16];      /* signed scales */
+    float d;
+} kq3;
+
+/* The stored high bit (hmask[l] bit 4h + s) set means "no -4". */
+static inline void kq3_decode(kq3 *k, const block_q3_K *x) {
+    kq_2bit_codes(x->qs, k->q);
+    const uint8x16_t hm0 = vld1q_u8(x->hmask), hm1 = vld1q_u8(x->hmask + 16);
+    const uint8x16_t four = vdupq_n_u8(4);
+    for (int h = 0; h < 2; h++) {
+        for (int s = 0; s < 4; s++) {
+            const uint8x16_t bit = vdupq_n_u8((uint8_t)(1u << (4 * h + s)));
+            int8x16_t *q = &k->q[8 * h + 2 * s];
+            q[0] = vsubq_s8(q[0], vreinterpretq_s8_u8(vbicq_u8(four, vtstq_u8(hm0, bit))));
+            q[1] = vsubq_s8(q[1], vreinterpretq_s8_u8(vbicq_u8(four, vtstq_u8(hm1, bit))));
+        }
+    }
+    lfm_q3k_scales(x->scales, k->sc);
+    k->d = arm_h2f(x->d);
+}
+
+/* The scalar's dw * da * (float)isum. */
+static inline float kq3_apply(const kq3 *k, const block_q8_K *y) {
+    int32x4_t acc = vdupq_n_s32(0);
+    for (int g = 0; g < 16; g++)
+        acc = vmlaq_n_s32(acc, arm_dot16(vdupq_n_s32(0), k->q[g], vld1q_s8(y->qs + 16 * g)),
+                          k->sc[g]);
+    return k->d * y->d * (float)vaddvq_s32(acc);
+}
+
 #define KQ_DECODE_Q4_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, NULL)
 #define KQ_DECODE_Q5_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, (x)->qh)
 #define KQ_DECODE_Q6_K(k, x) kq6_decode(k, x)
+#define KQ_DECODE_Q2_K(k, x) kq2_decode(k, x)
+#define KQ_DECODE_Q3_K(k, x) kq3_decode(k, x)
 
 /* Dot: the scalar's sum of super-block terms in order.  Tile: the same per
  * output, each super-block decoded once for up to ARM_T activation rows. */
@@ -320,6 +404,8 @@ static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
 KQ_KERNELS(q4_K, block_q4_K, kq4, KQ_DECODE_Q4_K, kq4_apply)
 KQ_KERNELS(q5_K, block_q5_K, kq4, KQ_DECODE_Q5_K, kq4_apply)
 KQ_KERNELS(q6_K, block_q6_K, kq6, KQ_DECODE_Q6_K, kq6_apply)
+KQ_KERNELS(q2_K, block_q2_K, kq2, KQ_DECODE_Q2_K, kq2_apply)
+KQ_KERNELS(q3_K, block_q3_K, kq3, KQ_DECODE_Q3_K, kq3_apply)
 
 static inline void arm_fill_int_dots(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_0] = dot_q4_0;
@@ -336,4 +422,8 @@ static inline void arm_fill_int_dots(lfm_kernels *k) {
     k->mm[LFM_TYPE_Q4_K] = mm_q4_K;
     k->mm[LFM_TYPE_Q5_K] = mm_q5_K;
     k->mm[LFM_TYPE_Q6_K] = mm_q6_K;
+    k->dot[LFM_TYPE_Q2_K] = dot_q2_K;
+    k->dot[LFM_TYPE_Q3_K] = dot_q3_K;
+    k->mm[LFM_TYPE_Q2_K] = mm_q2_K;
+    k->mm[LFM_TYPE_Q3_K] = mm_q3_K;
 }
