@@ -6,7 +6,9 @@ Only the Python standard library.  Model seeds are tiny lfm2moe GGUF images
 their truncations and bit flips, the first KB of the golden files, and
 images whose metadata asks for absurd sizes.  Text seeds come from the
 golden tokenizer / chat files.  Crashers found by fuzzing are kept in the
-same folders under names starting with "crash-" (never regenerated here).
+same folders under names starting with "crash-", and a coverage-minimized
+selection of what the fuzzers found (libFuzzer -merge=1) as "cov-<sha1>";
+neither is regenerated here.
 
 usage: python3 tests/fuzz/make_seeds.py   (from the repository root)
 """
