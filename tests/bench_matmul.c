@@ -2,6 +2,7 @@
  * weight matrix (default 1792 rows x 2048 columns, LFM2-8B-A1B's expert
  * gate/up shape) times 1 activation row (decode) and 16 (prefill).
  *   bench_matmul [rows cols [types...]]      types: q4_0 q8_0 q4_k ...
+ *   BENCH_NT=64 bench_matmul ...             the prefill batch (default 16)
  * `meson test --benchmark -C build` runs it with the defaults. */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,14 +38,17 @@ int main(int argc, char **argv) {
     int n_names = argc > 3 ? argc - 3 : (int)(sizeof defaults / sizeof defaults[0]);
     int best = 0;
     lfm2moe_isa_detected(&best);
-    enum { T = 16 };
+    /* the prefill batch: 16, or BENCH_NT (e.g. 64, an expert's share of a
+     * 512-token chunk) */
+    const char *nt_env = getenv("BENCH_NT");
+    const int T = nt_env && atoi(nt_env) > 1 ? atoi(nt_env) : 16;
     float *x = malloc((size_t)(rows > T ? rows : T) * (size_t)cols * sizeof(float));
     float *y = malloc((size_t)T * (size_t)rows * sizeof(float));
     srand(1);
     for (int64_t i = 0; i < (rows > T ? rows : T) * cols; i++)
         x[i] = (float)rand() / RAND_MAX * 2 - 1;
-    printf("%lld x %lld, 1 thread; ms per product (speedup vs scalar)\n", (long long)rows,
-           (long long)cols);
+    printf("%lld x %lld, 1 thread; ms per product (speedup vs scalar), GB/s of weights at n=1,\n"
+           "GMAC/s at n=%d\n", (long long)rows, (long long)cols, T);
     for (int ni = 0; ni < n_names; ni++) {
         uint32_t t = type_by_name(names[ni]);
         if (t == UINT32_MAX || !lfm_quant_can_quantize(t) || cols % lfm_type_layout_get(t)->block_size) {
@@ -79,7 +83,11 @@ int main(int argc, char **argv) {
                 }
                 if (isa == 0)
                     base = ms;
-                printf("  %s %.3f (%.1fx)", lfm2moe_isa_name(isa), ms, base / ms);
+                printf("  %s %.3f (%.1fx", lfm2moe_isa_name(isa), ms, base / ms);
+                if (nt == 1)
+                    printf(", %.1f GB/s)", (double)rb * (double)rows / (ms * 1e6));
+                else
+                    printf(", %.1f GMAC/s)", (double)rows * (double)cols * nt / (ms * 1e6));
             }
             printf("\n");
         }

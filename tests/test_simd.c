@@ -339,6 +339,51 @@ static void test_matmul(void **state) {
     lfm2moe_isa_set_max(det);
 }
 
+/* A product larger than any tile or cache chunk of the kernels (x86 VNNI
+ * Q4_0/Q8_0: 64 activation rows x 64 blocks x 128 weight rows), with
+ * partial chunks on every axis: every output still equals the level's dot. */
+static void test_matmul_chunks(void **state) {
+    (void)state;
+    int lv[17], nl = levels(lv + 1) + 1;
+    lv[0] = 0;
+    int det = lfm_isa_detected();
+    const int64_t rows = 139, T = 70;
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        assert_int_equal(lfm2moe_isa_set_max(lv[l]), LFM2MOE_OK);
+        for (size_t ti = 0; ti < N_WTYPES; ti++) {
+            uint32_t wt = wtypes[ti], at = lfm_quant_act_type(wt);
+            int64_t bs = block_of(wt);
+            int64_t n = bs == 1 ? 72 : (bs == 32 ? 32 * 70 : 256 * 3);
+            size_t wrb = lfm_row_bytes(wt, n), arb = lfm_row_bytes(at, n);
+            float *x = malloc((size_t)(n * rows) * sizeof(float));
+            float *y = malloc((size_t)(T * rows) * sizeof(float));
+            uint8_t *W = malloc(wrb * (size_t)rows), *A = malloc(arb * (size_t)T);
+            fill(x, n * rows);
+            for (int64_t r = 0; r < rows; r++)
+                lfm_quantize_row(wt, x + r * n, W + (size_t)r * wrb, n);
+            fill(x, n * T);
+            lfm_encode_acts(wt, x, n, T, n, A);
+            lfm_weight w = {W, "w", wt, n, rows, 1, wrb, wrb * (size_t)rows};
+            lfm_matmul_rows(&w, 0, A, T, y, rows, 0, rows);
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t r = 0; r < rows; r++) {
+                    float want = k->dot[wt](n, W + (size_t)r * wrb, A + (size_t)t * arb);
+                    if (y[t * rows + r] != want)
+                        fail_msg("%s matmul %s %lldx%lld nt=%lld: y[%lld][%lld] %.9g, dot %.9g",
+                                 lfm_isa_name(k->isa), lfm_type_name(wt), (long long)rows,
+                                 (long long)n, (long long)T, (long long)t, (long long)r,
+                                 y[t * rows + r], want);
+                }
+            free(x);
+            free(y);
+            free(W);
+            free(A);
+        }
+    }
+    lfm2moe_isa_set_max(det);
+}
+
 /* lfm_vec_dot / lfm_quantize_act_row follow lfm2moe_isa_set_max. */
 static void test_entry_points(void **state) {
     (void)state;
@@ -381,7 +426,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_env_cap),      cmocka_unit_test(test_isa_api),
         cmocka_unit_test(test_act),          cmocka_unit_test(test_dot),
-        cmocka_unit_test(test_matmul),       cmocka_unit_test(test_entry_points),
+        cmocka_unit_test(test_matmul),       cmocka_unit_test(test_matmul_chunks),
+        cmocka_unit_test(test_entry_points),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

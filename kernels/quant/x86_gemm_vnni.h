@@ -18,7 +18,9 @@
 
 #define GT_R 8   /* weight rows per tile: the 8 lanes */
 #define GT_T 8   /* activation rows per tile */
-#define GT_KB 256 /* activation blocks prepared per pass (stack tables) */
+#define GT_TC 64  /* activation rows per cache chunk */
+#define GT_KB 64  /* blocks per cache chunk (stack tables: GT_TC x GT_KB) */
+#define GT_RC 128 /* weight rows per cache chunk: 128 x 64 blocks, 147 KB of Q4_0 */
 
 /* Per activation block: da, and -off * sum(codes). */
 static inline void gt_prep(const block_q8_0 *y, int64_t nb, int off, float *da, int32_t *noff) {
@@ -109,42 +111,59 @@ static inline int32_t gt_dword(const int8_t *p) {
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
+    /* Blocked for the caches: a chunk of GT_TC activation rows (tables in                      \
+     * L1/L2) x GT_KB blocks, and within it GT_RC weight rows (L2) that every                   \
+     * group of GT_T activation rows reuses; partial sums over K chunks are                     \
+     * kept in out (same float order). */                                                       \
     static void gt_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,     \
                             size_t as, int64_t nt, float *out, int64_t os) {                    \
         const int64_t nb = n / QK_LEGACY;                                                       \
-        float da[GT_T * GT_KB];                                                                 \
-        int32_t noff[GT_T * GT_KB];                                                             \
-        for (int64_t t0 = 0; t0 < nt; t0 += GT_T) {                                             \
-            const int tn = (int)(nt - t0 < GT_T ? nt - t0 : GT_T);                              \
-            const block_q8_0 *y[GT_T];                                                          \
-            for (int t = 0; t < GT_T; t++)                                                      \
-                y[t] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t0 + (t < tn ? t : 0)) * as); \
+        float da[GT_TC * GT_KB];                                                                \
+        int32_t noff[GT_TC * GT_KB];                                                            \
+        for (int64_t tc0 = 0; tc0 < nt; tc0 += GT_TC) {                                         \
+            const int64_t tc1 = nt - tc0 < GT_TC ? nt : tc0 + GT_TC;                            \
             for (int64_t i0 = 0; i0 < nb || i0 == 0; i0 += GT_KB) {                            \
                 const int64_t i1 = nb - i0 < GT_KB ? nb : i0 + GT_KB;                           \
-                for (int t = 0; t < tn; t++)                                                    \
-                    gt_prep(y[t] + i0, i1 - i0, GT_OFF_##sfx, da + t * GT_KB, noff + t * GT_KB); \
-                for (int64_t r0 = 0; r0 < nr; r0 += GT_R) {                                     \
-                    const int rr = (int)(nr - r0 < GT_R ? nr - r0 : GT_R);                      \
-                    const btype *x[8];                                                          \
-                    for (int j = 0; j < 8; j++) /* missing rows repeat the first */             \
-                        x[j] = (const btype *)((const uint8_t *)w + (size_t)(r0 + (j < rr ? j : 0)) * ws); \
-                    const __mmask8 lanes = (__mmask8)((1u << rr) - 1);                          \
-                    __m256 acc[GT_T];                                                           \
-                    for (int t = 0; t < GT_T; t++)                                              \
-                        acc[t] = i0 == 0 ? _mm256_setzero_ps()                                  \
-                                         : _mm256_maskz_loadu_ps(lanes, out + (t0 + (t < tn ? t : 0)) * os + r0); \
-                    switch (tn) {                                                               \
-                    case 1: gt_tile_##sfx(1, x, y, da, noff, i0, i1, acc); break;               \
-                    case 2: gt_tile_##sfx(2, x, y, da, noff, i0, i1, acc); break;               \
-                    case 3: gt_tile_##sfx(3, x, y, da, noff, i0, i1, acc); break;               \
-                    case 4: gt_tile_##sfx(4, x, y, da, noff, i0, i1, acc); break;               \
-                    case 5: gt_tile_##sfx(5, x, y, da, noff, i0, i1, acc); break;               \
-                    case 6: gt_tile_##sfx(6, x, y, da, noff, i0, i1, acc); break;               \
-                    case 7: gt_tile_##sfx(7, x, y, da, noff, i0, i1, acc); break;               \
-                    default: gt_tile_##sfx(8, x, y, da, noff, i0, i1, acc); break;              \
+                for (int64_t t = tc0; t < tc1; t++)                                             \
+                    gt_prep((const block_q8_0 *)((const uint8_t *)a + (size_t)t * as) + i0,     \
+                            i1 - i0, GT_OFF_##sfx, da + (t - tc0) * GT_KB,                      \
+                            noff + (t - tc0) * GT_KB);                                          \
+                for (int64_t rc0 = 0; rc0 < nr; rc0 += GT_RC) {                                 \
+                    const int64_t rc1 = nr - rc0 < GT_RC ? nr : rc0 + GT_RC;                    \
+                    for (int64_t t0 = tc0; t0 < tc1; t0 += GT_T) {                              \
+                        const int tn = (int)(tc1 - t0 < GT_T ? tc1 - t0 : GT_T);                \
+                        const block_q8_0 *y[GT_T];                                              \
+                        for (int t = 0; t < GT_T; t++)                                          \
+                            y[t] = (const block_q8_0 *)((const uint8_t *)a +                    \
+                                                        (size_t)(t0 + (t < tn ? t : 0)) * as);  \
+                        const float *dat = da + (t0 - tc0) * GT_KB;                             \
+                        const int32_t *nft = noff + (t0 - tc0) * GT_KB;                         \
+                        for (int64_t r0 = rc0; r0 < rc1; r0 += GT_R) {                          \
+                            const int rr = (int)(rc1 - r0 < GT_R ? rc1 - r0 : GT_R);            \
+                            const btype *x[8];                                                  \
+                            for (int j = 0; j < 8; j++) /* missing rows repeat the first */     \
+                                x[j] = (const btype *)((const uint8_t *)w +                     \
+                                                       (size_t)(r0 + (j < rr ? j : 0)) * ws);   \
+                            const __mmask8 lanes = (__mmask8)((1u << rr) - 1);                  \
+                            __m256 acc[GT_T];                                                   \
+                            for (int t = 0; t < GT_T; t++)                                      \
+                                acc[t] = i0 == 0 ? _mm256_setzero_ps()                          \
+                                                 : _mm256_maskz_loadu_ps(                       \
+                                                       lanes, out + (t0 + (t < tn ? t : 0)) * os + r0); \
+                            switch (tn) {                                                       \
+                            case 1: gt_tile_##sfx(1, x, y, dat, nft, i0, i1, acc); break;       \
+                            case 2: gt_tile_##sfx(2, x, y, dat, nft, i0, i1, acc); break;       \
+                            case 3: gt_tile_##sfx(3, x, y, dat, nft, i0, i1, acc); break;       \
+                            case 4: gt_tile_##sfx(4, x, y, dat, nft, i0, i1, acc); break;       \
+                            case 5: gt_tile_##sfx(5, x, y, dat, nft, i0, i1, acc); break;       \
+                            case 6: gt_tile_##sfx(6, x, y, dat, nft, i0, i1, acc); break;       \
+                            case 7: gt_tile_##sfx(7, x, y, dat, nft, i0, i1, acc); break;       \
+                            default: gt_tile_##sfx(8, x, y, dat, nft, i0, i1, acc); break;      \
+                            }                                                                   \
+                            for (int t = 0; t < tn; t++)                                        \
+                                _mm256_mask_storeu_ps(out + (t0 + t) * os + r0, lanes, acc[t]); \
+                        }                                                                       \
                     }                                                                           \
-                    for (int t = 0; t < tn; t++)                                                \
-                        _mm256_mask_storeu_ps(out + (t0 + t) * os + r0, lanes, acc[t]);         \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
