@@ -35,6 +35,7 @@ static inline __m256i kq_scaled(__m256i acc, __m256i u, __m256i s, int sc_lo, in
 typedef struct kq4 {
     __m256i q[8];     /* codes of sub-blocks 0..7 (32 each), 0..31 */
     uint8_t sc[8];
+    __m256i sc16;     /* the scales as int16 in lanes 0..7 */
     __m128i mins;     /* 8 x int16 */
     float d, dmin;    /* the half fields, decoded */
 } kq4;
@@ -53,6 +54,7 @@ static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *
     memcpy(k->sc, &sc_lo, 4);
     memcpy(k->sc + 4, &sc_hi, 4);
     k->mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn_hi, (int)mn_lo));
+    k->sc16 = _mm256_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo));
     for (int j = 0; j < 4; j++, qs += 32) {
         const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
         __m256i lo = _mm256_and_si256(bits, m4);
@@ -72,11 +74,30 @@ static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *
     k->dmin = x86_h2f(dmin);
 }
 
+#if KQ_VNNI
+/* vpmaddubsw pair sums (exact: <= 2 * 63 * 128 < 2^15 for every caller)
+ * times 16-bit scales, accumulated by vpdpwssd: two instructions per 32
+ * bytes; the scale patterns come from one register by vpermw. */
+static inline __m256i kq_scaled16(__m256i acc, __m256i u, __m256i s, __m256i sc16, int j,
+                                  int per16) {
+    const __m256i idx = per16 ? _mm256_set_m128i(_mm_set1_epi16((short)(2 * j + 1)),
+                                                 _mm_set1_epi16((short)(2 * j)))
+                              : _mm256_set1_epi16((short)j);
+    return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), _mm256_permutexvar_epi16(idx, sc16));
+}
+#endif
+
 static inline float kq4_apply(const kq4 *k, const block_q8_K *y) {
     __m256i acc = _mm256_setzero_si256();
+#if KQ_VNNI
+    for (int j = 0; j < 8; j++)
+        acc = kq_scaled16(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
+                          k->sc16, j, 0);
+#else
     for (int j = 0; j < 8; j++)
         acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
                         k->sc[j], k->sc[j]);
+#endif
     /* summ = sum_j m_j (bsums[2j] + bsums[2j+1]); pair sums <= 2 * 16 * 127 */
     const __m128i b0 = _mm_loadu_si128((const __m128i *)y->bsums);
     const __m128i b1 = _mm_loadu_si128((const __m128i *)(y->bsums + 8));
@@ -125,12 +146,21 @@ static inline void kq6_decode(kq6 *k, const block_q6_K *x) {
  * (an integer identity, so still exact). */
 static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
     __m256i acc = _mm256_setzero_si256();
+#if KQ_VNNI
+    for (int j = 0; j < 8; j++)
+        acc = kq_scaled16(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
+                          k->sc16, j, 1);
+    /* - 32 * sum_s sc_s bsum_s: -32 sc fits int16 */
+    acc = _mm256_dpwssd_epi32(acc, _mm256_loadu_si256((const __m256i *)y->bsums),
+                              _mm256_mullo_epi16(k->sc16, _mm256_set1_epi16(-32)));
+#else
     for (int j = 0; j < 8; j++)
         acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
                         k->sc[2 * j], k->sc[2 * j + 1]);
     /* - 32 * sum_s sc_s bsum_s, lane-wise (|.| < 2^31 by far) */
     const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), k->sc16);
     acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
+#endif
     const int isum = x86_hsum_epi32(acc);
     return k->d * y->d * (float)isum;
 }
