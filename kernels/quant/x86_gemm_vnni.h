@@ -101,13 +101,26 @@ static inline int32_t gt_dword(const int8_t *p) {
             __m256i W[8];                                                                       \
             __m256 dw;                                                                          \
             gt_decode_##sfx(x, i, W, &dw);                                                      \
+            /* m outer: the TN dependency chains interleave */                                  \
+            /* (few rows: two chains per row, odd m in s[t + 4]) */                             \
+            __m256i s[GT_T];                                                                    \
             for (int t = 0; t < TN; t++) {                                                      \
-                const int8_t *qa = y[t][i].qs;                                                  \
-                __m256i s = _mm256_set1_epi32(noff[t * GT_KB + (i - i0)]);                      \
-                for (int m = 0; m < 8; m++)                                                     \
-                    s = _mm256_dpbusd_epi32(s, W[m], _mm256_set1_epi32(gt_dword(qa + 4 * m)));  \
+                s[t] = _mm256_set1_epi32(noff[t * GT_KB + (i - i0)]);                           \
+                if (TN <= 4)                                                                    \
+                    s[t + 4] = _mm256_setzero_si256();                                          \
+            }                                                                                   \
+            for (int m = 0; m < 8; m++)                                                         \
+                for (int t = 0; t < TN; t++) {                                                  \
+                    const int c = TN <= 4 && (m & 1) ? t + 4 : t;                               \
+                    s[c] = _mm256_dpbusd_epi32(s[c], W[m],                                      \
+                                               _mm256_set1_epi32(gt_dword(y[t][i].qs + 4 * m))); \
+                }                                                                               \
+            if (TN <= 4)                                                                        \
+                for (int t = 0; t < TN; t++)                                                    \
+                    s[t] = _mm256_add_epi32(s[t], s[t + 4]);                                    \
+            for (int t = 0; t < TN; t++) {                                                      \
                 const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(da[t * GT_KB + (i - i0)]));   \
-                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(d, _mm256_cvtepi32_ps(s)));        \
+                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(d, _mm256_cvtepi32_ps(s[t])));     \
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
