@@ -96,10 +96,14 @@ static inline int32_t gt_dword(const int8_t *p) {
 #define GT_TILE(sfx, btype)                                                                     \
     static inline __attribute__((always_inline)) void gt_tile_##sfx(                            \
         int TN, const btype *const x[8], const block_q8_0 *const *y, const float *da,           \
-        const int32_t *noff, int64_t i0, int64_t i1, __m256 acc[GT_T]) {                        \
+        const int32_t *noff, int64_t i0, int64_t i1, __m256 acc[GT_T], const char *pf,         \
+        int64_t pf_step) {                                                                      \
         for (int64_t i = i0; i < i1; i++) {                                                     \
             __m256i W[8];                                                                       \
             __m256 dw;                                                                          \
+            if (pf) /* the next rows, spread over this pass */                                  \
+                for (int64_t o = 0; o < pf_step; o += 64)                                       \
+                    _mm_prefetch(pf + (i - i0) * pf_step + o, _MM_HINT_T0);                     \
             gt_decode_##sfx(x, i, W, &dw);                                                      \
             /* m outer: the TN dependency chains interleave */                                  \
             /* (few rows: two chains per row, odd m in s[t + 4]) */                             \
@@ -158,20 +162,28 @@ static inline int32_t gt_dword(const int8_t *p) {
                                 x[j] = (const btype *)((const uint8_t *)w +                     \
                                                        (size_t)(r0 + (j < rr ? j : 0)) * ws);   \
                             const __mmask8 lanes = (__mmask8)((1u << rr) - 1);                  \
+                            /* one activation row (decode): the weights stream from memory once; \
+                             * prefetch the next 8 rows (contiguous) during these */             \
+                            const char *pf = NULL;                                              \
+                            int64_t pf_step = 0;                                                \
+                            if (tn == 1 && rr == GT_R && ws * GT_R < ((size_t)1 << 30)) {       \
+                                pf = (const char *)x[0] + GT_R * ws;                            \
+                                pf_step = (int64_t)(GT_R * ws) / (i1 - i0 > 0 ? i1 - i0 : 1) + 1; \
+                            }                                                                   \
                             __m256 acc[GT_T];                                                   \
                             for (int t = 0; t < GT_T; t++)                                      \
                                 acc[t] = i0 == 0 ? _mm256_setzero_ps()                          \
                                                  : _mm256_maskz_loadu_ps(                       \
                                                        lanes, out + (t0 + (t < tn ? t : 0)) * os + r0); \
                             switch (tn) {                                                       \
-                            case 1: gt_tile_##sfx(1, x, y, dat, nft, i0, i1, acc); break;       \
-                            case 2: gt_tile_##sfx(2, x, y, dat, nft, i0, i1, acc); break;       \
-                            case 3: gt_tile_##sfx(3, x, y, dat, nft, i0, i1, acc); break;       \
-                            case 4: gt_tile_##sfx(4, x, y, dat, nft, i0, i1, acc); break;       \
-                            case 5: gt_tile_##sfx(5, x, y, dat, nft, i0, i1, acc); break;       \
-                            case 6: gt_tile_##sfx(6, x, y, dat, nft, i0, i1, acc); break;       \
-                            case 7: gt_tile_##sfx(7, x, y, dat, nft, i0, i1, acc); break;       \
-                            default: gt_tile_##sfx(8, x, y, dat, nft, i0, i1, acc); break;      \
+                            case 1: gt_tile_##sfx(1, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;       \
+                            case 2: gt_tile_##sfx(2, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;       \
+                            case 3: gt_tile_##sfx(3, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;       \
+                            case 4: gt_tile_##sfx(4, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;       \
+                            case 5: gt_tile_##sfx(5, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;       \
+                            case 6: gt_tile_##sfx(6, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;       \
+                            case 7: gt_tile_##sfx(7, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;       \
+                            default: gt_tile_##sfx(8, x, y, dat, nft, i0, i1, acc, pf, pf_step); break;      \
                             }                                                                   \
                             for (int t = 0; t < tn; t++)                                        \
                                 _mm256_mask_storeu_ps(out + (t0 + t) * os + r0, lanes, acc[t]); \
