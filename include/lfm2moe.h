@@ -130,9 +130,13 @@ typedef struct lfm2moe_model_params {
 /* Fill *params with defaults. */
 LFM2MOE_API int lfm2moe_model_params_init(lfm2moe_model_params *params);
 
-/* Load a GGUF file.  Weights are memory-mapped, not copied.  `params` may be
- * NULL for defaults.  On success *out owns the model (free it with
- * lfm2moe_model_free); on failure *out is set to NULL.
+/* Load a GGUF file.  Weights are memory-mapped, not copied; the metadata and
+ * tensor table are read with ordinary reads, so a file truncated or replaced
+ * while it loads gives IO or BAD_FORMAT, never a crash.  As with any mapped
+ * file, the file must not be truncated while the model is in use (the OS
+ * would raise SIGBUS on the missing pages); replacing it by rename is safe.
+ * `params` may be NULL for defaults.  On success *out owns the model (free
+ * it with lfm2moe_model_free); on failure *out is set to NULL.
  * Errors: INVALID_ARGUMENT, IO, BAD_FORMAT, UNSUPPORTED_ARCH,
  * UNSUPPORTED_TYPE, BAD_MODEL, LIMIT, OUT_OF_MEMORY. */
 LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params *params,

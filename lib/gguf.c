@@ -20,16 +20,20 @@
 
 typedef struct cursor {
     const uint8_t *base;
-    uint64_t size;
+    uint64_t size;  /* bytes available in base */
+    uint64_t total; /* bytes of the whole file (>= size) */
     uint64_t pos;
     const char *what; /* what is being read, for messages */
 } cursor;
 
 static int truncated(const cursor *c, uint64_t need) {
+    /* past the bytes we were given but not past the file: ask for more */
+    if (c->size < c->total && need <= c->total - c->pos)
+        return LFM2MOE_ERR_BUFFER_TOO_SMALL;
     return lfm_fail(LFM2MOE_ERR_BAD_FORMAT,
                     "GGUF truncated: %s needs %llu bytes at offset %llu, file has %llu",
                     c->what, (unsigned long long)need, (unsigned long long)c->pos,
-                    (unsigned long long)c->size);
+                    (unsigned long long)c->total);
 }
 
 static int take(cursor *c, uint64_t n, const uint8_t **p) {
@@ -193,9 +197,6 @@ static int parse_tensor_info(cursor *c, gguf_file *f, gguf_tensor *t) {
     c->what = "tensor info";
     if ((st = read_str(c, &name)) || (st = dup_name(&name, "tensor name", &t->name)))
         return st;
-    for (uint64_t j = 0; j < (uint64_t)(t - f->tensors); j++)
-        if (strcmp(f->tensors[j].name, t->name) == 0)
-            return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF tensor '%s' appears twice", t->name);
     if ((st = read_u32(c, &t->n_dims)))
         return st;
     if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS)
@@ -239,16 +240,80 @@ static int parse_tensor_info(cursor *c, gguf_file *f, gguf_tensor *t) {
     return LFM2MOE_OK;
 }
 
-int gguf_parse(const void *data, uint64_t size, gguf_file *f) {
+/* Duplicate detection for keys and tensor names: an open-addressing set of
+ * indices (linear in the number of entries, whatever a hostile file holds). */
+typedef struct name_set {
+    uint32_t *slots; /* index + 1, 0 empty */
+    uint64_t mask;
+} name_set;
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int set_init(name_set *set, uint64_t n) {
+    uint64_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    set->mask = cap - 1;
+    set->slots = calloc((size_t)cap, sizeof *set->slots);
+    return set->slots ? LFM2MOE_OK
+                      : lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for GGUF names");
+}
+
+/* Insert names[idx] (names is an array of `char *` at stride bytes); 1 if
+ * an equal name is already in the set. */
+static int set_insert(name_set *set, const void *names, size_t stride, uint32_t idx) {
+    const char *name = *(char *const *)((const uint8_t *)names + (size_t)idx * stride);
+    for (uint64_t h = name_hash(name) & set->mask;; h = (h + 1) & set->mask) {
+        uint32_t v = set->slots[h];
+        if (!v) {
+            set->slots[h] = idx + 1;
+            return 0;
+        }
+        if (!strcmp(*(char *const *)((const uint8_t *)names + (size_t)(v - 1) * stride), name))
+            return 1;
+    }
+}
+
+/* Grow *arr (of *cap elements of size elem) to hold at least need elements;
+ * growth follows what was actually parsed, so memory stays proportional to
+ * the bytes read, not to the counts a header claims. */
+static int grow(void **arr, uint64_t *cap, uint64_t need, size_t elem) {
+    if (need <= *cap)
+        return LFM2MOE_OK;
+    uint64_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p)
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the GGUF tables");
+    memset((uint8_t *)p + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+    *arr = p;
+    *cap = nc;
+    return LFM2MOE_OK;
+}
+
+#define GGUF_MAX_ENTRIES (1u << 24) /* keys or tensors: far beyond any model */
+
+int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file *f) {
     int st;
     if (!f)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: NULL output");
     memset(f, 0, sizeof *f);
     if (!data)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: NULL data");
+    if (size > total)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: %llu bytes of a %llu-byte file",
+                        (unsigned long long)size, (unsigned long long)total);
     f->base = data;
-    f->size = size;
-    cursor c = {data, size, 0, "header"};
+    f->size = total;
+    cursor c = {data, size, total, 0, "header"};
+    name_set keys = {0}, names = {0};
+    uint64_t kv_cap = 0, t_cap = 0;
     uint32_t magic;
     uint64_t n_tensors, n_kv;
     if ((st = read_u32(&c, &magic)))
@@ -267,31 +332,36 @@ int gguf_parse(const void *data, uint64_t size, gguf_file *f) {
     if ((st = read_u64(&c, &n_tensors)) || (st = read_u64(&c, &n_kv)))
         goto fail;
     /* a kv needs >= 8+1+4+1 bytes, a tensor info >= 8+1+4+8+4+8: bound the arrays */
-    if (n_kv > (size - c.pos) / 14 || n_tensors > (size - c.pos) / 33) {
+    if (n_kv > (total - c.pos) / 14 || n_tensors > (total - c.pos) / 33 ||
+        n_kv > GGUF_MAX_ENTRIES || n_tensors > GGUF_MAX_ENTRIES) {
         st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT,
                       "GGUF header claims %llu keys and %llu tensors, more than the file holds",
                       (unsigned long long)n_kv, (unsigned long long)n_tensors);
         goto fail;
     }
-    f->kv = calloc((size_t)(n_kv ? n_kv : 1), sizeof(gguf_kv));
-    f->tensors = calloc((size_t)(n_tensors ? n_tensors : 1), sizeof(gguf_tensor));
-    if (!f->kv || !f->tensors) {
-        st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the GGUF tables");
+    if ((st = set_init(&keys, n_kv < 4096 ? n_kv : 4096)))
         goto fail;
-    }
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     for (uint64_t i = 0; i < n_kv; i++) {
+        if ((st = grow((void **)&f->kv, &kv_cap, i + 1, sizeof(gguf_kv))))
+            goto fail;
         gguf_kv *kv = &f->kv[i];
         gguf_str key;
         c.what = "metadata key";
         if ((st = read_str(&c, &key)) || (st = dup_name(&key, "metadata key", &kv->key)))
             goto fail;
         f->n_kv = i + 1; /* so gguf_free releases what was read */
-        for (uint64_t j = 0; j < i; j++)
-            if (strcmp(f->kv[j].key, kv->key) == 0) {
-                st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF key '%s' appears twice", kv->key);
+        if (i + 1 > (keys.mask + 1) / 2) { /* keep the set at most half full */
+            free(keys.slots);
+            if ((st = set_init(&keys, 2 * (i + 1))))
                 goto fail;
-            }
+            for (uint64_t j = 0; j < i; j++)
+                set_insert(&keys, &f->kv[0].key, sizeof(gguf_kv), (uint32_t)j);
+        }
+        if (set_insert(&keys, &f->kv[0].key, sizeof(gguf_kv), (uint32_t)i)) {
+            st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF key '%s' appears twice", kv->key);
+            goto fail;
+        }
         c.what = "metadata value";
         if ((st = read_u32(&c, &kv->type)) || (st = read_value(&c, kv)))
             goto fail;
@@ -313,14 +383,30 @@ int gguf_parse(const void *data, uint64_t size, gguf_file *f) {
             f->alignment = (uint64_t)a;
         }
     }
+    if ((st = set_init(&names, n_tensors < 4096 ? n_tensors : 4096)))
+        goto fail;
     for (uint64_t i = 0; i < n_tensors; i++) {
+        if ((st = grow((void **)&f->tensors, &t_cap, i + 1, sizeof(gguf_tensor))))
+            goto fail;
         f->n_tensors = i + 1;
         if ((st = parse_tensor_info(&c, f, &f->tensors[i])))
             goto fail;
+        if (i + 1 > (names.mask + 1) / 2) {
+            free(names.slots);
+            if ((st = set_init(&names, 2 * (i + 1))))
+                goto fail;
+            for (uint64_t j = 0; j < i; j++)
+                set_insert(&names, &f->tensors[0].name, sizeof(gguf_tensor), (uint32_t)j);
+        }
+        if (set_insert(&names, &f->tensors[0].name, sizeof(gguf_tensor), (uint32_t)i)) {
+            st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF tensor '%s' appears twice",
+                          f->tensors[i].name);
+            goto fail;
+        }
     }
     /* tensor data starts at the next multiple of the alignment */
     uint64_t data_off = c.pos + (f->alignment - c.pos % f->alignment) % f->alignment;
-    if (n_tensors && data_off > size) {
+    if (n_tensors && data_off > total) {
         st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF truncated before the tensor data");
         goto fail;
     }
@@ -332,21 +418,30 @@ int gguf_parse(const void *data, uint64_t size, gguf_file *f) {
                           t->name, (unsigned long long)t->offset);
             goto fail;
         }
-        if (t->offset > size - data_off || t->nbytes > size - data_off - t->offset) {
+        if (t->offset > total - data_off || t->nbytes > total - data_off - t->offset) {
             st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT,
                           "GGUF tensor '%s' (%llu bytes at data offset %llu) lies past the end "
                           "of the file (%llu bytes)",
                           t->name, (unsigned long long)t->nbytes, (unsigned long long)t->offset,
-                          (unsigned long long)size);
+                          (unsigned long long)total);
             goto fail;
         }
         t->offset += data_off;
-        t->data = f->base + t->offset;
+        /* the data is in the image only when we were given all of it */
+        t->data = size == total ? f->base + t->offset : NULL;
     }
+    free(keys.slots);
+    free(names.slots);
     return LFM2MOE_OK;
 fail:
+    free(keys.slots);
+    free(names.slots);
     gguf_free(f);
     return st;
+}
+
+int gguf_parse(const void *data, uint64_t size, gguf_file *f) {
+    return gguf_parse_prefix(data, size, size, f);
 }
 
 const gguf_kv *gguf_find(const gguf_file *f, const char *key) {

@@ -68,6 +68,13 @@ typedef struct gguf_file {
  * gguf_free); on failure returns a status, sets the thread's error message
  * and leaves *out empty (gguf_free on it is harmless). */
 int gguf_parse(const void *data, uint64_t size, gguf_file *out);
+/* The same from the first `size` bytes of a file of `total` bytes (the
+ * header read with pread, so parsing never touches a mapping that a
+ * concurrent truncation could invalidate).  Returns BUFFER_TOO_SMALL,
+ * without a message, if the header continues past `size`: call again with
+ * more.  Tensor `data` pointers are left NULL unless size == total; offsets
+ * and sizes are checked against `total`. */
+int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file *out);
 void gguf_free(gguf_file *f);
 
 const gguf_kv *gguf_find(const gguf_file *f, const char *key);

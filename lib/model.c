@@ -248,10 +248,9 @@ static int bind_tensors(lfm2moe_model *m) {
 
 /* ---- load ------------------------------------------------------------- */
 
+/* Everything after parsing: m->gguf is filled, tensor data pointers set. */
 static int load_image(lfm2moe_model *m) {
-    int st = gguf_parse(m->map ? m->map : (const void *)m->gguf.base, m->gguf.size, &m->gguf);
-    if (st)
-        return st;
+    int st;
     gguf_str arch;
     st = gguf_get_str(&m->gguf, "general.architecture", &arch);
     if (st == LFM2MOE_ERR_NOT_FOUND)
@@ -309,6 +308,7 @@ LFM2MOE_API void lfm2moe_model_free(lfm2moe_model *m) {
     gguf_free(&m->gguf);
     free(m->blocks);
     free(m->arch);
+    free(m->header);
     if (m->map)
         munmap(m->map, m->map_size);
     free(m);
@@ -358,25 +358,69 @@ LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params 
         return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "'%s' is too small to be a GGUF file (%lld bytes)",
                         path, (long long)sb.st_size);
     }
+    lfm2moe_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        close(fd);
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    /* The metadata and tensor table are read with pread, not through the
+     * mapping: a file truncated while it loads then gives an error here
+     * instead of SIGBUS.  The prefix grows until the header fits. */
+    const uint64_t total = (uint64_t)sb.st_size;
+    uint64_t want = total < (1u << 20) ? total : (1u << 20);
+    for (;;) {
+        uint8_t *hdr = realloc(m->header, (size_t)want);
+        if (!hdr) {
+            st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the header of '%s'", path);
+            break;
+        }
+        m->header = hdr;
+        uint64_t got = 0;
+        while (got < want) {
+            ssize_t r = pread(fd, hdr + got, (size_t)(want - got), (off_t)got);
+            if (r <= 0 && !(r < 0 && errno == EINTR))
+                break;
+            got += r > 0 ? (uint64_t)r : 0;
+        }
+        if (got < want) {
+            st = lfm_fail(LFM2MOE_ERR_IO, "'%s' became shorter while loading (read %llu of %llu "
+                                          "bytes)",
+                          path, (unsigned long long)got, (unsigned long long)want);
+            break;
+        }
+        st = gguf_parse_prefix(hdr, want, total, &m->gguf);
+        if (st != LFM2MOE_ERR_BUFFER_TOO_SMALL || want == total)
+            break;
+        want = total / 4 < want ? total : want * 4;
+    }
+    if (st) {
+        close(fd);
+        lfm2moe_model_free(m);
+        return st;
+    }
     int mflags = MAP_PRIVATE;
 #ifdef MAP_POPULATE
     if (params && (params->flags & LFM2MOE_MODEL_PREFETCH))
         mflags |= MAP_POPULATE;
 #endif
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, mflags, fd, 0);
+    void *map = mmap(NULL, (size_t)total, PROT_READ, mflags, fd, 0);
+    struct stat after;
+    int changed = fstat(fd, &after) != 0 || after.st_size != sb.st_size;
     close(fd);
-    if (map == MAP_FAILED)
+    if (map == MAP_FAILED) {
+        lfm2moe_model_free(m);
         return lfm_fail(LFM2MOE_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
-    if (params && (params->flags & LFM2MOE_MODEL_MLOCK))
-        (void)mlock(map, (size_t)sb.st_size); /* best effort, documented as such */
-    lfm2moe_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        munmap(map, (size_t)sb.st_size);
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     }
     m->map = map;
-    m->map_size = (size_t)sb.st_size;
-    m->gguf.size = (uint64_t)sb.st_size;
+    m->map_size = (size_t)total;
+    if (changed) {
+        lfm2moe_model_free(m);
+        return lfm_fail(LFM2MOE_ERR_IO, "'%s' changed size while loading", path);
+    }
+    if (params && (params->flags & LFM2MOE_MODEL_MLOCK))
+        (void)mlock(map, (size_t)total); /* best effort, documented as such */
+    for (uint64_t i = 0; i < m->gguf.n_tensors; i++)
+        m->gguf.tensors[i].data = (const uint8_t *)map + m->gguf.tensors[i].offset;
     return finish_load(m, out);
 }
 
@@ -391,8 +435,10 @@ LFM2MOE_API int lfm2moe_model_load_from_memory(const void *data, size_t size,
     lfm2moe_model *m = calloc(1, sizeof *m);
     if (!m)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
-    m->gguf.base = data;
-    m->gguf.size = size;
+    if ((st = gguf_parse(data, size, &m->gguf))) {
+        lfm2moe_model_free(m);
+        return st;
+    }
     return finish_load(m, out);
 }
 

@@ -58,6 +58,7 @@ typedef struct lfm_block {
 struct lfm2moe_model {
     gguf_file gguf;
     void *map;             /* file mapping (NULL when loaded from memory) */
+    uint8_t *header;       /* metadata and tensor table, read with pread (files only) */
     size_t map_size;
     lfm_hparams hp;
     char *arch;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -346,6 +347,75 @@ static void test_session_errors_leave_state(void **state) {
     lfm2moe_model_free(m);
 }
 
+/* A header longer than the loader's first read (1 MiB): a model with a
+ * 3 MiB metadata string array still loads, and every truncation of that
+ * file inside the header is refused. */
+static void test_large_header_and_truncated_files(void **state) {
+    (void)state;
+    test_model_shape sh = small_shape();
+    gb model = {0};
+    gb_build_model(&model, &sh);
+    /* splice an extra key into the metadata: bump n_kv, insert after the header */
+    gb b = {0};
+    uint64_t n_kv;
+    memcpy(&n_kv, model.buf + 16, 8);
+    n_kv++;
+    gb_raw(&b, model.buf, 16);
+    gb_u64(&b, n_kv);
+    gb_str(&b, "test.padding");
+    gb_u32(&b, 9);
+    gb_u32(&b, 8);
+    gb_u64(&b, 100000);
+    for (int i = 0; i < 100000; i++)
+        gb_str(&b, "twenty-eight bytes of text!");
+    size_t meta_end = b.len;
+    gb_raw(&b, model.buf + 24, model.len - 24);
+    /* the data section must stay aligned: pad before it by re-building offsets
+     * is not needed when the insertion is a multiple of 32 bytes */
+    size_t inserted = meta_end - 24;
+    int pad = (int)((32 - inserted % 32) % 32);
+    if (pad) { /* lengthen the last string by `pad` bytes */
+        gb fixed = {0};
+        gb_raw(&fixed, b.buf, meta_end - 8 - 27);
+        uint64_t l = 27 + (uint64_t)pad;
+        gb_u64(&fixed, l);
+        gb_raw(&fixed, "twenty-eight bytes of text!", 27);
+        for (int i = 0; i < pad; i++)
+            gb_raw(&fixed, "x", 1);
+        gb_raw(&fixed, model.buf + 24, model.len - 24);
+        gb_free(&b);
+        b = fixed;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "large-header-%d.gguf", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    assert_int_equal(fwrite(b.buf, 1, b.len, f), b.len);
+    fclose(f);
+    lfm2moe_model *m = NULL;
+    if (lfm2moe_model_load(path, NULL, &m))
+        fail_msg("load: %s", lfm2moe_last_error());
+    char val[16];
+    size_t need = 0;
+    expect_error(lfm2moe_model_meta_string(m, "test.padding", val, sizeof val, &need),
+                 LFM2MOE_ERR_BUFFER_TOO_SMALL, NULL);
+    assert_true(need > 2900000);
+    lfm2moe_model_free(m);
+    /* truncations inside and just after the header */
+    size_t cuts[] = {100, 1u << 20, (1u << 20) + 5, 3u << 20, meta_end + 100, b.len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        assert_int_equal(truncate(path, (off_t)cuts[i]), 0);
+        int st = lfm2moe_model_load(path, NULL, &m);
+        assert_true(st == LFM2MOE_ERR_BAD_FORMAT);
+        assert_null(m);
+        f = fopen(path, "wb");
+        assert_int_equal(fwrite(b.buf, 1, b.len, f), b.len);
+        fclose(f);
+    }
+    unlink(path);
+    gb_free(&b);
+    gb_free(&model);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_status),
@@ -355,6 +425,7 @@ int main(void) {
         cmocka_unit_test(test_wrong_architecture),
         cmocka_unit_test(test_unsupported_and_misshapen_tensors),
         cmocka_unit_test(test_session_errors_leave_state),
+        cmocka_unit_test(test_large_header_and_truncated_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
