@@ -128,6 +128,43 @@ static inline int32_t gt_dword(const int8_t *p) {
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
+    /* 16 rows x GT_T activation rows on 512-bit registers (two 8-row decodes  \
+     * joined): half the broadcast loads and instructions per product; per    \
+     * output the same steps as gt_tile */                                     \
+    static void gt_rows16_##sfx(const uint8_t *w, size_t ws, const block_q8_0 *const *y,       \
+                                const float *da, const int32_t *noff, int64_t i0, int64_t i1,   \
+                                float *out, int64_t os) {                                       \
+        const btype *x[16];                                                                     \
+        for (int j = 0; j < 16; j++)                                                            \
+            x[j] = (const btype *)(w + (size_t)j * ws);                                         \
+        __m512 acc[GT_T];                                                                       \
+        for (int t = 0; t < GT_T; t++)                                                          \
+            acc[t] = i0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + t * os);             \
+        for (int64_t i = i0; i < i1; i++) {                                                     \
+            __m256i W0[8], W1[8];                                                               \
+            __m256 dw0, dw1;                                                                    \
+            gt_decode_##sfx(x, i, W0, &dw0);                                                    \
+            gt_decode_##sfx(x + 8, i, W1, &dw1);                                                \
+            __m512i W[8];                                                                       \
+            for (int m = 0; m < 8; m++)                                                         \
+                W[m] = _mm512_inserti64x4(_mm512_castsi256_si512(W0[m]), W1[m], 1);             \
+            const __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(                              \
+                _mm512_castpd256_pd512(_mm256_castps_pd(dw0)), _mm256_castps_pd(dw1), 1));      \
+            __m512i s[GT_T];                                                                    \
+            for (int t = 0; t < GT_T; t++)                                                      \
+                s[t] = _mm512_set1_epi32(noff[t * GT_KB + (i - i0)]);                           \
+            for (int m = 0; m < 8; m++)                                                         \
+                for (int t = 0; t < GT_T; t++)                                                  \
+                    s[t] = _mm512_dpbusd_epi32(s[t], W[m],                                      \
+                                               _mm512_set1_epi32(gt_dword(y[t][i].qs + 4 * m))); \
+            for (int t = 0; t < GT_T; t++) {                                                    \
+                const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(da[t * GT_KB + (i - i0)]));   \
+                acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(s[t])));     \
+            }                                                                                   \
+        }                                                                                       \
+        for (int t = 0; t < GT_T; t++)                                                          \
+            _mm512_storeu_ps(out + t * os, acc[t]);                                             \
+    }                                                                                           \
     /* Blocked for the caches: a chunk of GT_TC activation rows (tables in                      \
      * L1/L2) x GT_KB blocks, and within it GT_RC weight rows (L2) that every                   \
      * group of GT_T activation rows reuses; partial sums over K chunks are                     \
@@ -156,6 +193,12 @@ static inline int32_t gt_dword(const int8_t *p) {
                         const float *dat = da + (t0 - tc0) * GT_KB;                             \
                         const int32_t *nft = noff + (t0 - tc0) * GT_KB;                         \
                         for (int64_t r0 = rc0; r0 < rc1; r0 += GT_R) {                          \
+                            if (tn == GT_T && rc1 - r0 >= 2 * GT_R) {                           \
+                                gt_rows16_##sfx((const uint8_t *)w + (size_t)r0 * ws, ws, y,    \
+                                                dat, nft, i0, i1, out + t0 * os + r0, os);      \
+                                r0 += GT_R;                                                     \
+                                continue;                                                       \
+                            }                                                                   \
                             const int rr = (int)(rc1 - r0 < GT_R ? rc1 - r0 : GT_R);            \
                             const btype *x[8];                                                  \
                             for (int j = 0; j < 8; j++) /* missing rows repeat the first */     \
