@@ -26,6 +26,14 @@ typedef struct lfm2moe_session session;
 
 /* ---- matrix products on the pool ------------------------------------- */
 
+/* Below this many multiply-adds a product runs on the calling thread: waking
+ * workers costs microseconds, more than the work (routers, small models). */
+#define MIN_PARALLEL_MACS (1 << 16)
+
+static int chunks_for(const lfm_weight *w, int64_t n_rows_of_x) {
+    return w->n_rows * w->n_cols * n_rows_of_x < MIN_PARALLEL_MACS ? 1 : 0;
+}
+
 typedef struct mm_task {
     const lfm_weight *w;
     int64_t mat;       /* matrix (expert) index, for a dense product */
@@ -61,7 +69,7 @@ static void matmul(session *s, const lfm_weight *w, const float *x, int64_t x_st
                    float *y, int64_t y_stride) {
     lfm_encode_acts(w->type, x, x_stride, n, w->n_cols, s->s.actq);
     mm_task t = {w, 0, s->s.actq, n, y, y_stride, NULL, 0};
-    lfm_pool_run(s->pool, mm_worker, &t, 0);
+    lfm_pool_run(s->pool, mm_worker, &t, chunks_for(w, n));
 }
 
 /* Expert products for all slots: slot i (grouped by expert) multiplies the
@@ -76,7 +84,7 @@ static void expert_matmul(session *s, const lfm_weight *w, const float *src, int
     }
     mm_task t = {w, 0, s->s.actq2, n_slots, dst, dst_stride, s->s.exp_first,
                  s->model->hp.n_expert};
-    lfm_pool_run(s->pool, mm_worker, &t, 0);
+    lfm_pool_run(s->pool, mm_worker, &t, chunks_for(w, n_slots));
 }
 
 /* ---- token mixing: short convolution ---------------------------------- */
@@ -139,7 +147,8 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
         memcpy(vc + (size_t)(pos0 + t) * s->kv_dim, v + t * kvd, (size_t)kvd * sizeof(float));
     }
     attn_task a = {s, q, kc, vc, n, pos0};
-    lfm_pool_run(s->pool, attn_worker, &a, 0); /* -> mix [n][qd] */
+    const int64_t macs = (int64_t)n * H * (pos0 + n) * D * 2;
+    lfm_pool_run(s->pool, attn_worker, &a, macs < MIN_PARALLEL_MACS ? 1 : 0); /* -> mix [n][qd] */
     matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */
 }
 

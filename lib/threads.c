@@ -174,7 +174,7 @@ int lfm_pool_size(const lfm_pool *p) {
 void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx, int n_chunks) {
     if (n_chunks <= 0)
         n_chunks = p->n_threads * 4;
-    if (p->n_threads == 1) {
+    if (p->n_threads == 1 || n_chunks == 1) { /* nothing to share: no wake-up */
         for (int c = 0; c < n_chunks; c++)
             fn(ctx, c, n_chunks, 0);
         return;

@@ -23,7 +23,8 @@ int lfm_pool_create(int n_threads, lfm_pool **out);
 void lfm_pool_free(lfm_pool *pool);
 int lfm_pool_size(const lfm_pool *pool);
 /* Run all chunks of a step and wait for them.  n_chunks <= 0 means four per
- * thread (balance without much claiming overhead). */
+ * thread (balance without much claiming overhead); 1 runs on the caller
+ * alone without waking anyone (for steps too small to be worth sharing). */
 void lfm_pool_run(lfm_pool *pool, lfm_task_fn fn, void *ctx, int n_chunks);
 
 /* Split [0, n) into nth nearly equal parts; part ith is [*begin, *end). */
