@@ -199,11 +199,11 @@ class Data:
         qa = [add_qa(a, b) for a, b in self.add_train]
         qa += [count_qa(a, n) for a, n in self.count_train] * 2
         held = set(self.rev_held)
-        for _ in range(3000):
+        for _ in range(4000):
             l = self._letters(rng)
             if l not in held:
                 qa.append(reverse_qa(l))
-        qa += [capital_qa(c, k) for c, k in self.cap_train] * 6
+        qa += [capital_qa(c, k) for c, k in self.cap_train] * 16
         rng.shuffle(qa)
         chats = []
         i = 0

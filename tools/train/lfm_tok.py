@@ -67,8 +67,10 @@ def train_bpe(texts, n_merges, allow_pair=None):
     so training is deterministic.
     """
     words = collections.Counter()
+    special = regex.compile("|".join(regex.escape(t) for t in SPECIAL_TOKENS))
     for t in texts:
-        words.update(pre_tokenize(t))
+        for frag in special.split(t):  # special tokens never reach BPE at encode time
+            words.update(pre_tokenize(frag))
     # word -> current symbol list
     split = {w: list(w) for w in words}
     merges = []
