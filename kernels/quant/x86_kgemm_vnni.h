@@ -267,7 +267,84 @@ static float kg_dot_q4_K(int64_t n, const void *w, const void *a) {
     return out;
 }
 
+/* ---- Q6_K ------------------------------------------------------------------ */
+
+/* 8 vectors of 8 int32 -> lane j: the sum of v[j]'s lanes. */
+static inline __m256i kg_reduce8(const __m256i v[8]) {
+    const __m256i g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20),
+                            _mm256_permute2x128_si256(g0, g1, 0x31));
+}
+
+#define K6_T 4
+/* Q6_K codes stay row by row (kq6_decode, kq6_lanes: 6-bit unpacking gains
+ * nothing from a transposition); 8 rows' lane sums are reduced together so
+ * that the float step (dw * da) * (float)isum runs with rows in lanes, in
+ * the scalar's order: bit-identical to quant_k.c. */
+static inline __attribute__((always_inline)) void kg_tile_q6_K(
+    int TN, const uint8_t *const p[8], const block_q8_K *const *y, int64_t nb, __m256 acc[K6_T]) {
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i v[K6_T][8];
+        for (int j = 0; j < 8; j++) {
+            kq6 k;
+            kq6_decode(&k, (const block_q6_K *)p[j] + i);
+            for (int t = 0; t < TN; t++)
+                v[t][j] = kq6_lanes(&k, &y[t][i]);
+        }
+        const __m256 dw = GT_SCALES(((const block_q6_K *const *)p), i);
+        for (int t = 0; t < TN; t++) {
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(y[t][i].d));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(d, _mm256_cvtepi32_ps(kg_reduce8(v[t]))));
+        }
+    }
+}
+
+static void kg_mm_q6_K(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                       int64_t nt, float *out, int64_t os) {
+    const int64_t nb = n / QK_K;
+    for (int64_t tc0 = 0; tc0 < nt; tc0 += GT_TC) {
+        const int64_t tc1 = nt - tc0 < GT_TC ? nt : tc0 + GT_TC;
+        for (int64_t rc0 = 0; rc0 < nr; rc0 += GT_RC) {
+            const int64_t rc1 = nr - rc0 < GT_RC ? nr : rc0 + GT_RC;
+            for (int64_t t0 = tc0; t0 < tc1; t0 += K6_T) {
+                const int tn = (int)(tc1 - t0 < K6_T ? tc1 - t0 : K6_T);
+                const block_q8_K *y[K6_T];
+                for (int t = 0; t < K6_T; t++)
+                    y[t] = (const block_q8_K *)((const uint8_t *)a +
+                                                (size_t)(t0 + (t < tn ? t : 0)) * as);
+                for (int64_t r0 = rc0; r0 < rc1; r0 += GT_R) {
+                    const int rr = (int)(rc1 - r0 < GT_R ? rc1 - r0 : GT_R);
+                    const uint8_t *p[8];
+                    for (int j = 0; j < 8; j++) /* missing rows repeat the first */
+                        p[j] = (const uint8_t *)w + (size_t)(r0 + (j < rr ? j : 0)) * ws;
+                    const __mmask8 lanes = (__mmask8)((1u << rr) - 1);
+                    __m256 acc[K6_T];
+                    for (int t = 0; t < K6_T; t++)
+                        acc[t] = _mm256_setzero_ps();
+                    switch (tn) {
+                    case 1: kg_tile_q6_K(1, p, y, nb, acc); break;
+                    case 2: kg_tile_q6_K(2, p, y, nb, acc); break;
+                    case 3: kg_tile_q6_K(3, p, y, nb, acc); break;
+                    default: kg_tile_q6_K(4, p, y, nb, acc); break;
+                    }
+                    for (int t = 0; t < tn; t++)
+                        _mm256_mask_storeu_ps(out + (t0 + t) * os + r0, lanes, acc[t]);
+                }
+            }
+        }
+    }
+}
+
+static float kg_dot_q6_K(int64_t n, const void *w, const void *a) {
+    float out = 0.0f;
+    kg_mm_q6_K(n, w, 0, 1, a, 0, 1, &out, 1);
+    return out;
+}
+
 static inline void kg_fill(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_K] = kg_dot_q4_K;
     k->mm[LFM_TYPE_Q4_K] = kg_mm_q4_K;
+    k->dot[LFM_TYPE_Q6_K] = kg_dot_q6_K;
+    k->mm[LFM_TYPE_Q6_K] = kg_mm_q6_K;
 }

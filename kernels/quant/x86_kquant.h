@@ -144,15 +144,23 @@ static inline void kq6_decode(kq6 *k, const block_q6_K *x) {
 
 /* isum = sum_s sc_s <q_s - 32, a_s> = sum_s sc_s <q_s, a_s> - 32 sum_s sc_s bsum_s
  * (an integer identity, so still exact). */
-static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
-    __m256i acc = _mm256_setzero_si256();
 #if KQ_VNNI
+/* The super-block's isum spread over 8 int32 lanes. */
+static inline __m256i kq6_lanes(const kq6 *k, const block_q8_K *y) {
+    __m256i acc = _mm256_setzero_si256();
     for (int j = 0; j < 8; j++)
         acc = kq_scaled16(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
                           k->sc16, j, 1);
     /* - 32 * sum_s sc_s bsum_s: -32 sc fits int16 */
-    acc = _mm256_dpwssd_epi32(acc, _mm256_loadu_si256((const __m256i *)y->bsums),
-                              _mm256_mullo_epi16(k->sc16, _mm256_set1_epi16(-32)));
+    return _mm256_dpwssd_epi32(acc, _mm256_loadu_si256((const __m256i *)y->bsums),
+                               _mm256_mullo_epi16(k->sc16, _mm256_set1_epi16(-32)));
+}
+#endif
+
+static inline float kq6_apply(const kq6 *k, const block_q8_K *y) {
+    __m256i acc = _mm256_setzero_si256();
+#if KQ_VNNI
+    acc = kq6_lanes(k, y);
 #else
     for (int j = 0; j < 8; j++)
         acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
