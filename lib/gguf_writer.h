@@ -31,4 +31,9 @@ void gw_kv_i32_array(gguf_writer *w, const char *key, const int32_t *v, uint64_t
 void gw_tensor_info(gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
                     uint32_t type, uint64_t offset);
 
+/* Write a file through `body` into "<path>.part" and rename it to `path` only
+ * if everything succeeded (the partial file is removed otherwise), so a
+ * failed or cancelled write never leaves a truncated model behind. */
+int gw_write_file(const char *path, int (*body)(FILE *f, void *ctx), void *ctx);
+
 #endif

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "errors.h"
 #include "gguf.h"
@@ -254,6 +253,16 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     return st;
 }
 
+typedef struct quantize_job {
+    const lfm2moe_model *model;
+    const lfm2moe_quantize_params *params;
+} quantize_job;
+
+static int quantize_body(FILE *f, void *ctx) {
+    const quantize_job *job = ctx;
+    return quantize_model(job->model, f, job->params);
+}
+
 LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path,
                                        const lfm2moe_quantize_params *params) {
     if (!in_path || !out_path)
@@ -273,26 +282,8 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
     int st = lfm2moe_model_load(in_path, NULL, &m);
     if (st)
         return st;
-    size_t tl = strlen(out_path) + 8;
-    char *tmp = malloc(tl);
-    if (!tmp) {
-        lfm2moe_model_free(m);
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    snprintf(tmp, tl, "%s.part", out_path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = lfm_fail(LFM2MOE_ERR_IO, "cannot create '%s'", tmp);
-    } else {
-        st = quantize_model(m, f, params);
-        if (fclose(f) != 0 && !st)
-            st = lfm_fail(LFM2MOE_ERR_IO, "cannot write '%s'", tmp);
-        if (!st && rename(tmp, out_path) != 0)
-            st = lfm_fail(LFM2MOE_ERR_IO, "cannot rename '%s' to '%s'", tmp, out_path);
-        if (st)
-            unlink(tmp);
-    }
-    free(tmp);
+    quantize_job job = {m, params};
+    st = gw_write_file(out_path, quantize_body, &job);
     lfm2moe_model_free(m);
     return st;
 }

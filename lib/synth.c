@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "errors.h"
 #include "gguf_writer.h"
@@ -202,6 +201,16 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     return st;
 }
 
+typedef struct synth_job {
+    const synth_shape *shape;
+    const lfm2moe_synth_params *params;
+} synth_job;
+
+static int synth_body(FILE *f, void *ctx) {
+    const synth_job *job = ctx;
+    return write_model(f, job->shape, job->params);
+}
+
 LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *p) {
     lfm2moe_synth_params defaults;
     if (!path)
@@ -223,24 +232,6 @@ LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_p
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "unknown shape '%s' (lfm2-8b-a1b, tiny)", want);
     if (!lfm2moe_ftype_name(p->ftype))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown file type %d", p->ftype);
-    size_t tl = strlen(path) + 8;
-    char *tmp = malloc(tl);
-    if (!tmp)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
-    snprintf(tmp, tl, "%s.part", path);
-    int st;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = lfm_fail(LFM2MOE_ERR_IO, "cannot create '%s'", tmp);
-    } else {
-        st = write_model(f, sh, p);
-        if (fclose(f) != 0 && !st)
-            st = lfm_fail(LFM2MOE_ERR_IO, "cannot write '%s'", tmp);
-        if (!st && rename(tmp, path) != 0)
-            st = lfm_fail(LFM2MOE_ERR_IO, "cannot rename '%s' to '%s'", tmp, path);
-        if (st)
-            unlink(tmp);
-    }
-    free(tmp);
-    return st;
+    synth_job job = {sh, p};
+    return gw_write_file(path, synth_body, &job);
 }
