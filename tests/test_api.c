@@ -15,20 +15,9 @@
 
 #include "gguf_builder.h"
 #include "lfm2moe.h"
+#include "test_files.h"
 
 #define TINY_A GOLDEN_DIR "/tiny-a-f32.gguf"
-
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = malloc(*size);
-    assert_int_equal(fread(p, 1, *size, f), *size);
-    fclose(f);
-    return p;
-}
 
 static void expect_error(int st, int want, const char *needle) {
     if (st != want)
@@ -219,7 +208,8 @@ static uint8_t *find_tensor_info(uint8_t *buf, size_t len, const char *name) {
 static void test_unsupported_and_misshapen_tensors(void **state) {
     (void)state;
     size_t len;
-    uint8_t *orig = read_file(GOLDEN_DIR "/tiny-q-q4_0.gguf", &len), *buf = malloc(len);
+    uint8_t *orig = (uint8_t *)test_read_file(GOLDEN_DIR "/tiny-q-q4_0.gguf", &len);
+    uint8_t *buf = malloc(len);
     lfm2moe_model *m = NULL;
     assert_int_equal(lfm2moe_model_load_from_memory(orig, len, NULL, &m), LFM2MOE_OK);
     lfm2moe_model_free(m);

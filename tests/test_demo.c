@@ -21,28 +21,14 @@
 #include "gld.h"
 #include "json.h"
 #include "lfm2moe.h"
+#include "test_files.h"
 
 #define DEMO SOURCE_DIR "/models/lfm2moe-demo-f32.gguf"
 #define TRAIN SOURCE_DIR "/tools/train"
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static json_value *results(void) {
     size_t len;
-    char *text = slurp(TRAIN "/results.json", &len);
+    char *text = test_read_file(TRAIN "/results.json", &len);
     json_value *v = NULL;
     char err[128];
     if (json_parse(text, len, &v, err, sizeof err))
@@ -155,7 +141,7 @@ static void test_heldout_accuracy(void **state) {
         char path[512];
         snprintf(path, sizeof path, TRAIN "/heldout/%s.jsonl", kinds[k]);
         size_t len;
-        char *text = slurp(path, &len);
+        char *text = test_read_file(path, &len);
         int n = 0, ok = 0;
         for (char *line = text, *next; line && *line; line = next) {
             next = strchr(line, '\n');
@@ -225,7 +211,7 @@ static void test_perplexity_matches_pytorch(void **state) {
     (void)state;
     json_value *res = results();
     size_t len;
-    char *text = slurp(TRAIN "/heldout/text.txt", &len);
+    char *text = test_read_file(TRAIN "/heldout/text.txt", &len);
     lfm2moe_model *m = load(DEMO);
     static const int ctxs[] = {64, 128};
     for (size_t i = 0; i < 2; i++) {
@@ -246,7 +232,7 @@ static void test_perplexity_matches_pytorch(void **state) {
 static void test_quantized_perplexity(void **state) {
     (void)state;
     size_t len;
-    char *text = slurp(TRAIN "/heldout/text.txt", &len);
+    char *text = test_read_file(TRAIN "/heldout/text.txt", &len);
     lfm2moe_model *m = load(DEMO);
     const double base = perplexity(m, text, len, 128);
     lfm2moe_model_free(m);

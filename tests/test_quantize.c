@@ -14,18 +14,7 @@
 
 #include "gguf.h"
 #include "lfm2moe.h"
-
-static void *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = malloc(*size);
-    assert_int_equal(fread(p, 1, *size, f), *size);
-    fclose(f);
-    return p;
-}
+#include "test_files.h"
 
 static void check_against_golden(const char *stem, int ftype) {
     char golden[512], out[512];
@@ -38,7 +27,7 @@ static void check_against_golden(const char *stem, int ftype) {
     if (st)
         fail_msg("quantize %s: %s", stem, lfm2moe_last_error());
     size_t na, nb;
-    void *a = slurp(out, &na), *b = slurp(golden, &nb);
+    void *a = test_read_file(out, &na), *b = test_read_file(golden, &nb);
     gguf_file ga, gb;
     assert_int_equal(gguf_parse(a, na, &ga), 0);
     assert_int_equal(gguf_parse(b, nb, &gb), 0);
