@@ -24,67 +24,166 @@
 
 typedef struct lfm2moe_session session;
 
+/* ---- row-parallel steps ---------------------------------------------- */
+
+/* Element-wise work on whole token rows [t0, t1). */
+typedef void (*rows_fn)(session *s, const void *arg, int64_t t0, int64_t t1);
+
+typedef struct rows_task {
+    session *s;
+    rows_fn fn;
+    const void *arg;
+    int64_t n;
+} rows_task;
+
+static void rows_worker(void *ctx, int chunk, int n_chunks, int thread) {
+    const rows_task *r = ctx;
+    (void)thread;
+    long t0, t1;
+    lfm_split((long)r->n, chunk, n_chunks, &t0, &t1);
+    if (t1 > t0)
+        r->fn(r->s, r->arg, t0, t1);
+}
+
+/* A row costs a few thousand element operations: a handful of rows
+ * (decode) is cheaper on the calling thread than a wake-up; a prefill
+ * batch would leave the other threads idle while one works through it. */
+#define MIN_PARALLEL_ROWS 8
+
+static void for_rows(session *s, int64_t n, rows_fn fn, const void *arg) {
+    if (n < MIN_PARALLEL_ROWS) {
+        fn(s, arg, 0, n);
+        return;
+    }
+    rows_task r = {s, fn, arg, n};
+    lfm_pool_run(s->pool, rows_worker, &r, 0);
+}
+
 /* ---- matrix products on the pool ------------------------------------- */
 
 /* Below this many multiply-adds a product runs on the calling thread: waking
  * workers costs microseconds, more than the work (routers, small models). */
 #define MIN_PARALLEL_MACS (1 << 16)
 
-static int chunks_for(const lfm_weight *w, int64_t n_rows_of_x) {
-    return w->n_rows * w->n_cols * n_rows_of_x < MIN_PARALLEL_MACS ? 1 : 0;
-}
-
-typedef struct mm_task {
+/* One product of a fused step: y[i][r] = sum_c W[r][c] x[i][c]. */
+typedef struct mm_part {
     const lfm_weight *w;
-    int64_t mat;       /* matrix (expert) index, for a dense product */
-    const void *xq;    /* encoded rows */
-    int64_t n;         /* rows of xq */
     float *y;
     int64_t y_stride;
-    /* expert products: rows of xq grouped by expert */
-    const int32_t *exp_first; /* NULL for a dense product */
+} mm_part;
+
+/* Up to three products of the same input rows, run as one pool step over
+ * their concatenated output rows (q|k|v, gate|up): the input is encoded
+ * once and the threads meet once instead of three times. */
+typedef struct mm_task {
+    mm_part part[3];
+    int n_part;
+    /* parts 0 and 1 are gate and up of one width: each chunk takes the same
+     * rows of both and leaves silu(gate) * up in part 0's rows */
+    int swiglu;
+    const void *xq;    /* encoded rows */
+    int64_t n;         /* rows of xq */
+    /* expert products: rows of xq grouped by expert (NULL: dense) */
+    const int32_t *exp_first;
     int32_t n_expert;
+    int64_t rows;      /* rows split into chunks */
 } mm_task;
+
+static void mm_part_rows(const mm_task *t, const mm_part *p, int64_t r0, int64_t r1) {
+    if (!t->exp_first) {
+        lfm_matmul_rows(p->w, 0, t->xq, t->n, p->y, p->y_stride, r0, r1);
+        return;
+    }
+    size_t rb = lfm_act_row_bytes(p->w->type, p->w->n_cols);
+    for (int32_t e = 0; e < t->n_expert; e++) {
+        int32_t first = t->exp_first[e], cnt = t->exp_first[e + 1] - first;
+        if (cnt > 0)
+            lfm_matmul_rows(p->w, e, (const uint8_t *)t->xq + (size_t)first * rb, cnt,
+                            p->y + (int64_t)first * p->y_stride, p->y_stride, r0, r1);
+    }
+}
 
 static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const mm_task *t = ctx;
     (void)thread;
     long r0, r1;
-    lfm_split((long)t->w->n_rows, chunk, n_chunks, &r0, &r1);
-    if (!t->exp_first) {
-        lfm_matmul_rows(t->w, t->mat, t->xq, t->n, t->y, t->y_stride, r0, r1);
+    lfm_split((long)t->rows, chunk, n_chunks, &r0, &r1);
+    if (t->swiglu) {
+        const mm_part *g = &t->part[0], *u = &t->part[1];
+        mm_part_rows(t, g, r0, r1);
+        mm_part_rows(t, u, r0, r1);
+        for (int64_t i = 0; i < t->n; i++)
+            lfm_silu_mul(g->y + i * g->y_stride + r0, g->y + i * g->y_stride + r0,
+                         u->y + i * u->y_stride + r0, r1 - r0);
         return;
     }
-    size_t rb = lfm_act_row_bytes(t->w->type, t->w->n_cols);
-    for (int32_t e = 0; e < t->n_expert; e++) {
-        int32_t first = t->exp_first[e], cnt = t->exp_first[e + 1] - first;
-        if (cnt > 0)
-            lfm_matmul_rows(t->w, e, (const uint8_t *)t->xq + (size_t)first * rb, cnt,
-                            t->y + (int64_t)first * t->y_stride, t->y_stride, r0, r1);
+    int64_t base = 0; /* first row of part p in the concatenation */
+    for (int p = 0; p < t->n_part; p++) {
+        const int64_t rows = t->part[p].w->n_rows;
+        const int64_t lo = r0 > base ? r0 : base, hi = r1 < base + rows ? r1 : base + rows;
+        if (hi > lo)
+            mm_part_rows(t, &t->part[p], lo - base, hi - base);
+        base += rows;
     }
+}
+
+typedef struct encode_arg {
+    uint32_t act_type;
+    const float *x;
+    int64_t x_stride;
+    const int32_t *gather; /* row i encodes x row gather[i] (NULL: row i) */
+    int64_t n_cols;
+    void *xq;
+    size_t row_bytes;
+} encode_arg;
+
+static void encode_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
+    const encode_arg *a = arg;
+    (void)s;
+    for (int64_t i = t0; i < t1; i++)
+        lfm_quantize_act_row(a->act_type, a->x + (a->gather ? a->gather[i] : i) * a->x_stride,
+                             (uint8_t *)a->xq + (size_t)i * a->row_bytes, a->n_cols);
+}
+
+/* Run t (parts, swiglu, experts set; n rows of input) on x: rows
+ * x[gather ? gather[i] : i], stride x_stride.  Parts whose weights want
+ * different activation encodings run one after the other. */
+static void run_products(session *s, mm_task *t, const float *x, int64_t x_stride,
+                         const int32_t *gather) {
+    const uint32_t at = lfm_quant_act_type(t->part[0].w->type);
+    for (int p = 1; p < t->n_part; p++)
+        if (lfm_quant_act_type(t->part[p].w->type) != at) {
+            mm_task one = *t;
+            one.swiglu = 0;
+            for (int q = 0; q < t->n_part; q++) {
+                one.part[0] = t->part[q];
+                one.n_part = 1;
+                run_products(s, &one, x, x_stride, gather);
+            }
+            if (t->swiglu)
+                for (int64_t i = 0; i < t->n; i++)
+                    lfm_silu_mul(t->part[0].y + i * t->part[0].y_stride,
+                                 t->part[0].y + i * t->part[0].y_stride,
+                                 t->part[1].y + i * t->part[1].y_stride, t->part[0].w->n_rows);
+            return;
+        }
+    const int64_t n_cols = t->part[0].w->n_cols;
+    encode_arg e = {at, x, x_stride, gather, n_cols, t->exp_first ? s->s.actq2 : s->s.actq,
+                    lfm_row_bytes(at, n_cols)};
+    for_rows(s, t->n, encode_rows, &e);
+    t->xq = e.xq;
+    int64_t rows = 0;
+    for (int p = 0; p < t->n_part; p++)
+        rows += t->part[p].w->n_rows;
+    t->rows = t->swiglu ? t->part[0].w->n_rows : rows;
+    lfm_pool_run(s->pool, mm_worker, t, rows * n_cols * t->n < MIN_PARALLEL_MACS ? 1 : 0);
 }
 
 /* y[t][r] = sum_c W[r][c] x[t][c]; x: n rows of stride x_stride. */
 static void matmul(session *s, const lfm_weight *w, const float *x, int64_t x_stride, int64_t n,
                    float *y, int64_t y_stride) {
-    lfm_encode_acts(w->type, x, x_stride, n, w->n_cols, s->s.actq);
-    mm_task t = {w, 0, s->s.actq, n, y, y_stride, NULL, 0};
-    lfm_pool_run(s->pool, mm_worker, &t, chunks_for(w, n));
-}
-
-/* Expert products for all slots: slot i (grouped by expert) multiplies the
- * row src[gather ? slot_tok[i] : i] by its expert's matrix into dst[i]. */
-static void expert_matmul(session *s, const lfm_weight *w, const float *src, int64_t src_stride,
-                          int gather, int64_t n_slots, float *dst, int64_t dst_stride) {
-    uint32_t at = lfm_quant_act_type(w->type);
-    size_t rb = lfm_row_bytes(at, w->n_cols);
-    for (int64_t i = 0; i < n_slots; i++) {
-        const float *row = src + (gather ? s->s.slot_tok[i] : i) * src_stride;
-        lfm_quantize_act_row(at, row, (uint8_t *)s->s.actq2 + (size_t)i * rb, w->n_cols);
-    }
-    mm_task t = {w, 0, s->s.actq2, n_slots, dst, dst_stride, s->s.exp_first,
-                 s->model->hp.n_expert};
-    lfm_pool_run(s->pool, mm_worker, &t, chunks_for(w, n_slots));
+    mm_task t = {.part = {{w, y, y_stride}}, .n_part = 1, .n = n};
+    run_products(s, &t, x, x_stride, NULL);
 }
 
 /* ---- token mixing: short convolution ---------------------------------- */
@@ -128,9 +227,9 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
     const int64_t E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
     const int64_t qd = H * D, kvd = Hkv * D;
     float *q = s->s.big, *k = q + n * qd, *v = k + n * kvd; /* [n][qd], [n][kvd], [n][kvd] */
-    matmul(s, &b->wq, s->s.xn, E, n, q, qd);
-    matmul(s, &b->wk, s->s.xn, E, n, k, kvd);
-    matmul(s, &b->wv, s->s.xn, E, n, v, kvd);
+    mm_task qkv = {.part = {{&b->wq, q, qd}, {&b->wk, k, kvd}, {&b->wv, v, kvd}}, .n_part = 3,
+                   .n = n};
+    run_products(s, &qkv, s->s.xn, E, NULL);
 
     float *kc = s->kv + (size_t)b->attn_index * 2 * (size_t)s->n_ctx * s->kv_dim;
     float *vc = kc + (size_t)s->n_ctx * s->kv_dim;
@@ -156,12 +255,14 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
 
 static void dense_ffn(session *s, const lfm_block *b, int32_t n) {
     const int64_t E = s->model->hp.n_embd, F = s->model->hp.n_ff;
-    matmul(s, &b->ffn_gate, s->s.xn, E, n, s->s.gate, F);
-    matmul(s, &b->ffn_up, s->s.xn, E, n, s->s.up, F);
-    lfm_silu_mul(s->s.gate, s->s.gate, s->s.up, (int64_t)n * F);
+    mm_task gu = {.part = {{&b->ffn_gate, s->s.gate, F}, {&b->ffn_up, s->s.up, F}}, .n_part = 2,
+                  .swiglu = 1, .n = n};
+    run_products(s, &gu, s->s.xn, E, NULL);
     matmul(s, &b->ffn_down, s->s.gate, F, n, s->s.mix, E);
 }
 
+/* Leaves the expert outputs in eout, one row per slot: the residual step
+ * (resid_rows) weights and sums them per token. */
 static void moe_ffn(session *s, const lfm_block *b, int32_t n) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd, F = hp->n_ff_exp, X = hp->n_expert, K = hp->n_expert_used;
@@ -186,21 +287,67 @@ static void moe_ffn(session *s, const lfm_block *b, int32_t n) {
             int32_t e = sc->exp_ids[t * K + j];
             int32_t slot = sc->exp_first[e]++;
             sc->slot_tok[slot] = t;
-            sc->slot_w[slot] = sc->exp_w[t * K + j];
+            sc->tok_slot[t * K + j] = slot;
         }
     for (int64_t e = X; e > 0; e--)
         sc->exp_first[e] = sc->exp_first[e - 1];
     sc->exp_first[0] = 0;
 
     const int64_t n_slots = n * K;
-    expert_matmul(s, &b->gate_exps, sc->xn, E, 1, n_slots, sc->gate, F);
-    expert_matmul(s, &b->up_exps, sc->xn, E, 1, n_slots, sc->up, F);
-    lfm_silu_mul(sc->gate, sc->gate, sc->up, n_slots * F);
-    expert_matmul(s, &b->down_exps, sc->gate, F, 0, n_slots, sc->eout, E);
+    mm_task gu = {.part = {{&b->gate_exps, sc->gate, F}, {&b->up_exps, sc->up, F}}, .n_part = 2,
+                  .swiglu = 1, .n = n_slots, .exp_first = sc->exp_first,
+                  .n_expert = (int32_t)X};
+    run_products(s, &gu, sc->xn, E, sc->slot_tok);
+    mm_task down = {.part = {{&b->down_exps, sc->eout, E}}, .n_part = 1, .n = n_slots,
+                    .exp_first = sc->exp_first, .n_expert = (int32_t)X};
+    run_products(s, &down, sc->gate, F, NULL);
+}
 
-    memset(sc->mix, 0, (size_t)n * (size_t)E * sizeof(float));
-    for (int64_t i = 0; i < n_slots; i++)
-        lfm_axpy(sc->mix + (int64_t)sc->slot_tok[i] * E, sc->slot_w[i], sc->eout + i * E, E);
+/* ---- residual stream -------------------------------------------------- */
+
+typedef struct resid_arg {
+    const float *add; /* [n][E] op or dense FFN output; NULL: the MoE slots in eout */
+    const float *norm; /* weight of the rmsnorm that follows */
+} resid_arg;
+
+/* x[t] += output of t;  xn[t] = rmsnorm(x[t]) * norm.  The experts of a
+ * token are summed in their selection order before the residual add, as
+ * the reference engine does. */
+static void resid_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
+    const resid_arg *a = arg;
+    const lfm_hparams *hp = &s->model->hp;
+    const int64_t E = hp->n_embd, K = hp->n_expert_used;
+    lfm_scratch *sc = &s->s;
+    for (int64_t t = t0; t < t1; t++) {
+        float *xt = sc->x + t * E;
+        const float *add = a->add ? a->add + t * E : sc->mix + t * E;
+        if (!a->add) {
+            float *sum = sc->mix + t * E;
+            for (int64_t i = 0; i < E; i++)
+                sum[i] = 0.0f;
+            for (int64_t j = 0; j < K; j++)
+                lfm_axpy(sum, sc->exp_w[t * K + j], sc->eout + sc->tok_slot[t * K + j] * E, E);
+        }
+        lfm_axpy(xt, 1.0f, add, E);
+        lfm_rmsnorm(sc->xn + t * E, xt, a->norm, E, hp->rms_eps);
+    }
+}
+
+typedef struct embed_arg {
+    const int32_t *tokens;
+    const float *norm;
+} embed_arg;
+
+/* x[t] = token_embd[tokens[t]];  xn[t] = rmsnorm(x[t]) * norm. */
+static void embed_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
+    const embed_arg *a = arg;
+    const lfm2moe_model *m = s->model;
+    const int64_t E = m->hp.n_embd;
+    for (int64_t t = t0; t < t1; t++) {
+        lfm_dequantize_row(m->tok_embd.type, lfm_weight_row(&m->tok_embd, 0, a->tokens[t]),
+                           s->s.x + t * E, E);
+        lfm_rmsnorm(s->s.xn + t * E, s->s.x + t * E, a->norm, E, m->hp.rms_eps);
+    }
 }
 
 /* ---- the whole model -------------------------------------------------- */
@@ -210,39 +357,36 @@ int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0
     const lfm2moe_model *m = s->model;
     const lfm_hparams *hp = &m->hp;
     const int64_t E = hp->n_embd;
-    float *x = s->s.x, *xn = s->s.xn;
 
-    for (int32_t t = 0; t < n; t++)
-        lfm_dequantize_row(m->tok_embd.type, lfm_weight_row(&m->tok_embd, 0, tokens[t]),
-                           x + t * E, E);
+    /* every step leaves the next op's normalised input in xn */
+    embed_arg emb = {tokens, m->blocks[0].op_norm.data};
+    for_rows(s, n, embed_rows, &emb);
 
     for (int32_t bi = 0; bi < hp->n_block; bi++) {
         const lfm_block *b = &m->blocks[bi];
-        for (int32_t t = 0; t < n; t++)
-            lfm_rmsnorm(xn + t * E, x + t * E, b->op_norm.data, E, hp->rms_eps);
         if (b->is_attention)
             attention_block(s, b, n, pos0);
         else
             conv_block(s, b, n);
-        lfm_axpy(x, 1.0f, xn, (int64_t)n * E);
+        resid_arg r1 = {s->s.xn, b->ffn_norm.data}; /* op output is in xn */
+        for_rows(s, n, resid_rows, &r1);
 
-        for (int32_t t = 0; t < n; t++)
-            lfm_rmsnorm(xn + t * E, x + t * E, b->ffn_norm.data, E, hp->rms_eps);
         if (b->is_moe)
             moe_ffn(s, b, n);
         else
             dense_ffn(s, b, n);
-        lfm_axpy(x, 1.0f, s->s.mix, (int64_t)n * E);
+        const float *next_norm =
+            bi + 1 < hp->n_block ? m->blocks[bi + 1].op_norm.data : m->out_norm.data;
+        resid_arg r2 = {b->is_moe ? NULL : s->s.mix, next_norm};
+        for_rows(s, n, resid_rows, &r2);
 
         if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
             return lfm_fail(LFM2MOE_ERR_CANCELLED, "decode cancelled");
     }
 
     const int32_t n_out = n - first_logit;
-    if (n_out > 0) {
-        for (int32_t t = first_logit; t < n; t++)
-            lfm_rmsnorm(xn + t * E, x + t * E, m->out_norm.data, E, hp->rms_eps);
-        matmul(s, &m->output, xn + (int64_t)first_logit * E, E, n_out, logits_out, hp->n_vocab);
-    }
+    if (n_out > 0)
+        matmul(s, &m->output, s->s.xn + (int64_t)first_logit * E, E, n_out, logits_out,
+               hp->n_vocab);
     return LFM2MOE_OK;
 }

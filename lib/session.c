@@ -127,7 +127,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         T * sh->act_row_bytes,
         T * K * sh->act_row_bytes,
         T * X * f,
-        T * K * 4,                                       /* ids, w, slot_tok, slot_w */
+        T * K * 4,                                       /* ids, w, slot_tok, tok_slot */
         T * ff_w * f,                                    /* gate (and up) */
         T * K * E * f,
         mul_sat((uint64_t)sh->n_threads * (uint64_t)sh->n_ctx, f),
@@ -181,7 +181,7 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
     free(s->logits_next);
     lfm_scratch *c = &s->s;
     void *bufs[] = {c->x,     c->xn,       c->big,     c->mix,  c->actq,   c->actq2,
-                    c->router, c->exp_ids, c->exp_w,   c->slot_tok, c->slot_w, c->exp_first,
+                    c->router, c->exp_ids, c->exp_w,   c->slot_tok, c->tok_slot, c->exp_first,
                     c->gate,  c->up,       c->eout,    c->attn};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
@@ -238,7 +238,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->exp_ids = malloc(z.ids);
     c->exp_w = malloc(z.ids);
     c->slot_tok = malloc(z.ids);
-    c->slot_w = malloc(z.ids);
+    c->tok_slot = malloc(z.ids);
     c->exp_first = malloc(z.expf);
     c->gate = malloc(z.gate);
     c->up = malloc(z.gate);
@@ -246,7 +246,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->attn = malloc(z.attn);
     if (!s->kv || !s->conv || !s->conv_saved || !s->logits || !s->logits_next || !c->x ||
         !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
-        !c->exp_w || !c->slot_tok || !c->slot_w || !c->exp_first || !c->gate || !c->up ||
+        !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
         !c->eout || !c->attn) {
         lfm2moe_session_free(s);
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a session of %llu bytes",

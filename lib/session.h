@@ -23,7 +23,7 @@ typedef struct lfm_scratch {
     int32_t *exp_ids;   /* [T][k] */
     float *exp_w;       /* [T][k] */
     int32_t *slot_tok;  /* [T*k] token of each expert slot, grouped by expert */
-    float *slot_w;      /* [T*k] weight of each slot */
+    int32_t *tok_slot;  /* [T][k] slot of each (token, chosen expert) */
     int32_t *exp_first; /* [n_expert+1] first slot of each expert */
     float *gate;     /* [T*k][max(n_ff_exp, n_ff)] */
     float *up;       /* [T*k][max(n_ff_exp, n_ff)] */
