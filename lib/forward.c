@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "dispatch.h"
 #include "elementwise.h"
 #include "errors.h"
 #include "matmul.h"
@@ -200,25 +201,71 @@ static void conv_block(session *s, const lfm_block *b, int32_t n) {
 
 /* ---- token mixing: grouped-query attention ---------------------------- */
 
+/* Two parallel steps: per token, norm + rope of q and k and the cache store
+ * of k and v (attn_prep_rows); then per (token tile, kv head), the
+ * attention of the tile's query rows (attn_worker). */
 typedef struct attn_task {
     session *s;
-    const float *q;     /* [n][H*D] */
-    const float *kc, *vc;
+    lfm_attn_fn fn;     /* the active table's tile kernel */
+    const lfm_block *b;
+    float *q;           /* [n][H][D], normed and rotated in place */
+    float *k;           /* [n][Hkv][D], idem */
+    const float *v;     /* [n][Hkv][D] */
+    float *kc, *vc;     /* this block's caches: [Hkv] x layout of attention.h */
     int32_t n, pos0;
+    int32_t tile;       /* tokens per attention chunk */
+    int32_t n_tiles;
+    int64_t n_items;    /* n_tiles * Hkv */
 } attn_task;
 
+static void attn_prep_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
+    const attn_task *a = arg;
+    const lfm_hparams *hp = &s->model->hp;
+    const int64_t D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
+    const int64_t qd = H * D, kvd = Hkv * D, cache = lfm_attn_ctx_alloc(s->n_ctx) * D;
+    for (int64_t t = t0; t < t1; t++) {
+        float *qt = a->q + t * qd, *kt = a->k + t * kvd;
+        const int64_t p = a->pos0 + t;
+        for (int64_t h = 0; h < H; h++)
+            lfm_rmsnorm(qt + h * D, qt + h * D, a->b->q_norm.data, D, hp->rms_eps);
+        for (int64_t h = 0; h < Hkv; h++)
+            lfm_rmsnorm(kt + h * D, kt + h * D, a->b->k_norm.data, D, hp->rms_eps);
+        lfm_rope_neox(qt, (int32_t)H, (int32_t)D, p, hp->rope_freq_base);
+        lfm_rope_neox(kt, (int32_t)Hkv, (int32_t)D, p, hp->rope_freq_base);
+        for (int64_t g = 0; g < Hkv; g++) {
+            float *kg = a->kc + g * cache;
+            for (int64_t i = 0; i < D; i++)
+                kg[lfm_attn_kidx(p, i, D)] = kt[g * D + i];
+            memcpy(a->vc + g * cache + p * D, a->v + t * kvd + g * D, (size_t)D * sizeof(float));
+        }
+    }
+}
+
+/* Work item w: one kv head for one tile of tokens, the costliest (latest)
+ * tiles first so the cheap early ones fill the gaps at the end. */
 static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const attn_task *a = ctx;
-    const lfm_hparams *hp = &a->s->model->hp;
-    const int32_t H = hp->n_head, D = hp->head_dim;
-    long i0, i1;
-    lfm_split((long)a->n * H, chunk, n_chunks, &i0, &i1);
-    float *scratch = a->s->s.attn + (size_t)thread * (size_t)a->s->n_ctx;
-    const float scale = 1.0f / sqrtf((float)D);
-    for (long i = i0; i < i1; i++) {
-        int32_t t = (int32_t)(i / H), h = (int32_t)(i % H);
-        lfm_attention_token(a->s->s.mix + (int64_t)t * H * D, a->q + (int64_t)t * H * D, a->kc,
-                            a->vc, a->pos0 + t, H, hp->n_head_kv, D, scale, h, h + 1, scratch);
+    const session *s = a->s;
+    const lfm_hparams *hp = &s->model->hp;
+    const int64_t D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv, G = H / Hkv;
+    const int64_t cache = lfm_attn_ctx_alloc(s->n_ctx) * D;
+    long w0, w1;
+    lfm_split((long)a->n_items, chunk, n_chunks, &w0, &w1);
+    lfm_attn_tile tile = {
+        .q_stride = H * D, .out_stride = H * D, .G = (int32_t)G, .D = (int32_t)D,
+        .scale = 1.0f / sqrtf((float)D),
+        .scratch = s->s.attn + (size_t)thread * lfm_attn_scratch_floats(s->n_ctx, D),
+    };
+    for (long w = w0; w < w1; w++) {
+        const int64_t ti = a->n_tiles - 1 - w / Hkv, g = w % Hkv;
+        const int64_t t0 = ti * a->tile, t1 = t0 + a->tile < a->n ? t0 + a->tile : a->n;
+        tile.q = a->q + t0 * H * D + g * G * D;
+        tile.out = s->s.mix + t0 * H * D + g * G * D;
+        tile.k = a->kc + g * cache;
+        tile.v = a->vc + g * cache;
+        tile.pos0 = a->pos0 + t0;
+        tile.n = (int32_t)(t1 - t0);
+        a->fn(&tile);
     }
 }
 
@@ -231,23 +278,28 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
                    .n = n};
     run_products(s, &qkv, s->s.xn, E, NULL);
 
-    float *kc = s->kv + (size_t)b->attn_index * 2 * (size_t)s->n_ctx * s->kv_dim;
-    float *vc = kc + (size_t)s->n_ctx * s->kv_dim;
-    const float *qn = b->q_norm.data, *kn = b->k_norm.data;
-    for (int32_t t = 0; t < n; t++) {
-        float *qt = q + t * qd, *kt = k + t * kvd;
-        for (int64_t h = 0; h < H; h++)
-            lfm_rmsnorm(qt + h * D, qt + h * D, qn, D, hp->rms_eps);
-        for (int64_t h = 0; h < Hkv; h++)
-            lfm_rmsnorm(kt + h * D, kt + h * D, kn, D, hp->rms_eps);
-        lfm_rope_neox(qt, (int32_t)H, (int32_t)D, pos0 + t, hp->rope_freq_base);
-        lfm_rope_neox(kt, (int32_t)Hkv, (int32_t)D, pos0 + t, hp->rope_freq_base);
-        memcpy(kc + (size_t)(pos0 + t) * s->kv_dim, kt, (size_t)kvd * sizeof(float));
-        memcpy(vc + (size_t)(pos0 + t) * s->kv_dim, v + t * kvd, (size_t)kvd * sizeof(float));
-    }
-    attn_task a = {s, q, kc, vc, n, pos0};
+    float *kc = s->kv + (size_t)b->attn_index * 2 * (size_t)Hkv * lfm_attn_ctx_alloc(s->n_ctx) * D;
+    float *vc = kc + (size_t)Hkv * lfm_attn_ctx_alloc(s->n_ctx) * D;
+    attn_task a = {.s = s, .fn = lfm_kernels_active()->attn, .b = b, .q = q, .k = k, .v = v,
+                   .kc = kc, .vc = vc, .n = n, .pos0 = pos0};
+    for_rows(s, n, attn_prep_rows, &a);
+
+    /* ~32 chunks per thread: causal tiles differ in cost.  Tokens per tile:
+     * a multiple of `whole`, the fewest tokens whose rows (G each) fill
+     * blocks of LFM_ATTN_ROWS (with G = 1 a 1-token tile would compute 3
+     * dropped rows per row). */
+    int64_t whole = 1;
+    while (whole * (H / Hkv) % LFM_ATTN_ROWS)
+        whole++;
+    const int64_t per = (int64_t)n * Hkv / (32 * (int64_t)s->n_threads);
+    a.tile = (int32_t)((per + whole - 1) / whole * whole);
+    if (a.tile < whole)
+        a.tile = (int32_t)whole;
+    a.n_tiles = (n + a.tile - 1) / a.tile;
+    a.n_items = (int64_t)a.n_tiles * Hkv;
     const int64_t macs = (int64_t)n * H * (pos0 + n) * D * 2;
-    lfm_pool_run(s->pool, attn_worker, &a, macs < MIN_PARALLEL_MACS ? 1 : 0); /* -> mix [n][qd] */
+    lfm_pool_run(s->pool, attn_worker, &a,
+                 macs < MIN_PARALLEL_MACS ? 1 : (int)a.n_items); /* -> mix [n][qd] */
     matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attention.h"
 #include "errors.h"
 #include "matmul.h"
 
@@ -112,7 +113,10 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     const uint64_t FF = has_dense ? (uint64_t)hp->n_ff : 0;
     const uint64_t f = sizeof(float);
     uint64_t kvd = Hkv * D;
-    uint64_t kv = mul_sat(mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2, (uint64_t)sh->n_ctx),
+    /* K and V of each attention block, positions rounded up to whole key
+     * blocks (attention.h) */
+    uint64_t kv = mul_sat(mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2,
+                                          (uint64_t)lfm_attn_ctx_alloc(sh->n_ctx)),
                                   kvd),
                           f);
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
@@ -130,7 +134,10 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         T * K * 4,                                       /* ids, w, slot_tok, tok_slot */
         T * ff_w * f,                                    /* gate (and up) */
         T * K * E * f,
-        mul_sat((uint64_t)sh->n_threads * (uint64_t)sh->n_ctx, f),
+        /* attention tile scratch per thread */
+        mul_sat(mul_sat((uint64_t)sh->n_threads,
+                        has_attn ? lfm_attn_scratch_floats(sh->n_ctx, (int64_t)D) : 1),
+                f),
         (X + 1) * 4,
     };
     z->kv = parts[0];
@@ -215,7 +222,6 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->n_ctx = sh.n_ctx;
     s->n_batch = sh.n_batch;
     s->n_threads = sh.n_threads;
-    s->kv_dim = (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim;
     s->conv_floats = z.conv / sizeof(float);
     s->actq_row_bytes = sh.act_row_bytes;
     s->logits_cap_rows = 1;

@@ -28,7 +28,7 @@ typedef struct lfm_scratch {
     float *gate;     /* [T*k][max(n_ff_exp, n_ff)] */
     float *up;       /* [T*k][max(n_ff_exp, n_ff)] */
     float *eout;     /* [T*k][E] expert outputs */
-    float *attn;     /* [n_threads][n_ctx] softmax scratch */
+    float *attn;     /* [n_threads][lfm_attn_scratch_floats(n_ctx, D)] attention tiles */
 } lfm_scratch;
 
 struct lfm2moe_session {
@@ -37,8 +37,8 @@ struct lfm2moe_session {
     int32_t n_batch;  /* tokens per forward chunk (T) */
     int32_t n_threads;
     int32_t pos;      /* tokens consumed */
-    size_t kv_dim;    /* Hkv * D */
-    float *kv;        /* per attention block: K[n_ctx][kv_dim] then V[n_ctx][kv_dim] */
+    float *kv;        /* per attention block: K then V, each [Hkv] x the layout of
+                       * attention.h over lfm_attn_ctx_alloc(n_ctx) positions */
     float *conv;      /* per conv block: [(L-1)][E] previous u values */
     float *conv_saved; /* copy of conv taken at step start, for rollback */
     size_t conv_floats;

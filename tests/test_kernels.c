@@ -142,34 +142,52 @@ static void test_shortconv(void **state) {
 
 static void test_attention(void **state) {
     (void)state;
-    enum { H = 4, HKV = 2, D = 16, P = 9 };
-    float q[H * D], kc[P * HKV * D], vc[P * HKV * D], out[H * D], scratch[P];
-    fill(q, H * D, 2.0f);
-    fill(kc, P * HKV * D, 2.0f);
-    fill(vc, P * HKV * D, 1.0f);
-    const float scale = 0.25f;
-    for (int64_t pos = 0; pos < P; pos++) {
-        lfm_attention_token(out, q, kc, vc, pos, H, HKV, D, scale, 0, H, scratch);
-        for (int h = 0; h < H; h++) {
-            int g = h / (H / HKV); /* GQA: heads 0,1 -> kv 0; 2,3 -> kv 1 */
-            double s[P], mx = -1e300, sum = 0;
-            for (int p = 0; p <= pos; p++) {
-                s[p] = 0;
-                for (int i = 0; i < D; i++)
-                    s[p] += (double)q[h * D + i] * kc[(p * HKV + g) * D + i];
-                s[p] *= scale;
-                mx = s[p] > mx ? s[p] : mx;
-            }
-            for (int p = 0; p <= pos; p++)
-                sum += exp(s[p] - mx);
+    enum { H = 4, HKV = 2, D = 16, P = 9, PA = 16 /* P rounded up to LFM_ATTN_KBLK */ };
+    float q[P * H * D], k[P * HKV * D], v[P * HKV * D], out[P * H * D];
+    float kc[HKV * PA * D] = {0}, vc[HKV * PA * D] = {0}, scratch[LFM_ATTN_ROWS * (PA + D)];
+    fill(q, P * H * D, 2.0f);
+    fill(k, P * HKV * D, 2.0f);
+    fill(v, P * HKV * D, 1.0f);
+    for (int g = 0; g < HKV; g++) /* the cache layout of attention.h */
+        for (int p = 0; p < P; p++)
             for (int i = 0; i < D; i++) {
-                double o = 0;
-                for (int p = 0; p <= pos; p++)
-                    o += exp(s[p] - mx) / sum * vc[(p * HKV + g) * D + i];
-                assert_close(out[h * D + i], o, 1e-5);
+                kc[g * PA * D + lfm_attn_kidx(p, i, D)] = k[(p * HKV + g) * D + i];
+                vc[(g * PA + p) * D + i] = v[(p * HKV + g) * D + i];
             }
+    const float scale = 0.25f;
+    /* tiles of n tokens from pos0, every kv head: rows t of q at position pos0+t */
+    for (int pos0 = 0; pos0 < P; pos0++)
+        for (int n = 1; pos0 + n <= P; n++) {
+            for (int g = 0; g < HKV; g++) {
+                lfm_attn_tile a = {.out = out + g * (H / HKV) * D, .q = q + g * (H / HKV) * D,
+                                   .out_stride = H * D, .q_stride = H * D,
+                                   .k = kc + g * PA * D, .v = vc + g * PA * D, .pos0 = pos0,
+                                   .n = n, .G = H / HKV, .D = D, .scale = scale,
+                                   .scratch = scratch};
+                lfm_attention_tile(&a);
+            }
+            for (int t = 0; t < n; t++)
+                for (int h = 0; h < H; h++) {
+                    int g = h / (H / HKV); /* GQA: heads 0,1 -> kv 0; 2,3 -> kv 1 */
+                    int pos = pos0 + t;
+                    double sc[P], mx = -1e300, sum = 0;
+                    for (int p = 0; p <= pos; p++) {
+                        sc[p] = 0;
+                        for (int i = 0; i < D; i++)
+                            sc[p] += (double)q[(t * H + h) * D + i] * k[(p * HKV + g) * D + i];
+                        sc[p] *= scale;
+                        mx = sc[p] > mx ? sc[p] : mx;
+                    }
+                    for (int p = 0; p <= pos; p++)
+                        sum += exp(sc[p] - mx);
+                    for (int i = 0; i < D; i++) {
+                        double o = 0;
+                        for (int p = 0; p <= pos; p++)
+                            o += exp(sc[p] - mx) / sum * v[(p * HKV + g) * D + i];
+                        assert_close(out[(t * H + h) * D + i], o, 1e-5);
+                    }
+                }
         }
-    }
 }
 
 static void test_router(void **state) {

@@ -16,7 +16,13 @@
  *          w, a the decoded operands.
  *          k-quants: the SIMD kernels keep the scalar's float formula per
  *          super-block, so they must match bit for bit.
- *   mm[]   equal, bit for bit, to the same level's dot for every pair. */
+ *   mm[]   equal, bit for bit, to the same level's dot for every pair.
+ *   element-wise ops (kernels/elementwise/simd_*.h):
+ *          axpy, rope_neox, shortconv bit-identical to the references;
+ *          rmsnorm within 1 ulp (|d| <= 2^-23 |ref|; only the order of the
+ *          double sum of squares differs), in place equal to out of place;
+ *          silu_mul |d| <= 4 * 2^-23 |ref| + 2^-126 (v_expf is a few ulp;
+ *          the absolute part covers results that fall in the subnormals). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,11 +35,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "dispatch.h"
+#include "elementwise.h"
 #include "lfm2moe.h"
 #include "matmul.h"
 #include "quant.h"
 #include "quant_blocks.h"
+#include "rope.h"
+#include "shortconv.h"
 
 static uint64_t rng_state = 12345;
 
@@ -416,6 +426,331 @@ static void test_entry_points(void **state) {
     lfm2moe_isa_set_max(det);
 }
 
+/* ---- element-wise ops --------------------------------------------------- */
+
+static const int64_t ew_lens[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 2048, 2053};
+#define N_EW_LENS (sizeof ew_lens / sizeof ew_lens[0])
+
+static void test_rmsnorm(void **state) {
+    (void)state;
+    int lv[16], nl = levels(lv);
+    const lfm_kernels *ref = lfm_kernels_at(0);
+    float *x = malloc(2053 * sizeof *x), *w = malloc(2053 * sizeof *w);
+    float *a = malloc(2053 * sizeof *a), *b = malloc(2053 * sizeof *b);
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        int n_diff = 0;
+        for (size_t li = 0; li < N_EW_LENS; li++) {
+            int64_t n = ew_lens[li];
+            for (int rep = 0; rep < 4; rep++) {
+                fill(x, n);
+                x[0] = rep == 3 ? 1e-3f : x[0]; /* not all zero for n = 1 */
+                for (int64_t i = 0; i < n; i++)
+                    w[i] = 1.0f + 0.5f * rng_sym();
+                float eps = rep == 2 ? 1e-5f : 1e-6f;
+                ref->rmsnorm(a, x, w, n, eps);
+                k->rmsnorm(b, x, w, n, eps);
+                for (int64_t i = 0; i < n; i++) {
+                    n_diff += a[i] != b[i];
+                    if (!(fabsf(a[i] - b[i]) <= FLT_EPSILON * fabsf(a[i])))
+                        fail_msg("%s rmsnorm n=%lld [%lld]: %.9g vs %.9g", lfm_isa_name(k->isa),
+                                 (long long)n, (long long)i, a[i], b[i]);
+                }
+                /* in place (y == x) gives the out-of-place result */
+                memcpy(a, x, (size_t)n * sizeof *a);
+                k->rmsnorm(a, a, w, n, eps);
+                assert_memory_equal(a, b, (size_t)n * sizeof *a);
+            }
+        }
+        print_message("%s rmsnorm: %d outputs differ from the scalar (<= 1 ulp)\n",
+                      lfm_isa_name(k->isa), n_diff);
+    }
+    free(x);
+    free(w);
+    free(a);
+    free(b);
+}
+
+static void test_silu_mul(void **state) {
+    (void)state;
+    int lv[16], nl = levels(lv);
+    const lfm_kernels *ref = lfm_kernels_at(0);
+    const int64_t nmax = 2053;
+    float *g = malloc(nmax * sizeof *g), *u = malloc(nmax * sizeof *u);
+    float *a = malloc(nmax * sizeof *a), *b = malloc(nmax * sizeof *b);
+    /* the edges of expf: overflow near 88.72, subnormal results, signed zeros */
+    const float special[] = {0.0f,   -0.0f,  88.7f,  -88.7f, 88.73f, -88.73f, 87.0f, -87.0f,
+                             -89.0f, 89.0f,  -95.0f, 104.0f, -104.0f, 110.0f, -110.0f, 1e-30f,
+                             -1e-30f, 1e30f, -1e30f, 0.5f,   -0.5f,   20.0f,  -20.0f};
+    const int n_special = (int)(sizeof special / sizeof special[0]);
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        double worst = 0; /* in units of 2^-23 |ref| */
+        for (size_t li = 0; li < N_EW_LENS; li++) {
+            int64_t n = ew_lens[li];
+            for (int rep = 0; rep < 3; rep++) {
+                for (int64_t i = 0; i < n; i++) {
+                    /* magnitudes 2^-8 .. 2^7, so exp sees its whole range */
+                    g[i] = rng_sym() * (float)exp2((double)(rng_next() % 16) - 8);
+                    u[i] = rng_sym() * 4.0f;
+                    if (rep == 2 && i < n_special)
+                        g[i] = special[(i + (int64_t)li) % n_special];
+                }
+                ref->silu_mul(a, g, u, n);
+                k->silu_mul(b, g, u, n);
+                for (int64_t i = 0; i < n; i++) {
+                    float d = fabsf(a[i] - b[i]);
+                    if (!(d <= 4 * FLT_EPSILON * fabsf(a[i]) + FLT_MIN))
+                        fail_msg("%s silu_mul n=%lld [%lld] g=%.9g u=%.9g: %.9g vs %.9g",
+                                 lfm_isa_name(k->isa), (long long)n, (long long)i, g[i], u[i],
+                                 a[i], b[i]);
+                    if (fabsf(a[i]) >= FLT_MIN && d / (FLT_EPSILON * fabsf(a[i])) > worst)
+                        worst = d / (FLT_EPSILON * fabsf(a[i]));
+                    assert_true(signbit(a[i]) == signbit(b[i]) || a[i] == 0);
+                }
+                /* in place (out == gate), as the forward pass calls it */
+                k->silu_mul(g, g, u, n);
+                assert_memory_equal(g, b, (size_t)n * sizeof *b);
+            }
+        }
+        print_message("%s silu_mul: worst %.2f x 2^-23 |ref|\n", lfm_isa_name(k->isa), worst);
+    }
+    free(g);
+    free(u);
+    free(a);
+    free(b);
+}
+
+static void test_axpy(void **state) {
+    (void)state;
+    int lv[16], nl = levels(lv);
+    const lfm_kernels *ref = lfm_kernels_at(0);
+    float x[2053], a[2053], b[2053];
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        for (size_t li = 0; li < N_EW_LENS; li++) {
+            int64_t n = ew_lens[li];
+            fill(x, n);
+            fill(a, n);
+            memcpy(b, a, (size_t)n * sizeof *a);
+            float s = rng_sym() * 3.0f;
+            ref->axpy(a, s, x, n);
+            k->axpy(b, s, x, n);
+            assert_memory_equal(a, b, (size_t)n * sizeof *a);
+        }
+    }
+}
+
+static void test_rope(void **state) {
+    (void)state;
+    int lv[16], nl = levels(lv);
+    const lfm_kernels *ref = lfm_kernels_at(0);
+    const int32_t dims[] = {2, 6, 16, 18, 34, 64, 128, 1024};
+    const int32_t heads[] = {1, 3, 8, 32};
+    const int64_t poss[] = {0, 1, 17, 511, 4097, 128000};
+    float *a = malloc(32 * 1024 * sizeof *a), *b = malloc(32 * 1024 * sizeof *b);
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+            for (size_t hi = 0; hi < sizeof heads / sizeof heads[0]; hi++)
+                for (size_t pi = 0; pi < sizeof poss / sizeof poss[0]; pi++) {
+                    int64_t n = (int64_t)dims[di] * heads[hi];
+                    fill(a, n);
+                    memcpy(b, a, (size_t)n * sizeof *a);
+                    float base = pi % 2 ? 1e6f : 10000.0f;
+                    ref->rope_neox(a, heads[hi], dims[di], poss[pi], base);
+                    k->rope_neox(b, heads[hi], dims[di], poss[pi], base);
+                    if (memcmp(a, b, (size_t)n * sizeof *a) != 0)
+                        fail_msg("%s rope d=%d heads=%d pos=%lld differs", lfm_isa_name(k->isa),
+                                 dims[di], heads[hi], (long long)poss[pi]);
+                }
+    }
+    free(a);
+    free(b);
+}
+
+/* Run n tokens in chunks (state carried between calls) at level k. */
+static void conv_run(const lfm_kernels *k, float *y, const float *bcx, float *st, const float *w,
+                     int64_t n, int64_t C, int32_t L, int64_t chunk) {
+    memset(st, 0, (size_t)(L > 1 ? L - 1 : 0) * (size_t)C * sizeof *st);
+    for (int64_t t0 = 0; t0 < n; t0 += chunk) {
+        int64_t m = n - t0 < chunk ? n - t0 : chunk;
+        k->shortconv(y + t0 * C, bcx + t0 * 3 * C, st, w, m, C, L);
+    }
+}
+
+static void test_shortconv(void **state) {
+    (void)state;
+    int lv[16], nl = levels(lv);
+    const lfm_kernels *ref = lfm_kernels_at(0);
+    const int64_t chans[] = {1, 7, 8, 17, 33, 255, 256, 300, 2048};
+    const int32_t lens[] = {1, 2, 3, 4, 8, 9};
+    const int64_t n = 7;
+    float *bcx = malloc(n * 3 * 2048 * sizeof *bcx), *w = malloc(9 * 2048 * sizeof *w);
+    float *ya = malloc(n * 2048 * sizeof *ya), *yb = malloc(n * 2048 * sizeof *yb);
+    float *sa = malloc(8 * 2048 * sizeof *sa), *sb = malloc(8 * 2048 * sizeof *sb);
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        for (size_t ci = 0; ci < sizeof chans / sizeof chans[0]; ci++)
+            for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                int64_t C = chans[ci];
+                int32_t L = lens[li];
+                fill(bcx, n * 3 * C);
+                fill(w, L * C);
+                conv_run(ref, ya, bcx, sa, w, n, C, L, n);
+                for (int64_t chunk = 1; chunk <= n; chunk += 3) {
+                    conv_run(k, yb, bcx, sb, w, n, C, L, chunk);
+                    if (memcmp(ya, yb, (size_t)(n * C) * sizeof *ya) != 0)
+                        fail_msg("%s shortconv C=%lld L=%d chunk=%lld: y differs",
+                                 lfm_isa_name(k->isa), (long long)C, L, (long long)chunk);
+                    assert_memory_equal(sa, sb, (size_t)((L - 1) * C) * sizeof *sa);
+                }
+            }
+    }
+    free(bcx);
+    free(w);
+    free(ya);
+    free(yb);
+    free(sa);
+    free(sb);
+}
+
+/* The public names (lfm_rmsnorm, ...) run the active level's entries. */
+static void test_ew_entry_points(void **state) {
+    (void)state;
+    int lv[17], nl = levels(lv + 1) + 1;
+    lv[0] = 0;
+    int det = lfm_isa_detected();
+    enum { N = 1027, D = 64, H = 4, C = 100, L = 3, T = 2 };
+    static float x[N], w[N], g[N], a[N], b[N], r[H * D], q[H * D];
+    static float bcx[T * 3 * C], cw[C * L], ya[T * C], yb[T * C], sa[(L - 1) * C], sb[(L - 1) * C];
+    fill(x, N);
+    fill(w, N);
+    fill(g, N);
+    fill(r, H * D);
+    fill(bcx, T * 3 * C);
+    fill(cw, C * L);
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        assert_int_equal(lfm2moe_isa_set_max(lv[l]), LFM2MOE_OK);
+        lfm_rmsnorm(a, x, w, N, 1e-5f);
+        k->rmsnorm(b, x, w, N, 1e-5f);
+        assert_memory_equal(a, b, sizeof a);
+        lfm_silu_mul(a, g, x, N);
+        k->silu_mul(b, g, x, N);
+        assert_memory_equal(a, b, sizeof a);
+        memcpy(a, w, sizeof a);
+        memcpy(b, w, sizeof b);
+        lfm_axpy(a, 0.25f, x, N);
+        k->axpy(b, 0.25f, x, N);
+        assert_memory_equal(a, b, sizeof a);
+        memcpy(q, r, sizeof q);
+        lfm_rope_neox(q, H, D, 77, 1e6f);
+        memcpy(a, r, sizeof r);
+        k->rope_neox(a, H, D, 77, 1e6f);
+        assert_memory_equal(q, a, sizeof q);
+        memset(sa, 0, sizeof sa);
+        memset(sb, 0, sizeof sb);
+        lfm_shortconv(ya, bcx, sa, cw, T, C, L);
+        k->shortconv(yb, bcx, sb, cw, T, C, L);
+        assert_memory_equal(ya, yb, sizeof ya);
+    }
+    lfm2moe_isa_set_max(det);
+}
+
+/* ---- attention tiles ------------------------------------------------------
+ * Every level's attn against the scalar tile (attention.h).  What differs:
+ * scores are the same D products in the same order but fused (FMA): each
+ * of the two sides errs by <= (D+1) u S per score (S = scale * max_p
+ * sum_i |q_i k_i|, u = 2^-24), and the max is subtracted from another
+ * score, so a weight's relative error from scores is <= 4 (D+1) u S; exp
+ * <= 2 ulp (SIMD polynomial) + 0.5 ulp (libm), <= 6u; the softmax sum in
+ * float (8 partial sums) instead of double, <= (len/8 + 8) u relative; the
+ * weighted sum of values keeps the order over positions but fuses and
+ * applies 1/sum after it, <= (len + 2) u max|v|.  Bound per output:
+ *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16). */
+static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
+    const int G = H / Hkv, ctx = pos0 + n;
+    const int64_t pa = lfm_attn_ctx_alloc(ctx);
+    float *q = malloc(sizeof(float) * (size_t)(n * H * D));
+    float *kc = calloc((size_t)(Hkv * pa * D), sizeof(float));
+    float *vc = calloc((size_t)(Hkv * pa * D), sizeof(float));
+    float *ref = malloc(sizeof(float) * (size_t)(n * H * D));
+    float *got = malloc(sizeof(float) * (size_t)(n * H * D));
+    float *scratch = malloc(sizeof(float) * lfm_attn_scratch_floats(ctx, D));
+    for (int i = 0; i < n * H * D; i++)
+        q[i] = amp * rng_sym();
+    for (int g = 0; g < Hkv; g++)
+        for (int p = 0; p < ctx; p++)
+            for (int i = 0; i < D; i++) {
+                kc[g * pa * D + lfm_attn_kidx(p, i, D)] = amp * rng_sym();
+                vc[(g * pa + p) * D + i] = rng_sym();
+            }
+    const float scale = 1.0f / sqrtf((float)D);
+    int lv[16], nl = levels(lv);
+    for (int l = -1; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(l < 0 ? 0 : lv[l]);
+        for (int g = 0; g < Hkv; g++) {
+            lfm_attn_tile a = {.out = (l < 0 ? ref : got) + g * G * D, .q = q + g * G * D,
+                               .out_stride = H * D, .q_stride = H * D, .k = kc + g * pa * D,
+                               .v = vc + g * pa * D, .pos0 = pos0, .n = n, .G = G, .D = D,
+                               .scale = scale, .scratch = scratch};
+            k->attn(&a);
+        }
+        if (l < 0)
+            continue;
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < H; h++) {
+                const int g = h / G, len = pos0 + t + 1;
+                const float *qr = q + (t * H + h) * D;
+                double S = 0;
+                for (int p = 0; p < len; p++) {
+                    double s = 0;
+                    for (int i = 0; i < D; i++)
+                        s += fabs((double)qr[i] * kc[g * pa * D + lfm_attn_kidx(p, i, D)]);
+                    S = s > S ? s : S;
+                }
+                S *= scale;
+                const double tol = ldexp(4.0 * (D + 1) * S + len + len / 8.0 + 16, -24);
+                for (int i = 0; i < D; i++) {
+                    const int64_t o = (t * H + h) * D + i;
+                    if (!(fabs((double)got[o] - ref[o]) <= tol))
+                        fail_msg("%s attn H=%d Hkv=%d D=%d pos0=%d n=%d: out[%d][%d][%d] %.9g, "
+                                 "scalar %.9g (tol %.3g)",
+                                 lfm_isa_name(k->isa), H, Hkv, D, pos0, n, t, h, i, got[o],
+                                 ref[o], tol);
+                }
+            }
+    }
+    free(q);
+    free(kc);
+    free(vc);
+    free(ref);
+    free(got);
+    free(scratch);
+}
+
+static void test_attention(void **state) {
+    (void)state;
+    static const struct {
+        int H, Hkv, D, pos0, n;
+        float amp;
+    } shapes[] = {
+        {32, 8, 64, 0, 70, 2.0f},   /* the model's shape: prefill from empty */
+        {32, 8, 64, 300, 1, 2.0f},  /* decode */
+        {32, 8, 64, 129, 40, 4.0f}, /* a tile crossing key blocks, peaky softmax */
+        {4, 4, 8, 0, 37, 2.0f},     /* MHA, G = 1: 4-row blocks span 4 tokens */
+        {4, 4, 16, 250, 3, 1.0f},   /* MHA, rows not a multiple of 4 */
+        {6, 2, 13, 5, 23, 2.0f},    /* odd D, G = 3 */
+        {8, 1, 24, 15, 18, 2.0f},   /* G = 8, D with an 8-wide tail */
+        {2, 1, 33, 0, 1, 2.0f},     /* first token: one position */
+        {3, 3, 71, 100, 5, 3.0f},   /* odd D past 64 */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        attn_check(shapes[i].H, shapes[i].Hkv, shapes[i].D, shapes[i].pos0, shapes[i].n,
+                   shapes[i].amp);
+}
+
 int main(void) {
     /* the cap must be in place before the first use of any kernel */
 #if defined(__aarch64__)
@@ -427,7 +762,10 @@ int main(void) {
         cmocka_unit_test(test_env_cap),      cmocka_unit_test(test_isa_api),
         cmocka_unit_test(test_act),          cmocka_unit_test(test_dot),
         cmocka_unit_test(test_matmul),       cmocka_unit_test(test_matmul_chunks),
-        cmocka_unit_test(test_entry_points),
+        cmocka_unit_test(test_entry_points), cmocka_unit_test(test_rmsnorm),
+        cmocka_unit_test(test_silu_mul),     cmocka_unit_test(test_axpy),
+        cmocka_unit_test(test_rope),         cmocka_unit_test(test_shortconv),
+        cmocka_unit_test(test_ew_entry_points), cmocka_unit_test(test_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,14 @@
 #include "shortconv.h"
 
+#include "dispatch.h"
+
 void lfm_shortconv(float *y, const float *bcx, float *state, const float *w, int64_t n,
                    int64_t C, int32_t L) {
+    lfm_kernels_active()->shortconv(y, bcx, state, w, n, C, L);
+}
+
+void lfm_shortconv_ref(float *y, const float *bcx, float *state, const float *w, int64_t n,
+                       int64_t C, int32_t L) {
     for (int64_t t = 0; t < n; t++) {
         const float *B = bcx + t * 3 * C, *Cg = B + C, *X = B + 2 * C;
         float *yt = y + t * C;

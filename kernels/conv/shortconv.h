@@ -15,5 +15,9 @@
  * y has n rows of C floats; bcx rows have stride 3*C. */
 void lfm_shortconv(float *y, const float *bcx, float *state, const float *w, int64_t n,
                    int64_t C, int32_t L);
+/* The scalar reference (the SCALAR table's entry); lfm_shortconv runs the
+ * active ISA level's version. */
+void lfm_shortconv_ref(float *y, const float *bcx, float *state, const float *w, int64_t n,
+                       int64_t C, int32_t L);
 
 #endif

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "elementwise.h"
 #include "quant_blocks.h"
+#include "rope.h"
+#include "shortconv.h"
 
 #define N_LEVELS 14 /* tables indexed by the lfm2moe_isa value */
 
@@ -53,7 +56,30 @@ static void fill_scalar(lfm_kernels *k) {
     k->act[LFM_TYPE_Q8_0] = lfm_act_q8_0;
     k->act[LFM_TYPE_Q8_1] = lfm_act_q8_1;
     k->act[LFM_TYPE_Q8_K] = lfm_act_q8_K;
+    k->rmsnorm = lfm_rmsnorm_ref;
+    k->silu_mul = lfm_silu_mul_ref;
+    k->axpy = lfm_axpy_ref;
+    k->rope_neox = lfm_rope_neox_ref;
+    k->shortconv = lfm_shortconv_ref;
+    k->attn = lfm_attention_tile;
 }
+
+#ifdef LFM_HAVE_X86_SIMD
+static void fill_avx2(lfm_kernels *k) {
+    lfm_kernels_fill_avx2(k);
+    lfm_ops_fill_avx2(k);
+}
+static void fill_avx512(lfm_kernels *k) {
+    lfm_ops_fill_avx512(k);
+    k->attn = lfm_attention_tile_avx512; /* 512-bit tile measured faster */
+}
+#endif
+#ifdef LFM_HAVE_ARM_NEON
+static void fill_neon(lfm_kernels *k) {
+    lfm_kernels_fill_neon(k);
+    lfm_ops_fill_neon(k);
+}
+#endif
 
 #if defined(LFM_HAVE_X86_SIMD) || defined(LFM_HAVE_ARM_NEON)
 /* Level `isa` = copy of level `below` + its own overrides (fill NULL: none). */
@@ -86,17 +112,18 @@ static void init(void) {
     lfm_cpu_detect(&f);
 #ifdef LFM_HAVE_X86_SIMD
     if (f.avx2 && f.fma && f.f16c) {
-        derive(1, 0, lfm_kernels_fill_avx2);
+        derive(1, 0, fill_avx2);
         if (f.avx512f && f.avx512bw && f.avx512vl) {
-            /* 512-bit forms measured slower than AVX2 (x86_avx512_vnni.c) */
-            derive(2, 1, NULL);
+            /* 512-bit quant kernels measured slower than AVX2
+             * (x86_avx512_vnni.c); the element-wise ops gain (ops_avx512.c) */
+            derive(2, 1, fill_avx512);
             if (f.avx512vnni)
                 derive(3, 2, lfm_kernels_fill_avx512_vnni);
         }
     }
 #elif defined(LFM_HAVE_ARM_NEON)
     if (f.neon) {
-        derive(11, 0, lfm_kernels_fill_neon);
+        derive(11, 0, fill_neon);
         if (f.dotprod)
             derive(12, 11, lfm_kernels_fill_neon_dotprod);
     }

@@ -6,9 +6,11 @@
  * higher level starts as a copy of the level below and overrides the entries
  * it accelerates, so a table is always complete:
  *
- *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64; AVX512 adds no
- *                                                   kernels: 512-bit forms
- *                                                   measured slower on Zen 4)
+ *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64; AVX512 adds only
+ *                                                   the element-wise ops and
+ *                                                   attention: 512-bit quant
+ *                                                   kernels measured slower
+ *                                                   on Zen 4)
  *   SCALAR -> NEON -> NEON_DOTPROD                 (aarch64; NEON_I8MM has no
  *                                                   kernels, never available)
  *
@@ -22,13 +24,19 @@
  *   dot[]  integer block sums exact; only the order of the float sum over
  *          blocks (or elements, for float types) may differ;
  *   mm[]   each output equal to what dot[] gives for that row pair, up to
- *          the same reordering. */
+ *          the same reordering;
+ *   attn   the scalar tile up to float summation order and a polynomial
+ *          exp (x86_attention.h states the bound);
+ *   rmsnorm, silu_mul, axpy, rope_neox, shortconv: see
+ *          kernels/elementwise/simd_*.h (axpy, rope, shortconv bit-identical;
+ *          rmsnorm <= 1 ulp; silu_mul a few ulp). */
 #ifndef LFM_DISPATCH_H
 #define LFM_DISPATCH_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attention.h"
 #include "lfm_types.h"
 
 /* *out-less dot of one weight row (type t) with one encoded activation row
@@ -43,12 +51,26 @@ typedef void (*lfm_act_fn)(const float *src, void *dst, int64_t n);
  * keep activations in registers across weight rows. */
 typedef void (*lfm_mm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
                           size_t a_stride, int64_t nt, float *y, int64_t y_stride);
+/* The element-wise ops (signatures and contracts: elementwise.h, rope.h,
+ * shortconv.h; SIMD numerics: kernels/elementwise/simd_*.h). */
+typedef void (*lfm_rmsnorm_fn)(float *y, const float *x, const float *w, int64_t n, float eps);
+typedef void (*lfm_silu_mul_fn)(float *out, const float *gate, const float *up, int64_t n);
+typedef void (*lfm_axpy_fn)(float *y, float a, const float *x, int64_t n);
+typedef void (*lfm_rope_fn)(float *x, int32_t n_heads, int32_t d, int64_t pos, float freq_base);
+typedef void (*lfm_shortconv_fn)(float *y, const float *bcx, float *state, const float *w,
+                                 int64_t n, int64_t C, int32_t L);
 
 typedef struct lfm_kernels {
     int isa;                      /* the lfm2moe_isa level of this table */
     lfm_dot_fn dot[LFM_TYPE_COUNT]; /* by weight type; NULL: not computable */
     lfm_act_fn act[LFM_TYPE_COUNT]; /* by activation type */
     lfm_mm_fn mm[LFM_TYPE_COUNT];   /* by weight type; NULL: loop over dot */
+    lfm_attn_fn attn;               /* causal attention tile (attention.h) */
+    lfm_rmsnorm_fn rmsnorm;         /* element-wise ops: never NULL */
+    lfm_silu_mul_fn silu_mul;
+    lfm_axpy_fn axpy;
+    lfm_rope_fn rope_neox;
+    lfm_shortconv_fn shortconv;
 } lfm_kernels;
 
 /* The table in use (never NULL). */
@@ -83,5 +105,9 @@ void lfm_kernels_fill_avx512_vnni(lfm_kernels *k);
 /* aarch64 (arm_neon.c, arm_dotprod.c) */
 void lfm_kernels_fill_neon(lfm_kernels *k);
 void lfm_kernels_fill_neon_dotprod(lfm_kernels *k);
+/* The element-wise ops' SIMD versions (kernels/elementwise/ops_*.c) */
+void lfm_ops_fill_avx2(lfm_kernels *k);
+void lfm_ops_fill_avx512(lfm_kernels *k);
+void lfm_ops_fill_neon(lfm_kernels *k);
 
 #endif

@@ -2,7 +2,22 @@
 
 #include <math.h>
 
+#include "dispatch.h"
+
+/* Public entry points: the active ISA level's version (dispatch.h). */
 void lfm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
+    lfm_kernels_active()->rmsnorm(y, x, w, n, eps);
+}
+
+void lfm_silu_mul(float *out, const float *gate, const float *up, int64_t n) {
+    lfm_kernels_active()->silu_mul(out, gate, up, n);
+}
+
+void lfm_axpy(float *y, float a, const float *x, int64_t n) {
+    lfm_kernels_active()->axpy(y, a, x, n);
+}
+
+void lfm_rmsnorm_ref(float *y, const float *x, const float *w, int64_t n, float eps) {
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
         sum += (double)(x[i] * x[i]);
@@ -11,14 +26,14 @@ void lfm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
         y[i] = (x[i] * scale) * w[i];
 }
 
-void lfm_silu_mul(float *out, const float *gate, const float *up, int64_t n) {
+void lfm_silu_mul_ref(float *out, const float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
     }
 }
 
-void lfm_axpy(float *y, float a, const float *x, int64_t n) {
+void lfm_axpy_ref(float *y, float a, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         y[i] += a * x[i];
 }

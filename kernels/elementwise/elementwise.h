@@ -1,4 +1,6 @@
-/* Row-wise element operations of the forward pass. */
+/* Row-wise element operations of the forward pass.  The lfm_* names run the
+ * active ISA level's version (kernels/dispatch); the *_ref names are the
+ * scalar references (the SCALAR table). */
 #ifndef LFM_ELEMENTWISE_H
 #define LFM_ELEMENTWISE_H
 
@@ -13,5 +15,9 @@ void lfm_silu_mul(float *out, const float *gate, const float *up, int64_t n);
 
 /* y[i] += a * x[i] */
 void lfm_axpy(float *y, float a, const float *x, int64_t n);
+
+void lfm_rmsnorm_ref(float *y, const float *x, const float *w, int64_t n, float eps);
+void lfm_silu_mul_ref(float *out, const float *gate, const float *up, int64_t n);
+void lfm_axpy_ref(float *y, float a, const float *x, int64_t n);
 
 #endif

@@ -1,0 +1,144 @@
+/* A few float-vector operations over one register width, so the SIMD
+ * element-wise ops (simd_elementwise.h, simd_rope.h, simd_shortconv.h) are
+ * written once for AVX2 (8 lanes), AVX-512 (16) and NEON (4).  The includer
+ * defines exactly one of LFM_VEC_AVX2, LFM_VEC_AVX512, LFM_VEC_NEON and is
+ * compiled for that target (ops_*.c); nothing else may include this.
+ *
+ * Build these files with -ffp-contract=off: bit-exact ops (axpy, rope,
+ * shortconv, the rmsnorm scaling) rely on vmul + vadd staying two roundings,
+ * and GCC would otherwise fuse the intrinsics. */
+#ifndef LFM_VEC_H
+#define LFM_VEC_H
+
+#include <stdint.h>
+
+#if defined(LFM_VEC_AVX2) || defined(LFM_VEC_AVX512)
+#include <immintrin.h>
+#endif
+
+#if defined(LFM_VEC_AVX2)
+typedef __m256 vf;
+#define VN 8
+#define vld(p) _mm256_loadu_ps(p)
+#define vst(p, a) _mm256_storeu_ps((p), (a))
+#define vdup(s) _mm256_set1_ps(s)
+#define vadd(a, b) _mm256_add_ps((a), (b))
+#define vsub(a, b) _mm256_sub_ps((a), (b))
+#define vmul(a, b) _mm256_mul_ps((a), (b))
+#define vdiv(a, b) _mm256_div_ps((a), (b))
+#define vfma(a, b, c) _mm256_fmadd_ps((a), (b), (c)) /* a*b + c, one rounding */
+#define vmin(a, b) _mm256_min_ps((a), (b))
+#define vmax(a, b) _mm256_max_ps((a), (b))
+#define vrint(a) _mm256_round_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+/* 2^n for integral n in [-126, 127] held in a float */
+#define vexp2i(n)                                                                              \
+    _mm256_castsi256_ps(                                                                       \
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
+
+/* sum over the lanes of (double)q, added to two double accumulators */
+typedef struct { __m256d a, b; } vdacc;
+static inline vdacc vd_zero(void) {
+    return (vdacc){_mm256_setzero_pd(), _mm256_setzero_pd()};
+}
+static inline vdacc vd_add(vdacc s, vf q) {
+    s.a = _mm256_add_pd(s.a, _mm256_cvtps_pd(_mm256_castps256_ps128(q)));
+    s.b = _mm256_add_pd(s.b, _mm256_cvtps_pd(_mm256_extractf128_ps(q, 1)));
+    return s;
+}
+static inline double vd_sum(vdacc s) {
+    __m256d t = _mm256_add_pd(s.a, s.b);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+#elif defined(LFM_VEC_AVX512)
+typedef __m512 vf;
+#define VN 16
+#define vld(p) _mm512_loadu_ps(p)
+#define vst(p, a) _mm512_storeu_ps((p), (a))
+#define vdup(s) _mm512_set1_ps(s)
+#define vadd(a, b) _mm512_add_ps((a), (b))
+#define vsub(a, b) _mm512_sub_ps((a), (b))
+#define vmul(a, b) _mm512_mul_ps((a), (b))
+#define vdiv(a, b) _mm512_div_ps((a), (b))
+#define vfma(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define vmin(a, b) _mm512_min_ps((a), (b))
+#define vmax(a, b) _mm512_max_ps((a), (b))
+#define vrint(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define vexp2i(n)                                                                              \
+    _mm512_castsi512_ps(                                                                       \
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
+
+typedef struct { __m512d a, b; } vdacc;
+static inline vdacc vd_zero(void) {
+    return (vdacc){_mm512_setzero_pd(), _mm512_setzero_pd()};
+}
+static inline vdacc vd_add(vdacc s, vf q) {
+    s.a = _mm512_add_pd(s.a, _mm512_cvtps_pd(_mm512_castps512_ps256(q)));
+    s.b = _mm512_add_pd(s.b, _mm512_cvtps_pd(
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q), 1))));
+    return s;
+}
+static inline double vd_sum(vdacc s) {
+    return _mm512_reduce_add_pd(_mm512_add_pd(s.a, s.b));
+}
+
+#elif defined(LFM_VEC_NEON)
+#include <arm_neon.h>
+typedef float32x4_t vf;
+#define VN 4
+#define vld(p) vld1q_f32(p)
+#define vst(p, a) vst1q_f32((p), (a))
+#define vdup(s) vdupq_n_f32(s)
+#define vadd(a, b) vaddq_f32((a), (b))
+#define vsub(a, b) vsubq_f32((a), (b))
+#define vmul(a, b) vmulq_f32((a), (b))
+#define vdiv(a, b) vdivq_f32((a), (b))
+#define vfma(a, b, c) vfmaq_f32((c), (a), (b))
+#define vmin(a, b) vminq_f32((a), (b))
+#define vmax(a, b) vmaxq_f32((a), (b))
+#define vrint(a) vrndnq_f32(a)
+#define vexp2i(n)                                                                              \
+    vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23))
+
+typedef struct { float64x2_t a, b; } vdacc;
+static inline vdacc vd_zero(void) {
+    return (vdacc){vdupq_n_f64(0.0), vdupq_n_f64(0.0)};
+}
+static inline vdacc vd_add(vdacc s, vf q) {
+    s.a = vaddq_f64(s.a, vcvt_f64_f32(vget_low_f32(q)));
+    s.b = vaddq_f64(s.b, vcvt_high_f64_f32(q));
+    return s;
+}
+static inline double vd_sum(vdacc s) {
+    return vaddvq_f64(vaddq_f64(s.a, s.b));
+}
+
+#else
+#error "define one of LFM_VEC_AVX2, LFM_VEC_AVX512, LFM_VEC_NEON"
+#endif
+
+/* e^x, a few ulp over the whole float range (Cephes expf polynomial):
+ *   x = n ln2 + r, |r| <= ln2/2 (ln2 in two parts, fused, so r is exact),
+ *   e^r = 1 + r + r^2 P(r), degree-5 minimax P,
+ *   e^x = e^r 2^h 2^(n-h), two power-of-two factors so that n from -150
+ *   (results down in the subnormals) to 128 (overflow to +inf) needs no
+ *   special case.  Inputs are clamped to [-104, 88.8]: beyond, the float
+ *   result is 0 or +inf anyway.  NaN input: unspecified. */
+static inline vf v_expf(vf x) {
+    x = vmin(vmax(x, vdup(-104.0f)), vdup(88.8f));
+    vf n = vrint(vmul(x, vdup(1.44269504088896341f)));
+    vf r = vfma(n, vdup(-0.693359375f), x);
+    r = vfma(n, vdup(2.12194440e-4f), r);
+    vf p = vdup(1.9875691500e-4f);
+    p = vfma(p, r, vdup(1.3981999507e-3f));
+    p = vfma(p, r, vdup(8.3334519073e-3f));
+    p = vfma(p, r, vdup(4.1665795894e-2f));
+    p = vfma(p, r, vdup(1.6666665459e-1f));
+    p = vfma(p, r, vdup(5.0000001201e-1f));
+    p = vfma(p, vmul(r, r), vadd(r, vdup(1.0f)));
+    vf h = vrint(vmul(n, vdup(0.5f))); /* |h|, |n-h| <= 75 */
+    return vmul(vmul(p, vexp2i(h)), vexp2i(vsub(n, h)));
+}
+
+#endif
