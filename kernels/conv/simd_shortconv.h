@@ -1,4 +1,4 @@
-/* SIMD gated short convolution over vec.h, bit-identical to
+/* SIMD gated short convolution over lfm_vec.h, bit-identical to
  * lfm_shortconv_ref (same products and the same order of the sum over k).
  *
  * The channels are cut into chunks of SC_CHUNK; per chunk the weights are
@@ -10,7 +10,7 @@
 #define LFM_SIMD_SHORTCONV_H
 
 #include "shortconv.h"
-#include "vec.h"
+#include "lfm_vec.h"
 
 #define SC_CHUNK 256
 #define SC_MAX_L 8

@@ -1,4 +1,4 @@
-/* SIMD rmsnorm, silu_mul, axpy over vec.h (one register width per includer).
+/* SIMD rmsnorm, silu_mul, axpy over lfm_vec.h (one register width per includer).
  * Numerics against the scalar references of elementwise.c:
  *   axpy      bit-identical (a*x rounded, then added);
  *   rmsnorm   the float squares are summed in double lanes: only the order
@@ -12,7 +12,7 @@
 
 #include <math.h>
 
-#include "vec.h"
+#include "lfm_vec.h"
 
 static void simd_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
     vdacc acc = vd_zero();

@@ -61,7 +61,7 @@ typedef void (*lfm_attn_fn)(const lfm_attn_tile *a);
 /* Scalar reference: one row at a time, softmax sum in double. */
 void lfm_attention_tile(const lfm_attn_tile *a);
 
-/* SIMD versions (kernels/gqa/x86_attention.c), built for their ISA and
+/* SIMD versions (x86_attn_avx2.c, x86_attn_avx512.c, arm_attn_neon.c), built for their ISA and
  * reached only through the dispatch table (dispatch.h). */
 void lfm_attention_tile_avx2(const lfm_attn_tile *a);
 void lfm_attention_tile_avx512(const lfm_attn_tile *a);

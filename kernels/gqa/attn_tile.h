@@ -1,29 +1,165 @@
-/* The tile driver shared by the SIMD attention kernels.  The including
- * file defines, for its ISA:
+/* The SIMD attention tile (attention.h), written once over lfm_vec.h: the
+ * includer (x86_attn_avx2.c, x86_attn_avx512.c, arm_attn_neon.c) defines
+ * its LFM_VEC_* and is compiled for that target.
  *
- *   ATTN_SCORES(S, s_stride, q, k, nblk, D, scale)
- *     S[r][p] = scale * q[r] . key(p), r < 4, p < nblk * KBLK
- *   ATTN_SOFTMAX(s, len, npos) -> sum
- *     s[0..len) <- exp(s - max), s[len..npos) <- 0, returns the sum
- *   ATTN_PV(O, P, p_stride, v, npos, D)
- *     O[r][0..D) = sum_{p < npos} P[r][p] v[p]           (O: [4][D]) */
+ * Numerics against the scalar reference: scores are the same products
+ * summed in the same order, fused (FMA); exp is v_expf_neg (a few ulp); the
+ * softmax sum is in float (VN partial sums, then a tree) instead of double
+ * and the weights are applied before the 1/sum scaling.  The bound is
+ * stated and checked in tests/test_simd.c (test_attention). */
 #ifndef LFM_ATTN_TILE_H
 #define LFM_ATTN_TILE_H
 
-#include "attention.h"
+#include <math.h>
 
-/* The tile (attention.h) in blocks of 4 (token, head) rows, token-major:
- * with G = 4 a block is one token's heads, all at the same position.  A
- * block computes its scores for every key block up to its last row's
- * position, the softmax per row (weights zeroed past the row's position),
- * and the weighted sum of values.  A short last block repeats its last row
+#include "attention.h"
+#include "lfm_vec.h"
+
+#define ATTN_INLINE static inline __attribute__((always_inline))
+
+/* Score vectors per row per step: a key block (KBLK positions) at least,
+ * and at least 2, so a step has 8 (AVX2, AVX-512: 2 blocks) or 16 (NEON)
+ * independent accumulators. */
+#define ATTN_SV (LFM_ATTN_KBLK / VN < 2 ? 2 : LFM_ATTN_KBLK / VN)
+/* Value vectors per row per p.v step: 4 rows x PVV accumulators + PVV
+ * value loads + a broadcast fit the register file (AVX2 2 -> 16 columns,
+ * AVX-512 4 -> 64, NEON 4 -> 16). */
+#define ATTN_PVV (VREGS / 8)
+/* Values are summed over chunks of this many positions per column chunk,
+ * so the rows of V a chunk reads (VCHUNK * D floats) stay in L1 while all
+ * column chunks pass over them. */
+#define ATTN_VCHUNK 64
+
+/* S[r][p0 + c VN + l] = scale * q[r] . key(p0 + c VN + l), r < 4, c < nv,
+ * for the nv * VN positions from p0 = the key block kb starts (kb: the
+ * block's [D][KBLK], the next ones follow every bs floats).  A key row of
+ * the step is nv loads reused by the 4 broadcast queries.  nv is a
+ * constant at each call (the loops unroll into registers). */
+ATTN_INLINE void attn_scores_step(float *s, int64_t s_stride, const float *q[4],
+                                  const float *kb, int64_t bs, int32_t D, vf sc, const int nv) {
+    vf acc[4][ATTN_SV];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < nv; c++)
+            acc[r][c] = vzero();
+    for (int32_t i = 0; i < D; i++) {
+        vf k[ATTN_SV];
+        for (int c = 0; c < nv; c++)
+            k[c] = vld(kb + c * VN / LFM_ATTN_KBLK * bs + i * LFM_ATTN_KBLK +
+                       c * VN % LFM_ATTN_KBLK);
+        for (int r = 0; r < 4; r++) {
+            const vf x = vdup(q[r][i]);
+            for (int c = 0; c < nv; c++)
+                acc[r][c] = vfma(x, k[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < nv; c++)
+            vst(s + r * s_stride + c * VN, vmul(acc[r][c], sc));
+}
+
+/* S[r][p] = scale * q[r] . key(p), r < 4, p < nblk * KBLK. */
+static void attn_scores(float *S, int64_t s_stride, const float *q[4], const float *k,
+                        int64_t nblk, int32_t D, float scale) {
+    const vf sc = vdup(scale);
+    const int64_t bs = (int64_t)D * LFM_ATTN_KBLK; /* floats per key block */
+    const int64_t step = ATTN_SV * VN / LFM_ATTN_KBLK; /* key blocks per step */
+    int64_t b = 0;
+    for (; b + step <= nblk; b += step)
+        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, k + b * bs, bs, D, sc, ATTN_SV);
+    for (; b < nblk; b++) /* one block at a time (AVX-512's odd last block) */
+        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, k + b * bs, bs, D, sc,
+                         LFM_ATTN_KBLK / VN);
+}
+
+/* s[0..len) <- exp(s - max s[0..len)); s[len..npos) <- 0 (positions the
+ * row does not see).  Returns the sum of the weights.  s holds at least len
+ * rounded up to VN floats (the padded row: scores past len are finite and
+ * ignored). */
+static float attn_softmax_row(float *s, int64_t len, int64_t npos) {
+    const int64_t full = len / VN * VN;
+    const vmask tail = vlanes_below(len - full);
+    vf m = vdup(-INFINITY);
+    for (int64_t p = 0; p < full; p += VN)
+        m = vmax(m, vld(s + p));
+    if (full < len)
+        m = vmax(m, vsel(tail, vld(s + full), vdup(-INFINITY)));
+    const vf mx = vdup(vhmax(m));
+    vf sum = vzero();
+    for (int64_t p = 0; p < full; p += VN) {
+        const vf e = v_expf_neg(vsub(vld(s + p), mx));
+        vst(s + p, e);
+        sum = vadd(sum, e);
+    }
+    int64_t p = full;
+    if (full < len) {
+        const vf e = vsel(tail, v_expf_neg(vsub(vld(s + full), mx)), vzero());
+        vst(s + full, e);
+        sum = vadd(sum, e);
+        p += VN;
+    }
+    for (; p < npos; p++)
+        s[p] = 0.0f;
+    return vhsum(sum);
+}
+
+/* O[r][d .. d + nv VN) (+)= sum_{p in [p0,p1)} P[r][p] v[p][d .. d + nv VN),
+ * r < 4 (O: [4][D], P: rows ps apart): nv value loads reused by 4
+ * broadcast weights.  nv is a constant at each call. */
+ATTN_INLINE void attn_pv_cols(float *O, int32_t D, const float *P, int64_t ps, const float *v,
+                              int64_t p0, int64_t p1, int32_t d, int first, const int nv) {
+    vf acc[4][ATTN_PVV];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < nv; c++)
+            acc[r][c] = first ? vzero() : vld(O + r * D + d + c * VN);
+    for (int64_t p = p0; p < p1; p++) {
+        vf x[ATTN_PVV];
+        for (int c = 0; c < nv; c++)
+            x[c] = vld(v + p * D + d + c * VN);
+        for (int r = 0; r < 4; r++) {
+            const vf w = vdup(P[r * ps + p]);
+            for (int c = 0; c < nv; c++)
+                acc[r][c] = vfma(w, x[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < nv; c++)
+            vst(O + r * D + d + c * VN, acc[r][c]);
+}
+
+/* O[r][0..D) = sum_{p < npos} P[r][p] v[p], r < 4, in chunks of
+ * ATTN_VCHUNK positions; the last D % VN columns (odd head sizes only)
+ * scalar, fused like the vector lanes. */
+static void attn_pv(float *O, const float *P, int64_t ps, const float *v, int64_t npos,
+                    int32_t D) {
+    for (int64_t p0 = 0; p0 < npos; p0 += ATTN_VCHUNK) {
+        const int64_t p1 = npos - p0 < ATTN_VCHUNK ? npos : p0 + ATTN_VCHUNK;
+        int32_t d = 0;
+        for (; d + ATTN_PVV * VN <= D; d += ATTN_PVV * VN)
+            attn_pv_cols(O, D, P, ps, v, p0, p1, d, p0 == 0, ATTN_PVV);
+        for (; d + VN <= D; d += VN)
+            attn_pv_cols(O, D, P, ps, v, p0, p1, d, p0 == 0, 1);
+        for (; d < D; d++)
+            for (int r = 0; r < 4; r++) {
+                float o = p0 == 0 ? 0.0f : O[r * D + d];
+                for (int64_t p = p0; p < p1; p++)
+                    o = fmaf(P[r * ps + p], v[p * D + d], o);
+                O[r * D + d] = o;
+            }
+    }
+}
+
+/* The tile in blocks of 4 (token, head) rows, token-major: with G = 4 a
+ * block is one token's heads, all at the same position.  A block computes
+ * its scores for every key block up to its last row's position, the
+ * softmax per row (weights zeroed past the row's position), and the
+ * weighted sum of values.  A short last block repeats its last row
  * (results dropped). */
 static void attn_tile(const lfm_attn_tile *a) {
     const int32_t G = a->G, D = a->D;
     const int64_t rows = (int64_t)a->n * G;
     const int64_t kpad = lfm_attn_ctx_alloc(a->pos0 + a->n);
-    float *S = a->scratch;                   /* [4][kpad] scores, weights */
-    float *O = a->scratch + 4 * kpad;        /* [4][D] unscaled outputs */
+    float *S = a->scratch;            /* [4][kpad] scores, weights */
+    float *O = a->scratch + 4 * kpad; /* [4][D] unscaled outputs */
     for (int64_t r0 = 0; r0 < rows; r0 += 4) {
         const int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
         const float *q[4];
@@ -37,11 +173,11 @@ static void attn_tile(const lfm_attn_tile *a) {
         }
         const int64_t npos = len[3]; /* the longest: rows are token-major */
         const int64_t nblk = (npos + LFM_ATTN_KBLK - 1) / LFM_ATTN_KBLK;
-        ATTN_SCORES(S, kpad, q, a->k, nblk, D, a->scale);
+        attn_scores(S, kpad, q, a->k, nblk, D, a->scale);
         float inv[4];
         for (int r = 0; r < 4; r++)
-            inv[r] = 1.0f / ATTN_SOFTMAX(S + r * kpad, len[r], npos);
-        ATTN_PV(O, S, kpad, a->v, npos, D);
+            inv[r] = 1.0f / attn_softmax_row(S + r * kpad, len[r], npos);
+        attn_pv(O, S, kpad, a->v, npos, D);
         for (int64_t r = 0; r < nr; r++) {
             float *out = a->out + out_off[r];
             for (int32_t i = 0; i < D; i++)

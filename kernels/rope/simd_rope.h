@@ -1,4 +1,4 @@
-/* SIMD NEOX RoPE over vec.h: the cos/sin table of the position comes from
+/* SIMD NEOX RoPE over lfm_vec.h: the cos/sin table of the position comes from
  * lfm_rope_table (libm, shared with the scalar reference, once per call for
  * all heads); the rotation uses the same separately rounded products and
  * sums, so the result is bit-identical to lfm_rope_neox_ref. */
@@ -6,7 +6,7 @@
 #define LFM_SIMD_ROPE_H
 
 #include "rope.h"
-#include "vec.h"
+#include "lfm_vec.h"
 
 static void simd_rope_neox(float *x, int32_t n_heads, int32_t d, int64_t pos, float freq_base) {
     const int32_t half = d / 2;
