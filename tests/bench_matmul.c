@@ -3,6 +3,7 @@
  * gate/up shape) times 1 activation row (decode) and 16 (prefill).
  *   bench_matmul [rows cols [types...]]      types: q4_0 q8_0 q4_k ...
  *   BENCH_NT=64 bench_matmul ...             the prefill batch (default 16)
+ *   BENCH_ISA=avx512_vnni bench_matmul ...   that level only (no speedups)
  * `meson test --benchmark -C build` runs it with the defaults. */
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ int main(int argc, char **argv) {
      * 512-token chunk) */
     const char *nt_env = getenv("BENCH_NT");
     const int T = nt_env && atoi(nt_env) > 1 ? atoi(nt_env) : 16;
+    const char *isa_env = getenv("BENCH_ISA");
+    const int only = isa_env ? lfm_isa_parse(isa_env) : -1;
     float *x = malloc((size_t)(rows > T ? rows : T) * (size_t)cols * sizeof(float));
     float *y = malloc((size_t)T * (size_t)rows * sizeof(float));
     srand(1);
@@ -66,7 +69,8 @@ int main(int argc, char **argv) {
             printf("%-5s n=%-2d", lfm_type_name(t), nt);
             for (int isa = 0; isa <= best; isa++) {
                 int active = -1;
-                if (lfm2moe_isa_set_max(isa) || lfm2moe_isa_active(&active) || active != isa)
+                if ((only >= 0 && isa != only) || lfm2moe_isa_set_max(isa) ||
+                    lfm2moe_isa_active(&active) || active != isa)
                     continue;
                 lfm_encode_acts(t, x, cols, nt, cols, xq);
                 /* best of 7 runs of >= 40 ms: the machine is shared */
@@ -83,11 +87,13 @@ int main(int argc, char **argv) {
                 }
                 if (isa == 0)
                     base = ms;
-                printf("  %s %.3f (%.1fx", lfm2moe_isa_name(isa), ms, base / ms);
+                printf("  %s %.3f (", lfm2moe_isa_name(isa), ms);
+                if (base > 0)
+                    printf("%.1fx, ", base / ms);
                 if (nt == 1)
-                    printf(", %.1f GB/s)", (double)rb * (double)rows / (ms * 1e6));
+                    printf("%.1f GB/s)", (double)rb * (double)rows / (ms * 1e6));
                 else
-                    printf(", %.1f GMAC/s)", (double)rows * (double)cols * nt / (ms * 1e6));
+                    printf("%.1f GMAC/s)", (double)rows * (double)cols * nt / (ms * 1e6));
             }
             printf("\n");
         }
