@@ -177,7 +177,12 @@ static void run_products(session *s, mm_task *t, const float *x, int64_t x_strid
     for (int p = 0; p < t->n_part; p++)
         rows += t->part[p].w->n_rows;
     t->rows = t->swiglu ? t->part[0].w->n_rows : rows;
-    lfm_pool_run(s->pool, mm_worker, t, rows * n_cols * t->n < MIN_PARALLEL_MACS ? 1 : 0);
+    /* two chunks per thread: longer row ranges keep the weight streams
+     * long for the hardware prefetchers; measured against four per thread
+     * (2 threads, Q4_0 tg128 +5-8% in paired runs, Q4_K_M pp512 +1-5%),
+     * with still a spare chunk per thread to even out a late start */
+    const int chunks = rows * n_cols * t->n < MIN_PARALLEL_MACS ? 1 : 2 * lfm_pool_size(s->pool);
+    lfm_pool_run(s->pool, mm_worker, t, chunks);
 }
 
 /* y[t][r] = sum_c W[r][c] x[t][c]; x: n rows of stride x_stride. */
