@@ -627,6 +627,32 @@ static void test_cli_generate(void **state) {
     assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
 }
 
+static void test_cli_bench(void **state) {
+    (void)state;
+    char cmd[1024], out[8192];
+    size_t len = 0;
+    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 8 -n 4 -r 2 -t 1 --bw 2>&1", LFM2MOE_CLI,
+             MODEL_A);
+    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    assert_non_null(strstr(out, "| pp8 "));
+    assert_non_null(strstr(out, "| tg4 "));
+    /* --bw: weight traffic per token and the measured read bandwidth */
+    const char *bw = strstr(out, "tg: ");
+    assert_non_null(bw);
+    double gb = 0, traffic = 0, machine = 0;
+    int threads = 0;
+    assert_int_equal(sscanf(bw, "tg: %lf GB of weights per token, %lf GB/s; machine read "
+                                "bandwidth (threads: %d, measured before each run) %lf GB/s",
+                            &gb, &traffic, &threads, &machine),
+                     4);
+    assert_true(gb > 0 && traffic > 0 && machine > 0);
+    assert_int_equal(threads, 1);
+    assert_non_null(strstr(out, "peak RSS"));
+    snprintf(cmd, sizeof cmd, "%s bench -m %s --no-such-option >/dev/null 2>&1", LFM2MOE_CLI,
+             MODEL_A);
+    assert_int_not_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+}
+
 static void test_cli_chat(void **state) {
     (void)state;
     char cmd[1024], out[16384];
@@ -683,6 +709,7 @@ int main(void) {
         cmocka_unit_test(test_multi_turn),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_cli_generate),
+        cmocka_unit_test(test_cli_bench),
         cmocka_unit_test(test_cli_chat),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
