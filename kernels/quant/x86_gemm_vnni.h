@@ -206,7 +206,10 @@ static inline int32_t gt_dword(const int8_t *p) {
                                                        (size_t)(r0 + (j < rr ? j : 0)) * ws);   \
                             const __mmask8 lanes = (__mmask8)((1u << rr) - 1);                  \
                             /* one activation row (decode): the weights stream from memory once; \
-                             * prefetch the next 8 rows (contiguous) during these */             \
+                             * prefetch the next 8 rows (contiguous) during these, in address    \
+                             * order into L1.  Measured worse end to end (Q4_0 tg, 2 threads):   \
+                             * into L2 only -15%, 2 or 4 groups ahead -15..-25%, each row 8 or  \
+                             * 16 blocks ahead (8 scattered streams) -40%; no prefetch -60%. */ \
                             const char *pf = NULL;                                              \
                             int64_t pf_step = 0;                                                \
                             if (tn == 1 && rr == GT_R && ws * GT_R < ((size_t)1 << 30)) {       \
