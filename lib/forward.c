@@ -7,8 +7,12 @@
  *   logits = output(rmsnorm(x) * token_embd_norm)           [T][V]
  *
  * Every matrix product runs on the session's thread pool, split by output
- * rows.  Shapes: E hidden, H/Hkv query/kv heads of size D, F expert width,
- * X experts of which k are used, V vocabulary. */
+ * rows; products of the same input (q|k|v, gate|up) share one encoding of
+ * it and one pool step.  Per-token element-wise work (residual add + the
+ * next rmsnorm, activation encoding, q/k norm + rope) runs on the pool for
+ * a batch and on the calling thread for a single token.  Shapes: E hidden,
+ * H/Hkv query/kv heads of size D, F expert width, X experts of which k are
+ * used, V vocabulary. */
 #include <math.h>
 #include <string.h>
 
