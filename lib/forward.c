@@ -112,18 +112,22 @@ static void mm_part_rows(const mm_task *t, const mm_part *p, int32_t e0, int32_t
     }
 }
 
+/* gate <- silu(gate) * up in rows [i0, i1), columns [r0, r1) of parts 0, 1. */
+static void swiglu_rows(const mm_task *t, int64_t i0, int64_t i1, int64_t r0, int64_t r1) {
+    const mm_part *g = &t->part[0], *u = &t->part[1];
+    for (int64_t i = i0; i < i1; i++)
+        lfm_silu_mul(g->y + i * g->y_stride + r0, g->y + i * g->y_stride + r0,
+                     u->y + i * u->y_stride + r0, r1 - r0);
+}
+
 /* Rows [r0, r1) of the concatenated parts (of gate and up, then their
  * SwiGLU, for a swiglu task), for experts [e0, e1) of an expert task. */
 static void mm_rows(const mm_task *t, int32_t e0, int32_t e1, int64_t r0, int64_t r1) {
     if (t->swiglu) {
-        const mm_part *g = &t->part[0], *u = &t->part[1];
-        mm_part_rows(t, g, e0, e1, r0, r1);
-        mm_part_rows(t, u, e0, e1, r0, r1);
-        const int64_t i0 = t->exp_first ? t->exp_first[e0] : 0;
-        const int64_t i1 = t->exp_first ? t->exp_first[e1] : t->n;
-        for (int64_t i = i0; i < i1; i++)
-            lfm_silu_mul(g->y + i * g->y_stride + r0, g->y + i * g->y_stride + r0,
-                         u->y + i * u->y_stride + r0, r1 - r0);
+        mm_part_rows(t, &t->part[0], e0, e1, r0, r1);
+        mm_part_rows(t, &t->part[1], e0, e1, r0, r1);
+        swiglu_rows(t, t->exp_first ? t->exp_first[e0] : 0,
+                    t->exp_first ? t->exp_first[e1] : t->n, r0, r1);
         return;
     }
     int64_t base = 0; /* first row of part p in the concatenation */
@@ -192,10 +196,7 @@ static void run_products(session *s, mm_task *t, const float *x, int64_t x_strid
                 run_products(s, &one, x, x_stride, gather);
             }
             if (t->swiglu)
-                for (int64_t i = 0; i < t->n; i++)
-                    lfm_silu_mul(t->part[0].y + i * t->part[0].y_stride,
-                                 t->part[0].y + i * t->part[0].y_stride,
-                                 t->part[1].y + i * t->part[1].y_stride, t->part[0].w->n_rows);
+                swiglu_rows(t, 0, t->n, 0, t->part[0].w->n_rows);
             return;
         }
     const int64_t n_cols = t->part[0].w->n_cols;
