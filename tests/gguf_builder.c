@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lfm_types.h"
+
 void gb_free(gb *b) {
     free(b->buf);
     memset(b, 0, sizeof *b);
@@ -112,6 +114,13 @@ static void add(tdesc *t, int *n, const char *name, int nd, int64_t a, int64_t b
     d->kind = kind;
 }
 
+static int is_f16(const test_model_shape *sh, const tdesc *t) {
+    for (const char *const *p = sh->f16; p && *p; p++)
+        if (t->kind == 0 && strstr(t->name, *p))
+            return 1;
+    return 0;
+}
+
 void gb_build_model(gb *b, const test_model_shape *sh) {
     tdesc *t = calloc((size_t)(8 + 20 * sh->n_block), sizeof *t);
     int n = 0;
@@ -181,14 +190,16 @@ void gb_build_model(gb *b, const test_model_shape *sh) {
 #undef K
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
-        gb_tensor_info(b, t[i].name, t[i].n_dims, t[i].ne, 0, off);
-        off += (uint64_t)(t[i].ne[0] * t[i].ne[1] * t[i].ne[2]) * 4;
+        const int f16 = is_f16(sh, &t[i]);
+        gb_tensor_info(b, t[i].name, t[i].n_dims, t[i].ne, f16 ? LFM_TYPE_F16 : LFM_TYPE_F32, off);
+        off += (uint64_t)(t[i].ne[0] * t[i].ne[1] * t[i].ne[2]) * (f16 ? 2 : 4);
         off = (off + 31) / 32 * 32;
     }
     gb_pad(b, 32);
     uint32_t seed = sh->seed ? sh->seed : 12345;
     float scale = sh->weight_scale > 0 ? sh->weight_scale : 1.0f;
     for (int i = 0; i < n; i++) {
+        const int f16 = is_f16(sh, &t[i]);
         int64_t cnt = t[i].ne[0] * t[i].ne[1] * t[i].ne[2];
         float amp = scale / sqrtf((float)t[i].ne[0]); /* keeps activations O(1) */
         for (int64_t j = 0; j < cnt; j++) {
@@ -199,7 +210,12 @@ void gb_build_model(gb *b, const test_model_shape *sh) {
             case 3: v = 0.5f * rng_unit(&seed); break;
             default: v = 1.7f * amp * rng_unit(&seed); break;
             }
-            gb_raw(b, &v, 4);
+            if (f16) {
+                const uint16_t h = lfm_f32_to_fp16(v);
+                gb_raw(b, &h, 2);
+            } else {
+                gb_raw(b, &v, 4);
+            }
         }
         gb_pad(b, 32);
     }

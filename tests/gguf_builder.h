@@ -27,7 +27,7 @@ void gb_kv_i32_array(gb *b, const char *key, const int32_t *v, size_t n);
 void gb_tensor_info(gb *b, const char *name, int n_dims, const int64_t *ne, uint32_t type,
                     uint64_t offset);
 
-/* Shape of a random test model (all F32). */
+/* Shape of a random test model (F32, or F16 for the matrices named in f16). */
 typedef struct test_model_shape {
     int n_vocab, n_embd, n_block, n_head, n_head_kv, head_dim;
     int n_ff, n_expert, n_expert_used, n_ff_exp, n_dense, l_cache;
@@ -37,6 +37,9 @@ typedef struct test_model_shape {
     const char *arch;       /* "lfm2moe" normally */
     uint32_t seed;
     float weight_scale;
+    /* matrices whose name contains one of these are stored as F16, the
+     * rest F32 (NULL-terminated; NULL: all F32) */
+    const char *const *f16;
 } test_model_shape;
 
 /* A complete model image (metadata without a tokenizer). */

@@ -372,7 +372,7 @@ static void compare_shape(const test_model_shape *sh, int n_tokens, int ftype) {
     }
     ref r;
     ref_open(&r, b.buf, b.len, n_tokens);
-    r.emulate_acts = ftype >= 0;
+    r.emulate_acts = ftype >= 0 || sh->f16;
     lfm2moe_model *m = NULL;
     if (lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m))
         fail_msg("load: %s", lfm2moe_last_error());
@@ -425,7 +425,8 @@ static void compare_shape(const test_model_shape *sh, int n_tokens, int ftype) {
     print_message("E%d B%d H%d/%d D%d X%d k%d L%d %s %s: max |d| %.3g, rel rms %.3g, argmax %d/%d\n",
                   sh->n_embd, sh->n_block, sh->n_head, sh->n_head_kv, sh->head_dim, sh->n_expert,
                   sh->n_expert_used, sh->l_cache, sh->tied ? "tied" : "untied",
-                  ftype < 0 ? "F32" : lfm2moe_ftype_name(ftype), worst, rel_rms, agree, rows);
+                  ftype >= 0 ? lfm2moe_ftype_name(ftype) : sh->f16 ? "F32+F16" : "F32", worst,
+                  rel_rms, agree, rows);
     if (ftype < 0) {
         /* logits are O(1..10); float32 accumulation over these widths stays far below */
         assert_true(worst < 2e-3);
@@ -466,6 +467,27 @@ static void test_other_shapes(void **state) {
         compare_shape(&shapes[i], 13, -1);
 }
 
+/* F32 models with some matrices in F16: q|k|v and gate|up are computed as
+ * fused products sharing one encoding of their input, which products with
+ * different activation encodings (F16 here, F32 for the others) cannot;
+ * they run one after the other.  The reference rounds activations through
+ * F16 where the library does, so F32 accuracy is expected. */
+static void test_mixed_types(void **state) {
+    (void)state;
+    static const int a1[] = {1, 3};
+    static const char *const v_and_up[] = {"attn_v.", "up", NULL};
+    static const char *const q_and_gate[] = {"attn_q.", "gate.", "gate_exps", NULL};
+    test_model_shape sh = {.n_vocab = 80, .n_embd = 64, .n_block = 4, .n_head = 4,
+                           .n_head_kv = 2, .head_dim = 16, .n_ff = 96, .n_expert = 6,
+                           .n_expert_used = 2, .n_ff_exp = 48, .n_dense = 1, .l_cache = 3,
+                           .attn_blocks = a1, .n_attn = 2, .tied = 1, .seed = 5,
+                           .f16 = v_and_up};
+    compare_shape(&sh, 9, -1);
+    sh.f16 = q_and_gate;
+    sh.seed = 6;
+    compare_shape(&sh, 9, -1);
+}
+
 /* The same shapes with quantized weights (rows of 32..64 elements: the
  * K-quant mixes fall back to 32-element blocks as the reference engine's
  * quantizer does; the wide shape below keeps real K-quant blocks). */
@@ -489,6 +511,7 @@ int main(void) {
         cmocka_unit_test(test_reference_matches_llama_cpp),
         cmocka_unit_test(test_other_shapes),
         cmocka_unit_test(test_other_shapes_quantized),
+        cmocka_unit_test(test_mixed_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
