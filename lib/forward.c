@@ -268,6 +268,7 @@ typedef struct attn_task {
     float *k;           /* [n][Hkv][D], idem */
     const float *v;     /* [n][Hkv][D] */
     float *kc, *vc;     /* this block's caches: [Hkv] x layout of attention.h */
+    int64_t head_floats; /* floats per kv head in kc and vc */
     int32_t n, pos0;
     int32_t tile;       /* tokens per attention chunk */
     int32_t n_tiles;
@@ -278,7 +279,7 @@ static void attn_prep_rows(session *s, const void *arg, int64_t t0, int64_t t1) 
     const attn_task *a = arg;
     const lfm_hparams *hp = &s->model->hp;
     const int64_t D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
-    const int64_t qd = H * D, kvd = Hkv * D, cache = lfm_attn_ctx_alloc(s->n_ctx) * D;
+    const int64_t qd = H * D, kvd = Hkv * D, cache = a->head_floats;
     for (int64_t t = t0; t < t1; t++) {
         float *qt = a->q + t * qd, *kt = a->k + t * kvd;
         const int64_t p = a->pos0 + t;
@@ -304,7 +305,7 @@ static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const session *s = a->s;
     const lfm_hparams *hp = &s->model->hp;
     const int64_t D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv, G = H / Hkv;
-    const int64_t cache = lfm_attn_ctx_alloc(s->n_ctx) * D;
+    const int64_t cache = a->head_floats;
     long w0, w1;
     lfm_split((long)a->n_items, chunk, n_chunks, &w0, &w1);
     lfm_attn_tile tile = {
@@ -334,10 +335,11 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
                    .n = n};
     run_products(s, &qkv, s->s.xn, E, NULL);
 
-    float *kc = s->kv + (size_t)b->attn_index * 2 * (size_t)Hkv * lfm_attn_ctx_alloc(s->n_ctx) * D;
-    float *vc = kc + (size_t)Hkv * lfm_attn_ctx_alloc(s->n_ctx) * D;
+    const int64_t head_floats = lfm_attn_ctx_alloc(s->n_ctx) * D;
+    float *kc = s->kv + (size_t)b->attn_index * 2 * (size_t)(Hkv * head_floats);
+    float *vc = kc + Hkv * head_floats;
     attn_task a = {.s = s, .fn = lfm_kernels_active()->attn, .b = b, .q = q, .k = k, .v = v,
-                   .kc = kc, .vc = vc, .n = n, .pos0 = pos0};
+                   .kc = kc, .vc = vc, .head_floats = head_floats, .n = n, .pos0 = pos0};
     for_rows(s, n, attn_prep_rows, &a);
 
     /* ~32 chunks per thread: causal tiles differ in cost.  Tokens per tile:
