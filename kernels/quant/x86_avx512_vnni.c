@@ -8,9 +8,10 @@
  * two 18/34-byte blocks costs a cross-lane insert), so they are not used.
  * Exceptions, where 512 bits halve the broadcast loads: the Q4_0/Q8_0 tiles
  * of x86_gemm_vnni.h, 16 weight rows in the lanes of one zmm for 8
- * activation rows (measured 105 -> 126 GMAC/s), and the Q4_K/Q6_K prefill
- * of x86_kgemm_vnni.h (16 decoded weight rows shared by every activation
- * row of a chunk: Q6_K 65 -> 151 GMAC/s at 64 rows). */
+ * activation rows (measured 105 -> 126 GMAC/s), and the Q4_K/Q5_K/Q6_K
+ * prefill of x86_kgemm_vnni.h (16 decoded weight rows shared by every
+ * activation row of a chunk: Q6_K 65 -> 151 GMAC/s at 64 rows, Q5_K 34 ->
+ * 157). */
 #include "dispatch.h"
 
 #define LEG_VNNI 1

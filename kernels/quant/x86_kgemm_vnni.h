@@ -183,7 +183,9 @@ typedef struct kb_q4_K {
     __m512 d, dmin;
 } kb_q4_K;
 
-static inline void kb_decode_q4_K(const uint8_t *const x[16], kb_q4_K *b) {
+/* d, dmin, scales and mins of 16 rows' super-blocks: the 16-byte header
+ * Q4_K and Q5_K share. */
+static inline void kb_decode_k4_header(const uint8_t *const x[16], kb_q4_K *b) {
     __m512i v[4]; /* v[0]: d | dmin << 16; v[1..3]: the 12 scale bytes as u32 */
     kb_rows16(x, 0, v);
     const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
@@ -206,6 +208,10 @@ static inline void kb_decode_q4_K(const uint8_t *const x[16], kb_q4_K *b) {
     }
     b->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v[0]));
     b->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v[0], 16)));
+}
+
+static inline void kb_decode_q4_K(const uint8_t *const x[16], kb_q4_K *b) {
+    kb_decode_k4_header(x, b);
     const __m512i n4 = _mm512_set1_epi8(0x0f);
     for (int c = 0; c < 4; c++) { /* 64-element chunk c: sub-blocks 2c (low), 2c+1 (high) */
         __m512i r[8];
@@ -254,6 +260,36 @@ static inline __attribute__((always_inline)) void kb_apply_q4_K(
         _mm512_mask_storeu_ps(out + t * os, lanes, _mm512_add_ps(o, v));
     }
 }
+
+/* Q5_K: Q4_K's header and sums with 5-bit codes (0..31): the low nibbles
+ * of 64-element chunk c take bit 2c of qh[l] as their fifth bit, the high
+ * nibbles bit 2c+1 (qh[l] holds element l's bits for every chunk). */
+typedef kb_q4_K kb_q5_K;
+
+static inline void kb_decode_q5_K(const uint8_t *const x[16], kb_q5_K *b) {
+    kb_decode_k4_header(x, b);
+    __m512i h[8]; /* qh as dwords, lanes = rows: h[m] holds l = 4m .. 4m+3 */
+    kb_rows16(x, offsetof(block_q5_K, qh), h);
+    kb_rows16(x, offsetof(block_q5_K, qh) + 16, h + 4);
+    const __m512i n4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
+    for (int c = 0; c < 4; c++) {
+        __m512i r[8];
+        kb_rows16(x, offsetof(block_q5_K, qs) + 32 * (size_t)c, r);
+        kb_rows16(x, offsetof(block_q5_K, qs) + 32 * (size_t)c + 16, r + 4);
+        for (int m = 0; m < 8; m++) {
+            /* within a byte: bit 2c (2c+1) down to bit 0, then up to bit 4 */
+            const __m512i lo = _mm512_and_si512(_mm512_srli_epi32(h[m], 2 * c), one);
+            const __m512i hi = _mm512_and_si512(_mm512_srli_epi32(h[m], 2 * c + 1), one);
+            b->q[16 * c + m] = _mm512_or_si512(_mm512_and_si512(r[m], n4),
+                                               _mm512_slli_epi32(lo, 4));
+            b->q[16 * c + 8 + m] =
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(r[m], 4), n4),
+                                _mm512_slli_epi32(hi, 4));
+        }
+    }
+}
+
+#define kb_apply_q5_K kb_apply_q4_K
 
 /* Q6_K: group g (32 elements, sub-blocks 2g and 2g+1) is q[8g .. 8g+7] */
 typedef struct kb_q6_K {
@@ -394,6 +430,7 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(
     }
 
 KB_MM(q4_K, block_q4_K)
+KB_MM(q5_K, block_q5_K)
 KB_MM(q6_K, block_q6_K)
 
 static void kg_mm_q4_K(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
@@ -448,9 +485,21 @@ static float kg_dot_q6_K(int64_t n, const void *w, const void *a) {
     return out;
 }
 
+/* ---- Q5_K ------------------------------------------------------------------ */
+
+/* One activation row keeps x86_kquant.h's row-by-row kernel (and its dot). */
+static void kg_mm_q5_K(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                       int64_t nt, float *out, int64_t os) {
+    if (nt == 1)
+        mm_q5_K(n, w, ws, nr, a, as, nt, out, os);
+    else
+        kb_mm_q5_K(n, w, ws, nr, a, as, nt, out, os);
+}
+
 static inline void kg_fill(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_K] = kg_dot_q4_K;
     k->mm[LFM_TYPE_Q4_K] = kg_mm_q4_K;
     k->dot[LFM_TYPE_Q6_K] = kg_dot_q6_K;
     k->mm[LFM_TYPE_Q6_K] = kg_mm_q6_K;
+    k->mm[LFM_TYPE_Q5_K] = kg_mm_q5_K;
 }
