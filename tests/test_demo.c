@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "gld.h"
-#include "json.h"
+#include "base/json.h"
 #include "lfm2moe.h"
 #include "test_files.h"
 

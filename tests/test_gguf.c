@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "gguf_builder.h"
 #include "lfm2moe.h"
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "json.h"
+#include "base/json.h"
 
 static void roundtrip(const char *in, size_t in_len, const char *want, size_t want_len) {
     json_value *v;

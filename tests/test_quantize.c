@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "lfm2moe.h"
 #include "test_files.h"
 

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "gguf_builder.h"
 #include "gld.h"
 #include "lfm2moe.h"

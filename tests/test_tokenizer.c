@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "json.h"
+#include "base/json.h"
 #include "lfm2moe.h"
 
 #define MODEL_A GOLDEN_DIR "/tiny-a-f32.gguf"

@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "gguf_builder.h"
 #include "lfm2moe.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 /* What the file's tokenizer metadata holds; NULL/0 fields are left out. */
 typedef struct {

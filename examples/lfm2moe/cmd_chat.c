@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "gen_common.h"
-#include "json.h"
+#include "base/json.h"
 
 static void usage(void) {
     fprintf(stderr, "usage: lfm2moe chat [-m MODEL] [--system TEXT] [options]\n%s",

@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "gen_common.h"
-#include "json.h"
+#include "base/json.h"
 
 static void usage(void) {
     fprintf(stderr,

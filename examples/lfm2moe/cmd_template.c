@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
+#include "base/json.h"
 
 /* Text of a string value, or the JSON serialization of anything else; the
  * result is owned by the caller.  NULL if memory runs out. */

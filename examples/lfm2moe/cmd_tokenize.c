@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
+#include "base/json.h"
 
 /* All of stdin (any bytes).  NULL if memory runs out. */
 static char *read_stdin(size_t *len) {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "json.h"
+#include "base/json.h"
 
 #ifndef LFM2MOE_SOURCE_DIR
 #define LFM2MOE_SOURCE_DIR ""

@@ -17,11 +17,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "errors.h"
+#include "base/errors.h"
 #include "lfm2moe.h"
-#include "model.h"
-#include "session.h"
-#include "tokenizer.h"
+#include "model/model.h"
+#include "model/session.h"
+#include "text/tokenizer.h"
 
 LFM2MOE_API int lfm2moe_generate_params_init(lfm2moe_generate_params *p) {
     if (!p)

@@ -1,7 +1,7 @@
 /* Public CPU-feature API over kernels/dispatch (detection, tables, the
  * LFM2MOE_MAX_ISA cap read at first use). */
 #include "dispatch.h"
-#include "errors.h"
+#include "base/errors.h"
 #include "lfm2moe.h"
 
 LFM2MOE_API int lfm2moe_isa_detected(int *isa) {

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
+#include "base/errors.h"
 #include "lfm2moe.h"
-#include "model.h"
+#include "model/model.h"
 
 struct lfm2moe_sampler {
     lfm2moe_sampling_params p;  /* copy; the bias pointers point into ours */

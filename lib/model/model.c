@@ -1,7 +1,7 @@
 /* Model loading: map the file, parse GGUF, read every hyperparameter from
  * metadata, and bind each weight tensor by name after checking its shape and
  * type.  Nothing about the model size is assumed. */
-#include "model.h"
+#include "model/model.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "errors.h"
+#include "base/errors.h"
 #include "quant.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 #define ARCH "lfm2moe"
 #define MAX_BLOCKS 4096

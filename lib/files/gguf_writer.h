@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 
 typedef struct gguf_writer {
     FILE *f;

@@ -1,13 +1,13 @@
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
+#include "base/errors.h"
 #include "lfm2moe.h"
-#include "model.h"
-#include "unicode_tables.h"
+#include "model/model.h"
+#include "text/unicode_tables.h"
 
 /* ---- GPT-2 byte <-> printable codepoint mapping ------------------------ */
 /* Bytes that are printable Latin-1 stand for themselves; the other 68

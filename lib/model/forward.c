@@ -19,12 +19,12 @@
 #include "attention.h"
 #include "dispatch.h"
 #include "elementwise.h"
-#include "errors.h"
+#include "base/errors.h"
 #include "matmul.h"
 #include "quant.h"
 #include "rope.h"
 #include "router.h"
-#include "session.h"
+#include "model/session.h"
 #include "shortconv.h"
 
 typedef struct lfm2moe_session session;

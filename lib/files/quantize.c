@@ -7,12 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "errors.h"
-#include "gguf.h"
-#include "gguf_writer.h"
-#include "model.h"
+#include "base/errors.h"
+#include "model/gguf.h"
+#include "files/gguf_writer.h"
+#include "model/model.h"
 #include "quant.h"
-#include "quantize.h"
+#include "files/quantize.h"
 
 static const struct {
     int ftype;

@@ -6,12 +6,12 @@
  * A str is u64 length + bytes (no NUL).  Every read goes through a cursor
  * that refuses to step past the end, and every count is checked against the
  * bytes left before anything is allocated for it. */
-#include "gguf.h"
+#include "model/gguf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
+#include "base/errors.h"
 #include "lfm_types.h"
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" */

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
-#include "gguf_writer.h"
+#include "base/errors.h"
+#include "files/gguf_writer.h"
 #include "quant.h"
-#include "quantize.h"
+#include "files/quantize.h"
 
 typedef struct synth_shape {
     const char *name;

@@ -1,14 +1,14 @@
 /* Sessions: creation with all memory sized up front, decode steps that are
  * all-or-nothing (validated before any state changes, rolled back on
  * cancellation), logits access. */
-#include "session.h"
+#include "model/session.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "attention.h"
-#include "errors.h"
+#include "base/errors.h"
 #include "matmul.h"
 
 #define DEFAULT_CTX 4096

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
-#include "threads.h"
+#include "model/model.h"
+#include "model/threads.h"
 
 typedef struct lfm_scratch {
     float *x;        /* [T][E] residual stream */

@@ -1,10 +1,10 @@
-#include "gguf_writer.h"
+#include "files/gguf_writer.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "errors.h"
+#include "base/errors.h"
 
 void gw_raw(gguf_writer *w, const void *p, size_t n) {
     if (!w->failed && n && fwrite(p, 1, n, w->f) != n)

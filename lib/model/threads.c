@@ -1,11 +1,11 @@
-#include "threads.h"
+#include "model/threads.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "errors.h"
+#include "base/errors.h"
 
 #define SPIN_ROUNDS 20000 /* polls before sleeping */
 

@@ -14,10 +14,10 @@
  * <|tool_response_start|>...<|tool_response_end|>. */
 #include <string.h>
 
-#include "errors.h"
+#include "base/errors.h"
 #include "lfm2moe.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
 
 typedef struct {
     char *buf;
