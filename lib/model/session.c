@@ -2,6 +2,7 @@
  * all-or-nothing (validated before any state changes, rolled back on
  * cancellation), logits access. */
 #include "model/session.h"
+#include "model/forward.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +113,10 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     const uint64_t X = has_moe ? (uint64_t)hp->n_expert : 0;
     const uint64_t FF = has_dense ? (uint64_t)hp->n_ff : 0;
     const uint64_t f = sizeof(float);
-    uint64_t kvd = Hkv * D;
     /* K and V of each attention block, positions rounded up to whole key
      * blocks (attention.h) */
-    uint64_t kv = mul_sat(mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2,
-                                          (uint64_t)lfm_attn_ctx_alloc(sh->n_ctx)),
-                                  kvd),
+    uint64_t kv = mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2 * Hkv,
+                                  (uint64_t)lfm_kv_head_floats(sh->n_ctx, (int64_t)D)),
                           f);
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
     uint64_t ff_w = max_sz(K * F, FF);
