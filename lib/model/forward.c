@@ -33,12 +33,13 @@ typedef struct lfm2moe_session session;
 
 /* ---- token mixing: short convolution ---------------------------------- */
 
-static void conv_block(session *s, const lfm_block *b, int32_t n) {
+static void conv_block(session *s, const lfm_block *b, int32_t n, int32_t pos0) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd;
     float *bcx = s->s.big; /* [n][3E]: B | C | x */
     lfm_matmul(s, &b->in_proj, s->s.xn, E, n, bcx, 3 * E);
     float *state = s->conv + (size_t)b->conv_index * (size_t)(hp->l_cache - 1) * (size_t)E;
+    lfm_session_conv_checkpoints(s, b->conv_index, bcx, n, pos0); /* for rewinds */
     lfm_shortconv(s->s.mix, bcx, state, b->conv_kernel.data, n, E, hp->l_cache);
     lfm_matmul(s, &b->out_proj, s->s.mix, E, n, s->s.xn, E); /* op output -> xn */
 }
@@ -269,7 +270,7 @@ int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0
         if (b->is_attention)
             attention_block(s, b, n, pos0);
         else
-            conv_block(s, b, n);
+            conv_block(s, b, n, pos0);
         resid_arg r1 = {s->s.xn, b->ffn_norm.data}; /* op output is in xn */
         lfm_for_rows(s, n, resid_rows, &r1);
 

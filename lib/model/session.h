@@ -43,6 +43,15 @@ struct lfm2moe_session {
     float *conv;      /* per conv block: [(L-1)][E] previous u values */
     float *conv_saved; /* copy of conv taken at step start, for rollback */
     size_t conv_floats;
+    int32_t *tokens;  /* [n_ctx] the tokens held: positions 0 .. pos-1 */
+    /* Conv-state checkpoints (history.c): checkpoint i is the conv state
+     * after the first (i+1)*ckpt_interval tokens; ckpt_valid[i] says it was
+     * computed from the tokens now held (false after a load or copy that
+     * did not carry it).  Checkpoints beyond pos are stale, never read. */
+    int32_t ckpt_interval;
+    int32_t n_ckpt;   /* n_ctx / ckpt_interval */
+    float *ckpt;      /* [n_ckpt][conv_floats] */
+    uint8_t *ckpt_valid; /* [n_ckpt] */
     float *logits;    /* [logits_cap_rows][n_vocab] of the last step */
     float *logits_next; /* same size: the step being computed (swapped on success) */
     int32_t logits_cap_rows;
@@ -70,6 +79,36 @@ static inline void lfm_session_kv(const struct lfm2moe_session *s, int32_t attn_
     *k = s->kv + (size_t)attn_index * 2 * (size_t)(s->model->hp.n_head_kv * head);
     *v = *k + s->model->hp.n_head_kv * head;
 }
+
+/* ---- KV cache access for snapshots and copies (history.c) -------------
+ * Everything outside forward.c and the attention kernels reads and writes
+ * the cache through these, one (attention block, kv head, K or V, range of
+ * positions) at a time, as packed [n][lfm_kv_pos_bytes] rows in the cache's
+ * storage type, so the layout above can change without touching them. */
+enum { LFM_KV_K = 0, LFM_KV_V = 1 };
+/* Storage type of the cache (a GGUF type id; 0 = F32) and the bytes one
+ * position of one head takes in packed form. */
+uint32_t lfm_kv_type(const struct lfm2moe_session *s);
+size_t lfm_kv_pos_bytes(const struct lfm2moe_session *s);
+void lfm_kv_get(const struct lfm2moe_session *s, int32_t attn_index, int32_t head, int kind,
+                int32_t p0, int32_t n, void *out);
+void lfm_kv_put(struct lfm2moe_session *s, int32_t attn_index, int32_t head, int kind,
+                int32_t p0, int32_t n, const void *in);
+/* 1 if the packed rows (n positions) hold only finite values (a snapshot
+ * check); lfm_floats_finite: the same for n floats at any alignment. */
+int lfm_kv_rows_finite(const struct lfm2moe_session *s, const void *rows, int32_t n);
+int lfm_floats_finite(const void *data, size_t n);
+
+/* Write the checkpoints that fall in (pos0, pos0+n] for conv block
+ * conv_index, from the in_proj output bcx ([n][3E]: B | C | x) and the conv
+ * state as it is before the chunk runs (history.c; called by the conv
+ * block before the kernel updates the state). */
+void lfm_session_conv_checkpoints(struct lfm2moe_session *s, int32_t conv_index,
+                                  const float *bcx, int32_t n, int32_t pos0);
+
+/* Mark the checkpoints in (pos0, pos0+n] valid once a step over those
+ * tokens has succeeded. */
+void lfm_session_mark_checkpoints(struct lfm2moe_session *s, int32_t pos0, int32_t n);
 
 /* lfm2moe_decode_step without clearing the cancel flag: lfm2moe_generate
  * clears it once at its start, so a cancel that arrives between two of its
