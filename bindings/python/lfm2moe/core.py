@@ -80,10 +80,11 @@ class VocabInfo:
 @dataclass(frozen=True)
 class GenerationResult:
     stop_reason: str  # "eos", "stop_string", "max_tokens", "callback", "context_full", "cancelled"
-    n_prompt_tokens: int
+    n_prompt_tokens: int  # prompt tokens evaluated
     n_generated: int
     prompt_seconds: float
     generate_seconds: float
+    n_prompt_reused: int = 0  # prompt tokens kept from the session (reuse_prefix)
 
 
 class _Handle:
@@ -327,17 +328,24 @@ class Session(_Handle):
     _kind = "session"
 
     def __init__(self, model: Model, n_ctx: int = 0, threads: int = 0, n_batch: int = 0,
-                 max_memory: int = 0):
+                 max_memory: int = 0, checkpoint_interval: int = 0, *, _copy_of=None):
         super().__init__()
         self._gen = None  # the running generation's state, if any
         self._model = model  # the C model must outlive the session
+        self.last_result: Optional[GenerationResult] = None  # of the last chat()
         params = N.SessionParams()
         check(N.lfm2moe_session_params_init(byref(params)), "lfm2moe_session_params_init")
         params.n_ctx, params.n_threads, params.n_batch = n_ctx, threads, n_batch
         params.max_memory = max_memory
+        params.checkpoint_interval = checkpoint_interval
         out = c_void_p()
-        check(N.lfm2moe_session_create(model._h, byref(params), byref(out)),
-              "lfm2moe_session_create")
+        if _copy_of is not None:
+            src, same = _copy_of
+            fn = N.require(N.lfm2moe_session_copy, "lfm2moe_session_copy")
+            check(fn(src, None if same else byref(params), byref(out)), "lfm2moe_session_copy")
+        else:
+            check(N.lfm2moe_session_create(model._h, byref(params), byref(out)),
+                  "lfm2moe_session_create")
         self._ptr = out.value
         self._busy = threading.Lock()
         self._n_vocab = model.info.n_vocab
@@ -430,24 +438,100 @@ class Session(_Handle):
     def generate(self, prompt: Union[str, bytes, Sequence[int], None] = None, *,
                  max_tokens: int = 256, stop: Sequence[Union[str, bytes]] = (),
                  add_bos: Optional[bool] = None, logit_bias: Optional[Dict[int, float]] = None,
-                 **sampling) -> "Generation":
+                 reuse_prefix: bool = False, **sampling) -> "Generation":
         """Append the prompt (text with special tokens parsed, or token ids;
         None continues from the current logits) and generate.  Returns an
         iterator of text pieces, produced by lfm2moe_generate on a background
         thread.  Sampling keywords: temperature, top_k, top_p, min_p,
         repeat_penalty, frequency_penalty, presence_penalty, penalty_last_n,
-        seed (None or absent: the library default)."""
+        seed (None or absent: the library default).  reuse_prefix=True: the
+        prompt is the whole conversation; the session keeps its common prefix
+        with what it holds and evaluates only the rest."""
+        if reuse_prefix and add_bos is None:
+            add_bos = self._model.vocab.add_bos  # the whole text, from position 0
         ids = self._prompt_tokens(prompt, add_bos)
-        return Generation(self, ids, max_tokens, stop, logit_bias, sampling)
+        return Generation(self, ids, max_tokens, stop, logit_bias, sampling,
+                          N.GENERATE_REUSE_PREFIX if reuse_prefix else 0)
 
     def chat(self, messages: Sequence[Dict[str, str]],
              tools: Optional[Sequence[Union[dict, str]]] = None, **kw) -> str:
-        """Render the whole conversation, evaluate it from a reset session and
-        return the assistant's reply."""
+        """Render the whole conversation and return the assistant's reply.
+        The session keeps what it shares with the conversation (the earlier
+        turns, or everything but an edited last message) and evaluates only
+        the rest; `.last_result` reports the counts."""
         text = self._model.apply_chat_template(messages, tools=tools, add_generation_prompt=True)
-        self.reset()
         ids = self._model.tokenize(text, add_bos=False, parse_special=True)
-        return self.generate(ids, **kw).text()
+        kw.setdefault("reuse_prefix", True)
+        g = self.generate(ids, **kw)
+        out = g.text()
+        self.last_result = g.result
+        return out
+
+    # ---- history: rewind, snapshots, forks -------------------------------
+    def tokens(self) -> List[int]:
+        """The tokens the session holds (positions 0 .. position-1)."""
+        fn = N.require(N.lfm2moe_session_tokens, "lfm2moe_session_tokens")
+        h = self._h
+        n = c_size_t()
+        fn(h, None, 0, byref(n))  # BUFFER_TOO_SMALL with the count (or OK if empty)
+        buf = (c_int32 * max(n.value, 1))()
+        check(fn(h, buf, n.value, byref(n)), "lfm2moe_session_tokens")
+        return list(buf[:n.value])
+
+    def rewind(self, pos: int):
+        """Go back to position `pos`: afterwards the session is exactly a
+        session that decoded only its first `pos` tokens (no logits until
+        the next decode)."""
+        fn = N.require(N.lfm2moe_session_rewind, "lfm2moe_session_rewind")
+        h = self._acquire()
+        try:
+            check(fn(h, pos), "lfm2moe_session_rewind")
+        finally:
+            self._busy.release()
+
+    def save(self, path: Union[str, bytes, "os.PathLike", None] = None) -> Optional[bytes]:
+        """Snapshot the state: to `path` (replaced only on success), or
+        returned as bytes when path is None."""
+        h = self._acquire()
+        try:
+            if path is not None:
+                fn = N.require(N.lfm2moe_session_save_file, "lfm2moe_session_save_file")
+                check(fn(h, os.fsencode(path)), "lfm2moe_session_save_file")
+                return None
+            fn = N.require(N.lfm2moe_session_save, "lfm2moe_session_save")
+            n = c_size_t()
+            check(fn(h, None, 0, byref(n)), "lfm2moe_session_save")
+            buf = ctypes.create_string_buffer(max(n.value, 1))
+            check(fn(h, buf, n.value, byref(n)), "lfm2moe_session_save")
+            return buf.raw[:n.value]
+        finally:
+            self._busy.release()
+
+    def load(self, data: Union[bytes, bytearray, str, "os.PathLike"]):
+        """Replace the state with a snapshot (bytes from save(), or a path).
+        A snapshot of another model, a too-small context or a damaged one
+        raises, leaving the session as it was."""
+        h = self._acquire()
+        try:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                fn = N.require(N.lfm2moe_session_load, "lfm2moe_session_load")
+                raw = bytes(data)
+                check(fn(h, raw, len(raw)), "lfm2moe_session_load")
+            else:
+                fn = N.require(N.lfm2moe_session_load_file, "lfm2moe_session_load_file")
+                check(fn(h, os.fsencode(data)), "lfm2moe_session_load_file")
+        finally:
+            self._busy.release()
+
+    def copy(self, **params) -> "Session":
+        """A new session holding the same state (e.g. to branch a
+        conversation).  No keywords: the source's parameters; else the
+        keywords of Session() for the copy."""
+        h = self._acquire()
+        try:
+            return Session(self._model, _copy_of=(h, not params), **params)
+        finally:
+            self._busy.release()
 
 
 class _GenState:
@@ -484,7 +568,8 @@ def _run_generate(state, session, prompt, n_prompt, params):
     else:
         state.queue.put(GenerationResult(N.STOP_REASONS.get(result.stop_reason, "unknown"),
                                          result.n_prompt_tokens, result.n_generated,
-                                         result.prompt_seconds, result.generate_seconds))
+                                         result.prompt_seconds, result.generate_seconds,
+                                         result.n_prompt_reused))
     state.queue.put(_DONE)
 
 
@@ -493,7 +578,7 @@ class Generation:
     characters).  After the iteration ends `.result` holds the
     GenerationResult.  close() (or dropping the iterator) stops the run."""
 
-    def __init__(self, session: Session, ids, max_tokens, stop, logit_bias, sampling):
+    def __init__(self, session: Session, ids, max_tokens, stop, logit_bias, sampling, flags=0):
         unknown = set(sampling) - set(_SAMPLING_KEYS)
         if unknown:
             raise TypeError("unknown sampling arguments: %s" % ", ".join(sorted(unknown)))
@@ -506,6 +591,7 @@ class Generation:
         check(N.require(N.lfm2moe_generate_params_init, "lfm2moe_generate_params_init")(
             byref(params)), "lfm2moe_generate_params_init")
         params.max_tokens = max_tokens
+        params.flags = flags
         for k, v in sampling.items():
             if v is not None:
                 setattr(params.sampling, k, v)
