@@ -237,7 +237,9 @@ typedef struct lfm2moe_session_params {
     int32_t n_threads;      /* worker threads; 0 = one per online CPU */
     int32_t n_batch;        /* max tokens per internal forward chunk; 0 = 512 */
     uint64_t max_memory;    /* refuse (LIMIT) if the session needs more bytes; 0 = no cap */
-    uint64_t reserved[8];
+    int32_t kv_type;        /* lfm2moe_kv_type of the KV cache; 0 = LFM2MOE_KV_F32 (exact) */
+    int32_t reserved32;     /* must stay 0 */
+    uint64_t reserved[7];   /* (kv_type and reserved32 took reserved[0]: same size) */
 } lfm2moe_session_params;
 
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *params);
@@ -549,6 +551,69 @@ typedef struct lfm2moe_synth_params {
 LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *params);
 /* Write the model to path (replaced only on success). */
 LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *params);
+
+/* ---- KV cache types and batched decoding ------------------------------- */
+
+/* Element type of a session's KV cache (lfm2moe_session_params.kv_type).
+ * Only the attention blocks have a KV cache; its size per token is
+ * 2 * n_head_kv * head_dim elements per attention block (LFM2-8B-A1B: 6
+ * blocks x 2 x 8 x 64 = 6144 elements: 24 KiB in F32, 12 KiB in F16, 6.4
+ * KiB in Q8_0).
+ *   F32   exact (the reference engine's numbers);
+ *   F16   IEEE half keys and values: logits within about 0.05 of F32;
+ *   Q8_0  int8 codes with a half scale per 32 dimensions (head_dim must
+ *         be a multiple of 32, else session creation fails with
+ *         INVALID_ARGUMENT): logits within about 0.07 relative RMS.
+ * (README states the measured accuracy; tests enforce it.) */
+typedef enum lfm2moe_kv_type {
+    LFM2MOE_KV_F32 = 0,
+    LFM2MOE_KV_F16 = 1,
+    LFM2MOE_KV_Q8_0 = 2
+} lfm2moe_kv_type;
+
+/* One forward pass over several sessions of the same model: session i
+ * appends n_tokens[i] >= 1 tokens tokens[i][0..n_tokens[i]) at its own
+ * position, as lfm2moe_decode_step(sessions[i], tokens[i], n_tokens[i], 0)
+ * would.  The rows of all sessions are stacked, so every weight read from
+ * memory serves all of them: the dense blocks, the attention and conv
+ * projections and the output layer run once over the stacked rows, and
+ * each expert chosen by several rows is read once.  Attention and the
+ * short convolution run per session on its own KV cache and conv state
+ * (sessions may differ in kv_type, n_ctx and position).
+ *
+ * Afterwards each session holds the logits of its last token, exactly as
+ * after lfm2moe_decode_step without flags (read them with
+ * lfm2moe_session_logits(sessions[i], -1, ...)); they equal those of
+ * separate decode_step calls up to float summation order (the golden
+ * tolerance of F32 models; same argmax).
+ *
+ * Work and memory: the pass runs on the thread pool and scratch of the
+ * session with the largest context (the first such), in chunks of at most
+ * its n_batch stacked rows; its logits buffer grows once to n_sessions rows
+ * (so it may exceed its max_memory by n_sessions * n_vocab * 8 bytes).
+ * The other sessions' threads stay idle.  Typical use (continuous
+ * batching in a server): keep one session per conversation, and at each
+ * step call this with every conversation that has a token to decode (1
+ * token each) or a prompt to prefill (its tokens); a session joins or
+ * leaves the batch from one call to the next.
+ *
+ * All-or-nothing: the arguments of every session are checked first, and
+ * on any error (a NULL argument, n_sessions < 1, n_tokens[i] < 1, sessions
+ * of different models, a session listed twice, a token outside the
+ * vocabulary or a context that cannot take the tokens in ANY session,
+ * out of memory, or a cancellation) every session is left exactly as
+ * before the call: positions, caches, conv states and logits.
+ * lfm2moe_session_cancel on any of the sessions cancels the whole batch
+ * (CANCELLED).  Each call clears the cancel flags of all its sessions
+ * first, as decode_step does.
+ *
+ * Thread-safety: none of the sessions may be used by another thread during
+ * the call (other sessions of the same model may).
+ * Errors: INVALID_ARGUMENT, TOKEN_OUT_OF_RANGE, CONTEXT_FULL, CANCELLED,
+ * OUT_OF_MEMORY. */
+LFM2MOE_API int lfm2moe_decode_batch(lfm2moe_session *const *sessions,
+                                     const int32_t *const *tokens, const int32_t *n_tokens,
+                                     int32_t n_sessions);
 
 #ifdef __cplusplus
 }

@@ -77,11 +77,11 @@ int main(int argc, char **argv) {
     lfm_attn_fn prev = NULL;
     for (int isa = 0; isa < 16; isa++) {
         const lfm_kernels *k = lfm_kernels_at(isa);
-        if (!k || (isa > 0 && k->attn == prev))
+        if (!k || (isa > 0 && k->attn[LFM_KV_F32] == prev))
             continue; /* levels sharing one tile kernel: timed once */
-        prev = k->attn;
-        const double pre = time_block(k->attn, H, Hkv, D, 0, T, q, kc, vc, out, scratch);
-        const double dec = time_block(k->attn, H, Hkv, D, dpos, 1, q, kc, vc, out, scratch);
+        prev = k->attn[LFM_KV_F32];
+        const double pre = time_block(k->attn[LFM_KV_F32], H, Hkv, D, 0, T, q, kc, vc, out, scratch);
+        const double dec = time_block(k->attn[LFM_KV_F32], H, Hkv, D, dpos, 1, q, kc, vc, out, scratch);
         if (isa == 0)
             base[0] = pre, base[1] = dec;
         printf("%-12s prefill %d: %8.3f (%.1fx)   decode at %lld: %7.3f (%.1fx)\n",

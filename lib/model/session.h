@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "attention.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "model/threads.h"
 
@@ -30,6 +31,8 @@ typedef struct lfm_scratch {
     float *up;       /* [T*k][max(n_ff_exp, n_ff)] */
     float *eout;     /* [T*k][E] expert outputs */
     float *attn;     /* [n_threads][lfm_attn_scratch_floats(n_ctx, D)] attention tiles */
+    lfm_attn_span *tiles; /* [T] attention tiles of a chunk (a tile has >= 1 row) */
+    lfm_fwd_part *parts;  /* [T] sessions of a batched chunk (lfm2moe_decode_batch) */
 } lfm_scratch;
 
 struct lfm2moe_session {
@@ -38,8 +41,9 @@ struct lfm2moe_session {
     int32_t n_batch;  /* tokens per forward chunk (T) */
     int32_t n_threads;
     int32_t pos;      /* tokens consumed */
-    float *kv;        /* per attention block: K then V, each [Hkv] x the layout of
-                       * attention.h over lfm_attn_ctx_alloc(n_ctx) positions */
+    int32_t kv_type;  /* LFM_KV_* (attention.h): element type of the KV cache */
+    void *kv;         /* per attention block: K then V, each [Hkv] heads of
+                       * lfm_kv_head_bytes (layout: attention.h) */
     float *conv;      /* per conv block: [(L-1)][E] previous u values */
     float *conv_saved; /* copy of conv taken at step start, for rollback */
     size_t conv_floats;
@@ -55,20 +59,24 @@ struct lfm2moe_session {
     atomic_int cancel;
 };
 
-/* Floats of one kv head's K (or V) cache of an attention block: the
- * positions of the session rounded up to whole key blocks (the layout of
- * attention.h). */
-static inline int64_t lfm_kv_head_floats(int32_t n_ctx, int64_t head_dim) {
-    return (int64_t)lfm_attn_ctx_alloc(n_ctx) * head_dim;
+/* Bytes of one kv head's K (or V) cache of an attention block: the
+ * positions of the session rounded up to whole key blocks, in the layout
+ * and element type of attention.h. */
+static inline int64_t lfm_kv_head_size(int32_t kv_type, int32_t n_ctx, int64_t head_dim) {
+    return lfm_kv_head_bytes(kv_type, n_ctx, head_dim);
 }
 
 /* The K and V caches of attention block attn_index: [Hkv] heads of
- * lfm_kv_head_floats each, K first. */
+ * lfm_kv_head_size bytes each, K first.  Head g of K starts at
+ * (uint8_t *)*k + g * lfm_kv_head_size(...).  Positions 0..pos-1 of a head
+ * are its first lfm_kv_k_prefix_bytes (K) / lfm_kv_v_prefix_bytes (V)
+ * bytes (attention.h): what a snapshot or a copy of the session needs. */
 static inline void lfm_session_kv(const struct lfm2moe_session *s, int32_t attn_index,
-                                  float **k, float **v) {
-    const int64_t head = lfm_kv_head_floats(s->n_ctx, s->model->hp.head_dim);
-    *k = s->kv + (size_t)attn_index * 2 * (size_t)(s->model->hp.n_head_kv * head);
-    *v = *k + s->model->hp.n_head_kv * head;
+                                  void **k, void **v) {
+    const int64_t head = lfm_kv_head_size(s->kv_type, s->n_ctx, s->model->hp.head_dim);
+    const int64_t both = 2 * s->model->hp.n_head_kv * head;
+    *k = (uint8_t *)s->kv + (size_t)attn_index * (size_t)both;
+    *v = (uint8_t *)*k + s->model->hp.n_head_kv * head;
 }
 
 /* lfm2moe_decode_step without clearing the cancel flag: lfm2moe_generate
@@ -76,5 +84,9 @@ static inline void lfm_session_kv(const struct lfm2moe_session *s, int32_t attn_
  * steps (e.g. from the stream callback) is not lost. */
 int lfm_session_decode(struct lfm2moe_session *s, const int32_t *tokens, int32_t n,
                        uint32_t flags);
+
+/* Make room for `rows` logits rows in both logits buffers, keeping the last
+ * step's logits readable (OUT_OF_MEMORY leaves the session as it was). */
+int lfm_session_reserve_logits(struct lfm2moe_session *s, int32_t rows);
 
 #endif
