@@ -10,7 +10,9 @@ typedef struct golden_stats {
     double argmax_agree; /* fraction of rows with the same argmax */
 } golden_stats;
 
-void golden_run(const char *model_path, const gld *g, int batched, int threads, float *logits);
+/* kv_type: lfm2moe_kv_type of the session's cache */
+void golden_run(const char *model_path, const gld *g, int batched, int threads, int kv_type,
+                float *logits);
 golden_stats golden_compare(const gld *g, const float *logits);
 
 #endif
