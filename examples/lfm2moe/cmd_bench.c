@@ -1,4 +1,5 @@
 /* lfm2moe bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw]
+ *                [--parallel N[,N...]]
  * Measures like llama-bench: prompt processing (pp: one batched step of p
  * tokens) and text generation (tg: n single-token steps) in tokens/s, mean
  * and standard deviation over REPS runs after one warm-up, plus the time to
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_parallel.h"
 #include "cli.h"
 
 static double now(void) {
@@ -127,8 +129,54 @@ static void report(const char *model_desc, double gib, double bparams, int threa
            bparams, threads, test, mean, sd);
 }
 
+/* "1,2,4,8" -> counts; 0 if malformed or out of [1, BENCH_PAR_MAX]. */
+static int parse_counts(const char *list, int *counts, int cap) {
+    int n = 0;
+    for (const char *c = list; *c;) {
+        char *end;
+        long v = strtol(c, &end, 10);
+        if (end == c || v < 1 || v > BENCH_PAR_MAX || n == cap || (*end && *end != ','))
+            return 0;
+        counts[n++] = (int)v;
+        c = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* --parallel: one table row per count, then each count's speed relative to
+ * the first count's (mean of the per-repetition ratios: the runs of a
+ * repetition are neighbours in time). */
+static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, const char *name,
+                           double gib, double bp, int n_threads, const int *counts,
+                           int n_counts, int n, int threads, int reps) {
+    double *tps = malloc((size_t)n_counts * (size_t)reps * sizeof *tps);
+    if (!tps)
+        return cli_fail("bench --parallel", LFM2MOE_ERR_OUT_OF_MEMORY);
+    int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps);
+    if (st) {
+        free(tps);
+        return cli_fail("bench --parallel", st);
+    }
+    for (int c = 0; c < n_counts; c++) {
+        char test[32];
+        snprintf(test, sizeof test, "tg%dx%d", n, counts[c]);
+        report(name, gib, bp, n_threads, test, tps + c * reps, reps);
+    }
+    printf("\naggregate decode speed relative to %d sequence%s (runs interleaved):", counts[0],
+           counts[0] > 1 ? "s" : "");
+    for (int c = 0; c < n_counts; c++) {
+        double ratio = 0;
+        for (int r = 0; r < reps; r++)
+            ratio += tps[c * reps + r] / tps[r] / reps;
+        printf(" x%d %.2f%s", counts[c], ratio, c + 1 < n_counts ? "," : "\n");
+    }
+    free(tps);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
+    int counts[16], n_counts = 0;
     int p = 512, n = 128, threads = 0, reps = 3, bw = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc)
@@ -143,9 +191,12 @@ int cmd_bench(int argc, char **argv) {
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bw"))
             bw = 1;
+        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc &&
+                 (n_counts = parse_counts(argv[++i], counts, 16)) > 0)
+            continue;
         else {
             fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-t THREADS] "
-                            "[-r REPS] [--bw]\n");
+                            "[-r REPS] [--bw] [--parallel N[,N...]]\n");
             return 2;
         }
     }
@@ -211,7 +262,11 @@ int cmd_bench(int argc, char **argv) {
         snprintf(test, sizeof test, "pp%d", p);
         report(name, gib, bp, n_threads, test, vals, reps);
     }
-    if (n > 0) {
+    if (n > 0 && n_counts > 0) { /* --parallel replaces the single-sequence tg */
+        if (report_parallel(model, &mi, name, gib, bp, n_threads, counts, n_counts, n, threads,
+                            reps))
+            goto done;
+    } else if (n > 0) {
         uint64_t *bw_buf = NULL;
         if (bw) {
             double *machine = malloc((size_t)reps * sizeof *machine);
