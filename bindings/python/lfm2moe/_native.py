@@ -88,7 +88,8 @@ class TensorInfo(Structure):
 
 class SessionParams(Structure):
     _fields_ = [("struct_size", c_uint32), ("n_ctx", c_int32), ("n_threads", c_int32),
-                ("n_batch", c_int32), ("max_memory", c_uint64), ("reserved", c_uint64 * 8)]
+                ("n_batch", c_int32), ("max_memory", c_uint64), ("kv_type", c_int32),
+                ("reserved32", c_int32), ("reserved", c_uint64 * 7)]
 
 
 class VocabInfo(Structure):
@@ -274,6 +275,10 @@ lfm2moe_decode_step = _fn("lfm2moe_decode_step", c_int, [session_p, i32p, c_int3
 #                            const float **logits);
 lfm2moe_session_logits = _fn("lfm2moe_session_logits", c_int,
                              [session_p, c_int32, P(P(c_float))])
+# int lfm2moe_decode_batch(lfm2moe_session *const *sessions, const int32_t *const *tokens,
+#                          const int32_t *n_tokens, int32_t n_sessions);
+lfm2moe_decode_batch = _fn("lfm2moe_decode_batch", c_int,
+                           [P(session_p), P(i32p), i32p, c_int32])
 # int lfm2moe_session_cancel(lfm2moe_session *session);
 lfm2moe_session_cancel = _fn("lfm2moe_session_cancel", c_int, [session_p])
 

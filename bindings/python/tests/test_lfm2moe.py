@@ -179,6 +179,43 @@ class LogitsTest(unittest.TestCase):
             self.assertLessEqual(max_abs_diff(s.logits, rows[2]), 0.01)
 
 
+    def test_kv_types(self):
+        """Smaller KV caches stay near the F32 goldens (README: F16 max |d|
+        <= 0.05; Q8_0 is checked by the C tests by relative RMS)."""
+        n_prompt, n_gen, n_vocab, tokens, rows = read_gld(os.path.join(GOLDEN, "tiny-a-f32.gld"))
+        with lfm2moe.Model(MODEL) as m:
+            for kv in ("f16", "q8_0"):
+                with lfm2moe.Session(m, n_ctx=n_prompt, threads=2, kv_type=kv) as s:
+                    self.assertEqual(s.kv_type, kv)
+                    s.decode(tokens[:n_prompt], all_logits=True)
+                    worst = max(max_abs_diff(s.logits_at(t), rows[t]) for t in range(n_prompt))
+                    if kv == "f16":
+                        self.assertLessEqual(worst, 0.05)
+            with self.assertRaises(ValueError):
+                lfm2moe.Session(m, kv_type="q4")
+
+    def test_decode_batch(self):
+        """Batched decoding of several sessions equals separate decodes."""
+        n_prompt, n_gen, n_vocab, tokens, rows = read_gld(os.path.join(GOLDEN, "tiny-a-f32.gld"))
+        with lfm2moe.Model(MODEL) as m:
+            batch = [lfm2moe.Session(m, n_ctx=64, threads=1) for _ in range(3)]
+            alone = [lfm2moe.Session(m, n_ctx=64, threads=1) for _ in range(3)]
+            for step in ([tokens[:5], tokens[2:4], tokens[7:8]], [[3], [9], tokens[1:4]]):
+                lfm2moe.Session.decode_batch(batch, step)
+                for b, a, t in zip(batch, alone, step):
+                    a.decode(t)
+                    self.assertLessEqual(max_abs_diff(b.logits, a.logits), 0.01)
+                    self.assertEqual(argmax(b.logits), argmax(a.logits))
+                    self.assertEqual(b.position, a.position)
+            with self.assertRaises(lfm2moe.TokenOutOfRangeError):
+                lfm2moe.Session.decode_batch(batch, [[1], [n_vocab], [1]])
+            self.assertEqual([s.position for s in batch], [a.position for a in alone])
+            with self.assertRaises(ValueError):
+                lfm2moe.Session.decode_batch([batch[0], batch[0]], [[1], [1]])
+            for s in batch + alone:
+                s.close()
+
+
 class ErrorsTest(unittest.TestCase):
     def test_load_errors(self):
         with self.assertRaises(lfm2moe.IoError) as cm:
