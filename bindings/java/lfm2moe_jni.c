@@ -462,7 +462,7 @@ JNIFN(jbyteArray, chatRender)(JNIEnv *env, jclass cls, jlong h, jobjectArray rol
 /* ---- session ---------------------------------------------------------- */
 
 JNIFN(jlong, sessionCreate)(JNIEnv *env, jclass cls, jlong model, jint n_ctx, jint n_threads,
-                            jint n_batch, jlong max_memory) {
+                            jint n_batch, jlong max_memory, jint kv_type) {
     (void)cls;
     if (closed(env, model))
         return 0;
@@ -472,6 +472,7 @@ JNIFN(jlong, sessionCreate)(JNIEnv *env, jclass cls, jlong model, jint n_ctx, ji
     sp.n_threads = n_threads;
     sp.n_batch = n_batch;
     sp.max_memory = (uint64_t)max_memory;
+    sp.kv_type = kv_type;
     lfm2moe_session *s = NULL;
     if (check(env, lfm2moe_session_create((const lfm2moe_model *)(intptr_t)model, &sp, &s)))
         return 0;

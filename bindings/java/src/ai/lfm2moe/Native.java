@@ -59,7 +59,8 @@ final class Native {
     static native byte[] chatRender(long model, byte[][] roles, byte[][] contents, byte[][] tools,
                                     int flags);
 
-    static native long sessionCreate(long model, int nCtx, int nThreads, int nBatch, long maxMemory);
+    static native long sessionCreate(long model, int nCtx, int nThreads, int nBatch, long maxMemory,
+            int kvType);
     static native void sessionFree(long session);
     static native void sessionReset(long session);
     static native void sessionCancel(long session);

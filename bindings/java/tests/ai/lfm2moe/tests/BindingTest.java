@@ -2,6 +2,7 @@ package ai.lfm2moe.tests;
 
 import ai.lfm2moe.GenerationParams;
 import ai.lfm2moe.GenerationResult;
+import ai.lfm2moe.KvType;
 import ai.lfm2moe.Lfm2MoeException;
 import ai.lfm2moe.Message;
 import ai.lfm2moe.Model;
@@ -326,6 +327,20 @@ public final class BindingTest {
         check(s.isClosed() && m.isClosed(), "closed after the run");
     }
 
+    /** An F16 KV cache stays within 0.05 of the F32 goldens (README). */
+    static void testKvType() throws Exception {
+        Gld g = new Gld(golden.resolve("tiny-a-f32.gld"));
+        try (Model m = new Model(model);
+             Session s = new Session(m, g.nPrompt, 2, 0, 0, KvType.F16)) {
+            check(s.kvType() == KvType.F16, "kvType");
+            s.decode(Arrays.copyOf(g.tokens, g.nPrompt), true);
+            double worst = 0;
+            for (int t = 0; t < g.nPrompt; t++)
+                worst = Math.max(worst, maxDiff(s.logits(t), g.rows[t]));
+            check(worst <= 0.05, "f16 kv max |d| " + worst);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         golden = Paths.get(args.length > 0 ? args[0] : "tests/golden");
         model = golden.resolve("tiny-a-f32.gguf").toString();
@@ -334,6 +349,7 @@ public final class BindingTest {
         testTokenizerGoldens();
         testChatGoldens();
         testLogits();
+        testKvType();
         testErrorsAndClose();
         if (generate) {
             testGenerate();
