@@ -1,4 +1,5 @@
-/* Shared by the golden-logits tests. */
+/* Run a model over the tokens of a .gld file and compare with its logits
+ * (defined in test_golden.c, the one user so far). */
 #ifndef GOLDEN_CHECK_H
 #define GOLDEN_CHECK_H
 

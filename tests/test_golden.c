@@ -97,18 +97,19 @@ static void check(const char *stem, double max_abs, double rel_rms, double argma
     gld_free(&g);
 }
 
-/* F32 weights: max |d| <= 0.01 on every row, identical argmax */
+/* F32 weights: max |d| <= 1e-4 on every row (measured 0.8e-5 to 3e-5 at
+ * every ISA level; the golden README allows 1e-3), identical argmax */
 static void test_tiny_a_f32(void **state) {
     (void)state;
-    check("tiny-a-f32", 0.01, 0, 1.0, 1, 1);
-    check("tiny-a-f32", 0.01, 0, 1.0, 0, 2);
-    check("tiny-a-f32", 0.01, 0, 1.0, 1, 2);
+    check("tiny-a-f32", 1e-4, 0, 1.0, 1, 1);
+    check("tiny-a-f32", 1e-4, 0, 1.0, 0, 2);
+    check("tiny-a-f32", 1e-4, 0, 1.0, 1, 2);
 }
 
 static void test_tiny_q_f32(void **state) {
     (void)state;
-    check("tiny-q-f32", 0.01, 0, 1.0, 1, 2);
-    check("tiny-q-f32", 0.01, 0, 1.0, 0, 1);
+    check("tiny-q-f32", 1e-4, 0, 1.0, 1, 2);
+    check("tiny-q-f32", 1e-4, 0, 1.0, 0, 1);
 }
 
 /* F16 / BF16: max |d| <= 0.05 / 0.25 */
