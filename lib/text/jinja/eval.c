@@ -425,6 +425,7 @@ static jv eval_node(jctx *c, jscope *s, const jnode *n) {
         return n->c ? jj_eval(c, s, n->c) : jv_undef(NULL);
     case E_LIST: {
         jv l = jv_list(c, n->args.n);
+        l.l->tuple = n->op;
         for (size_t i = 0; i < n->args.n; i++) l.l->v[l.l->n++] = jj_eval(c, s, n->args.v[i]);
         return l;
     }

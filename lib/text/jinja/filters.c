@@ -271,6 +271,7 @@ static jv list_filter(jctx *c, const char *name, int k, jv in, const jv *args, s
                 e.l->v[0] = in.d->k[i];
                 e.l->v[1] = in.d->v[i];
                 e.l->n = 2;
+                e.l->tuple = 1;
             } else if (k == 20) {
                 e = in.d->v[i];
             }

@@ -43,6 +43,7 @@ typedef struct jv jv;
 typedef struct jlist {
     size_t n, cap;
     jv *v;
+    int tuple; /* written (a, b): prints as a tuple, otherwise a list */
 } jlist;
 typedef struct jdict {
     size_t n, cap;
@@ -93,7 +94,7 @@ typedef struct jblock {
 
 struct jnode {
     jk kind;
-    int op;          /* E_BIN/E_CMP: jop; E_TEST: negated */
+    int op;          /* E_BIN/E_CMP: jop; E_TEST: negated; E_LIST: a tuple */
     uint32_t pos;    /* byte offset in the template, for messages */
     jv lit;          /* E_LIT */
     jstr *name;      /* E_NAME, E_ATTR, E_FILTER, E_TEST, S_TEXT (the text), S_MACRO, S_SET attr */

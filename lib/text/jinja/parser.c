@@ -149,17 +149,15 @@ static jnode *parse_primary(jctx *c) {
     }
     size_t cap = 0;
     if (accept_op(c, "(")) {
-        if (accept_op(c, ")")) {
-            n->kind = E_LIST;
-            return n;
-        }
+        n->kind = E_LIST;
+        n->op = 1;
+        if (accept_op(c, ")")) return n;
         jnode *e = parse_expr(c);
         if (!is_op(cur(c), ",")) {
             expect_op(c, ")");
             return e;
         }
-        n->kind = E_LIST; /* a tuple: behaves as a list here */
-        push(c, &n->args, &cap, e);
+        push(c, &n->args, &cap, e); /* a tuple */
         while (accept_op(c, ",") && !is_op(cur(c), ")")) push(c, &n->args, &cap, parse_expr(c));
         expect_op(c, ")");
         return n;
@@ -214,7 +212,7 @@ static jnode *parse_postfix(jctx *c, jnode *n) {
             expect_op(c, "]");
             n = a;
         } else if (is_op(t, "(")) {
-            jnode *a = node(c, E_CALL, t->pos);
+            jnode *a = node(c, E_CALL, n->pos);
             a->a = n;
             parse_args(c, a);
             n = a;

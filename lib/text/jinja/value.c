@@ -120,6 +120,7 @@ jv jv_undef(jstr *name) { return (jv){.t = JT_UNDEF, .s = name}; }
 jv jv_list(jctx *c, size_t cap) {
     jlist *l = jj_alloc(c, sizeof *l);
     l->n = 0;
+    l->tuple = 0;
     l->cap = cap;
     if (cap > c->lim.max_memory / sizeof(jv)) jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "list too long");
     l->v = cap ? jj_alloc(c, cap * sizeof(jv)) : NULL;
@@ -253,12 +254,12 @@ void jj_repr(jctx *c, jsb *b, jv v, int depth) {
     switch (v.t) {
     case JT_STR: return put_repr_str(c, b, v.s);
     case JT_LIST:
-        jsb_puts(c, b, "[");
+        jsb_puts(c, b, v.l->tuple ? "(" : "[");
         for (size_t i = 0; i < v.l->n; i++) {
             if (i) jsb_puts(c, b, ", ");
             jj_repr(c, b, v.l->v[i], depth + 1);
         }
-        return jsb_puts(c, b, "]");
+        return jsb_puts(c, b, !v.l->tuple ? "]" : v.l->n == 1 ? ",)" : ")");
     case JT_DICT:
     case JT_NS:
         jsb_puts(c, b, v.t == JT_NS ? "<Namespace {" : "{");
