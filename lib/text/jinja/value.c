@@ -438,6 +438,7 @@ jv jj_from_json(jctx *c, const json_value *j, int depth) {
  * *why set on failure (never unwinds: the tree would leak). */
 static json_value *to_json(jctx *c, jv v, int depth, size_t indent, size_t *budget,
                            const char **why) {
+    /* a node costs its text and about 16 times that in json_value memory */
     size_t cost = 8 + indent * (size_t)depth + (v.t == JT_STR ? v.s->n : 0);
     if (depth > c->lim.max_depth || cost > *budget) {
         *why = "value too large or nested too deeply for tojson";
@@ -524,7 +525,7 @@ static json_value *to_json(jctx *c, jv v, int depth, size_t indent, size_t *budg
 
 void jj_tojson(jctx *c, jsb *b, jv v, const json_dump_opts *o) {
     const char *why = NULL;
-    size_t budget = c->lim.max_output;
+    size_t budget = c->lim.max_output < c->lim.max_memory / 16 ? c->lim.max_output : c->lim.max_memory / 16;
     size_t indent = o && o->indent ? strlen(o->indent) : 0;
     json_value *j = to_json(c, v, 0, indent, &budget, &why);
     if (!j) jj_fail(c, budget ? LFM2MOE_ERR_INVALID_ARGUMENT : LFM2MOE_ERR_LIMIT, c->pos, "%s", why);
