@@ -222,7 +222,7 @@ static jv arith(jctx *c, int op, jv a, jv b) {
     }
     if (op == OP_ADD && a.t == JT_LIST && b.t == JT_LIST) {
         jv r = jv_list(c, a.l->n + b.l->n);
-        memcpy(r.l->v, a.l->v, a.l->n * sizeof(jv));
+        if (a.l->n) memcpy(r.l->v, a.l->v, a.l->n * sizeof(jv));
         if (b.l->n) memcpy(r.l->v + a.l->n, b.l->v, b.l->n * sizeof(jv));
         r.l->n = a.l->n + b.l->n;
         return r;
