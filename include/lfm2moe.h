@@ -71,7 +71,7 @@ typedef enum lfm2moe_status {
     LFM2MOE_ERR_BUFFER_TOO_SMALL = -10, /* the needed size was stored          */
     LFM2MOE_ERR_NOT_FOUND = -11,        /* no such key / index / token         */
     LFM2MOE_ERR_CANCELLED = -12,        /* lfm2moe_session_cancel was called   */
-    LFM2MOE_ERR_UNSUPPORTED_TEMPLATE = -13, /* chat template is not LFM2's     */
+    LFM2MOE_ERR_UNSUPPORTED_TEMPLATE = -13, /* chat template uses unknown syntax */
     LFM2MOE_ERR_PARSE = -14,            /* malformed tool call / input text    */
     LFM2MOE_ERR_LIMIT = -15,            /* a resource limit would be exceeded  */
     LFM2MOE_ERR_INTERNAL = -16          /* a bug: please report it             */
@@ -380,16 +380,57 @@ enum {
     LFM2MOE_CHAT_ADD_GENERATION_PROMPT = 1u << 0 /* end with "<|im_start|>assistant\n" */
 };
 
-/* Render a conversation with the LFM2 chat template (implemented natively,
- * no template engine).  roles[i]/contents[i] are NUL-terminated UTF-8
- * ("system", "user", "assistant", "tool").  tools[0..n_tools) are JSON texts
- * inserted verbatim.  Output is NUL-terminated; *len (may be NULL) gets its
- * length without the NUL; BUFFER_TOO_SMALL if buf_size <= *len.
- * UNSUPPORTED_TEMPLATE if the model's tokenizer.chat_template is not LFM2's. */
+/* Render a conversation with the model's chat template (see "chat
+ * templates (Jinja)" below: this is lfm2moe_chat_render_json with messages
+ * of role and content strings).  roles[i]/contents[i] are NUL-terminated
+ * UTF-8 ("system", "user", "assistant", "tool").  tools[0..n_tools) are JSON
+ * texts, passed to the template as strings (LFM2 templates insert them
+ * verbatim).  Output is NUL-terminated; *len (may be NULL) gets its length
+ * without the NUL; BUFFER_TOO_SMALL if buf_size <= *len.  Errors as
+ * lfm2moe_chat_render_json. */
 LFM2MOE_API int lfm2moe_chat_render(const lfm2moe_model *model, const char *const *roles,
                                     const char *const *contents, size_t n_messages,
                                     const char *const *tools, size_t n_tools, uint32_t flags,
                                     char *buf, size_t buf_size, size_t *len);
+
+/* ---- chat templates (Jinja) ------------------------------------------- */
+/* Render a chat request with the model's tokenizer.chat_template (a file
+ * without one gets LFM2's template), interpreted by the library's sandboxed
+ * Jinja engine with Hugging Face apply_chat_template semantics: trim_blocks
+ * and lstrip_blocks, Python's str() of values, a tojson that is Python's
+ * json.dumps(ensure_ascii=False), {% generation %} rendered as its body.
+ *
+ * request_json[0..request_len) is a JSON object:
+ *   {"messages": [{"role": ..., "content": ...}, ...], "tools": [...],
+ *    "add_generation_prompt": true, ...}
+ * Messages are passed to the template as they are (tool_calls, thinking,
+ * content given as a list of parts: whatever the template reads); every
+ * member, including any other (enable_thinking, preserve_thinking, ...), is
+ * a template variable.  bos_token and eos_token are the vocabulary's unless
+ * the request sets them.  add_generation_prompt is the request's when it
+ * has one, else (flags & LFM2MOE_CHAT_ADD_GENERATION_PROMPT) != 0.
+ *
+ * Output is NUL-terminated; *len (may be NULL) gets its length without the
+ * NUL; BUFFER_TOO_SMALL if buf_size <= *len (call with buf NULL, size 0 to
+ * learn the size).  Thread-safe; the model is only read.
+ * Errors: INVALID_ARGUMENT (NULL model, bad flags, request not a JSON
+ * object, or the template refused the request: raise_exception, use of an
+ * undefined value, a type error: the message says which, with the line and
+ * column in the template), UNSUPPORTED_TEMPLATE (syntax or a construct the
+ * engine does not implement, with line and column), LIMIT (the template
+ * went past a bound: nesting 128, 1,000,000 loop iterations and macro calls,
+ * 64 MiB of output, 256 MiB of memory, 5 s of wall time), OUT_OF_MEMORY. */
+LFM2MOE_API int lfm2moe_chat_render_json(const lfm2moe_model *model, const char *request_json,
+                                         size_t request_len, uint32_t flags, char *buf,
+                                         size_t buf_size, size_t *len);
+
+/* The same with a caller-supplied template (template_text[0..template_len),
+ * UTF-8), e.g. to override the file's.  model may be NULL: then bos_token
+ * and eos_token are undefined unless the request sets them. */
+LFM2MOE_API int lfm2moe_chat_render_template(const lfm2moe_model *model, const char *template_text,
+                                             size_t template_len, const char *request_json,
+                                             size_t request_len, uint32_t flags, char *buf,
+                                             size_t buf_size, size_t *len);
 
 /* ---- tool calls ------------------------------------------------------- */
 /* Parse "<|tool_call_start|>[name(arg=\"v\", n=3), ...]<|tool_call_end|>"

@@ -321,6 +321,19 @@ lfm2moe_chat_render = _fn("lfm2moe_chat_render", c_int,
                           [model_p, ccpp, ccpp, c_size_t, ccpp, c_size_t, c_uint32,
                            c_void_p, c_size_t, szp])
 
+# int lfm2moe_chat_render_json(const lfm2moe_model *model, const char *request_json,
+#                              size_t request_len, uint32_t flags, char *buf,
+#                              size_t buf_size, size_t *len);
+lfm2moe_chat_render_json = _fn("lfm2moe_chat_render_json", c_int,
+                               [model_p, ccp, c_size_t, c_uint32, c_void_p, c_size_t, szp])
+# int lfm2moe_chat_render_template(const lfm2moe_model *model, const char *template_text,
+#                                  size_t template_len, const char *request_json,
+#                                  size_t request_len, uint32_t flags, char *buf,
+#                                  size_t buf_size, size_t *len);
+lfm2moe_chat_render_template = _fn("lfm2moe_chat_render_template", c_int,
+                                   [model_p, ccp, c_size_t, ccp, c_size_t, c_uint32, c_void_p,
+                                    c_size_t, szp])
+
 # int lfm2moe_tool_calls_parse(const char *text, size_t text_len, lfm2moe_tool_calls **out);
 lfm2moe_tool_calls_parse = _fn("lfm2moe_tool_calls_parse", c_int,
                                [ccp, c_size_t, P(tool_calls_p)])

@@ -267,27 +267,37 @@ class Model(_Handle):
         return attr.value
 
     # ---- chat ------------------------------------------------------------
-    def apply_chat_template(self, messages: Sequence[Dict[str, str]],
+    def apply_chat_template(self, messages: Sequence[Dict[str, object]],
                             tools: Optional[Sequence[Union[dict, str]]] = None,
-                            add_generation_prompt: bool = True) -> str:
-        """Render messages ({"role": ..., "content": ...}) with the LFM2 chat
-        template.  Tools given as dicts are serialized with json.dumps
-        (ensure_ascii=False, default separators); strings are used verbatim."""
-        roles = [_to_bytes(m["role"]) for m in messages]
-        contents = [_to_bytes(m.get("content") or "") for m in messages]
-        tool_texts = [_to_bytes(t if isinstance(t, (str, bytes)) else
-                                json.dumps(t, ensure_ascii=False)) for t in (tools or [])]
-        r = (c_char_p * max(len(roles), 1))(*roles)
-        c = (c_char_p * max(len(contents), 1))(*contents)
-        t = (c_char_p * max(len(tool_texts), 1))(*tool_texts)
-        flags = N.CHAT_ADD_GENERATION_PROMPT if add_generation_prompt else 0
-        h, nm, nt = self._h, len(roles), len(tool_texts)
-        size = sum(len(x) for x in contents + tool_texts) + 64 * (nm + 2) + 256
+                            add_generation_prompt: bool = True,
+                            chat_template: Optional[str] = None, **variables) -> str:
+        """Render a conversation the way Hugging Face's apply_chat_template
+        does, with the model's own Jinja chat template (or `chat_template`,
+        a template string that overrides it).  Messages are dicts as the
+        template expects them (role, content as a string or a list of
+        parts, tool_calls, thinking, ...); tools are dicts or JSON strings;
+        every keyword variable (enable_thinking=..., preserve_thinking=...)
+        is a template variable."""
+        request = dict(variables)
+        request["messages"] = list(messages)
+        if tools is not None:
+            request["tools"] = list(tools)
+        request["add_generation_prompt"] = bool(add_generation_prompt)
+        req = json.dumps(request, ensure_ascii=False).encode("utf-8")
+        h = self._h
+        size = len(req) + 256
+        if chat_template is None:
+            fn = "lfm2moe_chat_render_json"
+            call = lambda buf, sz, ln: N.lfm2moe_chat_render_json(h, req, len(req), 0, buf, sz, ln)
+        else:
+            fn = "lfm2moe_chat_render_template"
+            tmpl = _to_bytes(chat_template)
+            call = lambda buf, sz, ln: N.lfm2moe_chat_render_template(
+                h, tmpl, len(tmpl), req, len(req), 0, buf, sz, ln)
         try:
-            raw = _grow(lambda buf, sz, ln: N.lfm2moe_chat_render(h, r, c, nm, t, nt, flags,
-                                                                  buf, sz, ln), size)
+            raw = _grow(call, size)
         except Error as e:
-            e.function = "lfm2moe_chat_render"
+            e.function = fn
             raise
         return raw.decode("utf-8", "replace")
 

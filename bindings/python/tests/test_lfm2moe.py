@@ -120,6 +120,41 @@ class ModelTest(unittest.TestCase):
                 n += 1
         self.assertEqual(n, 7)
 
+    def test_chat_goldens_lfm25(self):
+        """LFM2.5's template (tool_calls, thinking, content parts) from the
+        tiny-t25 file; the dense LFM2.5 template passed as a string."""
+        cases = 0
+        t25 = lfm2moe.Model(os.path.join(GOLDEN, "tiny-t25-f32.gguf"))
+        dense_template = None
+        try:
+            dense_template = lfm2moe.Model(os.path.join(GOLDEN, "tiny-d-f32.gguf")).metadata(
+                "tokenizer.chat_template")
+        except lfm2moe.Error:  # the loader may not take `lfm2` files yet
+            pass
+        for name, model, template in (("chat-25moe-a.jsonl", t25, None),
+                                      ("chat-25dense-a.jsonl", self.model, dense_template)):
+            if name == "chat-25dense-a.jsonl" and template is None:
+                continue
+            with open(os.path.join(GOLDEN, name), encoding="utf-8") as f:
+                for line in f:
+                    case = json.loads(line)
+                    want = case.pop("rendered")
+                    out = model.apply_chat_template(chat_template=template, **case)
+                    self.assertEqual(out, want, name)
+                    cases += 1
+        self.assertGreaterEqual(cases, 9)
+
+    def test_chat_template_variables_and_errors(self):
+        t = "{{ bos_token }}|{{ greeting }}|{{ messages | length }}|{{ tools | tojson }}"
+        out = self.model.apply_chat_template([{"role": "user", "content": "x"}], tools=[{"a": 1}],
+                                             chat_template=t, greeting="héllo")
+        self.assertEqual(out, '<|startoftext|>|héllo|1|[{"a": 1}]')
+        with self.assertRaises(lfm2moe.Error) as cm:
+            self.model.apply_chat_template([], chat_template="{{ raise_exception('no') }}")
+        self.assertIn("no", str(cm.exception))
+        with self.assertRaises(lfm2moe.Error):
+            self.model.apply_chat_template([], chat_template="{% include 'x' %}")
+
     def test_utf8_round_trip(self):
         text = "héllo wörld — 世界 🎉\x00 end"
         ids = self.model.tokenize(text, add_bos=False)

@@ -58,6 +58,7 @@ final class Native {
     static native int tokenAttr(long model, int token);
     static native byte[] chatRender(long model, byte[][] roles, byte[][] contents, byte[][] tools,
                                     int flags);
+    static native byte[] chatRenderJson(long model, byte[] request, byte[] template, int flags);
 
     static native long sessionCreate(long model, int nCtx, int nThreads, int nBatch, long maxMemory,
             int kvType);

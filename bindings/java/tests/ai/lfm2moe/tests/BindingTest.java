@@ -168,6 +168,34 @@ public final class BindingTest {
         check(n == 7, "chat cases");
     }
 
+    /** LFM2.5's template (tool_calls, thinking, content parts) through the JSON call:
+     *  each golden line minus "rendered" is the request. */
+    static void testChatGoldensJson() throws Exception {
+        int n = 0;
+        try (Model m = new Model(golden.resolve("tiny-t25-f32.gguf").toString())) {
+            for (String line : Files.readAllLines(golden.resolve("chat-25moe-a.jsonl"),
+                    StandardCharsets.UTF_8)) {
+                MiniJson.Obj o = MiniJson.parse(line);
+                int at = line.lastIndexOf(", \"rendered\": ");
+                String request = line.substring(0, at) + "}";
+                String got = m.applyChatTemplateJson(request);
+                check(got.equals(o.str("rendered")), "chat JSON case " + n + ": " + got);
+                n++;
+            }
+            String t = m.applyChatTemplateJson("{\"messages\": [], \"who\": \"w\u00f6rld\"}",
+                    "{{ bos_token }}hello {{ who }}");
+            check(t.equals("<|startoftext|>hello w\u00f6rld"), "template override: " + t);
+            boolean threw = false;
+            try {
+                m.applyChatTemplateJson("{\"messages\": []}", "{{ raise_exception('nope') }}");
+            } catch (Lfm2MoeException e) {
+                threw = e.getMessage().contains("nope");
+            }
+            check(threw, "raise_exception reaches Java");
+        }
+        check(n == 9, "chat JSON cases");
+    }
+
     static void testLogits() throws Exception {
         Gld g = new Gld(golden.resolve("tiny-a-f32.gld"));
         try (Model m = new Model(model);
@@ -348,6 +376,7 @@ public final class BindingTest {
         testModel();
         testTokenizerGoldens();
         testChatGoldens();
+        testChatGoldensJson();
         testLogits();
         testKvType();
         testErrorsAndClose();
