@@ -72,7 +72,9 @@ class ModelTest(unittest.TestCase):
 
     def test_version(self):
         self.assertEqual(lfm2moe.library_version().split(".")[0], "0")
-        self.assertEqual(_native.lfm2moe_version() // 10000, _native.VERSION_MAJOR)
+        self.assertEqual(lfm2moe.library_version(), "%d.%d.%d" % (
+            _native.lfm2moe_version() // 10000, _native.lfm2moe_version() // 100 % 100,
+            _native.lfm2moe_version() % 100))
 
     def test_info(self):
         info = self.model.info
