@@ -234,7 +234,7 @@ typedef struct lfm2moe_session lfm2moe_session;
 typedef struct lfm2moe_session_params {
     uint32_t struct_size;   /* set by init */
     int32_t n_ctx;          /* tokens the session can hold; 0 = min(n_ctx_train, 4096) */
-    int32_t n_threads;      /* worker threads; 0 = one per online CPU */
+    int32_t n_threads;      /* worker threads; 0 = one per online CPU (big cores only on big.LITTLE) */
     int32_t n_batch;        /* max tokens per internal forward chunk; 0 = 512 */
     uint64_t max_memory;    /* refuse (LIMIT) if the session needs more bytes; 0 = no cap */
     uint64_t reserved[8];
