@@ -15,4 +15,4 @@ cp "$jni" "$dir/jni/arm64-v8a/liblfm2moe_jni.so"
 cp "$lib" "$dir/jni/arm64-v8a/liblfm2moe.so"
 rm -f "$out"
 # `jar cfM`: a plain zip (no META-INF/MANIFEST.MF), as an aar is.
-"$jar" cfM "$out" -C "$dir" AndroidManifest.xml classes.jar jni
+"$jar" cfM "$out" -C "$dir" .
