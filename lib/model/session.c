@@ -10,6 +10,7 @@
 
 #include "attention.h"
 #include "base/errors.h"
+#include "model/cpu_topology.h"
 #include "matmul.h"
 
 _Static_assert((int)LFM2MOE_KV_F32 == (int)LFM_KV_F32 &&
@@ -98,8 +99,7 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
     if (p->n_threads) {
         sh->n_threads = p->n_threads;
     } else {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        sh->n_threads = cpus > 0 ? (int32_t)cpus : 1;
+        sh->n_threads = lfm_default_threads(); /* big cores only on big.LITTLE */
     }
     if (sh->n_threads > MAX_THREADS)
         return lfm_fail(LFM2MOE_ERR_LIMIT, "n_threads %d exceeds %d", sh->n_threads, MAX_THREADS);

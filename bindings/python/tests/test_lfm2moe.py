@@ -11,6 +11,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import unittest
@@ -72,7 +73,9 @@ class ModelTest(unittest.TestCase):
 
     def test_version(self):
         self.assertEqual(lfm2moe.library_version().split(".")[0], "0")
-        self.assertEqual(_native.lfm2moe_version() // 10000, _native.VERSION_MAJOR)
+        self.assertEqual(lfm2moe.library_version(), "%d.%d.%d" % (
+            _native.lfm2moe_version() // 10000, _native.lfm2moe_version() // 100 % 100,
+            _native.lfm2moe_version() % 100))
 
     def test_info(self):
         info = self.model.info
@@ -195,7 +198,8 @@ class LogitsTest(unittest.TestCase):
             for t in range(n_prompt):
                 row = s.logits_at(t)
                 self.assertEqual(len(row), n_vocab)
-                self.assertEqual(row.format, "f")
+                self.assertEqual(row.dtype.str if hasattr(row, "dtype") else row.format,
+                                 "<f4" if hasattr(row, "dtype") else "f")
                 worst = max(worst, max_abs_diff(row, rows[t]))
                 self.assertEqual(argmax(row), argmax(rows[t]), "row %d" % t)
             self.assertEqual(list(s.logits), list(s.logits_at(n_prompt - 1)))
@@ -448,6 +452,95 @@ class GenerateTest(unittest.TestCase):
             self.assertEqual(s.position, 0)
             with self.assertRaises(TypeError):
                 s.generate([1], temprature=0.5)
+
+
+class PythonicTest(unittest.TestCase):
+    """Zero-copy logits, asyncio streaming, docstrings, python -m lfm2moe."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.model = lfm2moe.Model(MODEL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def test_logits_zero_copy(self):
+        import ctypes
+        with self.model.session(n_ctx=64, threads=1) as s:
+            s.decode(self.model.tokenize("Hello"))
+            ptr = ctypes.POINTER(ctypes.c_float)()
+            _native.lfm2moe_session_logits(s._ptr, -1, ctypes.byref(ptr))
+            address = ctypes.addressof(ptr.contents)
+            view = s.logits
+            try:
+                import numpy
+            except ImportError:
+                numpy = None
+            if numpy is not None:
+                self.assertIsInstance(view, numpy.ndarray)
+                self.assertEqual(view.ctypes.data, address)
+                self.assertFalse(view.flags.writeable)
+            else:
+                self.assertIsInstance(view, memoryview)
+                self.assertTrue(view.readonly)
+            # a view of the session's buffer: a write there shows through
+            old = ptr[3]
+            ptr[3] = 12345.0
+            self.assertEqual(float(view[3]), 12345.0)
+            ptr[3] = old
+
+    @unittest.skipUnless(HAVE_GENERATE, "the loaded library has no lfm2moe_generate")
+    def test_agenerate(self):
+        import asyncio
+        prompt = self.model.apply_chat_template([{"role": "user", "content": "Hi"}])
+        with self.model.session(n_ctx=128, threads=1) as s:
+            want = s.generate(prompt, max_tokens=12, temperature=0).text()
+            s.reset()
+
+            async def run():
+                agen = s.agenerate(prompt, max_tokens=12, temperature=0)
+                pieces = [p async for p in agen]
+                return pieces, agen.result
+
+            pieces, result = asyncio.run(run())
+            self.assertEqual("".join(pieces), want)
+            self.assertEqual(result.n_generated, 12 if result.stop_reason == "max_tokens"
+                             else result.n_generated)
+            s.reset()
+
+            async def stop_early():
+                async with s.agenerate(prompt, max_tokens=100, temperature=0) as agen:
+                    async for _ in agen:
+                        break
+                return agen.result
+
+            self.assertIn(asyncio.run(stop_early()).stop_reason, ("callback", "cancelled",
+                                                                  "eos", "max_tokens"))
+
+    def test_docstrings(self):
+        import inspect
+        self.assertIn("LFM2", lfm2moe.__doc__)
+        for name in lfm2moe.__all__:
+            obj = getattr(lfm2moe, name)
+            self.assertTrue(inspect.getdoc(obj), name)
+            if inspect.isclass(obj) and not issubclass(obj, BaseException):
+                for attr, member in vars(obj).items():
+                    if attr.startswith("_"):
+                        continue
+                    if isinstance(member, property):
+                        member = member.fget
+                    if callable(member):
+                        self.assertTrue(inspect.getdoc(member), "%s.%s" % (name, attr))
+
+    @unittest.skipUnless(HAVE_GENERATE, "the loaded library has no lfm2moe_generate")
+    def test_main_module(self):
+        demo = os.path.join(HERE, "..", "..", "..", "models", "lfm2moe-demo-f32.gguf")
+        out = subprocess.run([sys.executable, "-m", "lfm2moe", "generate", "-m", demo, "-p",
+                              "What is 17 plus 25?", "--chat", "--temp", "0", "-n", "24"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        self.assertIn(b"42", out.stdout)
+        self.assertIn(b"tok/s", out.stderr)
 
 
 if __name__ == "__main__":
