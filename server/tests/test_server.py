@@ -252,30 +252,24 @@ class ServerTest(unittest.TestCase):
         s = socket.create_connection(("127.0.0.1", self.srv.port))
         s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
                   b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
-        sent = 0
-        try:
-            while sent < 100_000_000:
+        self.assertTrue(select.select([s], [], [], 10)[0])
+        self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 413"))
+        try:  # the client sends its 100 MB regardless: the server has closed
+            for _ in range(100):
                 s.sendall(b" " * 1_000_000)
-                sent += 1_000_000
         except (BrokenPipeError, ConnectionResetError):
             pass
-        data = self.read_answer(s, 10)
         s.close()
-        if data:  # a reset may discard the answer; when it arrives it is 413
-            self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:100])
-        # a chunked body that grows past the limit
+        # a chunked body (no length) that grows past the limit: read, dropped, 413
         s = socket.create_connection(("127.0.0.1", self.srv.port))
         s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
                   b"Transfer-Encoding: chunked\r\n\r\n")
-        try:
-            for _ in range(3):
-                s.sendall(b"80000\r\n" + b" " * 0x80000 + b"\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        for _ in range(3):
+            s.sendall(b"80000\r\n" + b" " * 0x80000 + b"\r\n")
+        s.sendall(b"0\r\n\r\n")
         data = self.read_answer(s, 10)
         s.close()
-        if data:
-            self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:100])
+        self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:100])
         self.assertEqual(self.srv.request("GET", "/health")[0], 200)
 
     def test_slow_headers(self):
@@ -295,7 +289,7 @@ class ServerTest(unittest.TestCase):
         took = time.time() - start
         s.close()
         self.assertLess(took, 8)
-        self.assertTrue(data == b"" or data.startswith(b"HTTP/1.1 408"), data[:80])
+        self.assertTrue(data.startswith(b"HTTP/1.1 408"), data[:80])
         self.assertEqual(self.srv.request("GET", "/health")[0], 200)
 
     def metric(self, name):
