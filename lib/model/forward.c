@@ -24,224 +24,12 @@
 #include "quant.h"
 #include "rope.h"
 #include "router.h"
+#include "model/forward.h"
+#include "model/products.h"
 #include "model/session.h"
 #include "shortconv.h"
 
 typedef struct lfm2moe_session session;
-
-/* ---- row-parallel steps ---------------------------------------------- */
-
-/* Element-wise work on whole token rows [t0, t1). */
-typedef void (*rows_fn)(session *s, const void *arg, int64_t t0, int64_t t1);
-
-typedef struct rows_task {
-    session *s;
-    rows_fn fn;
-    const void *arg;
-    int64_t n;
-} rows_task;
-
-static void rows_worker(void *ctx, int chunk, int n_chunks, int thread) {
-    const rows_task *r = ctx;
-    (void)thread;
-    long t0, t1;
-    lfm_split((long)r->n, chunk, n_chunks, &t0, &t1);
-    if (t1 > t0)
-        r->fn(r->s, r->arg, t0, t1);
-}
-
-/* A row costs a few thousand element operations: a handful of rows
- * (decode) is cheaper on the calling thread than a wake-up; a prefill
- * batch would leave the other threads idle while one works through it. */
-#define MIN_PARALLEL_ROWS 8
-
-static void for_rows(session *s, int64_t n, rows_fn fn, const void *arg) {
-    if (n < MIN_PARALLEL_ROWS) {
-        fn(s, arg, 0, n);
-        return;
-    }
-    rows_task r = {s, fn, arg, n};
-    lfm_pool_run(s->pool, rows_worker, &r, 0);
-}
-
-/* ---- matrix products on the pool ------------------------------------- */
-
-/* Below this many multiply-adds a product runs on the calling thread: waking
- * workers costs microseconds, more than the work (routers, small models). */
-#define MIN_PARALLEL_MACS (1 << 16)
-
-/* One product of a fused step: y[i][r] = sum_c W[r][c] x[i][c]. */
-typedef struct mm_part {
-    const lfm_weight *w;
-    float *y;
-    int64_t y_stride;
-} mm_part;
-
-/* Up to three products of the same input rows, run as one pool step over
- * their concatenated output rows (q|k|v, gate|up): the input is encoded
- * once and the threads meet once instead of three times. */
-typedef struct mm_task {
-    mm_part part[3];
-    int n_part;
-    /* parts 0 and 1 are gate and up of one width: each chunk takes the same
-     * rows of both and leaves silu(gate) * up in part 0's rows */
-    int swiglu;
-    const void *xq;    /* encoded rows */
-    int64_t n;         /* rows of xq */
-    /* expert products: rows of xq grouped by expert (NULL: dense) */
-    const int32_t *exp_first;
-    int32_t n_expert;
-    int64_t rows;      /* rows split into chunks */
-    int32_t flat;      /* experts in use, if their rows are split as one run (else 0) */
-} mm_task;
-
-/* Rows [r0, r1) of part p: of its matrix, or of the matrices of experts
- * [e0, e1) for their slots. */
-static void mm_part_rows(const mm_task *t, const mm_part *p, int32_t e0, int32_t e1, int64_t r0,
-                         int64_t r1) {
-    if (!t->exp_first) {
-        lfm_matmul_rows(p->w, 0, t->xq, t->n, p->y, p->y_stride, r0, r1);
-        return;
-    }
-    size_t rb = lfm_act_row_bytes(p->w->type, p->w->n_cols);
-    for (int32_t e = e0; e < e1; e++) {
-        int32_t first = t->exp_first[e], cnt = t->exp_first[e + 1] - first;
-        if (cnt > 0)
-            lfm_matmul_rows(p->w, e, (const uint8_t *)t->xq + (size_t)first * rb, cnt,
-                            p->y + (int64_t)first * p->y_stride, p->y_stride, r0, r1);
-    }
-}
-
-/* gate <- silu(gate) * up in rows [i0, i1), columns [r0, r1) of parts 0, 1. */
-static void swiglu_rows(const mm_task *t, int64_t i0, int64_t i1, int64_t r0, int64_t r1) {
-    const mm_part *g = &t->part[0], *u = &t->part[1];
-    for (int64_t i = i0; i < i1; i++)
-        lfm_silu_mul(g->y + i * g->y_stride + r0, g->y + i * g->y_stride + r0,
-                     u->y + i * u->y_stride + r0, r1 - r0);
-}
-
-/* Rows [r0, r1) of the concatenated parts (of gate and up, then their
- * SwiGLU, for a swiglu task), for experts [e0, e1) of an expert task. */
-static void mm_rows(const mm_task *t, int32_t e0, int32_t e1, int64_t r0, int64_t r1) {
-    if (t->swiglu) {
-        mm_part_rows(t, &t->part[0], e0, e1, r0, r1);
-        mm_part_rows(t, &t->part[1], e0, e1, r0, r1);
-        swiglu_rows(t, t->exp_first ? t->exp_first[e0] : 0,
-                    t->exp_first ? t->exp_first[e1] : t->n, r0, r1);
-        return;
-    }
-    int64_t base = 0; /* first row of part p in the concatenation */
-    for (int p = 0; p < t->n_part; p++) {
-        const int64_t rows = t->part[p].w->n_rows;
-        const int64_t lo = r0 > base ? r0 : base, hi = r1 < base + rows ? r1 : base + rows;
-        if (hi > lo)
-            mm_part_rows(t, &t->part[p], e0, e1, lo - base, hi - base);
-        base += rows;
-    }
-}
-
-static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
-    const mm_task *t = ctx;
-    (void)thread;
-    long r0, r1;
-    lfm_split((long)t->rows, chunk, n_chunks, &r0, &r1);
-    if (!t->flat) {
-        mm_rows(t, 0, t->n_expert, r0, r1);
-        return;
-    }
-    /* rows of the used experts one after the other, R each */
-    const int64_t R = t->rows / t->flat;
-    int64_t k = 0;
-    for (int32_t e = 0; e < t->n_expert && k * R < r1; e++) {
-        if (t->exp_first[e + 1] == t->exp_first[e])
-            continue;
-        const int64_t lo = r0 > k * R ? r0 : k * R, hi = r1 < (k + 1) * R ? r1 : (k + 1) * R;
-        if (hi > lo)
-            mm_rows(t, e, e + 1, lo - k * R, hi - k * R);
-        k++;
-    }
-}
-
-typedef struct encode_arg {
-    uint32_t act_type;
-    const float *x;
-    int64_t x_stride;
-    const int32_t *gather; /* row i encodes x row gather[i] (NULL: row i) */
-    int64_t n_cols;
-    void *xq;
-    size_t row_bytes;
-} encode_arg;
-
-static void encode_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
-    const encode_arg *a = arg;
-    (void)s;
-    for (int64_t i = t0; i < t1; i++)
-        lfm_quantize_act_row(a->act_type, a->x + (a->gather ? a->gather[i] : i) * a->x_stride,
-                             (uint8_t *)a->xq + (size_t)i * a->row_bytes, a->n_cols);
-}
-
-/* Run t (parts, swiglu, experts set; n rows of input) on x: rows
- * x[gather ? gather[i] : i], stride x_stride.  Parts whose weights want
- * different activation encodings run one after the other. */
-static void run_products(session *s, mm_task *t, const float *x, int64_t x_stride,
-                         const int32_t *gather) {
-    const uint32_t at = lfm_quant_act_type(t->part[0].w->type);
-    for (int p = 1; p < t->n_part; p++)
-        if (lfm_quant_act_type(t->part[p].w->type) != at) {
-            mm_task one = *t;
-            one.swiglu = 0;
-            for (int q = 0; q < t->n_part; q++) {
-                one.part[0] = t->part[q];
-                one.n_part = 1;
-                run_products(s, &one, x, x_stride, gather);
-            }
-            if (t->swiglu)
-                swiglu_rows(t, 0, t->n, 0, t->part[0].w->n_rows);
-            return;
-        }
-    const int64_t n_cols = t->part[0].w->n_cols;
-    encode_arg e = {at, x, x_stride, gather, n_cols, t->exp_first ? s->s.actq2 : s->s.actq,
-                    lfm_row_bytes(at, n_cols)};
-    for_rows(s, t->n, encode_rows, &e);
-    t->xq = e.xq;
-    int64_t rows = 0;
-    for (int p = 0; p < t->n_part; p++)
-        rows += t->part[p].w->n_rows;
-    t->rows = t->swiglu ? t->part[0].w->n_rows : rows;
-    /* experts that all have the same number of slots (decode: one each)
-     * cost the same per row: their rows are split as one run, so a chunk
-     * streams whole matrices rather than a slice of each (Q4_0 tg128 on 2
-     * threads +2-3% in paired runs) */
-    t->flat = 0;
-    if (t->exp_first && (t->swiglu || t->n_part == 1)) {
-        int32_t used = 0, cnt = 0, equal = 1;
-        for (int32_t e = 0; e < t->n_expert; e++) {
-            const int32_t c = t->exp_first[e + 1] - t->exp_first[e];
-            if (c == 0)
-                continue;
-            equal &= cnt == 0 || c == cnt;
-            cnt = c;
-            used++;
-        }
-        if (equal && used > 1) {
-            t->flat = used;
-            t->rows *= used;
-        }
-    }
-    /* two chunks per thread: longer row ranges keep the weight streams
-     * long for the hardware prefetchers; measured against four per thread
-     * (2 threads, Q4_0 tg128 +5-8% in paired runs, Q4_K_M pp512 +1-5%),
-     * with still a spare chunk per thread to even out a late start */
-    const int chunks = rows * n_cols * t->n < MIN_PARALLEL_MACS ? 1 : 2 * lfm_pool_size(s->pool);
-    lfm_pool_run(s->pool, mm_worker, t, chunks);
-}
-
-/* y[t][r] = sum_c W[r][c] x[t][c]; x: n rows of stride x_stride. */
-static void matmul(session *s, const lfm_weight *w, const float *x, int64_t x_stride, int64_t n,
-                   float *y, int64_t y_stride) {
-    mm_task t = {.part = {{w, y, y_stride}}, .n_part = 1, .n = n};
-    run_products(s, &t, x, x_stride, NULL);
-}
 
 /* ---- token mixing: short convolution ---------------------------------- */
 
@@ -249,10 +37,10 @@ static void conv_block(session *s, const lfm_block *b, int32_t n) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd;
     float *bcx = s->s.big; /* [n][3E]: B | C | x */
-    matmul(s, &b->in_proj, s->s.xn, E, n, bcx, 3 * E);
+    lfm_matmul(s, &b->in_proj, s->s.xn, E, n, bcx, 3 * E);
     float *state = s->conv + (size_t)b->conv_index * (size_t)(hp->l_cache - 1) * (size_t)E;
     lfm_shortconv(s->s.mix, bcx, state, b->conv_kernel.data, n, E, hp->l_cache);
-    matmul(s, &b->out_proj, s->s.mix, E, n, s->s.xn, E); /* op output -> xn */
+    lfm_matmul(s, &b->out_proj, s->s.mix, E, n, s->s.xn, E); /* op output -> xn */
 }
 
 /* ---- token mixing: grouped-query attention ---------------------------- */
@@ -331,16 +119,16 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
     const int64_t E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
     const int64_t qd = H * D, kvd = Hkv * D;
     float *q = s->s.big, *k = q + n * qd, *v = k + n * kvd; /* [n][qd], [n][kvd], [n][kvd] */
-    mm_task qkv = {.part = {{&b->wq, q, qd}, {&b->wk, k, kvd}, {&b->wv, v, kvd}}, .n_part = 3,
+    lfm_mm_task qkv = {.part = {{&b->wq, q, qd}, {&b->wk, k, kvd}, {&b->wv, v, kvd}}, .n_part = 3,
                    .n = n};
-    run_products(s, &qkv, s->s.xn, E, NULL);
+    lfm_run_products(s, &qkv, s->s.xn, E, NULL);
 
-    const int64_t head_floats = lfm_attn_ctx_alloc(s->n_ctx) * D;
-    float *kc = s->kv + (size_t)b->attn_index * 2 * (size_t)(Hkv * head_floats);
-    float *vc = kc + Hkv * head_floats;
+    const int64_t head_floats = lfm_kv_head_floats(s->n_ctx, D);
+    float *kc, *vc;
+    lfm_session_kv(s, b->attn_index, &kc, &vc);
     attn_task a = {.s = s, .fn = lfm_kernels_active()->attn, .b = b, .q = q, .k = k, .v = v,
                    .kc = kc, .vc = vc, .head_floats = head_floats, .n = n, .pos0 = pos0};
-    for_rows(s, n, attn_prep_rows, &a);
+    lfm_for_rows(s, n, attn_prep_rows, &a);
 
     /* ~32 chunks per thread: causal tiles differ in cost.  Tokens per tile:
      * a multiple of `whole`, the fewest tokens whose rows (G each) fill
@@ -357,29 +145,29 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
     a.n_items = (int64_t)a.n_tiles * Hkv;
     const int64_t macs = (int64_t)n * H * (pos0 + n) * D * 2;
     lfm_pool_run(s->pool, attn_worker, &a,
-                 macs < MIN_PARALLEL_MACS ? 1 : (int)a.n_items); /* -> mix [n][qd] */
-    matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */
+                 macs < LFM_MIN_PARALLEL_MACS ? 1 : (int)a.n_items); /* -> mix [n][qd] */
+    lfm_matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */
 }
 
 /* ---- feed-forward ----------------------------------------------------- */
 
 static void dense_ffn(session *s, const lfm_block *b, int32_t n) {
     const int64_t E = s->model->hp.n_embd, F = s->model->hp.n_ff;
-    mm_task gu = {.part = {{&b->ffn_gate, s->s.gate, F}, {&b->ffn_up, s->s.up, F}}, .n_part = 2,
+    lfm_mm_task gu = {.part = {{&b->ffn_gate, s->s.gate, F}, {&b->ffn_up, s->s.up, F}}, .n_part = 2,
                   .swiglu = 1, .n = n};
-    run_products(s, &gu, s->s.xn, E, NULL);
-    matmul(s, &b->ffn_down, s->s.gate, F, n, s->s.mix, E);
+    lfm_run_products(s, &gu, s->s.xn, E, NULL);
+    lfm_matmul(s, &b->ffn_down, s->s.gate, F, n, s->s.mix, E);
 }
 
 /* Leaves the expert outputs in eout, one row per slot: the residual step
- * (resid_rows) weights and sums them per token. */
+ * (moe_combine_resid_rows) weights and sums them per token. */
 static void moe_ffn(session *s, const lfm_block *b, int32_t n) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd, F = hp->n_ff_exp, X = hp->n_expert, K = hp->n_expert_used;
     lfm_scratch *sc = &s->s;
 
     /* route every token: k experts and their weights */
-    matmul(s, &b->router, sc->xn, E, n, sc->router, X);
+    lfm_matmul(s, &b->router, sc->xn, E, n, sc->router, X);
     for (int32_t t = 0; t < n; t++)
         lfm_moe_route(sc->router + t * X, b->exp_bias.data, (int32_t)X, (int32_t)K,
                       sc->exp_ids + t * K, sc->exp_w + t * K);
@@ -404,42 +192,46 @@ static void moe_ffn(session *s, const lfm_block *b, int32_t n) {
     sc->exp_first[0] = 0;
 
     const int64_t n_slots = n * K;
-    mm_task gu = {.part = {{&b->gate_exps, sc->gate, F}, {&b->up_exps, sc->up, F}}, .n_part = 2,
+    lfm_mm_task gu = {.part = {{&b->gate_exps, sc->gate, F}, {&b->up_exps, sc->up, F}}, .n_part = 2,
                   .swiglu = 1, .n = n_slots, .exp_first = sc->exp_first,
                   .n_expert = (int32_t)X};
-    run_products(s, &gu, sc->xn, E, sc->slot_tok);
-    mm_task down = {.part = {{&b->down_exps, sc->eout, E}}, .n_part = 1, .n = n_slots,
+    lfm_run_products(s, &gu, sc->xn, E, sc->slot_tok);
+    lfm_mm_task down = {.part = {{&b->down_exps, sc->eout, E}}, .n_part = 1, .n = n_slots,
                     .exp_first = sc->exp_first, .n_expert = (int32_t)X};
-    run_products(s, &down, sc->gate, F, NULL);
+    lfm_run_products(s, &down, sc->gate, F, NULL);
 }
 
 /* ---- residual stream -------------------------------------------------- */
 
 typedef struct resid_arg {
-    const float *add; /* [n][E] op or dense FFN output; NULL: the MoE slots in eout */
+    const float *add;  /* [n][E] output of the op or of a dense FFN */
     const float *norm; /* weight of the rmsnorm that follows */
 } resid_arg;
 
-/* x[t] += output of t;  xn[t] = rmsnorm(x[t]) * norm.  The experts of a
- * token are summed in their selection order before the residual add, as
- * the reference engine does. */
+/* x[t] += add[t];  xn[t] = rmsnorm(x[t]) * norm. */
 static void resid_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
     const resid_arg *a = arg;
-    const lfm_hparams *hp = &s->model->hp;
-    const int64_t E = hp->n_embd, K = hp->n_expert_used;
+    const int64_t E = s->model->hp.n_embd;
     lfm_scratch *sc = &s->s;
     for (int64_t t = t0; t < t1; t++) {
-        float *xt = sc->x + t * E;
-        const float *add = a->add ? a->add + t * E : sc->mix + t * E;
-        if (!a->add) {
-            float *sum = sc->mix + t * E;
-            for (int64_t i = 0; i < E; i++)
-                sum[i] = 0.0f;
-            for (int64_t j = 0; j < K; j++)
-                lfm_axpy(sum, sc->exp_w[t * K + j], sc->eout + sc->tok_slot[t * K + j] * E, E);
-        }
-        lfm_axpy(xt, 1.0f, add, E);
-        lfm_rmsnorm(sc->xn + t * E, xt, a->norm, E, hp->rms_eps);
+        lfm_axpy(sc->x + t * E, 1.0f, a->add + t * E, E);
+        lfm_rmsnorm(sc->xn + t * E, sc->x + t * E, a->norm, E, s->model->hp.rms_eps);
+    }
+}
+
+/* The MoE output of each token (its experts' slots in eout, weighted and
+ * summed in their selection order, as the reference engine does) into mix,
+ * then the residual step of resid_rows on it. */
+static void moe_combine_resid_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
+    const int64_t E = s->model->hp.n_embd, K = s->model->hp.n_expert_used;
+    lfm_scratch *sc = &s->s;
+    for (int64_t t = t0; t < t1; t++) {
+        float *sum = sc->mix + t * E;
+        for (int64_t i = 0; i < E; i++)
+            sum[i] = 0.0f;
+        for (int64_t j = 0; j < K; j++)
+            lfm_axpy(sum, sc->exp_w[t * K + j], sc->eout + sc->tok_slot[t * K + j] * E, E);
+        resid_rows(s, arg, t, t + 1);
     }
 }
 
@@ -470,7 +262,7 @@ int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0
 
     /* every step leaves the next op's normalised input in xn */
     embed_arg emb = {tokens, m->blocks[0].op_norm.data};
-    for_rows(s, n, embed_rows, &emb);
+    lfm_for_rows(s, n, embed_rows, &emb);
 
     for (int32_t bi = 0; bi < hp->n_block; bi++) {
         const lfm_block *b = &m->blocks[bi];
@@ -479,7 +271,7 @@ int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0
         else
             conv_block(s, b, n);
         resid_arg r1 = {s->s.xn, b->ffn_norm.data}; /* op output is in xn */
-        for_rows(s, n, resid_rows, &r1);
+        lfm_for_rows(s, n, resid_rows, &r1);
 
         if (b->is_moe)
             moe_ffn(s, b, n);
@@ -487,8 +279,8 @@ int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0
             dense_ffn(s, b, n);
         const float *next_norm =
             bi + 1 < hp->n_block ? m->blocks[bi + 1].op_norm.data : m->out_norm.data;
-        resid_arg r2 = {b->is_moe ? NULL : s->s.mix, next_norm};
-        for_rows(s, n, resid_rows, &r2);
+        resid_arg r2 = {s->s.mix, next_norm}; /* FFN output -> mix */
+        lfm_for_rows(s, n, b->is_moe ? moe_combine_resid_rows : resid_rows, &r2);
 
         if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
             return lfm_fail(LFM2MOE_ERR_CANCELLED, "decode cancelled");
@@ -496,7 +288,7 @@ int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0
 
     const int32_t n_out = n - first_logit;
     if (n_out > 0)
-        matmul(s, &m->output, s->s.xn + (int64_t)first_logit * E, E, n_out, logits_out,
+        lfm_matmul(s, &m->output, s->s.xn + (int64_t)first_logit * E, E, n_out, logits_out,
                hp->n_vocab);
     return LFM2MOE_OK;
 }

@@ -2,6 +2,7 @@
  * all-or-nothing (validated before any state changes, rolled back on
  * cancellation), logits access. */
 #include "model/session.h"
+#include "model/forward.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +113,10 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     const uint64_t X = has_moe ? (uint64_t)hp->n_expert : 0;
     const uint64_t FF = has_dense ? (uint64_t)hp->n_ff : 0;
     const uint64_t f = sizeof(float);
-    uint64_t kvd = Hkv * D;
     /* K and V of each attention block, positions rounded up to whole key
      * blocks (attention.h) */
-    uint64_t kv = mul_sat(mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2,
-                                          (uint64_t)lfm_attn_ctx_alloc(sh->n_ctx)),
-                                  kvd),
+    uint64_t kv = mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2 * Hkv,
+                                  (uint64_t)lfm_kv_head_floats(sh->n_ctx, (int64_t)D)),
                           f);
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
     uint64_t ff_w = max_sz(K * F, FF);
@@ -226,6 +225,8 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->actq_row_bytes = sh.act_row_bytes;
     s->logits_cap_rows = 1;
     s->logits_first = -1;
+    s->mem_bytes = z.total;
+    s->max_memory = cap;
     atomic_init(&s->cancel, 0);
     lfm_scratch *c = &s->s;
     /* calloc: the KV cache and conv state start as zeros (empty history) */
@@ -312,6 +313,15 @@ static int reserve_logits(lfm2moe_session *s, int32_t rows) {
     if (rows <= s->logits_cap_rows)
         return LFM2MOE_OK;
     size_t bytes = (size_t)rows * (size_t)s->model->hp.n_vocab * sizeof(float);
+    /* two buffers (current and next step) of the new size replace two of
+     * the old: the growth counts against the creation cap */
+    const uint64_t grown = s->mem_bytes + 2 * (uint64_t)(rows - s->logits_cap_rows) *
+                                              (uint64_t)s->model->hp.n_vocab * sizeof(float);
+    if (s->max_memory && grown > s->max_memory)
+        return lfm_fail(LFM2MOE_ERR_LIMIT,
+                        "%d rows of logits would bring the session to %llu bytes, over its "
+                        "max_memory of %llu",
+                        rows, (unsigned long long)grown, (unsigned long long)s->max_memory);
     float *a = malloc(bytes), *b = malloc(bytes);
     if (!a || !b) {
         free(a);
@@ -326,6 +336,7 @@ static int reserve_logits(lfm2moe_session *s, int32_t rows) {
     s->logits = a;
     s->logits_next = b;
     s->logits_cap_rows = rows;
+    s->mem_bytes = grown;
     return LFM2MOE_OK;
 }
 

@@ -1,7 +1,9 @@
 /* A session: one sequence's state (KV cache of the attention blocks, conv
  * state of the conv blocks, logits) plus the scratch memory and threads the
  * forward pass uses.  All memory is allocated at creation, so a decode step
- * cannot fail half-way for lack of memory. */
+ * cannot fail half-way for lack of memory; the one exception is the logits
+ * of a step asking for all of them (LFM2MOE_DECODE_ALL_LOGITS), grown before
+ * the step starts and counted against max_memory. */
 #ifndef LFM_SESSION_H
 #define LFM_SESSION_H
 
@@ -9,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attention.h"
 #include "model/model.h"
 #include "model/threads.h"
 
@@ -45,6 +48,9 @@ struct lfm2moe_session {
     float *logits;    /* [logits_cap_rows][n_vocab] of the last step */
     float *logits_next; /* same size: the step being computed (swapped on success) */
     int32_t logits_cap_rows;
+    uint64_t mem_bytes;   /* what the session holds: lfm2moe_session_memory_size, plus
+                           * logits rows grown by LFM2MOE_DECODE_ALL_LOGITS steps */
+    uint64_t max_memory;  /* the creation cap (0: none), also for that growth */
     int32_t n_logits;     /* rows valid after the last step */
     int32_t logits_first; /* step-relative index of row 0 (-1: none) */
     int32_t last_step_tokens;
@@ -54,14 +60,21 @@ struct lfm2moe_session {
     atomic_int cancel;
 };
 
-/* Run the model over tokens[0..n) at positions pos0..pos0+n-1 (n <= n_batch,
- * ids already validated), updating the KV cache and conv state.  Writes the
- * logits of tokens first_logit..n-1 to logits_out (row 0 = token
- * first_logit; first_logit == n: none).  Returns LFM2MOE_OK or
- * LFM2MOE_ERR_CANCELLED (conv state then half-updated: the caller restores
- * it).  Never allocates. */
-int lfm_forward_chunk(struct lfm2moe_session *s, const int32_t *tokens, int32_t n, int32_t pos0,
-                      int32_t first_logit, float *logits_out);
+/* Floats of one kv head's K (or V) cache of an attention block: the
+ * positions of the session rounded up to whole key blocks (the layout of
+ * attention.h). */
+static inline int64_t lfm_kv_head_floats(int32_t n_ctx, int64_t head_dim) {
+    return (int64_t)lfm_attn_ctx_alloc(n_ctx) * head_dim;
+}
+
+/* The K and V caches of attention block attn_index: [Hkv] heads of
+ * lfm_kv_head_floats each, K first. */
+static inline void lfm_session_kv(const struct lfm2moe_session *s, int32_t attn_index,
+                                  float **k, float **v) {
+    const int64_t head = lfm_kv_head_floats(s->n_ctx, s->model->hp.head_dim);
+    *k = s->kv + (size_t)attn_index * 2 * (size_t)(s->model->hp.n_head_kv * head);
+    *v = *k + s->model->hp.n_head_kv * head;
+}
 
 /* lfm2moe_decode_step without clearing the cancel flag: lfm2moe_generate
  * clears it once at its start, so a cancel that arrives between two of its
