@@ -13,6 +13,7 @@
 #include "files/gguf_writer.h"
 #include "quant.h"
 #include "files/quantize.h"
+#include "files/synth_vocab.h"
 
 typedef struct synth_shape {
     const char *name;
@@ -135,7 +136,8 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     char name[96];
     snprintf(name, sizeof name, "synthetic %s %s (random weights)", sh->name,
              lfm2moe_ftype_name(p->ftype));
-    gw_header(&w, (uint64_t)n, 19);
+    const int vocab = synth_vocab_fits(sh->n_vocab);
+    gw_header(&w, (uint64_t)n, 19 + (vocab ? SYNTH_VOCAB_KVS : 0));
     gw_kv_str(&w, "general.architecture", "lfm2moe");
     gw_kv_str(&w, "general.name", name);
     gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
@@ -156,6 +158,8 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     gw_kv_u32(&w, "lfm2moe.expert_gating_func", 2);
     gw_kv_u32(&w, "lfm2moe.shortconv.l_cache", (uint32_t)sh->l_cache);
     free(kvh);
+    if (vocab)
+        synth_write_vocab(&w, sh->n_vocab);
 
     uint64_t off = 0, total = 0;
     for (int i = 0; i < n; i++) {

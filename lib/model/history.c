@@ -111,7 +111,9 @@ LFM2MOE_API int lfm2moe_session_rewind(session *s, int32_t pos) {
     for (int32_t p = from; p < pos; p += s->n_batch) {
         const int32_t cn = pos - p < s->n_batch ? pos - p : s->n_batch;
         /* first_logit = cn: no logits, the output head is skipped */
-        int st = lfm_forward_chunk(s, s->tokens + p, cn, p, cn, NULL);
+        lfm_fwd_part part = {.seq = s, .tokens = s->tokens + p, .row0 = 0, .n = cn, .pos0 = p,
+                             .first_logit = cn};
+        int st = lfm_forward_chunk(s, &part, 1, cn, NULL);
         if (st) {
             /* KV rows were rewritten with the values they held */
             memcpy(s->conv, s->conv_saved, s->conv_floats * sizeof(float));
@@ -124,50 +126,18 @@ LFM2MOE_API int lfm2moe_session_rewind(session *s, int32_t pos) {
     return LFM2MOE_OK;
 }
 
-/* ---- KV cache access -------------------------------------------------- */
+/* ---- KV cache access ------------------------------------------------ */
 
-uint32_t lfm_kv_type(const session *s) {
-    (void)s;
-    return 0; /* F32 */
-}
-
-size_t lfm_kv_pos_bytes(const session *s) {
-    return (size_t)s->model->hp.head_dim * sizeof(float);
-}
-
-static float *kv_head(const session *s, int32_t attn_index, int32_t head, int kind) {
-    float *k, *v;
+uint8_t *lfm_kv_head_ptr(const session *s, int32_t attn_index, int32_t head, int kind) {
+    void *k, *v;
     lfm_session_kv(s, attn_index, &k, &v);
-    return (kind == LFM_KV_K ? k : v) +
-           (size_t)head * (size_t)lfm_kv_head_floats(s->n_ctx, s->model->hp.head_dim);
+    return (uint8_t *)(kind == LFM_KV_K ? k : v) +
+           (size_t)head * (size_t)lfm_kv_head_size(s->kv_type, s->n_ctx, s->model->hp.head_dim);
 }
 
-void lfm_kv_get(const session *s, int32_t attn_index, int32_t head, int kind, int32_t p0,
-                int32_t n, void *out) {
-    const int64_t D = s->model->hp.head_dim;
-    const float *src = kv_head(s, attn_index, head, kind);
-    unsigned char *o = out; /* packed rows may sit at any alignment */
-    if (kind == LFM_KV_V) {
-        memcpy(o, src + (size_t)p0 * (size_t)D, (size_t)n * (size_t)D * sizeof(float));
-        return;
-    }
-    for (int64_t p = 0; p < n; p++)
-        for (int64_t i = 0; i < D; i++)
-            memcpy(o + (p * D + i) * 4, &src[lfm_attn_kidx(p0 + p, i, D)], 4);
-}
-
-void lfm_kv_put(session *s, int32_t attn_index, int32_t head, int kind, int32_t p0, int32_t n,
-                const void *in) {
-    const int64_t D = s->model->hp.head_dim;
-    float *dst = kv_head(s, attn_index, head, kind);
-    const unsigned char *r = in;
-    if (kind == LFM_KV_V) {
-        memcpy(dst + (size_t)p0 * (size_t)D, r, (size_t)n * (size_t)D * sizeof(float));
-        return;
-    }
-    for (int64_t p = 0; p < n; p++)
-        for (int64_t i = 0; i < D; i++)
-            memcpy(&dst[lfm_attn_kidx(p0 + p, i, D)], r + (p * D + i) * 4, 4);
+size_t lfm_kv_prefix(int32_t kv_type, int kind, int32_t n_pos, int64_t head_dim) {
+    return (size_t)(kind == LFM_KV_K ? lfm_kv_k_prefix_bytes(kv_type, n_pos, head_dim)
+                                     : lfm_kv_v_prefix_bytes(kv_type, n_pos, head_dim));
 }
 
 int lfm_floats_finite(const void *data, size_t n) {
@@ -181,8 +151,21 @@ int lfm_floats_finite(const void *data, size_t n) {
     return 1;
 }
 
-int lfm_kv_rows_finite(const session *s, const void *rows, int32_t n) {
-    return lfm_floats_finite(rows, (size_t)n * (size_t)s->model->hp.head_dim);
+int lfm_kv_prefix_finite(int32_t kv_type, int kind, const void *prefix, int32_t n_pos,
+                         int32_t head_dim) {
+    if (kv_type == LFM_KV_F32)
+        return lfm_floats_finite(prefix, lfm_kv_prefix(kv_type, kind, n_pos, head_dim) / 4);
+    /* other types: every element the prefix holds (keys: whole blocks), read
+     * through the cache's own accessors */
+    const int64_t rows = kind == LFM_KV_K ? lfm_attn_ctx_alloc(n_pos) : n_pos;
+    for (int64_t p = 0; p < rows; p++)
+        for (int32_t i = 0; i < head_dim; i++) {
+            float x = kind == LFM_KV_K ? lfm_kv_key(kv_type, prefix, p, i, head_dim)
+                                       : lfm_kv_value(kv_type, prefix, p, i, head_dim);
+            if (!(x - x == 0.0f))
+                return 0;
+        }
+    return 1;
 }
 
 /* ---- forks ------------------------------------------------------------ */
@@ -201,6 +184,7 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
         own.n_threads = src->n_threads;
         own.n_batch = src->n_batch;
         own.checkpoint_interval = src->ckpt_interval;
+        own.kv_type = src->kv_type;
         params = &own;
     }
     session *d = NULL;
@@ -208,6 +192,12 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
     if (st)
         return st;
     const int32_t n = src->pos;
+    if (d->kv_type != src->kv_type) {
+        lfm2moe_session_free(d);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_copy: the copy's kv_type %d differs from the source's %d",
+                        params->kv_type, src->kv_type);
+    }
     if (n > d->n_ctx) {
         lfm2moe_session_free(d);
         return lfm_fail(LFM2MOE_ERR_CONTEXT_FULL,
@@ -215,18 +205,11 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
                         d->n_ctx);
     }
     const lfm_hparams *hp = &src->model->hp;
-    void *rows = malloc(n ? (size_t)n * lfm_kv_pos_bytes(src) : 1);
-    if (!rows) {
-        lfm2moe_session_free(d);
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "lfm2moe_session_copy: out of memory");
-    }
     for (int32_t a = 0; a < src->model->n_attn_blocks && n; a++)
         for (int32_t h = 0; h < hp->n_head_kv; h++)
-            for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++) {
-                lfm_kv_get(src, a, h, kind, 0, n, rows);
-                lfm_kv_put(d, a, h, kind, 0, n, rows);
-            }
-    free(rows);
+            for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++)
+                memcpy(lfm_kv_head_ptr(d, a, h, kind), lfm_kv_head_ptr(src, a, h, kind),
+                       lfm_kv_prefix(src->kv_type, kind, n, hp->head_dim));
     memcpy(d->tokens, src->tokens, (size_t)n * sizeof(int32_t));
     memcpy(d->conv, src->conv, src->conv_floats * sizeof(float));
     /* checkpoints carry over when they sit at the same positions */

@@ -120,7 +120,7 @@ static void header_of(const session *s, snap_header *h) {
     h->n_head_kv = (uint32_t)m->hp.n_head_kv;
     h->head_dim = (uint32_t)m->hp.head_dim;
     h->l_cache = (uint32_t)m->hp.l_cache;
-    h->kv_type = lfm_kv_type(s);
+    h->kv_type = (uint32_t)s->kv_type;
 }
 
 /* Bytes of a snapshot holding n tokens and n_ckpt checkpoints, for a
@@ -128,10 +128,15 @@ static void header_of(const session *s, snap_header *h) {
 static uint64_t snap_size(const session *s, uint64_t n, uint64_t n_ckpt) {
     const lfm2moe_model *m = s->model;
     const uint64_t conv = (uint64_t)s->conv_floats * sizeof(float);
-    const uint64_t kv_per_token =
-        (uint64_t)m->n_attn_blocks * (uint64_t)m->hp.n_head_kv * 2 * lfm_kv_pos_bytes(s);
+    if (n > (uint64_t)INT32_MAX)
+        return 0;
+    /* per kv head: the K and V bytes of n positions (keys in whole blocks) */
+    const uint64_t head = lfm_kv_prefix(s->kv_type, LFM_KV_K, (int32_t)n, m->hp.head_dim) +
+                          lfm_kv_prefix(s->kv_type, LFM_KV_V, (int32_t)n, m->hp.head_dim);
     uint64_t total = SNAP_HEADER + SNAP_TRAILER + conv, part;
-    if (__builtin_mul_overflow(n, 4 + kv_per_token, &part) ||
+    if (__builtin_mul_overflow(n, 4, &part) || __builtin_add_overflow(total, part, &total) ||
+        __builtin_mul_overflow((uint64_t)m->n_attn_blocks * (uint64_t)m->hp.n_head_kv, head,
+                               &part) ||
         __builtin_add_overflow(total, part, &total) ||
         __builtin_mul_overflow(n_ckpt, 4 + conv, &part) ||
         __builtin_add_overflow(total, part, &total))
@@ -202,14 +207,11 @@ LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, si
             put_u32(&w, (uint32_t)i);
             put(&w, s->ckpt + (size_t)i * s->conv_floats, s->conv_floats * sizeof(float));
         }
-    const size_t rows = (size_t)s->pos * lfm_kv_pos_bytes(s);
     for (int32_t a = 0; a < s->model->n_attn_blocks; a++)
         for (int32_t g = 0; g < s->model->hp.n_head_kv; g++)
-            for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++) {
-                if (s->pos)
-                    lfm_kv_get(s, a, g, kind, 0, s->pos, w.p);
-                w.p += rows;
-            }
+            for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++)
+                put(&w, lfm_kv_head_ptr(s, a, g, kind),
+                    lfm_kv_prefix(s->kv_type, kind, s->pos, s->model->hp.head_dim));
     const uint64_t sum = lfm_snapshot_checksum(buf, (size_t)size - SNAP_TRAILER);
     put(&w, &sum, 8);
     return LFM2MOE_OK;
@@ -314,12 +316,26 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
             return bad("non-finite checkpoint");
         r.p += conv;
     }
-    const int32_t heads = s->model->n_attn_blocks * s->model->hp.n_head_kv * 2;
-    for (int32_t i = 0; i < heads && h->n_tokens; i++) {
-        if (!lfm_kv_rows_finite(s, r.p, h->n_tokens))
-            return bad("non-finite KV cache entry");
-        r.p += (size_t)h->n_tokens * lfm_kv_pos_bytes(s);
-    }
+    /* the KV bytes, each head's K then V, copied aligned for the checks */
+    const int32_t heads = s->model->n_attn_blocks * s->model->hp.n_head_kv, D = s->model->hp.head_dim;
+    const size_t kb = lfm_kv_prefix(s->kv_type, LFM_KV_K, h->n_tokens, D);
+    const size_t vb = lfm_kv_prefix(s->kv_type, LFM_KV_V, h->n_tokens, D);
+    void *tmp = heads && (kb || vb) ? malloc(kb > vb ? kb : vb) : NULL;
+    if (heads && (kb || vb) && !tmp)
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "session snapshot: out of memory");
+    int ok = 1;
+    for (int32_t i = 0; i < heads && ok; i++)
+        for (int kind = LFM_KV_K; kind <= LFM_KV_V && ok; kind++) {
+            const size_t bytes = kind == LFM_KV_K ? kb : vb;
+            if (bytes) {
+                memcpy(tmp, r.p, bytes);
+                ok = lfm_kv_prefix_finite(s->kv_type, kind, tmp, h->n_tokens, D);
+            }
+            r.p += bytes;
+        }
+    free(tmp);
+    if (!ok)
+        return bad("non-finite KV cache entry");
     return LFM2MOE_OK;
 }
 
@@ -347,13 +363,12 @@ LFM2MOE_API int lfm2moe_session_load(session *s, const void *data, size_t len) {
             r.p += s->conv_floats * sizeof(float);
         }
     }
-    const size_t rows = (size_t)n * lfm_kv_pos_bytes(s);
     for (int32_t a = 0; a < s->model->n_attn_blocks; a++)
         for (int32_t g = 0; g < s->model->hp.n_head_kv; g++)
             for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++) {
-                if (n)
-                    lfm_kv_put(s, a, g, kind, 0, n, r.p);
-                r.p += rows;
+                const size_t bytes = lfm_kv_prefix(s->kv_type, kind, n, s->model->hp.head_dim);
+                memcpy(lfm_kv_head_ptr(s, a, g, kind), r.p, bytes);
+                r.p += bytes;
             }
     s->pos = n;
     s->n_logits = 0;

@@ -16,6 +16,7 @@ public final class Session implements AutoCloseable {
 
     private final Model model;
     private final int nVocab;
+    private final KvType kvType;
     private volatile long handle;
     private volatile boolean running;
     /** The thread inside generate, whose listener must not free the session. */
@@ -36,28 +37,37 @@ public final class Session implements AutoCloseable {
 
     /** @param maxMemory refuse (LIMIT) if the session needs more bytes; 0: no cap */
     public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory) {
-        this(model, nCtx, threads, nBatch, maxMemory, 0);
+        this(model, nCtx, threads, nBatch, maxMemory, KvType.F32);
+    }
+
+    /**
+     * @param kvType element type of the KV cache (F32 exact; F16, Q8_0 smaller)
+     */
+    public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory, KvType kvType) {
+        this(model, nCtx, threads, nBatch, maxMemory, kvType, 0);
     }
 
     /**
      * @param checkpointInterval keep the conv state every this many tokens, so
      *     {@link #rewind} re-evaluates fewer than that many (0: 64)
      */
-    public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory,
+    public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory, KvType kvType,
                    int checkpointInterval) {
         this.model = model;
         this.nVocab = model.vocabSize();
+        this.kvType = kvType;
         synchronized (model) {
             handle = Native.sessionCreate(model.handle(), nCtx, threads, nBatch, maxMemory,
-                    checkpointInterval);
+                    kvType.value, checkpointInterval);
             model.register(this);
         }
     }
 
     /** A session around a handle made by lfm2moe_session_copy. */
-    private Session(Model model, long copied) {
+    private Session(Model model, long copied, KvType kvType) {
         this.model = model;
         this.nVocab = model.vocabSize();
+        this.kvType = kvType;
         synchronized (model) {
             handle = copied;
             model.register(this);
@@ -66,6 +76,11 @@ public final class Session implements AutoCloseable {
 
     public Model model() {
         return model;
+    }
+
+    /** The element type of this session's KV cache. */
+    public KvType kvType() {
+        return kvType;
     }
 
     private long handle() {
@@ -319,13 +334,13 @@ public final class Session implements AutoCloseable {
 
     /** A new session with the same state and parameters (only the used cache is copied). */
     public synchronized Session copy() {
-        return new Session(model, Native.sessionCopy(idleHandle(), true, 0, 0, 0, 0, 0));
+        return new Session(model, Native.sessionCopy(idleHandle(), true, 0, 0, 0, 0, 0, 0), kvType);
     }
 
-    /** A copy with other parameters (nCtx must hold the tokens). */
+    /** A copy with other parameters (nCtx must hold the tokens; the KV type stays). */
     public synchronized Session copy(int nCtx, int threads, int nBatch, long maxMemory,
                                      int checkpointInterval) {
         return new Session(model, Native.sessionCopy(idleHandle(), false, nCtx, threads, nBatch,
-                maxMemory, checkpointInterval));
+                maxMemory, kvType.value, checkpointInterval), kvType);
     }
 }
