@@ -475,6 +475,76 @@ static void test_copy(void **state) {
     lfm2moe_model_free(m);
 }
 
+/* F16 and Q8_0 caches: rewinds are exact, snapshots and copies carry the
+ * cache bytes as they are; sessions decoded together by
+ * lfm2moe_decode_batch keep their history and checkpoints too. */
+static void test_kv_types_and_batches(void **state) {
+    (void)state;
+    lfm2moe_model *m = load(TINY);
+    const int V = n_vocab(m);
+    int32_t t[120];
+    sequence(t, 120, V, 41);
+    const int types[] = {LFM2MOE_KV_F16, LFM2MOE_KV_Q8_0};
+    for (size_t k = 0; k < 2; k++) {
+        lfm2moe_session_params sp;
+        lfm2moe_session_params_init(&sp);
+        sp.n_ctx = 256;
+        sp.n_threads = 1;
+        sp.checkpoint_interval = 16;
+        sp.kv_type = types[k];
+        lfm2moe_session *a = NULL, *b = NULL, *fresh = NULL, *c = NULL;
+        assert_int_equal(lfm2moe_session_create(m, &sp, &a), LFM2MOE_OK);
+        assert_int_equal(lfm2moe_session_create(m, &sp, &b), LFM2MOE_OK);
+        assert_int_equal(lfm2moe_session_create(m, &sp, &fresh), LFM2MOE_OK);
+        decode(a, t, 100, 0);
+        size_t len;
+        void *snap = save(a, &len);
+        assert_int_equal(lfm2moe_session_load(b, snap, len), LFM2MOE_OK);
+        assert_int_equal(lfm2moe_session_copy(a, NULL, &c), LFM2MOE_OK);
+        same_future(a, b, t + 100, 5, V);
+        decode(c, t + 100, 5, 0);
+        for (int pos = 99; pos > 0; pos -= 23) {
+            assert_int_equal(lfm2moe_session_rewind(a, pos), LFM2MOE_OK);
+            assert_int_equal(lfm2moe_session_rewind(c, pos), LFM2MOE_OK);
+            lfm2moe_session_reset(fresh);
+            decode(fresh, t, pos, 0);
+            same_future(a, fresh, t + pos, 3, V);
+            lfm2moe_session_rewind(fresh, pos);
+            same_future(c, fresh, t + pos, 3, V);
+        }
+        /* a snapshot of another KV type is refused */
+        lfm2moe_session *f32 = session(m, 256, 1, 16);
+        assert_int_equal(lfm2moe_session_load(f32, snap, len), LFM2MOE_ERR_INVALID_ARGUMENT);
+        free(snap);
+        lfm2moe_session *all[] = {a, b, c, fresh, f32};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            lfm2moe_session_free(all[i]);
+    }
+    /* two sessions decoded by one batch call: tokens recorded, exact rewinds */
+    lfm2moe_session *x = session(m, 256, 1, 8), *y = session(m, 256, 1, 8);
+    decode(x, t, 10, 0);
+    const int32_t *toks[2] = {t + 10, t + 50};
+    const int32_t n[2] = {30, 20};
+    lfm2moe_session *both[2] = {x, y};
+    assert_int_equal(lfm2moe_decode_batch(both, toks, n, 2), LFM2MOE_OK);
+    int32_t held[64];
+    size_t nh = 0;
+    assert_int_equal(lfm2moe_session_tokens(x, held, 64, &nh), LFM2MOE_OK);
+    assert_int_equal(nh, 40);
+    assert_memory_equal(held, t, 40 * sizeof(int32_t));
+    assert_int_equal(lfm2moe_session_tokens(y, held, 64, &nh), LFM2MOE_OK);
+    assert_int_equal(nh, 20);
+    assert_memory_equal(held, t + 50, 20 * sizeof(int32_t));
+    lfm2moe_session *fx = session(m, 256, 1, 8);
+    decode(fx, t, 27, 0);
+    assert_int_equal(lfm2moe_session_rewind(x, 27), LFM2MOE_OK); /* checkpoint 24 from the batch */
+    same_future(x, fx, t + 27, 4, V);
+    lfm2moe_session_free(x);
+    lfm2moe_session_free(y);
+    lfm2moe_session_free(fx);
+    lfm2moe_model_free(m);
+}
+
 /* ---- prefix reuse in lfm2moe_generate -------------------------------- */
 
 typedef struct text {
@@ -560,6 +630,7 @@ int main(void) {
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_corrupt_snapshots),
         cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_kv_types_and_batches),
         cmocka_unit_test(test_generate_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
