@@ -3,8 +3,8 @@
  * Each input is tried twice: as it is, and with its last 8 bytes replaced
  * by the right checksum, so the fuzzer reaches the checks behind it.  A
  * refused input must leave the session exactly as it was (same tokens,
- * same next logits); an accepted one must give a session that decodes,
- * rewinds, and saves again.
+ * same tokens); an accepted one must give a session that decodes, rewinds,
+ * and saves again (then the known state is restored).
  *
  * Seeds (corpus/session_load/seed-*): snapshots of tiny-a sessions holding
  * 0, 1, 5, 9 and 40 tokens, with checkpoint intervals 4 and 64, written
@@ -24,6 +24,13 @@ static lfm2moe_session *session;
 static int32_t n_vocab;
 static const int32_t held[3] = {5, 17, 300}; /* what the session holds between inputs */
 
+/* Put the session in its known state: it holds `held`. */
+static void known_state(void) {
+    if (lfm2moe_session_reset(session) != LFM2MOE_OK ||
+        lfm2moe_decode_step(session, held, 3, 0) != LFM2MOE_OK)
+        abort();
+}
+
 static void setup(void) {
     if (model)
         return;
@@ -41,13 +48,7 @@ static void setup(void) {
         abort();
     }
     n_vocab = mi.n_vocab;
-}
-
-/* Put the session in its known state: it holds `held`. */
-static void known_state(void) {
-    if (lfm2moe_session_reset(session) != LFM2MOE_OK ||
-        lfm2moe_decode_step(session, held, 3, 0) != LFM2MOE_OK)
-        abort();
+    known_state();
 }
 
 static void expect_known_state(void) {
@@ -94,8 +95,7 @@ static void try_load(const uint8_t *data, size_t size) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    setup();
-    known_state();
+    setup(); /* the session holds `held` (a refused load leaves it so) */
     try_load(data, size);
     if (size >= 8) {
         uint8_t *sealed = malloc(size);
