@@ -83,10 +83,10 @@ public final class GenerationParams {
     }
 
     int[] ints() {
-        return new int[] {maxTokens, topK, penaltyLastN, reusePrefix ? REUSE_PREFIX : 0};
+        return new int[] {maxTokens, topK, penaltyLastN, reusePrefix ? GENERATE_REUSE_PREFIX : 0};
     }
 
-    private static final int REUSE_PREFIX = 1; // LFM2MOE_GENERATE_REUSE_PREFIX
+    private static final int GENERATE_REUSE_PREFIX = 1;
 
     byte[][] stopBytes() {
         byte[][] b = new byte[stop.size()][];
