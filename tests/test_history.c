@@ -95,7 +95,7 @@ static void expect_next(lfm2moe_session *s, const int32_t *t, int pos, const flo
     }
 }
 
-static void rewind_checks(const char *path, int interval, int step) {
+static void rewind_checks(const char *path, int interval, int step, int threads) {
     lfm2moe_model *m = load(path);
     const int V = n_vocab(m);
     int32_t t[N_SEQ];
@@ -114,8 +114,8 @@ static void rewind_checks(const char *path, int interval, int step) {
         char what[96];
         snprintf(what, sizeof what, "%s at %s, interval %d", path, lfm2moe_isa_name(level),
                  interval);
-        /* the session under test: 2 threads, mixed step sizes */
-        lfm2moe_session *s = session(m, 512, 2, interval);
+        /* the session under test: mixed step sizes */
+        lfm2moe_session *s = session(m, 512, threads, interval);
         decode(s, t, 37, 0);
         for (int i = 37; i < 50; i++)
             decode(s, t + i, 1, 0);
@@ -155,21 +155,21 @@ static void rewind_checks(const char *path, int interval, int step) {
 
 static void test_rewind_tiny(void **state) {
     (void)state;
-    rewind_checks(TINY, 16, 1);
-    rewind_checks(TINY, 1000, 37); /* no checkpoints: re-evaluate from 0 */
+    rewind_checks(TINY, 16, 1, 2); /* and 2 threads against the 1-thread reference */
+    rewind_checks(TINY, 1000, 37, 1); /* no checkpoints: re-evaluate from 0 */
 }
 
 static void test_rewind_demo(void **state) {
     (void)state;
-    rewind_checks(DEMO, 16, 1);
-    rewind_checks(DEMO, 0, 11); /* the default interval */
+    rewind_checks(DEMO, 16, 1, 1);
+    rewind_checks(DEMO, 0, 17, 1); /* the default interval */
 }
 
 /* Quantized weights take other kernels (activation encoding, integer dot
  * products): still batch-invariant. */
 static void test_rewind_quantized(void **state) {
     (void)state;
-    rewind_checks(TINY_Q, 16, 5);
+    rewind_checks(TINY_Q, 16, 7, 1);
 }
 
 static void test_rewind_errors(void **state) {
