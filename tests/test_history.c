@@ -633,5 +633,8 @@ int main(void) {
         cmocka_unit_test(test_kv_types_and_batches),
         cmocka_unit_test(test_generate_reuse),
     };
+    /* e.g. HISTORY_TEST_FILTER='test_corrupt*' for a quick sanitizer run */
+    if (getenv("HISTORY_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("HISTORY_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
