@@ -6,7 +6,9 @@
  * whose end-of-turn token generation does not feed back) and the new
  * "<|im_start|>user\n...<|im_end|>\n<|im_start|>assistant\n".
  * Commands: /reset forgets the conversation; Ctrl-D (end of input) or /quit
- * quits; Ctrl-C stops the current answer (and quits at the prompt). */
+ * quits; Ctrl-C stops the current answer (and quits at the prompt).
+ * Reasoning models (LFM2.5) think in "<think>...</think>" before answering:
+ * that part is hidden, or shown dimmed with --show-thinking. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +17,10 @@
 #include "cli.h"
 #include "gen_common.h"
 #include "base/json.h"
+#include "think_view.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: lfm2moe chat [-m MODEL] [--system TEXT] [options]\n%s",
+    fprintf(stderr, "usage: lfm2moe chat [-m MODEL] [--system TEXT] [--show-thinking] [options]\n%s",
             gen_opts_usage);
 }
 
@@ -45,10 +48,21 @@ static int first_turn(const lfm2moe_model *m, const char *system, const char *us
     return st ? cli_fail("chat template", st) : 0;
 }
 
+static int show_piece(void *user_data, const char *piece, size_t len, int32_t token) {
+    (void)token;
+    think_view_put(user_data, piece, len);
+    return 0;
+}
+
 int cmd_chat(int argc, char **argv) {
     gen_opts o;
     gen_opts_init(&o, 512);
+    int show_thinking = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--show-thinking")) {
+            show_thinking = 1;
+            continue;
+        }
         int r = gen_opt_parse(&o, argc, argv, &i);
         if (r < 0) return 2;
         if (r == 0) {
@@ -71,7 +85,10 @@ int cmd_chat(int argc, char **argv) {
     gp.sampling = o.sp;
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
-    gp.callback = gen_print_piece;
+    think_view view;
+    think_view_init(&view, stdout, show_thinking, isatty(STDOUT_FILENO));
+    gp.callback = show_piece;
+    gp.user_data = &view;
 
     int rc = 0, turns = 0;
     char *line = NULL;
@@ -138,6 +155,7 @@ int cmd_chat(int argc, char **argv) {
         gen_sigint_target(s);
         st = lfm2moe_generate(s, ids, n, &gp, &r);
         gen_sigint_target(NULL);
+        think_view_end(&view);
         putchar('\n');
         fflush(stdout);
         if (st == LFM2MOE_ERR_CONTEXT_FULL) {
