@@ -16,14 +16,8 @@
 #define SYNTAX(c, pos, ...) jj_fail((c), LFM2MOE_ERR_UNSUPPORTED_TEMPLATE, (uint32_t)(pos), __VA_ARGS__)
 
 static void emit(jctx *c, jtok t) {
-    if (c->n_toks == c->tok_i) { /* tok_i is the capacity while lexing */
-        size_t cap = c->tok_i ? c->tok_i * 2 : 256;
-        if (cap > c->lim.max_memory / sizeof(jtok)) SYNTAX(c, t.pos, "template too long");
-        jtok *nt = jj_alloc(c, cap * sizeof *nt);
-        if (c->n_toks) memcpy(nt, c->toks, c->n_toks * sizeof *nt);
-        c->toks = nt;
-        c->tok_i = cap;
-    }
+    if (c->n_toks == c->tok_i) /* tok_i is the capacity while lexing */
+        c->toks = jj_grow(c, c->toks, c->n_toks, &c->tok_i, sizeof *c->toks);
     c->toks[c->n_toks++] = t;
 }
 
