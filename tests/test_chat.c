@@ -251,6 +251,11 @@ static void test_render_json_api(void **state) {
     assert_int_equal(lfm2moe_chat_render_template(NULL, t2, strlen(t2), req, strlen(req), 0, buf, sizeof buf, &len),
                      LFM2MOE_OK);
     assert_string_equal(buf, "[]False");
+    /* as in transformers, tools and documents are None when not given */
+    const char *t3 = "{{ tools is none }}{{ documents is none }}{{ tools is defined }}";
+    assert_int_equal(lfm2moe_chat_render_template(NULL, t3, strlen(t3), req, strlen(req), 0, buf, sizeof buf, &len),
+                     LFM2MOE_OK);
+    assert_string_equal(buf, "TrueTrueTrue");
     assert_int_equal(lfm2moe_chat_render_json(model, "[1]", 3, 0, buf, sizeof buf, &len),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_chat_render_json(model, "{\"messages\": 1}", 15, 0, buf, sizeof buf, &len),
