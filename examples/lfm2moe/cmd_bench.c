@@ -229,10 +229,11 @@ static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps,
 static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, const char *name,
                            double gib, double bp, int n_threads, const int *counts,
                            int n_counts, int n, int threads, int reps) {
-    double *tps = malloc((size_t)n_counts * (size_t)reps * sizeof *tps);
+    double *tps = malloc(2 * (size_t)n_counts * (size_t)reps * sizeof *tps);
     if (!tps)
         return cli_fail("bench --parallel", LFM2MOE_ERR_OUT_OF_MEMORY);
-    int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps);
+    double *cpu_ms = tps + n_counts * reps;
+    int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps, cpu_ms);
     if (st) {
         free(tps);
         return cli_fail("bench --parallel", st);
@@ -250,6 +251,11 @@ static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, c
             ratio[r] = tps[c * reps + r] / tps[r];
         printf(" x%d %.2f%s", counts[c], median_of(ratio, reps), c + 1 < n_counts ? "," : "\n");
     }
+    /* CPU time is what a loaded machine does not take away: the work per step */
+    printf("process CPU time per step (median):");
+    for (int c = 0; c < n_counts; c++)
+        printf(" x%d %.1f ms%s", counts[c], median_of(cpu_ms + c * reps, reps),
+               c + 1 < n_counts ? "," : "\n");
     free(tps);
     return 0;
 }

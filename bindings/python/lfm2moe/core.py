@@ -9,7 +9,7 @@ import threading
 import weakref
 from ctypes import byref, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass, fields
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, TypeVar, Union
 
 from . import _native as N
 from ._util import to_bytes as _to_bytes, token_array as _token_array
@@ -77,6 +77,9 @@ class VocabInfo:
     add_bos: bool
 
 
+_H = TypeVar("_H", bound="_Handle")
+
+
 class _Handle:
     """An owned C pointer freed exactly once: close() is idempotent, __del__
     calls it, and every use of a closed handle raises ClosedError."""
@@ -107,10 +110,10 @@ class _Handle:
         """Free the C object now (idempotent)."""
         self._release()
 
-    def __enter__(self):
+    def __enter__(self: "_H") -> "_H":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self):

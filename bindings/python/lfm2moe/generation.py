@@ -8,7 +8,7 @@ import queue
 import threading
 from ctypes import byref, c_char_p, c_float, c_int32
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import _native as N
 from ._util import to_bytes as _to_bytes, token_array as _token_array
@@ -77,7 +77,9 @@ class Generation:
     characters).  After the iteration ends `.result` holds the
     GenerationResult.  close() (or dropping the iterator) stops the run."""
 
-    def __init__(self, session: Session, ids, max_tokens, stop, logit_bias, sampling, flags=0):
+    def __init__(self, session: "Session", ids: Sequence[int], max_tokens: int,
+                 stop: Sequence[Union[str, bytes]], logit_bias: Optional[Dict[int, float]],
+                 sampling: Dict[str, Any], flags: int = 0):
         unknown = set(sampling) - set(_SAMPLING_KEYS)
         if unknown:
             raise TypeError("unknown sampling arguments: %s" % ", ".join(sorted(unknown)))
@@ -200,10 +202,10 @@ class Generation:
         self._state = None
         self._session = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Generation":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self):

@@ -541,6 +541,10 @@ class PythonicTest(unittest.TestCase):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
         self.assertIn(b"42", out.stdout)
         self.assertIn(b"tok/s", out.stderr)
+        out = subprocess.run([sys.executable, "-m", "lfm2moe", "chat", "-m", demo, "--temp", "0"],
+                             input=b"What is 17 plus 25?\nWhat is 30 plus 12?\n",
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        self.assertEqual(out.stdout.count(b"42"), 2, out.stdout)
 
 
 

@@ -8,6 +8,7 @@ import ai.lfm2moe.Message;
 import ai.lfm2moe.Model;
 import ai.lfm2moe.Session;
 import ai.lfm2moe.StopReason;
+import ai.lfm2moe.Version;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -108,6 +109,9 @@ public final class BindingTest {
     static void testModel() throws Exception {
         try (Model m = new Model(model)) {
             check(Model.libraryVersion().startsWith("0."), "version");
+            // the generated Version class and the library both carry meson's version
+            check(Version.library().equals(Version.STRING) && Model.libraryVersion().equals(Version.STRING),
+                    "Version.STRING " + Version.STRING + " vs library " + Version.library());
             check(m.info().nVocab == 1024 && m.info().nEmbd == 128 && m.info().nBlock == 8,
                     "info " + m.info());
             check(m.info().architecture.equals("lfm2moe"), "architecture");
