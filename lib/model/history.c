@@ -199,10 +199,10 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
                         params->kv_type, src->kv_type);
     }
     if (n > d->n_ctx) {
+        const int32_t room = d->n_ctx;
         lfm2moe_session_free(d);
         return lfm_fail(LFM2MOE_ERR_CONTEXT_FULL,
-                        "lfm2moe_session_copy: %d tokens held, the copy's context is %d", n,
-                        d->n_ctx);
+                        "lfm2moe_session_copy: %d tokens held, the copy's context is %d", n, room);
     }
     const lfm_hparams *hp = &src->model->hp;
     for (int32_t a = 0; a < src->model->n_attn_blocks && n; a++)
