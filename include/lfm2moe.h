@@ -185,7 +185,10 @@ typedef struct lfm2moe_model_info {
     uint64_t n_params;         /* elements in all tensors */
     uint64_t file_size;        /* bytes (of the file or memory image) */
     uint64_t n_tensors;
-    uint64_t reserved[8];
+    int32_t sliding_window;    /* positions an attention block sees (0: all), from
+                                * <arch>.attention.sliding_window */
+    int32_t reserved_i32;
+    uint64_t reserved[7];
 } lfm2moe_model_info;
 
 /* Fill *info.  info->struct_size must be set by the caller. */
@@ -195,7 +198,9 @@ LFM2MOE_API int lfm2moe_model_get_info(const lfm2moe_model *model, lfm2moe_model
 LFM2MOE_API int lfm2moe_model_block_kind(const lfm2moe_model *model, int32_t block,
                                          int32_t *op_kind, int32_t *ffn_kind);
 
-/* general.architecture.  The string is owned by the model. */
+/* general.architecture: "lfm2moe" (mixture of experts) or "lfm2" (every
+ * block a dense FFN); a file of any other architecture does not load
+ * (UNSUPPORTED_ARCH, naming it).  The string is owned by the model. */
 LFM2MOE_API int lfm2moe_model_architecture(const lfm2moe_model *model, const char **name);
 
 /* Metadata: number of keys, key by index (owned by the model). */

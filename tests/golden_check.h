@@ -10,7 +10,8 @@ typedef struct golden_stats {
     double argmax_agree; /* fraction of rows with the same argmax */
 } golden_stats;
 
-void golden_run(const char *model_path, const gld *g, int batched, int threads, float *logits);
+void golden_run(const char *model_path, const gld *g, int batched, int threads, int n_batch,
+                float *logits);
 golden_stats golden_compare(const gld *g, const float *logits);
 
 #endif

@@ -17,8 +17,10 @@
 #include "golden_check.h"
 #include "lfm2moe.h"
 
-/* Run the model over g's tokens; logits[(n)*V].  batched: prompt in one step. */
-void golden_run(const char *model_path, const gld *g, int batched, int threads, float *logits) {
+/* Run the model over g's tokens; logits[(n)*V].  batched: prompt in one step
+ * (in chunks of n_batch tokens; 0: the default). */
+void golden_run(const char *model_path, const gld *g, int batched, int threads, int n_batch,
+                float *logits) {
     lfm2moe_model *m = NULL;
     int st = lfm2moe_model_load(model_path, NULL, &m);
     if (st)
@@ -27,6 +29,7 @@ void golden_run(const char *model_path, const gld *g, int batched, int threads, 
     lfm2moe_session_params_init(&sp);
     sp.n_ctx = g->n_prompt + g->n_gen;
     sp.n_threads = threads;
+    sp.n_batch = n_batch;
     lfm2moe_session *s = NULL;
     assert_int_equal(lfm2moe_session_create(m, &sp, &s), LFM2MOE_OK);
     int32_t n = g->n_prompt + g->n_gen, t = 0;
@@ -74,8 +77,8 @@ golden_stats golden_compare(const gld *g, const float *logits) {
     return r;
 }
 
-static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
-                  int threads) {
+static void check_chunked(const char *stem, double max_abs, double rel_rms, double argmax,
+                          int batched, int threads, int n_batch) {
     char path[1024], model[1024], err[256];
     snprintf(path, sizeof path, GOLDEN_DIR "/%s.gld", stem);
     snprintf(model, sizeof model, GOLDEN_DIR "/%s.gguf", stem);
@@ -83,10 +86,10 @@ static void check(const char *stem, double max_abs, double rel_rms, double argma
     if (gld_read(path, 1, &g, err, sizeof err))
         fail_msg("%s", err);
     float *logits = malloc((size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab * sizeof(float));
-    golden_run(model, &g, batched, threads, logits);
+    golden_run(model, &g, batched, threads, n_batch, logits);
     golden_stats r = golden_compare(&g, logits);
-    print_message("%-16s %s t%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
-                  batched ? "batched " : "one-by-one", threads, r.max_abs, r.rel_rms,
+    print_message("%-16s %s t%d b%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
+                  batched ? "batched " : "one-by-one", threads, n_batch, r.max_abs, r.rel_rms,
                   100 * r.argmax_agree);
     if (max_abs > 0)
         assert_true(r.max_abs <= max_abs);
@@ -97,18 +100,50 @@ static void check(const char *stem, double max_abs, double rel_rms, double argma
     gld_free(&g);
 }
 
-/* F32 weights: max |d| <= 0.01 on every row, identical argmax */
+static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
+                  int threads) {
+    check_chunked(stem, max_abs, rel_rms, argmax, batched, threads, 0);
+}
+
+/* F32 weights: max |d| on every row, identical argmax.  The reference's
+ * bound is 1e-3; an exact engine lands near 3e-5 (tests/golden/README.md)
+ * and every level here at or below 3e-5, so 2e-4 leaves room for the SIMD
+ * levels' fused sums and catches any real drift. */
+#define F32_MAX_ABS 2e-4
+
 static void test_tiny_a_f32(void **state) {
     (void)state;
-    check("tiny-a-f32", 0.01, 0, 1.0, 1, 1);
-    check("tiny-a-f32", 0.01, 0, 1.0, 0, 2);
-    check("tiny-a-f32", 0.01, 0, 1.0, 1, 2);
+    check("tiny-a-f32", F32_MAX_ABS, 0, 1.0, 1, 1);
+    check("tiny-a-f32", F32_MAX_ABS, 0, 1.0, 0, 2);
+    check("tiny-a-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+}
+
+/* Dense LFM2 (general.architecture "lfm2"): the same bound. */
+static void test_tiny_d_f32(void **state) {
+    (void)state;
+    check("tiny-d-f32", F32_MAX_ABS, 0, 1.0, 1, 1);
+    check("tiny-d-f32", F32_MAX_ABS, 0, 1.0, 0, 2);
+    check("tiny-d-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+}
+
+/* Sliding window of 8 on a 54-token run: every row past the 8th sees only
+ * the window.  With the default chunk the whole context is cached; with
+ * chunks of 4 and 7 tokens the KV cache is a ring (16 slots) that wraps
+ * within the prompt and during the greedy steps. */
+static void test_tiny_d_swa_f32(void **state) {
+    (void)state;
+    check("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 1);
+    check("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 0, 2);
+    check("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+    check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 2, 4);
+    check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 1, 7);
+    check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 0, 2, 4);
 }
 
 static void test_tiny_q_f32(void **state) {
     (void)state;
-    check("tiny-q-f32", 0.01, 0, 1.0, 1, 2);
-    check("tiny-q-f32", 0.01, 0, 1.0, 0, 1);
+    check("tiny-q-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+    check("tiny-q-f32", F32_MAX_ABS, 0, 1.0, 0, 1);
 }
 
 /* F16 / BF16: max |d| <= 0.05 / 0.25 */
@@ -137,6 +172,8 @@ static void test_tiny_q_quantized(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_a_f32),
+        cmocka_unit_test(test_tiny_d_f32),
+        cmocka_unit_test(test_tiny_d_swa_f32),
         cmocka_unit_test(test_tiny_q_f32),
         cmocka_unit_test(test_tiny_q_f16_bf16),
         cmocka_unit_test(test_tiny_q_quantized),

@@ -669,19 +669,23 @@ static void test_ew_entry_points(void **state) {
  * weighted sum of values keeps the order over positions but fuses and
  * applies 1/sum after it, <= (len + 2) u max|v|.  Bound per output:
  *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16). */
-static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
+/* window 0: full causal attention; ring 0: slot = position (else the
+ * cache is a ring of that many slots, every slot filled: the ones a row
+ * does not see hold other positions' values). */
+static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp, int window, int ring) {
     const int G = H / Hkv, ctx = pos0 + n;
-    const int64_t pa = lfm_attn_ctx_alloc(ctx);
+    const int64_t pa = ring ? ring : lfm_attn_ctx_alloc(ctx);
+    const int64_t span = lfm_attn_span(ctx, window);
     float *q = malloc(sizeof(float) * (size_t)(n * H * D));
     float *kc = calloc((size_t)(Hkv * pa * D), sizeof(float));
     float *vc = calloc((size_t)(Hkv * pa * D), sizeof(float));
     float *ref = malloc(sizeof(float) * (size_t)(n * H * D));
     float *got = malloc(sizeof(float) * (size_t)(n * H * D));
-    float *scratch = malloc(sizeof(float) * lfm_attn_scratch_floats(ctx, D));
+    float *scratch = malloc(sizeof(float) * lfm_attn_scratch_floats(span, D));
     for (int i = 0; i < n * H * D; i++)
         q[i] = amp * rng_sym();
     for (int g = 0; g < Hkv; g++)
-        for (int p = 0; p < ctx; p++)
+        for (int p = 0; p < (ring ? ring : ctx); p++)
             for (int i = 0; i < D; i++) {
                 kc[g * pa * D + lfm_attn_kidx(p, i, D)] = amp * rng_sym();
                 vc[(g * pa + p) * D + i] = rng_sym();
@@ -693,21 +697,25 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
         for (int g = 0; g < Hkv; g++) {
             lfm_attn_tile a = {.out = (l < 0 ? ref : got) + g * G * D, .q = q + g * G * D,
                                .out_stride = H * D, .q_stride = H * D, .k = kc + g * pa * D,
-                               .v = vc + g * pa * D, .pos0 = pos0, .n = n, .G = G, .D = D,
-                               .scale = scale, .scratch = scratch};
+                               .v = vc + g * pa * D, .pos0 = pos0, .window = window,
+                               .ring = ring, .n = n, .G = G, .D = D, .scale = scale,
+                               .scratch = scratch};
             k->attn(&a);
         }
         if (l < 0)
             continue;
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
-                const int g = h / G, len = pos0 + t + 1;
+                const int g = h / G, pos = pos0 + t;
+                const int lo = window && pos - window + 1 > 0 ? pos - window + 1 : 0;
+                const int len = pos - lo + 1;
                 const float *qr = q + (t * H + h) * D;
                 double S = 0;
-                for (int p = 0; p < len; p++) {
+                for (int p = lo; p <= pos; p++) {
+                    const int64_t slot = lfm_attn_slot(p, ring);
                     double s = 0;
                     for (int i = 0; i < D; i++)
-                        s += fabs((double)qr[i] * kc[g * pa * D + lfm_attn_kidx(p, i, D)]);
+                        s += fabs((double)qr[i] * kc[g * pa * D + lfm_attn_kidx(slot, i, D)]);
                     S = s > S ? s : S;
                 }
                 S *= scale;
@@ -715,10 +723,10 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
                 for (int i = 0; i < D; i++) {
                     const int64_t o = (t * H + h) * D + i;
                     if (!(fabs((double)got[o] - ref[o]) <= tol))
-                        fail_msg("%s attn H=%d Hkv=%d D=%d pos0=%d n=%d: out[%d][%d][%d] %.9g, "
-                                 "scalar %.9g (tol %.3g)",
-                                 lfm_isa_name(k->isa), H, Hkv, D, pos0, n, t, h, i, got[o],
-                                 ref[o], tol);
+                        fail_msg("%s attn H=%d Hkv=%d D=%d pos0=%d n=%d window=%d ring=%d: "
+                                 "out[%d][%d][%d] %.9g, scalar %.9g (tol %.3g)",
+                                 lfm_isa_name(k->isa), H, Hkv, D, pos0, n, window, ring, t, h, i,
+                                 got[o], ref[o], tol);
                 }
             }
     }
@@ -735,20 +743,37 @@ static void test_attention(void **state) {
     static const struct {
         int H, Hkv, D, pos0, n;
         float amp;
+        int window, ring;
     } shapes[] = {
-        {32, 8, 64, 0, 70, 2.0f},   /* the model's shape: prefill from empty */
-        {32, 8, 64, 300, 1, 2.0f},  /* decode */
-        {32, 8, 64, 129, 40, 4.0f}, /* a tile crossing key blocks, peaky softmax */
-        {4, 4, 8, 0, 37, 2.0f},     /* MHA, G = 1: 4-row blocks span 4 tokens */
-        {4, 4, 16, 250, 3, 1.0f},   /* MHA, rows not a multiple of 4 */
-        {6, 2, 13, 5, 23, 2.0f},    /* odd D, G = 3 */
-        {8, 1, 24, 15, 18, 2.0f},   /* G = 8, D with an 8-wide tail */
-        {2, 1, 33, 0, 1, 2.0f},     /* first token: one position */
-        {3, 3, 71, 100, 5, 3.0f},   /* odd D past 64 */
+        {32, 8, 64, 0, 70, 2.0f, 0, 0},   /* the model's shape: prefill from empty */
+        {32, 8, 64, 300, 1, 2.0f, 0, 0},  /* decode */
+        {32, 8, 64, 129, 40, 4.0f, 0, 0}, /* a tile crossing key blocks, peaky softmax */
+        {4, 4, 8, 0, 37, 2.0f, 0, 0},     /* MHA, G = 1: 4-row blocks span 4 tokens */
+        {4, 4, 16, 250, 3, 1.0f, 0, 0},   /* MHA, rows not a multiple of 4 */
+        {6, 2, 13, 5, 23, 2.0f, 0, 0},    /* odd D, G = 3 */
+        {8, 1, 24, 15, 18, 2.0f, 0, 0},   /* G = 8, D with an 8-wide tail */
+        {2, 1, 33, 0, 1, 2.0f, 0, 0},     /* first token: one position */
+        {3, 3, 71, 100, 5, 3.0f, 0, 0},   /* odd D past 64 */
+        /* sliding windows, full caches: a window start inside a vector,
+         * rows of one 4-row block with different starts (G = 1), windows
+         * wider than the context so far */
+        {32, 8, 64, 0, 70, 2.0f, 8, 0},
+        {4, 4, 8, 0, 37, 2.0f, 5, 0},
+        {2, 1, 64, 40, 30, 2.0f, 21, 0},
+        {8, 1, 24, 15, 18, 2.0f, 100, 0},
+        {6, 2, 13, 300, 2, 2.0f, 77, 0},
+        /* rings: window + n - 1 slots rounded up to key blocks; prefill and
+         * decode far past the ring's size, chunks wrapping mid-tile */
+        {2, 1, 64, 0, 54, 2.0f, 8, 64},
+        {2, 1, 64, 37, 7, 2.0f, 8, 16},
+        {4, 4, 8, 1000, 20, 2.0f, 13, 32},
+        {32, 8, 64, 4000, 1, 2.0f, 100, 112},
+        {6, 2, 13, 301, 9, 3.0f, 24, 32},
+        {8, 1, 24, 77, 33, 2.0f, 40, 80},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         attn_check(shapes[i].H, shapes[i].Hkv, shapes[i].D, shapes[i].pos0, shapes[i].n,
-                   shapes[i].amp);
+                   shapes[i].amp, shapes[i].window, shapes[i].ring);
 }
 
 int main(void) {

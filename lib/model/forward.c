@@ -77,11 +77,13 @@ static void attn_prep_rows(session *s, const void *arg, int64_t t0, int64_t t1) 
             lfm_rmsnorm(kt + h * D, kt + h * D, a->b->k_norm.data, D, hp->rms_eps);
         lfm_rope_neox(qt, (int32_t)H, (int32_t)D, p, hp->rope_freq_base);
         lfm_rope_neox(kt, (int32_t)Hkv, (int32_t)D, p, hp->rope_freq_base);
+        const int64_t slot = lfm_attn_slot(p, s->kv_ring);
         for (int64_t g = 0; g < Hkv; g++) {
             float *kg = a->kc + g * cache;
             for (int64_t i = 0; i < D; i++)
-                kg[lfm_attn_kidx(p, i, D)] = kt[g * D + i];
-            memcpy(a->vc + g * cache + p * D, a->v + t * kvd + g * D, (size_t)D * sizeof(float));
+                kg[lfm_attn_kidx(slot, i, D)] = kt[g * D + i];
+            memcpy(a->vc + g * cache + slot * D, a->v + t * kvd + g * D,
+                   (size_t)D * sizeof(float));
         }
     }
 }
@@ -98,8 +100,9 @@ static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
     lfm_split((long)a->n_items, chunk, n_chunks, &w0, &w1);
     lfm_attn_tile tile = {
         .q_stride = H * D, .out_stride = H * D, .G = (int32_t)G, .D = (int32_t)D,
-        .scale = 1.0f / sqrtf((float)D),
-        .scratch = s->s.attn + (size_t)thread * lfm_attn_scratch_floats(s->n_ctx, D),
+        .scale = 1.0f / sqrtf((float)D), .window = hp->n_swa, .ring = s->kv_ring,
+        .scratch = s->s.attn + (size_t)thread * lfm_attn_scratch_floats(
+                                                    lfm_attn_span(s->n_ctx, hp->n_swa), D),
     };
     for (long w = w0; w < w1; w++) {
         const int64_t ti = a->n_tiles - 1 - w / Hkv, g = w % Hkv;
@@ -123,7 +126,7 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
                    .n = n};
     lfm_run_products(s, &qkv, s->s.xn, E, NULL);
 
-    const int64_t head_floats = lfm_kv_head_floats(s->n_ctx, D);
+    const int64_t head_floats = lfm_kv_head_floats(lfm_session_kv_slots(s), D);
     float *kc, *vc;
     lfm_session_kv(s, b->attn_index, &kc, &vc);
     attn_task a = {.s = s, .fn = lfm_kernels_active()->attn, .b = b, .q = q, .k = k, .v = v,
@@ -143,7 +146,8 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
         a.tile = (int32_t)whole;
     a.n_tiles = (n + a.tile - 1) / a.tile;
     a.n_items = (int64_t)a.n_tiles * Hkv;
-    const int64_t macs = (int64_t)n * H * (pos0 + n) * D * 2;
+    const int64_t seen = hp->n_swa > 0 && hp->n_swa < pos0 + n ? hp->n_swa : pos0 + n;
+    const int64_t macs = (int64_t)n * H * seen * D * 2;
     lfm_pool_run(s->pool, attn_worker, &a,
                  macs < LFM_MIN_PARALLEL_MACS ? 1 : (int)a.n_items); /* -> mix [n][qd] */
     lfm_matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */

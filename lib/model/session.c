@@ -28,12 +28,13 @@ LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
 /* Resolved session shape: params with defaults applied. */
 typedef struct session_shape {
     int32_t n_ctx, n_batch, n_threads;
+    int32_t kv_ring; /* lfm_kv_ring_slots: 0 for a full cache */
     size_t act_row_bytes; /* widest encoded activation row of any weight */
 } session_shape;
 
 /* Byte counts of every buffer, in one place so memory_size and create agree. */
 typedef struct session_sizes {
-    size_t kv, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
+    size_t kv, kv_saved, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
     size_t expf;
     uint64_t total;
 } session_sizes;
@@ -89,6 +90,7 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
     if (sh->n_threads > MAX_THREADS)
         return lfm_fail(LFM2MOE_ERR_LIMIT, "n_threads %d exceeds %d", sh->n_threads, MAX_THREADS);
     sh->act_row_bytes = widest_act_row(m);
+    sh->kv_ring = lfm_kv_ring_slots(sh->n_ctx, sh->n_batch, m->hp.n_swa);
     return LFM2MOE_OK;
 }
 
@@ -113,11 +115,13 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     const uint64_t X = has_moe ? (uint64_t)hp->n_expert : 0;
     const uint64_t FF = has_dense ? (uint64_t)hp->n_ff : 0;
     const uint64_t f = sizeof(float);
-    /* K and V of each attention block, positions rounded up to whole key
-     * blocks (attention.h) */
+    /* K and V of each attention block, positions (or ring slots) rounded up
+     * to whole key blocks (attention.h) */
     uint64_t kv = mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2 * Hkv,
-                                  (uint64_t)lfm_kv_head_floats(sh->n_ctx, (int64_t)D)),
+                                  (uint64_t)lfm_kv_head_floats(
+                                      sh->kv_ring ? sh->kv_ring : sh->n_ctx, (int64_t)D)),
                           f);
+    const int64_t span = lfm_attn_span(sh->n_ctx, hp->n_swa);
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
     uint64_t ff_w = max_sz(K * F, FF);
     uint64_t parts[] = {
@@ -135,9 +139,10 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         T * K * E * f,
         /* attention tile scratch per thread */
         mul_sat(mul_sat((uint64_t)sh->n_threads,
-                        has_attn ? lfm_attn_scratch_floats(sh->n_ctx, (int64_t)D) : 1),
+                        has_attn ? lfm_attn_scratch_floats(span, (int64_t)D) : 1),
                 f),
         (X + 1) * 4,
+        sh->kv_ring ? kv : 0, /* the ring's rollback copy */
     };
     z->kv = parts[0];
     z->conv = parts[1];
@@ -153,8 +158,9 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->eout = parts[11];
     z->attn = parts[12];
     z->expf = parts[13];
+    z->kv_saved = parts[14];
     uint64_t total = 0;
-    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1};
+    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         uint64_t v = mul_sat(parts[i], mult[i]);
         total = total + v < total ? UINT64_MAX : total + v;
@@ -181,6 +187,7 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
         return;
     lfm_pool_free(s->pool);
     free(s->kv);
+    free(s->kv_saved);
     free(s->conv);
     free(s->conv_saved);
     free(s->logits);
@@ -221,6 +228,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->n_ctx = sh.n_ctx;
     s->n_batch = sh.n_batch;
     s->n_threads = sh.n_threads;
+    s->kv_ring = sh.kv_ring;
     s->conv_floats = z.conv / sizeof(float);
     s->actq_row_bytes = sh.act_row_bytes;
     s->logits_cap_rows = 1;
@@ -229,6 +237,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     lfm_scratch *c = &s->s;
     /* calloc: the KV cache and conv state start as zeros (empty history) */
     s->kv = calloc(1, z.kv ? z.kv : 1);
+    s->kv_saved = z.kv_saved ? malloc(z.kv_saved) : NULL;
     s->conv = calloc(1, z.conv ? z.conv : 1);
     s->conv_saved = calloc(1, z.conv ? z.conv : 1);
     s->logits = malloc(z.logits);
@@ -249,7 +258,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->up = malloc(z.gate);
     c->eout = malloc(z.eout);
     c->attn = malloc(z.attn);
-    if (!s->kv || !s->conv || !s->conv_saved || !s->logits || !s->logits_next || !c->x ||
+    if (!s->kv || (z.kv_saved && !s->kv_saved) || !s->conv || !s->conv_saved || !s->logits || !s->logits_next || !c->x ||
         !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
         !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
         !c->eout || !c->attn) {
@@ -359,6 +368,14 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
         return st;
 
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
+    /* a ring holds the window before pos plus one chunk: a second chunk
+     * overwrites positions a retry of this step would need */
+    const int save_ring = s->kv_saved && n > s->n_batch;
+    const size_t kv_bytes = (size_t)s->model->n_attn_blocks * 2 * (size_t)s->model->hp.n_head_kv *
+                            (size_t)lfm_kv_head_floats(s->kv_ring, s->model->hp.head_dim) *
+                            sizeof(float);
+    if (save_ring)
+        memcpy(s->kv_saved, s->kv, kv_bytes);
     for (int32_t c = 0; c < n; c += s->n_batch) {
         int32_t cn = n - c < s->n_batch ? n - c : s->n_batch;
         int last = c + cn == n;
@@ -366,8 +383,11 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
         float *out = s->logits_next + (all ? (size_t)c * (size_t)n_vocab : 0);
         st = lfm_forward_chunk(s, tokens + c, cn, s->pos + c, first, out);
         if (st) {
-            /* roll back: KV rows past pos are ignored, the conv state restored */
+            /* roll back: KV rows past pos are ignored, the conv state (and a
+             * ring that a later chunk overwrote) restored */
             memcpy(s->conv, s->conv_saved, s->conv_floats * sizeof(float));
+            if (save_ring)
+                memcpy(s->kv, s->kv_saved, kv_bytes);
             return st;
         }
     }

@@ -38,8 +38,12 @@ struct lfm2moe_session {
     int32_t n_batch;  /* tokens per forward chunk (T) */
     int32_t n_threads;
     int32_t pos;      /* tokens consumed */
+    int32_t kv_ring;  /* slots of each attention block's KV cache when it is a
+                       * ring (sliding window), 0: the full n_ctx positions */
     float *kv;        /* per attention block: K then V, each [Hkv] x the layout of
-                       * attention.h over lfm_attn_ctx_alloc(n_ctx) positions */
+                       * attention.h over lfm_session_kv_slots(s) slots */
+    float *kv_saved;  /* ring sessions: a copy of kv taken before a step of
+                       * several chunks, for rollback (NULL otherwise) */
     float *conv;      /* per conv block: [(L-1)][E] previous u values */
     float *conv_saved; /* copy of conv taken at step start, for rollback */
     size_t conv_floats;
@@ -55,18 +59,56 @@ struct lfm2moe_session {
     atomic_int cancel;
 };
 
-/* Floats of one kv head's K (or V) cache of an attention block: the
- * positions of the session rounded up to whole key blocks (the layout of
+/* Floats of one kv head's K (or V) cache of an attention block holding
+ * n_slots positions, rounded up to whole key blocks (the layout of
  * attention.h). */
-static inline int64_t lfm_kv_head_floats(int32_t n_ctx, int64_t head_dim) {
-    return (int64_t)lfm_attn_ctx_alloc(n_ctx) * head_dim;
+static inline int64_t lfm_kv_head_floats(int32_t n_slots, int64_t head_dim) {
+    return (int64_t)lfm_attn_ctx_alloc(n_slots) * head_dim;
+}
+
+/* Positions an attention block's cache holds: the ring's slots, else the
+ * whole context. */
+static inline int32_t lfm_session_kv_slots(const struct lfm2moe_session *s) {
+    return s->kv_ring ? s->kv_ring : s->n_ctx;
+}
+
+/* The ring size (slots) a session of n_ctx positions and chunks of n_batch
+ * tokens uses for a sliding window of `window` positions, or 0 for a full
+ * cache (no window, or a ring that would not be smaller).  A chunk writes
+ * its n_batch positions before its first token reads the window-1 before
+ * it, so the ring holds window + n_batch - 1 positions, in whole key
+ * blocks. */
+static inline int32_t lfm_kv_ring_slots(int32_t n_ctx, int32_t n_batch, int32_t window) {
+    if (window <= 0)
+        return 0;
+    const int64_t ring = lfm_attn_ctx_alloc((int64_t)window + n_batch - 1);
+    return ring < lfm_attn_ctx_alloc(n_ctx) ? (int32_t)ring : 0;
+}
+
+/* The first position whose K and V a session still holds: 0 with a full
+ * cache; with a ring of R slots, position s->pos - R (the older ones were
+ * overwritten).  Rewinding the session to position r (keeping tokens
+ * 0..r-1) is exact only when the tokens from r on can see everything their
+ * window needs: r - window + 1 <= first retained, i.e.
+ * lfm_session_can_rewind.  Otherwise the caller must re-evaluate the
+ * window's tokens (or refuse). */
+static inline int32_t lfm_session_kv_first_retained(const struct lfm2moe_session *s) {
+    return s->kv_ring && s->pos > s->kv_ring ? s->pos - s->kv_ring : 0;
+}
+
+/* Whether the state at position r (0 <= r <= s->pos) can be recovered from
+ * the KV cache (see lfm_session_kv_first_retained). */
+static inline int lfm_session_can_rewind(const struct lfm2moe_session *s, int32_t r) {
+    const int32_t need = r - s->model->hp.n_swa + 1;
+    return r >= 0 && r <= s->pos && (need <= 0 || need >= lfm_session_kv_first_retained(s));
 }
 
 /* The K and V caches of attention block attn_index: [Hkv] heads of
- * lfm_kv_head_floats each, K first. */
+ * lfm_kv_head_floats each, K first.  Position p of a ring is in slot
+ * lfm_attn_slot(p, s->kv_ring). */
 static inline void lfm_session_kv(const struct lfm2moe_session *s, int32_t attn_index,
                                   float **k, float **v) {
-    const int64_t head = lfm_kv_head_floats(s->n_ctx, s->model->hp.head_dim);
+    const int64_t head = lfm_kv_head_floats(lfm_session_kv_slots(s), s->model->hp.head_dim);
     *k = s->kv + (size_t)attn_index * 2 * (size_t)(s->model->hp.n_head_kv * head);
     *v = *k + s->model->hp.n_head_kv * head;
 }
