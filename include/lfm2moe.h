@@ -93,9 +93,12 @@ typedef enum lfm2moe_isa {
     LFM2MOE_ISA_SCALAR = 0,
     LFM2MOE_ISA_AVX2 = 1,        /* AVX2 + FMA + F16C                        */
     LFM2MOE_ISA_AVX512 = 2,      /* AVX-512 F/BW/VL                          */
-    LFM2MOE_ISA_AVX512_VNNI = 3, /* + VNNI (and BF16 where present)          */
+    LFM2MOE_ISA_AVX512_VNNI = 3, /* + VNNI (int8 dot products)               */
     LFM2MOE_ISA_NEON = 11,
-    LFM2MOE_ISA_NEON_DOTPROD = 12,
+    LFM2MOE_ISA_NEON_DOTPROD = 12, /* + ARMv8.2-A sdot                       */
+    /* Reserved for kernels using the i8mm matrix instructions.  There are
+     * none yet: this level is never detected or active, and a cap at it
+     * means NEON_DOTPROD. */
     LFM2MOE_ISA_NEON_I8MM = 13
 } lfm2moe_isa;
 
@@ -248,7 +251,10 @@ typedef struct lfm2moe_session_params {
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *params);
 
 /* Bytes a session with these params would allocate (KV cache, conv state,
- * scratch, logits), computed without allocating.  params may be NULL. */
+ * scratch, one row of logits), computed without allocating.  params may be
+ * NULL.  A step with LFM2MOE_DECODE_ALL_LOGITS over n tokens later grows the
+ * logits to n rows (2 * n * n_vocab * 4 bytes in all), counted against
+ * max_memory. */
 LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *model,
                                             const lfm2moe_session_params *params,
                                             uint64_t *bytes);
@@ -286,7 +292,9 @@ enum {
  * token with LFM2MOE_DECODE_ALL_LOGITS) are available through
  * lfm2moe_session_logits.
  * Errors: INVALID_ARGUMENT, TOKEN_OUT_OF_RANGE, CONTEXT_FULL, CANCELLED,
- * OUT_OF_MEMORY.  On any error the session is exactly as before the call. */
+ * OUT_OF_MEMORY, LIMIT (the logits of every token would take the session
+ * over its max_memory).  On any error the session is exactly as before the
+ * call. */
 LFM2MOE_API int lfm2moe_decode_step(lfm2moe_session *session, const int32_t *tokens,
                                     int32_t n_tokens, uint32_t flags);
 

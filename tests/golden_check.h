@@ -1,4 +1,5 @@
-/* Shared by the golden-logits tests. */
+/* Run a model over the tokens of a .gld file and compare logits with the
+ * file's (golden_check.c). */
 #ifndef GOLDEN_CHECK_H
 #define GOLDEN_CHECK_H
 
@@ -10,8 +11,13 @@ typedef struct golden_stats {
     double argmax_agree; /* fraction of rows with the same argmax */
 } golden_stats;
 
+/* Run the model over g's tokens into logits[(n_prompt + n_gen) * n_vocab]:
+ * batched, the prompt in one step (in chunks of n_batch tokens, 0: the
+ * session default) then one token at a time (as the reference run did);
+ * else every token alone. */
 void golden_run(const char *model_path, const gld *g, int batched, int threads, int n_batch,
                 float *logits);
+/* Compare logits (laid out as g->logits) with g's. */
 golden_stats golden_compare(const gld *g, const float *logits);
 
 #endif

@@ -26,7 +26,7 @@
  *   mm[]   each output equal to what dot[] gives for that row pair, up to
  *          the same reordering;
  *   attn   the scalar tile up to float summation order and a polynomial
- *          exp (x86_attention.h states the bound);
+ *          exp (kernels/gqa/attn_tile.h states the bound);
  *   rmsnorm, silu_mul, axpy, rope_neox, shortconv: see
  *          kernels/elementwise/simd_*.h (axpy, rope, shortconv bit-identical;
  *          rmsnorm <= 1 ulp; silu_mul a few ulp). */
@@ -75,7 +75,8 @@ typedef struct lfm_kernels {
 
 /* The table in use (never NULL). */
 const lfm_kernels *lfm_kernels_active(void);
-/* The table of a level, or NULL if this CPU/build cannot run it. */
+/* The table of a level, or NULL if this CPU/build cannot run it.  For the
+ * tests and benchmarks, which compare levels side by side. */
 const lfm_kernels *lfm_kernels_at(int isa);
 
 /* Best level this CPU has and this build has kernels for. */

@@ -470,3 +470,84 @@ LFM2MOE_API int lfm2moe_model_load_from_memory(const void *data, size_t size,
     }
     return finish_load(m, out);
 }
+
+/* ---- info ------------------------------------------------------------- */
+
+LFM2MOE_API int lfm2moe_model_get_info(const lfm2moe_model *m, lfm2moe_model_info *info) {
+    if (!m || !info)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_get_info: NULL argument");
+    if (info->struct_size != sizeof *info)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_model_info.struct_size is %u, expected %zu", info->struct_size,
+                        sizeof *info);
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    const lfm_hparams *hp = &m->hp;
+    info->n_vocab = hp->n_vocab;
+    info->n_embd = hp->n_embd;
+    info->n_block = hp->n_block;
+    info->n_ctx_train = hp->n_ctx_train;
+    info->n_head = hp->n_head;
+    info->n_head_kv = hp->n_head_kv;
+    info->head_dim = hp->head_dim;
+    info->n_ff = hp->n_ff;
+    info->n_expert = hp->n_expert;
+    info->n_expert_used = hp->n_expert_used;
+    info->n_ff_expert = hp->n_ff_exp;
+    info->n_dense_block = hp->n_dense;
+    info->conv_l_cache = hp->l_cache;
+    info->n_attention_block = m->n_attn_blocks;
+    info->rope_freq_base = hp->rope_freq_base;
+    info->rms_norm_eps = hp->rms_eps;
+    info->n_params = m->n_params;
+    info->file_size = m->gguf.size;
+    info->n_tensors = m->gguf.n_tensors;
+    info->sliding_window = hp->n_swa;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_model_block_kind(const lfm2moe_model *m, int32_t block, int32_t *op_kind,
+                                         int32_t *ffn_kind) {
+    if (!m)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_block_kind: NULL model");
+    if (block < 0 || block >= m->hp.n_block)
+        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "block %d does not exist (the model has %d)", block,
+                        m->hp.n_block);
+    if (op_kind)
+        *op_kind = m->blocks[block].is_attention ? LFM2MOE_BLOCK_ATTENTION : LFM2MOE_BLOCK_CONV;
+    if (ffn_kind)
+        *ffn_kind = m->blocks[block].is_moe ? LFM2MOE_FFN_MOE : LFM2MOE_FFN_DENSE;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_model_architecture(const lfm2moe_model *m, const char **name) {
+    if (!m || !name)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_architecture: NULL argument");
+    *name = m->arch;
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_model_tensor_info(const lfm2moe_model *m, uint64_t index,
+                                          lfm2moe_tensor_info *info) {
+    if (!m || !info)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_tensor_info: NULL argument");
+    if (info->struct_size != sizeof *info)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_tensor_info.struct_size is %u, expected %zu", info->struct_size,
+                        sizeof *info);
+    if (index >= m->gguf.n_tensors)
+        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "tensor index %llu out of range (%llu tensors)",
+                        (unsigned long long)index, (unsigned long long)m->gguf.n_tensors);
+    const gguf_tensor *t = &m->gguf.tensors[index];
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->type = t->type;
+    info->name = t->name;
+    info->type_name = lfm_type_name(t->type);
+    info->n_dims = (int32_t)t->n_dims;
+    for (int d = 0; d < 4; d++)
+        info->ne[d] = t->ne[d];
+    info->offset = t->offset;
+    info->size = t->nbytes;
+    return LFM2MOE_OK;
+}

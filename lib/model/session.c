@@ -233,6 +233,8 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->actq_row_bytes = sh.act_row_bytes;
     s->logits_cap_rows = 1;
     s->logits_first = -1;
+    s->mem_bytes = z.total;
+    s->max_memory = cap;
     atomic_init(&s->cancel, 0);
     lfm_scratch *c = &s->s;
     /* calloc: the KV cache and conv state start as zeros (empty history) */
@@ -320,6 +322,15 @@ static int reserve_logits(lfm2moe_session *s, int32_t rows) {
     if (rows <= s->logits_cap_rows)
         return LFM2MOE_OK;
     size_t bytes = (size_t)rows * (size_t)s->model->hp.n_vocab * sizeof(float);
+    /* two buffers (current and next step) of the new size replace two of
+     * the old: the growth counts against the creation cap */
+    const uint64_t grown = s->mem_bytes + 2 * (uint64_t)(rows - s->logits_cap_rows) *
+                                              (uint64_t)s->model->hp.n_vocab * sizeof(float);
+    if (s->max_memory && grown > s->max_memory)
+        return lfm_fail(LFM2MOE_ERR_LIMIT,
+                        "%d rows of logits would bring the session to %llu bytes, over its "
+                        "max_memory of %llu",
+                        rows, (unsigned long long)grown, (unsigned long long)s->max_memory);
     float *a = malloc(bytes), *b = malloc(bytes);
     if (!a || !b) {
         free(a);
@@ -334,6 +345,7 @@ static int reserve_logits(lfm2moe_session *s, int32_t rows) {
     s->logits = a;
     s->logits_next = b;
     s->logits_cap_rows = rows;
+    s->mem_bytes = grown;
     return LFM2MOE_OK;
 }
 

@@ -1,7 +1,9 @@
 /* A session: one sequence's state (KV cache of the attention blocks, conv
  * state of the conv blocks, logits) plus the scratch memory and threads the
  * forward pass uses.  All memory is allocated at creation, so a decode step
- * cannot fail half-way for lack of memory. */
+ * cannot fail half-way for lack of memory; the one exception is the logits
+ * of a step asking for all of them (LFM2MOE_DECODE_ALL_LOGITS), grown before
+ * the step starts and counted against max_memory. */
 #ifndef LFM_SESSION_H
 #define LFM_SESSION_H
 
@@ -50,6 +52,9 @@ struct lfm2moe_session {
     float *logits;    /* [logits_cap_rows][n_vocab] of the last step */
     float *logits_next; /* same size: the step being computed (swapped on success) */
     int32_t logits_cap_rows;
+    uint64_t mem_bytes;   /* what the session holds: lfm2moe_session_memory_size, plus
+                           * logits rows grown by LFM2MOE_DECODE_ALL_LOGITS steps */
+    uint64_t max_memory;  /* the creation cap (0: none), also for that growth */
     int32_t n_logits;     /* rows valid after the last step */
     int32_t logits_first; /* step-relative index of row 0 (-1: none) */
     int32_t last_step_tokens;
