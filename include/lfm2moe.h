@@ -547,7 +547,10 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
 /* Random-weight models in the exact tensor layout and type mix of the
  * published files, so anyone can test and benchmark without downloading
  * weights.  Shapes: "lfm2-8b-a1b" (LFM2-8B-A1B: 24 blocks over 2048, 32
- * experts of 1792, top-4, vocab 65536) and "tiny" (a few MB, for tests).
+ * experts of 1792, top-4, vocab 65536), "lfm2-24b-a2b" (40 blocks, 10 of
+ * them attention, 64 experts of 1536, top-4), the dense "lfm2-350m",
+ * "lfm2-700m", "lfm2-1.2b", "lfm2-2.6b" (architecture "lfm2") and "tiny"
+ * (a few MB, for tests).  NOT_FOUND names the known shapes.
  * The file has no tokenizer; its logits are meaningless but finite. */
 typedef struct lfm2moe_synth_params {
     uint32_t struct_size;         /* set by init */

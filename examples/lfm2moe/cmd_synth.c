@@ -1,4 +1,4 @@
-/* lfm2moe synth -o FILE [--type q4_0|q4_k_m|q8_0|q6_k|f16|...] [--shape lfm2-8b-a1b|tiny]
+/* lfm2moe synth -o FILE [--type q4_0|q4_k_m|q8_0|q6_k|f16|...] [--shape NAME]
  * Writes a random-weight model in the published layout and type mix, for
  * benchmarks and tests without downloading weights. */
 #include <stdio.h>
@@ -32,8 +32,9 @@ int cmd_synth(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             sp.seed = strtoull(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: lfm2moe synth -o FILE [--type TYPE] [--shape lfm2-8b-a1b|tiny] "
-                            "[--seed N]\n");
+            fprintf(stderr, "usage: lfm2moe synth -o FILE [--type TYPE] [--shape SHAPE] [--seed N]\n"
+                            "shapes: lfm2-8b-a1b (default), lfm2-24b-a2b, lfm2-350m, lfm2-700m, "
+                            "lfm2-1.2b, lfm2-2.6b, tiny\n");
             return 2;
         }
     }
