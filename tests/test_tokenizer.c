@@ -131,6 +131,35 @@ static void test_golden_api(void **state) {
     assert_int_equal(bad, 0);
 }
 
+/* The other LFM2 family files (pre-tokenizer "lfm2"): the dense LFM2.5
+ * model tiny-d-f32 (architecture lfm2) and tiny-t25-f32 (LFM2.5-8B-A1B's
+ * template) carry the same vocabulary and must give llama.cpp's ids for
+ * every golden line too. */
+static void test_golden_family_files(void **state) {
+    (void)state;
+    static const char *const files[] = {GOLDEN_DIR "/tiny-d-f32.gguf",
+                                        GOLDEN_DIR "/tiny-t25-f32.gguf"};
+    lfm2moe_model *a = model;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        if (lfm2moe_model_load(files[f], NULL, &model) != LFM2MOE_OK)
+            fail_msg("%s: %s", files[f], lfm2moe_last_error());
+        size_t bad = 0;
+        for (size_t i = 0; i < n_lines; i++) {
+            const json_value *d = lines[i], *text = json_get(d, "text"), *ids = json_get(d, "ids");
+            size_t n;
+            int32_t *got = tokenize(text->str, text->len, line_flags(d), &n);
+            int ok = n == ids->n;
+            for (size_t k = 0; ok && k < n; k++) ok = got[k] == (int32_t)ids->items[k]->number;
+            bad += !ok;
+            free(got);
+        }
+        lfm2moe_model_free(model);
+        model = a;
+        if (bad)
+            fail_msg("%s: %zu lines differ", files[f], bad);
+    }
+}
+
 /* Run the CLI with `input` on stdin; returns its stdout (malloc'd). */
 static char *run_cli(const char *args, const char *input, size_t input_len, size_t *out_len,
                      int *status) {
@@ -508,6 +537,7 @@ static void test_stream_holds_partial_characters(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_api),
+        cmocka_unit_test(test_golden_family_files),
         cmocka_unit_test(test_golden_cli),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_invalid_utf8),
