@@ -559,8 +559,16 @@ typedef struct lfm2moe_synth_params {
     uint64_t seed;
     lfm2moe_progress_fn progress; /* may be NULL */
     void *user_data;
-    uint64_t reserved[8];
+    uint32_t flags;               /* LFM2MOE_SYNTH_* */
+    uint32_t reserved32;
+    uint64_t reserved[7];
 } lfm2moe_synth_params;
+
+/* Leave the tensor data as a hole (zeros, valid blocks of every type): a
+ * sparse file of the full size in milliseconds, whose header and tensor
+ * table load like the real one (for checking shapes and file sizes; its
+ * logits are all zero). */
+#define LFM2MOE_SYNTH_SPARSE 1u
 
 LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *params);
 /* Write the model to path (replaced only on success). */

@@ -1,5 +1,6 @@
 /* Every published LFM2 shape `lfm2moe synth --shape` knows: its full-size
- * header and tensor table (written sparse: no tensor data) load, and the
+ * header and tensor table (written with LFM2MOE_SYNTH_SPARSE: no tensor
+ * data) load, and the
  * loaded model reports the published shape (blocks, attention blocks,
  * experts, widths, and for the dense members the exact parameter counts of
  * their model cards), whatever the member's size. */
@@ -13,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include "files/synth.h"
 #include "lfm2moe.h"
 
 typedef struct expected {
@@ -41,7 +41,8 @@ static void test_published_shapes_load(void **state) {
         lfm2moe_synth_params_init(&sp);
         sp.shape = e->shape;
         sp.ftype = LFM2MOE_FTYPE_Q4_0;
-        if (lfm_synth_write(path, &sp, 1))
+        sp.flags = LFM2MOE_SYNTH_SPARSE;
+        if (lfm2moe_model_synthesize(path, &sp))
             fail_msg("%s: %s", e->shape, lfm2moe_last_error());
         lfm2moe_model *m = NULL;
         if (lfm2moe_model_load(path, NULL, &m))
@@ -88,9 +89,15 @@ static void test_unknown_shape_is_named(void **state) {
     lfm2moe_synth_params sp;
     lfm2moe_synth_params_init(&sp);
     sp.shape = "lfm2-9000b";
-    assert_int_equal(lfm_synth_write("never-written.gguf", &sp, 1), LFM2MOE_ERR_NOT_FOUND);
+    sp.flags = LFM2MOE_SYNTH_SPARSE;
+    assert_int_equal(lfm2moe_model_synthesize("never-written.gguf", &sp), LFM2MOE_ERR_NOT_FOUND);
     assert_non_null(strstr(lfm2moe_last_error(), "'lfm2-9000b'"));
     assert_non_null(strstr(lfm2moe_last_error(), "lfm2-24b-a2b"));
+    assert_int_equal(access("never-written.gguf", F_OK), -1);
+    sp.shape = "tiny";
+    sp.flags = 2;
+    assert_int_equal(lfm2moe_model_synthesize("never-written.gguf", &sp),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(access("never-written.gguf", F_OK), -1);
 }
 

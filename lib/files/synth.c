@@ -13,7 +13,6 @@
 #include "files/gguf_writer.h"
 #include "quant.h"
 #include "files/quantize.h"
-#include "files/synth.h"
 
 /* A published shape.  Dense members (arch "lfm2") have no experts and a
  * dense FFN in every block (n_dense = n_block). */
@@ -255,10 +254,6 @@ static int synth_body(FILE *f, void *ctx) {
 }
 
 LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *p) {
-    return lfm_synth_write(path, p, 0);
-}
-
-int lfm_synth_write(const char *path, const lfm2moe_synth_params *p, int sparse) {
     lfm2moe_synth_params defaults;
     if (!path)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_synthesize: NULL path");
@@ -270,6 +265,9 @@ int lfm_synth_write(const char *path, const lfm2moe_synth_params *p, int sparse)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_synth_params.struct_size is %u, expected %zu", p->struct_size,
                         sizeof *p);
+    if (p->flags & ~LFM2MOE_SYNTH_SPARSE)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown synth flags 0x%x", p->flags);
+    const int sparse = (p->flags & LFM2MOE_SYNTH_SPARSE) != 0;
     const synth_shape *sh = NULL;
     const char *want = p->shape ? p->shape : "lfm2-8b-a1b";
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
