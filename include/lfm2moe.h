@@ -551,7 +551,9 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
  * them attention, 64 experts of 1536, top-4), the dense "lfm2-350m",
  * "lfm2-700m", "lfm2-1.2b", "lfm2-2.6b" (architecture "lfm2") and "tiny"
  * (a few MB, for tests).  NOT_FOUND names the known shapes.
- * The file has no tokenizer; its logits are meaningless but finite. */
+ * The file carries a byte-level BPE tokenizer of the model's vocabulary size
+ * with the LFM2 special tokens (tokenizer.ggml.pre "lfm2"), so llama.cpp
+ * loads it too; its logits are meaningless but finite. */
 typedef struct lfm2moe_synth_params {
     uint32_t struct_size;         /* set by init */
     int32_t ftype;                /* lfm2moe_ftype; default Q4_0 */

@@ -776,7 +776,30 @@ static void test_attention(void **state) {
                    shapes[i].amp, shapes[i].window, shapes[i].ring);
 }
 
-int main(void) {
+/* Every test starts from the same random state (the seed of the run), so
+ * a test run alone with a filter sees the data it saw in the whole run. */
+static uint64_t run_seed = 12345;
+static int reseed(void **state) {
+    (void)state;
+    rng_state = run_seed;
+    return 0;
+}
+
+/* checkasm-style: `test_simd [--seed N] [FILTER]` (FILTER: a test name,
+ * '*' wildcards, e.g. 'test_attention' or 'test_mat*'); the seed is
+ * printed so that a failure found with a random seed can be replayed. */
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            run_seed = strtoull(argv[++i], NULL, 0);
+        else if (argv[i][0] != '-')
+            cmocka_set_test_filter(argv[i]);
+        else {
+            fprintf(stderr, "usage: test_simd [--seed N] [TEST_NAME_PATTERN]\n");
+            return 2;
+        }
+    }
+    printf("test_simd: seed %llu\n", (unsigned long long)run_seed);
     /* the cap must be in place before the first use of any kernel */
 #if defined(__aarch64__)
     setenv("LFM2MOE_MAX_ISA", "neon", 1);
@@ -792,5 +815,10 @@ int main(void) {
         cmocka_unit_test(test_rope),         cmocka_unit_test(test_shortconv),
         cmocka_unit_test(test_ew_entry_points), cmocka_unit_test(test_attention),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    struct CMUnitTest seeded[sizeof tests / sizeof tests[0]];
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        seeded[i] = tests[i];
+        seeded[i].setup_func = reseed;
+    }
+    return cmocka_run_group_tests(seeded, NULL, NULL);
 }

@@ -1,9 +1,11 @@
-/* lfm2moe bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw]
+/* lfm2moe bench -m MODEL [-p 512] [-n 128] [-d 0[,4096...]] [-t THREADS] [-r REPS] [--bw]
  * Measures like llama-bench: prompt processing (pp: one batched step of p
- * tokens) and text generation (tg: n single-token steps) in tokens/s, mean
- * and standard deviation over REPS runs after one warm-up, plus the time to
- * load the model and produce the first logits, and the peak RSS. Tokens are
- * random ids: speed does not depend on them.
+ * tokens) and text generation (tg: n single-token steps) in tokens/s, each
+ * after DEPTH tokens of context (-d; prefilled untimed before every run, as
+ * llama-bench does), plus the time to load the model and produce the first
+ * logits, and the peak RSS.  The median of REPS runs after one warm-up is
+ * reported with the spread: min-max and its half-width relative to the
+ * median.  Tokens are random ids: speed does not depend on them.
  *
  * Decode reads every weight a token uses once, so its speed is bounded by
  * memory bandwidth, which on shared machines changes from minute to
@@ -114,22 +116,109 @@ static double measure_read_bw(const uint64_t *buf, int threads) {
     return best;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(const double *v, int n) {
+    double s[64];
+    n = n < 64 ? n : 64;
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
 static void report(const char *model_desc, double gib, double bparams, int threads,
                    const char *test, const double *v, int reps) {
-    double mean = 0, var = 0;
-    for (int i = 0; i < reps; i++)
-        mean += v[i];
-    mean /= reps;
-    for (int i = 0; i < reps; i++)
-        var += (v[i] - mean) * (v[i] - mean);
-    double sd = reps > 1 ? sqrt(var / (reps - 1)) : 0;
-    printf("| %-28s | %8.2f GiB | %7.2f B | %7d | %-6s | %9.2f ± %6.2f |\n", model_desc, gib,
-           bparams, threads, test, mean, sd);
+    double lo = v[0], hi = v[0];
+    for (int i = 1; i < reps; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    const double med = median_of(v, reps);
+    char spread[48];
+    snprintf(spread, sizeof spread, "%.2f-%.2f (±%.1f%%)", lo, hi,
+             med > 0 ? 50.0 * (hi - lo) / med : 0.0);
+    printf("| %-28s | %8.2f GiB | %7.2f B | %7d | %-14s | %9.2f | %-26s |\n", model_desc, gib,
+           bparams, threads, test, med, spread);
+    fflush(stdout);
+}
+
+/* Fills the context with depth random tokens (untimed). */
+static int prefill_depth(lfm2moe_session *s, int32_t *tok, int depth, int32_t n_vocab,
+                         uint32_t *seed) {
+    lfm2moe_session_reset(s);
+    if (depth == 0)
+        return 0;
+    fill_tokens(tok, depth, n_vocab, seed);
+    int st = lfm2moe_decode_step(s, tok, depth, 0);
+    return st ? cli_fail("decode", st) : 0;
+}
+
+static void test_name(char *out, size_t size, const char *kind, int n, int depth) {
+    if (depth > 0)
+        snprintf(out, size, "%s%d @ d%d", kind, n, depth);
+    else
+        snprintf(out, size, "%s%d", kind, n);
+}
+
+/* -d 0,4096,...: up to 16 depths, each >= 0 */
+static int parse_depths(const char *arg, int *d, int max) {
+    int n = 0;
+    for (const char *c = arg; *c && n < max;) {
+        char *end;
+        long v = strtol(c, &end, 10);
+        if (end == c || v < 0 || v > (1 << 24) || (*end && *end != ','))
+            return 0;
+        d[n++] = (int)v;
+        c = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* tg at one depth: per run, fill the context, then n timed steps; with
+ * bw_buf, the machine's read bandwidth measured right before each run. */
+static int run_tg(lfm2moe_session *s, int32_t *tok, int n, int depth, int reps,
+                  int32_t n_vocab, uint32_t *seed, const uint64_t *bw_buf, int n_threads,
+                  double *vals, double *bw_machine) {
+    for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+        if (prefill_depth(s, tok, depth, n_vocab, seed))
+            return 1;
+        fill_tokens(tok, n, n_vocab, seed);
+        if (bw_buf && r >= 0)
+            bw_machine[r] = measure_read_bw(bw_buf, n_threads);
+        double a = now();
+        for (int i = 0; i < n; i++) {
+            int st = lfm2moe_decode_step(s, tok + i, 1, 0);
+            if (st)
+                return cli_fail("decode", st);
+        }
+        if (r >= 0)
+            vals[r] = n / (now() - a);
+    }
+    return 0;
+}
+
+static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps,
+                  int32_t n_vocab, uint32_t *seed, double *vals) {
+    for (int r = -1; r < reps; r++) {
+        if (prefill_depth(s, tok, depth, n_vocab, seed))
+            return 1;
+        fill_tokens(tok, p, n_vocab, seed);
+        double a = now();
+        int st = lfm2moe_decode_step(s, tok, p, 0);
+        if (st)
+            return cli_fail("decode", st);
+        if (r >= 0)
+            vals[r] = p / (now() - a);
+    }
+    return 0;
 }
 
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
-    int p = 512, n = 128, threads = 0, reps = 3, bw = 0;
+    int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc)
             path = argv[++i];
@@ -137,6 +226,8 @@ int cmd_bench(int argc, char **argv) {
             p = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-n") && i + 1 < argc)
             n = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+            n_depths = parse_depths(argv[++i], depths, 16);
         else if (!strcmp(argv[i], "-t") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-r") && i + 1 < argc)
@@ -144,15 +235,18 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bw"))
             bw = 1;
         else {
-            fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-t THREADS] "
-                            "[-r REPS] [--bw]\n");
+            fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
+                            "[-t THREADS] [-r REPS] [--bw]\n");
             return 2;
         }
     }
-    if (p < 0 || n < 0 || reps < 1 || (p == 0 && n == 0)) {
-        fprintf(stderr, "lfm2moe bench: need -p or -n > 0 and -r >= 1\n");
+    if (p < 0 || n < 0 || reps < 1 || reps > 64 || (p == 0 && n == 0) || n_depths < 1) {
+        fprintf(stderr, "lfm2moe bench: need -p or -n > 0, 1 <= -r <= 64, -d N[,N...] >= 0\n");
         return 2;
     }
+    int max_depth = 0;
+    for (int i = 0; i < n_depths; i++)
+        max_depth = depths[i] > max_depth ? depths[i] : max_depth;
     double t0 = now();
     lfm2moe_model *model = cli_load_model(path);
     if (!model)
@@ -170,20 +264,22 @@ int cmd_bench(int argc, char **argv) {
     lfm2moe_session_params sp;
     lfm2moe_session_params_init(&sp);
     sp.n_threads = threads;
-    sp.n_ctx = (p > 0 ? p : 1) + n + 1;
-    sp.n_batch = p > 0 ? p : 1;
+    sp.n_ctx = max_depth + (p > n ? p : n) + 1;
+    sp.n_batch = p > 0 ? p : 512;
     lfm2moe_session *s = NULL;
     int st = lfm2moe_session_create(model, &sp, &s);
     if (st) {
         lfm2moe_model_free(model);
         return cli_fail("session", st);
     }
-    int32_t *tok = malloc((size_t)(p + n + 1) * sizeof *tok);
+    const int max_tok = max_depth > p + n ? max_depth : p + n;
+    int32_t *tok = malloc((size_t)(max_tok + 1) * sizeof *tok);
     double *vals = malloc((size_t)reps * sizeof *vals);
-    double *bw_machine = NULL; /* --bw: GB/s before each tg run */
+    double *bw_machine = malloc((size_t)reps * sizeof *bw_machine); /* --bw: GB/s per tg run */
+    uint64_t *bw_buf = NULL;
     uint32_t seed = 42;
     int rc = 1;
-    if (!tok || !vals)
+    if (!tok || !vals || !bw_machine)
         goto done;
     /* load to first token: one decode of one token after the load */
     fill_tokens(tok, 1, mi.n_vocab, &seed);
@@ -192,73 +288,46 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     double t_first = now() - t0;
-    int n_threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    printf("| %-28s | %12s | %9s | %7s | %-6s | %18s |\n", "model", "size", "params", "threads",
-           "test", "t/s");
-    printf("|------------------------------|--------------|-----------|---------|--------|--------------------|\n");
-    const double gib = (double)mi.file_size / (1 << 30), bp = (double)mi.n_params / 1e9;
-    if (p > 0) {
-        for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-            fill_tokens(tok, p, mi.n_vocab, &seed);
-            lfm2moe_session_reset(s);
-            double a = now();
-            if ((st = lfm2moe_decode_step(s, tok, p, 0))) {
-                cli_fail("decode", st);
-                goto done;
-            }
-            if (r >= 0)
-                vals[r] = p / (now() - a);
+    if (bw && n > 0) {
+        if (!(bw_buf = malloc(BW_WORDS * 8))) {
+            fprintf(stderr, "lfm2moe bench: no memory for --bw\n");
+            goto done;
         }
-        char test[16];
-        snprintf(test, sizeof test, "pp%d", p);
-        report(name, gib, bp, n_threads, test, vals, reps);
+        for (size_t i = 0; i < BW_WORDS; i++)
+            bw_buf[i] = i;
     }
-    if (n > 0) {
-        uint64_t *bw_buf = NULL;
-        if (bw) {
-            double *machine = malloc((size_t)reps * sizeof *machine);
-            bw_buf = malloc(BW_WORDS * 8);
-            if (!bw_buf || !machine) {
-                free(machine);
-                free(bw_buf);
-                fprintf(stderr, "lfm2moe bench: no memory for --bw\n");
+    int n_threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    printf("| %-28s | %12s | %9s | %7s | %-14s | %9s | %-26s |\n", "model", "size", "params",
+           "threads", "test", "t/s (med)", "spread (min-max)");
+    printf("|------------------------------|--------------|-----------|---------|----------------|"
+           "-----------|----------------------------|\n");
+    const double gib = (double)mi.file_size / (1 << 30), bp = (double)mi.n_params / 1e9;
+    const double gb = weight_bytes_per_token(model, &mi) / 1e9;
+    char test[32];
+    for (int di = 0; di < n_depths; di++) {
+        const int d = depths[di];
+        if (p > 0) {
+            if (run_pp(s, tok, p, d, reps, mi.n_vocab, &seed, vals))
                 goto done;
-            }
-            for (size_t i = 0; i < BW_WORDS; i++)
-                bw_buf[i] = i;
-            bw_machine = machine;
+            test_name(test, sizeof test, "pp", p, d);
+            report(name, gib, bp, n_threads, test, vals, reps);
         }
-        for (int r = -1; r < reps; r++) {
-            fill_tokens(tok, n, mi.n_vocab, &seed);
-            lfm2moe_session_reset(s);
-            if (bw && r >= 0)
-                bw_machine[r] = measure_read_bw(bw_buf, n_threads);
-            double a = now();
-            for (int i = 0; i < n; i++)
-                if ((st = lfm2moe_decode_step(s, tok + i, 1, 0))) {
-                    free(bw_buf);
-                    cli_fail("decode", st);
-                    goto done;
-                }
-            if (r >= 0)
-                vals[r] = n / (now() - a);
-        }
-        free(bw_buf);
-        char test[16];
-        snprintf(test, sizeof test, "tg%d", n);
-        report(name, gib, bp, n_threads, test, vals, reps);
-        if (bw) {
-            /* per run: weight traffic / the bandwidth measured just before */
-            const double gb = weight_bytes_per_token(model, &mi) / 1e9;
-            double traffic = 0, machine = 0, share = 0;
-            for (int r = 0; r < reps; r++) {
-                traffic += vals[r] * gb / reps;
-                machine += bw_machine[r] / reps;
-                share += vals[r] * gb / bw_machine[r] / reps;
+        if (n > 0) {
+            if (run_tg(s, tok, n, d, reps, mi.n_vocab, &seed, bw_buf, n_threads, vals,
+                       bw_machine))
+                goto done;
+            test_name(test, sizeof test, "tg", n, d);
+            report(name, gib, bp, n_threads, test, vals, reps);
+            if (bw_buf) {
+                /* per run: weight traffic / the bandwidth measured just before */
+                double share[64];
+                for (int r = 0; r < reps; r++)
+                    share[r] = vals[r] * gb / bw_machine[r];
+                printf("bw %s: %.3f GB of weights per token, %.1f GB/s; machine read bandwidth "
+                       "(threads: %d, measured before each run) %.1f GB/s; share %.0f%%\n",
+                       test, gb, median_of(vals, reps) * gb, n_threads,
+                       median_of(bw_machine, reps), 100.0 * median_of(share, reps));
             }
-            printf("\ntg: %.3f GB of weights per token, %.1f GB/s; machine read bandwidth "
-                   "(threads: %d, measured before each run) %.1f GB/s; share %.0f%%\n",
-                   gb, traffic, n_threads, machine, 100.0 * share);
         }
     }
     struct rusage ru;
@@ -267,9 +336,10 @@ int cmd_bench(int argc, char **argv) {
     lfm2moe_isa_active(&isa);
     printf("\nload %.3f s, load to first token %.3f s, peak RSS %.2f GiB%s, kernels %s\n",
            t_load, t_first, (double)ru.ru_maxrss / (1024.0 * 1024.0),
-           bw && n > 0 ? " (1 GiB of it the --bw buffer)" : "", lfm2moe_isa_name(isa));
+           bw_buf ? " (1 GiB of it the --bw buffer)" : "", lfm2moe_isa_name(isa));
     rc = 0;
 done:
+    free(bw_buf);
     free(tok);
     free(vals);
     free(bw_machine);

@@ -13,6 +13,7 @@
 #include "files/gguf_writer.h"
 #include "quant.h"
 #include "files/quantize.h"
+#include "files/synth_vocab.h"
 
 /* A published shape.  Dense members (arch "lfm2") have no experts and a
  * dense FFN in every block (n_dense = n_block). */
@@ -165,9 +166,10 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     snprintf(name, sizeof name, "synthetic %s %s (random weights)", sh->name,
              lfm2moe_ftype_name(p->ftype));
     const int moe = sh->n_expert > 0;
+    const int vocab = synth_vocab_fits(sh->n_vocab);
     char key[96];
 #define K(suffix) arch_key(key, sizeof key, sh, suffix)
-    gw_header(&w, (uint64_t)n, 14 + (moe ? 5 : 0));
+    gw_header(&w, (uint64_t)n, 14 + (moe ? 5 : 0) + (vocab ? SYNTH_VOCAB_KVS : 0));
     gw_kv_str(&w, "general.architecture", sh->arch);
     gw_kv_str(&w, "general.name", name);
     gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
@@ -191,6 +193,8 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     gw_kv_u32(&w, K("shortconv.l_cache"), (uint32_t)sh->l_cache);
 #undef K
     free(kvh);
+    if (vocab)
+        synth_write_vocab(&w, sh->n_vocab);
 
     uint64_t off = 0, total = 0;
     for (int i = 0; i < n; i++) {
