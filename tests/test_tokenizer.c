@@ -100,15 +100,23 @@ static char *detokenize(const int32_t *ids, size_t n, size_t *len) {
     return buf;
 }
 
+/* The ids of golden line d (malloc'd, *n of them); *ok: they are llama.cpp's. */
+static int32_t *tokenize_line(const json_value *d, size_t *n, int *ok) {
+    const json_value *text = json_get(d, "text"), *ids = json_get(d, "ids");
+    int32_t *got = tokenize(text->str, text->len, line_flags(d), n);
+    *ok = *n == ids->n;
+    for (size_t k = 0; *ok && k < *n; k++) *ok = got[k] == (int32_t)ids->items[k]->number;
+    return got;
+}
+
 static void test_golden_api(void **state) {
     (void)state;
     size_t bad = 0;
     for (size_t i = 0; i < n_lines; i++) {
-        const json_value *d = lines[i], *text = json_get(d, "text"), *ids = json_get(d, "ids");
+        const json_value *d = lines[i], *text = json_get(d, "text");
         size_t n;
-        int32_t *got = tokenize(text->str, text->len, line_flags(d), &n);
-        int ok = n == ids->n;
-        for (size_t k = 0; ok && k < n; k++) ok = got[k] == (int32_t)ids->items[k]->number;
+        int ok;
+        int32_t *got = tokenize_line(d, &n, &ok);
         if (!ok) {
             bad++;
             fprintf(stderr, "line %zu (%s): got", i + 1, text->str);
@@ -145,13 +153,10 @@ static void test_golden_family_files(void **state) {
             fail_msg("%s: %s", files[f], lfm2moe_last_error());
         size_t bad = 0;
         for (size_t i = 0; i < n_lines; i++) {
-            const json_value *d = lines[i], *text = json_get(d, "text"), *ids = json_get(d, "ids");
             size_t n;
-            int32_t *got = tokenize(text->str, text->len, line_flags(d), &n);
-            int ok = n == ids->n;
-            for (size_t k = 0; ok && k < n; k++) ok = got[k] == (int32_t)ids->items[k]->number;
+            int ok;
+            free(tokenize_line(lines[i], &n, &ok));
             bad += !ok;
-            free(got);
         }
         lfm2moe_model_free(model);
         model = a;

@@ -10,18 +10,6 @@
 #include "text/tokenizer_internal.h"
 #include "text/unicode_tables.h"
 
-/* UTF-8 of byte b's character (1 or 2 bytes, as all are < U+0800). */
-static size_t byte_encode(uint8_t b, char *out) {
-    uint32_t cp = lfm_byte_to_cp(b);
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-}
-
 /* Class of a codepoint (LFM_UC_*): binary search of the range starts. */
 static uint8_t uc_class(uint32_t cp) {
     if (cp >= 0x110000) return LFM_UC_OTHER;
@@ -198,7 +186,7 @@ static int bpe_word(const struct lfm_vocab *v, scratch *s, emitter *e, const cha
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tokenize: out of memory");
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t k = byte_encode((uint8_t)w[i], s->enc + len);
+        size_t k = lfm_byte_encode((uint8_t)w[i], s->enc + len);
         s->sym[i].start = len;
         s->sym[i].n = k;
         s->sym[i].prev = i ? i - 1 : NONE;

@@ -30,6 +30,18 @@ static inline int lfm_cp_to_byte(uint32_t cp) {
     return -1;
 }
 
+/* UTF-8 of byte b's character (1 or 2 bytes, as all are < U+0800). */
+static inline size_t lfm_byte_encode(uint8_t b, char *out) {
+    uint32_t cp = lfm_byte_to_cp(b);
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    out[0] = (char)(0xC0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+}
+
 /* ---- UTF-8 ------------------------------------------------------------- */
 /* Decode one character at s[0..n) (n >= 1) the way llama.cpp does (lead byte
  * and continuation bytes checked; overlong forms are not rejected).  A byte
