@@ -17,8 +17,8 @@
 #include "golden_check.h"
 #include "lfm2moe.h"
 
-static void check_chunked(const char *stem, double max_abs, double rel_rms, double argmax,
-                          int batched, int threads, int n_batch) {
+static void check_full(const char *stem, int kv_type, int n_batch, double max_abs,
+                       double rel_rms, double argmax, int batched, int threads) {
     char path[1024], model[1024], err[256];
     snprintf(path, sizeof path, GOLDEN_DIR "/%s.gld", stem);
     snprintf(model, sizeof model, GOLDEN_DIR "/%s.gguf", stem);
@@ -26,11 +26,12 @@ static void check_chunked(const char *stem, double max_abs, double rel_rms, doub
     if (gld_read(path, 1, &g, err, sizeof err))
         fail_msg("%s", err);
     float *logits = malloc((size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab * sizeof(float));
-    golden_run(model, &g, batched, threads, n_batch, logits);
+    golden_run(model, &g, batched, threads, kv_type, n_batch, logits);
     golden_stats r = golden_compare(&g, logits);
-    print_message("%-16s %s t%d b%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
-                  batched ? "batched " : "one-by-one", threads, n_batch, r.max_abs, r.rel_rms,
-                  100 * r.argmax_agree);
+    static const char *const kv_names[] = {"", " kv f16", " kv q8_0"};
+    print_message("%-16s%s %s t%d b%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
+                  kv_names[kv_type], batched ? "batched " : "one-by-one", threads, n_batch,
+                  r.max_abs, r.rel_rms, 100 * r.argmax_agree);
     if (max_abs > 0)
         assert_true(r.max_abs <= max_abs);
     if (rel_rms > 0)
@@ -40,9 +41,19 @@ static void check_chunked(const char *stem, double max_abs, double rel_rms, doub
     gld_free(&g);
 }
 
+static void check_kv(const char *stem, int kv_type, double max_abs, double rel_rms,
+                     double argmax, int batched, int threads) {
+    check_full(stem, kv_type, 0, max_abs, rel_rms, argmax, batched, threads);
+}
+
+static void check_chunked(const char *stem, double max_abs, double rel_rms, double argmax,
+                          int batched, int threads, int n_batch) {
+    check_full(stem, LFM2MOE_KV_F32, n_batch, max_abs, rel_rms, argmax, batched, threads);
+}
+
 static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
                   int threads) {
-    check_chunked(stem, max_abs, rel_rms, argmax, batched, threads, 0);
+    check_full(stem, LFM2MOE_KV_F32, 0, max_abs, rel_rms, argmax, batched, threads);
 }
 
 /* F32 weights: max |d| <= 1e-4 on every row (measured 0.8e-5 to 3e-5 at
@@ -76,6 +87,19 @@ static void test_tiny_d_swa_f32(void **state) {
     check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 2, 4);
     check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 1, 7);
     check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 0, 2, 4);
+}
+
+/* Smaller KV caches against the same F32 goldens (README states these
+ * bounds): F16 max |d| <= 0.05, Q8_0 relative RMS <= 0.07, argmax equal on
+ * >= 95% of rows, prefilled in one batch and token by token. */
+static void test_tiny_a_kv_types(void **state) {
+    (void)state;
+    for (int batched = 0; batched < 2; batched++) {
+        check_kv("tiny-a-f32", LFM2MOE_KV_F16, 0.05, 0, 0.95, batched, 2);
+        check_kv("tiny-a-f32", LFM2MOE_KV_Q8_0, 0, 0.07, 0.95, batched, 2);
+        check_kv("tiny-q-f32", LFM2MOE_KV_F16, 0.05, 0, 0.95, batched, 1);
+        check_kv("tiny-q-f32", LFM2MOE_KV_Q8_0, 0, 0.07, 0.95, batched, 1);
+    }
 }
 
 static void test_tiny_q_f32(void **state) {
@@ -112,6 +136,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_a_f32),
         cmocka_unit_test(test_tiny_d_f32),
         cmocka_unit_test(test_tiny_d_swa_f32),
+        cmocka_unit_test(test_tiny_a_kv_types),
         cmocka_unit_test(test_tiny_q_f32),
         cmocka_unit_test(test_tiny_q_f16_bf16),
         cmocka_unit_test(test_tiny_q_quantized),

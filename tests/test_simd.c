@@ -659,36 +659,53 @@ static void test_ew_entry_points(void **state) {
 }
 
 /* ---- attention tiles ------------------------------------------------------
- * Every level's attn against the scalar tile (attention.h).  What differs:
- * scores are the same D products in the same order but fused (FMA): each
- * of the two sides errs by <= (D+1) u S per score (S = scale * max_p
- * sum_i |q_i k_i|, u = 2^-24), and the max is subtracted from another
- * score, so a weight's relative error from scores is <= 4 (D+1) u S; exp
- * <= 2 ulp (SIMD polynomial) + 0.5 ulp (libm), <= 6u; the softmax sum in
- * float (8 partial sums) instead of double, <= (len/8 + 8) u relative; the
- * weighted sum of values keeps the order over positions but fuses and
- * applies 1/sum after it, <= (len + 2) u max|v|.  Bound per output:
- *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16). */
-/* window 0: full causal attention; ring 0: slot = position (else the
- * cache is a ring of that many slots, every slot filled: the ones a row
- * does not see hold other positions' values). */
-static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp, int window, int ring) {
-    const int G = H / Hkv, ctx = pos0 + n;
-    const int64_t pa = ring ? ring : lfm_attn_ctx_alloc(ctx);
-    const int64_t span = lfm_attn_span(ctx, window);
+ * Every level's attn, for each cache type, against the scalar tile of that
+ * type (attention.h).  What differs: scores are the same D products in the
+ * same order but fused (FMA): each of the two sides errs by <= (D+1) u S
+ * per score (S = scale * max_p sum_i |q_i k_i|, u = 2^-24), and the max is
+ * subtracted from another score, so a weight's relative error from scores
+ * is <= 4 (D+1) u S; exp <= 2 ulp (SIMD polynomial) + 0.5 ulp (libm),
+ * <= 6u; the softmax sum in float (8 partial sums) instead of double,
+ * <= (len/8 + 8) u relative; the weighted sum of values keeps the order
+ * over positions but fuses and applies 1/sum after it, <= (len + 2) u
+ * max|v|.  Bound per output:
+ *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16)
+ * with len the positions the row sees.
+ * F16 and Q8_0 caches: both sides see the same dequantized keys and values
+ * (exact half -> float; Q8_0 code x scale is one product, rounded the same
+ * way on both sides), so the same bound holds with S and max|v| taken over
+ * the dequantized cache.
+ * window 0: full causal attention; ring 0: slot = position (else the cache
+ * is a ring of that many slots, every slot filled: the ones a row does not
+ * see hold other positions' values). */
+static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float amp, int window,
+                       int ring) {
+    const int G = H / Hkv, ctx = pos0 + n, slots = ring ? ring : ctx;
+    const int64_t head = lfm_kv_head_bytes(kvt, slots, D);
     float *q = malloc(sizeof(float) * (size_t)(n * H * D));
-    float *kc = calloc((size_t)(Hkv * pa * D), sizeof(float));
-    float *vc = calloc((size_t)(Hkv * pa * D), sizeof(float));
+    uint8_t *kc = calloc((size_t)(Hkv * head), 1);
+    uint8_t *vc = calloc((size_t)(Hkv * head), 1);
     float *ref = malloc(sizeof(float) * (size_t)(n * H * D));
     float *got = malloc(sizeof(float) * (size_t)(n * H * D));
-    float *scratch = malloc(sizeof(float) * lfm_attn_scratch_floats(span, D));
+    float *scratch =
+        malloc(sizeof(float) * lfm_attn_scratch_floats(lfm_attn_score_span(ctx, window), D));
+    float *key = malloc(sizeof(float) * (size_t)D), *val = malloc(sizeof(float) * (size_t)D);
     for (int i = 0; i < n * H * D; i++)
         q[i] = amp * rng_sym();
     for (int g = 0; g < Hkv; g++)
-        for (int p = 0; p < (ring ? ring : ctx); p++)
+        for (int p = 0; p < slots; p++) {
             for (int i = 0; i < D; i++) {
-                kc[g * pa * D + lfm_attn_kidx(p, i, D)] = amp * rng_sym();
-                vc[(g * pa + p) * D + i] = rng_sym();
+                key[i] = amp * rng_sym();
+                val[i] = rng_sym();
+            }
+            lfm_kv_store(kvt, kc + g * head, vc + g * head, p, key, val, D);
+        }
+    double vmax = 0;
+    for (int g = 0; g < Hkv; g++)
+        for (int p = 0; p < slots; p++)
+            for (int i = 0; i < D; i++) {
+                const double x = fabs(lfm_kv_value(kvt, vc + g * head, p, i, D));
+                vmax = x > vmax ? x : vmax;
             }
     const float scale = 1.0f / sqrtf((float)D);
     int lv[16], nl = levels(lv);
@@ -696,11 +713,11 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp, int wi
         const lfm_kernels *k = lfm_kernels_at(l < 0 ? 0 : lv[l]);
         for (int g = 0; g < Hkv; g++) {
             lfm_attn_tile a = {.out = (l < 0 ? ref : got) + g * G * D, .q = q + g * G * D,
-                               .out_stride = H * D, .q_stride = H * D, .k = kc + g * pa * D,
-                               .v = vc + g * pa * D, .pos0 = pos0, .window = window,
+                               .out_stride = H * D, .q_stride = H * D, .k = kc + g * head,
+                               .v = vc + g * head, .pos0 = pos0, .window = window,
                                .ring = ring, .n = n, .G = G, .D = D, .scale = scale,
                                .scratch = scratch};
-            k->attn(&a);
+            k->attn[kvt](&a);
         }
         if (l < 0)
             continue;
@@ -715,18 +732,18 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp, int wi
                     const int64_t slot = lfm_attn_slot(p, ring);
                     double s = 0;
                     for (int i = 0; i < D; i++)
-                        s += fabs((double)qr[i] * kc[g * pa * D + lfm_attn_kidx(slot, i, D)]);
+                        s += fabs((double)qr[i] * lfm_kv_key(kvt, kc + g * head, slot, i, D));
                     S = s > S ? s : S;
                 }
                 S *= scale;
-                const double tol = ldexp(4.0 * (D + 1) * S + len + len / 8.0 + 16, -24);
+                const double tol = vmax * ldexp(4.0 * (D + 1) * S + len + len / 8.0 + 16, -24);
                 for (int i = 0; i < D; i++) {
                     const int64_t o = (t * H + h) * D + i;
                     if (!(fabs((double)got[o] - ref[o]) <= tol))
-                        fail_msg("%s attn H=%d Hkv=%d D=%d pos0=%d n=%d window=%d ring=%d: "
-                                 "out[%d][%d][%d] %.9g, scalar %.9g (tol %.3g)",
-                                 lfm_isa_name(k->isa), H, Hkv, D, pos0, n, window, ring, t, h, i,
-                                 got[o], ref[o], tol);
+                        fail_msg("%s attn kv %d H=%d Hkv=%d D=%d pos0=%d n=%d window=%d "
+                                 "ring=%d: out[%d][%d][%d] %.9g, scalar %.9g (tol %.3g)",
+                                 lfm_isa_name(k->isa), kvt, H, Hkv, D, pos0, n, window, ring, t,
+                                 h, i, got[o], ref[o], tol);
                 }
             }
     }
@@ -736,6 +753,8 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp, int wi
     free(ref);
     free(got);
     free(scratch);
+    free(key);
+    free(val);
 }
 
 static void test_attention(void **state) {
@@ -754,6 +773,8 @@ static void test_attention(void **state) {
         {8, 1, 24, 15, 18, 2.0f, 0, 0},   /* G = 8, D with an 8-wide tail */
         {2, 1, 33, 0, 1, 2.0f, 0, 0},     /* first token: one position */
         {3, 3, 71, 100, 5, 3.0f, 0, 0},   /* odd D past 64 */
+        {4, 1, 32, 40, 9, 2.0f, 0, 0},    /* one Q8_0 group per head */
+        {2, 2, 96, 17, 6, 2.0f, 0, 0},    /* three Q8_0 groups: AVX-512's 64 columns cross one */
         /* sliding windows, full caches: a window start inside a vector,
          * rows of one 4-row block with different starts (G = 1), windows
          * wider than the context so far */
@@ -770,10 +791,13 @@ static void test_attention(void **state) {
         {32, 8, 64, 4000, 1, 2.0f, 100, 112},
         {6, 2, 13, 301, 9, 3.0f, 24, 32},
         {8, 1, 24, 77, 33, 2.0f, 40, 80},
+        {4, 1, 32, 500, 17, 2.0f, 30, 48}, /* a ring of Q8_0 groups */
     };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        attn_check(shapes[i].H, shapes[i].Hkv, shapes[i].D, shapes[i].pos0, shapes[i].n,
-                   shapes[i].amp, shapes[i].window, shapes[i].ring);
+    for (int kvt = 0; kvt < LFM_KV_COUNT; kvt++)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            if (lfm_kv_type_fits(kvt, shapes[i].D))
+                attn_check(kvt, shapes[i].H, shapes[i].Hkv, shapes[i].D, shapes[i].pos0,
+                           shapes[i].n, shapes[i].amp, shapes[i].window, shapes[i].ring);
 }
 
 /* Every test starts from the same random state (the seed of the run), so
