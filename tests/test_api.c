@@ -248,6 +248,36 @@ static void test_dense_architecture_and_window(void **state) {
     assert_int_equal(lfm2moe_session_memory_size(w, &sp, &ring), 0);
     assert_true(full >= ring && full - ring < 64 * 1024);
     lfm2moe_model_free(d);
+
+    /* a ring that has wrapped: a rewind that needs dropped positions, a
+     * snapshot and a copy into another ring size are refused; a copy into
+     * the same ring size continues exactly like the original */
+    sp.n_ctx = 256;
+    sp.n_batch = 8; /* ring of 8 + 7 -> 16 slots */
+    sp.checkpoint_interval = 32;
+    lfm2moe_session *s = NULL, *c = NULL;
+    assert_int_equal(lfm2moe_session_create(w, &sp, &s), LFM2MOE_OK);
+    int32_t toks[60];
+    for (int i = 0; i < 60; i++)
+        toks[i] = 10 + i;
+    assert_int_equal(lfm2moe_decode_step(s, toks, 60, 0), LFM2MOE_OK);
+    /* from the checkpoint at 32 the window needs 25..31; the ring holds 44..59 */
+    expect_error(lfm2moe_session_rewind(s, 40), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    size_t len = 0;
+    expect_error(lfm2moe_session_save(s, NULL, 0, &len), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    lfm2moe_session_params other = sp;
+    other.n_batch = 16;
+    expect_error(lfm2moe_session_copy(s, &other, &c), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    assert_int_equal(lfm2moe_session_copy(s, &sp, &c), LFM2MOE_OK);
+    const int32_t next = 77;
+    const float *orig = NULL, *copy = NULL;
+    assert_int_equal(lfm2moe_decode_step(s, &next, 1, 0), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_decode_step(c, &next, 1, 0), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_session_logits(s, -1, &orig), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_session_logits(c, -1, &copy), LFM2MOE_OK);
+    assert_memory_equal(orig, copy, 1024 * sizeof(float));
+    lfm2moe_session_free(c);
+    lfm2moe_session_free(s);
     lfm2moe_model_free(w);
 
     /* an lfm2 file must carry its keys under lfm2.* */
