@@ -17,7 +17,8 @@ static const struct {
     {"chat", cmd_chat, "chat [-m MODEL] [--system TEXT] ...   interactive multi-turn chat on stdin"},
     {"perplexity", cmd_perplexity, "perplexity -m MODEL -f TEXT [--ctx N] [-t N]   perplexity over a text file"},
     {"synth", cmd_synth, "synth -o FILE [--type q4_0] [--shape lfm2-8b-a1b]   random-weight model"},
-    {"bench", cmd_bench, "bench -m MODEL [-p 512] [-n 128] [-t N] [-r N]   prefill/decode tokens/s"},
+    {"serve", cmd_serve, "serve [-m MODEL] [--port 8080] [--parallel N] [--api-key KEY] ...   OpenAI-compatible HTTP server"},
+    {"bench", cmd_bench, "bench -m MODEL [-p 512] [-n 128] [-t N] [-r N] [--parallel N,...]   prefill/decode tokens/s"},
 };
 
 int cli_fail(const char *what, int status) {
