@@ -41,7 +41,13 @@ static void log_line(http_req *r) {
     strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     double dur = now_seconds() - r->t0;
     job *j = r->job;
-    if (j && j->state == JOB_DONE) {
+    int done = 0;
+    if (j) { /* a job cancelled by a disconnect may still be ending */
+        pthread_mutex_lock(&j->mu);
+        done = j->state == JOB_DONE;
+        pthread_mutex_unlock(&j->mu);
+    }
+    if (done) {
         double gen_s = j->t_first > 0 ? j->t_end - j->t_first : 0;
         fprintf(stderr,
                 "%s req=%llu %s %s %d prompt=%d cached=%d generated=%d ttft=%.1fms "
@@ -138,12 +144,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (r->body.len + *upload_size > s->cfg.max_body) goto too_big;
-        if (json_buf_append(&r->body, upload, *upload_size)) return MHD_NO;
+        /* libmicrohttpd takes no answer in the middle of a body: past the
+         * limit the rest is read and dropped (within the read deadline) */
+        if (r->too_big || r->body.len + *upload_size > s->cfg.max_body) {
+            r->too_big = 1;
+            json_buf_free(&r->body);
+        } else if (json_buf_append(&r->body, upload, *upload_size)) {
+            return MHD_NO;
+        }
         *upload_size = 0;
         return MHD_YES;
     }
     set_deadline(s, r->conn, 0); /* all in: the slow-client clock stops */
+    if (r->too_big) goto too_big;
     return handle_request(c, r);
 too_big:;
     char msg[96];

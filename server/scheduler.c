@@ -31,8 +31,8 @@ struct scheduler {
     sched_params p;
     metrics *m;
     slot *slots;
-    job **queue;             /* ring of queue_max */
-    int q_head, q_len;
+    job **queue;             /* ring of q_cap: waiting for a slot */
+    int q_head, q_len, q_cap;
     int stopping;
     double deadline;         /* stopping: cancel what still runs after this */
     uint64_t tick;
@@ -253,7 +253,7 @@ static void *run(void *arg) {
             for (int i = 0; i < ns; i++) free_slot |= !s->slots[i].j;
             if (!free_slot) break;
             job *j = s->queue[s->q_head];
-            s->q_head = (s->q_head + 1) % s->p.queue_max;
+            s->q_head = (s->q_head + 1) % s->q_cap;
             s->q_len--;
             atomic_fetch_sub(&s->m->queued, 1);
             admit(s, j);
@@ -314,7 +314,9 @@ int scheduler_start(const lfm2moe_model *model, const sched_params *p, metrics *
     s->m = m;
     s->model = model;
     s->slots = calloc((size_t)p->n_slots, sizeof *s->slots);
-    s->queue = calloc((size_t)(p->queue_max > 0 ? p->queue_max : 1), sizeof *s->queue);
+    /* free slots may be taken by queued jobs the thread has not admitted yet */
+    s->q_cap = p->n_slots + p->queue_max;
+    s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
     if (!s->slots || !s->queue) {
         scheduler_free(s);
         return LFM2MOE_ERR_OUT_OF_MEMORY;
@@ -342,7 +344,7 @@ int scheduler_submit(scheduler *s, job *j) {
     int rc = s->stopping ? -2 : s->q_len + busy >= s->p.n_slots + s->p.queue_max ? -1 : 0;
     if (!rc) {
         job_retain(j);
-        s->queue[(s->q_head + s->q_len) % s->p.queue_max] = j;
+        s->queue[(s->q_head + s->q_len) % s->q_cap] = j;
         s->q_len++;
         atomic_fetch_add(&s->m->queued, 1);
         pthread_cond_signal(&s->cv);
@@ -356,10 +358,10 @@ void scheduler_cancel(scheduler *s, job *j) {
     pthread_mutex_lock(&s->mu);
     /* a queued job leaves the queue at once */
     for (int k = 0; k < s->q_len; k++) {
-        int at = (s->q_head + k) % s->p.queue_max;
+        int at = (s->q_head + k) % s->q_cap;
         if (s->queue[at] != j) continue;
         for (int m = k; m + 1 < s->q_len; m++)
-            s->queue[(s->q_head + m) % s->p.queue_max] = s->queue[(s->q_head + m + 1) % s->p.queue_max];
+            s->queue[(s->q_head + m) % s->q_cap] = s->queue[(s->q_head + m + 1) % s->q_cap];
         s->q_len--;
         atomic_fetch_sub(&s->m->queued, 1);
         pthread_mutex_unlock(&s->mu);
@@ -379,10 +381,10 @@ void scheduler_stop(scheduler *s, double grace_seconds) {
     s->deadline = now_seconds() + grace_seconds;
     while (s->q_len) {
         job *j = s->queue[s->q_head];
-        s->q_head = (s->q_head + 1) % s->p.queue_max;
+        s->q_head = (s->q_head + 1) % s->q_cap;
         s->q_len--;
         atomic_fetch_sub(&s->m->queued, 1);
-        job_finish_with(j, FINISH_ERROR, "the server is shutting down");
+        job_finish_with(j, FINISH_CANCELLED, "the server is shutting down");
         job_release(j);
     }
     pthread_cond_signal(&s->cv);

@@ -49,6 +49,7 @@ typedef struct http_req {
     conn *conn;
     const char *method, *url;
     json_buf body;
+    int too_big;              /* the body outgrew max_body (it is dropped) */
     int status;               /* of the answer, for the log line */
     job *job;                 /* generation requests */
     double t0;
