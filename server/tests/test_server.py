@@ -329,6 +329,26 @@ class ServerTest(unittest.TestCase):
         self.assertLess(self.metric("lfm2moe_generated_tokens_total") - before, 7000)
         self.assertEqual(self.post("/v1/chat/completions", {"messages": QUESTION})[0], 200)
 
+    def test_disconnect_while_waiting(self):
+        # a client waiting for a whole (non-streamed) answer leaves: same
+        before = self.metric("lfm2moe_generated_tokens_total")
+        bias = {str(t): -100 for t in self.special_ids()}
+        body = json.dumps({"prompt": "17 + 25 =", "max_tokens": 8000, "temperature": 0,
+                           "logit_bias": bias}).encode()
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % len(body) + body)
+        deadline = time.time() + 5
+        while self.metric("lfm2moe_slots_busy") == 0:  # generating
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.02)
+        s.close()
+        deadline = time.time() + 2
+        while self.metric("lfm2moe_slots_busy") > 0:
+            self.assertLess(time.time(), deadline, "the slot was not freed")
+            time.sleep(0.05)
+        self.assertLess(self.metric("lfm2moe_generated_tokens_total") - before, 7000)
+
 
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_finishes_running_streams(self):
