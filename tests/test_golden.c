@@ -17,8 +17,8 @@
 #include "golden_check.h"
 #include "lfm2moe.h"
 
-static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
-                  int threads) {
+static void check_kv(const char *stem, int kv_type, double max_abs, double rel_rms, double argmax,
+                     int batched, int threads) {
     char path[1024], model[1024], err[256];
     snprintf(path, sizeof path, GOLDEN_DIR "/%s.gld", stem);
     snprintf(model, sizeof model, GOLDEN_DIR "/%s.gguf", stem);
@@ -26,11 +26,12 @@ static void check(const char *stem, double max_abs, double rel_rms, double argma
     if (gld_read(path, 1, &g, err, sizeof err))
         fail_msg("%s", err);
     float *logits = malloc((size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab * sizeof(float));
-    golden_run(model, &g, batched, threads, logits);
+    golden_run(model, &g, batched, threads, kv_type, logits);
     golden_stats r = golden_compare(&g, logits);
-    print_message("%-16s %s t%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
-                  batched ? "batched " : "one-by-one", threads, r.max_abs, r.rel_rms,
-                  100 * r.argmax_agree);
+    static const char *const kv_names[] = {"", " kv f16", " kv q8_0"};
+    print_message("%-16s%s %s t%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
+                  kv_names[kv_type], batched ? "batched " : "one-by-one", threads, r.max_abs,
+                  r.rel_rms, 100 * r.argmax_agree);
     if (max_abs > 0)
         assert_true(r.max_abs <= max_abs);
     if (rel_rms > 0)
@@ -40,6 +41,11 @@ static void check(const char *stem, double max_abs, double rel_rms, double argma
     gld_free(&g);
 }
 
+static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
+                  int threads) {
+    check_kv(stem, LFM2MOE_KV_F32, max_abs, rel_rms, argmax, batched, threads);
+}
+
 /* F32 weights: max |d| <= 1e-4 on every row (measured 0.8e-5 to 3e-5 at
  * every ISA level; the golden README allows 1e-3), identical argmax */
 static void test_tiny_a_f32(void **state) {
@@ -47,6 +53,19 @@ static void test_tiny_a_f32(void **state) {
     check("tiny-a-f32", 1e-4, 0, 1.0, 1, 1);
     check("tiny-a-f32", 1e-4, 0, 1.0, 0, 2);
     check("tiny-a-f32", 1e-4, 0, 1.0, 1, 2);
+}
+
+/* Smaller KV caches against the same F32 goldens (README states these
+ * bounds): F16 max |d| <= 0.05, Q8_0 relative RMS <= 0.07, argmax equal on
+ * >= 95% of rows, prefilled in one batch and token by token. */
+static void test_tiny_a_kv_types(void **state) {
+    (void)state;
+    for (int batched = 0; batched < 2; batched++) {
+        check_kv("tiny-a-f32", LFM2MOE_KV_F16, 0.05, 0, 0.95, batched, 2);
+        check_kv("tiny-a-f32", LFM2MOE_KV_Q8_0, 0, 0.07, 0.95, batched, 2);
+        check_kv("tiny-q-f32", LFM2MOE_KV_F16, 0.05, 0, 0.95, batched, 1);
+        check_kv("tiny-q-f32", LFM2MOE_KV_Q8_0, 0, 0.07, 0.95, batched, 1);
+    }
 }
 
 static void test_tiny_q_f32(void **state) {
@@ -81,6 +100,7 @@ static void test_tiny_q_quantized(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_a_f32),
+        cmocka_unit_test(test_tiny_a_kv_types),
         cmocka_unit_test(test_tiny_q_f32),
         cmocka_unit_test(test_tiny_q_f16_bf16),
         cmocka_unit_test(test_tiny_q_quantized),

@@ -65,7 +65,7 @@ typedef struct lfm_kernels {
     lfm_dot_fn dot[LFM_TYPE_COUNT]; /* by weight type; NULL: not computable */
     lfm_act_fn act[LFM_TYPE_COUNT]; /* by activation type */
     lfm_mm_fn mm[LFM_TYPE_COUNT];   /* by weight type; NULL: loop over dot */
-    lfm_attn_fn attn;               /* causal attention tile (attention.h) */
+    lfm_attn_fn attn[LFM_KV_COUNT]; /* causal attention tile by cache type (attention.h) */
     lfm_rmsnorm_fn rmsnorm;         /* element-wise ops: never NULL */
     lfm_silu_mul_fn silu_mul;
     lfm_axpy_fn axpy;
