@@ -21,6 +21,7 @@
 #include "lfm2moe.h"
 #include "model/model.h"
 #include "model/session.h"
+#include "generate/sampler.h"
 #include "text/tokenizer.h"
 
 LFM2MOE_API int lfm2moe_generate_params_init(lfm2moe_generate_params *p) {
@@ -180,7 +181,7 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             goto out;
         } else {
             n_eval = (int32_t)n_prompt;
-            for (size_t i = 0; i < n_prompt; i++) lfm2moe_sampler_accept(sm, prompt[i]);
+            for (size_t i = 0; i < n_prompt; i++) lfm_sampler_record(sm, prompt[i]);
         }
         t1 = now_seconds();
     }
@@ -208,7 +209,8 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             reason = LFM2MOE_STOP_EOS;
             break;
         }
-        lfm2moe_sampler_accept(sm, tok);
+        if ((st = lfm2moe_sampler_accept(sm, tok)))
+            goto out;
         const char *piece = NULL;
         size_t len = 0;
         if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))
