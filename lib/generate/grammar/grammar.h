@@ -82,6 +82,7 @@ typedef struct gm_state {
     uint32_t set;       /* GM_DEAD: no way on */
     uint32_t cp;        /* bits of the pending character so far */
     uint8_t need;       /* continuation bytes still expected */
+    uint8_t len;        /* length of the pending character's encoding */
 } gm_state;
 
 #define GM_DEAD UINT32_MAX

@@ -332,7 +332,7 @@ int lfm_matcher_create(const lfm_cgrammar *g, lfm_matcher **out) {
         lfm_matcher_free(m);
         return st;
     }
-    m->cur = (gm_state){m->start, 0, 0};
+    m->cur = (gm_state){m->start, 0, 0, 0};
     *out = m;
     return 0;
 }
@@ -345,7 +345,7 @@ void lfm_matcher_free(lfm_matcher *m) {
 }
 
 int lfm_matcher_reset(lfm_matcher *m) {
-    m->cur = (gm_state){m->start, 0, 0};
+    m->cur = (gm_state){m->start, 0, 0, 0};
     return 0;
 }
 
@@ -381,8 +381,12 @@ static int set_may_match(const lfm_matcher *m, uint32_t set, uint32_t lo, uint32
     return 0;
 }
 
+/* UTF-8 is decoded strictly: overlong forms, surrogates and code points
+ * past U+10FFFF are dead ends, so byte tokens cannot spell a character the
+ * grammar would refuse in its proper encoding. */
 gm_state lfm_matcher_step(lfm_matcher *m, gm_state s, uint8_t b) {
-    gm_state dead = {GM_DEAD, 0, 0};
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    gm_state dead = {GM_DEAD, 0, 0, 0};
     if (s.set == GM_DEAD) return dead;
     if (s.need == 0) {
         if (b < 0x80) {
@@ -393,20 +397,27 @@ gm_state lfm_matcher_step(lfm_matcher *m, gm_state s, uint8_t b) {
         if (!need) return dead;
         s.cp = b & (0x3Fu >> need);
         s.need = (uint8_t)need;
+        s.len = (uint8_t)(need + 1);
     } else {
         if ((b & 0xC0) != 0x80) return dead;
         s.cp = (s.cp << 6) | (b & 0x3F);
         s.need--;
         if (s.need == 0) {
+            if (s.cp < min_cp[s.len] || s.cp > 0x10FFFF || (s.cp >= 0xD800 && s.cp <= 0xDFFF))
+                return dead;
             s.set = advance(m, s.set, s.cp);
             s.cp = 0;
+            s.len = 0;
             return s;
         }
     }
-    /* a partial character: only go on if some stack can take what it may become */
+    /* a partial character: only go on if it can still become a valid one
+     * that some stack takes */
     uint32_t lo = s.cp << (6 * s.need), hi = lo | ((1u << (6 * s.need)) - 1);
+    if (lo < min_cp[s.len]) lo = min_cp[s.len];
     if (hi > 0x10FFFF) hi = 0x10FFFF;
-    return lo <= hi && set_may_match(m, s.set, lo, hi) ? s : dead;
+    if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return dead;
+    return set_may_match(m, s.set, lo, hi) ? s : dead;
 }
 
 int lfm_matcher_token_end_ok(const lfm_matcher *m, gm_state s) {
