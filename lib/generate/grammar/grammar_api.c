@@ -1,6 +1,7 @@
 /* The public lfm2moe_grammar_* functions: compile GBNF (given, or written
  * from a JSON Schema or a tool list), build the vocabulary's token trie,
  * and check that the start state exists. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +12,11 @@
 #include "model/model.h"
 #include "text/tokenizer.h"
 
-/* Takes ownership of gbnf (malloc'd, NUL-terminated). */
+/* Takes ownership of gbnf (malloc'd, NUL-terminated).  `source`: the
+ * GBNF was written from a schema or tools, whose self-references can be
+ * left recursive: that is the caller's error (INVALID_ARGUMENT). */
 static int make(const lfm2moe_model *model, char *gbnf, size_t len, const char *root,
-                lfm2moe_grammar **out) {
+                const char *source, lfm2moe_grammar **out) {
     lfm2moe_grammar *g = calloc(1, sizeof *g);
     if (!g) {
         free(gbnf);
@@ -24,6 +27,11 @@ static int make(const lfm2moe_model *model, char *gbnf, size_t len, const char *
     g->gbnf_len = len;
     g->trigger = -1;
     int st = lfm_gbnf_parse(gbnf, len, root, &g->cg);
+    if (st == LFM2MOE_ERR_PARSE && source) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", lfm2moe_last_error());
+        st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: %s", source, msg);
+    }
     if (!st) st = lfm_token_trie_build(model->vocab, &g->trie);
     if (!st) { /* the start state must exist within the limits */
         lfm_matcher *m = NULL;
@@ -59,7 +67,7 @@ LFM2MOE_API int lfm2moe_grammar_create(const lfm2moe_model *model, const char *g
     if (!copy) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "grammar: out of memory");
     if (len) memcpy(copy, gbnf, len);
     copy[len] = '\0';
-    return make(model, copy, len, root_rule, out);
+    return make(model, copy, len, root_rule, NULL, out);
 }
 
 static int parse_json(const char *what, const char *text, size_t len, json_value **v) {
@@ -83,7 +91,7 @@ LFM2MOE_API int lfm2moe_grammar_from_json_schema(const lfm2moe_model *model,
         json_buf_free(&b);
         return st;
     }
-    return make(model, b.data, b.len, "root", out);
+    return make(model, b.data, b.len, "root", "json schema", out);
 }
 
 LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
@@ -121,7 +129,7 @@ LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
         json_buf_free(&b);
         return st;
     }
-    if ((st = make(model, b.data, b.len, "root", out))) return st;
+    if ((st = make(model, b.data, b.len, "root", "tools", out))) return st;
     (*out)->trigger = trigger;
     (*out)->lazy = tool_choice != LFM2MOE_TOOL_CHOICE_REQUIRED;
     (*out)->ban_trigger = tool_choice == LFM2MOE_TOOL_CHOICE_NONE;
