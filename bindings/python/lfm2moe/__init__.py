@@ -11,7 +11,7 @@ loader path.
 """
 
 from . import _native
-from .core import (Generation, GenerationResult, Model, ModelInfo, Session, VocabInfo,
+from .core import (Generation, GenerationResult, Grammar, Model, ModelInfo, Session, VocabInfo,
                    parse_tool_calls)
 from .errors import (BadFormatError, BadModelError, BufferTooSmallError, CancelledError,
                      ClosedError, ContextFullError, Error, InternalError, InvalidArgumentError,
@@ -33,7 +33,7 @@ def library_path() -> str:
 
 
 __all__ = [
-    "Model", "Session", "Generation", "GenerationResult", "ModelInfo", "VocabInfo",
+    "Model", "Session", "Generation", "Grammar", "GenerationResult", "ModelInfo", "VocabInfo",
     "parse_tool_calls", "library_version", "library_path", "Error", "ClosedError",
     "InvalidArgumentError", "OutOfMemoryError", "IoError", "BadFormatError",
     "UnsupportedArchError", "UnsupportedTypeError", "BadModelError", "ContextFullError",

@@ -69,6 +69,7 @@ int lfm_cgrammar_check(const lfm_cgrammar *cg);
 
 /* Does element e (GE_CHARS) match code point cp? */
 static inline int lfm_chars_match(const lfm_cgrammar *g, const gelem *e, uint32_t cp) {
+    if (!e->b) return e->negate; /* "." has no ranges (and ranges may be NULL) */
     const grange *r = g->ranges + e->a;
     for (uint32_t i = 0; i < e->b; i++)
         if (cp >= r[i].lo && cp <= r[i].hi) return !e->negate;

@@ -368,6 +368,10 @@ static int set_may_match(const lfm_matcher *m, uint32_t set, uint32_t lo, uint32
         uint32_t x = m->set_data[i];
         if (x == 0) continue;
         const gelem *e = &g->elem[m->nodes[x].pos];
+        if (!e->b) {
+            if (e->negate) return 1;
+            continue;
+        }
         const grange *r = g->ranges + e->a;
         int covered = 0;
         for (uint32_t j = 0; j < e->b; j++) {
