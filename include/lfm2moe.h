@@ -638,7 +638,9 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
  * published files, so anyone can test and benchmark without downloading
  * weights.  Shapes: "lfm2-8b-a1b" (LFM2-8B-A1B: 24 blocks over 2048, 32
  * experts of 1792, top-4, vocab 65536) and "tiny" (a few MB, for tests).
- * The file has no tokenizer; its logits are meaningless but finite. */
+ * The file holds a made-up byte-level vocabulary of the shape's size (the
+ * 256 bytes, LFM2's special tokens, pseudo-word pieces; no merges), so
+ * generation and grammars run on it; its logits are meaningless but finite. */
 typedef struct lfm2moe_synth_params {
     uint32_t struct_size;         /* set by init */
     int32_t ftype;                /* lfm2moe_ftype; default Q4_0 */

@@ -9,7 +9,12 @@
  * memory bandwidth, which on shared machines changes from minute to
  * minute.  --bw measures the machine's read bandwidth with the same number
  * of threads right before each tg run and reports the tg runs' weight
- * traffic (GB/s) as a share of it. */
+ * traffic (GB/s) as a share of it.
+ *
+ * --grammar FILE / --json-schema FILE / --tools FILE add two rows: gen<n>,
+ * n tokens of the generation loop (sample with the library's default
+ * sampling, accept, decode) without a grammar, and gen<n>+g, the same with
+ * the grammar (restarted whenever it completes), then the overhead. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gen_structured.h"
 
 static double now(void) {
     struct timespec t;
@@ -114,6 +120,38 @@ static double measure_read_bw(const uint64_t *buf, int threads) {
     return best;
 }
 
+/* n tokens of sample + accept + decode from a fresh session, tokens/s. */
+static int gen_loop(lfm2moe_session *s, const lfm2moe_model *m, const lfm2moe_grammar *g, int n,
+                    uint64_t seed, double *tps) {
+    lfm2moe_sampling_params sp;
+    lfm2moe_sampling_params_init(&sp);
+    sp.seed = seed;
+    sp.grammar = g;
+    lfm2moe_sampler *sm = NULL;
+    int st = lfm2moe_sampler_create(m, &sp, &sm);
+    if (st) return cli_fail("sampler", st);
+    lfm2moe_session_reset(s);
+    int32_t tok = 0;
+    st = lfm2moe_decode_step(s, &tok, 1, 0);
+    double a = now();
+    for (int i = 0; i < n && !st; i++) {
+        const float *logits = NULL;
+        uint32_t attr = 0;
+        if ((st = lfm2moe_session_logits(s, -1, &logits)) ||
+            (st = lfm2moe_sampler_sample(sm, logits, &tok)))
+            break;
+        lfm2moe_token_attr(m, tok, &attr);
+        if (attr & LFM2MOE_TOKEN_ATTR_END_OF_GENERATION)
+            st = lfm2moe_sampler_reset(sm); /* the grammar starts again */
+        else
+            st = lfm2moe_sampler_accept(sm, tok);
+        if (!st) st = lfm2moe_decode_step(s, &tok, 1, 0);
+    }
+    *tps = n / (now() - a);
+    lfm2moe_sampler_free(sm);
+    return st ? cli_fail("generation", st) : 0;
+}
+
 static void report(const char *model_desc, double gib, double bparams, int threads,
                    const char *test, const double *v, int reps) {
     double mean = 0, var = 0;
@@ -130,7 +168,11 @@ static void report(const char *model_desc, double gib, double bparams, int threa
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
     int p = 512, n = 128, threads = 0, reps = 3, bw = 0;
+    gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
+        int r = gen_structured_opt(&so, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
         if (!strcmp(argv[i], "-m") && i + 1 < argc)
             path = argv[++i];
         else if (!strcmp(argv[i], "-p") && i + 1 < argc)
@@ -145,7 +187,7 @@ int cmd_bench(int argc, char **argv) {
             bw = 1;
         else {
             fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-t THREADS] "
-                            "[-r REPS] [--bw]\n");
+                            "[-r REPS] [--bw] [--grammar FILE | --json-schema FILE | --tools FILE]\n");
             return 2;
         }
     }
@@ -171,10 +213,16 @@ int cmd_bench(int argc, char **argv) {
     sp.n_ctx = (p > 0 ? p : 1) + n + 1;
     sp.n_batch = p > 0 ? p : 1;
     lfm2moe_session *s = NULL;
+    lfm2moe_grammar *grammar = NULL;
     int st = lfm2moe_session_create(model, &sp, &s);
     if (st) {
         lfm2moe_model_free(model);
         return cli_fail("session", st);
+    }
+    if (gen_structured_open(&so, model, &grammar)) {
+        lfm2moe_session_free(s);
+        lfm2moe_model_free(model);
+        return 1;
     }
     int32_t *tok = malloc((size_t)(p + n + 1) * sizeof *tok);
     double *vals = malloc((size_t)reps * sizeof *vals);
@@ -259,6 +307,29 @@ int cmd_bench(int argc, char **argv) {
                    gb, traffic, n_threads, machine, 100.0 * share);
         }
     }
+    if (grammar && n > 0) {
+        double *with = malloc((size_t)reps * sizeof *with);
+        if (!with) goto done;
+        for (int r = -1; r < reps; r++) { /* interleaved, so both see the same machine */
+            double a = 0, b = 0;
+            if (gen_loop(s, model, NULL, n, (uint64_t)(r + 1), &a) ||
+                gen_loop(s, model, grammar, n, (uint64_t)(r + 1), &b)) {
+                free(with);
+                goto done;
+            }
+            if (r >= 0) vals[r] = a, with[r] = b;
+        }
+        char test[24];
+        snprintf(test, sizeof test, "gen%d", n);
+        report(name, gib, bp, n_threads, test, vals, reps);
+        snprintf(test, sizeof test, "gen%d+g", n);
+        report(name, gib, bp, n_threads, test, with, reps);
+        double ma = 0, mb = 0;
+        for (int r = 0; r < reps; r++) ma += vals[r] / reps, mb += with[r] / reps;
+        printf("\ngrammar: %.2f ms per token, %.1f%% fewer tokens/s than unconstrained\n",
+               1e3 * (1.0 / mb - 1.0 / ma), 100.0 * (1.0 - mb / ma));
+        free(with);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int isa = 0;
@@ -271,6 +342,8 @@ done:
     free(tok);
     free(vals);
     free(bw_machine);
+    lfm2moe_grammar_free(grammar);
+    gen_structured_close(&so);
     lfm2moe_session_free(s);
     lfm2moe_model_free(model);
     return rc;
