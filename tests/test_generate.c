@@ -637,11 +637,11 @@ static void test_cli_bench(void **state) {
     assert_non_null(strstr(out, "| pp8 "));
     assert_non_null(strstr(out, "| tg4 "));
     /* --bw: weight traffic per token and the measured read bandwidth */
-    const char *bw = strstr(out, "tg: ");
+    const char *bw = strstr(out, "bw tg4: ");
     assert_non_null(bw);
     double gb = 0, traffic = 0, machine = 0;
     int threads = 0;
-    assert_int_equal(sscanf(bw, "tg: %lf GB of weights per token, %lf GB/s; machine read "
+    assert_int_equal(sscanf(bw, "bw tg4: %lf GB of weights per token, %lf GB/s; machine read "
                                 "bandwidth (threads: %d, measured before each run) %lf GB/s",
                             &gb, &traffic, &threads, &machine),
                      4);

@@ -101,10 +101,56 @@ static void test_errors(void **state) {
     assert_int_equal(access("cancelled.gguf.part", F_OK), -1);
 }
 
+/* A synthesized model carries a working tokenizer of its vocabulary size:
+ * the LFM2 special tokens at their ids, text round-trips, common letter
+ * pairs merge into one token. */
+static void test_synth_tokenizer(void **state) {
+    (void)state;
+    char out[64];
+    snprintf(out, sizeof out, "synth-test-%d.gguf", (int)getpid());
+    lfm2moe_synth_params sp;
+    lfm2moe_synth_params_init(&sp);
+    sp.shape = "tiny";
+    assert_int_equal(lfm2moe_model_synthesize(out, &sp), 0);
+    lfm2moe_model *m = NULL;
+    assert_int_equal(lfm2moe_model_load(out, NULL, &m), 0);
+    lfm2moe_vocab_info vi = {.struct_size = sizeof vi};
+    assert_int_equal(lfm2moe_vocab_get_info(m, &vi), 0);
+    lfm2moe_model_info mi = {.struct_size = sizeof mi};
+    assert_int_equal(lfm2moe_model_get_info(m, &mi), 0);
+    assert_int_equal(vi.n_vocab, mi.n_vocab);
+    assert_int_equal(vi.bos, 1);
+    assert_int_equal(vi.eos, 7);
+    assert_int_equal(vi.end_of_turn, 7);
+    static const char text[] = "<|im_start|>user\nthe end, \xc3\xa9t\xc3\xa9!<|im_end|>";
+    int32_t ids[64];
+    size_t n = 0;
+    assert_int_equal(lfm2moe_tokenize(m, text, sizeof text - 1,
+                                      LFM2MOE_TOKENIZE_ADD_BOS | LFM2MOE_TOKENIZE_PARSE_SPECIAL,
+                                      ids, 64, &n), 0);
+    assert_true(n > 4 && n < sizeof text - 1); /* pairs merged */
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 6);
+    assert_int_equal(ids[n - 1], 7);
+    char back[128];
+    size_t len = 0;
+    assert_int_equal(lfm2moe_detokenize(m, ids + 1, n - 1, back, sizeof back, &len), 0);
+    assert_int_equal(len, sizeof text - 1);
+    assert_memory_equal(back, text, len);
+    int32_t th = -1;
+    assert_int_equal(lfm2moe_token_lookup(m, "th", 2, &th), 0);
+    assert_int_equal(lfm2moe_tokenize(m, "th", 2, 0, ids, 64, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], th);
+    lfm2moe_model_free(m);
+    remove(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reproduces_reference_files),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_synth_tokenizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -459,10 +459,43 @@ JNIFN(jbyteArray, chatRender)(JNIEnv *env, jclass cls, jlong h, jobjectArray rol
     return r;
 }
 
+struct chat_json_ctx {
+    const lfm2moe_model *m;
+    const char *request, *tmpl; /* tmpl NULL: the model's template */
+    size_t request_len, tmpl_len;
+    uint32_t flags;
+};
+static int chat_json_fill(const void *ctx, char *buf, size_t size, size_t *len) {
+    const struct chat_json_ctx *c = ctx;
+    if (c->tmpl)
+        return lfm2moe_chat_render_template(c->m, c->tmpl, c->tmpl_len, c->request,
+                                            c->request_len, c->flags, buf, size, len);
+    return lfm2moe_chat_render_json(c->m, c->request, c->request_len, c->flags, buf, size, len);
+}
+
+JNIFN(jbyteArray, chatRenderJson)(JNIEnv *env, jclass cls, jlong h, jbyteArray request,
+                                  jbyteArray tmpl, jint flags) {
+    (void)cls;
+    if (closed(env, h))
+        return NULL;
+    struct chat_json_ctx c = {(const lfm2moe_model *)(intptr_t)h, NULL, NULL, 0, 0,
+                              (uint32_t)flags};
+    char *req = bytes_dup(env, request, &c.request_len), *t = NULL;
+    jbyteArray r = NULL;
+    if (req && (!tmpl || (t = bytes_dup(env, tmpl, &c.tmpl_len)))) {
+        c.request = req;
+        c.tmpl = t;
+        r = fill_bytes(env, chat_json_fill, &c, c.request_len + 256);
+    }
+    free(req);
+    free(t);
+    return r;
+}
+
 /* ---- session ---------------------------------------------------------- */
 
 JNIFN(jlong, sessionCreate)(JNIEnv *env, jclass cls, jlong model, jint n_ctx, jint n_threads,
-                            jint n_batch, jlong max_memory) {
+                            jint n_batch, jlong max_memory, jint kv_type) {
     (void)cls;
     if (closed(env, model))
         return 0;
@@ -472,6 +505,7 @@ JNIFN(jlong, sessionCreate)(JNIEnv *env, jclass cls, jlong model, jint n_ctx, ji
     sp.n_threads = n_threads;
     sp.n_batch = n_batch;
     sp.max_memory = (uint64_t)max_memory;
+    sp.kv_type = kv_type;
     lfm2moe_session *s = NULL;
     if (check(env, lfm2moe_session_create((const lfm2moe_model *)(intptr_t)model, &sp, &s)))
         return 0;

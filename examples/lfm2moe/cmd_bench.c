@@ -1,9 +1,14 @@
-/* lfm2moe bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--bw]
+/* lfm2moe bench -m MODEL [-p 512] [-n 128] [-d 0[,4096...]] [-t THREADS] [-r REPS] [--bw]
+ *               [--parallel N[,N...]]
  * Measures like llama-bench: prompt processing (pp: one batched step of p
- * tokens) and text generation (tg: n single-token steps) in tokens/s, mean
- * and standard deviation over REPS runs after one warm-up, plus the time to
- * load the model and produce the first logits, and the peak RSS. Tokens are
- * random ids: speed does not depend on them.
+ * tokens) and text generation (tg: n single-token steps) in tokens/s, each
+ * after DEPTH tokens of context (-d; prefilled untimed before every run, as
+ * llama-bench does), plus the time to load the model and produce the first
+ * logits, and the peak RSS.  The median of REPS runs after one warm-up is
+ * reported with the spread: min-max and its half-width relative to the
+ * median.  Tokens are random ids: speed does not depend on them.
+ * --parallel replaces tg by the aggregate decode speed of N sequences
+ * decoded together (bench_parallel.c).
  *
  * Decode reads every weight a token uses once, so its speed is bounded by
  * memory bandwidth, which on shared machines changes from minute to
@@ -11,10 +16,9 @@
  * of threads right before each tg run and reports the tg runs' weight
  * traffic (GB/s) as a share of it.
  *
- * --grammar FILE / --json-schema FILE / --tools FILE add two rows: gen<n>,
- * n tokens of the generation loop (sample with the library's default
- * sampling, accept, decode) without a grammar, and gen<n>+g, the same with
- * the grammar (restarted whenever it completes), then the overhead. */
+ * --grammar FILE / --json-schema FILE / --tools FILE add gen<n> (the
+ * generation loop: sample, accept, decode) and gen<n>+grammar (the same,
+ * constrained) and the overhead between them (bench_grammar.c). */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -25,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_grammar.h"
+#include "bench_parallel.h"
 #include "cli.h"
 #include "gen_structured.h"
 
@@ -120,54 +126,141 @@ static double measure_read_bw(const uint64_t *buf, int threads) {
     return best;
 }
 
-/* n tokens of sample + accept + decode from a fresh session, tokens/s. */
-static int gen_loop(lfm2moe_session *s, const lfm2moe_model *m, const lfm2moe_grammar *g, int n,
-                    uint64_t seed, double *tps) {
-    lfm2moe_sampling_params sp;
-    lfm2moe_sampling_params_init(&sp);
-    sp.seed = seed;
-    sp.grammar = g;
-    lfm2moe_sampler *sm = NULL;
-    int st = lfm2moe_sampler_create(m, &sp, &sm);
-    if (st) return cli_fail("sampler", st);
-    lfm2moe_session_reset(s);
-    int32_t tok = 0;
-    st = lfm2moe_decode_step(s, &tok, 1, 0);
-    double a = now();
-    for (int i = 0; i < n && !st; i++) {
-        const float *logits = NULL;
-        uint32_t attr = 0;
-        if ((st = lfm2moe_session_logits(s, -1, &logits)) ||
-            (st = lfm2moe_sampler_sample(sm, logits, &tok)))
-            break;
-        lfm2moe_token_attr(m, tok, &attr);
-        if (attr & LFM2MOE_TOKEN_ATTR_END_OF_GENERATION)
-            st = lfm2moe_sampler_reset(sm); /* the grammar starts again */
-        else
-            st = lfm2moe_sampler_accept(sm, tok);
-        if (!st) st = lfm2moe_decode_step(s, &tok, 1, 0);
-    }
-    *tps = n / (now() - a);
-    lfm2moe_sampler_free(sm);
-    return st ? cli_fail("generation", st) : 0;
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(const double *v, int n) {
+    double s[64];
+    n = n < 64 ? n : 64;
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
 static void report(const char *model_desc, double gib, double bparams, int threads,
                    const char *test, const double *v, int reps) {
-    double mean = 0, var = 0;
-    for (int i = 0; i < reps; i++)
-        mean += v[i];
-    mean /= reps;
-    for (int i = 0; i < reps; i++)
-        var += (v[i] - mean) * (v[i] - mean);
-    double sd = reps > 1 ? sqrt(var / (reps - 1)) : 0;
-    printf("| %-28s | %8.2f GiB | %7.2f B | %7d | %-6s | %9.2f ± %6.2f |\n", model_desc, gib,
-           bparams, threads, test, mean, sd);
+    double lo = v[0], hi = v[0];
+    for (int i = 1; i < reps; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    const double med = median_of(v, reps);
+    char spread[48];
+    snprintf(spread, sizeof spread, "%.2f-%.2f (±%.1f%%)", lo, hi,
+             med > 0 ? 50.0 * (hi - lo) / med : 0.0);
+    printf("| %-28s | %8.2f GiB | %7.2f B | %7d | %-14s | %9.2f | %-26s |\n", model_desc, gib,
+           bparams, threads, test, med, spread);
+    fflush(stdout);
+}
+
+/* Fills the context with depth random tokens (untimed). */
+static int prefill_depth(lfm2moe_session *s, int32_t *tok, int depth, int32_t n_vocab,
+                         uint32_t *seed) {
+    lfm2moe_session_reset(s);
+    if (depth == 0)
+        return 0;
+    fill_tokens(tok, depth, n_vocab, seed);
+    int st = lfm2moe_decode_step(s, tok, depth, 0);
+    return st ? cli_fail("decode", st) : 0;
+}
+
+static void test_name(char *out, size_t size, const char *kind, int n, int depth) {
+    if (depth > 0)
+        snprintf(out, size, "%s%d @ d%d", kind, n, depth);
+    else
+        snprintf(out, size, "%s%d", kind, n);
+}
+
+/* -d 0,4096,...: up to 16 depths, each >= 0 */
+static int parse_depths(const char *arg, int *d, int max) {
+    int n = 0;
+    for (const char *c = arg; *c && n < max;) {
+        char *end;
+        long v = strtol(c, &end, 10);
+        if (end == c || v < 0 || v > (1 << 24) || (*end && *end != ','))
+            return 0;
+        d[n++] = (int)v;
+        c = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* tg at one depth: per run, fill the context, then n timed steps; with
+ * bw_buf, the machine's read bandwidth measured right before each run. */
+static int run_tg(lfm2moe_session *s, int32_t *tok, int n, int depth, int reps,
+                  int32_t n_vocab, uint32_t *seed, const uint64_t *bw_buf, int n_threads,
+                  double *vals, double *bw_machine) {
+    for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+        if (prefill_depth(s, tok, depth, n_vocab, seed))
+            return 1;
+        fill_tokens(tok, n, n_vocab, seed);
+        if (bw_buf && r >= 0)
+            bw_machine[r] = measure_read_bw(bw_buf, n_threads);
+        double a = now();
+        for (int i = 0; i < n; i++) {
+            int st = lfm2moe_decode_step(s, tok + i, 1, 0);
+            if (st)
+                return cli_fail("decode", st);
+        }
+        if (r >= 0)
+            vals[r] = n / (now() - a);
+    }
+    return 0;
+}
+
+static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps,
+                  int32_t n_vocab, uint32_t *seed, double *vals) {
+    for (int r = -1; r < reps; r++) {
+        if (prefill_depth(s, tok, depth, n_vocab, seed))
+            return 1;
+        fill_tokens(tok, p, n_vocab, seed);
+        double a = now();
+        int st = lfm2moe_decode_step(s, tok, p, 0);
+        if (st)
+            return cli_fail("decode", st);
+        if (r >= 0)
+            vals[r] = p / (now() - a);
+    }
+    return 0;
+}
+
+/* --parallel: one table row per count (median aggregate tok/s), then each
+ * count's speed relative to the first count's: the median of the
+ * per-repetition ratios (the runs of a repetition are neighbours in time). */
+static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, const char *name,
+                           double gib, double bp, int n_threads, const int *counts,
+                           int n_counts, int n, int threads, int reps) {
+    double *tps = malloc((size_t)n_counts * (size_t)reps * sizeof *tps);
+    if (!tps)
+        return cli_fail("bench --parallel", LFM2MOE_ERR_OUT_OF_MEMORY);
+    int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps);
+    if (st) {
+        free(tps);
+        return cli_fail("bench --parallel", st);
+    }
+    for (int c = 0; c < n_counts; c++) {
+        char test[32];
+        snprintf(test, sizeof test, "tg%d x%d seq", n, counts[c]);
+        report(name, gib, bp, n_threads, test, tps + c * reps, reps);
+    }
+    printf("aggregate decode relative to %d sequence%s (median of per-run ratios, runs "
+           "interleaved):", counts[0], counts[0] > 1 ? "s" : "");
+    for (int c = 0; c < n_counts; c++) {
+        double ratio[64];
+        for (int r = 0; r < reps; r++)
+            ratio[r] = tps[c * reps + r] / tps[r];
+        printf(" x%d %.2f%s", counts[c], median_of(ratio, reps), c + 1 < n_counts ? "," : "\n");
+    }
+    free(tps);
+    return 0;
 }
 
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
-    int p = 512, n = 128, threads = 0, reps = 3, bw = 0;
+    int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1;
+    int counts[16], n_counts = 0, bad_counts = 0;
     gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
         int r = gen_structured_opt(&so, argc, argv, &i);
@@ -179,22 +272,36 @@ int cmd_bench(int argc, char **argv) {
             p = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-n") && i + 1 < argc)
             n = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+            n_depths = parse_depths(argv[++i], depths, 16);
         else if (!strcmp(argv[i], "-t") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-r") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bw"))
             bw = 1;
-        else {
-            fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-t THREADS] "
-                            "[-r REPS] [--bw] [--grammar FILE | --json-schema FILE | --tools FILE]\n");
+        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) {
+            n_counts = parse_depths(argv[++i], counts, 16);
+            for (int c = 0; c < n_counts; c++)
+                bad_counts |= counts[c] < 1 || counts[c] > BENCH_PAR_MAX;
+        } else {
+            fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
+                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]]\n"
+                            "       [--grammar FILE | --json-schema FILE | --tools FILE]\n");
             return 2;
         }
     }
-    if (p < 0 || n < 0 || reps < 1 || (p == 0 && n == 0)) {
-        fprintf(stderr, "lfm2moe bench: need -p or -n > 0 and -r >= 1\n");
+    if (bad_counts) {
+        fprintf(stderr, "lfm2moe bench: --parallel takes counts from 1 to %d\n", BENCH_PAR_MAX);
         return 2;
     }
+    if (p < 0 || n < 0 || reps < 1 || reps > 64 || (p == 0 && n == 0) || n_depths < 1) {
+        fprintf(stderr, "lfm2moe bench: need -p or -n > 0, 1 <= -r <= 64, -d N[,N...] >= 0\n");
+        return 2;
+    }
+    int max_depth = 0;
+    for (int i = 0; i < n_depths; i++)
+        max_depth = depths[i] > max_depth ? depths[i] : max_depth;
     double t0 = now();
     lfm2moe_model *model = cli_load_model(path);
     if (!model)
@@ -210,8 +317,8 @@ int cmd_bench(int argc, char **argv) {
     lfm2moe_session_params sp;
     lfm2moe_session_params_init(&sp);
     sp.n_threads = threads;
-    sp.n_ctx = (p > 0 ? p : 1) + n + 1;
-    sp.n_batch = p > 0 ? p : 1;
+    sp.n_ctx = max_depth + (p > n ? p : n) + 1;
+    sp.n_batch = p > 0 ? p : 512;
     lfm2moe_session *s = NULL;
     lfm2moe_grammar *grammar = NULL;
     int st = lfm2moe_session_create(model, &sp, &s);
@@ -224,12 +331,14 @@ int cmd_bench(int argc, char **argv) {
         lfm2moe_model_free(model);
         return 1;
     }
-    int32_t *tok = malloc((size_t)(p + n + 1) * sizeof *tok);
+    const int max_tok = max_depth > p + n ? max_depth : p + n;
+    int32_t *tok = malloc((size_t)(max_tok + 1) * sizeof *tok);
     double *vals = malloc((size_t)reps * sizeof *vals);
-    double *bw_machine = NULL; /* --bw: GB/s before each tg run */
+    double *bw_machine = malloc((size_t)reps * sizeof *bw_machine); /* --bw: GB/s per tg run */
+    uint64_t *bw_buf = NULL;
     uint32_t seed = 42;
     int rc = 1;
-    if (!tok || !vals)
+    if (!tok || !vals || !bw_machine)
         goto done;
     /* load to first token: one decode of one token after the load */
     fill_tokens(tok, 1, mi.n_vocab, &seed);
@@ -238,97 +347,61 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     double t_first = now() - t0;
+    if (bw && n > 0) {
+        if (!(bw_buf = malloc(BW_WORDS * 8))) {
+            fprintf(stderr, "lfm2moe bench: no memory for --bw\n");
+            goto done;
+        }
+        for (size_t i = 0; i < BW_WORDS; i++)
+            bw_buf[i] = i;
+    }
     int n_threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    printf("| %-28s | %12s | %9s | %7s | %-6s | %18s |\n", "model", "size", "params", "threads",
-           "test", "t/s");
-    printf("|------------------------------|--------------|-----------|---------|--------|--------------------|\n");
+    printf("| %-28s | %12s | %9s | %7s | %-14s | %9s | %-26s |\n", "model", "size", "params",
+           "threads", "test", "t/s (med)", "spread (min-max)");
+    printf("|------------------------------|--------------|-----------|---------|----------------|"
+           "-----------|----------------------------|\n");
     const double gib = (double)mi.file_size / (1 << 30), bp = (double)mi.n_params / 1e9;
-    if (p > 0) {
-        for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-            fill_tokens(tok, p, mi.n_vocab, &seed);
-            lfm2moe_session_reset(s);
-            double a = now();
-            if ((st = lfm2moe_decode_step(s, tok, p, 0))) {
-                cli_fail("decode", st);
+    const double gb = weight_bytes_per_token(model, &mi) / 1e9;
+    char test[32];
+    for (int di = 0; di < n_depths; di++) {
+        const int d = depths[di];
+        if (p > 0) {
+            if (run_pp(s, tok, p, d, reps, mi.n_vocab, &seed, vals))
                 goto done;
-            }
-            if (r >= 0)
-                vals[r] = p / (now() - a);
+            test_name(test, sizeof test, "pp", p, d);
+            report(name, gib, bp, n_threads, test, vals, reps);
         }
-        char test[16];
-        snprintf(test, sizeof test, "pp%d", p);
-        report(name, gib, bp, n_threads, test, vals, reps);
-    }
-    if (n > 0) {
-        uint64_t *bw_buf = NULL;
-        if (bw) {
-            double *machine = malloc((size_t)reps * sizeof *machine);
-            bw_buf = malloc(BW_WORDS * 8);
-            if (!bw_buf || !machine) {
-                free(machine);
-                free(bw_buf);
-                fprintf(stderr, "lfm2moe bench: no memory for --bw\n");
+        if (n > 0 && n_counts == 0) {
+            if (run_tg(s, tok, n, d, reps, mi.n_vocab, &seed, bw_buf, n_threads, vals,
+                       bw_machine))
                 goto done;
+            test_name(test, sizeof test, "tg", n, d);
+            report(name, gib, bp, n_threads, test, vals, reps);
+            if (bw_buf) {
+                /* per run: weight traffic / the bandwidth measured just before */
+                double share[64];
+                for (int r = 0; r < reps; r++)
+                    share[r] = vals[r] * gb / bw_machine[r];
+                printf("bw %s: %.3f GB of weights per token, %.1f GB/s; machine read bandwidth "
+                       "(threads: %d, measured before each run) %.1f GB/s; share %.0f%%\n",
+                       test, gb, median_of(vals, reps) * gb, n_threads,
+                       median_of(bw_machine, reps), 100.0 * median_of(share, reps));
             }
-            for (size_t i = 0; i < BW_WORDS; i++)
-                bw_buf[i] = i;
-            bw_machine = machine;
-        }
-        for (int r = -1; r < reps; r++) {
-            fill_tokens(tok, n, mi.n_vocab, &seed);
-            lfm2moe_session_reset(s);
-            if (bw && r >= 0)
-                bw_machine[r] = measure_read_bw(bw_buf, n_threads);
-            double a = now();
-            for (int i = 0; i < n; i++)
-                if ((st = lfm2moe_decode_step(s, tok + i, 1, 0))) {
-                    free(bw_buf);
-                    cli_fail("decode", st);
-                    goto done;
-                }
-            if (r >= 0)
-                vals[r] = n / (now() - a);
-        }
-        free(bw_buf);
-        char test[16];
-        snprintf(test, sizeof test, "tg%d", n);
-        report(name, gib, bp, n_threads, test, vals, reps);
-        if (bw) {
-            /* per run: weight traffic / the bandwidth measured just before */
-            const double gb = weight_bytes_per_token(model, &mi) / 1e9;
-            double traffic = 0, machine = 0, share = 0;
-            for (int r = 0; r < reps; r++) {
-                traffic += vals[r] * gb / reps;
-                machine += bw_machine[r] / reps;
-                share += vals[r] * gb / bw_machine[r] / reps;
-            }
-            printf("\ntg: %.3f GB of weights per token, %.1f GB/s; machine read bandwidth "
-                   "(threads: %d, measured before each run) %.1f GB/s; share %.0f%%\n",
-                   gb, traffic, n_threads, machine, 100.0 * share);
         }
     }
-    if (grammar && n > 0) {
-        double *with = malloc((size_t)reps * sizeof *with);
-        if (!with) goto done;
-        for (int r = -1; r < reps; r++) { /* interleaved, so both see the same machine */
-            double a = 0, b = 0;
-            if (gen_loop(s, model, NULL, n, (uint64_t)(r + 1), &a) ||
-                gen_loop(s, model, grammar, n, (uint64_t)(r + 1), &b)) {
-                free(with);
-                goto done;
-            }
-            if (r >= 0) vals[r] = a, with[r] = b;
-        }
-        char test[24];
-        snprintf(test, sizeof test, "gen%d", n);
+    if (n > 0 && n_counts > 0 &&
+        report_parallel(model, &mi, name, gib, bp, n_threads, counts, n_counts, n, threads, reps))
+        goto done;
+    if (grammar && n > 0) { /* gen<n>: the generation loop, +g: with the grammar */
+        double with[64];
+        if (bench_grammar(s, model, grammar, n, reps, vals, with)) goto done;
+        test_name(test, sizeof test, "gen", n, 0);
         report(name, gib, bp, n_threads, test, vals, reps);
-        snprintf(test, sizeof test, "gen%d+g", n);
+        snprintf(test, sizeof test, "gen%d+grammar", n);
         report(name, gib, bp, n_threads, test, with, reps);
-        double ma = 0, mb = 0;
-        for (int r = 0; r < reps; r++) ma += vals[r] / reps, mb += with[r] / reps;
-        printf("\ngrammar: %.2f ms per token, %.1f%% fewer tokens/s than unconstrained\n",
-               1e3 * (1.0 / mb - 1.0 / ma), 100.0 * (1.0 - mb / ma));
-        free(with);
+        const double a = median_of(vals, reps), b = median_of(with, reps);
+        printf("grammar: %.2f ms per token, %.1f%% fewer tokens/s than without (medians)\n",
+               1e3 * (1.0 / b - 1.0 / a), 100.0 * (1.0 - b / a));
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -336,9 +409,10 @@ int cmd_bench(int argc, char **argv) {
     lfm2moe_isa_active(&isa);
     printf("\nload %.3f s, load to first token %.3f s, peak RSS %.2f GiB%s, kernels %s\n",
            t_load, t_first, (double)ru.ru_maxrss / (1024.0 * 1024.0),
-           bw && n > 0 ? " (1 GiB of it the --bw buffer)" : "", lfm2moe_isa_name(isa));
+           bw_buf ? " (1 GiB of it the --bw buffer)" : "", lfm2moe_isa_name(isa));
     rc = 0;
 done:
+    free(bw_buf);
     free(tok);
     free(vals);
     free(bw_machine);

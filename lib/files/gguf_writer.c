@@ -70,10 +70,7 @@ void gw_kv_str(gguf_writer *w, const char *key, const char *v) {
 }
 
 void gw_kv_i32_array(gguf_writer *w, const char *key, const int32_t *v, uint64_t n) {
-    gw_str(w, key, strlen(key));
-    gw_u32(w, GGUF_TYPE_ARRAY);
-    gw_u32(w, GGUF_TYPE_INT32);
-    gw_u64(w, n);
+    gw_kv_array_head(w, key, GGUF_TYPE_INT32, n);
     gw_raw(w, v, (size_t)n * 4);
 }
 
@@ -108,4 +105,18 @@ int gw_write_file(const char *path, int (*body)(FILE *f, void *ctx), void *ctx) 
     }
     free(tmp);
     return st;
+}
+
+void gw_kv_bool(gguf_writer *w, const char *key, int v) {
+    gw_str(w, key, strlen(key));
+    gw_u32(w, GGUF_TYPE_BOOL);
+    uint8_t b = v != 0;
+    gw_raw(w, &b, 1);
+}
+
+void gw_kv_array_head(gguf_writer *w, const char *key, uint32_t elem_type, uint64_t n) {
+    gw_str(w, key, strlen(key));
+    gw_u32(w, GGUF_TYPE_ARRAY);
+    gw_u32(w, elem_type);
+    gw_u64(w, n);
 }

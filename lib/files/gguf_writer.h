@@ -27,6 +27,10 @@ void gw_kv(gguf_writer *w, const gguf_kv *kv);
 void gw_kv_u32(gguf_writer *w, const char *key, uint32_t v);
 void gw_kv_f32(gguf_writer *w, const char *key, float v);
 void gw_kv_str(gguf_writer *w, const char *key, const char *v);
+void gw_kv_bool(gguf_writer *w, const char *key, int v);
+/* the head of an array entry; the caller writes its n elements next
+ * (strings with gw_str) */
+void gw_kv_array_head(gguf_writer *w, const char *key, uint32_t elem_type, uint64_t n);
 void gw_kv_i32_array(gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
 void gw_tensor_info(gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
                     uint32_t type, uint64_t offset);

@@ -11,9 +11,9 @@
 
 #include "base/errors.h"
 #include "files/gguf_writer.h"
-#include "files/synth_vocab.h"
 #include "quant.h"
 #include "files/quantize.h"
+#include "files/synth_vocab.h"
 
 typedef struct synth_shape {
     const char *name;
@@ -136,7 +136,8 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     char name[96];
     snprintf(name, sizeof name, "synthetic %s %s (random weights)", sh->name,
              lfm2moe_ftype_name(p->ftype));
-    gw_header(&w, (uint64_t)n, 19 + LFM_SYNTH_VOCAB_KV);
+    const int vocab = synth_vocab_fits(sh->n_vocab);
+    gw_header(&w, (uint64_t)n, 19 + (vocab ? SYNTH_VOCAB_KVS : 0));
     gw_kv_str(&w, "general.architecture", "lfm2moe");
     gw_kv_str(&w, "general.name", name);
     gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
@@ -157,10 +158,8 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     gw_kv_u32(&w, "lfm2moe.expert_gating_func", 2);
     gw_kv_u32(&w, "lfm2moe.shortconv.l_cache", (uint32_t)sh->l_cache);
     free(kvh);
-    if ((st = lfm_synth_vocab_write(&w, sh->n_vocab, p->seed))) {
-        free(t);
-        return st;
-    }
+    if (vocab)
+        synth_write_vocab(&w, sh->n_vocab);
 
     uint64_t off = 0, total = 0;
     for (int i = 0; i < n; i++) {

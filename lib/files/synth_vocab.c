@@ -1,32 +1,31 @@
-/* A made-up byte-level BPE vocabulary for synthesized models, so that
- * tokenization, generation and grammar-constrained sampling run on them
- * (benchmarks of the whole loop).  n_vocab tokens: the 256 bytes, LFM2's
- * special tokens, then word pieces drawn from a seeded generator with the
- * rough shape of an English BPE vocabulary (mostly 2-9 letter words, most
- * with a leading space, some capitalized, numbers, punctuation runs and
- * white-space runs).  No merges: text is tokenized by whole-word lookup,
- * else byte by byte.  Vocabulary texts use GPT-2's byte-to-character map. */
-#include <stdlib.h>
-#include <string.h>
-
-#include "base/errors.h"
-#include "files/gguf_writer.h"
 #include "files/synth_vocab.h"
 
-static const char *const specials[] = {
-    "<|pad|>", "<|startoftext|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>",
-    "<|tool_call_start|>", "<|tool_call_end|>", "<|tool_list_start|>", "<|tool_list_end|>",
-    "<|tool_response_start|>", "<|tool_response_end|>", "<think>", "</think>"};
-#define N_SPECIAL (int)(sizeof specials / sizeof specials[0])
+#include <string.h>
 
-/* GPT-2's printable stand-in for byte b, as UTF-8 into out; returns the length. */
-static int byte_text(uint8_t b, char *out) {
-    uint32_t cp = b;
-    if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) {
-        uint32_t k = 0;
-        for (uint32_t x = 0; x < b; x++)
-            k += !((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174);
-        cp = 256 + k;
+/* The LFM2 special tokens at the ids of the published vocabulary. */
+static const char *const specials[] = {
+    "<|pad|>",           "<|startoftext|>",         "<|endoftext|>",
+    "<|fim_pre|>",       "<|fim_mid|>",             "<|fim_suf|>",
+    "<|im_start|>",      "<|im_end|>",              "<|tool_list_start|>",
+    "<|tool_list_end|>", "<|tool_call_start|>",     "<|tool_call_end|>",
+    "<|tool_response_start|>", "<|tool_response_end|>", "<|reserved_0|>",
+    "<|reserved_1|>",
+};
+enum { N_SPECIAL = sizeof specials / sizeof specials[0], BOS = 1, EOS = 7, PAD = 0 };
+
+int synth_vocab_fits(int64_t n_vocab) {
+    return n_vocab >= N_SPECIAL + 256 && n_vocab <= N_SPECIAL + 256 + 256 * 256;
+}
+
+/* GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for
+ * themselves, the others for U+0100 upwards in byte order; out gets the
+ * UTF-8 (2 bytes at most), the length is returned. */
+static int byte_symbol(int b, char *out) {
+    int cp = b;
+    if (!((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))) {
+        cp = 256;
+        for (int c = 0; c < b; c++)
+            cp += !((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF));
     }
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -37,108 +36,78 @@ static int byte_text(uint8_t b, char *out) {
     return 2;
 }
 
-static uint64_t next(uint64_t *s) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return *s >> 33;
+/* Bytes by how early their pairs merge: space and lower-case letters by
+ * English frequency, then capitals, digits, punctuation, the rest. */
+static void byte_order(int order[256]) {
+    static const char common[] = " etaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ"
+                                 "0123456789.,'\"-\n:;()!?/_=<>[]{}*#@&%+$|\\^`~\t";
+    int seen[256] = {0}, n = 0;
+    for (const char *c = common; *c; c++) {
+        order[n++] = (unsigned char)*c;
+        seen[(unsigned char)*c] = 1;
+    }
+    for (int b = 0; b < 256; b++)
+        if (!seen[b])
+            order[n++] = b;
 }
 
-/* One made-up piece (raw bytes) into buf; returns its length. */
-static int make_piece(uint64_t *s, char *buf) {
-    static const char punct[] = ".,;:!?\"'()[]{}-_/*+=<>#@%&";
-    int n = 0, kind = (int)(next(s) % 100);
-    if (kind < 80) { /* a word */
-        if (next(s) % 100 < 65) buf[n++] = ' ';
-        int len = 2 + (int)(next(s) % 8), cap = next(s) % 100 < 15;
-        for (int i = 0; i < len; i++) buf[n++] = (char)((cap && !i ? 'A' : 'a') + next(s) % 26);
-    } else if (kind < 88) { /* digits */
-        int len = 1 + (int)(next(s) % 3);
-        if (next(s) % 2) buf[n++] = ' ';
-        for (int i = 0; i < len; i++) buf[n++] = (char)('0' + next(s) % 10);
-    } else if (kind < 96) { /* punctuation */
-        int len = 1 + (int)(next(s) % 3);
-        if (next(s) % 3 == 0) buf[n++] = ' ';
-        for (int i = 0; i < len; i++) buf[n++] = punct[next(s) % (sizeof punct - 1)];
-        if (next(s) % 4 == 0) buf[n++] = '\n';
-    } else { /* white space */
-        int len = 1 + (int)(next(s) % 16);
-        char c = next(s) % 3 == 0 ? '\t' : ' ';
-        if (next(s) % 2) buf[n++] = '\n';
-        for (int i = 0; i < len; i++) buf[n++] = c;
+/* The k-th pair of byte ranks (i, j): pairs are taken in growing
+ * max(i, j), so common symbols merge first. */
+static void pair_at(int k, int *i, int *j) {
+    int m = 0;
+    while ((m + 1) * (m + 1) <= k)
+        m++;
+    int r = k - m * m; /* 0 .. 2m within layer m */
+    if (r < m) {
+        *i = r;
+        *j = m;
+    } else if (r < 2 * m) {
+        *i = m;
+        *j = r - m;
+    } else {
+        *i = m;
+        *j = m;
     }
-    return n;
 }
 
-static uint64_t hash(const char *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
+void synth_write_vocab(gguf_writer *w, int n_vocab) {
+    int order[256];
+    byte_order(order);
+    const int n_pairs = n_vocab - N_SPECIAL - 256;
+    char a[2], b[2], buf[5];
 
-int lfm_synth_vocab_write(gguf_writer *w, int32_t n_vocab, uint64_t seed) {
-    if (n_vocab < 256 + N_SPECIAL)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "synth: vocabulary of %d tokens is too small", n_vocab);
-    char **text = calloc((size_t)n_vocab, sizeof *text);
-    int32_t *type = malloc((size_t)n_vocab * sizeof *type);
-    size_t cap = (size_t)n_vocab * 4;
-    uint64_t *seen = calloc(cap, sizeof *seen);
-    int st = 0;
-    if (!text || !type || !seen) {
-        st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "synth: out of memory");
-        goto out;
+    gw_kv_str(w, "tokenizer.ggml.model", "gpt2");
+    gw_kv_str(w, "tokenizer.ggml.pre", "lfm2");
+    gw_kv_array_head(w, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, (uint64_t)n_vocab);
+    for (int t = 0; t < N_SPECIAL; t++)
+        gw_str(w, specials[t], strlen(specials[t]));
+    for (int t = 0; t < 256; t++)
+        gw_str(w, a, (uint64_t)byte_symbol(t, a));
+    for (int k = 0; k < n_pairs; k++) {
+        int i, j;
+        pair_at(k, &i, &j);
+        int la = byte_symbol(order[i], a), lb = byte_symbol(order[j], b);
+        memcpy(buf, a, (size_t)la);
+        memcpy(buf + la, b, (size_t)lb);
+        gw_str(w, buf, (uint64_t)(la + lb));
     }
-    uint64_t s = seed ^ 0x5EEDu;
-    for (int32_t id = 0; id < n_vocab && !st; id++) {
-        char raw[32], mapped[72];
-        int n = 0;
-        type[id] = 1;
-        if (id < 256) {
-            raw[n++] = (char)id;
-        } else if (id < 256 + N_SPECIAL) {
-            type[id] = 3;
-            text[id] = strdup(specials[id - 256]);
-            if (!text[id]) st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "synth: out of memory");
-            continue;
-        }
-        for (;;) {
-            if (id >= 256) n = make_piece(&s, raw);
-            uint64_t h = hash(raw, (size_t)n) | 1;
-            size_t k = h % cap;
-            while (seen[k] && seen[k] != h) k = (k + 1) % cap;
-            if (!seen[k]) {
-                seen[k] = h;
-                break;
-            }
-        }
-        int m = 0;
-        for (int i = 0; i < n; i++) m += byte_text((uint8_t)raw[i], mapped + m);
-        text[id] = malloc((size_t)m + 1);
-        if (!text[id]) {
-            st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "synth: out of memory");
-            break;
-        }
-        memcpy(text[id], mapped, (size_t)m);
-        text[id][m] = '\0';
+    gw_kv_array_head(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, (uint64_t)n_vocab);
+    for (int t = 0; t < n_vocab; t++) {
+        int32_t type = t < N_SPECIAL ? 3 : 1; /* control, normal */
+        gw_raw(w, &type, 4);
     }
-    if (!st) {
-        gw_kv_str(w, "tokenizer.ggml.model", "gpt2");
-        gw_kv_str(w, "tokenizer.ggml.pre", "lfm2");
-        gw_str(w, "tokenizer.ggml.tokens", strlen("tokenizer.ggml.tokens"));
-        gw_u32(w, GGUF_TYPE_ARRAY);
-        gw_u32(w, GGUF_TYPE_STRING);
-        gw_u64(w, (uint64_t)n_vocab);
-        for (int32_t id = 0; id < n_vocab; id++) gw_str(w, text[id], strlen(text[id]));
-        gw_kv_i32_array(w, "tokenizer.ggml.token_type", type, (uint64_t)n_vocab);
-        gw_str(w, "tokenizer.ggml.merges", strlen("tokenizer.ggml.merges"));
-        gw_u32(w, GGUF_TYPE_ARRAY);
-        gw_u32(w, GGUF_TYPE_STRING);
-        gw_u64(w, 0);
-        gw_kv_u32(w, "tokenizer.ggml.bos_token_id", 257);
-        gw_kv_u32(w, "tokenizer.ggml.eos_token_id", 260);
-        gw_kv_u32(w, "tokenizer.ggml.padding_token_id", 256);
+    gw_kv_array_head(w, "tokenizer.ggml.merges", GGUF_TYPE_STRING, (uint64_t)n_pairs);
+    for (int k = 0; k < n_pairs; k++) {
+        int i, j;
+        pair_at(k, &i, &j);
+        int la = byte_symbol(order[i], a), lb = byte_symbol(order[j], b);
+        memcpy(buf, a, (size_t)la);
+        buf[la] = ' ';
+        memcpy(buf + la + 1, b, (size_t)lb);
+        gw_str(w, buf, (uint64_t)(la + 1 + lb));
     }
-out:
-    if (text)
-        for (int32_t id = 0; id < n_vocab; id++) free(text[id]);
-    free(text), free(type), free(seen);
-    return st;
+    gw_kv_u32(w, "tokenizer.ggml.bos_token_id", BOS);
+    gw_kv_u32(w, "tokenizer.ggml.eos_token_id", EOS);
+    gw_kv_u32(w, "tokenizer.ggml.padding_token_id", PAD);
+    gw_kv_bool(w, "tokenizer.ggml.add_bos_token", 1);
 }

@@ -60,6 +60,8 @@ int main(void) {
     F(lfm2moe_session_params, n_threads);
     F(lfm2moe_session_params, n_batch);
     F(lfm2moe_session_params, max_memory);
+    F(lfm2moe_session_params, kv_type);
+    F(lfm2moe_session_params, reserved32);
     F(lfm2moe_session_params, reserved);
     printf("}}");
     printf(", \"lfm2moe_vocab_info\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_vocab_info));

@@ -16,6 +16,7 @@ public final class Session implements AutoCloseable {
 
     private final Model model;
     private final int nVocab;
+    private final KvType kvType;
     private volatile long handle;
     private volatile boolean running;
     /** The thread inside generate, whose listener must not free the session. */
@@ -36,16 +37,30 @@ public final class Session implements AutoCloseable {
 
     /** @param maxMemory refuse (LIMIT) if the session needs more bytes; 0: no cap */
     public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory) {
+        this(model, nCtx, threads, nBatch, maxMemory, KvType.F32);
+    }
+
+    /**
+     * @param kvType element type of the KV cache (F32 exact; F16, Q8_0 smaller)
+     */
+    public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory, KvType kvType) {
         this.model = model;
         this.nVocab = model.vocabSize();
+        this.kvType = kvType;
         synchronized (model) {
-            handle = Native.sessionCreate(model.handle(), nCtx, threads, nBatch, maxMemory);
+            handle = Native.sessionCreate(model.handle(), nCtx, threads, nBatch, maxMemory,
+                    kvType.value);
             model.register(this);
         }
     }
 
     public Model model() {
         return model;
+    }
+
+    /** The element type of this session's KV cache. */
+    public KvType kvType() {
+        return kvType;
     }
 
     private long handle() {

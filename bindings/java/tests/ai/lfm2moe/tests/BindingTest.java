@@ -2,6 +2,7 @@ package ai.lfm2moe.tests;
 
 import ai.lfm2moe.GenerationParams;
 import ai.lfm2moe.GenerationResult;
+import ai.lfm2moe.KvType;
 import ai.lfm2moe.Lfm2MoeException;
 import ai.lfm2moe.Message;
 import ai.lfm2moe.Model;
@@ -167,6 +168,34 @@ public final class BindingTest {
         check(n == 7, "chat cases");
     }
 
+    /** LFM2.5's template (tool_calls, thinking, content parts) through the JSON call:
+     *  each golden line minus "rendered" is the request. */
+    static void testChatGoldensJson() throws Exception {
+        int n = 0;
+        try (Model m = new Model(golden.resolve("tiny-t25-f32.gguf").toString())) {
+            for (String line : Files.readAllLines(golden.resolve("chat-25moe-a.jsonl"),
+                    StandardCharsets.UTF_8)) {
+                MiniJson.Obj o = MiniJson.parse(line);
+                int at = line.lastIndexOf(", \"rendered\": ");
+                String request = line.substring(0, at) + "}";
+                String got = m.applyChatTemplateJson(request);
+                check(got.equals(o.str("rendered")), "chat JSON case " + n + ": " + got);
+                n++;
+            }
+            String t = m.applyChatTemplateJson("{\"messages\": [], \"who\": \"w\u00f6rld\"}",
+                    "{{ bos_token }}hello {{ who }}");
+            check(t.equals("<|startoftext|>hello w\u00f6rld"), "template override: " + t);
+            boolean threw = false;
+            try {
+                m.applyChatTemplateJson("{\"messages\": []}", "{{ raise_exception('nope') }}");
+            } catch (Lfm2MoeException e) {
+                threw = e.getMessage().contains("nope");
+            }
+            check(threw, "raise_exception reaches Java");
+        }
+        check(n == 9, "chat JSON cases");
+    }
+
     static void testLogits() throws Exception {
         Gld g = new Gld(golden.resolve("tiny-a-f32.gld"));
         try (Model m = new Model(model);
@@ -326,6 +355,20 @@ public final class BindingTest {
         check(s.isClosed() && m.isClosed(), "closed after the run");
     }
 
+    /** An F16 KV cache stays within 0.05 of the F32 goldens (README). */
+    static void testKvType() throws Exception {
+        Gld g = new Gld(golden.resolve("tiny-a-f32.gld"));
+        try (Model m = new Model(model);
+             Session s = new Session(m, g.nPrompt, 2, 0, 0, KvType.F16)) {
+            check(s.kvType() == KvType.F16, "kvType");
+            s.decode(Arrays.copyOf(g.tokens, g.nPrompt), true);
+            double worst = 0;
+            for (int t = 0; t < g.nPrompt; t++)
+                worst = Math.max(worst, maxDiff(s.logits(t), g.rows[t]));
+            check(worst <= 0.05, "f16 kv max |d| " + worst);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         golden = Paths.get(args.length > 0 ? args[0] : "tests/golden");
         model = golden.resolve("tiny-a-f32.gguf").toString();
@@ -333,7 +376,9 @@ public final class BindingTest {
         testModel();
         testTokenizerGoldens();
         testChatGoldens();
+        testChatGoldensJson();
         testLogits();
+        testKvType();
         testErrorsAndClose();
         if (generate) {
             testGenerate();
