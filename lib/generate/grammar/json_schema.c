@@ -53,8 +53,27 @@ void sc_putf(sc *c, const char *fmt, ...) {
     if (n > 0) json_buf_append(c->out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* s[0..n) as a GBNF literal "..." */
+/* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    size_t k = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+             : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    if (!k || k > n) return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0; /* overlong, surrogate, beyond U+10FFFF */
+    return k;
+}
+
+/* s[0..n) as a GBNF literal "..." (grammars match code points: text that
+ * is not UTF-8 cannot be matched, and is refused) */
 void sc_literal(sc *c, const char *s, size_t n) {
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_len((const unsigned char *)s + i, n - i))) {
+            sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "a name or value is not valid UTF-8");
+            return;
+        }
     sc_put(c, "\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];

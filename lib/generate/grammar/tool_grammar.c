@@ -53,6 +53,7 @@ int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_s
         sc_putf(&c, "call-%zu ::= ", i);
         sc_literal(&c, name->str, name->len);
         sc_putf(&c, " \"(\" %s \")\"\n", top);
+        if (c.status) return c.status;
     }
     sc_put(&c, "call ::= ");
     for (size_t i = 0; i < n_tools; i++) sc_putf(&c, "%scall-%zu", i ? " | " : "", i);
