@@ -241,8 +241,13 @@ typedef struct lfm2moe_session_params {
     int32_t n_batch;        /* max tokens per internal forward chunk; 0 = 512 */
     uint64_t max_memory;    /* refuse (LIMIT) if the session needs more bytes; 0 = no cap */
     int32_t kv_type;        /* lfm2moe_kv_type of the KV cache; 0 = LFM2MOE_KV_F32 (exact) */
-    int32_t reserved32;     /* must stay 0 */
-    uint64_t reserved[7];   /* (kv_type and reserved32 took reserved[0]: same size) */
+    /* Conv-state checkpoint every this many tokens, so that
+     * lfm2moe_session_rewind re-evaluates at most this many - 1 tokens; each
+     * checkpoint costs (conv blocks) x (L-1) x n_embd floats, counted by
+     * lfm2moe_session_memory_size.  0 = 64; larger than n_ctx = none
+     * (a rewind then re-evaluates from position 0). */
+    int32_t checkpoint_interval;
+    uint64_t reserved[7];   /* (kv_type and checkpoint_interval took reserved[0]: same size) */
 } lfm2moe_session_params;
 
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *params);
@@ -307,6 +312,69 @@ LFM2MOE_API int lfm2moe_session_logits(const lfm2moe_session *session, int32_t i
  * / after the last whole token).  Safe from any thread, and from a stream
  * callback.  The request is cleared when the next call starts. */
 LFM2MOE_API int lfm2moe_session_cancel(lfm2moe_session *session);
+
+/* ---- session history: rewind, snapshots, forks ------------------------ */
+/* A session remembers the tokens it holds.  The KV cache is indexed by
+ * position, so going back only needs the conv state of the conv blocks:
+ * the session keeps a copy of it every checkpoint_interval tokens
+ * (lfm2moe_session_params) and re-evaluates the tokens between the nearest
+ * checkpoint and the target.  The forward pass gives bit-identical results
+ * however the tokens are cut into steps, so the state after a rewind is
+ * bit-identical to that of a session that decoded only those tokens.
+ * All functions here: one thread at a time per session, like a decode. */
+
+/* The tokens the session holds (positions 0 .. position-1).  Writes
+ * min(cap, position) tokens to buf (NULL when cap is 0) and the count held
+ * to *n_tokens; BUFFER_TOO_SMALL (after writing cap tokens) if cap is less.
+ * Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */
+LFM2MOE_API int lfm2moe_session_tokens(const lfm2moe_session *session, int32_t *buf,
+                                       size_t cap, size_t *n_tokens);
+
+/* Go back to position pos (0 <= pos <= current position): the session then
+ * holds the first pos tokens and behaves bit-identically to a fresh session
+ * that decoded them.  Re-evaluates at most checkpoint_interval - 1 tokens
+ * (without computing logits); afterwards no logits are available until the
+ * next decode (pos == the current position changes nothing).
+ * Errors: INVALID_ARGUMENT (NULL, pos out of range), CANCELLED; on error
+ * the session is exactly as before. */
+LFM2MOE_API int lfm2moe_session_rewind(lfm2moe_session *session, int32_t pos);
+
+/* A new session on the same model holding the same tokens, KV cache and
+ * conv state (only the used part of the cache is copied), e.g. to branch a
+ * conversation or serve several users from one evaluated system prompt.
+ * params NULL: the source's n_ctx, n_threads, n_batch, checkpoint_interval.
+ * Logits are not copied (decode the next token first).  *out owns the new
+ * session.  Errors: as lfm2moe_session_create, plus CONTEXT_FULL if the new
+ * n_ctx is smaller than the tokens held. */
+LFM2MOE_API int lfm2moe_session_copy(const lfm2moe_session *src,
+                                     const lfm2moe_session_params *params,
+                                     lfm2moe_session **out);
+
+/* Snapshot of a session's state: tokens, the used KV cache, conv state and
+ * its checkpoints, position, and a fingerprint of the model (architecture,
+ * shapes, tensor types, a hash of the metadata and tensor table), in the
+ * versioned little-endian format documented in docs/session-format.md.
+ * Its size is proportional to the tokens held.  buf NULL / cap 0 asks for
+ * the size: *len gets the bytes needed and the call returns OK; a smaller
+ * non-zero cap gives BUFFER_TOO_SMALL (nothing useful written).
+ * Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */
+LFM2MOE_API int lfm2moe_session_save(const lfm2moe_session *session, void *buf, size_t cap,
+                                     size_t *len);
+
+/* Replace the session's state with a snapshot.  The whole input is checked
+ * (version, model fingerprint, context size, every length and value, a
+ * checksum) before anything changes, so on any error the session is
+ * exactly as before.  Logits: none until the next decode.
+ * Errors: INVALID_ARGUMENT (NULL; a snapshot of another model, or with
+ * another KV type), CONTEXT_FULL (more tokens than the session's n_ctx),
+ * BAD_FORMAT (truncated, corrupted, unknown version). */
+LFM2MOE_API int lfm2moe_session_load(lfm2moe_session *session, const void *data, size_t len);
+
+/* The same through a file: save writes path.part then renames it over path
+ * (path is replaced only on success); load reads the whole file.
+ * Errors: as above, plus IO, OUT_OF_MEMORY. */
+LFM2MOE_API int lfm2moe_session_save_file(const lfm2moe_session *session, const char *path);
+LFM2MOE_API int lfm2moe_session_load_file(lfm2moe_session *session, const char *path);
 
 /* ---- tokenizer -------------------------------------------------------- */
 enum {
@@ -519,8 +587,21 @@ typedef struct lfm2moe_generate_params {
     size_t n_stop_strings;
     lfm2moe_stream_fn callback;           /* may be NULL */
     void *user_data;
-    uint64_t reserved[8];
+    uint32_t flags;                       /* LFM2MOE_GENERATE_*; init sets 0 */
+    uint32_t reserved_u32;
+    uint64_t reserved[7];
 } lfm2moe_generate_params;
+
+enum {
+    /* `prompt` is the WHOLE conversation, not just what to append: the
+     * session keeps the longest common prefix of its tokens and the prompt
+     * (lfm2moe_session_rewind), then evaluates only the rest (at least the
+     * last prompt token, for its logits).  The result reports the tokens
+     * reused (n_prompt_reused) and evaluated (n_prompt_tokens); every prompt
+     * token enters the sampler's penalty history.  If the evaluation fails,
+     * the session holds the common prefix. */
+    LFM2MOE_GENERATE_REUSE_PREFIX = 1u << 0
+};
 
 LFM2MOE_API int lfm2moe_generate_params_init(lfm2moe_generate_params *params);
 
@@ -531,7 +612,9 @@ typedef struct lfm2moe_generate_result {
     int32_t n_generated;     /* tokens sampled */
     double prompt_seconds;
     double generate_seconds;
-    uint64_t reserved[4];
+    int32_t n_prompt_reused; /* prompt tokens kept from the session (REUSE_PREFIX) */
+    uint32_t reserved_u32;
+    uint64_t reserved[3];
 } lfm2moe_generate_result;
 
 /* Append `prompt` (n_prompt may be 0 to continue from the session's current

@@ -200,8 +200,9 @@ enum MHD_Result handle_generation(struct MHD_Connection *c, http_req *r, req_kin
         scheduler_cancel(s->sched, j);
         return MHD_NO; /* nobody to answer */
     }
-    if (j->finish == FINISH_ERROR || j->finish == FINISH_CANCELLED)
-        return http_send_error(c, r, 503, j->error[0] ? j->error : "the generation was cancelled",
+    if (j->finish == FINISH_ERROR || j->finish == FINISH_CANCELLED) /* cancelled: by the shutdown */
+        return http_send_error(c, r, j->finish == FINISH_CANCELLED ? 503 : 500,
+                               j->error[0] ? j->error : "the generation was cancelled",
                                "server_error", NULL, NULL);
     json_buf b = {0};
     if (kind == REQ_CHAT) oai_chat_completion(&b, &oc, j);

@@ -41,7 +41,13 @@ static void log_line(http_req *r) {
     strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     double dur = now_seconds() - r->t0;
     job *j = r->job;
-    if (j && j->state == JOB_DONE) {
+    int done = 0;
+    if (j) { /* a job cancelled by a disconnect may still be ending */
+        pthread_mutex_lock(&j->mu);
+        done = j->state == JOB_DONE;
+        pthread_mutex_unlock(&j->mu);
+    }
+    if (done) {
         double gen_s = j->t_first > 0 ? j->t_end - j->t_first : 0;
         fprintf(stderr,
                 "%s req=%llu %s %s %d prompt=%d cached=%d generated=%d ttft=%.1fms "

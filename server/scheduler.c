@@ -384,7 +384,7 @@ void scheduler_stop(scheduler *s, double grace_seconds) {
         s->q_head = (s->q_head + 1) % s->q_cap;
         s->q_len--;
         atomic_fetch_sub(&s->m->queued, 1);
-        job_finish_with(j, FINISH_ERROR, "the server is shutting down");
+        job_finish_with(j, FINISH_CANCELLED, "the server is shutting down");
         job_release(j);
     }
     pthread_cond_signal(&s->cv);

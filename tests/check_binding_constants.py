@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_binding_constants.py HEADER PY_NATIVE JAVA_SRC_DIR [VERSION JAR]
+"""check_binding_constants.py HEADER PY_NATIVE JAVA_SRC_DIR [VERSION JAR POM]
 
 The constants the Python (lfm2moe/_native.py) and Java (ai/lfm2moe/*.java)
 bindings hard-code agree with the enums of include/lfm2moe.h:
@@ -9,7 +9,8 @@ bindings hard-code agree with the enums of include/lfm2moe.h:
     binding constant naming none is reported (a typo or a removed enumerator);
   - the stop reasons (Python's STOP_REASONS, Java's StopReason order) match
     lfm2moe_stop_reason.
-With VERSION and JAR: the jar's manifest carries meson's project version.
+With VERSION, JAR and POM: the jar's manifest and the Maven POM carry
+meson's project version.
 (The ctypes struct layouts are checked against the compiler by the
 python-bindings test, LayoutTest; the Java side mirrors no struct.)
 """
@@ -149,6 +150,9 @@ def main():
                                   stdout=subprocess.PIPE, check=True).stdout.decode()
         if "Implementation-Version: %s" % version not in manifest:
             fail("the jar's manifest lacks Implementation-Version: %s" % version)
+        pom = open(sys.argv[6], encoding="utf-8").read()
+        if "<version>%s</version>" % version not in pom:
+            fail("%s lacks <version>%s</version>" % (sys.argv[6], version))
 
     print("%d statuses, %d stop reasons, %d other binding constants checked"
           % (len(statuses), len(stops), checked))

@@ -15,25 +15,13 @@
 
 #include "base/json.h"
 #include "lfm2moe.h"
+#include "test_files.h"
 
 #define MODEL_A GOLDEN_DIR "/tiny-a-f32.gguf"
 #define MODEL_T25 GOLDEN_DIR "/tiny-t25-f32.gguf"
 #define MODEL_D GOLDEN_DIR "/tiny-d-f32.gguf"
 
 static lfm2moe_model *model;
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    json_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) json_buf_append(&b, chunk, n);
-    fclose(f);
-    if (!b.data) json_buf_append(&b, "", 0);
-    *len = b.len;
-    return b.data;
-}
 
 static int setup(void **state) {
     (void)state;
@@ -150,7 +138,7 @@ static void check_lines(const char *jsonl, size_t len, int via_cli) {
 static void test_golden(void **state) {
     (void)state;
     size_t len;
-    char *text = slurp(GOLDEN_DIR "/chat-a.jsonl", &len);
+    char *text = test_read_file(GOLDEN_DIR "/chat-a.jsonl", &len);
     assert_non_null(text);
     check_lines(text, len, 0);
     check_lines(text, len, 1);
@@ -195,39 +183,34 @@ static void request_of(const json_value *d, json_buf *req) {
 static void check_json_render(const char *model_path, const char *jsonl_path) {
     lfm2moe_model *m = NULL;
     if (lfm2moe_model_load(model_path, NULL, &m)) fail_msg("load %s: %s", model_path, lfm2moe_last_error());
-    size_t len = 0, n = 0;
-    char *text = slurp(jsonl_path, &len);
-    assert_non_null(text);
-    for (char *line = text; line < text + len;) {
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
-        if (ll) {
-            json_value *d;
-            assert_int_equal(json_parse(line, ll, &d, NULL, 0), 0);
-            const json_value *want = json_get(d, "rendered");
-            json_buf req = {0};
-            request_of(d, &req);
-            size_t need = 0, got_len = 0;
-            assert_int_equal(lfm2moe_chat_render_json(m, req.data, req.len, 0, NULL, 0, &need),
-                             LFM2MOE_ERR_BUFFER_TOO_SMALL);
-            char *got = malloc(need + 1);
-            int st = lfm2moe_chat_render_json(m, req.data, req.len, 0, got, need + 1, &got_len);
-            if (st) fail_msg("%s line %zu: %s", jsonl_path, n + 1, lfm2moe_last_error());
-            if (got_len != want->len || memcmp(got, want->str, got_len))
-                fail_msg("%s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);
-            free(got);
-            char args[512];
-            snprintf(args, sizeof args, "template -m '%s'", model_path);
-            got = run_cli(args, req.data, req.len, &got_len, &st);
-            assert_int_equal(st, 0);
-            if (got_len != want->len || memcmp(got, want->str, got_len))
-                fail_msg("CLI %s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);
-            free(got);
-            json_buf_free(&req);
-            json_free(d);
-            n++;
-        }
-        line += ll + 1;
+    size_t len = 0, n = 0, ll;
+    char *text = test_read_file(jsonl_path, &len);
+    const char *cur = text, *line;
+    while (test_next_line(&cur, text + len, &line, &ll)) {
+        json_value *d;
+        assert_int_equal(json_parse(line, ll, &d, NULL, 0), 0);
+        const json_value *want = json_get(d, "rendered");
+        json_buf req = {0};
+        request_of(d, &req);
+        size_t need = 0, got_len = 0;
+        assert_int_equal(lfm2moe_chat_render_json(m, req.data, req.len, 0, NULL, 0, &need),
+                         LFM2MOE_ERR_BUFFER_TOO_SMALL);
+        char *got = malloc(need + 1);
+        int st = lfm2moe_chat_render_json(m, req.data, req.len, 0, got, need + 1, &got_len);
+        if (st) fail_msg("%s line %zu: %s", jsonl_path, n + 1, lfm2moe_last_error());
+        if (got_len != want->len || memcmp(got, want->str, got_len))
+            fail_msg("%s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);
+        free(got);
+        char args[512];
+        snprintf(args, sizeof args, "template -m '%s'", model_path);
+        got = run_cli(args, req.data, req.len, &got_len, &st);
+        assert_int_equal(st, 0);
+        if (got_len != want->len || memcmp(got, want->str, got_len))
+            fail_msg("CLI %s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);
+        free(got);
+        json_buf_free(&req);
+        json_free(d);
+        n++;
     }
     assert_true(n > 0);
     free(text);
@@ -268,6 +251,11 @@ static void test_render_json_api(void **state) {
     assert_int_equal(lfm2moe_chat_render_template(NULL, t2, strlen(t2), req, strlen(req), 0, buf, sizeof buf, &len),
                      LFM2MOE_OK);
     assert_string_equal(buf, "[]False");
+    /* as in transformers, tools and documents are None when not given */
+    const char *t3 = "{{ tools is none }}{{ documents is none }}{{ tools is defined }}";
+    assert_int_equal(lfm2moe_chat_render_template(NULL, t3, strlen(t3), req, strlen(req), 0, buf, sizeof buf, &len),
+                     LFM2MOE_OK);
+    assert_string_equal(buf, "TrueTrueTrue");
     assert_int_equal(lfm2moe_chat_render_json(model, "[1]", 3, 0, buf, sizeof buf, &len),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_chat_render_json(model, "{\"messages\": 1}", 15, 0, buf, sizeof buf, &len),
@@ -347,7 +335,7 @@ static void test_render_invalid_arguments(void **state) {
 /* The model file with one byte of its metadata changed, loaded from memory. */
 static lfm2moe_model *patched_model(char **image, const char *find, size_t at, char byte) {
     size_t len;
-    *image = slurp(MODEL_A, &len);
+    *image = test_read_file(MODEL_A, &len);
     assert_non_null(*image);
     char *p = memmem(*image, len, find, strlen(find));
     assert_non_null(p);

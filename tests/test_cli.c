@@ -19,6 +19,7 @@
 #include "lfm2moe.h"
 #include "perplexity.h"
 #include "test_files.h"
+#include "think_view.h"
 
 #define CLI "'" LFM2MOE_CLI "'"
 #define DEMO SOURCE_DIR "/models/lfm2moe-demo-f32.gguf"
@@ -140,8 +141,45 @@ static void test_usage_errors(void **state) {
     free(out);
 }
 
+/* `lfm2moe chat`'s display of LFM2.5 reasoning: the <think> part hidden or
+ * shown dimmed, whatever way the tags are split across streamed pieces. */
+static char *view_text(const char *const *pieces, int show, int dim) {
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    think_view v;
+    think_view_init(&v, f, show, dim);
+    for (size_t i = 0; pieces[i]; i++) think_view_put(&v, pieces[i], strlen(pieces[i]));
+    think_view_end(&v);
+    fclose(f);
+    return buf;
+}
+
+static void test_think_view(void **state) {
+    (void)state;
+    const char *whole[] = {"<think>Add them.</think>\n\nIt is 42.", NULL};
+    const char *split[] = {"<th", "ink>Add", " them.</", "think", ">", "\n", "\nIt is 42.", NULL};
+    const char *plain[] = {"a < b, <thin", "g> and </think", NULL};
+    for (int k = 0; k < 2; k++) {
+        const char *const *p = k ? split : whole;
+        char *out = view_text(p, 0, 0);
+        assert_string_equal(out, "It is 42.");
+        free(out);
+        out = view_text(p, 1, 0);
+        assert_string_equal(out, "Add them.\nIt is 42.");
+        free(out);
+        out = view_text(p, 1, 1);
+        assert_string_equal(out, "\x1b[2mAdd them.\x1b[0m\nIt is 42.");
+        free(out);
+    }
+    char *out = view_text(plain, 0, 0); /* no tag: everything, held bytes included */
+    assert_string_equal(out, "a < b, <thing> and </think");
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_think_view),
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_perplexity),
         cmocka_unit_test(test_quantize_then_eval),

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 /* A whole file in memory (NUL-terminated, so text files can be used as
@@ -22,6 +23,21 @@ static inline char *test_read_file(const char *path, size_t *len) {
     fclose(f);
     *len = (size_t)n;
     return buf;
+}
+
+/* The next non-empty line of a text (JSON Lines): *line and *line_len get
+ * it and *cursor moves past it; 0 when there is none left. */
+static inline int test_next_line(const char **cursor, const char *end, const char **line,
+                                 size_t *line_len) {
+    while (*cursor < end) {
+        const char *nl = memchr(*cursor, '\n', (size_t)(end - *cursor));
+        const char *stop = nl ? nl : end;
+        *line = *cursor;
+        *line_len = (size_t)(stop - *cursor);
+        *cursor = nl ? nl + 1 : end;
+        if (*line_len) return 1;
+    }
+    return 0;
 }
 
 /* Run a shell command, its stdout into a malloc'd NUL-terminated string

@@ -17,19 +17,7 @@
 #include "lfm2moe.h"
 #include "model/gguf.h"
 #include "text/jinja/jinja.h"
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    json_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) json_buf_append(&b, chunk, n);
-    fclose(f);
-    if (!b.data) json_buf_append(&b, "", 0);
-    *len = b.len;
-    return b.data;
-}
+#include "test_files.h"
 
 /* Render with vars given as JSON text (NULL = none); returns the status,
  * *out (caller frees) the text. */
@@ -70,27 +58,22 @@ static void expect_error(const char *tmpl, const char *vars, const jj_limits *li
 
 static void test_jinja2_cases(void **state) {
     (void)state;
-    size_t len = 0, n = 0;
-    char *text = slurp(SOURCE_DIR "/tests/jinja/cases.jsonl", &len);
-    assert_non_null(text);
-    for (char *line = text; line < text + len;) {
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
-        if (ll) {
-            json_value *c;
-            assert_int_equal(json_parse(line, ll, &c, NULL, 0), 0);
-            const json_value *t = json_get(c, "template"), *want = json_get(c, "rendered");
-            json_buf out = {0};
-            int st = jj_render(t->str, t->len, NULL, 0, json_get(c, "vars"), NULL, &out);
-            if (st) fail_msg("case %zu %s: %s", n + 1, t->str, lfm2moe_last_error());
-            if (out.len != want->len || memcmp(out.data, want->str, out.len))
-                fail_msg("case %zu %s:\n got  [%s]\n want [%s]", n + 1, t->str, out.data ? out.data : "",
-                         want->str);
-            json_buf_free(&out);
-            json_free(c);
-            n++;
-        }
-        line += ll + 1;
+    size_t len = 0, n = 0, ll;
+    char *text = test_read_file(SOURCE_DIR "/tests/jinja/cases.jsonl", &len);
+    const char *cur = text, *line;
+    while (test_next_line(&cur, text + len, &line, &ll)) {
+        json_value *c;
+        assert_int_equal(json_parse(line, ll, &c, NULL, 0), 0);
+        const json_value *t = json_get(c, "template"), *want = json_get(c, "rendered");
+        json_buf out = {0};
+        int st = jj_render(t->str, t->len, NULL, 0, json_get(c, "vars"), NULL, &out);
+        if (st) fail_msg("case %zu %s: %s", n + 1, t->str, lfm2moe_last_error());
+        if (out.len != want->len || memcmp(out.data, want->str, out.len))
+            fail_msg("case %zu %s:\n got  [%s]\n want [%s]", n + 1, t->str, out.data ? out.data : "",
+                     want->str);
+        json_buf_free(&out);
+        json_free(c);
+        n++;
     }
     assert_true(n >= 70);
     free(text);
@@ -224,39 +207,35 @@ static void test_limits(void **state) {
 static void test_dense_template_from_gguf(void **state) {
     (void)state;
     size_t len = 0;
-    char *img = slurp(SOURCE_DIR "/tests/golden/tiny-d-f32.gguf", &len);
+    char *img = test_read_file(SOURCE_DIR "/tests/golden/tiny-d-f32.gguf", &len);
     assert_non_null(img);
     gguf_file f;
     assert_int_equal(gguf_parse(img, len, &f), 0);
     gguf_str t;
     assert_int_equal(gguf_get_str(&f, "tokenizer.chat_template", &t), 0);
     size_t clen = 0;
-    char *cases = slurp(SOURCE_DIR "/tests/golden/chat-25dense-a.jsonl", &clen);
+    char *cases = test_read_file(SOURCE_DIR "/tests/golden/chat-25dense-a.jsonl", &clen);
     assert_non_null(cases);
-    size_t n = 0;
-    for (char *line = cases; line < cases + clen;) {
-        char *nl = memchr(line, '\n', (size_t)(cases + clen - line));
-        size_t ll = nl ? (size_t)(nl - line) : (size_t)(cases + clen - line);
-        if (ll) {
-            json_value *c;
-            assert_int_equal(json_parse(line, ll, &c, NULL, 0), 0);
-            const json_value *want = json_get(c, "rendered");
-            /* the request is the case itself; bos_token as the vocabulary's */
-            json_buf req = {0};
-            json_buf_append(&req, "{\"bos_token\": \"<|startoftext|>\", ", 33);
-            json_buf_append(&req, line + 1, ll - 1);
-            char out[8192];
-            size_t olen;
-            int st = lfm2moe_chat_render_template(NULL, t.ptr, (size_t)t.len, req.data, req.len, 0, out,
-                                                  sizeof out, &olen);
-            if (st) fail_msg("line %zu: %s", n + 1, lfm2moe_last_error());
-            if (olen != want->len || memcmp(out, want->str, olen))
-                fail_msg("line %zu:\n got  [%s]\n want [%s]", n + 1, out, want->str);
-            json_buf_free(&req);
-            json_free(c);
-            n++;
-        }
-        line += ll + 1;
+    size_t n = 0, ll;
+    const char *cur = cases, *line;
+    while (test_next_line(&cur, cases + clen, &line, &ll)) {
+        json_value *c;
+        assert_int_equal(json_parse(line, ll, &c, NULL, 0), 0);
+        const json_value *want = json_get(c, "rendered");
+        /* the request is the case itself; bos_token as the vocabulary's */
+        json_buf req = {0};
+        json_buf_append(&req, "{\"bos_token\": \"<|startoftext|>\", ", 33);
+        json_buf_append(&req, line + 1, ll - 1);
+        char out[8192];
+        size_t olen;
+        int st = lfm2moe_chat_render_template(NULL, t.ptr, (size_t)t.len, req.data, req.len, 0, out,
+                                              sizeof out, &olen);
+        if (st) fail_msg("line %zu: %s", n + 1, lfm2moe_last_error());
+        if (olen != want->len || memcmp(out, want->str, olen))
+            fail_msg("line %zu:\n got  [%s]\n want [%s]", n + 1, out, want->str);
+        json_buf_free(&req);
+        json_free(c);
+        n++;
     }
     assert_int_equal(n, 9);
     free(cases);

@@ -7,6 +7,7 @@
  * machine's load or bandwidth during the bench hits them alike. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench_parallel.h"
@@ -22,12 +23,20 @@ static int32_t next_token(uint32_t *seed, int32_t n_vocab) {
     return (int32_t)((*seed >> 8) % (uint32_t)n_vocab);
 }
 
+/* CPU seconds of the whole process (all its threads) so far. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
 #define PROMPT(i) (8 + 4 * (i)) /* prompt tokens of sequence i */
 
 /* One timed run: reset and prefill the first `count` sessions, then n
  * batched steps of one token each; aggregate tokens/s. */
 static int run_once(lfm2moe_session **ss, int count, int n, int32_t n_vocab, int32_t *buf,
-                    uint32_t *seed, double *tps) {
+                    uint32_t *seed, double *tps, double *cpu_ms) {
     const int32_t *toks[BENCH_PAR_MAX];
     int32_t lens[BENCH_PAR_MAX];
     int st;
@@ -43,7 +52,7 @@ static int run_once(lfm2moe_session **ss, int count, int n, int32_t n_vocab, int
         return st;
     for (int i = 0; i < count; i++)
         lens[i] = 1;
-    double a = now();
+    double a = now(), c = cpu_seconds();
     for (int step = 0; step < n; step++) {
         for (int i = 0; i < count; i++) {
             /* greedy-free: random next tokens (speed does not depend on them) */
@@ -55,11 +64,12 @@ static int run_once(lfm2moe_session **ss, int count, int n, int32_t n_vocab, int
             return st;
     }
     *tps = (double)count * n / (now() - a);
+    *cpu_ms = 1e3 * (cpu_seconds() - c) / n;
     return LFM2MOE_OK;
 }
 
 int bench_parallel(lfm2moe_model *model, int32_t n_vocab, const int *counts, int n_counts,
-                   int n, int threads, int reps, double *tps) {
+                   int n, int threads, int reps, double *tps, double *cpu_ms) {
     int max = 0;
     for (int c = 0; c < n_counts; c++)
         max = counts[c] > max ? counts[c] : max;
@@ -76,10 +86,12 @@ int bench_parallel(lfm2moe_model *model, int32_t n_vocab, const int *counts, int
     uint32_t seed = 7;
     for (int r = -1; r < reps && !st; r++) /* r = -1: warm-up */
         for (int c = 0; c < n_counts && !st; c++) {
-            double v = 0;
-            st = run_once(ss, counts[c], n, n_vocab, buf, &seed, &v);
-            if (r >= 0)
+            double v = 0, cm = 0;
+            st = run_once(ss, counts[c], n, n_vocab, buf, &seed, &v, &cm);
+            if (r >= 0) {
                 tps[c * reps + r] = v;
+                cpu_ms[c * reps + r] = cm;
+            }
         }
     for (int i = 0; i < max; i++)
         lfm2moe_session_free(ss[i]);

@@ -16,6 +16,9 @@
  * of threads right before each tg run and reports the tg runs' weight
  * traffic (GB/s) as a share of it.
  *
+ * --rewind adds the time of lfm2moe_session_rewind after p tokens: its worst
+ * case (interval - 1 tokens re-evaluated) and a rewind to a checkpoint.
+ *
  * --grammar FILE / --json-schema FILE / --tools FILE add gen<n> (the
  * generation loop: sample, accept, decode) and gen<n>+grammar (the same,
  * constrained) and the overhead between them (bench_grammar.c). */
@@ -232,10 +235,11 @@ static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps,
 static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, const char *name,
                            double gib, double bp, int n_threads, const int *counts,
                            int n_counts, int n, int threads, int reps) {
-    double *tps = malloc((size_t)n_counts * (size_t)reps * sizeof *tps);
+    double *tps = malloc(2 * (size_t)n_counts * (size_t)reps * sizeof *tps);
     if (!tps)
         return cli_fail("bench --parallel", LFM2MOE_ERR_OUT_OF_MEMORY);
-    int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps);
+    double *cpu_ms = tps + n_counts * reps;
+    int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps, cpu_ms);
     if (st) {
         free(tps);
         return cli_fail("bench --parallel", st);
@@ -253,13 +257,84 @@ static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, c
             ratio[r] = tps[c * reps + r] / tps[r];
         printf(" x%d %.2f%s", counts[c], median_of(ratio, reps), c + 1 < n_counts ? "," : "\n");
     }
+    /* CPU time is what a loaded machine does not take away: the work per step */
+    printf("process CPU time per step (median):");
+    for (int c = 0; c < n_counts; c++)
+        printf(" x%d %.1f ms%s", counts[c], median_of(cpu_ms + c * reps, reps),
+               c + 1 < n_counts ? "," : "\n");
     free(tps);
     return 0;
 }
 
+/* --rewind: after p tokens of context, the time of lfm2moe_session_rewind
+ * to the position with the most tokens to re-evaluate (interval - 1, from
+ * the checkpoint below it), and to a checkpoint (nothing to re-evaluate);
+ * the token is decoded again, untimed, between runs. */
+static int bench_rewind(lfm2moe_model *model, int32_t n_vocab, int p, int threads, int reps) {
+    lfm2moe_session_params sp;
+    lfm2moe_session_params_init(&sp);
+    sp.n_threads = threads;
+    sp.n_ctx = p + 1;
+    lfm2moe_session *s = NULL;
+    int st = lfm2moe_session_create(model, &sp, &s);
+    if (st)
+        return cli_fail("session", st);
+    const int K = 64; /* the default checkpoint interval */
+    int32_t *tok = malloc((size_t)p * sizeof *tok);
+    double *worst = malloc((size_t)reps * sizeof *worst), *best = malloc((size_t)reps * sizeof *best);
+    uint32_t seed = 7;
+    const int target = (p - 1) / K * K + K - 1 < p ? (p - 1) / K * K + K - 1 : (p - 1) / K * K - 1;
+    const int at_ckpt = (p - 1) / K * K;
+    int rc = 1;
+    if (!tok || !worst || !best || target < K - 1 || p < K) {
+        fprintf(stderr, "lfm2moe bench: --rewind needs -p >= %d\n", K);
+        goto done;
+    }
+    fill_tokens(tok, p, n_vocab, &seed);
+    if ((st = lfm2moe_decode_step(s, tok, p, 0))) {
+        cli_fail("decode", st);
+        goto done;
+    }
+    for (int r = -1; r < reps; r++) {
+        const int to[2] = {target, at_ckpt};
+        for (int k = 0; k < 2; k++) {
+            double a = now();
+            if ((st = lfm2moe_session_rewind(s, to[k]))) {
+                cli_fail("rewind", st);
+                goto done;
+            }
+            double ms = 1e3 * (now() - a);
+            if (r >= 0)
+                (k ? best : worst)[r] = ms;
+            if ((st = lfm2moe_decode_step(s, tok + to[k], p - to[k], 0))) {
+                cli_fail("decode", st);
+                goto done;
+            }
+        }
+    }
+    double wmin = worst[0], wmax = worst[0], bmax = best[0], wsum = 0, bsum = 0;
+    for (int r = 0; r < reps; r++) {
+        wmin = worst[r] < wmin ? worst[r] : wmin;
+        wmax = worst[r] > wmax ? worst[r] : wmax;
+        bmax = best[r] > bmax ? best[r] : bmax;
+        wsum += worst[r];
+        bsum += best[r];
+    }
+    printf("\nrewind from %d to %d (%d tokens re-evaluated, the worst case of interval %d): "
+           "mean %.1f ms (min %.1f, max %.1f); to the checkpoint at %d: mean %.3f ms (max %.3f)\n",
+           p, target, target % K, K, wsum / reps, wmin, wmax, at_ckpt, bsum / reps, bmax);
+    rc = 0;
+done:
+    free(tok);
+    free(worst);
+    free(best);
+    lfm2moe_session_free(s);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
-    int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1;
+    int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1, rewind = 0;
     int counts[16], n_counts = 0, bad_counts = 0;
     gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
@@ -280,13 +355,15 @@ int cmd_bench(int argc, char **argv) {
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bw"))
             bw = 1;
+        else if (!strcmp(argv[i], "--rewind"))
+            rewind = 1;
         else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) {
             n_counts = parse_depths(argv[++i], counts, 16);
             for (int c = 0; c < n_counts; c++)
                 bad_counts |= counts[c] < 1 || counts[c] > BENCH_PAR_MAX;
         } else {
             fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
-                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]]\n"
+                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind]\n"
                             "       [--grammar FILE | --json-schema FILE | --tools FILE]\n");
             return 2;
         }
@@ -389,6 +466,8 @@ int cmd_bench(int argc, char **argv) {
             }
         }
     }
+    if (rewind && bench_rewind(model, mi.n_vocab, p, threads, reps))
+        goto done;
     if (n > 0 && n_counts > 0 &&
         report_parallel(model, &mi, name, gib, bp, n_threads, counts, n_counts, n, threads, reps))
         goto done;

@@ -5,6 +5,9 @@
  * chat template as a user message (plus the system message) with the
  * assistant's generation prompt, and not given a BOS (the template starts
  * with <|startoftext|>).  Ctrl-C stops the generation.
+ * --prompt-cache FILE: start from the session saved in FILE (if it is one
+ * of this model), evaluate only the prompt tokens past the common prefix,
+ * and save the session (prompt + answer) to FILE afterwards.
  * --grammar / --json-schema / --tools constrain the output (gen_structured.c);
  * with --tools the parsed calls follow the text as one JSON line. */
 #include <stdio.h>
@@ -21,7 +24,8 @@ static void usage(void) {
             "usage: lfm2moe generate [-m MODEL] (-p TEXT | -f FILE) [--chat] [options]\n"
             "  -p TEXT             prompt\n"
             "  -f FILE             read the prompt from FILE\n"
-            "  --chat              render the prompt as a user turn with the chat template\n%s%s",
+            "  --chat              render the prompt as a user turn with the chat template\n"
+            "  --prompt-cache FILE reuse the session saved in FILE (common prefix), save it after\n%s%s",
             gen_opts_usage, gen_structured_usage);
 }
 
@@ -57,31 +61,10 @@ static char *render_chat(const lfm2moe_model *m, const char *system, const char 
     return buf;
 }
 
-/* Tokens of text[0..len) (size query first); NULL on failure. */
-static int32_t *tokenize_all(const lfm2moe_model *m, const char *text, size_t len,
-                             uint32_t flags, size_t *n) {
-    int st = lfm2moe_tokenize(m, text, len, flags, NULL, 0, n);
-    if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) {
-        cli_fail("tokenize", st);
-        return NULL;
-    }
-    int32_t *ids = malloc((*n ? *n : 1) * sizeof *ids);
-    if (!ids) {
-        fprintf(stderr, "lfm2moe: out of memory\n");
-        return NULL;
-    }
-    if ((st = lfm2moe_tokenize(m, text, len, flags, ids, *n, n))) {
-        cli_fail("tokenize", st);
-        free(ids);
-        return NULL;
-    }
-    return ids;
-}
-
 int cmd_generate(int argc, char **argv) {
     gen_opts o;
     gen_opts_init(&o, 256);
-    const char *prompt = NULL, *file = NULL;
+    const char *prompt = NULL, *file = NULL, *cache = NULL;
     int chat = 0;
     gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
@@ -93,6 +76,8 @@ int cmd_generate(int argc, char **argv) {
             prompt = argv[++i];
         else if (!strcmp(argv[i], "-f") && i + 1 < argc)
             file = argv[++i];
+        else if (!strcmp(argv[i], "--prompt-cache") && i + 1 < argc)
+            cache = argv[++i];
         else if (!strcmp(argv[i], "--chat"))
             chat = 1;
         else {
@@ -143,7 +128,7 @@ int cmd_generate(int argc, char **argv) {
         if (o.system)
             fprintf(stderr, "lfm2moe generate: --system is ignored without --chat\n");
     }
-    if (!(ids = tokenize_all(model, in, in_len, flags, &n))) goto done;
+    if (!(ids = gen_tokenize(model, in, in_len, flags, &n))) goto done;
     if (!n) {
         fprintf(stderr, "lfm2moe generate: the prompt is empty\n");
         goto done;
@@ -159,6 +144,12 @@ int cmd_generate(int argc, char **argv) {
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
     gp.callback = gen_print_piece;
+    gp.flags = LFM2MOE_GENERATE_REUSE_PREFIX;
+    if (cache && gen_session_restore(s, cache) && o.verbose) {
+        int32_t held = 0;
+        lfm2moe_session_position(s, &held);
+        fprintf(stderr, "lfm2moe: %s holds %d tokens\n", cache, held);
+    }
     lfm2moe_generate_result r = {.struct_size = sizeof r};
     gen_sigint_install();
     gen_sigint_target(s);
@@ -171,7 +162,8 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     gen_print_timings(&r);
-    rc = so.tools_file && gen_print_tool_calls(out.data ? out.data : "", out.len);
+    rc = cache ? gen_session_store(s, cache) : 0;
+    if (!rc && so.tools_file) rc = gen_print_tool_calls(out.data ? out.data : "", out.len);
 done:
     json_buf_free(&out);
     gen_structured_close(&so);

@@ -73,6 +73,8 @@ typedef struct json_dump_opts {
 int json_dump_ex(const json_value *v, json_buf *b, const json_dump_opts *o);
 /* Append s[0..n) as a JSON string literal (same escaping). */
 int json_dump_string(const char *s, size_t n, json_buf *b);
+/* UTF-8 encoding of code point cp (<= 0x10FFFF) into out; returns its length. */
+size_t json_utf8_encode(unsigned cp, char out[4]);
 /* Append a double the way Python's json.dumps writes a float. */
 int json_dump_double(double x, json_buf *b);
 

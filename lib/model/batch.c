@@ -95,9 +95,10 @@ static int run_chunks(session *drv, session *const *ss, const int32_t *const *to
     return LFM2MOE_OK;
 }
 
-/* Success: every session takes its logits row and its new position. */
-static void commit(session *drv, int32_t drv_index, session *const *ss, const int32_t *n_tokens,
-                   int32_t n_sessions) {
+/* Success: every session takes its logits row, its tokens (history and
+ * conv checkpoints) and its new position. */
+static void commit(session *drv, int32_t drv_index, session *const *ss,
+                   const int32_t *const *tokens, const int32_t *n_tokens, int32_t n_sessions) {
     const size_t row = (size_t)drv->model->hp.n_vocab * sizeof(float);
     for (int32_t i = 0; i < n_sessions; i++) {
         session *s = ss[i];
@@ -111,6 +112,8 @@ static void commit(session *drv, int32_t drv_index, session *const *ss, const in
         float *tmp = s->logits;
         s->logits = s->logits_next;
         s->logits_next = tmp;
+        memcpy(s->tokens + s->pos, tokens[i], (size_t)n_tokens[i] * sizeof(int32_t));
+        lfm_session_mark_checkpoints(s, s->pos, n_tokens[i]);
         s->pos += n_tokens[i];
         s->n_logits = 1;
         s->logits_first = n_tokens[i] - 1;
@@ -144,6 +147,6 @@ LFM2MOE_API int lfm2moe_decode_batch(lfm2moe_session *const *sessions,
                    sessions[i]->conv_floats * sizeof(float));
         return st;
     }
-    commit(drv, d, sessions, n_tokens, n_sessions);
+    commit(drv, d, sessions, tokens, n_tokens, n_sessions);
     return LFM2MOE_OK;
 }

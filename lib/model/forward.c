@@ -43,6 +43,9 @@ static void conv_block(session *s, const lfm_block *b, const lfm_fwd_part *parts
         const lfm_fwd_part *pt = &parts[i];
         float *state =
             pt->seq->conv + (size_t)b->conv_index * (size_t)(hp->l_cache - 1) * (size_t)E;
+        /* for rewinds: checkpoints passed in this chunk, before the state moves */
+        lfm_session_conv_checkpoints(pt->seq, b->conv_index, bcx + pt->row0 * 3 * E, pt->n,
+                                     pt->pos0);
         lfm_shortconv(s->s.mix + pt->row0 * E, bcx + pt->row0 * 3 * E, state, b->conv_kernel.data,
                       pt->n, E, hp->l_cache);
     }

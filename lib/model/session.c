@@ -24,6 +24,7 @@ _Static_assert(sizeof(lfm2moe_session_params) == 4 * 4 + 8 + 4 * 2 + 8 * 7,
 #define DEFAULT_BATCH 512
 #define MAX_BATCH 65536
 #define MAX_THREADS 512
+#define DEFAULT_CKPT_INTERVAL 64
 
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
     if (!p)
@@ -36,13 +37,14 @@ LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
 /* Resolved session shape: params with defaults applied. */
 typedef struct session_shape {
     int32_t n_ctx, n_batch, n_threads, kv_type;
+    int32_t ckpt_interval, n_ckpt;
     size_t act_row_bytes; /* widest encoded activation row of any weight */
 } session_shape;
 
 /* Byte counts of every buffer, in one place so memory_size and create agree. */
 typedef struct session_sizes {
     size_t kv, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
-    size_t expf, tiles, parts;
+    size_t expf, tiles, parts, tokens, ckpt, ckpt_valid;
     uint64_t total;
 } session_sizes;
 
@@ -77,10 +79,11 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
                         "lfm2moe_session_params.struct_size is %u, expected %zu (call "
                         "lfm2moe_session_params_init)",
                         p->struct_size, sizeof *p);
-    if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0)
+    if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0 || p->checkpoint_interval < 0)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "session params must not be negative (n_ctx %d, n_threads %d, n_batch %d)",
-                        p->n_ctx, p->n_threads, p->n_batch);
+                        "session params must not be negative (n_ctx %d, n_threads %d, n_batch %d, "
+                        "checkpoint_interval %d)",
+                        p->n_ctx, p->n_threads, p->n_batch, p->checkpoint_interval);
     if (p->kv_type < 0 || p->kv_type >= LFM_KV_COUNT)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "kv_type %d is not an lfm2moe_kv_type (0 F32, 1 F16, 2 Q8_0)", p->kv_type);
@@ -104,6 +107,8 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
     if (sh->n_threads > MAX_THREADS)
         return lfm_fail(LFM2MOE_ERR_LIMIT, "n_threads %d exceeds %d", sh->n_threads, MAX_THREADS);
     sh->act_row_bytes = widest_act_row(m);
+    sh->ckpt_interval = p->checkpoint_interval ? p->checkpoint_interval : DEFAULT_CKPT_INTERVAL;
+    sh->n_ckpt = sh->n_ctx / sh->ckpt_interval;
     return LFM2MOE_OK;
 }
 
@@ -154,6 +159,10 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         (X + 1) * 4,
         T * sizeof(lfm_attn_span),
         T * sizeof(lfm_fwd_part),
+        (uint64_t)sh->n_ctx * 4,                          /* token history */
+        mul_sat((uint64_t)sh->n_ckpt,
+                (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f), /* checkpoints */
+        (uint64_t)sh->n_ckpt,
     };
     z->kv = parts[0];
     z->conv = parts[1];
@@ -171,8 +180,11 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->expf = parts[13];
     z->tiles = parts[14];
     z->parts = parts[15];
+    z->tokens = parts[16];
+    z->ckpt = parts[17];
+    z->ckpt_valid = parts[18];
     uint64_t total = 0;
-    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1};
+    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         uint64_t v = mul_sat(parts[i], mult[i]);
         total = total + v < total ? UINT64_MAX : total + v;
@@ -201,6 +213,9 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
     free(s->kv);
     free(s->conv);
     free(s->conv_saved);
+    free(s->tokens);
+    free(s->ckpt);
+    free(s->ckpt_valid);
     free(s->logits);
     free(s->logits_next);
     lfm_scratch *c = &s->s;
@@ -252,6 +267,11 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->kv = calloc(1, z.kv ? z.kv : 1);
     s->conv = calloc(1, z.conv ? z.conv : 1);
     s->conv_saved = calloc(1, z.conv ? z.conv : 1);
+    s->tokens = malloc(z.tokens ? z.tokens : 1);
+    s->ckpt = malloc(z.ckpt ? z.ckpt : 1);
+    s->ckpt_valid = calloc(1, z.ckpt_valid ? z.ckpt_valid : 1);
+    s->ckpt_interval = sh.ckpt_interval;
+    s->n_ckpt = sh.n_ckpt;
     s->logits = malloc(z.logits);
     s->logits_next = malloc(z.logits);
     c->x = malloc(z.x);
@@ -272,7 +292,8 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->attn = malloc(z.attn);
     c->tiles = malloc(z.tiles);
     c->parts = malloc(z.parts);
-    if (!s->kv || !s->conv || !s->conv_saved || !s->logits || !s->logits_next || !c->x ||
+    if (!s->kv || !s->conv || !s->conv_saved || !s->tokens || !s->ckpt || !s->ckpt_valid ||
+        !s->logits || !s->logits_next || !c->x ||
         !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
         !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
         !c->eout || !c->attn || !c->tiles || !c->parts) {
@@ -392,6 +413,7 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
         return st;
 
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
+    memcpy(s->tokens + s->pos, tokens, (size_t)n * sizeof *tokens); /* ignored unless we succeed */
     for (int32_t c = 0; c < n; c += s->n_batch) {
         int32_t cn = n - c < s->n_batch ? n - c : s->n_batch;
         int last = c + cn == n;
@@ -406,6 +428,7 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
             return st;
         }
     }
+    lfm_session_mark_checkpoints(s, s->pos, n);
     float *tmp = s->logits;
     s->logits = s->logits_next;
     s->logits_next = tmp;

@@ -49,6 +49,15 @@ struct lfm2moe_session {
     float *conv;      /* per conv block: [(L-1)][E] previous u values */
     float *conv_saved; /* copy of conv taken at step start, for rollback */
     size_t conv_floats;
+    int32_t *tokens;  /* [n_ctx] the tokens held: positions 0 .. pos-1 */
+    /* Conv-state checkpoints (history.c): checkpoint i is the conv state
+     * after the first (i+1)*ckpt_interval tokens; ckpt_valid[i] says it was
+     * computed from the tokens now held (false after a load or copy that
+     * did not carry it).  Checkpoints beyond pos are stale, never read. */
+    int32_t ckpt_interval;
+    int32_t n_ckpt;   /* n_ctx / ckpt_interval */
+    float *ckpt;      /* [n_ckpt][conv_floats] */
+    uint8_t *ckpt_valid; /* [n_ckpt] */
     float *logits;    /* [logits_cap_rows][n_vocab] of the last step */
     float *logits_next; /* same size: the step being computed (swapped on success) */
     int32_t logits_cap_rows;
@@ -83,6 +92,33 @@ static inline void lfm_session_kv(const struct lfm2moe_session *s, int32_t attn_
     *k = (uint8_t *)s->kv + (size_t)attn_index * (size_t)both;
     *v = (uint8_t *)*k + s->model->hp.n_head_kv * head;
 }
+
+/* ---- KV cache access for snapshots and copies (history.c) -------------
+ * The used part of a kv head's cache is a prefix of its bytes
+ * (lfm_kv_k_prefix_bytes / lfm_kv_v_prefix_bytes of attention.h), the same
+ * whatever the session's n_ctx: copies and snapshots move those bytes. */
+enum { LFM_KV_K = 0, LFM_KV_V = 1 };
+/* Start of kv head `head`'s K (kind LFM_KV_K) or V cache of an attention block. */
+uint8_t *lfm_kv_head_ptr(const struct lfm2moe_session *s, int32_t attn_index, int32_t head,
+                         int kind);
+/* Bytes of that cache holding positions 0..n_pos-1. */
+size_t lfm_kv_prefix(int32_t kv_type, int kind, int32_t n_pos, int64_t head_dim);
+/* 1 if such a prefix (suitably aligned) holds only finite values (a snapshot
+ * check); lfm_floats_finite: the same for n floats at any alignment. */
+int lfm_kv_prefix_finite(int32_t kv_type, int kind, const void *prefix, int32_t n_pos,
+                         int32_t head_dim);
+int lfm_floats_finite(const void *data, size_t n);
+
+/* Write the checkpoints that fall in (pos0, pos0+n] for conv block
+ * conv_index, from the in_proj output bcx ([n][3E]: B | C | x) and the conv
+ * state as it is before the chunk runs (history.c; called by the conv
+ * block before the kernel updates the state). */
+void lfm_session_conv_checkpoints(struct lfm2moe_session *s, int32_t conv_index,
+                                  const float *bcx, int32_t n, int32_t pos0);
+
+/* Mark the checkpoints in (pos0, pos0+n] valid once a step over those
+ * tokens has succeeded. */
+void lfm_session_mark_checkpoints(struct lfm2moe_session *s, int32_t pos0, int32_t n);
 
 /* lfm2moe_decode_step without clearing the cancel flag: lfm2moe_generate
  * clears it once at its start, so a cancel that arrives between two of its

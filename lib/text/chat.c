@@ -69,8 +69,8 @@ static int model_template(const char *fn, const lfm2moe_model *model, const char
     return LFM2MOE_OK;
 }
 
-/* Append a member to a parsed object (used for add_generation_prompt). */
-static int object_add_bool(json_value *obj, const char *key, int value) {
+/* Append a member (null, or a bool) to a parsed object. */
+static int object_add(json_value *obj, const char *key, json_type type, int value) {
     json_value *v = calloc(1, sizeof *v);
     char *k = strdup(key);
     json_value **items = realloc(obj->items, (obj->n + 1) * sizeof *items);
@@ -84,7 +84,7 @@ static int object_add_bool(json_value *obj, const char *key, int value) {
         free(k);
         return -1;
     }
-    v->type = JSON_BOOL;
+    v->type = type;
     v->boolean = value;
     obj->items[obj->n] = v;
     obj->keys[obj->n] = k;
@@ -129,8 +129,12 @@ static int render(const char *fn, const lfm2moe_model *model, const char *tmpl, 
         st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: the request must be an object whose \"messages\" is an array", fn);
         goto done;
     }
-    if (!json_get(req, "add_generation_prompt") &&
-        object_add_bool(req, "add_generation_prompt", !!(flags & LFM2MOE_CHAT_ADD_GENERATION_PROMPT))) {
+    /* as transformers calls render(): tools and documents are None when not
+     * given (`tools is none` holds), add_generation_prompt always set */
+    if ((!json_get(req, "add_generation_prompt") &&
+         object_add(req, "add_generation_prompt", JSON_BOOL, !!(flags & LFM2MOE_CHAT_ADD_GENERATION_PROMPT))) ||
+        (!json_get(req, "tools") && object_add(req, "tools", JSON_NULL, 0)) ||
+        (!json_get(req, "documents") && object_add(req, "documents", JSON_NULL, 0))) {
         st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
         goto done;
     }

@@ -65,6 +65,18 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(u["total_tokens"], u["prompt_tokens"] + u["completion_tokens"])
         self.assertGreater(u["prompt_tokens"], 5)
 
+    def test_prompt_cache(self):
+        # the next turn of a conversation reuses the slot that holds it
+        first = self.post("/v1/chat/completions", {"messages": chat("What is 23 plus 19?"),
+                                                   "temperature": 0})[2]
+        reply = first["choices"][0]["message"]["content"]
+        msgs = chat("What is 23 plus 19?") + [{"role": "assistant", "content": reply},
+                                               {"role": "user", "content": "What is 11 plus 12?"}]
+        second = self.post("/v1/chat/completions", {"messages": msgs, "temperature": 0})[2]
+        cached = second["usage"]["prompt_tokens_details"]["cached_tokens"]
+        self.assertGreaterEqual(cached, first["usage"]["prompt_tokens"])
+        self.assertLess(cached, second["usage"]["prompt_tokens"])
+
     def test_chat_max_tokens_length(self):
         st, _, b = self.post("/v1/chat/completions",
                              {"messages": QUESTION, "temperature": 0, "max_tokens": 3})

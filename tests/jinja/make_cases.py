@@ -82,6 +82,7 @@ CASES = [
     "{% for x in l if x > 1 %}{{ x }}{{ loop.index }}{{ loop.length }} {% endfor %}",
     "{% for x in l %}{% if x == 1 %}{% continue %}{% endif %}{% if x == 2 %}{% break %}{% endif %}{{ x }}{% endfor %}",
     "{% for x in l %}{{ loop.previtem }}-{{ loop.nextitem }} {% endfor %}",
+    "{% for x in l %}{{ loop.cycle('odd', 'even') }} {% endfor %}",
     "{% for a in [1, 2] %}{% for b in [3, 4] %}{{ a }}{{ b }}{{ loop.index }} {% endfor %}{{ loop.index }}|{% endfor %}",
     "{% for m in msgs %}{{ m.role }}:{{ m.content if m.content is string else m.content[0].text }} {% endfor %}",
     "{% for (a, b) in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}",

@@ -61,6 +61,7 @@ STOP_REASONS = {0: "none", 1: "eos", 2: "stop_string", 3: "max_tokens", 4: "call
 # Opaque handles are plain void pointers on the Python side.
 model_p = c_void_p
 session_p = c_void_p
+GENERATE_REUSE_PREFIX = 1
 sampler_p = c_void_p
 detok_p = c_void_p
 tool_calls_p = c_void_p
@@ -90,7 +91,7 @@ class TensorInfo(Structure):
 class SessionParams(Structure):
     _fields_ = [("struct_size", c_uint32), ("n_ctx", c_int32), ("n_threads", c_int32),
                 ("n_batch", c_int32), ("max_memory", c_uint64), ("kv_type", c_int32),
-                ("reserved32", c_int32), ("reserved", c_uint64 * 7)]
+                ("checkpoint_interval", c_int32), ("reserved", c_uint64 * 7)]
 
 
 class VocabInfo(Structure):
@@ -124,14 +125,16 @@ STREAM_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_int32)
 class GenerateParams(Structure):
     _fields_ = [("struct_size", c_uint32), ("max_tokens", c_int32), ("sampling", SamplingParams),
                 ("stop_strings", POINTER(c_char_p)), ("n_stop_strings", c_size_t),
-                ("callback", STREAM_FN), ("user_data", c_void_p), ("reserved", c_uint64 * 8)]
+                ("callback", STREAM_FN), ("user_data", c_void_p), ("flags", c_uint32),
+                ("reserved_u32", c_uint32), ("reserved", c_uint64 * 7)]
 
 
 class GenerateResult(Structure):
     _fields_ = [("struct_size", c_uint32), ("stop_reason", c_int32),
                 ("n_prompt_tokens", c_int32), ("n_generated", c_int32),
                 ("prompt_seconds", c_double), ("generate_seconds", c_double),
-                ("reserved", c_uint64 * 4)]
+                ("n_prompt_reused", c_int32), ("reserved_u32", c_uint32),
+                ("reserved", c_uint64 * 3)]
 
 
 STRUCTS = {"lfm2moe_model_params": ModelParams, "lfm2moe_model_info": ModelInfo,
@@ -291,6 +294,23 @@ lfm2moe_decode_batch = _fn("lfm2moe_decode_batch", c_int,
                            [P(session_p), P(i32p), i32p, c_int32])
 # int lfm2moe_session_cancel(lfm2moe_session *session);
 lfm2moe_session_cancel = _fn("lfm2moe_session_cancel", c_int, [session_p])
+# int lfm2moe_session_tokens(const lfm2moe_session *session, int32_t *buf, size_t cap,
+#                            size_t *n_tokens);
+lfm2moe_session_tokens = _fn("lfm2moe_session_tokens", c_int, [session_p, i32p, c_size_t, szp])
+# int lfm2moe_session_rewind(lfm2moe_session *session, int32_t pos);
+lfm2moe_session_rewind = _fn("lfm2moe_session_rewind", c_int, [session_p, c_int32])
+# int lfm2moe_session_copy(const lfm2moe_session *src, const lfm2moe_session_params *params,
+#                          lfm2moe_session **out);
+lfm2moe_session_copy = _fn("lfm2moe_session_copy", c_int,
+                           [session_p, P(SessionParams), P(session_p)])
+# int lfm2moe_session_save(const lfm2moe_session *session, void *buf, size_t cap, size_t *len);
+lfm2moe_session_save = _fn("lfm2moe_session_save", c_int, [session_p, c_void_p, c_size_t, szp])
+# int lfm2moe_session_load(lfm2moe_session *session, const void *data, size_t len);
+lfm2moe_session_load = _fn("lfm2moe_session_load", c_int, [session_p, c_void_p, c_size_t])
+# int lfm2moe_session_save_file(const lfm2moe_session *session, const char *path);
+lfm2moe_session_save_file = _fn("lfm2moe_session_save_file", c_int, [session_p, ccp])
+# int lfm2moe_session_load_file(lfm2moe_session *session, const char *path);
+lfm2moe_session_load_file = _fn("lfm2moe_session_load_file", c_int, [session_p, ccp])
 
 # int lfm2moe_tokenize(const lfm2moe_model *model, const char *text, size_t text_len,
 #                      uint32_t flags, int32_t *tokens, size_t max_tokens, size_t *n_tokens);

@@ -9,12 +9,12 @@ import threading
 import weakref
 from ctypes import byref, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass, fields
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, TypeVar, Union
 
 from . import _native as N
 from ._util import to_bytes as _to_bytes, token_array as _token_array
 from .aio import AsyncGeneration
-from .generation import Generation
+from .generation import Generation, GenerationResult
 from .errors import ClosedError, Error, check, error_for
 
 try:  # Session.logits is a numpy array when numpy is there, else a memoryview
@@ -77,6 +77,9 @@ class VocabInfo:
     add_bos: bool
 
 
+_H = TypeVar("_H", bound="_Handle")
+
+
 class _Handle:
     """An owned C pointer freed exactly once: close() is idempotent, __del__
     calls it, and every use of a closed handle raises ClosedError."""
@@ -107,10 +110,10 @@ class _Handle:
         """Free the C object now (idempotent)."""
         self._release()
 
-    def __enter__(self):
+    def __enter__(self: "_H") -> "_H":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self):
@@ -403,21 +406,29 @@ class Session(_Handle):
     _kind = "session"
 
     def __init__(self, model: Model, n_ctx: int = 0, threads: int = 0, n_batch: int = 0,
-                 max_memory: int = 0, kv_type: str = "f32"):
+                 max_memory: int = 0, kv_type: str = "f32", checkpoint_interval: int = 0, *,
+                 _copy_of=None):
         if kv_type not in KV_TYPES:
             raise ValueError("kv_type must be one of %s" % ", ".join(sorted(KV_TYPES)))
         super().__init__()
         self._gen = None  # the running generation's state, if any
         self._model = model  # the C model must outlive the session
+        self.last_result: Optional[GenerationResult] = None  # of the last chat()
         params = N.SessionParams()
         check(N.lfm2moe_session_params_init(byref(params)), "lfm2moe_session_params_init")
         params.n_ctx, params.n_threads, params.n_batch = n_ctx, threads, n_batch
         params.max_memory = max_memory
         params.kv_type = KV_TYPES[kv_type]
+        params.checkpoint_interval = checkpoint_interval
         self._kv_type = kv_type
         out = c_void_p()
-        check(N.lfm2moe_session_create(model._h, byref(params), byref(out)),
-              "lfm2moe_session_create")
+        if _copy_of is not None:  # copy(): the source's handle and kv type
+            src, same, self._kv_type = _copy_of
+            fn = N.require(N.lfm2moe_session_copy, "lfm2moe_session_copy")
+            check(fn(src, None if same else byref(params), byref(out)), "lfm2moe_session_copy")
+        else:
+            check(N.lfm2moe_session_create(model._h, byref(params), byref(out)),
+                  "lfm2moe_session_create")
         self._ptr = out.value
         self._busy = threading.Lock()
         self._n_vocab = model.info.n_vocab
@@ -559,13 +570,16 @@ class Session(_Handle):
                  grammar: Optional[Union[Grammar, str]] = None,
                  json_schema: Optional[Union[dict, str]] = None,
                  tools: Optional[Sequence[Union[dict, str]]] = None,
-                 tool_choice: Optional[str] = None, **sampling) -> "Generation":
+                 tool_choice: Optional[str] = None, reuse_prefix: bool = False,
+                 **sampling) -> "Generation":
         """Append the prompt (text with special tokens parsed, or token ids;
         None continues from the current logits) and generate.  Returns an
         iterator of text pieces, produced by lfm2moe_generate on a background
         thread.  Sampling keywords: temperature, top_k, top_p, min_p,
         repeat_penalty, frequency_penalty, presence_penalty, penalty_last_n,
-        seed (None or absent: the library default).
+        seed (None or absent: the library default).  reuse_prefix=True: the
+        prompt is the whole conversation; the session keeps its common prefix
+        with what it holds and evaluates only the rest.
 
         Structured output (at most one): grammar (a Grammar or GBNF text),
         json_schema (a dict or JSON text), tools (the tool list, with
@@ -582,8 +596,11 @@ class Session(_Handle):
             g = Grammar.from_json_schema(self._model, json_schema)
         elif tools is not None:
             g = Grammar.from_tools(self._model, tools, tool_choice or "auto")
+        if reuse_prefix and add_bos is None:
+            add_bos = self._model.vocab.add_bos  # the whole text, from position 0
         ids = self._prompt_tokens(prompt, add_bos)
-        return Generation(self, ids, max_tokens, stop, logit_bias, sampling, grammar=g)
+        return Generation(self, ids, max_tokens, stop, logit_bias, sampling,
+                          N.GENERATE_REUSE_PREFIX if reuse_prefix else 0, grammar=g)
 
     def agenerate(self, prompt: Union[str, bytes, Sequence[int], None] = None,
                   **kw: Any) -> AsyncGeneration:
@@ -593,9 +610,81 @@ class Session(_Handle):
 
     def chat(self, messages: Sequence[Dict[str, str]],
              tools: Optional[Sequence[Union[dict, str]]] = None, **kw) -> str:
-        """Render the whole conversation, evaluate it from a reset session and
-        return the assistant's reply."""
+        """Render the whole conversation and return the assistant's reply.
+        The session keeps what it shares with the conversation (the earlier
+        turns, or everything but an edited last message) and evaluates only
+        the rest; `.last_result` reports the counts."""
         text = self._model.apply_chat_template(messages, tools=tools, add_generation_prompt=True)
-        self.reset()
         ids = self._model.tokenize(text, add_bos=False, parse_special=True)
-        return self.generate(ids, **kw).text()
+        kw.setdefault("reuse_prefix", True)
+        g = self.generate(ids, **kw)
+        out = g.text()
+        self.last_result = g.result
+        return out
+
+    # ---- history: rewind, snapshots, forks -------------------------------
+    def tokens(self) -> List[int]:
+        """The tokens the session holds (positions 0 .. position-1)."""
+        fn = N.require(N.lfm2moe_session_tokens, "lfm2moe_session_tokens")
+        h = self._h
+        n = c_size_t()
+        fn(h, None, 0, byref(n))  # BUFFER_TOO_SMALL with the count (or OK if empty)
+        buf = (c_int32 * max(n.value, 1))()
+        check(fn(h, buf, n.value, byref(n)), "lfm2moe_session_tokens")
+        return list(buf[:n.value])
+
+    def rewind(self, pos: int) -> None:
+        """Go back to position `pos`: afterwards the session is exactly a
+        session that decoded only its first `pos` tokens (no logits until
+        the next decode)."""
+        fn = N.require(N.lfm2moe_session_rewind, "lfm2moe_session_rewind")
+        h = self._acquire()
+        try:
+            check(fn(h, pos), "lfm2moe_session_rewind")
+        finally:
+            self._busy.release()
+
+    def save(self, path: Union[str, bytes, "os.PathLike", None] = None) -> Optional[bytes]:
+        """Snapshot the state: to `path` (replaced only on success), or
+        returned as bytes when path is None."""
+        h = self._acquire()
+        try:
+            if path is not None:
+                fn = N.require(N.lfm2moe_session_save_file, "lfm2moe_session_save_file")
+                check(fn(h, os.fsencode(path)), "lfm2moe_session_save_file")
+                return None
+            fn = N.require(N.lfm2moe_session_save, "lfm2moe_session_save")
+            n = c_size_t()
+            check(fn(h, None, 0, byref(n)), "lfm2moe_session_save")
+            buf = ctypes.create_string_buffer(max(n.value, 1))
+            check(fn(h, buf, n.value, byref(n)), "lfm2moe_session_save")
+            return buf.raw[:n.value]
+        finally:
+            self._busy.release()
+
+    def load(self, data: Union[bytes, bytearray, str, "os.PathLike"]) -> None:
+        """Replace the state with a snapshot (bytes from save(), or a path).
+        A snapshot of another model, a too-small context or a damaged one
+        raises, leaving the session as it was."""
+        h = self._acquire()
+        try:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                fn = N.require(N.lfm2moe_session_load, "lfm2moe_session_load")
+                raw = bytes(data)
+                check(fn(h, raw, len(raw)), "lfm2moe_session_load")
+            else:
+                fn = N.require(N.lfm2moe_session_load_file, "lfm2moe_session_load_file")
+                check(fn(h, os.fsencode(data)), "lfm2moe_session_load_file")
+        finally:
+            self._busy.release()
+
+    def copy(self, **params: Any) -> "Session":
+        """A new session holding the same state (e.g. to branch a
+        conversation).  No keywords: the source's parameters; else the
+        keywords of Session() for the copy (kv_type must stay the same)."""
+        h = self._acquire()
+        try:
+            params.setdefault("kv_type", self._kv_type)
+            return Session(self._model, _copy_of=(h, len(params) == 1, self._kv_type), **params)
+        finally:
+            self._busy.release()

@@ -8,7 +8,7 @@ import queue
 import threading
 from ctypes import byref, c_char_p, c_float, c_int32
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import _native as N
 from ._util import to_bytes as _to_bytes, token_array as _token_array
@@ -26,10 +26,11 @@ class GenerationResult:
     """How a generation ended: stop reason, token counts and timings."""
 
     stop_reason: str  # "eos", "stop_string", "max_tokens", "callback", "context_full", "cancelled"
-    n_prompt_tokens: int
+    n_prompt_tokens: int  # prompt tokens evaluated
     n_generated: int
     prompt_seconds: float
     generate_seconds: float
+    n_prompt_reused: int = 0  # prompt tokens kept from the session (reuse_prefix)
 
 
 class _GenState:
@@ -66,7 +67,8 @@ def _run_generate(state, session, prompt, n_prompt, params):
     else:
         state.queue.put(GenerationResult(N.STOP_REASONS.get(result.stop_reason, "unknown"),
                                          result.n_prompt_tokens, result.n_generated,
-                                         result.prompt_seconds, result.generate_seconds))
+                                         result.prompt_seconds, result.generate_seconds,
+                                         result.n_prompt_reused))
     state.queue.put(_DONE)
 
 
@@ -75,8 +77,9 @@ class Generation:
     characters).  After the iteration ends `.result` holds the
     GenerationResult.  close() (or dropping the iterator) stops the run."""
 
-    def __init__(self, session: Session, ids, max_tokens, stop, logit_bias, sampling,
-                 grammar=None):
+    def __init__(self, session: "Session", ids: Sequence[int], max_tokens: int,
+                 stop: Sequence[Union[str, bytes]], logit_bias: Optional[Dict[int, float]],
+                 sampling: Dict[str, Any], flags: int = 0, grammar=None):
         unknown = set(sampling) - set(_SAMPLING_KEYS)
         if unknown:
             raise TypeError("unknown sampling arguments: %s" % ", ".join(sorted(unknown)))
@@ -90,6 +93,7 @@ class Generation:
         check(N.require(N.lfm2moe_generate_params_init, "lfm2moe_generate_params_init")(
             byref(params)), "lfm2moe_generate_params_init")
         params.max_tokens = max_tokens
+        params.flags = flags
         for k, v in sampling.items():
             if v is not None:
                 setattr(params.sampling, k, v)
@@ -213,10 +217,10 @@ class Generation:
         self._state = None
         self._session = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Generation":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self):

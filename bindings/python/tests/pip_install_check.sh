@@ -59,6 +59,12 @@ with lfm2moe.Model(model_path) as model, lfm2moe.Session(model, n_ctx=256, threa
         assert isinstance(logits, memoryview)
 print("installed package OK:", repr(text), type(logits).__name__)
 PY
+# LFM2MOE_LIBRARY still overrides the bundled library.
+if env -i PATH=/usr/bin:/bin LFM2MOE_LIBRARY="$tmp/none.so" "$tmp/venv/bin/python" -c 'import lfm2moe' \
+        2>"$tmp/err"; then
+    echo "LFM2MOE_LIBRARY was ignored"; exit 1
+fi
+grep -q "none.so" "$tmp/err"
 printf 'Hello\nAnd again\n' | run "$src/examples/python/chat.py" "$model" --max-tokens 8 \
     --seed 7 --threads 1 2>"$tmp/err"
 cat "$tmp/err"

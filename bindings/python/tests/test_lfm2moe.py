@@ -541,6 +541,89 @@ class PythonicTest(unittest.TestCase):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
         self.assertIn(b"42", out.stdout)
         self.assertIn(b"tok/s", out.stderr)
+        out = subprocess.run([sys.executable, "-m", "lfm2moe", "chat", "-m", demo, "--temp", "0"],
+                             input=b"What is 17 plus 25?\nWhat is 30 plus 12?\n",
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        self.assertEqual(out.stdout.count(b"42"), 2, out.stdout)
+
+
+
+@unittest.skipUnless(_native.lfm2moe_session_rewind is not None, "library without session history")
+class HistoryTest(unittest.TestCase):
+    """rewind, tokens, save/load (bytes and path), copy, chat's prefix reuse."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.model = lfm2moe.Model(MODEL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def next_logits(self, s, toks):
+        s.decode(toks, all_logits=True)
+        return [bytes(s.logits_at(i)) for i in range(len(toks))]
+
+    def test_rewind_tokens(self):
+        ids = [(i * 37 + 5) % 1024 for i in range(50)]
+        with self.model.session(n_ctx=128, threads=1, checkpoint_interval=8) as s, \
+                self.model.session(n_ctx=128, threads=1) as fresh:
+            s.decode(ids)
+            self.assertEqual(s.tokens(), ids)
+            s.rewind(21)
+            self.assertEqual(s.position, 21)
+            self.assertEqual(s.tokens(), ids[:21])
+            fresh.decode(ids[:21])
+            self.assertEqual(self.next_logits(s, ids[21:25]), self.next_logits(fresh, ids[21:25]))
+            with self.assertRaises(lfm2moe.Error):
+                s.rewind(100)
+
+    def test_save_load_copy(self):
+        ids = [(i * 11 + 3) % 1024 for i in range(40)]
+        with self.model.session(n_ctx=128, threads=1) as a:
+            a.decode(ids[:30])
+            snap = a.save()
+            self.assertIsInstance(snap, bytes)
+            with self.model.session(n_ctx=256, threads=1) as b:
+                b.load(snap)
+                self.assertEqual(b.tokens(), ids[:30])
+                path = os.path.join(tempfile.mkdtemp(), "s.bin")
+                a.save(path)
+                with self.model.session(n_ctx=128, threads=1) as c:
+                    c.load(path)
+                    with a.copy() as d, a.copy(n_ctx=64, threads=1) as e:
+                        want = self.next_logits(a, ids[30:])
+                        for other in (b, c, d, e):
+                            self.assertEqual(self.next_logits(other, ids[30:]), want)
+                os.remove(path)
+                # damaged or too big: refused, b unchanged
+                before = b.tokens()
+                for bad in (snap[:-1], snap[:100], b"x" * 200):
+                    with self.assertRaises(lfm2moe.Error):
+                        b.load(bad)
+                    self.assertEqual(b.tokens(), before)
+                with self.model.session(n_ctx=16, threads=1) as small:
+                    with self.assertRaises(lfm2moe.Error):
+                        small.load(snap)
+                    self.assertEqual(small.position, 0)
+
+    @unittest.skipUnless(HAVE_GENERATE, "library without lfm2moe_generate")
+    def test_chat_reuses_the_conversation(self):
+        msgs = [{"role": "user", "content": "Hi there"}]
+        with self.model.session(n_ctx=512, threads=1) as s:
+            reply = s.chat(msgs, max_tokens=6, temperature=0.0)
+            first = s.last_result
+            self.assertEqual(first.n_prompt_reused, 0)
+            msgs += [{"role": "assistant", "content": reply}, {"role": "user", "content": "More"}]
+            s.chat(msgs, max_tokens=6, temperature=0.0)
+            second = s.last_result
+            # the first turn's prompt at least is not evaluated again
+            self.assertGreaterEqual(second.n_prompt_reused, first.n_prompt_tokens)
+            # regenerate the last answer: one token evaluated
+            again = s.chat(msgs, max_tokens=6, temperature=0.0)
+            self.assertEqual(s.last_result.n_prompt_tokens, 1)
+            with self.model.session(n_ctx=512, threads=1) as fresh:
+                self.assertEqual(fresh.chat(msgs, max_tokens=6, temperature=0.0), again)
 
 
 if __name__ == "__main__":

@@ -175,6 +175,8 @@ _Noreturn void jj_fail(jctx *c, int status, uint32_t pos, const char *fmt, ...)
 /* value.c */
 void *jj_alloc(jctx *c, size_t n);
 void jj_arena_free(jctx *c);
+/* A copy of old[0..n) with twice the capacity (*cap updated). */
+void *jj_grow(jctx *c, void *old, size_t n, size_t *cap, size_t elem);
 jstr *jj_str(jctx *c, const char *p, size_t n);
 jstr *jj_cstr(jctx *c, const char *p);
 jv jv_str(jstr *s);

@@ -16,14 +16,8 @@
 #define SYNTAX(c, pos, ...) jj_fail((c), LFM2MOE_ERR_UNSUPPORTED_TEMPLATE, (uint32_t)(pos), __VA_ARGS__)
 
 static void emit(jctx *c, jtok t) {
-    if (c->n_toks == c->tok_i) { /* tok_i is the capacity while lexing */
-        size_t cap = c->tok_i ? c->tok_i * 2 : 256;
-        if (cap > c->lim.max_memory / sizeof(jtok)) SYNTAX(c, t.pos, "template too long");
-        jtok *nt = jj_alloc(c, cap * sizeof *nt);
-        if (c->n_toks) memcpy(nt, c->toks, c->n_toks * sizeof *nt);
-        c->toks = nt;
-        c->tok_i = cap;
-    }
+    if (c->n_toks == c->tok_i) /* tok_i is the capacity while lexing */
+        c->toks = jj_grow(c, c->toks, c->n_toks, &c->tok_i, sizeof *c->toks);
     c->toks[c->n_toks++] = t;
 }
 
@@ -39,28 +33,8 @@ static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
 static void put_utf8(jctx *c, jsb *b, unsigned long cp, size_t pos) {
     char u[4];
-    size_t n;
     if (cp > 0x10FFFF) SYNTAX(c, pos, "invalid \\U escape");
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    jsb_put(c, b, u, n);
+    jsb_put(c, b, u, json_utf8_encode((unsigned)cp, u));
 }
 
 /* A quoted string at s[i] (the quote); Python escapes.  Returns the index

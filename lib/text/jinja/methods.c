@@ -258,6 +258,11 @@ int jj_call_method(jctx *c, jv obj, const char *name, const jv *args, size_t n,
         }
         return 0;
     }
+    if (obj.t == JT_LOOP && !strcmp(name, "cycle")) { /* loop.cycle(a, b, ...) */
+        if (!n) jj_error(c, "loop.cycle needs at least one value");
+        *out = args[obj.loop->index0 % n];
+        return 1;
+    }
     if (obj.t == JT_LIST && !strcmp(name, "append")) {
         BIND("object");
         jlist_push(c, obj.l, p[0]);

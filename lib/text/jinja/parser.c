@@ -67,24 +67,12 @@ static jnode *node(jctx *c, jk kind, uint32_t pos) {
 }
 
 static void push(jctx *c, jblock *b, size_t *cap, jnode *n) {
-    if (b->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        jnode **v = jj_alloc(c, nc * sizeof *v);
-        if (b->n) memcpy(v, b->v, b->n * sizeof *v);
-        b->v = v;
-        *cap = nc;
-    }
+    if (b->n == *cap) b->v = jj_grow(c, b->v, b->n, cap, sizeof *b->v);
     b->v[b->n++] = n;
 }
 
 static void push_name(jctx *c, jnode *n, size_t *cap, jstr *s) {
-    if (n->n_names == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        jstr **v = jj_alloc(c, nc * sizeof *v);
-        if (n->n_names) memcpy(v, n->names, n->n_names * sizeof *v);
-        n->names = v;
-        *cap = nc;
-    }
+    if (n->n_names == *cap) n->names = jj_grow(c, n->names, n->n_names, cap, sizeof *n->names);
     n->names[n->n_names++] = s;
 }
 

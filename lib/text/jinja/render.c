@@ -28,17 +28,15 @@ static void assign(jctx *c, jscope *s, const jnode *n, jv v) {
  * the loop. */
 jlist *jj_iter_list(jctx *c, jv v) {
     jv r;
+    const jv *items = v.t == JT_LIST ? v.l->v : v.t == JT_DICT || v.t == JT_NS ? v.d->k : NULL;
+    size_t n = v.t == JT_LIST ? v.l->n : items ? v.d->n : 0;
     switch (v.t) {
     case JT_LIST:
-        r = jv_list(c, v.l->n);
-        if (v.l->n) memcpy(r.l->v, v.l->v, v.l->n * sizeof(jv));
-        r.l->n = v.l->n;
-        return r.l;
     case JT_DICT:
-    case JT_NS:
-        r = jv_list(c, v.d->n);
-        if (v.d->n) memcpy(r.l->v, v.d->k, v.d->n * sizeof(jv));
-        r.l->n = v.d->n;
+    case JT_NS: /* list items, dict keys */
+        r = jv_list(c, n);
+        if (n) memcpy(r.l->v, items, n * sizeof(jv));
+        r.l->n = n;
         return r.l;
     case JT_STR:
         r = jv_list(c, 0);

@@ -133,7 +133,7 @@ jv jv_dict(jctx *c, jt t) {
     return (jv){.t = t, .d = d};
 }
 
-static void *grow(jctx *c, void *old, size_t n, size_t *cap, size_t elem) {
+void *jj_grow(jctx *c, void *old, size_t n, size_t *cap, size_t elem) {
     size_t nc = *cap ? *cap * 2 : 8;
     if (nc > c->lim.max_memory / elem) jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "collection too large");
     void *p = jj_alloc(c, nc * elem);
@@ -143,7 +143,7 @@ static void *grow(jctx *c, void *old, size_t n, size_t *cap, size_t elem) {
 }
 
 void jlist_push(jctx *c, jlist *l, jv v) {
-    if (l->n == l->cap) l->v = grow(c, l->v, l->n, &l->cap, sizeof(jv));
+    if (l->n == l->cap) l->v = jj_grow(c, l->v, l->n, &l->cap, sizeof(jv));
     l->v[l->n++] = v;
 }
 
@@ -169,8 +169,8 @@ void jdict_set(jctx *c, jdict *d, jv k, jv v) {
     }
     if (d->n == d->cap) {
         size_t cap = d->cap;
-        d->k = grow(c, d->k, d->n, &cap, sizeof(jv));
-        d->v = grow(c, d->v, d->n, &d->cap, sizeof(jv));
+        d->k = jj_grow(c, d->k, d->n, &cap, sizeof(jv));
+        d->v = jj_grow(c, d->v, d->n, &d->cap, sizeof(jv));
     }
     d->k[d->n] = k;
     d->v[d->n++] = v;

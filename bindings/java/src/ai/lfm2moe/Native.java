@@ -51,8 +51,16 @@ final class Native {
     static native byte[] chatRenderJson(long model, byte[] request, byte[] template, int flags);
 
     static native long sessionCreate(long model, int nCtx, int nThreads, int nBatch, long maxMemory,
-            int kvType);
+            int kvType, int checkpointInterval);
     static native void sessionFree(long session);
+    static native int[] sessionTokens(long session);
+    static native void sessionRewind(long session, int pos);
+    static native long sessionCopy(long session, boolean sameParams, int nCtx, int nThreads,
+                                   int nBatch, long maxMemory, int kvType, int checkpointInterval);
+    static native byte[] sessionSave(long session);
+    static native void sessionLoad(long session, byte[] data);
+    static native void sessionSaveFile(long session, byte[] path);
+    static native void sessionLoadFile(long session, byte[] path);
     static native void sessionReset(long session);
     static native void sessionCancel(long session);
     static native int sessionPosition(long session);

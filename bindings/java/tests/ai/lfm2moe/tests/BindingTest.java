@@ -8,6 +8,7 @@ import ai.lfm2moe.Message;
 import ai.lfm2moe.Model;
 import ai.lfm2moe.Session;
 import ai.lfm2moe.StopReason;
+import ai.lfm2moe.Version;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -108,6 +109,9 @@ public final class BindingTest {
     static void testModel() throws Exception {
         try (Model m = new Model(model)) {
             check(Model.libraryVersion().startsWith("0."), "version");
+            // the generated Version class and the library both carry meson's version
+            check(Version.library().equals(Version.STRING) && Model.libraryVersion().equals(Version.STRING),
+                    "Version.STRING " + Version.STRING + " vs library " + Version.library());
             check(m.info().nVocab == 1024 && m.info().nEmbd == 128 && m.info().nBlock == 8,
                     "info " + m.info());
             check(m.info().architecture.equals("lfm2moe"), "architecture");
@@ -369,6 +373,69 @@ public final class BindingTest {
         }
     }
 
+    /** rewind, tokens, save/load (bytes and path), copy, chat's prefix reuse. */
+    static void testHistory() throws Exception {
+        try (Model m = new Model(model); Session a = new Session(m, 256, 1, 0, 0, KvType.F32, 8);
+             Session fresh = new Session(m, 256, 1)) {
+            int[] ids = new int[40];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = (i * 37 + 5) % 1024;
+            }
+            a.decode(Arrays.copyOf(ids, 30));
+            check(Arrays.equals(a.tokens(), Arrays.copyOf(ids, 30)), "tokens");
+            byte[] snap = a.save();
+            a.rewind(13);
+            check(a.position() == 13 && a.tokens().length == 13, "rewind");
+            fresh.decode(Arrays.copyOf(ids, 13));
+            int[] next = Arrays.copyOfRange(ids, 13, 16);
+            a.decode(next, true);
+            fresh.decode(next, true);
+            check(Arrays.equals(a.logits(2), fresh.logits(2)), "rewind == fresh session");
+            check(status(() -> a.rewind(999)) == Lfm2MoeException.INVALID_ARGUMENT, "rewind range");
+            // snapshots: bytes and file, into other sessions; copies
+            Path file = Files.createTempFile("lfm2moe-session", ".bin");
+            try (Session b = new Session(m, 512, 1); Session c = new Session(m, 256, 1)) {
+                b.load(snap);
+                check(b.position() == 30, "load");
+                b.save(file.toString());
+                c.load(file.toString());
+                try (Session d = b.copy(); Session e = b.copy(64, 1, 0, 0, 0)) {
+                    int[] more = Arrays.copyOfRange(ids, 30, 34);
+                    b.decode(more, true);
+                    float[] want = b.logits(3);
+                    for (Session x : new Session[] {c, d, e}) {
+                        x.decode(more, true);
+                        check(Arrays.equals(x.logits(3), want), "same logits after load/copy");
+                    }
+                }
+                byte[] cut = Arrays.copyOf(snap, snap.length - 1);
+                int before = c.position();
+                check(status(() -> c.load(cut)) == Lfm2MoeException.BAD_FORMAT, "truncated");
+                check(c.position() == before, "unchanged after a refused load");
+            } finally {
+                Files.deleteIfExists(file);
+            }
+        }
+    }
+
+    static void testChatReuse() throws Exception {
+        try (Model m = new Model(model); Session s = new Session(m, 512, 1)) {
+            List<Message> msgs = new java.util.ArrayList<>(List.of(Message.user("Hi there")));
+            GenerationParams p = GenerationParams.greedy().maxTokens(6);
+            GenerationResult first = s.chat(msgs, p, null);
+            check(first.promptTokensReused == 0, "first turn evaluated");
+            msgs.add(Message.assistant(first.text));
+            msgs.add(Message.user("More"));
+            GenerationResult second = s.chat(msgs, p, null);
+            check(second.promptTokensReused >= first.promptTokens,
+                    "second turn reuses the first: " + second);
+            GenerationResult again = s.chat(msgs, p, null);
+            check(again.promptTokens == 1 && again.text.equals(second.text),
+                    "regenerate evaluates one token: " + again);
+            check(!p.reusePrefix, "params left as they were");
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         golden = Paths.get(args.length > 0 ? args[0] : "tests/golden");
         model = golden.resolve("tiny-a-f32.gguf").toString();
@@ -380,8 +447,10 @@ public final class BindingTest {
         testLogits();
         testKvType();
         testErrorsAndClose();
+        testHistory();
         if (generate) {
             testGenerate();
+            testChatReuse();
             testCloseWhileGenerating();
         }
         System.out.println("java bindings: " + checks + " checks passed");
