@@ -520,6 +520,9 @@ LFM2MOE_API int lfm2moe_tool_calls_get(const lfm2moe_tool_calls *calls, size_t i
 LFM2MOE_API void lfm2moe_tool_calls_free(lfm2moe_tool_calls *calls);
 
 /* ---- sampling --------------------------------------------------------- */
+/* A compiled grammar (see "structured output" below). */
+typedef struct lfm2moe_grammar lfm2moe_grammar;
+
 typedef struct lfm2moe_sampling_params {
     uint32_t struct_size;     /* set by init */
     float temperature;        /* <= 0: greedy (argmax).            default 0.3  */
@@ -534,7 +537,14 @@ typedef struct lfm2moe_sampling_params {
     const int32_t *logit_bias_tokens; /* n_logit_bias token ids ...              */
     const float *logit_bias_values;   /* ... and the value added to each logit   */
     size_t n_logit_bias;      /* (arrays copied when a sampler is created)      */
-    uint64_t reserved[8];
+    union {
+        /* Constrain the output to this grammar (NULL: none, the default).
+         * Not copied: it must outlive every sampler made with these params
+         * (and the lfm2moe_generate call).  See lfm2moe_sampler_set_grammar. */
+        const lfm2moe_grammar *grammar;
+        uint64_t grammar_slot_; /* keeps the layout the same on 32-bit targets */
+    };
+    uint64_t reserved[7];
 } lfm2moe_sampling_params;
 
 LFM2MOE_API int lfm2moe_sampling_params_init(lfm2moe_sampling_params *params);
@@ -548,9 +558,12 @@ LFM2MOE_API void lfm2moe_sampler_free(lfm2moe_sampler *sampler);
  * the tokens accepted so far.  Does not accept the token. */
 LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sampler, const float *logits,
                                        int32_t *token);
-/* Record a token in the penalty history (prompt tokens too, if wanted). */
+/* Record a token in the penalty history (prompt tokens too, if wanted).
+ * With a grammar attached it also advances the grammar, and a token the
+ * grammar does not allow is refused (INVALID_ARGUMENT, nothing recorded):
+ * record prompt tokens before attaching the grammar. */
 LFM2MOE_API int lfm2moe_sampler_accept(lfm2moe_sampler *sampler, int32_t token);
-/* Clear the history and reseed. */
+/* Clear the history, reseed, and put an attached grammar back at its start. */
 LFM2MOE_API int lfm2moe_sampler_reset(lfm2moe_sampler *sampler);
 
 /* ---- generation ------------------------------------------------------- */
@@ -618,6 +631,96 @@ typedef struct lfm2moe_generate_result {
 LFM2MOE_API int lfm2moe_generate(lfm2moe_session *session, const int32_t *prompt,
                                  size_t n_prompt, const lfm2moe_generate_params *params,
                                  lfm2moe_generate_result *result);
+
+/* ---- structured output: grammars, JSON Schema, tool calls ------------ */
+/* A grammar constrains sampling so that the generated text is always a
+ * valid prefix of its language, and end-of-generation tokens (EOS,
+ * <|im_end|>) are allowed only where the language may end: a generation
+ * that stops by EOS produced a complete sentence of the language.  It works
+ * with greedy and every sampler setting: the draw is the usual one
+ * (penalties, bias, top-k, top-p, min-p, temperature) restricted to the
+ * tokens the grammar allows and renormalized (if none of the tokens that
+ * survive the filters is allowed, the disallowed ones are removed before
+ * the filters).  Text is matched as Unicode code points over the tokens'
+ * bytes (a token may end inside a UTF-8 character).
+ *
+ * A grammar is immutable once created and may be shared by any number of
+ * samplers on any threads; each sampler keeps its own parse state.  It
+ * belongs to the model it was created with, which must outlive it.
+ *
+ * Grammars are untrusted input: parse errors give PARSE with the line and
+ * column; left recursion is refused (PARSE naming the rules); size limits
+ * (1 MiB of text, 65,536 rules, 2^20 elements after repetitions are
+ * expanded, {m,n} up to 10,000, stacks 1,024 deep, 256 live stacks)
+ * give LIMIT or make the tokens that would exceed them unavailable. */
+
+/* Compile a GBNF grammar (llama.cpp's format: `name ::= ...` rules,
+ * alternatives `|`, groups, "literals", [character classes] with ranges
+ * and ^ negation, `.`, `?` `*` `+` `{m}` `{m,}` `{m,n}` `{,n}`, # comments,
+ * escapes \n \r \t \xHH \uHHHH \UHHHHHHHH).  root_rule names the start
+ * rule (NULL: "root").  Errors: INVALID_ARGUMENT, NOT_FOUND (no such root
+ * rule, or the model has no tokenizer), PARSE, LIMIT, OUT_OF_MEMORY. */
+LFM2MOE_API int lfm2moe_grammar_create(const lfm2moe_model *model, const char *gbnf, size_t len,
+                                       const char *root_rule, lfm2moe_grammar **out);
+
+/* A grammar for the JSON texts that validate against a JSON Schema.
+ * Supported: type (object, array, string, number, integer, boolean, null,
+ * or a list of them), properties + required, additionalProperties (false
+ * is the default: only the listed properties, in the schema's order; true
+ * or a schema allows further members after them), enum, const, items
+ * (prefixItems too), minItems / maxItems, minLength / maxLength, pattern
+ * (a regex subset: literals, ., [classes], \d \w \s, groups, |, ? * +
+ * {m,n}; anchors ^ $ around the whole pattern), anyOf / oneOf (as anyOf),
+ * allOf of one schema, $ref to #/$defs/... or #/definitions/..., format
+ * date / time / date-time / uuid, and annotations (title, description,
+ * default, examples, $schema, $id, $comment).  Numbers have at most 16
+ * integer and 16 fraction digits, and white space between tokens is
+ * bounded, so a generation always ends.  Any other keyword gives
+ * INVALID_ARGUMENT naming it; so do minimum, maximum, exclusiveMinimum,
+ * exclusiveMaximum and multipleOf, which a grammar cannot enforce exactly.
+ * Errors as above. */
+LFM2MOE_API int lfm2moe_grammar_from_json_schema(const lfm2moe_model *model,
+                                                 const char *schema_json, size_t len,
+                                                 lfm2moe_grammar **out);
+
+typedef enum lfm2moe_tool_choice {
+    LFM2MOE_TOOL_CHOICE_AUTO = 0,     /* text, or calls: constrained once <|tool_call_start|> is sampled */
+    LFM2MOE_TOOL_CHOICE_REQUIRED = 1, /* the output is one block of calls, then the end */
+    LFM2MOE_TOOL_CHOICE_NONE = 2      /* free text; <|tool_call_start|> is never sampled */
+} lfm2moe_tool_choice;
+
+/* A grammar for LFM2's tool calls,
+ *   <|tool_call_start|>[name(arg=value, ...), ...]<|tool_call_end|>
+ * whose names are the given tools' and whose arguments follow each tool's
+ * "parameters" JSON Schema (required ones first, in schema order, then
+ * optional ones; values as Python literals: strings in double quotes,
+ * True/False/None).  tools[0..n_tools) are the JSON texts given to
+ * lfm2moe_chat_render: {"name", "description", "parameters"} or
+ * {"type": "function", "function": {...}}.  AUTO and NONE need the
+ * model's <|tool_call_start|> token (NOT_FOUND otherwise).  Everything the
+ * grammar allows is parsed by lfm2moe_tool_calls_parse.
+ * Errors: as lfm2moe_grammar_from_json_schema, for each tool. */
+LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
+                                           const char *const *tools, size_t n_tools,
+                                           int tool_choice, lfm2moe_grammar **out);
+
+/* The GBNF text of a grammar (generated for schemas and tools), with the
+ * lfm2moe_model_meta_string buffer protocol (NUL-terminated). */
+LFM2MOE_API int lfm2moe_grammar_gbnf(const lfm2moe_grammar *grammar, char *buf, size_t buf_size,
+                                     size_t *needed);
+
+/* Free a grammar.  Samplers using it must have been freed (or detached)
+ * first.  NULL is a no-op. */
+LFM2MOE_API void lfm2moe_grammar_free(lfm2moe_grammar *grammar);
+
+/* Attach `grammar` to a sampler (NULL detaches), starting at the beginning
+ * of the language; replaces any grammar attached before (also the one from
+ * the sampling params).  From then on lfm2moe_sampler_sample picks only
+ * allowed tokens and lfm2moe_sampler_accept advances the grammar.  The
+ * grammar must outlive the attachment.  Errors: INVALID_ARGUMENT (a grammar
+ * of another model), LIMIT, OUT_OF_MEMORY. */
+LFM2MOE_API int lfm2moe_sampler_set_grammar(lfm2moe_sampler *sampler,
+                                            const lfm2moe_grammar *grammar);
 
 /* ---- quantization ----------------------------------------------------- */
 /* File types (the values of GGUF general.file_type).  A "mix" chooses the

@@ -17,7 +17,11 @@
  * traffic (GB/s) as a share of it.
  *
  * --rewind adds the time of lfm2moe_session_rewind after p tokens: its worst
- * case (interval - 1 tokens re-evaluated) and a rewind to a checkpoint. */
+ * case (interval - 1 tokens re-evaluated) and a rewind to a checkpoint.
+ *
+ * --grammar FILE / --json-schema FILE / --tools FILE add gen<n> (the
+ * generation loop: sample, accept, decode) and gen<n>+grammar (the same,
+ * constrained) and the overhead between them (bench_grammar.c). */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -28,8 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_grammar.h"
 #include "bench_parallel.h"
 #include "cli.h"
+#include "gen_structured.h"
 
 static double now(void) {
     struct timespec t;
@@ -330,7 +336,11 @@ int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
     int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1, rewind = 0;
     int counts[16], n_counts = 0, bad_counts = 0;
+    gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
+        int r = gen_structured_opt(&so, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
         if (!strcmp(argv[i], "-m") && i + 1 < argc)
             path = argv[++i];
         else if (!strcmp(argv[i], "-p") && i + 1 < argc)
@@ -353,7 +363,8 @@ int cmd_bench(int argc, char **argv) {
                 bad_counts |= counts[c] < 1 || counts[c] > BENCH_PAR_MAX;
         } else {
             fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
-                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind]\n");
+                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind]\n"
+                            "       [--grammar FILE | --json-schema FILE | --tools FILE]\n");
             return 2;
         }
     }
@@ -388,10 +399,16 @@ int cmd_bench(int argc, char **argv) {
     sp.n_ctx = max_depth + (p > n ? p : n) + 1;
     sp.n_batch = p > 0 ? p : 512;
     lfm2moe_session *s = NULL;
+    lfm2moe_grammar *grammar = NULL;
     int st = lfm2moe_session_create(model, &sp, &s);
     if (st) {
         lfm2moe_model_free(model);
         return cli_fail("session", st);
+    }
+    if (gen_structured_open(&so, model, &grammar)) {
+        lfm2moe_session_free(s);
+        lfm2moe_model_free(model);
+        return 1;
     }
     const int max_tok = max_depth > p + n ? max_depth : p + n;
     int32_t *tok = malloc((size_t)(max_tok + 1) * sizeof *tok);
@@ -456,6 +473,17 @@ int cmd_bench(int argc, char **argv) {
     if (n > 0 && n_counts > 0 &&
         report_parallel(model, &mi, name, gib, bp, n_threads, counts, n_counts, n, threads, reps))
         goto done;
+    if (grammar && n > 0) { /* gen<n>: the generation loop, +g: with the grammar */
+        double with[64];
+        if (bench_grammar(s, model, grammar, n, reps, vals, with)) goto done;
+        test_name(test, sizeof test, "gen", n, 0);
+        report(name, gib, bp, n_threads, test, vals, reps);
+        snprintf(test, sizeof test, "gen%d+grammar", n);
+        report(name, gib, bp, n_threads, test, with, reps);
+        const double a = median_of(vals, reps), b = median_of(with, reps);
+        printf("grammar: %.2f ms per token, %.1f%% fewer tokens/s than without (medians)\n",
+               1e3 * (1.0 / b - 1.0 / a), 100.0 * (1.0 - b / a));
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int isa = 0;
@@ -469,6 +497,8 @@ done:
     free(tok);
     free(vals);
     free(bw_machine);
+    lfm2moe_grammar_free(grammar);
+    gen_structured_close(&so);
     lfm2moe_session_free(s);
     lfm2moe_model_free(model);
     return rc;

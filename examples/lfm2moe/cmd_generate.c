@@ -7,13 +7,16 @@
  * with <|startoftext|>).  Ctrl-C stops the generation.
  * --prompt-cache FILE: start from the session saved in FILE (if it is one
  * of this model), evaluate only the prompt tokens past the common prefix,
- * and save the session (prompt + answer) to FILE afterwards. */
+ * and save the session (prompt + answer) to FILE afterwards.
+ * --grammar / --json-schema / --tools constrain the output (gen_structured.c);
+ * with --tools the parsed calls follow the text as one JSON line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "gen_common.h"
+#include "gen_structured.h"
 #include "base/json.h"
 
 static void usage(void) {
@@ -22,32 +25,13 @@ static void usage(void) {
             "  -p TEXT             prompt\n"
             "  -f FILE             read the prompt from FILE\n"
             "  --chat              render the prompt as a user turn with the chat template\n"
-            "  --prompt-cache FILE reuse the session saved in FILE (common prefix), save it after\n%s",
-            gen_opts_usage);
-}
-
-static int read_file(const char *path, json_buf *b) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        return 1;
-    }
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (json_buf_append(b, chunk, n)) break;
-    int bad = ferror(f) || b->oom;
-    fclose(f);
-    if (!bad && !b->data) json_buf_append(b, "", 0);
-    if (bad || b->oom) {
-        fprintf(stderr, "lfm2moe: cannot read %s\n", path);
-        return 1;
-    }
-    return 0;
+            "  --prompt-cache FILE reuse the session saved in FILE (common prefix), save it after\n%s%s",
+            gen_opts_usage, gen_structured_usage);
 }
 
 /* The chat template applied to [system], user with the generation prompt. */
-static char *render_chat(const lfm2moe_model *m, const char *system, const char *user) {
+static char *render_chat(const lfm2moe_model *m, const char *system, const char *user,
+                         const char *const *tools, size_t n_tools) {
     const char *roles[2], *contents[2];
     size_t n = 0;
     if (system) {
@@ -57,7 +41,7 @@ static char *render_chat(const lfm2moe_model *m, const char *system, const char 
     roles[n] = "user";
     contents[n++] = user;
     size_t len = 0;
-    int st = lfm2moe_chat_render(m, roles, contents, n, NULL, 0,
+    int st = lfm2moe_chat_render(m, roles, contents, n, tools, n_tools,
                                  LFM2MOE_CHAT_ADD_GENERATION_PROMPT, NULL, 0, &len);
     if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) {
         cli_fail("chat template", st);
@@ -68,7 +52,7 @@ static char *render_chat(const lfm2moe_model *m, const char *system, const char 
         fprintf(stderr, "lfm2moe: out of memory\n");
         return NULL;
     }
-    if ((st = lfm2moe_chat_render(m, roles, contents, n, NULL, 0,
+    if ((st = lfm2moe_chat_render(m, roles, contents, n, tools, n_tools,
                                   LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf, len + 1, &len))) {
         cli_fail("chat template", st);
         free(buf);
@@ -82,8 +66,10 @@ int cmd_generate(int argc, char **argv) {
     gen_opts_init(&o, 256);
     const char *prompt = NULL, *file = NULL, *cache = NULL;
     int chat = 0;
+    gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
         int r = gen_opt_parse(&o, argc, argv, &i);
+        if (r == 0) r = gen_structured_opt(&so, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(argv[i], "-p") && i + 1 < argc)
@@ -105,7 +91,7 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     json_buf text = {0};
-    if (file && read_file(file, &text)) return 1;
+    if (file && gen_read_file(file, &text)) return 1;
     if (prompt) json_buf_append(&text, prompt, strlen(prompt));
     if (text.oom) {
         fprintf(stderr, "lfm2moe: out of memory\n");
@@ -119,12 +105,17 @@ int cmd_generate(int argc, char **argv) {
     char *rendered = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
+    lfm2moe_grammar *grammar = NULL;
+    json_buf out = {0};
     if (gen_open(&o, &model, &s)) goto done;
+    if (gen_structured_open(&so, model, &grammar)) goto done;
     uint32_t flags = LFM2MOE_TOKENIZE_PARSE_SPECIAL;
     const char *in = text.data;
     size_t in_len = text.len;
     if (chat) {
-        if (!(rendered = render_chat(model, o.system, text.data))) goto done;
+        if (!(rendered = render_chat(model, o.system, text.data, (const char *const *)so.tools,
+                                      so.n_tools)))
+            goto done;
         in = rendered;
         in_len = strlen(rendered);
     } else {
@@ -148,6 +139,8 @@ int cmd_generate(int argc, char **argv) {
     lfm2moe_generate_params_init(&gp);
     gp.max_tokens = o.max_tokens;
     gp.sampling = o.sp;
+    gp.sampling.grammar = grammar;
+    gp.user_data = so.tools_file ? &out : NULL;
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
     gp.callback = gen_print_piece;
@@ -170,7 +163,11 @@ int cmd_generate(int argc, char **argv) {
     }
     gen_print_timings(&r);
     rc = cache ? gen_session_store(s, cache) : 0;
+    if (!rc && so.tools_file) rc = gen_print_tool_calls(out.data ? out.data : "", out.len);
 done:
+    json_buf_free(&out);
+    gen_structured_close(&so);
+    lfm2moe_grammar_free(grammar);
     free(ids);
     free(rendered);
     json_buf_free(&text);

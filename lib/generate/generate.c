@@ -21,6 +21,7 @@
 #include "lfm2moe.h"
 #include "model/model.h"
 #include "model/session.h"
+#include "generate/sampler.h"
 #include "text/tokenizer.h"
 
 LFM2MOE_API int lfm2moe_generate_params_init(lfm2moe_generate_params *p) {
@@ -184,7 +185,7 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         if ((st = lfm2moe_session_rewind(s, common)))
             goto out;
         kept = common;
-        for (int32_t i = 0; i < kept; i++) lfm2moe_sampler_accept(sm, prompt[i]);
+        for (int32_t i = 0; i < kept; i++) lfm_sampler_record(sm, prompt[i]);
     }
     if (n_prompt) {
         st = lfm_session_decode(s, prompt + kept, (int32_t)n_prompt - kept, 0);
@@ -195,7 +196,7 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             goto out;
         } else {
             n_eval = (int32_t)n_prompt - kept;
-            for (size_t i = (size_t)kept; i < n_prompt; i++) lfm2moe_sampler_accept(sm, prompt[i]);
+            for (size_t i = (size_t)kept; i < n_prompt; i++) lfm_sampler_record(sm, prompt[i]);
         }
         t1 = now_seconds();
     }
@@ -223,7 +224,8 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             reason = LFM2MOE_STOP_EOS;
             break;
         }
-        lfm2moe_sampler_accept(sm, tok);
+        if ((st = lfm2moe_sampler_accept(sm, tok)))
+            goto out;
         const char *piece = NULL;
         size_t len = 0;
         if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))

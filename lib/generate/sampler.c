@@ -17,12 +17,25 @@
  *   7. draw from the softmax with a seeded xoshiro256** generator (state
  *      seeded by splitmix64 from `seed`; a double in [0, 1) from 53 bits).
  * Every filter keeps at least one token.  All memory (O(n_vocab)) is
- * allocated at creation; sampling does not allocate. */
+ * allocated at creation; sampling does not allocate.
+ *
+ * A grammar (lfm2moe_sampler_set_grammar) restricts the draw to the tokens
+ * that keep the output a valid prefix.  The result is a draw from the
+ * distribution above restricted to the valid tokens and renormalized, found
+ * cheaply: draw as usual and keep the token if the grammar accepts it
+ * (almost always, for a model that follows the format); otherwise check
+ * the candidates that survived the filters (each one for a few, the whole
+ * vocabulary's mask from the token trie for many) and draw again among the
+ * valid ones, which is the same distribution.  Only when no surviving
+ * candidate is valid are the invalid tokens removed (-inf) before the
+ * filters, and the chain run again. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/errors.h"
+#include "generate/grammar/grammar.h"
+#include "generate/sampler.h"
 #include "lfm2moe.h"
 #include "model/model.h"
 
@@ -40,8 +53,16 @@ struct lfm2moe_sampler {
     int32_t *cid;               /* [n_vocab] */
     float *clogit;              /* [n_vocab] */
     float *work;                /* [n_vocab] penalised logits / probabilities */
+    int32_t n_cand;             /* candidates left by the last draw */
     uint64_t rng[4];
+    const lfm2moe_model *model;
+    lfm_constraint *constraint; /* attached grammar, or NULL */
+    uint8_t *allowed;           /* [n_vocab] grammar mask */
 };
+
+/* Above this many surviving candidates the grammar checks them with the
+ * whole-vocabulary mask rather than one by one. */
+#define CHECK_ONE_BY_ONE 256
 
 /* ---- random numbers ------------------------------------------------------ */
 static uint64_t splitmix64(uint64_t *x) {
@@ -147,6 +168,8 @@ LFM2MOE_API void lfm2moe_sampler_free(lfm2moe_sampler *sm) {
     free(sm->cid);
     free(sm->clogit);
     free(sm->work);
+    lfm_constraint_free(sm->constraint);
+    free(sm->allowed);
     free(sm);
 }
 
@@ -195,6 +218,11 @@ LFM2MOE_API int lfm2moe_sampler_create(const lfm2moe_model *model,
     sm->p.logit_bias_tokens = sm->bias_tok;
     sm->p.logit_bias_values = sm->bias_val;
     reseed(sm);
+    sm->model = model;
+    if (params->grammar && (st = lfm2moe_sampler_set_grammar(sm, params->grammar))) {
+        lfm2moe_sampler_free(sm);
+        return st;
+    }
     *out = sm;
     return LFM2MOE_OK;
 }
@@ -206,6 +234,27 @@ LFM2MOE_API int lfm2moe_sampler_reset(lfm2moe_sampler *sm) {
     sm->ring_len = 0;
     sm->ring_head = 0;
     reseed(sm);
+    if (sm->constraint) lfm_constraint_reset(sm->constraint);
+    return LFM2MOE_OK;
+}
+
+LFM2MOE_API int lfm2moe_sampler_set_grammar(lfm2moe_sampler *sm, const lfm2moe_grammar *g) {
+    if (!sm)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_set_grammar: NULL sampler");
+    if (g && g->model != sm->model)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_sampler_set_grammar: the grammar was made for another model");
+    lfm_constraint *c = NULL;
+    if (g) {
+        int st = lfm_constraint_create(g, &c);
+        if (st) return st;
+        if (!sm->allowed && !(sm->allowed = malloc((size_t)sm->n_vocab))) {
+            lfm_constraint_free(c);
+            return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "lfm2moe_sampler_set_grammar: out of memory");
+        }
+    }
+    lfm_constraint_free(sm->constraint);
+    sm->constraint = c;
     return LFM2MOE_OK;
 }
 
@@ -215,6 +264,14 @@ LFM2MOE_API int lfm2moe_sampler_accept(lfm2moe_sampler *sm, int32_t token) {
     if (token < 0 || token >= sm->n_vocab)
         return lfm_fail(LFM2MOE_ERR_TOKEN_OUT_OF_RANGE,
                         "lfm2moe_sampler_accept: token %d outside [0, %d)", token, sm->n_vocab);
+    if (sm->constraint) {
+        int st = lfm_constraint_accept(sm->constraint, token);
+        if (st) return st;
+    }
+    return lfm_sampler_record(sm, token);
+}
+
+int lfm_sampler_record(lfm2moe_sampler *sm, int32_t token) {
     if (sm->p.penalty_last_n == 0)
         return LFM2MOE_OK;
     if (sm->p.penalty_last_n == -1) {
@@ -316,10 +373,38 @@ static void select_top(int32_t *id, float *lg, int32_t n, int32_t k) {
     if (k > 0 && k < hi - lo) sort_cands(id, lg, lo, hi);
 }
 
-LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
-                                       int32_t *token) {
-    if (!sm || !logits || !token)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_sample: NULL argument");
+/* 6. temperature, 7. draw among id/lg[0..n) (greedy: the best). */
+static int32_t pick_among(lfm2moe_sampler *sm, const int32_t *id, const float *lg, int32_t n) {
+    const lfm2moe_sampling_params *p = &sm->p;
+    if (p->temperature <= 0.0f) {
+        int32_t best = 0;
+        for (int32_t i = 1; i < n; i++)
+            if (cand_before(lg[i], id[i], lg[best], id[best])) best = i;
+        return id[best];
+    }
+    float mx = lg[0];
+    for (int32_t i = 1; i < n; i++) mx = lg[i] > mx ? lg[i] : mx;
+    double sum = 0.0;
+    float *prob = sm->work; /* the penalised logits are no longer needed */
+    for (int32_t i = 0; i < n; i++) {
+        prob[i] = (float)exp((double)((lg[i] - mx) / p->temperature));
+        sum += prob[i];
+    }
+    const double u = (double)(next_u64(sm->rng) >> 11) * 0x1.0p-53 * sum;
+    double cum = 0.0;
+    int32_t pick = n - 1;
+    for (int32_t i = 0; i < n; i++) {
+        cum += prob[i];
+        if (u < cum) {
+            pick = i;
+            break;
+        }
+    }
+    return id[pick];
+}
+
+/* Penalties and biases: sm->work = the adjusted logits. */
+static void prepare(lfm2moe_sampler *sm, const float *logits) {
     const int32_t nv = sm->n_vocab;
     const lfm2moe_sampling_params *p = &sm->p;
     float *w = sm->work;
@@ -339,7 +424,13 @@ LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
     /* 2. logit bias */
     for (size_t i = 0; i < p->n_logit_bias; i++)
         w[sm->bias_tok[i]] += sm->bias_val[i];
+}
 
+/* Steps 3-7 on sm->work; the surviving candidates stay in cid/clogit[0..n_cand). */
+static int draw(lfm2moe_sampler *sm, int32_t *token) {
+    const int32_t nv = sm->n_vocab;
+    const lfm2moe_sampling_params *p = &sm->p;
+    float *w = sm->work;
     /* candidates: every token with a usable logit (NaN and -inf are out) */
     int32_t *id = sm->cid;
     float *lg = sm->clogit;
@@ -373,6 +464,7 @@ LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
         for (int32_t i = 1; i < n; i++)
             if (cand_before(lg[i], id[i], lg[best], id[best])) best = i;
         *token = id[best];
+        sm->n_cand = n;
         return LFM2MOE_OK;
     }
 
@@ -427,25 +519,53 @@ LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
             }
         n = m;
     }
-    /* 6. temperature, 7. draw */
-    float mx = lg[0];
-    for (int32_t i = 1; i < n; i++) mx = lg[i] > mx ? lg[i] : mx;
-    double sum = 0.0;
-    float *prob = w; /* the penalised logits are no longer needed */
-    for (int32_t i = 0; i < n; i++) {
-        prob[i] = (float)exp((double)((lg[i] - mx) / p->temperature));
-        sum += prob[i];
-    }
-    const double u = (double)(next_u64(sm->rng) >> 11) * 0x1.0p-53 * sum;
-    double cum = 0.0;
-    int32_t pick = n - 1;
-    for (int32_t i = 0; i < n; i++) {
-        cum += prob[i];
-        if (u < cum) {
-            pick = i;
-            break;
-        }
-    }
-    *token = id[pick];
+    sm->n_cand = n;
+    *token = pick_among(sm, id, lg, n);
     return LFM2MOE_OK;
+}
+
+/* The grammar's share of a sample: see the header comment. */
+static int constrained(lfm2moe_sampler *sm, const float *logits, int32_t *token) {
+    lfm_constraint *c = sm->constraint;
+    if (lfm_constraint_token_ok(c, *token)) return LFM2MOE_OK;
+    int32_t *id = sm->cid, n = sm->n_cand, m = 0;
+    float *lg = sm->clogit;
+    int masked = 0;
+    if (n <= CHECK_ONE_BY_ONE) {
+        for (int32_t i = 0; i < n; i++)
+            if (lfm_constraint_token_ok(c, id[i])) id[m] = id[i], lg[m] = lg[i], m++;
+    } else {
+        if (lfm_constraint_mask(c, sm->allowed) == 0) goto none;
+        masked = 1;
+        for (int32_t i = 0; i < n; i++)
+            if (sm->allowed[id[i]]) id[m] = id[i], lg[m] = lg[i], m++;
+    }
+    if (m > 0) {
+        *token = pick_among(sm, id, lg, m);
+        return LFM2MOE_OK;
+    }
+    if (!masked && lfm_constraint_mask(c, sm->allowed) == 0) goto none;
+    prepare(sm, logits);
+    for (int32_t t = 0; t < sm->n_vocab; t++)
+        if (!sm->allowed[t]) sm->work[t] = -INFINITY;
+    int st = draw(sm, token);
+    if (st == LFM2MOE_ERR_INVALID_ARGUMENT)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_sampler_sample: every token the grammar allows has a -inf or "
+                        "NaN logit");
+    return st;
+none:
+    return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                    "lfm2moe_sampler_sample: no token of the vocabulary continues the grammar "
+                    "here");
+}
+
+LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
+                                       int32_t *token) {
+    if (!sm || !logits || !token)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_sample: NULL argument");
+    prepare(sm, logits);
+    int st = draw(sm, token);
+    if (st || !sm->constraint) return st;
+    return constrained(sm, logits, token);
 }

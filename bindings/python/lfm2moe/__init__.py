@@ -21,7 +21,7 @@ small command line (generate, chat).
 
 from . import _native
 from .aio import AsyncGeneration
-from .core import (Model, ModelInfo, Session, VocabInfo,
+from .core import (Grammar, Model, ModelInfo, Session, VocabInfo,
                    parse_tool_calls)
 from .generation import Generation, GenerationResult
 from .errors import (BadFormatError, BadModelError, BufferTooSmallError, CancelledError,
@@ -45,7 +45,7 @@ def library_path() -> str:
 
 
 __all__ = [
-    "Model", "Session", "Generation", "AsyncGeneration", "GenerationResult", "ModelInfo",
+    "Model", "Session", "Generation", "AsyncGeneration", "Grammar", "GenerationResult", "ModelInfo",
     "VocabInfo", "parse_tool_calls", "library_version", "library_path", "Error", "ClosedError",
     "InvalidArgumentError", "OutOfMemoryError", "IoError", "BadFormatError",
     "UnsupportedArchError", "UnsupportedTypeError", "BadModelError", "ContextFullError",

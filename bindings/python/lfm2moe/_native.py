@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float,
+from ctypes import (CFUNCTYPE, POINTER, Structure, Union, c_char_p, c_double, c_float,
                     c_int, c_int32, c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
 try:
@@ -101,13 +101,20 @@ class VocabInfo(Structure):
                 ("add_bos", c_int32), ("reserved", c_uint64 * 4)]
 
 
+class _GrammarSlot(Union):
+    # union { const lfm2moe_grammar *grammar; uint64_t grammar_slot_; }
+    _fields_ = [("grammar", c_void_p), ("grammar_slot_", c_uint64)]
+
+
 class SamplingParams(Structure):
+    _anonymous_ = ("_grammar",)
     _fields_ = [("struct_size", c_uint32), ("temperature", c_float), ("top_k", c_int32),
                 ("top_p", c_float), ("min_p", c_float), ("repeat_penalty", c_float),
                 ("frequency_penalty", c_float), ("presence_penalty", c_float),
                 ("penalty_last_n", c_int32), ("seed", c_uint64),
                 ("logit_bias_tokens", POINTER(c_int32)), ("logit_bias_values", POINTER(c_float)),
-                ("n_logit_bias", c_size_t), ("reserved", c_uint64 * 8)]
+                ("n_logit_bias", c_size_t), ("_grammar", _GrammarSlot),
+                ("reserved", c_uint64 * 7)]
 
 
 # typedef int (*lfm2moe_stream_fn)(void *user_data, const char *piece, size_t len, int32_t token);
@@ -384,6 +391,28 @@ lfm2moe_sampler_sample = _fn("lfm2moe_sampler_sample", c_int, [sampler_p, P(c_fl
 lfm2moe_sampler_accept = _fn("lfm2moe_sampler_accept", c_int, [sampler_p, c_int32])
 # int lfm2moe_sampler_reset(lfm2moe_sampler *sampler);
 lfm2moe_sampler_reset = _fn("lfm2moe_sampler_reset", c_int, [sampler_p])
+
+grammar_p = c_void_p
+# int lfm2moe_grammar_create(const lfm2moe_model *model, const char *gbnf, size_t len,
+#                            const char *root_rule, lfm2moe_grammar **out);
+lfm2moe_grammar_create = _fn("lfm2moe_grammar_create", c_int,
+                             [model_p, ccp, c_size_t, ccp, P(grammar_p)])
+# int lfm2moe_grammar_from_json_schema(const lfm2moe_model *model, const char *schema_json,
+#                                      size_t len, lfm2moe_grammar **out);
+lfm2moe_grammar_from_json_schema = _fn("lfm2moe_grammar_from_json_schema", c_int,
+                                       [model_p, ccp, c_size_t, P(grammar_p)])
+# int lfm2moe_grammar_from_tools(const lfm2moe_model *model, const char *const *tools,
+#                                size_t n_tools, int tool_choice, lfm2moe_grammar **out);
+lfm2moe_grammar_from_tools = _fn("lfm2moe_grammar_from_tools", c_int,
+                                 [model_p, ccpp, c_size_t, c_int, P(grammar_p)])
+# int lfm2moe_grammar_gbnf(const lfm2moe_grammar *grammar, char *buf, size_t buf_size,
+#                          size_t *needed);
+lfm2moe_grammar_gbnf = _fn("lfm2moe_grammar_gbnf", c_int, [grammar_p, c_void_p, c_size_t, szp])
+# void lfm2moe_grammar_free(lfm2moe_grammar *grammar);
+lfm2moe_grammar_free = _fn("lfm2moe_grammar_free", None, [grammar_p])
+# int lfm2moe_sampler_set_grammar(lfm2moe_sampler *sampler, const lfm2moe_grammar *grammar);
+lfm2moe_sampler_set_grammar = _fn("lfm2moe_sampler_set_grammar", c_int, [sampler_p, grammar_p])
+TOOL_CHOICES = {"auto": 0, "required": 1, "none": 2}
 
 # int lfm2moe_generate_params_init(lfm2moe_generate_params *params);
 lfm2moe_generate_params_init = _fn("lfm2moe_generate_params_init", c_int, [P(GenerateParams)])

@@ -334,6 +334,64 @@ def parse_tool_calls(text: Union[str, bytes]) -> List[Dict[str, object]]:
         N.lfm2moe_tool_calls_free(out)
 
 
+class Grammar(_Handle):
+    """A compiled grammar constraining generation (immutable; may be shared
+    by several generations).  Keeps its Model alive.
+
+        Grammar(model, 'root ::= "yes" | "no"')          # GBNF
+        Grammar.from_json_schema(model, {"type": "object", ...})
+        Grammar.from_tools(model, tools, tool_choice="required")
+    """
+
+    _free = staticmethod(lambda p: N.lfm2moe_grammar_free(p))
+    _kind = "grammar"
+
+    def __init__(self, model: Model, gbnf: Union[str, bytes, None] = None, root: str = "root",
+                 _make=None):
+        super().__init__()
+        self._model = model
+        out = c_void_p()
+        if _make is not None:
+            _make(out)
+        else:
+            data = _to_bytes(gbnf)
+            check(N.require(N.lfm2moe_grammar_create, "lfm2moe_grammar_create")(
+                model._h, data, len(data), root.encode("utf-8"), byref(out)),
+                "lfm2moe_grammar_create")
+        self._ptr = out.value
+        model._children.add(self)  # freed before the model
+
+    @classmethod
+    def from_json_schema(cls, model: Model, schema: Union[dict, str, bytes]) -> "Grammar":
+        """JSON texts valid under a JSON Schema (a dict or its JSON text)."""
+        data = _to_bytes(schema if isinstance(schema, (str, bytes, bytearray))
+                         else json.dumps(schema))
+        fn = N.require(N.lfm2moe_grammar_from_json_schema, "lfm2moe_grammar_from_json_schema")
+        return cls(model, _make=lambda out: check(
+            fn(model._h, data, len(data), byref(out)), "lfm2moe_grammar_from_json_schema"))
+
+    @classmethod
+    def from_tools(cls, model: Model, tools: Sequence[Union[dict, str]],
+                   tool_choice: str = "auto") -> "Grammar":
+        """LFM2 tool calls to these tools (the list given to the chat
+        template); tool_choice "auto", "required" or "none"."""
+        if tool_choice not in N.TOOL_CHOICES:
+            raise ValueError("tool_choice must be auto, required or none, not %r" % (tool_choice,))
+        texts = [_to_bytes(t if isinstance(t, (str, bytes, bytearray)) else json.dumps(t))
+                 for t in tools]
+        arr = (c_char_p * max(len(texts), 1))(*texts)
+        fn = N.require(N.lfm2moe_grammar_from_tools, "lfm2moe_grammar_from_tools")
+        return cls(model, _make=lambda out: check(
+            fn(model._h, arr, len(texts), N.TOOL_CHOICES[tool_choice], byref(out)),
+            "lfm2moe_grammar_from_tools"))
+
+    @property
+    def gbnf(self) -> str:
+        """The grammar's GBNF text (written by the library for schemas and tools)."""
+        h = self._h
+        return _grow(lambda b, n, need: N.lfm2moe_grammar_gbnf(h, b, n, need), 4096).decode("utf-8")
+
+
 KV_TYPES = {"f32": 0, "f16": 1, "q8_0": 2}  # lfm2moe_kv_type
 
 
@@ -510,7 +568,11 @@ class Session(_Handle):
     def generate(self, prompt: Union[str, bytes, Sequence[int], None] = None, *,
                  max_tokens: int = 256, stop: Sequence[Union[str, bytes]] = (),
                  add_bos: Optional[bool] = None, logit_bias: Optional[Dict[int, float]] = None,
-                 reuse_prefix: bool = False, **sampling) -> "Generation":
+                 grammar: Optional[Union[Grammar, str]] = None,
+                 json_schema: Optional[Union[dict, str]] = None,
+                 tools: Optional[Sequence[Union[dict, str]]] = None,
+                 tool_choice: Optional[str] = None, reuse_prefix: bool = False,
+                 **sampling) -> "Generation":
         """Append the prompt (text with special tokens parsed, or token ids;
         None continues from the current logits) and generate.  Returns an
         iterator of text pieces, produced by lfm2moe_generate on a background
@@ -518,12 +580,28 @@ class Session(_Handle):
         repeat_penalty, frequency_penalty, presence_penalty, penalty_last_n,
         seed (None or absent: the library default).  reuse_prefix=True: the
         prompt is the whole conversation; the session keeps its common prefix
-        with what it holds and evaluates only the rest."""
+        with what it holds and evaluates only the rest.
+
+        Structured output (at most one): grammar (a Grammar or GBNF text),
+        json_schema (a dict or JSON text), tools (the tool list, with
+        tool_choice "auto" (default), "required" or "none"); the
+        Generation's .tool_calls parses the calls once it has run."""
+        if sum(x is not None for x in (grammar, json_schema, tools)) > 1:
+            raise ValueError("give at most one of grammar, json_schema, tools")
+        if tool_choice is not None and tools is None:
+            raise ValueError("tool_choice needs tools")
+        g = grammar
+        if isinstance(g, (str, bytes, bytearray)):
+            g = Grammar(self._model, g)
+        elif json_schema is not None:
+            g = Grammar.from_json_schema(self._model, json_schema)
+        elif tools is not None:
+            g = Grammar.from_tools(self._model, tools, tool_choice or "auto")
         if reuse_prefix and add_bos is None:
             add_bos = self._model.vocab.add_bos  # the whole text, from position 0
         ids = self._prompt_tokens(prompt, add_bos)
         return Generation(self, ids, max_tokens, stop, logit_bias, sampling,
-                          N.GENERATE_REUSE_PREFIX if reuse_prefix else 0)
+                          N.GENERATE_REUSE_PREFIX if reuse_prefix else 0, grammar=g)
 
     def agenerate(self, prompt: Union[str, bytes, Sequence[int], None] = None,
                   **kw: Any) -> AsyncGeneration:

@@ -79,13 +79,14 @@ class Generation:
 
     def __init__(self, session: "Session", ids: Sequence[int], max_tokens: int,
                  stop: Sequence[Union[str, bytes]], logit_bias: Optional[Dict[int, float]],
-                 sampling: Dict[str, Any], flags: int = 0):
+                 sampling: Dict[str, Any], flags: int = 0, grammar=None):
         unknown = set(sampling) - set(_SAMPLING_KEYS)
         if unknown:
             raise TypeError("unknown sampling arguments: %s" % ", ".join(sorted(unknown)))
         N.require(N.lfm2moe_generate, "lfm2moe_generate")
         self.result: Optional[GenerationResult] = None
         self._pieces: List[str] = []
+        self._tool_calls: Optional[List[Dict[str, object]]] = None
         self._state = state = _GenState()
         self._tokens = state.tokens
         params = N.GenerateParams()
@@ -98,6 +99,11 @@ class Generation:
                 setattr(params.sampling, k, v)
         # Everything the C side points to must live as long as the run.
         keep = []
+        if grammar is not None:  # a core.Grammar
+            if grammar._model is not session._model:
+                raise ValueError("the grammar was made for another model")
+            params.sampling.grammar = grammar._h
+            keep.append(grammar)
         if logit_bias:
             toks = (c_int32 * len(logit_bias))(*logit_bias.keys())
             vals = (c_float * len(logit_bias))(*logit_bias.values())
@@ -181,6 +187,15 @@ class Generation:
         for _ in self:
             pass
         return "".join(self._pieces)
+
+    @property
+    def tool_calls(self) -> List[Dict[str, object]]:
+        """The tool calls in the text, [{"name": ..., "arguments": {...}}]
+        (runs the generation to its end first)."""
+        if self._tool_calls is None:
+            from .core import parse_tool_calls
+            self._tool_calls = parse_tool_calls(self.text())
+        return self._tool_calls
 
     def close(self) -> None:
         """Stop the generation (if still running) and wait for its thread."""

@@ -90,6 +90,7 @@ int main(void) {
     F(lfm2moe_sampling_params, logit_bias_tokens);
     F(lfm2moe_sampling_params, logit_bias_values);
     F(lfm2moe_sampling_params, n_logit_bias);
+    F(lfm2moe_sampling_params, grammar);
     F(lfm2moe_sampling_params, reserved);
     printf("}}");
     printf(", \"lfm2moe_generate_params\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_generate_params));

@@ -1,0 +1,76 @@
+/* JSON-style tool calls, {"name": "f", "arguments": {...}} (other members
+ * ignored), which LFM2 writes when its system prompt asks for JSON. */
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/errors.h"
+#include "lfm2moe.h"
+#include "text/toolcall.h"
+
+int tc_parse_json_call(parser *p, lfm2moe_tool_calls *calls) {
+    const char *start = p->s;
+    sbuf name = {0}, args = {0}, k = {0}, val = {0};
+    p->s++; /* '{' */
+    for (;;) {
+        tc_skip_ws(p);
+        if (tc_peek(p) == '}') {
+            p->s++;
+            break;
+        }
+        free(k.p);
+        free(val.p);
+        memset(&k, 0, sizeof k);
+        memset(&val, 0, sizeof val);
+        if (!tc_is_string_start(p)) {
+            tc_perr(p, "expected a string key");
+            goto done;
+        }
+        if (tc_value_text(p, &k, 2)) goto done;
+        tc_skip_ws(p);
+        if (tc_peek(p) != ':') {
+            tc_perr(p, "expected ':' in dict");
+            goto done;
+        }
+        p->s++;
+        if (tc_value_text(p, &val, 2)) goto done;
+        if (k.oom || val.oom) {
+            p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
+            goto done;
+        }
+        sbuf *dst = !strcmp(k.p, "\"name\"") ? &name : !strcmp(k.p, "\"arguments\"") ? &args : NULL;
+        if (dst) {
+            free(dst->p);
+            *dst = val;
+            memset(&val, 0, sizeof val);
+        }
+        tc_skip_ws(p);
+        if (tc_peek(p) == ',') {
+            p->s++;
+            continue;
+        }
+        if (tc_peek(p) == '}') {
+            p->s++;
+            break;
+        }
+        tc_perr(p, "expected ',' or '}'");
+        goto done;
+    }
+    /* names are identifiers: refuse escapes rather than decode them */
+    if (!name.p || name.p[0] != '"' || name.n < 3 || memchr(name.p, '\\', name.n) ||
+        !args.p || args.p[0] != '{') {
+        p->s = start;
+        tc_perr(p, "a JSON call needs a string \"name\" and an object \"arguments\"");
+        goto done;
+    }
+    tc_add_call(p, calls, name.p + 1, name.n - 2, &args);
+done:
+    free(name.p);
+    free(args.p);
+    free(k.p);
+    free(val.p);
+    return p->status;
+}
+
