@@ -6,8 +6,8 @@
  * works too and nobody owns a fixed share, a worker that the OS has not
  * scheduled yet (an oversubscribed machine, a phone's little cores) delays
  * nothing: its chunks are simply taken by whoever is running.  Workers spin
- * briefly between steps (per-token steps are microseconds apart) and then
- * sleep on a condition variable. */
+ * briefly between steps (per-token steps are microseconds apart), then
+ * poll yielding the CPU, then sleep on a condition variable. */
 #ifndef LFM_THREADS_H
 #define LFM_THREADS_H
 
@@ -32,6 +32,34 @@ static inline void lfm_split(long n, int ith, int nth, long *begin, long *end) {
     long per = n / nth, extra = n % nth;
     *begin = ith * per + (ith < extra ? ith : extra);
     *end = *begin + per + (ith < extra ? 1 : 0);
+}
+
+/* Guided split of [0, n) into n_chunks = tiers * nth chunks, claimed in
+ * order: tier k's nth chunks weigh 4^-k each, so the threads first take
+ * long runs (long weight streams for the prefetchers) and finish on small
+ * ones, together; boundaries are multiples of align (the kernels' row
+ * tiles).  Chunk ith is [*begin, *end). */
+static inline double lfm_guided_weight_before(int chunk, int nth) {
+    double sum = 0, w = 1;
+    for (int c = 0; c < chunk; c++) {
+        if (c > 0 && c % nth == 0)
+            w *= 0.25;
+        sum += w;
+    }
+    return sum;
+}
+
+static inline void lfm_split_guided(long n, int ith, int n_chunks, int nth, long align,
+                                    long *begin, long *end) {
+    const double total = lfm_guided_weight_before(n_chunks, nth);
+    const long units = (n + align - 1) / align;
+    long b = (long)(lfm_guided_weight_before(ith, nth) / total * (double)units + 0.5) * align;
+    long e = ith == n_chunks - 1
+                 ? n
+                 : (long)(lfm_guided_weight_before(ith + 1, nth) / total * (double)units + 0.5) *
+                       align;
+    *begin = b < n ? b : n;
+    *end = e < n ? e : n;
 }
 
 #endif
