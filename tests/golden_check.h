@@ -1,4 +1,5 @@
-/* Shared by the golden-logits tests. */
+/* Run a model over the tokens of a .gld file and compare logits with the
+ * file's (golden_check.c). */
 #ifndef GOLDEN_CHECK_H
 #define GOLDEN_CHECK_H
 
@@ -10,7 +11,13 @@ typedef struct golden_stats {
     double argmax_agree; /* fraction of rows with the same argmax */
 } golden_stats;
 
-void golden_run(const char *model_path, const gld *g, int batched, int threads, float *logits);
+/* Run the model over g's tokens into logits[(n_prompt + n_gen) * n_vocab]:
+ * batched, the prompt in one step then one token at a time (as the
+ * reference run did); else every token alone.  kv_type: the session's
+ * lfm2moe_kv_type. */
+void golden_run(const char *model_path, const gld *g, int batched, int threads, int kv_type,
+                float *logits);
+/* Compare logits (laid out as g->logits) with g's. */
 golden_stats golden_compare(const gld *g, const float *logits);
 
 #endif

@@ -29,11 +29,13 @@ static void expect_error(int st, int want, const char *needle) {
 
 static void test_version_and_status(void **state) {
     (void)state;
-    assert_int_equal(lfm2moe_version(), LFM2MOE_VERSION_NUMBER);
-    char v[32];
-    snprintf(v, sizeof v, "%d.%d.%d", LFM2MOE_VERSION_MAJOR, LFM2MOE_VERSION_MINOR,
-             LFM2MOE_VERSION_PATCH);
-    assert_string_equal(lfm2moe_version_string(), v);
+    /* The library against meson's project version (passed by tests/meson.build
+     * straight from project()), not against the header it was built from. */
+    assert_string_equal(lfm2moe_version_string(), LFM2MOE_PROJECT_VERSION);
+    unsigned major, minor, patch;
+    assert_int_equal(sscanf(LFM2MOE_PROJECT_VERSION, "%u.%u.%u", &major, &minor, &patch), 3);
+    assert_int_equal(lfm2moe_version(), major * 10000 + minor * 100 + patch);
+    assert_int_equal(LFM2MOE_VERSION_NUMBER, lfm2moe_version());
     for (int st = 0; st >= LFM2MOE_ERR_INTERNAL; st--)
         assert_string_not_equal(lfm2moe_status_string(st), "unknown status");
     assert_string_equal(lfm2moe_status_string(12345), "unknown status");
@@ -269,7 +271,9 @@ static void test_session_errors_leave_state(void **state) {
     sp.max_memory = need - 1;
     lfm2moe_session *s = NULL;
     expect_error(lfm2moe_session_create(m, &sp, &s), LFM2MOE_ERR_LIMIT, "bytes");
-    sp.max_memory = need;
+    /* room for exactly one more row of logits (two buffers of n_vocab floats):
+     * an ALL_LOGITS step of 2 tokens fits, one of 3 does not */
+    sp.max_memory = need + 2 * 1024 * sizeof(float);
     assert_int_equal(lfm2moe_session_create(m, &sp, &s), LFM2MOE_OK);
 
     const float *lg;
@@ -290,6 +294,8 @@ static void test_session_errors_leave_state(void **state) {
     expect_error(lfm2moe_decode_step(s, many, 6, 0), LFM2MOE_ERR_CONTEXT_FULL, "context");
     expect_error(lfm2moe_decode_step(s, toks, 0, 0), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     expect_error(lfm2moe_decode_step(s, toks, 1, 0x80), LFM2MOE_ERR_INVALID_ARGUMENT, "flags");
+    expect_error(lfm2moe_decode_step(s, toks, 3, LFM2MOE_DECODE_ALL_LOGITS), LFM2MOE_ERR_LIMIT,
+                 "max_memory");
     int32_t pos;
     assert_int_equal(lfm2moe_session_position(s, &pos), 0);
     assert_int_equal(pos, 3);
@@ -406,6 +412,41 @@ static void test_large_header_and_truncated_files(void **state) {
     gb_free(&model);
 }
 
+/* A call that succeeds leaves lfm2moe_last_error as it was: loading
+ * models (whose optional metadata keys are absent), creating sessions,
+ * decoding, tokenizing and rendering record nothing. */
+static void test_last_error_after_success(void **state) {
+    (void)state;
+    const char *models[] = {TINY_A, GOLDEN_DIR "/tiny-q-q4_k_m.gguf",
+                            SOURCE_DIR "/models/lfm2moe-demo-f32.gguf"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        lfm2moe_model *m = NULL;
+        assert_int_equal(lfm2moe_model_load(NULL, NULL, &m), LFM2MOE_ERR_INVALID_ARGUMENT);
+        char before[512];
+        snprintf(before, sizeof before, "%s", lfm2moe_last_error());
+        assert_true(before[0] != '\0');
+        assert_int_equal(lfm2moe_model_load(models[i], NULL, &m), LFM2MOE_OK);
+        lfm2moe_session *s = NULL;
+        assert_int_equal(lfm2moe_session_create(m, NULL, &s), LFM2MOE_OK);
+        int32_t toks[16];
+        size_t n = 0;
+        assert_int_equal(lfm2moe_tokenize(m, "Hello world", 11, LFM2MOE_TOKENIZE_ADD_BOS, toks,
+                                          16, &n),
+                         LFM2MOE_OK);
+        assert_int_equal(lfm2moe_decode_step(s, toks, (int32_t)n, 0), LFM2MOE_OK);
+        const char *roles[] = {"user"}, *contents[] = {"Hi"};
+        char out[256];
+        size_t len = 0;
+        assert_int_equal(lfm2moe_chat_render(m, roles, contents, 1, NULL, 0,
+                                             LFM2MOE_CHAT_ADD_GENERATION_PROMPT, out, sizeof out,
+                                             &len),
+                         LFM2MOE_OK);
+        assert_string_equal(lfm2moe_last_error(), before);
+        lfm2moe_session_free(s);
+        lfm2moe_model_free(m);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_status),
@@ -416,6 +457,7 @@ int main(void) {
         cmocka_unit_test(test_unsupported_and_misshapen_tensors),
         cmocka_unit_test(test_session_errors_leave_state),
         cmocka_unit_test(test_large_header_and_truncated_files),
+        cmocka_unit_test(test_last_error_after_success),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,23 +15,13 @@
 
 #include "base/json.h"
 #include "lfm2moe.h"
+#include "test_files.h"
 
 #define MODEL_A GOLDEN_DIR "/tiny-a-f32.gguf"
+#define MODEL_T25 GOLDEN_DIR "/tiny-t25-f32.gguf"
+#define MODEL_D GOLDEN_DIR "/tiny-d-f32.gguf"
 
 static lfm2moe_model *model;
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    json_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) json_buf_append(&b, chunk, n);
-    fclose(f);
-    if (!b.data) json_buf_append(&b, "", 0);
-    *len = b.len;
-    return b.data;
-}
 
 static int setup(void **state) {
     (void)state;
@@ -148,7 +138,7 @@ static void check_lines(const char *jsonl, size_t len, int via_cli) {
 static void test_golden(void **state) {
     (void)state;
     size_t len;
-    char *text = slurp(GOLDEN_DIR "/chat-a.jsonl", &len);
+    char *text = test_read_file(GOLDEN_DIR "/chat-a.jsonl", &len);
     assert_non_null(text);
     check_lines(text, len, 0);
     check_lines(text, len, 1);
@@ -175,17 +165,131 @@ static void test_more_conversations(void **state) {
     check_lines(more_cases, sizeof more_cases - 1, 1);
 }
 
+/* The request a golden line describes: every member but "rendered". */
+static void request_of(const json_value *d, json_buf *req) {
+    json_buf_append(req, "{", 1);
+    for (size_t i = 0, k = 0; i < d->n; i++) {
+        if (!strcmp(d->keys[i], "rendered")) continue;
+        if (k++) json_buf_append(req, ", ", 2);
+        json_dump_string(d->keys[i], d->key_lens[i], req);
+        json_buf_append(req, ": ", 2);
+        json_dump(d->items[i], req);
+    }
+    json_buf_append(req, "}", 1);
+}
+
+/* Every line of a golden file through lfm2moe_chat_render_json and through
+ * `lfm2moe template -m`, byte for byte. */
+static void check_json_render(const char *model_path, const char *jsonl_path) {
+    lfm2moe_model *m = NULL;
+    if (lfm2moe_model_load(model_path, NULL, &m)) fail_msg("load %s: %s", model_path, lfm2moe_last_error());
+    size_t len = 0, n = 0, ll;
+    char *text = test_read_file(jsonl_path, &len);
+    const char *cur = text, *line;
+    while (test_next_line(&cur, text + len, &line, &ll)) {
+        json_value *d;
+        assert_int_equal(json_parse(line, ll, &d, NULL, 0), 0);
+        const json_value *want = json_get(d, "rendered");
+        json_buf req = {0};
+        request_of(d, &req);
+        size_t need = 0, got_len = 0;
+        assert_int_equal(lfm2moe_chat_render_json(m, req.data, req.len, 0, NULL, 0, &need),
+                         LFM2MOE_ERR_BUFFER_TOO_SMALL);
+        char *got = malloc(need + 1);
+        int st = lfm2moe_chat_render_json(m, req.data, req.len, 0, got, need + 1, &got_len);
+        if (st) fail_msg("%s line %zu: %s", jsonl_path, n + 1, lfm2moe_last_error());
+        if (got_len != want->len || memcmp(got, want->str, got_len))
+            fail_msg("%s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);
+        free(got);
+        char args[512];
+        snprintf(args, sizeof args, "template -m '%s'", model_path);
+        got = run_cli(args, req.data, req.len, &got_len, &st);
+        assert_int_equal(st, 0);
+        if (got_len != want->len || memcmp(got, want->str, got_len))
+            fail_msg("CLI %s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);
+        free(got);
+        json_buf_free(&req);
+        json_free(d);
+        n++;
+    }
+    assert_true(n > 0);
+    free(text);
+    lfm2moe_model_free(m);
+}
+
+static void test_golden_json(void **state) {
+    (void)state;
+    check_json_render(MODEL_A, GOLDEN_DIR "/chat-a.jsonl");
+    check_json_render(MODEL_T25, GOLDEN_DIR "/chat-25moe-a.jsonl");
+    /* tiny-d is a dense `lfm2` file: through the model once the loader takes
+     * it (test_jinja renders its template from the GGUF meanwhile) */
+    lfm2moe_model *d = NULL;
+    int st = lfm2moe_model_load(MODEL_D, NULL, &d);
+    lfm2moe_model_free(d);
+    if (st == LFM2MOE_OK) check_json_render(MODEL_D, GOLDEN_DIR "/chat-25dense-a.jsonl");
+    else assert_int_equal(st, LFM2MOE_ERR_UNSUPPORTED_ARCH);
+}
+
+/* JSON-call specifics: flags vs the request's add_generation_prompt,
+ * bos_token from the request, a caller-supplied template, bad requests. */
+static void test_render_json_api(void **state) {
+    (void)state;
+    char buf[512];
+    size_t len;
+    const char *req = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}";
+    assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req), LFM2MOE_CHAT_ADD_GENERATION_PROMPT,
+                                              buf, sizeof buf, &len), LFM2MOE_OK);
+    assert_string_equal(buf, "<|startoftext|><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    const char *req2 = "{\"messages\": [], \"add_generation_prompt\": false, \"bos_token\": \"B\", \"x\": [1, 2]}";
+    const char *t = "{{ bos_token }}{{ eos_token }}{{ add_generation_prompt }}{{ x | tojson }}";
+    assert_int_equal(lfm2moe_chat_render_template(model, t, strlen(t), req2, strlen(req2),
+                                                  LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf, sizeof buf, &len),
+                     LFM2MOE_OK);
+    assert_string_equal(buf, "B<|im_end|>False[1, 2]");
+    /* no model: no bos/eos */
+    const char *t2 = "[{{ bos_token }}{{ eos_token }}]{{ add_generation_prompt }}";
+    assert_int_equal(lfm2moe_chat_render_template(NULL, t2, strlen(t2), req, strlen(req), 0, buf, sizeof buf, &len),
+                     LFM2MOE_OK);
+    assert_string_equal(buf, "[]False");
+    /* as in transformers, tools and documents are None when not given */
+    const char *t3 = "{{ tools is none }}{{ documents is none }}{{ tools is defined }}";
+    assert_int_equal(lfm2moe_chat_render_template(NULL, t3, strlen(t3), req, strlen(req), 0, buf, sizeof buf, &len),
+                     LFM2MOE_OK);
+    assert_string_equal(buf, "TrueTrueTrue");
+    assert_int_equal(lfm2moe_chat_render_json(model, "[1]", 3, 0, buf, sizeof buf, &len),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_chat_render_json(model, "{\"messages\": 1}", 15, 0, buf, sizeof buf, &len),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_chat_render_json(model, "{", 1, 0, buf, sizeof buf, &len),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_chat_render_json(NULL, req, strlen(req), 0, buf, sizeof buf, &len),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req), 4, buf, sizeof buf, &len),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_chat_render_template(model, NULL, 3, req, strlen(req), 0, buf, sizeof buf, &len),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    const char *bad = "{% for %}";
+    assert_int_equal(lfm2moe_chat_render_template(model, bad, strlen(bad), req, strlen(req), 0, buf,
+                                                  sizeof buf, &len),
+                     LFM2MOE_ERR_UNSUPPORTED_TEMPLATE);
+    assert_non_null(strstr(lfm2moe_last_error(), "line 1 column 8"));
+    const char *hostile = "{% for i in range(999999) %}{% for j in range(999999) %}{% endfor %}{% endfor %}";
+    assert_int_equal(lfm2moe_chat_render_template(model, hostile, strlen(hostile), req, strlen(req), 0, buf,
+                                                  sizeof buf, &len),
+                     LFM2MOE_ERR_LIMIT);
+    /* the model stays usable */
+    assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req), 0, buf, sizeof buf, &len), LFM2MOE_OK);
+}
+
 static void test_render_edges(void **state) {
     (void)state;
     char buf[256];
     size_t len;
-    /* no messages: the template would fail on messages[0]; we render BOS
-     * and the generation prompt */
+    /* no messages: the template fails on messages[0], as Jinja2 does */
     assert_int_equal(lfm2moe_chat_render(model, NULL, NULL, 0, NULL, 0,
                                          LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf, sizeof buf, &len),
-                     LFM2MOE_OK);
-    assert_string_equal(buf, "<|startoftext|><|im_start|>assistant\n");
-    assert_int_equal(len, strlen(buf));
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lfm2moe_last_error(), "undefined"));
 
     const char *roles[] = {"user"}, *contents[] = {"Hello!"};
     const char *want = "<|startoftext|><|im_start|>user\nHello!<|im_end|>\n";
@@ -231,7 +335,7 @@ static void test_render_invalid_arguments(void **state) {
 /* The model file with one byte of its metadata changed, loaded from memory. */
 static lfm2moe_model *patched_model(char **image, const char *find, size_t at, char byte) {
     size_t len;
-    *image = slurp(MODEL_A, &len);
+    *image = test_read_file(MODEL_A, &len);
     assert_non_null(*image);
     char *p = memmem(*image, len, find, strlen(find));
     assert_non_null(p);
@@ -247,11 +351,19 @@ static void test_template_detection(void **state) {
     char buf[256];
     size_t len;
     char *image;
-    /* another template: refused */
+    /* another template: rendered as it is */
     lfm2moe_model *m = patched_model(&image, "List of tools: ", 0, 'l');
+    const char *tools[] = {"{}"};
+    assert_int_equal(lfm2moe_chat_render(m, roles, contents, 1, tools, 1, 0, buf, sizeof buf, &len),
+                     LFM2MOE_OK);
+    assert_non_null(strstr(buf, "list of tools: "));
+    lfm2moe_model_free(m);
+    free(image);
+    /* a construct the engine does not know: UNSUPPORTED_TEMPLATE, with the place */
+    m = patched_model(&image, "{%- endfor -%}", 4, 'x');
     assert_int_equal(lfm2moe_chat_render(m, roles, contents, 1, NULL, 0, 0, buf, sizeof buf, &len),
                      LFM2MOE_ERR_UNSUPPORTED_TEMPLATE);
-    assert_true(strlen(lfm2moe_last_error()) > 0);
+    assert_non_null(strstr(lfm2moe_last_error(), "line 18 column 6: unknown tag 'xndfor'"));
     lfm2moe_model_free(m);
     free(image);
     /* no template at all (key renamed): the LFM2 one */
@@ -419,6 +531,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_more_conversations),
+        cmocka_unit_test(test_golden_json),
+        cmocka_unit_test(test_render_json_api),
         cmocka_unit_test(test_render_edges),
         cmocka_unit_test(test_render_invalid_arguments),
         cmocka_unit_test(test_template_detection),

@@ -20,6 +20,7 @@
 
 #include "gld.h"
 #include "base/json.h"
+#include "perplexity.h"
 #include "lfm2moe.h"
 #include "test_files.h"
 
@@ -172,39 +173,11 @@ static void test_heldout_accuracy(void **state) {
     json_free(res);
 }
 
-/* llama.cpp's perplexity: windows of n_ctx tokens starting with BOS, the
- * second half of each scored. */
+/* llama.cpp's perplexity, as `lfm2moe perplexity` computes it. */
 static double perplexity(lfm2moe_model *m, const char *text, size_t len, int n_ctx) {
-    size_t n = 0;
-    lfm2moe_tokenize(m, text, len, LFM2MOE_TOKENIZE_ADD_BOS, NULL, 0, &n);
-    int32_t *toks = malloc(n * sizeof *toks);
-    assert_int_equal(lfm2moe_tokenize(m, text, len, LFM2MOE_TOKENIZE_ADD_BOS, toks, n, &n), 0);
-    lfm2moe_vocab_info vi = {.struct_size = sizeof vi};
-    assert_int_equal(lfm2moe_vocab_get_info(m, &vi), 0);
-    lfm2moe_session *s = session(m, n_ctx);
-    double nll = 0;
-    long cnt = 0;
-    for (size_t c = 0; c + (size_t)n_ctx <= n; c += (size_t)n_ctx) {
-        int32_t *win = toks + c, first = win[0];
-        win[0] = vi.bos;
-        lfm2moe_session_reset(s);
-        assert_int_equal(lfm2moe_decode_step(s, win, n_ctx, LFM2MOE_DECODE_ALL_LOGITS), 0);
-        win[0] = first;
-        for (int j = n_ctx / 2; j < n_ctx - 1; j++) {
-            const float *lg;
-            lfm2moe_session_logits(s, j, &lg);
-            double mx = lg[0], sum = 0;
-            for (int v = 0; v < vi.n_vocab; v++)
-                mx = lg[v] > mx ? lg[v] : mx;
-            for (int v = 0; v < vi.n_vocab; v++)
-                sum += exp(lg[v] - mx);
-            nll -= lg[win[j + 1]] - mx - log(sum);
-            cnt++;
-        }
-    }
-    lfm2moe_session_free(s);
-    free(toks);
-    return exp(nll / cnt);
+    ppl_result r;
+    assert_int_equal(ppl_compute(m, text, len, n_ctx, 2, NULL, NULL, &r), LFM2MOE_OK);
+    return r.ppl;
 }
 
 static void test_perplexity_matches_pytorch(void **state) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -637,11 +638,11 @@ static void test_cli_bench(void **state) {
     assert_non_null(strstr(out, "| pp8 "));
     assert_non_null(strstr(out, "| tg4 "));
     /* --bw: weight traffic per token and the measured read bandwidth */
-    const char *bw = strstr(out, "tg: ");
+    const char *bw = strstr(out, "bw tg4: ");
     assert_non_null(bw);
     double gb = 0, traffic = 0, machine = 0;
     int threads = 0;
-    assert_int_equal(sscanf(bw, "tg: %lf GB of weights per token, %lf GB/s; machine read "
+    assert_int_equal(sscanf(bw, "bw tg4: %lf GB of weights per token, %lf GB/s; machine read "
                                 "bandwidth (threads: %d, measured before each run) %lf GB/s",
                             &gb, &traffic, &threads, &machine),
                      4);
@@ -695,6 +696,71 @@ static void test_cli_chat(void **state) {
     }
 }
 
+/* The "[reused R, evaluated E prompt tokens]" lines of a chat run. */
+static int reuse_counts(const char *out, int *reused, int *evaluated, int max) {
+    int k = 0;
+    for (const char *q = out; (q = strstr(q, "[reused ")) && k < max; q++) {
+        assert_int_equal(sscanf(q, "[reused %d, evaluated %d prompt tokens]", &reused[k],
+                                &evaluated[k]),
+                         2);
+        k++;
+    }
+    return k;
+}
+
+/* On the demo model: /regen re-evaluates one token, /edit only the edited
+ * message, and --session resumes the conversation in a new run. */
+static void test_cli_chat_regen(void **state) {
+    (void)state;
+    char cmd[1024], out[16384], path[64];
+    size_t len = 0;
+    snprintf(path, sizeof path, "/tmp/lfm2moe-test-chat-%d.session", (int)getpid());
+    unlink(path);
+    snprintf(cmd, sizeof cmd,
+             "printf 'Hi\\nAnd now?\\n/regen\\n/edit And then?\\n' | %s chat -m %s/models/"
+             "lfm2moe-demo-f32.gguf -n 6 --temp 0 -t 1 --session %s 2>&1 >/dev/null",
+             LFM2MOE_CLI, SOURCE_DIR, path);
+    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    int r[8], e[8];
+    assert_int_equal(reuse_counts(out, r, e, 8), 4);
+    assert_int_equal(r[0], 0);
+    assert_true(r[1] >= e[0] && r[1] <= e[0] + 6); /* turn 1 and its answer are kept */
+    /* regenerate: the conversation up to the answer is held, 1 token for logits */
+    assert_int_equal(e[2], 1);
+    assert_int_equal(r[2], r[1] + e[1] - 1);
+    /* edit: everything before the last user message is reused */
+    assert_true(r[3] >= r[1] + 3);
+    assert_true(e[3] < e[1] + 2 && e[3] >= 1);
+    /* a second run resumes the saved conversation */
+    snprintf(cmd, sizeof cmd,
+             "printf 'More?\\n' | %s chat -m %s/models/lfm2moe-demo-f32.gguf -n 6 --temp 0 -t 1 "
+             "--session %s 2>&1 >/dev/null",
+             LFM2MOE_CLI, SOURCE_DIR, path);
+    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    int held = 0;
+    const char *res = strstr(out, "(resumed ");
+    assert_non_null(res);
+    assert_int_equal(sscanf(res, "(resumed %d tokens", &held), 1);
+    assert_true(held > r[3] + e[3]);
+    assert_int_equal(reuse_counts(out, r, e, 8), 1);
+    assert_int_equal(r[0], held);
+    unlink(path);
+    /* generate --prompt-cache: the second run evaluates one token */
+    snprintf(cmd, sizeof cmd,
+             "%s generate -m %s -p 'The quick brown fox' -n 3 --temp 0 -t 1 --prompt-cache %s "
+             "2>&1 >/dev/null",
+             LFM2MOE_CLI, MODEL_A, path);
+    int p1 = 0, k1 = -1, p2 = 0, k2 = 0;
+    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    assert_int_equal(sscanf(strstr(out, "prompt "), "prompt %d tokens (%d reused)", &p1, &k1), 2);
+    assert_int_equal(k1, 0);
+    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    assert_int_equal(sscanf(strstr(out, "prompt "), "prompt %d tokens (%d reused)", &p2, &k2), 2);
+    assert_int_equal(p2, 1);
+    assert_int_equal(k2, p1 - 1);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params_init),
@@ -711,6 +777,7 @@ int main(void) {
         cmocka_unit_test(test_cli_generate),
         cmocka_unit_test(test_cli_bench),
         cmocka_unit_test(test_cli_chat),
+        cmocka_unit_test(test_cli_chat_regen),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

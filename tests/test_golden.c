@@ -17,65 +17,8 @@
 #include "golden_check.h"
 #include "lfm2moe.h"
 
-/* Run the model over g's tokens; logits[(n)*V].  batched: prompt in one step. */
-void golden_run(const char *model_path, const gld *g, int batched, int threads, float *logits) {
-    lfm2moe_model *m = NULL;
-    int st = lfm2moe_model_load(model_path, NULL, &m);
-    if (st)
-        fail_msg("load %s: %s", model_path, lfm2moe_last_error());
-    lfm2moe_session_params sp;
-    lfm2moe_session_params_init(&sp);
-    sp.n_ctx = g->n_prompt + g->n_gen;
-    sp.n_threads = threads;
-    lfm2moe_session *s = NULL;
-    assert_int_equal(lfm2moe_session_create(m, &sp, &s), LFM2MOE_OK);
-    int32_t n = g->n_prompt + g->n_gen, t = 0;
-    while (t < n) {
-        int32_t step = (batched && t == 0) ? g->n_prompt : 1;
-        assert_int_equal(lfm2moe_decode_step(s, g->tokens + t, step, LFM2MOE_DECODE_ALL_LOGITS),
-                         LFM2MOE_OK);
-        for (int32_t i = 0; i < step; i++) {
-            const float *row;
-            assert_int_equal(lfm2moe_session_logits(s, i, &row), LFM2MOE_OK);
-            memcpy(logits + (size_t)(t + i) * (size_t)g->n_vocab, row,
-                   (size_t)g->n_vocab * sizeof(float));
-        }
-        t += step;
-    }
-    lfm2moe_session_free(s);
-    lfm2moe_model_free(m);
-}
-
-golden_stats golden_compare(const gld *g, const float *logits) {
-    golden_stats r = {0};
-    int32_t n = g->n_prompt + g->n_gen, V = g->n_vocab;
-    double sum = 0, sum2 = 0, d2 = 0;
-    int agree = 0;
-    for (int32_t t = 0; t < n; t++) {
-        const float *a = logits + (size_t)t * V, *b = g->logits + (size_t)t * V;
-        int32_t ia = 0, ib = 0;
-        for (int32_t v = 0; v < V; v++) {
-            double d = fabs((double)a[v] - b[v]);
-            if (d > r.max_abs)
-                r.max_abs = d;
-            d2 += d * d;
-            sum += b[v];
-            sum2 += (double)b[v] * b[v];
-            if (a[v] > a[ia])
-                ia = v;
-            if (b[v] > b[ib])
-                ib = v;
-        }
-        agree += ia == ib;
-    }
-    double cnt = (double)n * V, mean = sum / cnt;
-    r.rel_rms = sqrt(d2 / cnt) / sqrt(sum2 / cnt - mean * mean);
-    r.argmax_agree = (double)agree / n;
-    return r;
-}
-
-static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
-                  int threads) {
+static void check_kv(const char *stem, int kv_type, double max_abs, double rel_rms, double argmax,
+                     int batched, int threads) {
     char path[1024], model[1024], err[256];
     snprintf(path, sizeof path, GOLDEN_DIR "/%s.gld", stem);
     snprintf(model, sizeof model, GOLDEN_DIR "/%s.gguf", stem);
@@ -83,11 +26,12 @@ static void check(const char *stem, double max_abs, double rel_rms, double argma
     if (gld_read(path, 1, &g, err, sizeof err))
         fail_msg("%s", err);
     float *logits = malloc((size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab * sizeof(float));
-    golden_run(model, &g, batched, threads, logits);
+    golden_run(model, &g, batched, threads, kv_type, logits);
     golden_stats r = golden_compare(&g, logits);
-    print_message("%-16s %s t%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
-                  batched ? "batched " : "one-by-one", threads, r.max_abs, r.rel_rms,
-                  100 * r.argmax_agree);
+    static const char *const kv_names[] = {"", " kv f16", " kv q8_0"};
+    print_message("%-16s%s %s t%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
+                  kv_names[kv_type], batched ? "batched " : "one-by-one", threads, r.max_abs,
+                  r.rel_rms, 100 * r.argmax_agree);
     if (max_abs > 0)
         assert_true(r.max_abs <= max_abs);
     if (rel_rms > 0)
@@ -97,18 +41,37 @@ static void check(const char *stem, double max_abs, double rel_rms, double argma
     gld_free(&g);
 }
 
-/* F32 weights: max |d| <= 0.01 on every row, identical argmax */
+static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
+                  int threads) {
+    check_kv(stem, LFM2MOE_KV_F32, max_abs, rel_rms, argmax, batched, threads);
+}
+
+/* F32 weights: max |d| <= 1e-4 on every row (measured 0.8e-5 to 3e-5 at
+ * every ISA level; the golden README allows 1e-3), identical argmax */
 static void test_tiny_a_f32(void **state) {
     (void)state;
-    check("tiny-a-f32", 0.01, 0, 1.0, 1, 1);
-    check("tiny-a-f32", 0.01, 0, 1.0, 0, 2);
-    check("tiny-a-f32", 0.01, 0, 1.0, 1, 2);
+    check("tiny-a-f32", 1e-4, 0, 1.0, 1, 1);
+    check("tiny-a-f32", 1e-4, 0, 1.0, 0, 2);
+    check("tiny-a-f32", 1e-4, 0, 1.0, 1, 2);
+}
+
+/* Smaller KV caches against the same F32 goldens (README states these
+ * bounds): F16 max |d| <= 0.05, Q8_0 relative RMS <= 0.07, argmax equal on
+ * >= 95% of rows, prefilled in one batch and token by token. */
+static void test_tiny_a_kv_types(void **state) {
+    (void)state;
+    for (int batched = 0; batched < 2; batched++) {
+        check_kv("tiny-a-f32", LFM2MOE_KV_F16, 0.05, 0, 0.95, batched, 2);
+        check_kv("tiny-a-f32", LFM2MOE_KV_Q8_0, 0, 0.07, 0.95, batched, 2);
+        check_kv("tiny-q-f32", LFM2MOE_KV_F16, 0.05, 0, 0.95, batched, 1);
+        check_kv("tiny-q-f32", LFM2MOE_KV_Q8_0, 0, 0.07, 0.95, batched, 1);
+    }
 }
 
 static void test_tiny_q_f32(void **state) {
     (void)state;
-    check("tiny-q-f32", 0.01, 0, 1.0, 1, 2);
-    check("tiny-q-f32", 0.01, 0, 1.0, 0, 1);
+    check("tiny-q-f32", 1e-4, 0, 1.0, 1, 2);
+    check("tiny-q-f32", 1e-4, 0, 1.0, 0, 1);
 }
 
 /* F16 / BF16: max |d| <= 0.05 / 0.25 */
@@ -137,6 +100,7 @@ static void test_tiny_q_quantized(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_a_f32),
+        cmocka_unit_test(test_tiny_a_kv_types),
         cmocka_unit_test(test_tiny_q_f32),
         cmocka_unit_test(test_tiny_q_f16_bf16),
         cmocka_unit_test(test_tiny_q_quantized),

@@ -669,32 +669,47 @@ static void test_ew_entry_points(void **state) {
 }
 
 /* ---- attention tiles ------------------------------------------------------
- * Every level's attn against the scalar tile (attention.h).  What differs:
- * scores are the same D products in the same order but fused (FMA): each
- * of the two sides errs by <= (D+1) u S per score (S = scale * max_p
- * sum_i |q_i k_i|, u = 2^-24), and the max is subtracted from another
- * score, so a weight's relative error from scores is <= 4 (D+1) u S; exp
- * <= 2 ulp (SIMD polynomial) + 0.5 ulp (libm), <= 6u; the softmax sum in
- * float (8 partial sums) instead of double, <= (len/8 + 8) u relative; the
- * weighted sum of values keeps the order over positions but fuses and
- * applies 1/sum after it, <= (len + 2) u max|v|.  Bound per output:
- *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16). */
-static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
+ * Every level's attn, for each cache type, against the scalar tile of that
+ * type (attention.h).  What differs: scores are the same D products in the
+ * same order but fused (FMA): each of the two sides errs by <= (D+1) u S
+ * per score (S = scale * max_p sum_i |q_i k_i|, u = 2^-24), and the max is
+ * subtracted from another score, so a weight's relative error from scores
+ * is <= 4 (D+1) u S; exp <= 2 ulp (SIMD polynomial) + 0.5 ulp (libm),
+ * <= 6u; the softmax sum in float (8 partial sums) instead of double,
+ * <= (len/8 + 8) u relative; the weighted sum of values keeps the order
+ * over positions but fuses and applies 1/sum after it, <= (len + 2) u
+ * max|v|.  Bound per output:
+ *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16).
+ * F16 and Q8_0 caches: both sides see the same dequantized keys and values
+ * (exact half -> float; Q8_0 code x scale is one product, rounded the same
+ * way on both sides), so the same bound holds with S and max|v| taken over
+ * the dequantized cache. */
+static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float amp) {
     const int G = H / Hkv, ctx = pos0 + n;
-    const int64_t pa = lfm_attn_ctx_alloc(ctx);
+    const int64_t head = lfm_kv_head_bytes(kvt, ctx, D);
     float *q = malloc(sizeof(float) * (size_t)(n * H * D));
-    float *kc = calloc((size_t)(Hkv * pa * D), sizeof(float));
-    float *vc = calloc((size_t)(Hkv * pa * D), sizeof(float));
+    uint8_t *kc = calloc((size_t)(Hkv * head), 1);
+    uint8_t *vc = calloc((size_t)(Hkv * head), 1);
     float *ref = malloc(sizeof(float) * (size_t)(n * H * D));
     float *got = malloc(sizeof(float) * (size_t)(n * H * D));
     float *scratch = malloc(sizeof(float) * lfm_attn_scratch_floats(ctx, D));
+    float *key = malloc(sizeof(float) * (size_t)D), *val = malloc(sizeof(float) * (size_t)D);
     for (int i = 0; i < n * H * D; i++)
         q[i] = amp * rng_sym();
     for (int g = 0; g < Hkv; g++)
+        for (int p = 0; p < ctx; p++) {
+            for (int i = 0; i < D; i++) {
+                key[i] = amp * rng_sym();
+                val[i] = rng_sym();
+            }
+            lfm_kv_store(kvt, kc + g * head, vc + g * head, p, key, val, D);
+        }
+    double vmax = 0;
+    for (int g = 0; g < Hkv; g++)
         for (int p = 0; p < ctx; p++)
             for (int i = 0; i < D; i++) {
-                kc[g * pa * D + lfm_attn_kidx(p, i, D)] = amp * rng_sym();
-                vc[(g * pa + p) * D + i] = rng_sym();
+                const double x = fabs(lfm_kv_value(kvt, vc + g * head, p, i, D));
+                vmax = x > vmax ? x : vmax;
             }
     const float scale = 1.0f / sqrtf((float)D);
     int lv[16], nl = levels(lv);
@@ -702,10 +717,10 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
         const lfm_kernels *k = lfm_kernels_at(l < 0 ? 0 : lv[l]);
         for (int g = 0; g < Hkv; g++) {
             lfm_attn_tile a = {.out = (l < 0 ? ref : got) + g * G * D, .q = q + g * G * D,
-                               .out_stride = H * D, .q_stride = H * D, .k = kc + g * pa * D,
-                               .v = vc + g * pa * D, .pos0 = pos0, .n = n, .G = G, .D = D,
+                               .out_stride = H * D, .q_stride = H * D, .k = kc + g * head,
+                               .v = vc + g * head, .pos0 = pos0, .n = n, .G = G, .D = D,
                                .scale = scale, .scratch = scratch};
-            k->attn(&a);
+            k->attn[kvt](&a);
         }
         if (l < 0)
             continue;
@@ -717,17 +732,17 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
                 for (int p = 0; p < len; p++) {
                     double s = 0;
                     for (int i = 0; i < D; i++)
-                        s += fabs((double)qr[i] * kc[g * pa * D + lfm_attn_kidx(p, i, D)]);
+                        s += fabs((double)qr[i] * lfm_kv_key(kvt, kc + g * head, p, i, D));
                     S = s > S ? s : S;
                 }
                 S *= scale;
-                const double tol = ldexp(4.0 * (D + 1) * S + len + len / 8.0 + 16, -24);
+                const double tol = vmax * ldexp(4.0 * (D + 1) * S + len + len / 8.0 + 16, -24);
                 for (int i = 0; i < D; i++) {
                     const int64_t o = (t * H + h) * D + i;
                     if (!(fabs((double)got[o] - ref[o]) <= tol))
-                        fail_msg("%s attn H=%d Hkv=%d D=%d pos0=%d n=%d: out[%d][%d][%d] %.9g, "
-                                 "scalar %.9g (tol %.3g)",
-                                 lfm_isa_name(k->isa), H, Hkv, D, pos0, n, t, h, i, got[o],
+                        fail_msg("%s attn kv %d H=%d Hkv=%d D=%d pos0=%d n=%d: out[%d][%d][%d] "
+                                 "%.9g, scalar %.9g (tol %.3g)",
+                                 lfm_isa_name(k->isa), kvt, H, Hkv, D, pos0, n, t, h, i, got[o],
                                  ref[o], tol);
                 }
             }
@@ -738,6 +753,8 @@ static void attn_check(int H, int Hkv, int D, int pos0, int n, float amp) {
     free(ref);
     free(got);
     free(scratch);
+    free(key);
+    free(val);
 }
 
 static void test_attention(void **state) {
@@ -755,13 +772,40 @@ static void test_attention(void **state) {
         {8, 1, 24, 15, 18, 2.0f},   /* G = 8, D with an 8-wide tail */
         {2, 1, 33, 0, 1, 2.0f},     /* first token: one position */
         {3, 3, 71, 100, 5, 3.0f},   /* odd D past 64 */
+        {4, 1, 32, 40, 9, 2.0f},    /* one Q8_0 group per head */
+        {2, 2, 96, 17, 6, 2.0f},    /* three Q8_0 groups: AVX-512's 64 columns cross one */
     };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        attn_check(shapes[i].H, shapes[i].Hkv, shapes[i].D, shapes[i].pos0, shapes[i].n,
-                   shapes[i].amp);
+    for (int kvt = 0; kvt < LFM_KV_COUNT; kvt++)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            if (lfm_kv_type_fits(kvt, shapes[i].D))
+                attn_check(kvt, shapes[i].H, shapes[i].Hkv, shapes[i].D, shapes[i].pos0,
+                           shapes[i].n, shapes[i].amp);
 }
 
-int main(void) {
+/* Every test starts from the same random state (the seed of the run), so
+ * a test run alone with a filter sees the data it saw in the whole run. */
+static uint64_t run_seed = 12345;
+static int reseed(void **state) {
+    (void)state;
+    rng_state = run_seed;
+    return 0;
+}
+
+/* checkasm-style: `test_simd [--seed N] [FILTER]` (FILTER: a test name,
+ * '*' wildcards, e.g. 'test_attention' or 'test_mat*'); the seed is
+ * printed so that a failure found with a random seed can be replayed. */
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            run_seed = strtoull(argv[++i], NULL, 0);
+        else if (argv[i][0] != '-')
+            cmocka_set_test_filter(argv[i]);
+        else {
+            fprintf(stderr, "usage: test_simd [--seed N] [TEST_NAME_PATTERN]\n");
+            return 2;
+        }
+    }
+    printf("test_simd: seed %llu\n", (unsigned long long)run_seed);
     /* the cap must be in place before the first use of any kernel */
 #if defined(__aarch64__)
     setenv("LFM2MOE_MAX_ISA", "neon", 1);
@@ -777,5 +821,10 @@ int main(void) {
         cmocka_unit_test(test_rope),         cmocka_unit_test(test_shortconv),
         cmocka_unit_test(test_ew_entry_points), cmocka_unit_test(test_attention),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    struct CMUnitTest seeded[sizeof tests / sizeof tests[0]];
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        seeded[i] = tests[i];
+        seeded[i].setup_func = reseed;
+    }
+    return cmocka_run_group_tests(seeded, NULL, NULL);
 }

@@ -459,10 +459,44 @@ JNIFN(jbyteArray, chatRender)(JNIEnv *env, jclass cls, jlong h, jobjectArray rol
     return r;
 }
 
+struct chat_json_ctx {
+    const lfm2moe_model *m;
+    const char *request, *tmpl; /* tmpl NULL: the model's template */
+    size_t request_len, tmpl_len;
+    uint32_t flags;
+};
+static int chat_json_fill(const void *ctx, char *buf, size_t size, size_t *len) {
+    const struct chat_json_ctx *c = ctx;
+    if (c->tmpl)
+        return lfm2moe_chat_render_template(c->m, c->tmpl, c->tmpl_len, c->request,
+                                            c->request_len, c->flags, buf, size, len);
+    return lfm2moe_chat_render_json(c->m, c->request, c->request_len, c->flags, buf, size, len);
+}
+
+JNIFN(jbyteArray, chatRenderJson)(JNIEnv *env, jclass cls, jlong h, jbyteArray request,
+                                  jbyteArray tmpl, jint flags) {
+    (void)cls;
+    if (closed(env, h))
+        return NULL;
+    struct chat_json_ctx c = {(const lfm2moe_model *)(intptr_t)h, NULL, NULL, 0, 0,
+                              (uint32_t)flags};
+    char *req = bytes_dup(env, request, &c.request_len), *t = NULL;
+    jbyteArray r = NULL;
+    if (req && (!tmpl || (t = bytes_dup(env, tmpl, &c.tmpl_len)))) {
+        c.request = req;
+        c.tmpl = t;
+        r = fill_bytes(env, chat_json_fill, &c, c.request_len + 256);
+    }
+    free(req);
+    free(t);
+    return r;
+}
+
 /* ---- session ---------------------------------------------------------- */
 
 JNIFN(jlong, sessionCreate)(JNIEnv *env, jclass cls, jlong model, jint n_ctx, jint n_threads,
-                            jint n_batch, jlong max_memory) {
+                            jint n_batch, jlong max_memory, jint kv_type,
+                            jint checkpoint_interval) {
     (void)cls;
     if (closed(env, model))
         return 0;
@@ -472,6 +506,8 @@ JNIFN(jlong, sessionCreate)(JNIEnv *env, jclass cls, jlong model, jint n_ctx, ji
     sp.n_threads = n_threads;
     sp.n_batch = n_batch;
     sp.max_memory = (uint64_t)max_memory;
+    sp.kv_type = kv_type;
+    sp.checkpoint_interval = checkpoint_interval;
     lfm2moe_session *s = NULL;
     if (check(env, lfm2moe_session_create((const lfm2moe_model *)(intptr_t)model, &sp, &s)))
         return 0;
@@ -552,7 +588,7 @@ JNIFN(jobject, logitsBuffer)(JNIEnv *env, jclass cls, jlong h, jint index, jint 
 
 /* Float sampling fields in the order of GenerationParams: temperature,
  * top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty. */
-enum { N_FPARAMS = 6, N_IPARAMS = 3 };
+enum { N_FPARAMS = 6, N_IPARAMS = 4 }; /* ints: max_tokens, top_k, penalty_last_n, flags */
 
 JNIFN(void, generateDefaults)(JNIEnv *env, jclass cls, jfloatArray f, jintArray i,
                               jlongArray seed) {
@@ -563,7 +599,7 @@ JNIFN(void, generateDefaults)(JNIEnv *env, jclass cls, jfloatArray f, jintArray 
     const lfm2moe_sampling_params *s = &gp.sampling;
     jfloat fv[N_FPARAMS] = {s->temperature,    s->top_p,          s->min_p,
                             s->repeat_penalty, s->frequency_penalty, s->presence_penalty};
-    jint iv[N_IPARAMS] = {gp.max_tokens, s->top_k, s->penalty_last_n};
+    jint iv[N_IPARAMS] = {gp.max_tokens, s->top_k, s->penalty_last_n, (jint)gp.flags};
     jlong sv = (jlong)s->seed;
     (*env)->SetFloatArrayRegion(env, f, 0, N_FPARAMS, fv);
     (*env)->SetIntArrayRegion(env, i, 0, N_IPARAMS, iv);
@@ -622,6 +658,7 @@ JNIFN(jdoubleArray, generate)(JNIEnv *env, jclass cls, jlong h, jintArray prompt
     gp.sampling.presence_penalty = fv[5];
     gp.sampling.top_k = iv[1];
     gp.sampling.penalty_last_n = iv[2];
+    gp.flags = (uint32_t)iv[3];
     gp.sampling.seed = (uint64_t)seed;
 
     size_t n_stops = 0;
@@ -676,10 +713,113 @@ JNIFN(jdoubleArray, generate)(JNIEnv *env, jclass cls, jlong h, jintArray prompt
     if ((*env)->ExceptionCheck(env))
         return NULL;
 
-    jdouble out[5] = {res.stop_reason, res.n_prompt_tokens, res.n_generated, res.prompt_seconds,
-                      res.generate_seconds};
-    jdoubleArray a = (*env)->NewDoubleArray(env, 5);
+    jdouble out[6] = {res.stop_reason,    res.n_prompt_tokens,  res.n_generated,
+                      res.prompt_seconds, res.generate_seconds, res.n_prompt_reused};
+    jdoubleArray a = (*env)->NewDoubleArray(env, 6);
     if (a)
-        (*env)->SetDoubleArrayRegion(env, a, 0, 5, out);
+        (*env)->SetDoubleArrayRegion(env, a, 0, 6, out);
     return a;
+}
+
+/* ---- session history: rewind, tokens, snapshots, copies --------------- */
+
+JNIFN(jintArray, sessionTokens)(JNIEnv *env, jclass cls, jlong h) {
+    (void)cls;
+    if (closed(env, h))
+        return NULL;
+    const lfm2moe_session *s = (const lfm2moe_session *)(intptr_t)h;
+    size_t n = 0;
+    lfm2moe_session_tokens(s, NULL, 0, &n); /* BUFFER_TOO_SMALL with the count */
+    int32_t *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t) {
+        (*env)->ThrowNew(env, g_oom_cls, "lfm2moe_jni");
+        return NULL;
+    }
+    jintArray a = NULL;
+    if (!check(env, lfm2moe_session_tokens(s, t, n, &n)) &&
+        (a = (*env)->NewIntArray(env, (jsize)n)) && n)
+        (*env)->SetIntArrayRegion(env, a, 0, (jsize)n, (const jint *)t);
+    free(t);
+    return a;
+}
+
+JNIFN(void, sessionRewind)(JNIEnv *env, jclass cls, jlong h, jint pos) {
+    (void)cls;
+    if (!closed(env, h))
+        check(env, lfm2moe_session_rewind((lfm2moe_session *)(intptr_t)h, pos));
+}
+
+/* same: the source's parameters; else the given ones. */
+JNIFN(jlong, sessionCopy)(JNIEnv *env, jclass cls, jlong h, jboolean same, jint n_ctx,
+                          jint n_threads, jint n_batch, jlong max_memory, jint kv_type,
+                          jint interval) {
+    (void)cls;
+    if (closed(env, h))
+        return 0;
+    lfm2moe_session_params sp;
+    lfm2moe_session_params_init(&sp);
+    sp.n_ctx = n_ctx;
+    sp.n_threads = n_threads;
+    sp.n_batch = n_batch;
+    sp.max_memory = (uint64_t)max_memory;
+    sp.kv_type = kv_type;
+    sp.checkpoint_interval = interval;
+    lfm2moe_session *out = NULL;
+    if (check(env, lfm2moe_session_copy((const lfm2moe_session *)(intptr_t)h, same ? NULL : &sp,
+                                        &out)))
+        return 0;
+    return (jlong)(intptr_t)out;
+}
+
+static int save_fill(const void *ctx, char *buf, size_t size, size_t *len) {
+    return lfm2moe_session_save(ctx, buf, size, len);
+}
+
+JNIFN(jbyteArray, sessionSave)(JNIEnv *env, jclass cls, jlong h) {
+    (void)cls;
+    if (closed(env, h))
+        return NULL;
+    const lfm2moe_session *s = (const lfm2moe_session *)(intptr_t)h;
+    size_t len = 0;
+    if (check(env, lfm2moe_session_save(s, NULL, 0, &len)))
+        return NULL;
+    return fill_bytes(env, save_fill, s, len);
+}
+
+JNIFN(void, sessionLoad)(JNIEnv *env, jclass cls, jlong h, jbyteArray data) {
+    (void)cls;
+    if (closed(env, h))
+        return;
+    jsize n = (*env)->GetArrayLength(env, data);
+    jbyte *d = (*env)->GetByteArrayElements(env, data, NULL);
+    if (!d)
+        return; /* OutOfMemoryError pending */
+    int st = lfm2moe_session_load((lfm2moe_session *)(intptr_t)h, d, (size_t)n);
+    if (st)
+        throw_status(env, st);
+    (*env)->ReleaseByteArrayElements(env, data, d, JNI_ABORT);
+}
+
+JNIFN(void, sessionSaveFile)(JNIEnv *env, jclass cls, jlong h, jbyteArray path) {
+    (void)cls;
+    if (closed(env, h))
+        return;
+    char *p = bytes_dup(env, path, NULL);
+    if (!p)
+        return;
+    int st = lfm2moe_session_save_file((const lfm2moe_session *)(intptr_t)h, p);
+    free(p);
+    check(env, st);
+}
+
+JNIFN(void, sessionLoadFile)(JNIEnv *env, jclass cls, jlong h, jbyteArray path) {
+    (void)cls;
+    if (closed(env, h))
+        return;
+    char *p = bytes_dup(env, path, NULL);
+    if (!p)
+        return;
+    int st = lfm2moe_session_load_file((lfm2moe_session *)(intptr_t)h, p);
+    free(p);
+    check(env, st);
 }

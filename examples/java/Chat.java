@@ -12,7 +12,7 @@ import java.util.List;
 /**
  * Interactive chat with an LFM2-MoE model, streaming the replies.
  *
- *   java -Djava.library.path=BUILD/bindings/java -cp BUILD/bindings/java/lfm2moe.jar \
+ *   java -cp BUILD/bindings/java/lfm2moe.jar \
  *        examples/java/Chat.java MODEL.gguf [max_tokens]
  *
  * One line per user turn; an empty line or end of input quits.

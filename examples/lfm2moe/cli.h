@@ -18,6 +18,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print "lfm2moe: <what>: <status string>: <detail>" to stderr and return 1. */
 int cli_fail(const char *what, int status);

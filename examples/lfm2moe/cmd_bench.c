@@ -1,4 +1,5 @@
 /* lfm2moe bench -m MODEL [-p 512] [-n 128] [-d 0[,4096...]] [-t THREADS] [-r REPS] [--bw]
+ *               [--parallel N[,N...]]
  * Measures like llama-bench: prompt processing (pp: one batched step of p
  * tokens) and text generation (tg: n single-token steps) in tokens/s, each
  * after DEPTH tokens of context (-d; prefilled untimed before every run, as
@@ -6,12 +7,17 @@
  * logits, and the peak RSS.  The median of REPS runs after one warm-up is
  * reported with the spread: min-max and its half-width relative to the
  * median.  Tokens are random ids: speed does not depend on them.
+ * --parallel replaces tg by the aggregate decode speed of N sequences
+ * decoded together (bench_parallel.c).
  *
  * Decode reads every weight a token uses once, so its speed is bounded by
  * memory bandwidth, which on shared machines changes from minute to
  * minute.  --bw measures the machine's read bandwidth with the same number
  * of threads right before each tg run and reports the tg runs' weight
- * traffic (GB/s) as a share of it. */
+ * traffic (GB/s) as a share of it.
+ *
+ * --rewind adds the time of lfm2moe_session_rewind after p tokens: its worst
+ * case (interval - 1 tokens re-evaluated) and a rewind to a checkpoint. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -22,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_parallel.h"
 #include "cli.h"
 
 static double now(void) {
@@ -216,9 +223,113 @@ static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps,
     return 0;
 }
 
+/* --parallel: one table row per count (median aggregate tok/s), then each
+ * count's speed relative to the first count's: the median of the
+ * per-repetition ratios (the runs of a repetition are neighbours in time). */
+static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, const char *name,
+                           double gib, double bp, int n_threads, const int *counts,
+                           int n_counts, int n, int threads, int reps) {
+    double *tps = malloc(2 * (size_t)n_counts * (size_t)reps * sizeof *tps);
+    if (!tps)
+        return cli_fail("bench --parallel", LFM2MOE_ERR_OUT_OF_MEMORY);
+    double *cpu_ms = tps + n_counts * reps;
+    int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps, cpu_ms);
+    if (st) {
+        free(tps);
+        return cli_fail("bench --parallel", st);
+    }
+    for (int c = 0; c < n_counts; c++) {
+        char test[32];
+        snprintf(test, sizeof test, "tg%d x%d seq", n, counts[c]);
+        report(name, gib, bp, n_threads, test, tps + c * reps, reps);
+    }
+    printf("aggregate decode relative to %d sequence%s (median of per-run ratios, runs "
+           "interleaved):", counts[0], counts[0] > 1 ? "s" : "");
+    for (int c = 0; c < n_counts; c++) {
+        double ratio[64];
+        for (int r = 0; r < reps; r++)
+            ratio[r] = tps[c * reps + r] / tps[r];
+        printf(" x%d %.2f%s", counts[c], median_of(ratio, reps), c + 1 < n_counts ? "," : "\n");
+    }
+    /* CPU time is what a loaded machine does not take away: the work per step */
+    printf("process CPU time per step (median):");
+    for (int c = 0; c < n_counts; c++)
+        printf(" x%d %.1f ms%s", counts[c], median_of(cpu_ms + c * reps, reps),
+               c + 1 < n_counts ? "," : "\n");
+    free(tps);
+    return 0;
+}
+
+/* --rewind: after p tokens of context, the time of lfm2moe_session_rewind
+ * to the position with the most tokens to re-evaluate (interval - 1, from
+ * the checkpoint below it), and to a checkpoint (nothing to re-evaluate);
+ * the token is decoded again, untimed, between runs. */
+static int bench_rewind(lfm2moe_model *model, int32_t n_vocab, int p, int threads, int reps) {
+    lfm2moe_session_params sp;
+    lfm2moe_session_params_init(&sp);
+    sp.n_threads = threads;
+    sp.n_ctx = p + 1;
+    lfm2moe_session *s = NULL;
+    int st = lfm2moe_session_create(model, &sp, &s);
+    if (st)
+        return cli_fail("session", st);
+    const int K = 64; /* the default checkpoint interval */
+    int32_t *tok = malloc((size_t)p * sizeof *tok);
+    double *worst = malloc((size_t)reps * sizeof *worst), *best = malloc((size_t)reps * sizeof *best);
+    uint32_t seed = 7;
+    const int target = (p - 1) / K * K + K - 1 < p ? (p - 1) / K * K + K - 1 : (p - 1) / K * K - 1;
+    const int at_ckpt = (p - 1) / K * K;
+    int rc = 1;
+    if (!tok || !worst || !best || target < K - 1 || p < K) {
+        fprintf(stderr, "lfm2moe bench: --rewind needs -p >= %d\n", K);
+        goto done;
+    }
+    fill_tokens(tok, p, n_vocab, &seed);
+    if ((st = lfm2moe_decode_step(s, tok, p, 0))) {
+        cli_fail("decode", st);
+        goto done;
+    }
+    for (int r = -1; r < reps; r++) {
+        const int to[2] = {target, at_ckpt};
+        for (int k = 0; k < 2; k++) {
+            double a = now();
+            if ((st = lfm2moe_session_rewind(s, to[k]))) {
+                cli_fail("rewind", st);
+                goto done;
+            }
+            double ms = 1e3 * (now() - a);
+            if (r >= 0)
+                (k ? best : worst)[r] = ms;
+            if ((st = lfm2moe_decode_step(s, tok + to[k], p - to[k], 0))) {
+                cli_fail("decode", st);
+                goto done;
+            }
+        }
+    }
+    double wmin = worst[0], wmax = worst[0], bmax = best[0], wsum = 0, bsum = 0;
+    for (int r = 0; r < reps; r++) {
+        wmin = worst[r] < wmin ? worst[r] : wmin;
+        wmax = worst[r] > wmax ? worst[r] : wmax;
+        bmax = best[r] > bmax ? best[r] : bmax;
+        wsum += worst[r];
+        bsum += best[r];
+    }
+    printf("\nrewind from %d to %d (%d tokens re-evaluated, the worst case of interval %d): "
+           "mean %.1f ms (min %.1f, max %.1f); to the checkpoint at %d: mean %.3f ms (max %.3f)\n",
+           p, target, target % K, K, wsum / reps, wmin, wmax, at_ckpt, bsum / reps, bmax);
+    rc = 0;
+done:
+    free(tok);
+    free(worst);
+    free(best);
+    lfm2moe_session_free(s);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
-    int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1;
+    int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1, rewind = 0;
+    int counts[16], n_counts = 0, bad_counts = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc)
             path = argv[++i];
@@ -234,11 +345,21 @@ int cmd_bench(int argc, char **argv) {
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bw"))
             bw = 1;
-        else {
+        else if (!strcmp(argv[i], "--rewind"))
+            rewind = 1;
+        else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) {
+            n_counts = parse_depths(argv[++i], counts, 16);
+            for (int c = 0; c < n_counts; c++)
+                bad_counts |= counts[c] < 1 || counts[c] > BENCH_PAR_MAX;
+        } else {
             fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
-                            "[-t THREADS] [-r REPS] [--bw]\n");
+                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind]\n");
             return 2;
         }
+    }
+    if (bad_counts) {
+        fprintf(stderr, "lfm2moe bench: --parallel takes counts from 1 to %d\n", BENCH_PAR_MAX);
+        return 2;
     }
     if (p < 0 || n < 0 || reps < 1 || reps > 64 || (p == 0 && n == 0) || n_depths < 1) {
         fprintf(stderr, "lfm2moe bench: need -p or -n > 0, 1 <= -r <= 64, -d N[,N...] >= 0\n");
@@ -310,7 +431,7 @@ int cmd_bench(int argc, char **argv) {
             test_name(test, sizeof test, "pp", p, d);
             report(name, gib, bp, n_threads, test, vals, reps);
         }
-        if (n > 0) {
+        if (n > 0 && n_counts == 0) {
             if (run_tg(s, tok, n, d, reps, mi.n_vocab, &seed, bw_buf, n_threads, vals,
                        bw_machine))
                 goto done;
@@ -328,6 +449,11 @@ int cmd_bench(int argc, char **argv) {
             }
         }
     }
+    if (rewind && bench_rewind(model, mi.n_vocab, p, threads, reps))
+        goto done;
+    if (n > 0 && n_counts > 0 &&
+        report_parallel(model, &mi, name, gib, bp, n_threads, counts, n_counts, n, threads, reps))
+        goto done;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int isa = 0;

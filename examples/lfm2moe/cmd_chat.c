@@ -1,12 +1,20 @@
-/* lfm2moe chat [-m MODEL] [--system TEXT] [options]
+/* lfm2moe chat [-m MODEL] [--system TEXT] [--session FILE] [options]
  * Interactive multi-turn chat: one user message per line on stdin, the
- * answer streamed to stdout.  The session keeps the conversation, so each
- * turn evaluates only its new tokens: the first turn is the rendered chat
- * template, later ones append "<|im_end|>\n" (closing the previous answer,
- * whose end-of-turn token generation does not feed back) and the new
- * "<|im_start|>user\n...<|im_end|>\n<|im_start|>assistant\n".
- * Commands: /reset forgets the conversation; Ctrl-D (end of input) or /quit
- * quits; Ctrl-C stops the current answer (and quits at the prompt). */
+ * answer streamed to stdout.  The conversation is kept as tokens: the first
+ * turn is the rendered chat template; a later one is everything so far plus
+ * "<|im_end|>\n" (closing the previous answer, whose end-of-turn token
+ * generation does not feed back) and "<|im_start|>user\n...<|im_end|>\n
+ * <|im_start|>assistant\n".  Each turn passes the whole conversation to
+ * lfm2moe_generate with LFM2MOE_GENERATE_REUSE_PREFIX, so only tokens the
+ * session does not hold yet are evaluated; stderr shows the counts.
+ * Commands: /regen answers the last message again (a new seed); /edit TEXT
+ * replaces the last message and answers it (only the tokens from the edit
+ * on are evaluated); /reset forgets the conversation; Ctrl-D (end of
+ * input) or /quit quits; Ctrl-C stops the current answer (and quits at the
+ * prompt).  --session FILE resumes the conversation saved in FILE and saves
+ * it after every answer.
+ * Reasoning models (LFM2.5) think in "<think>...</think>" before answering:
+ * that part is hidden, or shown dimmed with --show-thinking. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +23,63 @@
 #include "cli.h"
 #include "gen_common.h"
 #include "base/json.h"
+#include "think_view.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: lfm2moe chat [-m MODEL] [--system TEXT] [options]\n%s",
+    fprintf(stderr,
+            "usage: lfm2moe chat [-m MODEL] [--system TEXT] [--session FILE] [--show-thinking] "
+            "[options]\n"
+            "  --session FILE      resume the conversation saved in FILE; save it after each "
+            "answer\n%s",
             gen_opts_usage);
+}
+
+/* A growable token list. */
+typedef struct toks {
+    int32_t *t;
+    size_t n, cap;
+} toks;
+
+static int toks_add(toks *v, const int32_t *t, size_t n) {
+    if (v->n + n > v->cap) {
+        size_t c = v->cap ? v->cap * 2 : 256;
+        while (c < v->n + n) c *= 2;
+        int32_t *b = realloc(v->t, c * sizeof *b);
+        if (!b) return cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY);
+        v->t = b;
+        v->cap = c;
+    }
+    memcpy(v->t + v->n, t, n * sizeof *t);
+    v->n += n;
+    return 0;
+}
+
+static int toks_add_text(toks *v, const lfm2moe_model *m, const char *text) {
+    size_t n = 0;
+    int32_t *t = gen_tokenize(m, text, strlen(text), LFM2MOE_TOKENIZE_PARSE_SPECIAL, &n);
+    if (!t) return 1;
+    int rc = toks_add(v, t, n);
+    free(t);
+    return rc;
+}
+
+/* Index just past the last occurrence of `text`'s tokens in v (0 if none). */
+static size_t after_last(const toks *v, const lfm2moe_model *m, const char *text) {
+    size_t n = 0;
+    int32_t *p = gen_tokenize(m, text, strlen(text), LFM2MOE_TOKENIZE_PARSE_SPECIAL, &n);
+    size_t at = 0;
+    for (size_t i = v->n >= n ? v->n - n + 1 : 0; p && n && i-- > 0;)
+        if (!memcmp(v->t + i, p, n * sizeof *p)) {
+            at = i + n;
+            break;
+        }
+    free(p);
+    return at;
 }
 
 /* Tokens of the first turn: the template over [system], user, with the
  * assistant's generation prompt (it begins with <|startoftext|>: no BOS). */
-static int first_turn(const lfm2moe_model *m, const char *system, const char *user,
-                      json_buf *out) {
+static int first_turn(const lfm2moe_model *m, const char *system, const char *user, toks *out) {
     const char *roles[2], *contents[2];
     size_t n = 0, len = 0;
     if (system) {
@@ -40,29 +95,87 @@ static int first_turn(const lfm2moe_model *m, const char *system, const char *us
     if (!buf) return cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY);
     st = lfm2moe_chat_render(m, roles, contents, n, NULL, 0, LFM2MOE_CHAT_ADD_GENERATION_PROMPT,
                              buf, len + 1, &len);
-    if (!st) json_buf_append(out, buf, len);
+    int rc = st ? cli_fail("chat template", st) : toks_add_text(out, m, buf);
     free(buf);
-    return st ? cli_fail("chat template", st) : 0;
+    return rc;
+}
+
+/* The user turn after a conversation that ended with an answer. */
+static int next_turn(const lfm2moe_model *m, const char *user, toks *out) {
+    static const char open[] = "<|im_end|>\n<|im_start|>user\n";
+    static const char close[] = "<|im_end|>\n<|im_start|>assistant\n";
+    json_buf text = {0};
+    json_buf_append(&text, open, sizeof open - 1);
+    json_buf_append(&text, user, strlen(user));
+    json_buf_append(&text, close, sizeof close - 1);
+    int rc = text.oom ? cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY) : toks_add_text(out, m, text.data);
+    json_buf_free(&text);
+    return rc;
+}
+
+/* The conversation to answer for `line` (a message or a command); 1 to skip
+ * this line (nothing to answer), -1 on error. */
+static int build_prompt(const lfm2moe_model *m, const gen_opts *o, const toks *held,
+                        const char *line, toks *prompt) {
+    prompt->n = 0;
+    if (!strcmp(line, "/regen") || !strncmp(line, "/edit ", 6)) {
+        const int edit = line[1] == 'e';
+        /* the last user turn starts at its <|im_start|>, its answer after
+         * "<|im_start|>assistant\n" */
+        size_t cut = edit ? after_last(held, m, "<|im_start|>user\n")
+                          : after_last(held, m, "<|im_start|>assistant\n");
+        if (!cut) {
+            fprintf(stderr, "(no message to %s yet)\n", edit ? "edit" : "regenerate");
+            return 1;
+        }
+        if (!edit) return toks_add(prompt, held->t, cut) ? -1 : 0;
+        const char *text = line + 6;
+        json_buf b = {0};
+        json_buf_append(&b, text, strlen(text));
+        json_buf_append(&b, "<|im_end|>\n<|im_start|>assistant\n",
+                        sizeof "<|im_end|>\n<|im_start|>assistant\n" - 1);
+        int rc = b.oom || toks_add(prompt, held->t, cut) || toks_add_text(prompt, m, b.data);
+        json_buf_free(&b);
+        return rc ? -1 : 0;
+    }
+    if (!held->n) return first_turn(m, o->system, line, prompt) ? -1 : 0;
+    if (toks_add(prompt, held->t, held->n)) return -1;
+    return next_turn(m, line, prompt) ? -1 : 0;
+}
+
+static int show_piece(void *user_data, const char *piece, size_t len, int32_t token) {
+    (void)token;
+    think_view_put(user_data, piece, len);
+    return 0;
 }
 
 int cmd_chat(int argc, char **argv) {
     gen_opts o;
     gen_opts_init(&o, 512);
+    const char *session_file = NULL;
+    int show_thinking = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--show-thinking")) {
+            show_thinking = 1;
+            continue;
+        }
         int r = gen_opt_parse(&o, argc, argv, &i);
         if (r < 0) return 2;
-        if (r == 0) {
-            usage();
-            return 2;
+        if (r > 0) continue;
+        if (!strcmp(argv[i], "--session") && i + 1 < argc) {
+            session_file = argv[++i];
+            continue;
         }
+        usage();
+        return 2;
     }
     lfm2moe_model *model = NULL;
     lfm2moe_session *s = NULL;
     if (gen_open(&o, &model, &s)) return 1;
     const int interactive = isatty(STDIN_FILENO);
     if (interactive)
-        fprintf(stderr, "lfm2moe chat: one message per line; /reset, /quit or Ctrl-D; "
-                        "Ctrl-C stops an answer\n");
+        fprintf(stderr, "lfm2moe chat: one message per line; /regen, /edit TEXT, /reset, /quit "
+                        "or Ctrl-D; Ctrl-C stops an answer\n");
     gen_sigint_install();
 
     lfm2moe_generate_params gp;
@@ -71,14 +184,28 @@ int cmd_chat(int argc, char **argv) {
     gp.sampling = o.sp;
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
-    gp.callback = gen_print_piece;
+    think_view view;
+    think_view_init(&view, stdout, show_thinking, isatty(STDOUT_FILENO));
+    gp.callback = show_piece;
+    gp.user_data = &view;
+    gp.flags = LFM2MOE_GENERATE_REUSE_PREFIX;
 
-    int rc = 0, turns = 0;
+    int rc = 0;
+    toks held = {0}, prompt = {0};
+    if (session_file && gen_session_restore(s, session_file)) {
+        int32_t *t = gen_session_tokens(s, &held.n);
+        if (!t) {
+            lfm2moe_session_free(s);
+            lfm2moe_model_free(model);
+            return 1;
+        }
+        held.t = t;
+        held.cap = held.n;
+        fprintf(stderr, "(resumed %zu tokens from %s)\n", held.n, session_file);
+    }
     char *line = NULL;
     size_t cap = 0;
-    int32_t *ids = NULL;
-    size_t ids_cap = 0;
-    for (;;) {
+    for (uint64_t answer = 0;; answer++) {
         if (interactive) {
             fputs("> ", stdout);
             fflush(stdout);
@@ -90,56 +217,32 @@ int cmd_chat(int argc, char **argv) {
         if (!strcmp(line, "/quit") || !strcmp(line, "/exit")) break;
         if (!strcmp(line, "/reset")) {
             lfm2moe_session_reset(s);
-            turns = 0;
+            held.n = 0;
             fprintf(stderr, "(conversation reset)\n");
             continue;
         }
-        /* this turn's text: the whole template first, then only the new part */
-        json_buf text = {0};
-        if (turns == 0) {
-            if (first_turn(model, o.system, line, &text)) {
-                json_buf_free(&text);
-                rc = 1;
-                break;
-            }
-        } else {
-            static const char open[] = "<|im_end|>\n<|im_start|>user\n";
-            static const char close[] = "<|im_end|>\n<|im_start|>assistant\n";
-            json_buf_append(&text, open, sizeof open - 1);
-            json_buf_append(&text, line, (size_t)got);
-            json_buf_append(&text, close, sizeof close - 1);
-        }
-        if (text.oom) {
-            json_buf_free(&text);
-            rc = cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY);
+        int b = build_prompt(model, &o, &held, line, &prompt);
+        if (b < 0) {
+            rc = 1;
             break;
         }
-        size_t n = 0;
-        int st = lfm2moe_tokenize(model, text.data, text.len, LFM2MOE_TOKENIZE_PARSE_SPECIAL,
-                                  ids, ids_cap, &n);
-        if (st == LFM2MOE_ERR_BUFFER_TOO_SMALL) {
-            int32_t *bigger = realloc(ids, n * sizeof *ids);
-            if (!bigger) {
-                json_buf_free(&text);
-                rc = cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY);
-                break;
-            }
-            ids = bigger;
-            ids_cap = n;
-            st = lfm2moe_tokenize(model, text.data, text.len, LFM2MOE_TOKENIZE_PARSE_SPECIAL,
-                                  ids, ids_cap, &n);
-        }
-        json_buf_free(&text);
-        if (st) {
-            rc = cli_fail("tokenize", st);
-            break;
-        }
+        if (b > 0) continue;
+        /* a regenerated answer should differ: a new seed per answer */
+        gp.sampling.seed = o.sp.seed + answer;
         lfm2moe_generate_result r = {.struct_size = sizeof r};
         gen_sigint_target(s);
-        st = lfm2moe_generate(s, ids, n, &gp, &r);
+        int st = lfm2moe_generate(s, prompt.t, prompt.n, &gp, &r);
         gen_sigint_target(NULL);
+        think_view_end(&view);
         putchar('\n');
         fflush(stdout);
+        free(held.t);
+        held = (toks){0};
+        if (!(held.t = gen_session_tokens(s, &held.n))) {
+            rc = 1;
+            break;
+        }
+        held.cap = held.n;
         if (st == LFM2MOE_ERR_CONTEXT_FULL) {
             fprintf(stderr, "lfm2moe chat: the context is full: /reset to start over\n");
             continue;
@@ -148,7 +251,8 @@ int cmd_chat(int argc, char **argv) {
             rc = cli_fail("generate", st);
             break;
         }
-        if (r.n_prompt_tokens > 0) turns++; /* else cancelled before the prompt was in */
+        fprintf(stderr, "[reused %d, evaluated %d prompt tokens]\n", r.n_prompt_reused,
+                r.n_prompt_tokens);
         if (r.stop_reason == LFM2MOE_STOP_CANCELLED) fprintf(stderr, "(stopped)\n");
         if (r.stop_reason == LFM2MOE_STOP_CONTEXT_FULL)
             fprintf(stderr, "lfm2moe chat: the context is full: /reset to start over\n");
@@ -158,9 +262,14 @@ int cmd_chat(int argc, char **argv) {
             fprintf(stderr, "[prompt %d tokens, position %d]\n", r.n_prompt_tokens, (int)pos);
             gen_print_timings(&r);
         }
+        if (session_file && gen_session_store(s, session_file)) {
+            rc = 1;
+            break;
+        }
     }
     free(line);
-    free(ids);
+    free(held.t);
+    free(prompt.t);
     lfm2moe_session_free(s);
     lfm2moe_model_free(model);
     return rc;

@@ -4,7 +4,10 @@
  * one) and special tokens parsed; with --chat it is first rendered by the
  * chat template as a user message (plus the system message) with the
  * assistant's generation prompt, and not given a BOS (the template starts
- * with <|startoftext|>).  Ctrl-C stops the generation. */
+ * with <|startoftext|>).  Ctrl-C stops the generation.
+ * --prompt-cache FILE: start from the session saved in FILE (if it is one
+ * of this model), evaluate only the prompt tokens past the common prefix,
+ * and save the session (prompt + answer) to FILE afterwards. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,8 @@ static void usage(void) {
             "usage: lfm2moe generate [-m MODEL] (-p TEXT | -f FILE) [--chat] [options]\n"
             "  -p TEXT             prompt\n"
             "  -f FILE             read the prompt from FILE\n"
-            "  --chat              render the prompt as a user turn with the chat template\n%s",
+            "  --chat              render the prompt as a user turn with the chat template\n"
+            "  --prompt-cache FILE reuse the session saved in FILE (common prefix), save it after\n%s",
             gen_opts_usage);
 }
 
@@ -73,31 +77,10 @@ static char *render_chat(const lfm2moe_model *m, const char *system, const char 
     return buf;
 }
 
-/* Tokens of text[0..len) (size query first); NULL on failure. */
-static int32_t *tokenize_all(const lfm2moe_model *m, const char *text, size_t len,
-                             uint32_t flags, size_t *n) {
-    int st = lfm2moe_tokenize(m, text, len, flags, NULL, 0, n);
-    if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) {
-        cli_fail("tokenize", st);
-        return NULL;
-    }
-    int32_t *ids = malloc((*n ? *n : 1) * sizeof *ids);
-    if (!ids) {
-        fprintf(stderr, "lfm2moe: out of memory\n");
-        return NULL;
-    }
-    if ((st = lfm2moe_tokenize(m, text, len, flags, ids, *n, n))) {
-        cli_fail("tokenize", st);
-        free(ids);
-        return NULL;
-    }
-    return ids;
-}
-
 int cmd_generate(int argc, char **argv) {
     gen_opts o;
     gen_opts_init(&o, 256);
-    const char *prompt = NULL, *file = NULL;
+    const char *prompt = NULL, *file = NULL, *cache = NULL;
     int chat = 0;
     for (int i = 1; i < argc; i++) {
         int r = gen_opt_parse(&o, argc, argv, &i);
@@ -107,6 +90,8 @@ int cmd_generate(int argc, char **argv) {
             prompt = argv[++i];
         else if (!strcmp(argv[i], "-f") && i + 1 < argc)
             file = argv[++i];
+        else if (!strcmp(argv[i], "--prompt-cache") && i + 1 < argc)
+            cache = argv[++i];
         else if (!strcmp(argv[i], "--chat"))
             chat = 1;
         else {
@@ -152,7 +137,7 @@ int cmd_generate(int argc, char **argv) {
         if (o.system)
             fprintf(stderr, "lfm2moe generate: --system is ignored without --chat\n");
     }
-    if (!(ids = tokenize_all(model, in, in_len, flags, &n))) goto done;
+    if (!(ids = gen_tokenize(model, in, in_len, flags, &n))) goto done;
     if (!n) {
         fprintf(stderr, "lfm2moe generate: the prompt is empty\n");
         goto done;
@@ -166,6 +151,12 @@ int cmd_generate(int argc, char **argv) {
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
     gp.callback = gen_print_piece;
+    gp.flags = LFM2MOE_GENERATE_REUSE_PREFIX;
+    if (cache && gen_session_restore(s, cache) && o.verbose) {
+        int32_t held = 0;
+        lfm2moe_session_position(s, &held);
+        fprintf(stderr, "lfm2moe: %s holds %d tokens\n", cache, held);
+    }
     lfm2moe_generate_result r = {.struct_size = sizeof r};
     gen_sigint_install();
     gen_sigint_target(s);
@@ -178,7 +169,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     gen_print_timings(&r);
-    rc = 0;
+    rc = cache ? gen_session_store(s, cache) : 0;
 done:
     free(ids);
     free(rendered);

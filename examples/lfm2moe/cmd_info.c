@@ -1,16 +1,63 @@
-/* lfm2moe info -m MODEL: what a GGUF file holds, as the library sees it. */
+/* lfm2moe info -m MODEL [--ctx N[,N...] [-t THREADS]]: what a GGUF file
+ * holds, as the library sees it; with --ctx, the memory of a session of
+ * each context length for each KV cache type (lfm2moe_session_memory_size). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
+/* KV bytes per token of each cache type, and lfm2moe_session_memory_size
+ * for each context of the comma-separated list. */
+static int print_session_memory(const lfm2moe_model *model, const lfm2moe_model_info *in,
+                                const char *ctx_list, int threads) {
+    const long long elems = 2LL * in->n_attention_block * in->n_head_kv * in->head_dim;
+    printf("KV cache per token (%d attention blocks x K,V x %d kv heads x %d): %lld elements: "
+           "f32 %lld B, f16 %lld B, q8_0 %lld B\n",
+           in->n_attention_block, in->n_head_kv, in->head_dim, elems, elems * 4, elems * 2,
+           elems * 34 / 32);
+    printf("session memory (lfm2moe_session_memory_size: KV cache, conv state, scratch for the "
+           "default n_batch, %d threads):\n", threads);
+    printf("  %8s %12s %12s %12s\n", "n_ctx", "f32 MiB", "f16 MiB", "q8_0 MiB");
+    for (const char *c = ctx_list; *c;) {
+        char *end;
+        long n_ctx = strtol(c, &end, 10);
+        if (end == c || n_ctx < 1 || n_ctx > 0x7fffffffL || (*end && *end != ',')) {
+            fprintf(stderr, "lfm2moe info: bad --ctx list '%s'\n", ctx_list);
+            return 2;
+        }
+        printf("  %8ld", n_ctx);
+        for (int t = 0; t < 3; t++) {
+            lfm2moe_session_params sp;
+            lfm2moe_session_params_init(&sp);
+            sp.n_ctx = (int32_t)n_ctx;
+            sp.n_threads = threads;
+            sp.kv_type = t;
+            uint64_t bytes = 0;
+            int st = lfm2moe_session_memory_size(model, &sp, &bytes);
+            if (st)
+                printf(" %12s", lfm2moe_status_string(st));
+            else
+                printf(" %12.1f", (double)bytes / (1024.0 * 1024.0));
+        }
+        printf("\n");
+        c = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
-    const char *path = NULL;
+    const char *path = NULL, *ctx_list = NULL;
+    int threads = 2;
     for (int i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc)
             path = argv[++i];
+        else if (!strcmp(argv[i], "--ctx") && i + 1 < argc)
+            ctx_list = argv[++i];
+        else if (!strcmp(argv[i], "-t") && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: lfm2moe info -m MODEL\n");
+            fprintf(stderr, "usage: lfm2moe info -m MODEL [--ctx N[,N...] [-t THREADS]]\n");
             return 2;
         }
     }
@@ -68,6 +115,7 @@ int cmd_info(int argc, char **argv) {
                (double)bytes[ti.type] / (1024.0 * 1024.0));
         count[ti.type] = 0; /* print each type once */
     }
+    int rc = ctx_list ? print_session_memory(model, &in, ctx_list, threads) : 0;
     lfm2moe_model_free(model);
-    return 0;
+    return rc;
 }

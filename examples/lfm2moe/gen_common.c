@@ -252,9 +252,57 @@ static double rate(int n, double s) {
 
 void gen_print_timings(const lfm2moe_generate_result *r) {
     fprintf(stderr,
-            "lfm2moe: prompt %d tokens in %.3f s (%.2f tok/s), generated %d tokens in %.3f s "
-            "(%.2f tok/s), stop: %s\n",
-            r->n_prompt_tokens, r->prompt_seconds, rate(r->n_prompt_tokens, r->prompt_seconds),
+            "lfm2moe: prompt %d tokens (%d reused) in %.3f s (%.2f tok/s), generated %d tokens "
+            "in %.3f s (%.2f tok/s), stop: %s\n",
+            r->n_prompt_tokens, r->n_prompt_reused, r->prompt_seconds, rate(r->n_prompt_tokens, r->prompt_seconds),
             r->n_generated, r->generate_seconds, rate(r->n_generated, r->generate_seconds),
             gen_stop_name(r->stop_reason));
+}
+
+/* Tokens of text[0..len) (size query first); NULL on failure. */
+int32_t *gen_tokenize(const lfm2moe_model *m, const char *text, size_t len,
+                             uint32_t flags, size_t *n) {
+    int st = lfm2moe_tokenize(m, text, len, flags, NULL, 0, n);
+    if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) {
+        cli_fail("tokenize", st);
+        return NULL;
+    }
+    int32_t *ids = malloc((*n ? *n : 1) * sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "lfm2moe: out of memory\n");
+        return NULL;
+    }
+    if ((st = lfm2moe_tokenize(m, text, len, flags, ids, *n, n))) {
+        cli_fail("tokenize", st);
+        free(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+int32_t *gen_session_tokens(const lfm2moe_session *s, size_t *n) {
+    lfm2moe_session_tokens(s, NULL, 0, n); /* BUFFER_TOO_SMALL with the count */
+    int32_t *t = malloc((*n ? *n : 1) * sizeof *t);
+    if (!t || lfm2moe_session_tokens(s, t, *n, n)) {
+        free(t);
+        fprintf(stderr, "lfm2moe: out of memory\n");
+        return NULL;
+    }
+    return t;
+}
+
+int gen_session_restore(lfm2moe_session *s, const char *path) {
+    if (access(path, F_OK) != 0)
+        return 0;
+    int st = lfm2moe_session_load_file(s, path);
+    if (st) {
+        fprintf(stderr, "lfm2moe: not using %s: %s\n", path, lfm2moe_last_error());
+        return 0;
+    }
+    return 1;
+}
+
+int gen_session_store(const lfm2moe_session *s, const char *path) {
+    int st = lfm2moe_session_save_file(s, path);
+    return st ? cli_fail("save session", st) : 0;
 }

@@ -55,4 +55,19 @@ const char *gen_stop_name(int reason);
 /* "prompt N tokens, X s (Y tok/s); generated ..." on stderr. */
 void gen_print_timings(const lfm2moe_generate_result *r);
 
+/* Tokens of text[0..len) with the tokenizer flags (malloc'd, *n of them);
+ * NULL on failure (message printed). */
+int32_t *gen_tokenize(const lfm2moe_model *m, const char *text, size_t len, uint32_t flags,
+                      size_t *n);
+
+/* The session's tokens (malloc'd, *n of them); NULL on failure. */
+int32_t *gen_session_tokens(const lfm2moe_session *s, size_t *n);
+
+/* Load a snapshot into the session if `path` exists: 1 loaded, 0 no file
+ * or not usable (a note on stderr says why, the session is unchanged). */
+int gen_session_restore(lfm2moe_session *s, const char *path);
+
+/* Save the session to `path`; 0 or 1 (message printed). */
+int gen_session_store(const lfm2moe_session *s, const char *path);
+
 #endif

@@ -15,6 +15,7 @@
 #define LFM_VEC_H
 
 #include <stdint.h>
+#include <string.h>
 
 #if defined(LFM_VEC_AVX2) || defined(LFM_VEC_AVX512)
 #include <immintrin.h>
@@ -40,6 +41,12 @@ typedef __m256 vf;
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
 #define VREGS 16 /* architectural vector registers (for choosing tile sizes) */
 #define vzero() _mm256_setzero_ps()
+/* VN halves / VN int8 at p as floats, and one half at p (F16C: the
+ * attention tiles of the F16 and Q8_0 caches) */
+#define vld_h(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define vld_i8(p)                                                                              \
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+#define vh1(p) _cvtsh_ss(*(const uint16_t *)(p))
 
 /* lane masks: vlanes_below(m) sets lanes i < m (0 <= m <= VN); vsel picks
  * a where the mask is set, b elsewhere */
@@ -100,6 +107,10 @@ typedef __m512 vf;
 #define VSCALEF(a, n) _mm512_scalef_ps((a), (n))
 #define VREGS 32
 #define vzero() _mm512_setzero_ps()
+#define vld_h(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define vld_i8(p)                                                                              \
+    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
+#define vh1(p) _cvtsh_ss(*(const uint16_t *)(p))
 
 typedef __mmask16 vmask;
 #define vlanes_below(m) ((vmask)((1u << (m)) - 1))
@@ -140,6 +151,15 @@ typedef float32x4_t vf;
     vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23))
 #define VREGS 32
 #define vzero() vdupq_n_f32(0.0f)
+#define vld_h(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(p))))
+static inline float32x4_t vld_i8_neon(const void *p) {
+    int32_t w;
+    memcpy(&w, p, sizeof w);
+    const int8x8_t b = vreinterpret_s8_s32(vdup_n_s32(w));
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(b))));
+}
+#define vld_i8(p) vld_i8_neon(p)
+#define vh1(p) vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_dup_u16((const uint16_t *)(p)))), 0)
 
 typedef uint32x4_t vmask;
 static inline vmask vlanes_below(int64_t m) {

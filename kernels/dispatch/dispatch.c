@@ -61,7 +61,9 @@ static void fill_scalar(lfm_kernels *k) {
     k->axpy = lfm_axpy_ref;
     k->rope_neox = lfm_rope_neox_ref;
     k->shortconv = lfm_shortconv_ref;
-    k->attn = lfm_attention_tile;
+    k->attn[LFM_KV_F32] = lfm_attention_tile;
+    k->attn[LFM_KV_F16] = lfm_attention_tile_f16;
+    k->attn[LFM_KV_Q8_0] = lfm_attention_tile_q8_0;
 }
 
 #ifdef LFM_HAVE_X86_SIMD
@@ -71,7 +73,7 @@ static void fill_avx2(lfm_kernels *k) {
 }
 static void fill_avx512(lfm_kernels *k) {
     lfm_ops_fill_avx512(k);
-    k->attn = lfm_attention_tile_avx512; /* 512-bit tile measured faster */
+    lfm_attention_tiles_avx512(k->attn); /* 512-bit tiles measured faster */
 }
 #endif
 #ifdef LFM_HAVE_ARM_NEON

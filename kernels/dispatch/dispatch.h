@@ -26,7 +26,7 @@
  *   mm[]   each output equal to what dot[] gives for that row pair, up to
  *          the same reordering;
  *   attn   the scalar tile up to float summation order and a polynomial
- *          exp (x86_attention.h states the bound);
+ *          exp (kernels/gqa/attn_tile.h states the bound);
  *   rmsnorm, silu_mul, axpy, rope_neox, shortconv: see
  *          kernels/elementwise/simd_*.h (axpy, rope, shortconv bit-identical;
  *          rmsnorm <= 1 ulp; silu_mul a few ulp). */
@@ -65,7 +65,7 @@ typedef struct lfm_kernels {
     lfm_dot_fn dot[LFM_TYPE_COUNT]; /* by weight type; NULL: not computable */
     lfm_act_fn act[LFM_TYPE_COUNT]; /* by activation type */
     lfm_mm_fn mm[LFM_TYPE_COUNT];   /* by weight type; NULL: loop over dot */
-    lfm_attn_fn attn;               /* causal attention tile (attention.h) */
+    lfm_attn_fn attn[LFM_KV_COUNT]; /* causal attention tile by cache type (attention.h) */
     lfm_rmsnorm_fn rmsnorm;         /* element-wise ops: never NULL */
     lfm_silu_mul_fn silu_mul;
     lfm_axpy_fn axpy;
@@ -75,7 +75,8 @@ typedef struct lfm_kernels {
 
 /* The table in use (never NULL). */
 const lfm_kernels *lfm_kernels_active(void);
-/* The table of a level, or NULL if this CPU/build cannot run it. */
+/* The table of a level, or NULL if this CPU/build cannot run it.  For the
+ * tests and benchmarks, which compare levels side by side. */
 const lfm_kernels *lfm_kernels_at(int isa);
 
 /* Best level this CPU has and this build has kernels for. */

@@ -1,8 +1,6 @@
-/* aarch64 NEON attention tile (attention.h): attn_tile.h on 128-bit
- * registers. */
+/* aarch64 NEON attention tiles (attention.h): attn_tile.h on 128-bit
+ * registers, one per cache type. */
 #define LFM_VEC_NEON 1
 #include "attn_tile.h"
 
-void lfm_attention_tile_neon(const lfm_attn_tile *a) {
-    attn_tile(a);
-}
+ATTN_TILES(neon)

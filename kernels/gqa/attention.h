@@ -11,7 +11,17 @@
  *   K : [n_ctx / KBLK][D][KBLK]  keys in blocks of KBLK positions, each block
  *       transposed, so KBLK scores come from broadcast-q multiply-adds with
  *       no horizontal sums: key(p)[i] = K[(p / KBLK) * D * KBLK + i * KBLK + p % KBLK]
- *   V : [n_ctx][D]               values, position-major (rows for p * v) */
+ *   V : [n_ctx][D]               values, position-major (rows for p * v)
+ *
+ * The element type of both is the cache type (LFM_KV_*, the values of the
+ * public lfm2moe_kv_type):
+ *   F32   floats, as above;
+ *   F16   IEEE halves in the same places;
+ *   Q8_0  int8 codes times a half scale per 32 consecutive dimensions of
+ *         one position (D a multiple of 32).  A key block is its scales
+ *         [D/32][KBLK] (halves) followed by its codes [D][KBLK] (int8); a
+ *         value row is D/32 ggml Q8_0 blocks (half scale, 32 codes).
+ * A kv head's K and V take the same number of bytes (lfm_kv_head_bytes). */
 #ifndef LFM_ATTENTION_H
 #define LFM_ATTENTION_H
 
@@ -31,6 +41,59 @@ static inline int64_t lfm_attn_ctx_alloc(int64_t n_ctx) {
     return (n_ctx + LFM_ATTN_KBLK - 1) / LFM_ATTN_KBLK * LFM_ATTN_KBLK;
 }
 
+/* Cache element types (values of lfm2moe_kv_type). */
+enum { LFM_KV_F32 = 0, LFM_KV_F16 = 1, LFM_KV_Q8_0 = 2, LFM_KV_COUNT = 3 };
+#define LFM_KV_Q8_GROUP 32 /* dimensions per Q8_0 scale */
+
+/* Bytes of one key block (KBLK positions) of a kv head. */
+static inline int64_t lfm_kv_kblock_bytes(int kv_type, int64_t D) {
+    switch (kv_type) {
+    case LFM_KV_F16: return D * LFM_ATTN_KBLK * 2;
+    case LFM_KV_Q8_0: return D * LFM_ATTN_KBLK + D / LFM_KV_Q8_GROUP * LFM_ATTN_KBLK * 2;
+    default: return D * LFM_ATTN_KBLK * 4;
+    }
+}
+
+/* Bytes of one position's value row of a kv head. */
+static inline int64_t lfm_kv_vrow_bytes(int kv_type, int64_t D) {
+    switch (kv_type) {
+    case LFM_KV_F16: return D * 2;
+    case LFM_KV_Q8_0: return D / LFM_KV_Q8_GROUP * (2 + LFM_KV_Q8_GROUP);
+    default: return D * 4;
+    }
+}
+
+/* Bytes of one kv head's K cache (and, equally, of its V cache) for a
+ * context of n_ctx positions. */
+static inline int64_t lfm_kv_head_bytes(int kv_type, int64_t n_ctx, int64_t D) {
+    return lfm_attn_ctx_alloc(n_ctx) / LFM_ATTN_KBLK * lfm_kv_kblock_bytes(kv_type, D);
+}
+
+/* Leading bytes of a kv head's K (V) cache that hold positions 0..n_pos-1:
+ * what a copy of the first n_pos positions must take (K in whole key blocks;
+ * the rest of the last block is padding that is never read). */
+static inline int64_t lfm_kv_k_prefix_bytes(int kv_type, int64_t n_pos, int64_t D) {
+    return lfm_attn_ctx_alloc(n_pos) / LFM_ATTN_KBLK * lfm_kv_kblock_bytes(kv_type, D);
+}
+static inline int64_t lfm_kv_v_prefix_bytes(int kv_type, int64_t n_pos, int64_t D) {
+    return n_pos * lfm_kv_vrow_bytes(kv_type, D);
+}
+
+/* Whether a cache type can hold heads of size D (Q8_0: whole groups). */
+static inline int lfm_kv_type_fits(int kv_type, int64_t D) {
+    return kv_type == LFM_KV_F32 || kv_type == LFM_KV_F16 ||
+           (kv_type == LFM_KV_Q8_0 && D % LFM_KV_Q8_GROUP == 0);
+}
+
+/* Store the key and value of position p (D floats each) into a kv head's
+ * caches kc, vc of type kv_type (Q8_0: codes rounded to nearest). */
+void lfm_kv_store(int kv_type, void *kc, void *vc, int64_t p, const float *key,
+                  const float *value, int32_t D);
+/* Element i of the key / value of position p, as the attention kernels see
+ * it (dequantized). */
+float lfm_kv_key(int kv_type, const void *kc, int64_t p, int32_t i, int32_t D);
+float lfm_kv_value(int kv_type, const void *vc, int64_t p, int32_t i, int32_t D);
+
 /* Floats of per-thread scratch any attn kernel needs for a context of n_ctx
  * and head size D: LFM_ATTN_ROWS score rows plus LFM_ATTN_ROWS output rows. */
 static inline size_t lfm_attn_scratch_floats(int64_t n_ctx, int64_t D) {
@@ -41,15 +104,15 @@ static inline size_t lfm_attn_scratch_floats(int64_t n_ctx, int64_t D) {
  *   q   : query head j (0 <= j < G) of token t at q[t * q_stride + j * D],
  *         [n][G][D] with row stride q_stride (normed and rotated)
  *   out : same layout, out_stride
- *   k,v : the kv head's caches (layout above), holding positions
- *         0 .. pos0+n-1
+ *   k,v : the kv head's caches (layout and element type above: each
+ *         cache type has its own kernels), holding positions 0 .. pos0+n-1
  * out = softmax(q . key * scale) . value per (token, head) row: max
  * subtracted before exponentiating. */
 typedef struct lfm_attn_tile {
     float *out;
     const float *q;
     int64_t out_stride, q_stride;
-    const float *k, *v;
+    const void *k, *v;
     int64_t pos0;
     int32_t n, G, D;
     float scale;
@@ -58,13 +121,16 @@ typedef struct lfm_attn_tile {
 
 typedef void (*lfm_attn_fn)(const lfm_attn_tile *a);
 
-/* Scalar reference: one row at a time, softmax sum in double. */
-void lfm_attention_tile(const lfm_attn_tile *a);
+/* Scalar references, one per cache type: one row at a time, softmax sum in
+ * double, keys and values dequantized element by element (lfm_kv_key). */
+void lfm_attention_tile(const lfm_attn_tile *a); /* F32 */
+void lfm_attention_tile_f16(const lfm_attn_tile *a);
+void lfm_attention_tile_q8_0(const lfm_attn_tile *a);
 
 /* SIMD versions (x86_attn_avx2.c, x86_attn_avx512.c, arm_attn_neon.c), built for their ISA and
- * reached only through the dispatch table (dispatch.h). */
-void lfm_attention_tile_avx2(const lfm_attn_tile *a);
-void lfm_attention_tile_avx512(const lfm_attn_tile *a);
-void lfm_attention_tile_neon(const lfm_attn_tile *a);
+ * reached only through the dispatch table (dispatch.h), indexed by cache type. */
+void lfm_attention_tiles_avx2(lfm_attn_fn fns[LFM_KV_COUNT]);
+void lfm_attention_tiles_avx512(lfm_attn_fn fns[LFM_KV_COUNT]);
+void lfm_attention_tiles_neon(lfm_attn_fn fns[LFM_KV_COUNT]);
 
 #endif

@@ -5,7 +5,9 @@
  * Numerics against the scalar reference: scores are the same products
  * summed in the same order, fused (FMA); exp is v_expf_neg (a few ulp); the
  * softmax sum is in float (VN partial sums, then a tree) instead of double
- * and the weights are applied before the 1/sum scaling.  The bound is
+ * and the weights are applied before the 1/sum scaling.  F16 and Q8_0
+ * caches: elements converted exactly to float (Q8_0: times their scale,
+ * the same product the reference takes), then as F32.  The bound is
  * stated and checked in tests/test_simd.c (test_attention). */
 #ifndef LFM_ATTN_TILE_H
 #define LFM_ATTN_TILE_H
@@ -30,26 +32,49 @@
  * column chunks pass over them. */
 #define ATTN_VCHUNK 64
 
+/* VN consecutive key elements (dimension i, positions off .. off+VN-1 of
+ * the key block at kb) as floats; Q8_0 codes times the group's scales dq. */
+ATTN_INLINE vf attn_key_vec(const uint8_t *kb, int32_t D, int32_t i, int off, vf dq,
+                            const int kvt) {
+    const int64_t at = (int64_t)i * LFM_ATTN_KBLK + off;
+    if (kvt == LFM_KV_F16)
+        return vld_h((const uint16_t *)kb + at);
+    if (kvt == LFM_KV_Q8_0)
+        return vmul(vld_i8(kb + D / LFM_KV_Q8_GROUP * LFM_ATTN_KBLK * 2 + at), dq);
+    return vld((const float *)kb + at);
+}
+
 /* S[r][p0 + c VN + l] = scale * q[r] . key(p0 + c VN + l), r < 4, c < nv,
  * for the nv * VN positions from p0 = the key block kb starts (kb: the
- * block's [D][KBLK], the next ones follow every bs floats).  A key row of
- * the step is nv loads reused by the 4 broadcast queries.  nv is a
- * constant at each call (the loops unroll into registers). */
+ * block, the next ones follow every bs bytes).  A key row of the step is
+ * nv loads reused by the 4 broadcast queries; a Q8_0 cache multiplies the
+ * codes by their scales once per load, for the 4 rows.  nv and kvt are
+ * constants at each call (the loops unroll into registers). */
 ATTN_INLINE void attn_scores_step(float *s, int64_t s_stride, const float *q[4],
-                                  const float *kb, int64_t bs, int32_t D, vf sc, const int nv) {
+                                  const uint8_t *kb, int64_t bs, int32_t D, vf sc, const int nv,
+                                  const int kvt) {
     vf acc[4][ATTN_SV];
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < nv; c++)
             acc[r][c] = vzero();
-    for (int32_t i = 0; i < D; i++) {
-        vf k[ATTN_SV];
+    const int32_t group = kvt == LFM_KV_Q8_0 ? LFM_KV_Q8_GROUP : D;
+    for (int32_t i0 = 0; i0 < D; i0 += group) {
+        vf dq[ATTN_SV];
         for (int c = 0; c < nv; c++)
-            k[c] = vld(kb + c * VN / LFM_ATTN_KBLK * bs + i * LFM_ATTN_KBLK +
-                       c * VN % LFM_ATTN_KBLK);
-        for (int r = 0; r < 4; r++) {
-            const vf x = vdup(q[r][i]);
+            dq[c] = kvt == LFM_KV_Q8_0
+                        ? vld_h((const uint16_t *)(kb + c * VN / LFM_ATTN_KBLK * bs) +
+                                i0 / LFM_KV_Q8_GROUP * LFM_ATTN_KBLK + c * VN % LFM_ATTN_KBLK)
+                        : vzero();
+        for (int32_t i = i0; i < i0 + group; i++) {
+            vf k[ATTN_SV];
             for (int c = 0; c < nv; c++)
-                acc[r][c] = vfma(x, k[c], acc[r][c]);
+                k[c] = attn_key_vec(kb + c * VN / LFM_ATTN_KBLK * bs, D, i,
+                                    c * VN % LFM_ATTN_KBLK, dq[c], kvt);
+            for (int r = 0; r < 4; r++) {
+                const vf x = vdup(q[r][i]);
+                for (int c = 0; c < nv; c++)
+                    acc[r][c] = vfma(x, k[c], acc[r][c]);
+            }
         }
     }
     for (int r = 0; r < 4; r++)
@@ -58,17 +83,18 @@ ATTN_INLINE void attn_scores_step(float *s, int64_t s_stride, const float *q[4],
 }
 
 /* S[r][p] = scale * q[r] . key(p), r < 4, p < nblk * KBLK. */
-static void attn_scores(float *S, int64_t s_stride, const float *q[4], const float *k,
-                        int64_t nblk, int32_t D, float scale) {
+ATTN_INLINE void attn_scores(float *S, int64_t s_stride, const float *q[4], const void *k,
+                             int64_t nblk, int32_t D, float scale, const int kvt) {
     const vf sc = vdup(scale);
-    const int64_t bs = (int64_t)D * LFM_ATTN_KBLK; /* floats per key block */
+    const int64_t bs = lfm_kv_kblock_bytes(kvt, D);    /* bytes per key block */
     const int64_t step = ATTN_SV * VN / LFM_ATTN_KBLK; /* key blocks per step */
+    const uint8_t *kb = k;
     int64_t b = 0;
     for (; b + step <= nblk; b += step)
-        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, k + b * bs, bs, D, sc, ATTN_SV);
+        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + b * bs, bs, D, sc, ATTN_SV, kvt);
     for (; b < nblk; b++) /* one block at a time (AVX-512's odd last block) */
-        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, k + b * bs, bs, D, sc,
-                         LFM_ATTN_KBLK / VN);
+        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + b * bs, bs, D, sc,
+                         LFM_ATTN_KBLK / VN, kvt);
 }
 
 /* s[0..len) <- exp(s - max s[0..len)); s[len..npos) <- 0 (positions the
@@ -102,11 +128,25 @@ static float attn_softmax_row(float *s, int64_t len, int64_t npos) {
     return vhsum(sum);
 }
 
+/* VN values of position p's row (at row), columns d .. d+VN-1, as
+ * floats; Q8_0 codes times their block's scale (d within one block). */
+ATTN_INLINE vf attn_value_vec(const uint8_t *row, int32_t d, const int kvt) {
+    if (kvt == LFM_KV_F16)
+        return vld_h((const uint16_t *)row + d);
+    if (kvt == LFM_KV_Q8_0) {
+        const uint8_t *blk = row + d / LFM_KV_Q8_GROUP * (2 + LFM_KV_Q8_GROUP);
+        return vmul(vld_i8(blk + 2 + d % LFM_KV_Q8_GROUP), vdup(vh1(blk)));
+    }
+    return vld((const float *)row + d);
+}
+
 /* O[r][d .. d + nv VN) (+)= sum_{p in [p0,p1)} P[r][p] v[p][d .. d + nv VN),
- * r < 4 (O: [4][D], P: rows ps apart): nv value loads reused by 4
- * broadcast weights.  nv is a constant at each call. */
-ATTN_INLINE void attn_pv_cols(float *O, int32_t D, const float *P, int64_t ps, const float *v,
-                              int64_t p0, int64_t p1, int32_t d, int first, const int nv) {
+ * r < 4 (O: [4][D], P: rows ps apart; value rows rb bytes apart): nv value
+ * loads reused by 4 broadcast weights.  nv and kvt are constants at each
+ * call. */
+ATTN_INLINE void attn_pv_cols(float *O, int32_t D, const float *P, int64_t ps, const uint8_t *v,
+                              int64_t rb, int64_t p0, int64_t p1, int32_t d, int first,
+                              const int nv, const int kvt) {
     vf acc[4][ATTN_PVV];
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < nv; c++)
@@ -114,7 +154,7 @@ ATTN_INLINE void attn_pv_cols(float *O, int32_t D, const float *P, int64_t ps, c
     for (int64_t p = p0; p < p1; p++) {
         vf x[ATTN_PVV];
         for (int c = 0; c < nv; c++)
-            x[c] = vld(v + p * D + d + c * VN);
+            x[c] = attn_value_vec(v + p * rb, d + c * VN, kvt);
         for (int r = 0; r < 4; r++) {
             const vf w = vdup(P[r * ps + p]);
             for (int c = 0; c < nv; c++)
@@ -127,22 +167,24 @@ ATTN_INLINE void attn_pv_cols(float *O, int32_t D, const float *P, int64_t ps, c
 }
 
 /* O[r][0..D) = sum_{p < npos} P[r][p] v[p], r < 4, in chunks of
- * ATTN_VCHUNK positions; the last D % VN columns (odd head sizes only)
- * scalar, fused like the vector lanes. */
-static void attn_pv(float *O, const float *P, int64_t ps, const float *v, int64_t npos,
-                    int32_t D) {
+ * ATTN_VCHUNK positions; the last D % VN columns (odd head sizes, never
+ * Q8_0) scalar, fused like the vector lanes. */
+ATTN_INLINE void attn_pv(float *O, const float *P, int64_t ps, const void *vc, int64_t npos,
+                         int32_t D, const int kvt) {
+    const uint8_t *v = vc;
+    const int64_t rb = lfm_kv_vrow_bytes(kvt, D);
     for (int64_t p0 = 0; p0 < npos; p0 += ATTN_VCHUNK) {
         const int64_t p1 = npos - p0 < ATTN_VCHUNK ? npos : p0 + ATTN_VCHUNK;
         int32_t d = 0;
         for (; d + ATTN_PVV * VN <= D; d += ATTN_PVV * VN)
-            attn_pv_cols(O, D, P, ps, v, p0, p1, d, p0 == 0, ATTN_PVV);
+            attn_pv_cols(O, D, P, ps, v, rb, p0, p1, d, p0 == 0, ATTN_PVV, kvt);
         for (; d + VN <= D; d += VN)
-            attn_pv_cols(O, D, P, ps, v, p0, p1, d, p0 == 0, 1);
+            attn_pv_cols(O, D, P, ps, v, rb, p0, p1, d, p0 == 0, 1, kvt);
         for (; d < D; d++)
             for (int r = 0; r < 4; r++) {
                 float o = p0 == 0 ? 0.0f : O[r * D + d];
                 for (int64_t p = p0; p < p1; p++)
-                    o = fmaf(P[r * ps + p], v[p * D + d], o);
+                    o = fmaf(P[r * ps + p], lfm_kv_value(kvt, vc, p, d, D), o);
                 O[r * D + d] = o;
             }
     }
@@ -154,7 +196,7 @@ static void attn_pv(float *O, const float *P, int64_t ps, const float *v, int64_
  * softmax per row (weights zeroed past the row's position), and the
  * weighted sum of values.  A short last block repeats its last row
  * (results dropped). */
-static void attn_tile(const lfm_attn_tile *a) {
+ATTN_INLINE void attn_tile(const lfm_attn_tile *a, const int kvt) {
     const int32_t G = a->G, D = a->D;
     const int64_t rows = (int64_t)a->n * G;
     const int64_t kpad = lfm_attn_ctx_alloc(a->pos0 + a->n);
@@ -173,11 +215,11 @@ static void attn_tile(const lfm_attn_tile *a) {
         }
         const int64_t npos = len[3]; /* the longest: rows are token-major */
         const int64_t nblk = (npos + LFM_ATTN_KBLK - 1) / LFM_ATTN_KBLK;
-        attn_scores(S, kpad, q, a->k, nblk, D, a->scale);
+        attn_scores(S, kpad, q, a->k, nblk, D, a->scale, kvt);
         float inv[4];
         for (int r = 0; r < 4; r++)
             inv[r] = 1.0f / attn_softmax_row(S + r * kpad, len[r], npos);
-        attn_pv(O, S, kpad, a->v, npos, D);
+        attn_pv(O, S, kpad, a->v, npos, D, kvt);
         for (int64_t r = 0; r < nr; r++) {
             float *out = a->out + out_off[r];
             for (int32_t i = 0; i < D; i++)
@@ -185,5 +227,22 @@ static void attn_tile(const lfm_attn_tile *a) {
         }
     }
 }
+
+/* The three cache types' tiles of one target, for its fill function. */
+#define ATTN_TILES(suffix)                                                                     \
+    static void tile_f32_##suffix(const lfm_attn_tile *a) {                                   \
+        attn_tile(a, LFM_KV_F32);                                                              \
+    }                                                                                          \
+    static void tile_f16_##suffix(const lfm_attn_tile *a) {                                   \
+        attn_tile(a, LFM_KV_F16);                                                              \
+    }                                                                                          \
+    static void tile_q8_0_##suffix(const lfm_attn_tile *a) {                                  \
+        attn_tile(a, LFM_KV_Q8_0);                                                             \
+    }                                                                                          \
+    void lfm_attention_tiles_##suffix(lfm_attn_fn fns[LFM_KV_COUNT]) {                         \
+        fns[LFM_KV_F32] = tile_f32_##suffix;                                                   \
+        fns[LFM_KV_F16] = tile_f16_##suffix;                                                   \
+        fns[LFM_KV_Q8_0] = tile_q8_0_##suffix;                                                 \
+    }
 
 #endif

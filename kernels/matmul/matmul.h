@@ -12,7 +12,9 @@
 size_t lfm_act_row_bytes(uint32_t wtype, int64_t n_cols);
 
 /* Encode n activation rows x[n][n_cols] (row stride x_stride floats) for
- * weights of type wtype into xq (row stride lfm_act_row_bytes). */
+ * weights of type wtype into xq (row stride lfm_act_row_bytes).  For the
+ * tests and benchmarks: the forward pass encodes rows itself, in parallel
+ * (lib/model/products.c). */
 void lfm_encode_acts(uint32_t wtype, const float *x, int64_t x_stride, int64_t n, int64_t n_cols,
                      void *xq);
 

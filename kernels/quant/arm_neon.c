@@ -182,5 +182,5 @@ void lfm_kernels_fill_neon(lfm_kernels *k) {
     k->dot[LFM_TYPE_F16] = dot_f16;
     k->dot[LFM_TYPE_BF16] = dot_bf16;
     arm_fill_int_dots(k);
-    k->attn = lfm_attention_tile_neon;
+    lfm_attention_tiles_neon(k->attn);
 }

@@ -37,7 +37,8 @@ void lfm_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 void lfm_quantize_act_row(uint32_t act_type, const float *src, void *dst, int64_t n);
 
 /* *out = dot(weight row w of type wtype, activation row a encoded as
- * lfm_quant_act_type(wtype)), n elements. */
+ * lfm_quant_act_type(wtype)), n elements, with the active table.  For the
+ * tests: the forward pass goes through the matrix kernels (matmul.h). */
 void lfm_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *a, float *out);
 
 /* 1 if lfm_quantize_row can write rows of this type: F32, F16, BF16, Q8_0,

@@ -182,5 +182,5 @@ void lfm_kernels_fill_avx2(lfm_kernels *k) {
     k->dot[LFM_TYPE_BF16] = dot_bf16;
     leg_fill(k);
     kq_fill(k);
-    k->attn = lfm_attention_tile_avx2;
+    lfm_attention_tiles_avx2(k->attn);
 }

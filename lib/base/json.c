@@ -78,29 +78,32 @@ static int hex4(const char *s, unsigned *out) {
     return 0;
 }
 
-static int put_utf8(json_buf *b, unsigned cp) {
-    char u[4];
-    size_t n;
+size_t json_utf8_encode(unsigned cp, char u[4]) {
     if (cp < 0x80) {
         u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
+        return 1;
+    }
+    if (cp < 0x800) {
         u[0] = (char)(0xC0 | (cp >> 6));
         u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
+        return 2;
+    }
+    if (cp < 0x10000) {
         u[0] = (char)(0xE0 | (cp >> 12));
         u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
         u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
+        return 3;
     }
-    return json_buf_append(b, u, n);
+    u[0] = (char)(0xF0 | (cp >> 18));
+    u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int put_utf8(json_buf *b, unsigned cp) {
+    char u[4];
+    return json_buf_append(b, u, json_utf8_encode(cp, u));
 }
 
 /* Parse a string literal at p->s (at the opening quote) into a new buffer. */
@@ -512,4 +515,59 @@ int json_dump(const json_value *v, json_buf *b) {
     }
     }
     return -1;
+}
+
+typedef struct sorted_member {
+    const char *key;
+    size_t len;
+    size_t index;
+} sorted_member;
+
+static int member_order(const void *pa, const void *pb) {
+    const sorted_member *a = pa, *b = pb;
+    int c = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
+    if (c) return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int newline_indent(const json_dump_opts *o, int level, json_buf *b) {
+    if (json_buf_append(b, "\n", 1)) return -1;
+    for (int i = 0; i < level; i++)
+        if (buf_str(b, o->indent)) return -1;
+    return 0;
+}
+
+static int dump_opts(const json_value *v, json_buf *b, const json_dump_opts *o, int level) {
+    if (level > JSON_MAX_DEPTH) return -1;
+    if (v->type != JSON_ARRAY && v->type != JSON_OBJECT) return json_dump(v, b);
+    int obj = v->type == JSON_OBJECT;
+    if (!v->n) return buf_str(b, obj ? "{}" : "[]");
+    const char *item_sep = o->item_sep ? o->item_sep : o->indent ? "," : ", ";
+    const char *key_sep = o->key_sep ? o->key_sep : ": ";
+    sorted_member *order = NULL;
+    if (obj && o->sort_keys) {
+        if (!(order = malloc(v->n * sizeof *order))) return -1;
+        for (size_t i = 0; i < v->n; i++) order[i] = (sorted_member){v->keys[i], v->key_lens[i], i};
+        qsort(order, v->n, sizeof *order, member_order);
+    }
+    int rc = -1;
+    if (json_buf_append(b, obj ? "{" : "[", 1)) goto done;
+    for (size_t k = 0; k < v->n; k++) {
+        size_t i = order ? order[k].index : k;
+        if (k && buf_str(b, item_sep)) goto done;
+        if (o->indent && newline_indent(o, level + 1, b)) goto done;
+        if (obj && (json_dump_string(v->keys[i], v->key_lens[i], b) || buf_str(b, key_sep)))
+            goto done;
+        if (dump_opts(v->items[i], b, o, level + 1)) goto done;
+    }
+    if (o->indent && newline_indent(o, level, b)) goto done;
+    rc = json_buf_append(b, obj ? "}" : "]", 1);
+done:
+    free(order);
+    return rc;
+}
+
+int json_dump_ex(const json_value *v, json_buf *b, const json_dump_opts *o) {
+    if (!o) return json_dump(v, b);
+    return dump_opts(v, b, o, 0);
 }

@@ -57,8 +57,24 @@ void json_buf_free(json_buf *b);
 /* Append v serialized as Python's json.dumps(v, ensure_ascii=False).
  * Returns 0, or -1 if memory ran out. */
 int json_dump(const json_value *v, json_buf *b);
+/* json.dumps's other arguments.  indent NULL writes one line; otherwise
+ * each member goes on its own line, indented by `indent` once per level
+ * (Python's indent=4 is "    ", indent=0 is "").  item_sep / key_sep NULL
+ * are Python's defaults: ", " (or "," when indenting) and ": ".  sort_keys
+ * orders object members by key (code point order). */
+typedef struct json_dump_opts {
+    const char *indent;
+    const char *item_sep;
+    const char *key_sep;
+    int sort_keys;
+} json_dump_opts;
+/* json_dump with options (o NULL = json_dump).  -1 if memory ran out or
+ * the value nests deeper than the parser accepts. */
+int json_dump_ex(const json_value *v, json_buf *b, const json_dump_opts *o);
 /* Append s[0..n) as a JSON string literal (same escaping). */
 int json_dump_string(const char *s, size_t n, json_buf *b);
+/* UTF-8 encoding of code point cp (<= 0x10FFFF) into out; returns its length. */
+size_t json_utf8_encode(unsigned cp, char out[4]);
 /* Append a double the way Python's json.dumps writes a float. */
 int json_dump_double(double x, json_buf *b);
 

@@ -144,6 +144,9 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
     const struct lfm_vocab *v = s->model->vocab;
     if (!v)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the model has no tokenizer", fn);
+    if (params->flags & ~(uint32_t)LFM2MOE_GENERATE_REUSE_PREFIX)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, params->flags);
+    const int reuse = (params->flags & LFM2MOE_GENERATE_REUSE_PREFIX) != 0;
     if (!n_prompt && s->logits_first < 0)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "%s: no prompt and no logits to continue from (empty session)", fn);
@@ -168,19 +171,31 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
     for (size_t i = 0; i < params->n_stop_strings; i++)
         g.stop_len[i] = strlen(params->stop_strings[i]);
 
-    int32_t reason = LFM2MOE_STOP_NONE, n_gen = 0, n_eval = 0, last = -1;
+    int32_t reason = LFM2MOE_STOP_NONE, n_gen = 0, n_eval = 0, last = -1, kept = 0;
     const double t0 = now_seconds();
     double t1 = t0;
+    if (n_prompt && reuse) {
+        /* keep the common prefix, but evaluate at least the last prompt
+         * token: its logits start the generation */
+        int32_t common = 0;
+        while (common < s->pos && (size_t)common < n_prompt - 1 &&
+               s->tokens[common] == prompt[common])
+            common++;
+        if ((st = lfm2moe_session_rewind(s, common)))
+            goto out;
+        kept = common;
+        for (int32_t i = 0; i < kept; i++) lfm2moe_sampler_accept(sm, prompt[i]);
+    }
     if (n_prompt) {
-        st = lfm_session_decode(s, prompt, (int32_t)n_prompt, 0);
+        st = lfm_session_decode(s, prompt + kept, (int32_t)n_prompt - kept, 0);
         if (st == LFM2MOE_ERR_CANCELLED) {
             st = LFM2MOE_OK;
             reason = LFM2MOE_STOP_CANCELLED;
         } else if (st) {
             goto out;
         } else {
-            n_eval = (int32_t)n_prompt;
-            for (size_t i = 0; i < n_prompt; i++) lfm2moe_sampler_accept(sm, prompt[i]);
+            n_eval = (int32_t)n_prompt - kept;
+            for (size_t i = (size_t)kept; i < n_prompt; i++) lfm2moe_sampler_accept(sm, prompt[i]);
         }
         t1 = now_seconds();
     }
@@ -251,6 +266,7 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
     if (result) {
         result->stop_reason = reason;
         result->n_prompt_tokens = n_eval;
+        result->n_prompt_reused = kept;
         result->n_generated = n_gen;
         result->prompt_seconds = t1 - t0;
         result->generate_seconds = now_seconds() - t1;

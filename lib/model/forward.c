@@ -33,32 +33,54 @@ typedef struct lfm2moe_session session;
 
 /* ---- token mixing: short convolution ---------------------------------- */
 
-static void conv_block(session *s, const lfm_block *b, int32_t n) {
+static void conv_block(session *s, const lfm_block *b, const lfm_fwd_part *parts, int32_t n_parts,
+                       int32_t n) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd;
     float *bcx = s->s.big; /* [n][3E]: B | C | x */
     lfm_matmul(s, &b->in_proj, s->s.xn, E, n, bcx, 3 * E);
-    float *state = s->conv + (size_t)b->conv_index * (size_t)(hp->l_cache - 1) * (size_t)E;
-    lfm_shortconv(s->s.mix, bcx, state, b->conv_kernel.data, n, E, hp->l_cache);
+    for (int32_t i = 0; i < n_parts; i++) { /* each sequence on its own state */
+        const lfm_fwd_part *pt = &parts[i];
+        float *state =
+            pt->seq->conv + (size_t)b->conv_index * (size_t)(hp->l_cache - 1) * (size_t)E;
+        /* for rewinds: checkpoints passed in this chunk, before the state moves */
+        lfm_session_conv_checkpoints(pt->seq, b->conv_index, bcx + pt->row0 * 3 * E, pt->n,
+                                     pt->pos0);
+        lfm_shortconv(s->s.mix + pt->row0 * E, bcx + pt->row0 * 3 * E, state, b->conv_kernel.data,
+                      pt->n, E, hp->l_cache);
+    }
     lfm_matmul(s, &b->out_proj, s->s.mix, E, n, s->s.xn, E); /* op output -> xn */
+}
+
+/* The part holding stacked row `row` (parts in row order). */
+static int32_t part_of_row(const lfm_fwd_part *parts, int32_t n_parts, int64_t row) {
+    int32_t lo = 0, hi = n_parts - 1;
+    while (lo < hi) {
+        const int32_t mid = (lo + hi + 1) / 2;
+        if (parts[mid].row0 <= row)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 /* ---- token mixing: grouped-query attention ---------------------------- */
 
 /* Two parallel steps: per token, norm + rope of q and k and the cache store
- * of k and v (attn_prep_rows); then per (token tile, kv head), the
- * attention of the tile's query rows (attn_worker). */
+ * of k and v, in its own session's cache (attn_prep_rows); then per
+ * (tile of one session's tokens, kv head), the attention of the tile's
+ * query rows (attn_worker). */
 typedef struct attn_task {
     session *s;
-    lfm_attn_fn fn;     /* the active table's tile kernel */
+    const lfm_kernels *kern; /* the active table (its tile kernels by cache type) */
     const lfm_block *b;
+    const lfm_fwd_part *parts;
+    int32_t n_parts;
     float *q;           /* [n][H][D], normed and rotated in place */
     float *k;           /* [n][Hkv][D], idem */
     const float *v;     /* [n][Hkv][D] */
-    float *kc, *vc;     /* this block's caches: [Hkv] x layout of attention.h */
-    int64_t head_floats; /* floats per kv head in kc and vc */
-    int32_t n, pos0;
-    int32_t tile;       /* tokens per attention chunk */
+    const lfm_attn_span *tiles;
     int32_t n_tiles;
     int64_t n_items;    /* n_tiles * Hkv */
 } attn_task;
@@ -67,33 +89,37 @@ static void attn_prep_rows(session *s, const void *arg, int64_t t0, int64_t t1) 
     const attn_task *a = arg;
     const lfm_hparams *hp = &s->model->hp;
     const int64_t D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
-    const int64_t qd = H * D, kvd = Hkv * D, cache = a->head_floats;
+    const int64_t qd = H * D, kvd = Hkv * D;
+    int32_t pi = part_of_row(a->parts, a->n_parts, t0);
     for (int64_t t = t0; t < t1; t++) {
+        while (t >= a->parts[pi].row0 + a->parts[pi].n)
+            pi++;
+        const lfm_fwd_part *pt = &a->parts[pi];
         float *qt = a->q + t * qd, *kt = a->k + t * kvd;
-        const int64_t p = a->pos0 + t;
+        const int64_t p = pt->pos0 + (t - pt->row0);
         for (int64_t h = 0; h < H; h++)
             lfm_rmsnorm(qt + h * D, qt + h * D, a->b->q_norm.data, D, hp->rms_eps);
         for (int64_t h = 0; h < Hkv; h++)
             lfm_rmsnorm(kt + h * D, kt + h * D, a->b->k_norm.data, D, hp->rms_eps);
         lfm_rope_neox(qt, (int32_t)H, (int32_t)D, p, hp->rope_freq_base);
         lfm_rope_neox(kt, (int32_t)Hkv, (int32_t)D, p, hp->rope_freq_base);
-        for (int64_t g = 0; g < Hkv; g++) {
-            float *kg = a->kc + g * cache;
-            for (int64_t i = 0; i < D; i++)
-                kg[lfm_attn_kidx(p, i, D)] = kt[g * D + i];
-            memcpy(a->vc + g * cache + p * D, a->v + t * kvd + g * D, (size_t)D * sizeof(float));
-        }
+        void *kc, *vc;
+        lfm_session_kv(pt->seq, a->b->attn_index, &kc, &vc);
+        const int64_t head = lfm_kv_head_size(pt->seq->kv_type, pt->seq->n_ctx, D);
+        for (int64_t g = 0; g < Hkv; g++)
+            lfm_kv_store(pt->seq->kv_type, (uint8_t *)kc + g * head, (uint8_t *)vc + g * head, p,
+                         kt + g * D, a->v + t * kvd + g * D, (int32_t)D);
     }
 }
 
-/* Work item w: one kv head for one tile of tokens, the costliest (latest)
- * tiles first so the cheap early ones fill the gaps at the end. */
+/* Work item w: one kv head for one tile, the last tiles (the latest
+ * positions of each session, the costliest) first so the cheap early ones
+ * fill the gaps at the end. */
 static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const attn_task *a = ctx;
     const session *s = a->s;
     const lfm_hparams *hp = &s->model->hp;
     const int64_t D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv, G = H / Hkv;
-    const int64_t cache = a->head_floats;
     long w0, w1;
     lfm_split((long)a->n_items, chunk, n_chunks, &w0, &w1);
     lfm_attn_tile tile = {
@@ -102,19 +128,24 @@ static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
         .scratch = s->s.attn + (size_t)thread * lfm_attn_scratch_floats(s->n_ctx, D),
     };
     for (long w = w0; w < w1; w++) {
-        const int64_t ti = a->n_tiles - 1 - w / Hkv, g = w % Hkv;
-        const int64_t t0 = ti * a->tile, t1 = t0 + a->tile < a->n ? t0 + a->tile : a->n;
-        tile.q = a->q + t0 * H * D + g * G * D;
-        tile.out = s->s.mix + t0 * H * D + g * G * D;
-        tile.k = a->kc + g * cache;
-        tile.v = a->vc + g * cache;
-        tile.pos0 = a->pos0 + t0;
-        tile.n = (int32_t)(t1 - t0);
-        a->fn(&tile);
+        const lfm_attn_span *sp = &a->tiles[a->n_tiles - 1 - w / Hkv];
+        const int64_t g = w % Hkv;
+        const lfm_fwd_part *pt = &a->parts[sp->part];
+        void *kc, *vc;
+        lfm_session_kv(pt->seq, a->b->attn_index, &kc, &vc);
+        const int64_t head = lfm_kv_head_size(pt->seq->kv_type, pt->seq->n_ctx, D);
+        tile.q = a->q + sp->row0 * H * D + g * G * D;
+        tile.out = s->s.mix + sp->row0 * H * D + g * G * D;
+        tile.k = (const uint8_t *)kc + g * head;
+        tile.v = (const uint8_t *)vc + g * head;
+        tile.pos0 = pt->pos0 + (sp->row0 - pt->row0);
+        tile.n = sp->n;
+        a->kern->attn[pt->seq->kv_type](&tile);
     }
 }
 
-static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t pos0) {
+static void attention_block(session *s, const lfm_block *b, const lfm_fwd_part *parts,
+                            int32_t n_parts, int32_t n) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
     const int64_t qd = H * D, kvd = Hkv * D;
@@ -123,27 +154,33 @@ static void attention_block(session *s, const lfm_block *b, int32_t n, int32_t p
                    .n = n};
     lfm_run_products(s, &qkv, s->s.xn, E, NULL);
 
-    const int64_t head_floats = lfm_kv_head_floats(s->n_ctx, D);
-    float *kc, *vc;
-    lfm_session_kv(s, b->attn_index, &kc, &vc);
-    attn_task a = {.s = s, .fn = lfm_kernels_active()->attn, .b = b, .q = q, .k = k, .v = v,
-                   .kc = kc, .vc = vc, .head_floats = head_floats, .n = n, .pos0 = pos0};
+    attn_task a = {.s = s, .kern = lfm_kernels_active(), .b = b, .parts = parts,
+                   .n_parts = n_parts, .q = q, .k = k, .v = v, .tiles = s->s.tiles};
     lfm_for_rows(s, n, attn_prep_rows, &a);
 
     /* ~32 chunks per thread: causal tiles differ in cost.  Tokens per tile:
      * a multiple of `whole`, the fewest tokens whose rows (G each) fill
      * blocks of LFM_ATTN_ROWS (with G = 1 a 1-token tile would compute 3
-     * dropped rows per row). */
+     * dropped rows per row).  A tile never spans two sessions. */
     int64_t whole = 1;
     while (whole * (H / Hkv) % LFM_ATTN_ROWS)
         whole++;
     const int64_t per = (int64_t)n * Hkv / (32 * (int64_t)s->n_threads);
-    a.tile = (int32_t)((per + whole - 1) / whole * whole);
-    if (a.tile < whole)
-        a.tile = (int32_t)whole;
-    a.n_tiles = (n + a.tile - 1) / a.tile;
-    a.n_items = (int64_t)a.n_tiles * Hkv;
-    const int64_t macs = (int64_t)n * H * (pos0 + n) * D * 2;
+    int64_t tile = (per + whole - 1) / whole * whole;
+    if (tile < whole)
+        tile = whole;
+    int64_t macs = 0;
+    int32_t n_tiles = 0;
+    for (int32_t i = 0; i < n_parts; i++) {
+        const lfm_fwd_part *pt = &parts[i];
+        for (int32_t t0 = 0; t0 < pt->n; t0 += (int32_t)tile)
+            s->s.tiles[n_tiles++] = (lfm_attn_span){
+                .part = i, .row0 = pt->row0 + t0,
+                .n = pt->n - t0 < tile ? pt->n - t0 : (int32_t)tile};
+        macs += (int64_t)pt->n * H * (pt->pos0 + pt->n) * D * 2;
+    }
+    a.n_tiles = n_tiles;
+    a.n_items = (int64_t)n_tiles * Hkv;
     lfm_pool_run(s->pool, attn_worker, &a,
                  macs < LFM_MIN_PARALLEL_MACS ? 1 : (int)a.n_items); /* -> mix [n][qd] */
     lfm_matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */
@@ -236,40 +273,52 @@ static void moe_combine_resid_rows(session *s, const void *arg, int64_t t0, int6
 }
 
 typedef struct embed_arg {
-    const int32_t *tokens;
+    const lfm_fwd_part *parts;
+    int32_t n_parts;
     const float *norm;
 } embed_arg;
 
-/* x[t] = token_embd[tokens[t]];  xn[t] = rmsnorm(x[t]) * norm. */
+/* x[t] = token_embd[token of row t];  xn[t] = rmsnorm(x[t]) * norm. */
 static void embed_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
     const embed_arg *a = arg;
     const lfm2moe_model *m = s->model;
     const int64_t E = m->hp.n_embd;
+    int32_t pi = part_of_row(a->parts, a->n_parts, t0);
     for (int64_t t = t0; t < t1; t++) {
-        lfm_dequantize_row(m->tok_embd.type, lfm_weight_row(&m->tok_embd, 0, a->tokens[t]),
+        while (t >= a->parts[pi].row0 + a->parts[pi].n)
+            pi++;
+        const int32_t token = a->parts[pi].tokens[t - a->parts[pi].row0];
+        lfm_dequantize_row(m->tok_embd.type, lfm_weight_row(&m->tok_embd, 0, token),
                            s->s.x + t * E, E);
         lfm_rmsnorm(s->s.xn + t * E, s->s.x + t * E, a->norm, E, m->hp.rms_eps);
     }
 }
 
+static int any_cancelled(const lfm_fwd_part *parts, int32_t n_parts) {
+    for (int32_t i = 0; i < n_parts; i++)
+        if (atomic_load_explicit(&parts[i].seq->cancel, memory_order_relaxed))
+            return 1;
+    return 0;
+}
+
 /* ---- the whole model -------------------------------------------------- */
 
-int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0,
-                      int32_t first_logit, float *logits_out) {
+int lfm_forward_chunk(session *s, const lfm_fwd_part *parts, int32_t n_parts, int32_t n,
+                      float *logits_out) {
     const lfm2moe_model *m = s->model;
     const lfm_hparams *hp = &m->hp;
     const int64_t E = hp->n_embd;
 
     /* every step leaves the next op's normalised input in xn */
-    embed_arg emb = {tokens, m->blocks[0].op_norm.data};
+    embed_arg emb = {parts, n_parts, m->blocks[0].op_norm.data};
     lfm_for_rows(s, n, embed_rows, &emb);
 
     for (int32_t bi = 0; bi < hp->n_block; bi++) {
         const lfm_block *b = &m->blocks[bi];
         if (b->is_attention)
-            attention_block(s, b, n, pos0);
+            attention_block(s, b, parts, n_parts, n);
         else
-            conv_block(s, b, n);
+            conv_block(s, b, parts, n_parts, n);
         resid_arg r1 = {s->s.xn, b->ffn_norm.data}; /* op output is in xn */
         lfm_for_rows(s, n, resid_rows, &r1);
 
@@ -282,13 +331,19 @@ int lfm_forward_chunk(session *s, const int32_t *tokens, int32_t n, int32_t pos0
         resid_arg r2 = {s->s.mix, next_norm}; /* FFN output -> mix */
         lfm_for_rows(s, n, b->is_moe ? moe_combine_resid_rows : resid_rows, &r2);
 
-        if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
+        if (any_cancelled(parts, n_parts))
             return lfm_fail(LFM2MOE_ERR_CANCELLED, "decode cancelled");
     }
 
-    const int32_t n_out = n - first_logit;
+    /* the rows that give logits, moved together at the front of xn (in
+     * order: a row only moves down) for one product with the output layer */
+    int64_t n_out = 0;
+    for (int32_t i = 0; i < n_parts; i++)
+        for (int64_t t = parts[i].row0 + parts[i].first_logit; t < parts[i].row0 + parts[i].n;
+             t++, n_out++)
+            if (t != n_out)
+                memcpy(s->s.xn + n_out * E, s->s.xn + t * E, (size_t)E * sizeof(float));
     if (n_out > 0)
-        lfm_matmul(s, &m->output, s->s.xn + (int64_t)first_logit * E, E, n_out, logits_out,
-               hp->n_vocab);
+        lfm_matmul(s, &m->output, s->s.xn, E, n_out, logits_out, hp->n_vocab);
     return LFM2MOE_OK;
 }

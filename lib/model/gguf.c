@@ -526,11 +526,11 @@ static int wrong_type(const gguf_kv *kv, const char *want) {
                     gguf_type_name(kv->type), want);
 }
 
+/* Absence records no message: most keys are optional, and a caller that
+ * needs one says why (a successful load must not leave an error behind). */
 static int find_or_fail(const gguf_file *f, const char *key, const gguf_kv **kv) {
     *kv = gguf_find(f, key);
-    if (!*kv)
-        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "metadata '%s' is missing", key);
-    return LFM2MOE_OK;
+    return *kv ? LFM2MOE_OK : LFM2MOE_ERR_NOT_FOUND;
 }
 
 int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out) {

@@ -82,10 +82,11 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
 
 /* Typed getters.  Integers convert between any integer types when the value
  * fits; floats accept FLOAT32/FLOAT64.  Return LFM2MOE_OK, ERR_NOT_FOUND if
- * the key is absent, ERR_BAD_MODEL (with a message naming the key) if it has
+ * the key is absent (recording no message: the caller decides whether that
+ * is an error), ERR_BAD_MODEL (with a message naming the key) if it has
  * the wrong type or does not fit. */
 int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out);
-int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
+int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out); /* tests only, so far */
 int gguf_get_f32(const gguf_file *f, const char *key, float *out);
 int gguf_get_bool(const gguf_file *f, const char *key, int *out);
 int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out);

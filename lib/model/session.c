@@ -10,12 +10,21 @@
 
 #include "attention.h"
 #include "base/errors.h"
+#include "model/cpu_topology.h"
 #include "matmul.h"
+
+_Static_assert((int)LFM2MOE_KV_F32 == (int)LFM_KV_F32 &&
+                   (int)LFM2MOE_KV_F16 == (int)LFM_KV_F16 &&
+                   (int)LFM2MOE_KV_Q8_0 == (int)LFM_KV_Q8_0,
+               "public and kernel cache type values");
+_Static_assert(sizeof(lfm2moe_session_params) == 4 * 4 + 8 + 4 * 2 + 8 * 7,
+               "lfm2moe_session_params keeps its size (ABI)");
 
 #define DEFAULT_CTX 4096
 #define DEFAULT_BATCH 512
 #define MAX_BATCH 65536
 #define MAX_THREADS 512
+#define DEFAULT_CKPT_INTERVAL 64
 
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
     if (!p)
@@ -27,14 +36,15 @@ LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
 
 /* Resolved session shape: params with defaults applied. */
 typedef struct session_shape {
-    int32_t n_ctx, n_batch, n_threads;
+    int32_t n_ctx, n_batch, n_threads, kv_type;
+    int32_t ckpt_interval, n_ckpt;
     size_t act_row_bytes; /* widest encoded activation row of any weight */
 } session_shape;
 
 /* Byte counts of every buffer, in one place so memory_size and create agree. */
 typedef struct session_sizes {
     size_t kv, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
-    size_t expf;
+    size_t expf, tiles, parts, tokens, ckpt, ckpt_valid;
     uint64_t total;
 } session_sizes;
 
@@ -69,10 +79,19 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
                         "lfm2moe_session_params.struct_size is %u, expected %zu (call "
                         "lfm2moe_session_params_init)",
                         p->struct_size, sizeof *p);
-    if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0)
+    if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0 || p->checkpoint_interval < 0)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "session params must not be negative (n_ctx %d, n_threads %d, n_batch %d)",
-                        p->n_ctx, p->n_threads, p->n_batch);
+                        "session params must not be negative (n_ctx %d, n_threads %d, n_batch %d, "
+                        "checkpoint_interval %d)",
+                        p->n_ctx, p->n_threads, p->n_batch, p->checkpoint_interval);
+    if (p->kv_type < 0 || p->kv_type >= LFM_KV_COUNT)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "kv_type %d is not an lfm2moe_kv_type (0 F32, 1 F16, 2 Q8_0)", p->kv_type);
+    if (m->n_attn_blocks > 0 && !lfm_kv_type_fits(p->kv_type, m->hp.head_dim))
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "kv_type Q8_0 needs a head size that is a multiple of %d (this model: %d)",
+                        LFM_KV_Q8_GROUP, m->hp.head_dim);
+    sh->kv_type = p->kv_type;
     sh->n_ctx = p->n_ctx ? p->n_ctx
                          : (m->hp.n_ctx_train < DEFAULT_CTX ? m->hp.n_ctx_train : DEFAULT_CTX);
     sh->n_batch = p->n_batch ? p->n_batch : DEFAULT_BATCH;
@@ -83,12 +102,13 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
     if (p->n_threads) {
         sh->n_threads = p->n_threads;
     } else {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        sh->n_threads = cpus > 0 ? (int32_t)cpus : 1;
+        sh->n_threads = lfm_default_threads(); /* big cores only on big.LITTLE */
     }
     if (sh->n_threads > MAX_THREADS)
         return lfm_fail(LFM2MOE_ERR_LIMIT, "n_threads %d exceeds %d", sh->n_threads, MAX_THREADS);
     sh->act_row_bytes = widest_act_row(m);
+    sh->ckpt_interval = p->checkpoint_interval ? p->checkpoint_interval : DEFAULT_CKPT_INTERVAL;
+    sh->n_ckpt = sh->n_ctx / sh->ckpt_interval;
     return LFM2MOE_OK;
 }
 
@@ -115,9 +135,8 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     const uint64_t f = sizeof(float);
     /* K and V of each attention block, positions rounded up to whole key
      * blocks (attention.h) */
-    uint64_t kv = mul_sat(mul_sat((uint64_t)m->n_attn_blocks * 2 * Hkv,
-                                  (uint64_t)lfm_kv_head_floats(sh->n_ctx, (int64_t)D)),
-                          f);
+    uint64_t kv = mul_sat((uint64_t)m->n_attn_blocks * 2 * Hkv,
+                          (uint64_t)lfm_kv_head_size(sh->kv_type, sh->n_ctx, (int64_t)D));
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
     uint64_t ff_w = max_sz(K * F, FF);
     uint64_t parts[] = {
@@ -138,6 +157,12 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
                         has_attn ? lfm_attn_scratch_floats(sh->n_ctx, (int64_t)D) : 1),
                 f),
         (X + 1) * 4,
+        T * sizeof(lfm_attn_span),
+        T * sizeof(lfm_fwd_part),
+        (uint64_t)sh->n_ctx * 4,                          /* token history */
+        mul_sat((uint64_t)sh->n_ckpt,
+                (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f), /* checkpoints */
+        (uint64_t)sh->n_ckpt,
     };
     z->kv = parts[0];
     z->conv = parts[1];
@@ -153,8 +178,13 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->eout = parts[11];
     z->attn = parts[12];
     z->expf = parts[13];
+    z->tiles = parts[14];
+    z->parts = parts[15];
+    z->tokens = parts[16];
+    z->ckpt = parts[17];
+    z->ckpt_valid = parts[18];
     uint64_t total = 0;
-    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1};
+    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         uint64_t v = mul_sat(parts[i], mult[i]);
         total = total + v < total ? UINT64_MAX : total + v;
@@ -183,12 +213,15 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
     free(s->kv);
     free(s->conv);
     free(s->conv_saved);
+    free(s->tokens);
+    free(s->ckpt);
+    free(s->ckpt_valid);
     free(s->logits);
     free(s->logits_next);
     lfm_scratch *c = &s->s;
     void *bufs[] = {c->x,     c->xn,       c->big,     c->mix,  c->actq,   c->actq2,
                     c->router, c->exp_ids, c->exp_w,   c->slot_tok, c->tok_slot, c->exp_first,
-                    c->gate,  c->up,       c->eout,    c->attn};
+                    c->gate,  c->up,       c->eout,    c->attn,     c->tiles,    c->parts};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s);
@@ -221,16 +254,24 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->n_ctx = sh.n_ctx;
     s->n_batch = sh.n_batch;
     s->n_threads = sh.n_threads;
+    s->kv_type = sh.kv_type;
     s->conv_floats = z.conv / sizeof(float);
     s->actq_row_bytes = sh.act_row_bytes;
     s->logits_cap_rows = 1;
     s->logits_first = -1;
+    s->mem_bytes = z.total;
+    s->max_memory = cap;
     atomic_init(&s->cancel, 0);
     lfm_scratch *c = &s->s;
     /* calloc: the KV cache and conv state start as zeros (empty history) */
     s->kv = calloc(1, z.kv ? z.kv : 1);
     s->conv = calloc(1, z.conv ? z.conv : 1);
     s->conv_saved = calloc(1, z.conv ? z.conv : 1);
+    s->tokens = malloc(z.tokens ? z.tokens : 1);
+    s->ckpt = malloc(z.ckpt ? z.ckpt : 1);
+    s->ckpt_valid = calloc(1, z.ckpt_valid ? z.ckpt_valid : 1);
+    s->ckpt_interval = sh.ckpt_interval;
+    s->n_ckpt = sh.n_ckpt;
     s->logits = malloc(z.logits);
     s->logits_next = malloc(z.logits);
     c->x = malloc(z.x);
@@ -249,10 +290,13 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->up = malloc(z.gate);
     c->eout = malloc(z.eout);
     c->attn = malloc(z.attn);
-    if (!s->kv || !s->conv || !s->conv_saved || !s->logits || !s->logits_next || !c->x ||
+    c->tiles = malloc(z.tiles);
+    c->parts = malloc(z.parts);
+    if (!s->kv || !s->conv || !s->conv_saved || !s->tokens || !s->ckpt || !s->ckpt_valid ||
+        !s->logits || !s->logits_next || !c->x ||
         !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
         !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
-        !c->eout || !c->attn) {
+        !c->eout || !c->attn || !c->tiles || !c->parts) {
         lfm2moe_session_free(s);
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a session of %llu bytes",
                         (unsigned long long)z.total);
@@ -307,10 +351,19 @@ LFM2MOE_API int lfm2moe_session_cancel(lfm2moe_session *s) {
 }
 
 /* Make room for `rows` logits rows in both buffers (before any state changes). */
-static int reserve_logits(lfm2moe_session *s, int32_t rows) {
+int lfm_session_reserve_logits(lfm2moe_session *s, int32_t rows) {
     if (rows <= s->logits_cap_rows)
         return LFM2MOE_OK;
     size_t bytes = (size_t)rows * (size_t)s->model->hp.n_vocab * sizeof(float);
+    /* two buffers (current and next step) of the new size replace two of
+     * the old: the growth counts against the creation cap */
+    const uint64_t grown = s->mem_bytes + 2 * (uint64_t)(rows - s->logits_cap_rows) *
+                                              (uint64_t)s->model->hp.n_vocab * sizeof(float);
+    if (s->max_memory && grown > s->max_memory)
+        return lfm_fail(LFM2MOE_ERR_LIMIT,
+                        "%d rows of logits would bring the session to %llu bytes, over its "
+                        "max_memory of %llu",
+                        rows, (unsigned long long)grown, (unsigned long long)s->max_memory);
     float *a = malloc(bytes), *b = malloc(bytes);
     if (!a || !b) {
         free(a);
@@ -325,6 +378,7 @@ static int reserve_logits(lfm2moe_session *s, int32_t rows) {
     s->logits = a;
     s->logits_next = b;
     s->logits_cap_rows = rows;
+    s->mem_bytes = grown;
     return LFM2MOE_OK;
 }
 
@@ -354,23 +408,27 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
                         "%d tokens do not fit: position %d of a %d-token context", n, s->pos,
                         s->n_ctx);
     const int all = (flags & LFM2MOE_DECODE_ALL_LOGITS) != 0;
-    int st = reserve_logits(s, all ? n : 1);
+    int st = lfm_session_reserve_logits(s, all ? n : 1);
     if (st)
         return st;
 
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
+    memcpy(s->tokens + s->pos, tokens, (size_t)n * sizeof *tokens); /* ignored unless we succeed */
     for (int32_t c = 0; c < n; c += s->n_batch) {
         int32_t cn = n - c < s->n_batch ? n - c : s->n_batch;
         int last = c + cn == n;
         int32_t first = all ? 0 : (last ? cn - 1 : cn);
         float *out = s->logits_next + (all ? (size_t)c * (size_t)n_vocab : 0);
-        st = lfm_forward_chunk(s, tokens + c, cn, s->pos + c, first, out);
+        lfm_fwd_part part = {.seq = s, .tokens = tokens + c, .row0 = 0, .n = cn,
+                             .pos0 = s->pos + c, .first_logit = first};
+        st = lfm_forward_chunk(s, &part, 1, cn, out);
         if (st) {
             /* roll back: KV rows past pos are ignored, the conv state restored */
             memcpy(s->conv, s->conv_saved, s->conv_floats * sizeof(float));
             return st;
         }
     }
+    lfm_session_mark_checkpoints(s, s->pos, n);
     float *tmp = s->logits;
     s->logits = s->logits_next;
     s->logits_next = tmp;

@@ -1,25 +1,37 @@
-"""Python bindings (ctypes) for liblfm2moe: run LFM2 mixture-of-experts
-models (GGUF) on CPUs.
+"""Run Liquid AI LFM2 mixture-of-experts models (GGUF files) on CPUs.
+
+Python bindings (ctypes) over liblfm2moe; the wheel carries the library.
 
     import lfm2moe
     with lfm2moe.Model("model.gguf") as model, lfm2moe.Session(model) as s:
         print(s.chat([{"role": "user", "content": "Hi"}], max_tokens=64))
+        for piece in s.generate("Once upon a time", max_tokens=32):
+            print(piece, end="", flush=True)
 
-The shared library is found through the LFM2MOE_LIBRARY environment variable
-(a path to liblfm2moe.so), then next to this package, then on the system
-loader path.
+Main names: Model (a loaded GGUF file, shared by any number of sessions),
+Session (the conversation state: decode, logits, generate, chat),
+Generation / AsyncGeneration (streams of text pieces from Session.generate
+and Session.agenerate), Error and its subclasses (one per status code).
+
+The shared library is the one given by the LFM2MOE_LIBRARY environment
+variable (a path to liblfm2moe.so) if set, else the copy installed next to
+this package, else the system loader's.  `python3 -m lfm2moe --help` runs a
+small command line (generate, chat).
 """
 
 from . import _native
-from .core import (Generation, GenerationResult, Model, ModelInfo, Session, VocabInfo,
+from .aio import AsyncGeneration
+from .core import (Model, ModelInfo, Session, VocabInfo,
                    parse_tool_calls)
+from .generation import Generation, GenerationResult
 from .errors import (BadFormatError, BadModelError, BufferTooSmallError, CancelledError,
                      ClosedError, ContextFullError, Error, InternalError, InvalidArgumentError,
                      IoError, LimitError, NotFoundError, OutOfMemoryError, ParseError,
                      TokenOutOfRangeError, UnsupportedArchError, UnsupportedTemplateError,
                      UnsupportedTypeError)
 
-__version__ = "%d.%d.%d" % (_native.VERSION_MAJOR, _native.VERSION_MINOR, _native.VERSION_PATCH)
+#: Version of this package: meson's project version, the library's too.
+__version__: str = _native.__version__ or _native.version_string()
 
 
 def library_version() -> str:
@@ -33,8 +45,8 @@ def library_path() -> str:
 
 
 __all__ = [
-    "Model", "Session", "Generation", "GenerationResult", "ModelInfo", "VocabInfo",
-    "parse_tool_calls", "library_version", "library_path", "Error", "ClosedError",
+    "Model", "Session", "Generation", "AsyncGeneration", "GenerationResult", "ModelInfo",
+    "VocabInfo", "parse_tool_calls", "library_version", "library_path", "Error", "ClosedError",
     "InvalidArgumentError", "OutOfMemoryError", "IoError", "BadFormatError",
     "UnsupportedArchError", "UnsupportedTypeError", "BadModelError", "ContextFullError",
     "TokenOutOfRangeError", "BufferTooSmallError", "NotFoundError", "CancelledError",

@@ -5,26 +5,22 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import queue
 import threading
 import weakref
 from ctypes import byref, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass, fields
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, TypeVar, Union
 
 from . import _native as N
+from ._util import to_bytes as _to_bytes, token_array as _token_array
+from .aio import AsyncGeneration
+from .generation import Generation, GenerationResult
 from .errors import ClosedError, Error, check, error_for
 
-
-def _to_bytes(text: Union[str, bytes, bytearray]) -> bytes:
-    if isinstance(text, (bytes, bytearray)):
-        return bytes(text)
-    return text.encode("utf-8")
-
-
-def _token_array(tokens: Iterable[int]):
-    seq = list(tokens)
-    return (c_int32 * max(len(seq), 1))(*seq), len(seq)
+try:  # Session.logits is a numpy array when numpy is there, else a memoryview
+    import numpy as _np
+except ImportError:  # pragma: no cover - depends on the environment
+    _np = None
 
 
 def _grow(call, first_size: int) -> bytes:
@@ -45,6 +41,8 @@ def _grow(call, first_size: int) -> bytes:
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """Shape of a model (lfm2moe_model_info) and its architecture name."""
+
     n_vocab: int
     n_embd: int
     n_block: int
@@ -69,6 +67,8 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class VocabInfo:
+    """Vocabulary size and special token ids (-1 when the model has none)."""
+
     n_vocab: int
     bos: int
     eos: int
@@ -77,13 +77,7 @@ class VocabInfo:
     add_bos: bool
 
 
-@dataclass(frozen=True)
-class GenerationResult:
-    stop_reason: str  # "eos", "stop_string", "max_tokens", "callback", "context_full", "cancelled"
-    n_prompt_tokens: int
-    n_generated: int
-    prompt_seconds: float
-    generate_seconds: float
+_H = TypeVar("_H", bound="_Handle")
 
 
 class _Handle:
@@ -104,6 +98,7 @@ class _Handle:
 
     @property
     def closed(self) -> bool:
+        """True once close() was called."""
         return not self._ptr
 
     def _release(self):
@@ -111,13 +106,14 @@ class _Handle:
         if ptr:
             type(self)._free(ptr)
 
-    def close(self):
+    def close(self) -> None:
+        """Free the C object now (idempotent)."""
         self._release()
 
-    def __enter__(self):
+    def __enter__(self: "_H") -> "_H":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self):
@@ -163,7 +159,8 @@ class Model(_Handle):
         model keeps)."""
         return cls(None, _data=bytes(data), **kw)
 
-    def close(self):
+    def close(self) -> None:
+        """Close every Session still open on the model, then free it."""
         # Children before the parent: the C API requires sessions freed first.
         for child in list(self._children):
             child.close()
@@ -173,6 +170,7 @@ class Model(_Handle):
     # ---- description --------------------------------------------------
     @property
     def info(self) -> ModelInfo:
+        """Shape and size of the model."""
         if self._info is None:
             ci = N.ModelInfo()
             ci.struct_size = ctypes.sizeof(ci)
@@ -184,12 +182,14 @@ class Model(_Handle):
 
     @property
     def architecture(self) -> str:
+        """general.architecture, e.g. "lfm2moe"."""
         name = c_char_p()
         check(N.lfm2moe_model_architecture(self._h, byref(name)), "lfm2moe_model_architecture")
         return name.value.decode("utf-8", "replace")
 
     @property
     def vocab(self) -> VocabInfo:
+        """Vocabulary size and special tokens."""
         if self._vocab is None:
             vi = N.VocabInfo()
             vi.struct_size = ctypes.sizeof(vi)
@@ -199,6 +199,7 @@ class Model(_Handle):
         return self._vocab
 
     def metadata_keys(self) -> List[str]:
+        """Every GGUF metadata key, in file order."""
         n = c_uint64()
         check(N.lfm2moe_model_meta_count(self._h, byref(n)), "lfm2moe_model_meta_count")
         keys = []
@@ -219,6 +220,8 @@ class Model(_Handle):
     # ---- tokens --------------------------------------------------------
     def tokenize(self, text: Union[str, bytes], add_bos: bool = True,
                  parse_special: bool = False) -> List[int]:
+        """Token ids of text; parse_special turns "<|im_start|>" etc. into
+        their special tokens."""
         data = _to_bytes(text)
         flags = (N.TOKENIZE_ADD_BOS if add_bos else 0) | \
                 (N.TOKENIZE_PARSE_SPECIAL if parse_special else 0)
@@ -236,6 +239,7 @@ class Model(_Handle):
         raise Error("token count kept changing", status=N.ERR_INTERNAL)
 
     def detokenize_bytes(self, ids: Sequence[int]) -> bytes:
+        """Raw bytes of token ids (may end inside a UTF-8 character)."""
         arr, n = _token_array(ids)
         h = self._h
         try:
@@ -251,10 +255,12 @@ class Model(_Handle):
         return self.detokenize_bytes(ids).decode("utf-8", errors)
 
     def token_to_bytes(self, token: int) -> bytes:
+        """Bytes of one token."""
         h = self._h
         return _grow(lambda buf, size, ln: N.lfm2moe_token_to_bytes(h, token, buf, size, ln), 64)
 
     def token_lookup(self, text: Union[str, bytes]) -> int:
+        """Id of the token whose text is exactly `text` (NotFoundError if none)."""
         data = _to_bytes(text)
         tok = c_int32()
         check(N.lfm2moe_token_lookup(self._h, data, len(data), byref(tok)),
@@ -262,36 +268,48 @@ class Model(_Handle):
         return tok.value
 
     def token_attr(self, token: int) -> int:
+        """LFM2MOE_TOKEN_ATTR_* bits of a token."""
         attr = c_uint32()
         check(N.lfm2moe_token_attr(self._h, token, byref(attr)), "lfm2moe_token_attr")
         return attr.value
 
     # ---- chat ------------------------------------------------------------
-    def apply_chat_template(self, messages: Sequence[Dict[str, str]],
+    def apply_chat_template(self, messages: Sequence[Dict[str, object]],
                             tools: Optional[Sequence[Union[dict, str]]] = None,
-                            add_generation_prompt: bool = True) -> str:
-        """Render messages ({"role": ..., "content": ...}) with the LFM2 chat
-        template.  Tools given as dicts are serialized with json.dumps
-        (ensure_ascii=False, default separators); strings are used verbatim."""
-        roles = [_to_bytes(m["role"]) for m in messages]
-        contents = [_to_bytes(m.get("content") or "") for m in messages]
-        tool_texts = [_to_bytes(t if isinstance(t, (str, bytes)) else
-                                json.dumps(t, ensure_ascii=False)) for t in (tools or [])]
-        r = (c_char_p * max(len(roles), 1))(*roles)
-        c = (c_char_p * max(len(contents), 1))(*contents)
-        t = (c_char_p * max(len(tool_texts), 1))(*tool_texts)
-        flags = N.CHAT_ADD_GENERATION_PROMPT if add_generation_prompt else 0
-        h, nm, nt = self._h, len(roles), len(tool_texts)
-        size = sum(len(x) for x in contents + tool_texts) + 64 * (nm + 2) + 256
+                            add_generation_prompt: bool = True,
+                            chat_template: Optional[str] = None, **variables) -> str:
+        """Render a conversation the way Hugging Face's apply_chat_template
+        does, with the model's own Jinja chat template (or `chat_template`,
+        a template string that overrides it).  Messages are dicts as the
+        template expects them (role, content as a string or a list of
+        parts, tool_calls, thinking, ...); tools are dicts or JSON strings;
+        every keyword variable (enable_thinking=..., preserve_thinking=...)
+        is a template variable."""
+        request = dict(variables)
+        request["messages"] = list(messages)
+        if tools is not None:
+            request["tools"] = list(tools)
+        request["add_generation_prompt"] = bool(add_generation_prompt)
+        req = json.dumps(request, ensure_ascii=False).encode("utf-8")
+        h = self._h
+        size = len(req) + 256
+        if chat_template is None:
+            fn = "lfm2moe_chat_render_json"
+            call = lambda buf, sz, ln: N.lfm2moe_chat_render_json(h, req, len(req), 0, buf, sz, ln)
+        else:
+            fn = "lfm2moe_chat_render_template"
+            tmpl = _to_bytes(chat_template)
+            call = lambda buf, sz, ln: N.lfm2moe_chat_render_template(
+                h, tmpl, len(tmpl), req, len(req), 0, buf, sz, ln)
         try:
-            raw = _grow(lambda buf, sz, ln: N.lfm2moe_chat_render(h, r, c, nm, t, nt, flags,
-                                                                  buf, sz, ln), size)
+            raw = _grow(call, size)
         except Error as e:
-            e.function = "lfm2moe_chat_render"
+            e.function = fn
             raise
         return raw.decode("utf-8", "replace")
 
-    def session(self, **kw) -> "Session":
+    def session(self, **kw: Any) -> "Session":
+        """A new Session on this model (keywords as for Session)."""
         return Session(self, **kw)
 
 
@@ -315,29 +333,44 @@ def parse_tool_calls(text: Union[str, bytes]) -> List[Dict[str, object]]:
         N.lfm2moe_tool_calls_free(out)
 
 
-_SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
-                  "frequency_penalty", "presence_penalty", "penalty_last_n", "seed")
+KV_TYPES = {"f32": 0, "f16": 1, "q8_0": 2}  # lfm2moe_kv_type
 
 
 class Session(_Handle):
     """A conversation state (KV cache, conv state, thread pool) on a Model.
-    Keeps its Model alive.  One thread at a time, except cancel()."""
+    Keeps its Model alive.  One thread at a time, except cancel().
+
+    kv_type: element type of the KV cache, "f32" (default, exact), "f16"
+    (half the memory, logits within ~0.05) or "q8_0" (about a quarter,
+    within ~0.07 relative RMS)."""
 
     _free = staticmethod(lambda p: N.lfm2moe_session_free(p))
     _kind = "session"
 
     def __init__(self, model: Model, n_ctx: int = 0, threads: int = 0, n_batch: int = 0,
-                 max_memory: int = 0):
+                 max_memory: int = 0, kv_type: str = "f32", checkpoint_interval: int = 0, *,
+                 _copy_of=None):
+        if kv_type not in KV_TYPES:
+            raise ValueError("kv_type must be one of %s" % ", ".join(sorted(KV_TYPES)))
         super().__init__()
         self._gen = None  # the running generation's state, if any
         self._model = model  # the C model must outlive the session
+        self.last_result: Optional[GenerationResult] = None  # of the last chat()
         params = N.SessionParams()
         check(N.lfm2moe_session_params_init(byref(params)), "lfm2moe_session_params_init")
         params.n_ctx, params.n_threads, params.n_batch = n_ctx, threads, n_batch
         params.max_memory = max_memory
+        params.kv_type = KV_TYPES[kv_type]
+        params.checkpoint_interval = checkpoint_interval
+        self._kv_type = kv_type
         out = c_void_p()
-        check(N.lfm2moe_session_create(model._h, byref(params), byref(out)),
-              "lfm2moe_session_create")
+        if _copy_of is not None:  # copy(): the source's handle and kv type
+            src, same, self._kv_type = _copy_of
+            fn = N.require(N.lfm2moe_session_copy, "lfm2moe_session_copy")
+            check(fn(src, None if same else byref(params), byref(out)), "lfm2moe_session_copy")
+        else:
+            check(N.lfm2moe_session_create(model._h, byref(params), byref(out)),
+                  "lfm2moe_session_create")
         self._ptr = out.value
         self._busy = threading.Lock()
         self._n_vocab = model.info.n_vocab
@@ -345,9 +378,16 @@ class Session(_Handle):
 
     @property
     def model(self) -> Model:
+        """The Model this session runs."""
         return self._model
 
-    def close(self):
+    @property
+    def kv_type(self) -> str:
+        """Element type of the KV cache: "f32", "f16" or "q8_0"."""
+        return self._kv_type
+
+    def close(self) -> None:
+        """Stop a running generation, then free the session (idempotent)."""
         g = self._gen
         if g is not None and self._ptr:
             # Stop a generation still running on a background thread first
@@ -367,29 +407,34 @@ class Session(_Handle):
 
     @property
     def position(self) -> int:
+        """Tokens held by the session so far."""
         pos = c_int32()
         check(N.lfm2moe_session_position(self._h, byref(pos)), "lfm2moe_session_position")
         return pos.value
 
     @property
     def n_ctx(self) -> int:
+        """Tokens the session can hold."""
         n = c_int32()
         check(N.lfm2moe_session_context_length(self._h, byref(n)),
               "lfm2moe_session_context_length")
         return n.value
 
-    def reset(self):
+    def reset(self) -> None:
+        """Forget every token: back to an empty conversation."""
         h = self._acquire()
         try:
             check(N.lfm2moe_session_reset(h), "lfm2moe_session_reset")
         finally:
             self._busy.release()
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Ask a running decode/generation to stop (safe from any thread)."""
         check(N.lfm2moe_session_cancel(self._h), "lfm2moe_session_cancel")
 
-    def decode(self, tokens: Sequence[int], all_logits: bool = False):
+    def decode(self, tokens: Sequence[int], all_logits: bool = False) -> None:
+        """Append tokens and run the model over them (one batched pass);
+        all_logits keeps the logits of every token, not only the last."""
         arr, n = _token_array(tokens)
         h = self._acquire()
         try:
@@ -398,17 +443,51 @@ class Session(_Handle):
         finally:
             self._busy.release()
 
-    def logits_at(self, index: int = -1) -> memoryview:
+    @staticmethod
+    def decode_batch(sessions: Sequence["Session"], tokens: Sequence[Sequence[int]]):
+        """Decode tokens[i] on sessions[i] for every i in one forward pass
+        (lfm2moe_decode_batch): the weights are read once for all of them.
+        Afterwards each session's .logits are those of its last token.  All
+        or nothing: on any error no session changes."""
+        if len(sessions) != len(tokens):
+            raise ValueError("decode_batch: %d sessions, %d token lists"
+                             % (len(sessions), len(tokens)))
+        n = len(sessions)
+        arrays = [_token_array(t) for t in tokens]
+        ptrs = (ctypes.POINTER(c_int32) * max(n, 1))(
+            *[ctypes.cast(a, ctypes.POINTER(c_int32)) for a, _ in arrays])
+        counts = (c_int32 * max(n, 1))(*[k for _, k in arrays])
+        held = []
+        try:
+            for s in sessions:
+                if s in held:
+                    raise ValueError("decode_batch: a session is listed twice")
+                s._acquire()
+                held.append(s)
+            handles = (c_void_p * max(n, 1))(*[s._h for s in sessions])
+            check(N.lfm2moe_decode_batch(handles, ptrs, counts, n), "lfm2moe_decode_batch")
+        finally:
+            for s in held:
+                s._busy.release()
+
+    def logits_at(self, index: int = -1) -> Any:
         """n_vocab float32 logits of token `index` of the last decode (-1:
-        the last; others need all_logits=True).  A view of the session's
-        own buffer, not a copy: valid until the next decode/reset/close."""
+        the last; others need all_logits=True).  A read-only view of the
+        session's own buffer, not a copy, valid until the next
+        decode/reset/close: a numpy array when numpy is importable, else a
+        memoryview of format "f"."""
         ptr = ctypes.POINTER(c_float)()
         check(N.lfm2moe_session_logits(self._h, index, byref(ptr)), "lfm2moe_session_logits")
+        if _np is not None:
+            view = _np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+            view.flags.writeable = False
+            return view
         arr = (c_float * self._n_vocab).from_address(ctypes.addressof(ptr.contents))
-        return memoryview(arr).cast("B").cast("f")
+        return memoryview(arr).cast("B").cast("f").toreadonly()
 
     @property
-    def logits(self) -> memoryview:
+    def logits(self) -> Any:
+        """Logits of the last token of the last decode (see logits_at)."""
         return self.logits_at(-1)
 
     # ---- generation ------------------------------------------------------
@@ -430,198 +509,104 @@ class Session(_Handle):
     def generate(self, prompt: Union[str, bytes, Sequence[int], None] = None, *,
                  max_tokens: int = 256, stop: Sequence[Union[str, bytes]] = (),
                  add_bos: Optional[bool] = None, logit_bias: Optional[Dict[int, float]] = None,
-                 **sampling) -> "Generation":
+                 reuse_prefix: bool = False, **sampling) -> "Generation":
         """Append the prompt (text with special tokens parsed, or token ids;
         None continues from the current logits) and generate.  Returns an
         iterator of text pieces, produced by lfm2moe_generate on a background
         thread.  Sampling keywords: temperature, top_k, top_p, min_p,
         repeat_penalty, frequency_penalty, presence_penalty, penalty_last_n,
-        seed (None or absent: the library default)."""
+        seed (None or absent: the library default).  reuse_prefix=True: the
+        prompt is the whole conversation; the session keeps its common prefix
+        with what it holds and evaluates only the rest."""
+        if reuse_prefix and add_bos is None:
+            add_bos = self._model.vocab.add_bos  # the whole text, from position 0
         ids = self._prompt_tokens(prompt, add_bos)
-        return Generation(self, ids, max_tokens, stop, logit_bias, sampling)
+        return Generation(self, ids, max_tokens, stop, logit_bias, sampling,
+                          N.GENERATE_REUSE_PREFIX if reuse_prefix else 0)
+
+    def agenerate(self, prompt: Union[str, bytes, Sequence[int], None] = None,
+                  **kw: Any) -> AsyncGeneration:
+        """generate() for asyncio: `async for piece in session.agenerate(...)`
+        (same arguments).  The event loop is never blocked by the model."""
+        return AsyncGeneration(self.generate(prompt, **kw))
 
     def chat(self, messages: Sequence[Dict[str, str]],
              tools: Optional[Sequence[Union[dict, str]]] = None, **kw) -> str:
-        """Render the whole conversation, evaluate it from a reset session and
-        return the assistant's reply."""
+        """Render the whole conversation and return the assistant's reply.
+        The session keeps what it shares with the conversation (the earlier
+        turns, or everything but an edited last message) and evaluates only
+        the rest; `.last_result` reports the counts."""
         text = self._model.apply_chat_template(messages, tools=tools, add_generation_prompt=True)
-        self.reset()
         ids = self._model.tokenize(text, add_bos=False, parse_special=True)
-        return self.generate(ids, **kw).text()
+        kw.setdefault("reuse_prefix", True)
+        g = self.generate(ids, **kw)
+        out = g.text()
+        self.last_result = g.result
+        return out
 
-
-class _GenState:
-    """What the worker thread and the C callback touch.  Kept apart from the
-    Generation object so that dropping the iterator can cancel the run."""
-
-    def __init__(self):
-        self.queue = queue.Queue()
-        self.stop = False
-        self.thread = None
-        self.tokens = []
-
-
-_DONE = object()
-
-
-def _run_generate(state, session, prompt, n_prompt, params):
-    # The worker holds the session (and so the model) strongly: neither can
-    # be collected and freed while the C code runs on it.
-    result = N.GenerateResult()
-    result.struct_size = ctypes.sizeof(result)
-    try:
-        st = N.lfm2moe_generate(session._ptr, prompt, n_prompt, byref(params), byref(result))
-        # last_error is per thread: read it here, on the failing thread.
-        err = error_for(st, "lfm2moe_generate") if st != N.OK else None
-    except BaseException as e:  # pragma: no cover - ctypes-level failure
-        err = e
-    finally:
-        session._gen = None
-        session._busy.release()
-        session = None
-    if err is not None:
-        state.queue.put(err)
-    else:
-        state.queue.put(GenerationResult(N.STOP_REASONS.get(result.stop_reason, "unknown"),
-                                         result.n_prompt_tokens, result.n_generated,
-                                         result.prompt_seconds, result.generate_seconds))
-    state.queue.put(_DONE)
-
-
-class Generation:
-    """Streaming iterator of generated text pieces (str, whole UTF-8
-    characters).  After the iteration ends `.result` holds the
-    GenerationResult.  close() (or dropping the iterator) stops the run."""
-
-    def __init__(self, session: Session, ids, max_tokens, stop, logit_bias, sampling):
-        unknown = set(sampling) - set(_SAMPLING_KEYS)
-        if unknown:
-            raise TypeError("unknown sampling arguments: %s" % ", ".join(sorted(unknown)))
-        N.require(N.lfm2moe_generate, "lfm2moe_generate")
-        self.result: Optional[GenerationResult] = None
-        self._pieces: List[str] = []
-        self._state = state = _GenState()
-        self._tokens = state.tokens
-        params = N.GenerateParams()
-        check(N.require(N.lfm2moe_generate_params_init, "lfm2moe_generate_params_init")(
-            byref(params)), "lfm2moe_generate_params_init")
-        params.max_tokens = max_tokens
-        for k, v in sampling.items():
-            if v is not None:
-                setattr(params.sampling, k, v)
-        # Everything the C side points to must live as long as the run.
-        keep = []
-        if logit_bias:
-            toks = (c_int32 * len(logit_bias))(*logit_bias.keys())
-            vals = (c_float * len(logit_bias))(*logit_bias.values())
-            params.sampling.logit_bias_tokens = toks
-            params.sampling.logit_bias_values = vals
-            params.sampling.n_logit_bias = len(logit_bias)
-            keep += [toks, vals]
-        stops = [_to_bytes(s) for s in stop]
-        if stops:
-            arr = (c_char_p * len(stops))(*stops)
-            params.stop_strings = arr
-            params.n_stop_strings = len(stops)
-            keep += [arr, stops]
-
-        def on_piece(_user, piece, length, token):
-            # Never let an exception unwind into C.
-            try:
-                if state.stop:
-                    return 1
-                state.tokens.append(token)
-                state.queue.put(ctypes.string_at(piece, length) if length else b"")
-                return 0
-            except BaseException:
-                return 1
-
-        cb = N.STREAM_FN(on_piece)
-        params.callback = cb
-        prompt, n = _token_array(ids)
-        keep += [cb, params, prompt]
-        state.keep = keep  # the CFUNCTYPE object must not be collected mid-run
-
-        state.thread = threading.Thread(
-            target=_run_generate, name="lfm2moe-generate", daemon=True,
-            args=(state, session, prompt, n, params))
-        session._acquire()
-        session._gen = state
-        self._session = session  # keeps the session (and model) alive while running
-        try:
-            state.thread.start()
-        except BaseException:
-            session._gen = None
-            session._busy.release()
-            raise
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        state = self._state
-        if state is None:
-            raise StopIteration
-        while True:
-            item = state.queue.get()
-            if item is _DONE:
-                state.thread.join()
-                self._state = None
-                self._session = None
-                raise StopIteration
-            if isinstance(item, bytes):
-                text = item.decode("utf-8", "replace")
-                self._pieces.append(text)
-                return text
-            if isinstance(item, GenerationResult):
-                self.result = item
-                continue
-            # An error from the worker thread.
-            state.thread.join()
-            self._state = None
-            self._session = None
-            raise item
-
-    @property
+    # ---- history: rewind, snapshots, forks -------------------------------
     def tokens(self) -> List[int]:
-        """Token attached to each piece streamed so far (the last token that
-        contributed to it)."""
-        return list(self._tokens)
+        """The tokens the session holds (positions 0 .. position-1)."""
+        fn = N.require(N.lfm2moe_session_tokens, "lfm2moe_session_tokens")
+        h = self._h
+        n = c_size_t()
+        fn(h, None, 0, byref(n))  # BUFFER_TOO_SMALL with the count (or OK if empty)
+        buf = (c_int32 * max(n.value, 1))()
+        check(fn(h, buf, n.value, byref(n)), "lfm2moe_session_tokens")
+        return list(buf[:n.value])
 
-    def text(self) -> str:
-        """Run to the end and return all the text (including pieces already
-        taken by iteration)."""
-        for _ in self:
-            pass
-        return "".join(self._pieces)
-
-    def close(self):
-        state = self._state
-        if state is None:
-            return
-        state.stop = True
-        s = self._session
-        if s is not None and s._ptr:
-            N.lfm2moe_session_cancel(s._ptr)
-        state.thread.join()
-        # Drain to pick up the result.
-        while True:
-            item = state.queue.get()
-            if item is _DONE:
-                break
-            if isinstance(item, GenerationResult):
-                self.result = item
-        self._state = None
-        self._session = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
+    def rewind(self, pos: int) -> None:
+        """Go back to position `pos`: afterwards the session is exactly a
+        session that decoded only its first `pos` tokens (no logits until
+        the next decode)."""
+        fn = N.require(N.lfm2moe_session_rewind, "lfm2moe_session_rewind")
+        h = self._acquire()
         try:
-            self.close()
-        except Exception:
-            pass
+            check(fn(h, pos), "lfm2moe_session_rewind")
+        finally:
+            self._busy.release()
+
+    def save(self, path: Union[str, bytes, "os.PathLike", None] = None) -> Optional[bytes]:
+        """Snapshot the state: to `path` (replaced only on success), or
+        returned as bytes when path is None."""
+        h = self._acquire()
+        try:
+            if path is not None:
+                fn = N.require(N.lfm2moe_session_save_file, "lfm2moe_session_save_file")
+                check(fn(h, os.fsencode(path)), "lfm2moe_session_save_file")
+                return None
+            fn = N.require(N.lfm2moe_session_save, "lfm2moe_session_save")
+            n = c_size_t()
+            check(fn(h, None, 0, byref(n)), "lfm2moe_session_save")
+            buf = ctypes.create_string_buffer(max(n.value, 1))
+            check(fn(h, buf, n.value, byref(n)), "lfm2moe_session_save")
+            return buf.raw[:n.value]
+        finally:
+            self._busy.release()
+
+    def load(self, data: Union[bytes, bytearray, str, "os.PathLike"]) -> None:
+        """Replace the state with a snapshot (bytes from save(), or a path).
+        A snapshot of another model, a too-small context or a damaged one
+        raises, leaving the session as it was."""
+        h = self._acquire()
+        try:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                fn = N.require(N.lfm2moe_session_load, "lfm2moe_session_load")
+                raw = bytes(data)
+                check(fn(h, raw, len(raw)), "lfm2moe_session_load")
+            else:
+                fn = N.require(N.lfm2moe_session_load_file, "lfm2moe_session_load_file")
+                check(fn(h, os.fsencode(data)), "lfm2moe_session_load_file")
+        finally:
+            self._busy.release()
+
+    def copy(self, **params: Any) -> "Session":
+        """A new session holding the same state (e.g. to branch a
+        conversation).  No keywords: the source's parameters; else the
+        keywords of Session() for the copy (kv_type must stay the same)."""
+        h = self._acquire()
+        try:
+            params.setdefault("kv_type", self._kv_type)
+            return Session(self._model, _copy_of=(h, len(params) == 1, self._kv_type), **params)
+        finally:
+            self._busy.release()

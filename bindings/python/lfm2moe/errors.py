@@ -24,71 +24,104 @@ class Error(Exception):
         super().__init__(text)
 
     @property
-    def status_name(self):
+    def status_name(self) -> str:
+        """lfm2moe_status_string() of the status, e.g. "not found"."""
         return N.lfm2moe_status_string(self.status).decode("utf-8", "replace")
 
 
 class InvalidArgumentError(Error):
+    """Status LFM2MOE_ERR_INVALID_ARGUMENT."""
+
     status = N.ERR_INVALID_ARGUMENT
 
 
 class OutOfMemoryError(Error):
+    """Status LFM2MOE_ERR_OUT_OF_MEMORY."""
+
     status = N.ERR_OUT_OF_MEMORY
 
 
 class IoError(Error):
+    """Status LFM2MOE_ERR_IO."""
+
     status = N.ERR_IO
 
 
 class BadFormatError(Error):
+    """Status LFM2MOE_ERR_BAD_FORMAT."""
+
     status = N.ERR_BAD_FORMAT
 
 
 class UnsupportedArchError(Error):
+    """Status LFM2MOE_ERR_UNSUPPORTED_ARCH."""
+
     status = N.ERR_UNSUPPORTED_ARCH
 
 
 class UnsupportedTypeError(Error):
+    """Status LFM2MOE_ERR_UNSUPPORTED_TYPE."""
+
     status = N.ERR_UNSUPPORTED_TYPE
 
 
 class BadModelError(Error):
+    """Status LFM2MOE_ERR_BAD_MODEL."""
+
     status = N.ERR_BAD_MODEL
 
 
 class ContextFullError(Error):
+    """Status LFM2MOE_ERR_CONTEXT_FULL."""
+
     status = N.ERR_CONTEXT_FULL
 
 
 class TokenOutOfRangeError(Error):
+    """Status LFM2MOE_ERR_TOKEN_OUT_OF_RANGE."""
+
     status = N.ERR_TOKEN_OUT_OF_RANGE
 
 
 class BufferTooSmallError(Error):
+    """Status LFM2MOE_ERR_BUFFER_TOO_SMALL."""
+
     status = N.ERR_BUFFER_TOO_SMALL
 
 
 class NotFoundError(Error):
+    """Status LFM2MOE_ERR_NOT_FOUND."""
+
     status = N.ERR_NOT_FOUND
 
 
 class CancelledError(Error):
+    """Status LFM2MOE_ERR_CANCELLED."""
+
     status = N.ERR_CANCELLED
 
 
 class UnsupportedTemplateError(Error):
+    """Status LFM2MOE_ERR_UNSUPPORTED_TEMPLATE."""
+
     status = N.ERR_UNSUPPORTED_TEMPLATE
 
 
 class ParseError(Error):
+    """Status LFM2MOE_ERR_PARSE."""
+
     status = N.ERR_PARSE
 
 
 class LimitError(Error):
+    """Status LFM2MOE_ERR_LIMIT."""
+
     status = N.ERR_LIMIT
 
 
 class InternalError(Error):
+    """Status LFM2MOE_ERR_INTERNAL."""
+
     status = N.ERR_INTERNAL
 
 

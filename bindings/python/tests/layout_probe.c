@@ -60,6 +60,8 @@ int main(void) {
     F(lfm2moe_session_params, n_threads);
     F(lfm2moe_session_params, n_batch);
     F(lfm2moe_session_params, max_memory);
+    F(lfm2moe_session_params, kv_type);
+    F(lfm2moe_session_params, checkpoint_interval);
     F(lfm2moe_session_params, reserved);
     printf("}}");
     printf(", \"lfm2moe_vocab_info\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_vocab_info));
@@ -99,6 +101,8 @@ int main(void) {
     F(lfm2moe_generate_params, n_stop_strings);
     F(lfm2moe_generate_params, callback);
     F(lfm2moe_generate_params, user_data);
+    F(lfm2moe_generate_params, flags);
+    F(lfm2moe_generate_params, reserved_u32);
     F(lfm2moe_generate_params, reserved);
     printf("}}");
     printf(", \"lfm2moe_generate_result\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_generate_result));
@@ -109,6 +113,8 @@ int main(void) {
     F(lfm2moe_generate_result, n_generated);
     F(lfm2moe_generate_result, prompt_seconds);
     F(lfm2moe_generate_result, generate_seconds);
+    F(lfm2moe_generate_result, n_prompt_reused);
+    F(lfm2moe_generate_result, reserved_u32);
     F(lfm2moe_generate_result, reserved);
     printf("}}");
     printf("}\n");

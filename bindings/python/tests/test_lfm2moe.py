@@ -11,6 +11,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import unittest
@@ -72,7 +73,9 @@ class ModelTest(unittest.TestCase):
 
     def test_version(self):
         self.assertEqual(lfm2moe.library_version().split(".")[0], "0")
-        self.assertEqual(_native.lfm2moe_version() // 10000, _native.VERSION_MAJOR)
+        self.assertEqual(lfm2moe.library_version(), "%d.%d.%d" % (
+            _native.lfm2moe_version() // 10000, _native.lfm2moe_version() // 100 % 100,
+            _native.lfm2moe_version() % 100))
 
     def test_info(self):
         info = self.model.info
@@ -120,6 +123,41 @@ class ModelTest(unittest.TestCase):
                 n += 1
         self.assertEqual(n, 7)
 
+    def test_chat_goldens_lfm25(self):
+        """LFM2.5's template (tool_calls, thinking, content parts) from the
+        tiny-t25 file; the dense LFM2.5 template passed as a string."""
+        cases = 0
+        t25 = lfm2moe.Model(os.path.join(GOLDEN, "tiny-t25-f32.gguf"))
+        dense_template = None
+        try:
+            dense_template = lfm2moe.Model(os.path.join(GOLDEN, "tiny-d-f32.gguf")).metadata(
+                "tokenizer.chat_template")
+        except lfm2moe.Error:  # the loader may not take `lfm2` files yet
+            pass
+        for name, model, template in (("chat-25moe-a.jsonl", t25, None),
+                                      ("chat-25dense-a.jsonl", self.model, dense_template)):
+            if name == "chat-25dense-a.jsonl" and template is None:
+                continue
+            with open(os.path.join(GOLDEN, name), encoding="utf-8") as f:
+                for line in f:
+                    case = json.loads(line)
+                    want = case.pop("rendered")
+                    out = model.apply_chat_template(chat_template=template, **case)
+                    self.assertEqual(out, want, name)
+                    cases += 1
+        self.assertGreaterEqual(cases, 9)
+
+    def test_chat_template_variables_and_errors(self):
+        t = "{{ bos_token }}|{{ greeting }}|{{ messages | length }}|{{ tools | tojson }}"
+        out = self.model.apply_chat_template([{"role": "user", "content": "x"}], tools=[{"a": 1}],
+                                             chat_template=t, greeting="héllo")
+        self.assertEqual(out, '<|startoftext|>|héllo|1|[{"a": 1}]')
+        with self.assertRaises(lfm2moe.Error) as cm:
+            self.model.apply_chat_template([], chat_template="{{ raise_exception('no') }}")
+        self.assertIn("no", str(cm.exception))
+        with self.assertRaises(lfm2moe.Error):
+            self.model.apply_chat_template([], chat_template="{% include 'x' %}")
+
     def test_utf8_round_trip(self):
         text = "héllo wörld — 世界 🎉\x00 end"
         ids = self.model.tokenize(text, add_bos=False)
@@ -160,7 +198,8 @@ class LogitsTest(unittest.TestCase):
             for t in range(n_prompt):
                 row = s.logits_at(t)
                 self.assertEqual(len(row), n_vocab)
-                self.assertEqual(row.format, "f")
+                self.assertEqual(row.dtype.str if hasattr(row, "dtype") else row.format,
+                                 "<f4" if hasattr(row, "dtype") else "f")
                 worst = max(worst, max_abs_diff(row, rows[t]))
                 self.assertEqual(argmax(row), argmax(rows[t]), "row %d" % t)
             self.assertEqual(list(s.logits), list(s.logits_at(n_prompt - 1)))
@@ -177,6 +216,43 @@ class LogitsTest(unittest.TestCase):
             self.assertEqual(s.position, 0)
             s.decode(tokens[:3])
             self.assertLessEqual(max_abs_diff(s.logits, rows[2]), 0.01)
+
+
+    def test_kv_types(self):
+        """Smaller KV caches stay near the F32 goldens (README: F16 max |d|
+        <= 0.05; Q8_0 is checked by the C tests by relative RMS)."""
+        n_prompt, n_gen, n_vocab, tokens, rows = read_gld(os.path.join(GOLDEN, "tiny-a-f32.gld"))
+        with lfm2moe.Model(MODEL) as m:
+            for kv in ("f16", "q8_0"):
+                with lfm2moe.Session(m, n_ctx=n_prompt, threads=2, kv_type=kv) as s:
+                    self.assertEqual(s.kv_type, kv)
+                    s.decode(tokens[:n_prompt], all_logits=True)
+                    worst = max(max_abs_diff(s.logits_at(t), rows[t]) for t in range(n_prompt))
+                    if kv == "f16":
+                        self.assertLessEqual(worst, 0.05)
+            with self.assertRaises(ValueError):
+                lfm2moe.Session(m, kv_type="q4")
+
+    def test_decode_batch(self):
+        """Batched decoding of several sessions equals separate decodes."""
+        n_prompt, n_gen, n_vocab, tokens, rows = read_gld(os.path.join(GOLDEN, "tiny-a-f32.gld"))
+        with lfm2moe.Model(MODEL) as m:
+            batch = [lfm2moe.Session(m, n_ctx=64, threads=1) for _ in range(3)]
+            alone = [lfm2moe.Session(m, n_ctx=64, threads=1) for _ in range(3)]
+            for step in ([tokens[:5], tokens[2:4], tokens[7:8]], [[3], [9], tokens[1:4]]):
+                lfm2moe.Session.decode_batch(batch, step)
+                for b, a, t in zip(batch, alone, step):
+                    a.decode(t)
+                    self.assertLessEqual(max_abs_diff(b.logits, a.logits), 0.01)
+                    self.assertEqual(argmax(b.logits), argmax(a.logits))
+                    self.assertEqual(b.position, a.position)
+            with self.assertRaises(lfm2moe.TokenOutOfRangeError):
+                lfm2moe.Session.decode_batch(batch, [[1], [n_vocab], [1]])
+            self.assertEqual([s.position for s in batch], [a.position for a in alone])
+            with self.assertRaises(ValueError):
+                lfm2moe.Session.decode_batch([batch[0], batch[0]], [[1], [1]])
+            for s in batch + alone:
+                s.close()
 
 
 class ErrorsTest(unittest.TestCase):
@@ -376,6 +452,178 @@ class GenerateTest(unittest.TestCase):
             self.assertEqual(s.position, 0)
             with self.assertRaises(TypeError):
                 s.generate([1], temprature=0.5)
+
+
+class PythonicTest(unittest.TestCase):
+    """Zero-copy logits, asyncio streaming, docstrings, python -m lfm2moe."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.model = lfm2moe.Model(MODEL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def test_logits_zero_copy(self):
+        import ctypes
+        with self.model.session(n_ctx=64, threads=1) as s:
+            s.decode(self.model.tokenize("Hello"))
+            ptr = ctypes.POINTER(ctypes.c_float)()
+            _native.lfm2moe_session_logits(s._ptr, -1, ctypes.byref(ptr))
+            address = ctypes.addressof(ptr.contents)
+            view = s.logits
+            try:
+                import numpy
+            except ImportError:
+                numpy = None
+            if numpy is not None:
+                self.assertIsInstance(view, numpy.ndarray)
+                self.assertEqual(view.ctypes.data, address)
+                self.assertFalse(view.flags.writeable)
+            else:
+                self.assertIsInstance(view, memoryview)
+                self.assertTrue(view.readonly)
+            # a view of the session's buffer: a write there shows through
+            old = ptr[3]
+            ptr[3] = 12345.0
+            self.assertEqual(float(view[3]), 12345.0)
+            ptr[3] = old
+
+    @unittest.skipUnless(HAVE_GENERATE, "the loaded library has no lfm2moe_generate")
+    def test_agenerate(self):
+        import asyncio
+        prompt = self.model.apply_chat_template([{"role": "user", "content": "Hi"}])
+        with self.model.session(n_ctx=128, threads=1) as s:
+            want = s.generate(prompt, max_tokens=12, temperature=0).text()
+            s.reset()
+
+            async def run():
+                agen = s.agenerate(prompt, max_tokens=12, temperature=0)
+                pieces = [p async for p in agen]
+                return pieces, agen.result
+
+            pieces, result = asyncio.run(run())
+            self.assertEqual("".join(pieces), want)
+            self.assertEqual(result.n_generated, 12 if result.stop_reason == "max_tokens"
+                             else result.n_generated)
+            s.reset()
+
+            async def stop_early():
+                async with s.agenerate(prompt, max_tokens=100, temperature=0) as agen:
+                    async for _ in agen:
+                        break
+                return agen.result
+
+            self.assertIn(asyncio.run(stop_early()).stop_reason, ("callback", "cancelled",
+                                                                  "eos", "max_tokens"))
+
+    def test_docstrings(self):
+        import inspect
+        self.assertIn("LFM2", lfm2moe.__doc__)
+        for name in lfm2moe.__all__:
+            obj = getattr(lfm2moe, name)
+            self.assertTrue(inspect.getdoc(obj), name)
+            if inspect.isclass(obj) and not issubclass(obj, BaseException):
+                for attr, member in vars(obj).items():
+                    if attr.startswith("_"):
+                        continue
+                    if isinstance(member, property):
+                        member = member.fget
+                    if callable(member):
+                        self.assertTrue(inspect.getdoc(member), "%s.%s" % (name, attr))
+
+    @unittest.skipUnless(HAVE_GENERATE, "the loaded library has no lfm2moe_generate")
+    def test_main_module(self):
+        demo = os.path.join(HERE, "..", "..", "..", "models", "lfm2moe-demo-f32.gguf")
+        out = subprocess.run([sys.executable, "-m", "lfm2moe", "generate", "-m", demo, "-p",
+                              "What is 17 plus 25?", "--chat", "--temp", "0", "-n", "24"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        self.assertIn(b"42", out.stdout)
+        self.assertIn(b"tok/s", out.stderr)
+        out = subprocess.run([sys.executable, "-m", "lfm2moe", "chat", "-m", demo, "--temp", "0"],
+                             input=b"What is 17 plus 25?\nWhat is 30 plus 12?\n",
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        self.assertEqual(out.stdout.count(b"42"), 2, out.stdout)
+
+
+
+@unittest.skipUnless(_native.lfm2moe_session_rewind is not None, "library without session history")
+class HistoryTest(unittest.TestCase):
+    """rewind, tokens, save/load (bytes and path), copy, chat's prefix reuse."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.model = lfm2moe.Model(MODEL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def next_logits(self, s, toks):
+        s.decode(toks, all_logits=True)
+        return [bytes(s.logits_at(i)) for i in range(len(toks))]
+
+    def test_rewind_tokens(self):
+        ids = [(i * 37 + 5) % 1024 for i in range(50)]
+        with self.model.session(n_ctx=128, threads=1, checkpoint_interval=8) as s, \
+                self.model.session(n_ctx=128, threads=1) as fresh:
+            s.decode(ids)
+            self.assertEqual(s.tokens(), ids)
+            s.rewind(21)
+            self.assertEqual(s.position, 21)
+            self.assertEqual(s.tokens(), ids[:21])
+            fresh.decode(ids[:21])
+            self.assertEqual(self.next_logits(s, ids[21:25]), self.next_logits(fresh, ids[21:25]))
+            with self.assertRaises(lfm2moe.Error):
+                s.rewind(100)
+
+    def test_save_load_copy(self):
+        ids = [(i * 11 + 3) % 1024 for i in range(40)]
+        with self.model.session(n_ctx=128, threads=1) as a:
+            a.decode(ids[:30])
+            snap = a.save()
+            self.assertIsInstance(snap, bytes)
+            with self.model.session(n_ctx=256, threads=1) as b:
+                b.load(snap)
+                self.assertEqual(b.tokens(), ids[:30])
+                path = os.path.join(tempfile.mkdtemp(), "s.bin")
+                a.save(path)
+                with self.model.session(n_ctx=128, threads=1) as c:
+                    c.load(path)
+                    with a.copy() as d, a.copy(n_ctx=64, threads=1) as e:
+                        want = self.next_logits(a, ids[30:])
+                        for other in (b, c, d, e):
+                            self.assertEqual(self.next_logits(other, ids[30:]), want)
+                os.remove(path)
+                # damaged or too big: refused, b unchanged
+                before = b.tokens()
+                for bad in (snap[:-1], snap[:100], b"x" * 200):
+                    with self.assertRaises(lfm2moe.Error):
+                        b.load(bad)
+                    self.assertEqual(b.tokens(), before)
+                with self.model.session(n_ctx=16, threads=1) as small:
+                    with self.assertRaises(lfm2moe.Error):
+                        small.load(snap)
+                    self.assertEqual(small.position, 0)
+
+    @unittest.skipUnless(HAVE_GENERATE, "library without lfm2moe_generate")
+    def test_chat_reuses_the_conversation(self):
+        msgs = [{"role": "user", "content": "Hi there"}]
+        with self.model.session(n_ctx=512, threads=1) as s:
+            reply = s.chat(msgs, max_tokens=6, temperature=0.0)
+            first = s.last_result
+            self.assertEqual(first.n_prompt_reused, 0)
+            msgs += [{"role": "assistant", "content": reply}, {"role": "user", "content": "More"}]
+            s.chat(msgs, max_tokens=6, temperature=0.0)
+            second = s.last_result
+            # the first turn's prompt at least is not evaluated again
+            self.assertGreaterEqual(second.n_prompt_reused, first.n_prompt_tokens)
+            # regenerate the last answer: one token evaluated
+            again = s.chat(msgs, max_tokens=6, temperature=0.0)
+            self.assertEqual(s.last_result.n_prompt_tokens, 1)
+            with self.model.session(n_ctx=512, threads=1) as fresh:
+                self.assertEqual(fresh.chat(msgs, max_tokens=6, temperature=0.0), again)
 
 
 if __name__ == "__main__":

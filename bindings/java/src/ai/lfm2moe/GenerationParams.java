@@ -29,6 +29,12 @@ public final class GenerationParams {
     public int penaltyLastN;
     /** Same seed and same inputs give the same output. */
     public long seed;
+    /**
+     * The prompt is the whole conversation: the session keeps its longest
+     * common prefix with what it holds and evaluates only the rest
+     * ({@link GenerationResult#promptTokensReused} says how much was kept).
+     */
+    public boolean reusePrefix;
     /** Stop strings (not included in the output). */
     public final List<String> stop = new ArrayList<>();
     /** Added to the logit of each token before sampling. */
@@ -36,7 +42,7 @@ public final class GenerationParams {
 
     public GenerationParams() {
         float[] f = new float[6];
-        int[] i = new int[3];
+        int[] i = new int[4];
         long[] s = new long[1];
         Native.generateDefaults(f, i, s);
         temperature = f[0];
@@ -67,6 +73,7 @@ public final class GenerationParams {
     public GenerationParams presencePenalty(float v) { presencePenalty = v; return this; }
     public GenerationParams penaltyLastN(int v) { penaltyLastN = v; return this; }
     public GenerationParams seed(long v) { seed = v; return this; }
+    public GenerationParams reusePrefix(boolean v) { reusePrefix = v; return this; }
     public GenerationParams stop(String s) { stop.add(s); return this; }
     public GenerationParams logitBias(int token, float bias) { logitBias.put(token, bias); return this; }
 
@@ -76,8 +83,10 @@ public final class GenerationParams {
     }
 
     int[] ints() {
-        return new int[] {maxTokens, topK, penaltyLastN};
+        return new int[] {maxTokens, topK, penaltyLastN, reusePrefix ? REUSE_PREFIX : 0};
     }
+
+    private static final int REUSE_PREFIX = 1; // LFM2MOE_GENERATE_REUSE_PREFIX
 
     byte[][] stopBytes() {
         byte[][] b = new byte[stop.size()][];

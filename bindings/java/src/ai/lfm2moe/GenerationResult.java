@@ -4,7 +4,10 @@ package ai.lfm2moe;
 public final class GenerationResult {
     public final String text;
     public final StopReason stopReason;
+    /** Prompt tokens evaluated. */
     public final int promptTokens;
+    /** Prompt tokens kept from the session (with {@link GenerationParams#reusePrefix}). */
+    public final int promptTokensReused;
     public final int generatedTokens;
     public final double promptSeconds;
     public final double generateSeconds;
@@ -16,11 +19,13 @@ public final class GenerationResult {
         this.generatedTokens = (int) r[2];
         this.promptSeconds = r[3];
         this.generateSeconds = r[4];
+        this.promptTokensReused = (int) r[5];
     }
 
     @Override
     public String toString() {
         return "GenerationResult{stop=" + stopReason + ", prompt=" + promptTokens
+                + ", reused=" + promptTokensReused
                 + ", generated=" + generatedTokens + "}";
     }
 }

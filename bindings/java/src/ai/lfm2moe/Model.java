@@ -147,7 +147,28 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * Render a conversation with the LFM2 chat template.
+     * Render a chat request with the model's own Jinja chat template, as
+     * Hugging Face's apply_chat_template does (lfm2moe_chat_render_json).
+     * @param requestJson {"messages": [...], "tools": [...],
+     *     "add_generation_prompt": true, ...}: messages as the template reads
+     *     them (tool_calls, thinking, content parts); every member is a
+     *     template variable
+     */
+    public String applyChatTemplateJson(String requestJson) {
+        return applyChatTemplateJson(requestJson, null);
+    }
+
+    /**
+     * The same with a caller-supplied Jinja template (null: the model's).
+     */
+    public String applyChatTemplateJson(String requestJson, String template) {
+        return Native.utf8(Native.chatRenderJson(handle(), Native.bytes(requestJson),
+                template == null ? null : Native.bytes(template), 0));
+    }
+
+    /**
+     * Render a conversation of role/content messages with the model's chat
+     * template.
      * @param tools JSON texts of tool definitions (inserted verbatim), may be null
      */
     public String applyChatTemplate(List<Message> messages, List<String> tools,

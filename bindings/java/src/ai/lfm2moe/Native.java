@@ -5,28 +5,18 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The native methods (lfm2moe_jni.c).  Text is passed as UTF-8 byte arrays;
- * handles are the C pointers as longs (0 = closed).
- *
- * <p>The JNI library is loaded from the path in the system property
- * {@code lfm2moe.jni.library} if set, else as {@code lfm2moe_jni} from
- * {@code java.library.path}.  It links liblfm2moe.so, found by the system
- * loader (its rpath, LD_LIBRARY_PATH or the ld.so cache).
+ * handles are the C pointers as longs (0 = closed).  The JNI library is
+ * found by {@link NativeLoader}: from the jar itself by default, with no
+ * {@code -Djava.library.path}.
  */
 final class Native {
-    /** Major version of the C API these classes were written for. */
-    static final int VERSION_MAJOR = 0;
-
     static {
-        String path = System.getProperty("lfm2moe.jni.library");
-        if (path != null && !path.isEmpty()) {
-            System.load(path);
-        } else {
-            System.loadLibrary("lfm2moe_jni");
-        }
+        NativeLoader.load();
         int v = version();
-        if (v / 10000 != VERSION_MAJOR) {
+        if (v / 10000 != Version.MAJOR) {
             throw new UnsatisfiedLinkError("liblfm2moe " + utf8(versionString())
-                    + " is loaded but these bindings need major version " + VERSION_MAJOR);
+                    + " is loaded but these bindings (" + Version.STRING + ") need major version "
+                    + Version.MAJOR);
         }
     }
 
@@ -58,9 +48,19 @@ final class Native {
     static native int tokenAttr(long model, int token);
     static native byte[] chatRender(long model, byte[][] roles, byte[][] contents, byte[][] tools,
                                     int flags);
+    static native byte[] chatRenderJson(long model, byte[] request, byte[] template, int flags);
 
-    static native long sessionCreate(long model, int nCtx, int nThreads, int nBatch, long maxMemory);
+    static native long sessionCreate(long model, int nCtx, int nThreads, int nBatch, long maxMemory,
+            int kvType, int checkpointInterval);
     static native void sessionFree(long session);
+    static native int[] sessionTokens(long session);
+    static native void sessionRewind(long session, int pos);
+    static native long sessionCopy(long session, boolean sameParams, int nCtx, int nThreads,
+                                   int nBatch, long maxMemory, int kvType, int checkpointInterval);
+    static native byte[] sessionSave(long session);
+    static native void sessionLoad(long session, byte[] data);
+    static native void sessionSaveFile(long session, byte[] path);
+    static native void sessionLoadFile(long session, byte[] path);
     static native void sessionReset(long session);
     static native void sessionCancel(long session);
     static native int sessionPosition(long session);

@@ -16,6 +16,7 @@ public final class Session implements AutoCloseable {
 
     private final Model model;
     private final int nVocab;
+    private final KvType kvType;
     private volatile long handle;
     private volatile boolean running;
     /** The thread inside generate, whose listener must not free the session. */
@@ -36,16 +37,50 @@ public final class Session implements AutoCloseable {
 
     /** @param maxMemory refuse (LIMIT) if the session needs more bytes; 0: no cap */
     public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory) {
+        this(model, nCtx, threads, nBatch, maxMemory, KvType.F32);
+    }
+
+    /**
+     * @param kvType element type of the KV cache (F32 exact; F16, Q8_0 smaller)
+     */
+    public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory, KvType kvType) {
+        this(model, nCtx, threads, nBatch, maxMemory, kvType, 0);
+    }
+
+    /**
+     * @param checkpointInterval keep the conv state every this many tokens, so
+     *     {@link #rewind} re-evaluates fewer than that many (0: 64)
+     */
+    public Session(Model model, int nCtx, int threads, int nBatch, long maxMemory, KvType kvType,
+                   int checkpointInterval) {
         this.model = model;
         this.nVocab = model.vocabSize();
+        this.kvType = kvType;
         synchronized (model) {
-            handle = Native.sessionCreate(model.handle(), nCtx, threads, nBatch, maxMemory);
+            handle = Native.sessionCreate(model.handle(), nCtx, threads, nBatch, maxMemory,
+                    kvType.value, checkpointInterval);
+            model.register(this);
+        }
+    }
+
+    /** A session around a handle made by lfm2moe_session_copy. */
+    private Session(Model model, long copied, KvType kvType) {
+        this.model = model;
+        this.nVocab = model.vocabSize();
+        this.kvType = kvType;
+        synchronized (model) {
+            handle = copied;
             model.register(this);
         }
     }
 
     public Model model() {
         return model;
+    }
+
+    /** The element type of this session's KV cache. */
+    public KvType kvType() {
+        return kvType;
     }
 
     private long handle() {
@@ -232,17 +267,80 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * Render the conversation with the chat template, evaluate it from a
-     * reset session and return the assistant's reply.
+     * Render the whole conversation with the chat template and return the
+     * assistant's reply.  The session keeps what it shares with the
+     * conversation (earlier turns, or everything before an edited message)
+     * and evaluates only the rest: the result reports both counts.
      */
     public GenerationResult chat(List<Message> messages, GenerationParams params,
                                  GenerationListener listener) {
         String text = model.applyChatTemplate(messages);
-        reset();
-        return generate(model.tokenize(text, false, true), params, listener);
+        boolean was = params != null && params.reusePrefix;
+        if (params == null) {
+            params = new GenerationParams();
+        }
+        params.reusePrefix = true;
+        try {
+            return generate(model.tokenize(text, false, true), params, listener);
+        } finally {
+            params.reusePrefix = was;
+        }
     }
 
     public String chat(List<Message> messages, GenerationParams params) {
         return chat(messages, params, null).text;
+    }
+
+    // ---- history: rewind, snapshots, forks ----------------------------------
+
+    /** The tokens the session holds (positions 0 .. position()-1). */
+    public synchronized int[] tokens() {
+        return Native.sessionTokens(handle());
+    }
+
+    /**
+     * Go back to position {@code pos}: afterwards the session is exactly a
+     * session that decoded only its first {@code pos} tokens (no logits
+     * until the next decode).
+     */
+    public synchronized void rewind(int pos) {
+        Native.sessionRewind(idleHandle(), pos);
+    }
+
+    /** A snapshot of the state (tokens, KV cache, conv state). */
+    public synchronized byte[] save() {
+        return Native.sessionSave(idleHandle());
+    }
+
+    /** Write a snapshot to {@code path} (replaced only on success). */
+    public synchronized void save(String path) {
+        Native.sessionSaveFile(idleHandle(), Native.bytes(path));
+    }
+
+    /**
+     * Replace the state with a snapshot from {@link #save()}.  Another
+     * model's snapshot, a too-small context or damaged bytes throw
+     * Lfm2MoeException and leave the session as it was.
+     */
+    public synchronized void load(byte[] snapshot) {
+        java.util.Objects.requireNonNull(snapshot, "snapshot");
+        Native.sessionLoad(idleHandle(), snapshot);
+    }
+
+    /** Load a snapshot file written by {@link #save(String)}. */
+    public synchronized void load(String path) {
+        Native.sessionLoadFile(idleHandle(), Native.bytes(path));
+    }
+
+    /** A new session with the same state and parameters (only the used cache is copied). */
+    public synchronized Session copy() {
+        return new Session(model, Native.sessionCopy(idleHandle(), true, 0, 0, 0, 0, 0, 0), kvType);
+    }
+
+    /** A copy with other parameters (nCtx must hold the tokens; the KV type stays). */
+    public synchronized Session copy(int nCtx, int threads, int nBatch, long maxMemory,
+                                     int checkpointInterval) {
+        return new Session(model, Native.sessionCopy(idleHandle(), false, nCtx, threads, nBatch,
+                maxMemory, kvType.value, checkpointInterval), kvType);
     }
 }

@@ -2,11 +2,13 @@ package ai.lfm2moe.tests;
 
 import ai.lfm2moe.GenerationParams;
 import ai.lfm2moe.GenerationResult;
+import ai.lfm2moe.KvType;
 import ai.lfm2moe.Lfm2MoeException;
 import ai.lfm2moe.Message;
 import ai.lfm2moe.Model;
 import ai.lfm2moe.Session;
 import ai.lfm2moe.StopReason;
+import ai.lfm2moe.Version;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -107,6 +109,9 @@ public final class BindingTest {
     static void testModel() throws Exception {
         try (Model m = new Model(model)) {
             check(Model.libraryVersion().startsWith("0."), "version");
+            // the generated Version class and the library both carry meson's version
+            check(Version.library().equals(Version.STRING) && Model.libraryVersion().equals(Version.STRING),
+                    "Version.STRING " + Version.STRING + " vs library " + Version.library());
             check(m.info().nVocab == 1024 && m.info().nEmbd == 128 && m.info().nBlock == 8,
                     "info " + m.info());
             check(m.info().architecture.equals("lfm2moe"), "architecture");
@@ -165,6 +170,34 @@ public final class BindingTest {
             }
         }
         check(n == 7, "chat cases");
+    }
+
+    /** LFM2.5's template (tool_calls, thinking, content parts) through the JSON call:
+     *  each golden line minus "rendered" is the request. */
+    static void testChatGoldensJson() throws Exception {
+        int n = 0;
+        try (Model m = new Model(golden.resolve("tiny-t25-f32.gguf").toString())) {
+            for (String line : Files.readAllLines(golden.resolve("chat-25moe-a.jsonl"),
+                    StandardCharsets.UTF_8)) {
+                MiniJson.Obj o = MiniJson.parse(line);
+                int at = line.lastIndexOf(", \"rendered\": ");
+                String request = line.substring(0, at) + "}";
+                String got = m.applyChatTemplateJson(request);
+                check(got.equals(o.str("rendered")), "chat JSON case " + n + ": " + got);
+                n++;
+            }
+            String t = m.applyChatTemplateJson("{\"messages\": [], \"who\": \"w\u00f6rld\"}",
+                    "{{ bos_token }}hello {{ who }}");
+            check(t.equals("<|startoftext|>hello w\u00f6rld"), "template override: " + t);
+            boolean threw = false;
+            try {
+                m.applyChatTemplateJson("{\"messages\": []}", "{{ raise_exception('nope') }}");
+            } catch (Lfm2MoeException e) {
+                threw = e.getMessage().contains("nope");
+            }
+            check(threw, "raise_exception reaches Java");
+        }
+        check(n == 9, "chat JSON cases");
     }
 
     static void testLogits() throws Exception {
@@ -326,6 +359,83 @@ public final class BindingTest {
         check(s.isClosed() && m.isClosed(), "closed after the run");
     }
 
+    /** An F16 KV cache stays within 0.05 of the F32 goldens (README). */
+    static void testKvType() throws Exception {
+        Gld g = new Gld(golden.resolve("tiny-a-f32.gld"));
+        try (Model m = new Model(model);
+             Session s = new Session(m, g.nPrompt, 2, 0, 0, KvType.F16)) {
+            check(s.kvType() == KvType.F16, "kvType");
+            s.decode(Arrays.copyOf(g.tokens, g.nPrompt), true);
+            double worst = 0;
+            for (int t = 0; t < g.nPrompt; t++)
+                worst = Math.max(worst, maxDiff(s.logits(t), g.rows[t]));
+            check(worst <= 0.05, "f16 kv max |d| " + worst);
+        }
+    }
+
+    /** rewind, tokens, save/load (bytes and path), copy, chat's prefix reuse. */
+    static void testHistory() throws Exception {
+        try (Model m = new Model(model); Session a = new Session(m, 256, 1, 0, 0, KvType.F32, 8);
+             Session fresh = new Session(m, 256, 1)) {
+            int[] ids = new int[40];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = (i * 37 + 5) % 1024;
+            }
+            a.decode(Arrays.copyOf(ids, 30));
+            check(Arrays.equals(a.tokens(), Arrays.copyOf(ids, 30)), "tokens");
+            byte[] snap = a.save();
+            a.rewind(13);
+            check(a.position() == 13 && a.tokens().length == 13, "rewind");
+            fresh.decode(Arrays.copyOf(ids, 13));
+            int[] next = Arrays.copyOfRange(ids, 13, 16);
+            a.decode(next, true);
+            fresh.decode(next, true);
+            check(Arrays.equals(a.logits(2), fresh.logits(2)), "rewind == fresh session");
+            check(status(() -> a.rewind(999)) == Lfm2MoeException.INVALID_ARGUMENT, "rewind range");
+            // snapshots: bytes and file, into other sessions; copies
+            Path file = Files.createTempFile("lfm2moe-session", ".bin");
+            try (Session b = new Session(m, 512, 1); Session c = new Session(m, 256, 1)) {
+                b.load(snap);
+                check(b.position() == 30, "load");
+                b.save(file.toString());
+                c.load(file.toString());
+                try (Session d = b.copy(); Session e = b.copy(64, 1, 0, 0, 0)) {
+                    int[] more = Arrays.copyOfRange(ids, 30, 34);
+                    b.decode(more, true);
+                    float[] want = b.logits(3);
+                    for (Session x : new Session[] {c, d, e}) {
+                        x.decode(more, true);
+                        check(Arrays.equals(x.logits(3), want), "same logits after load/copy");
+                    }
+                }
+                byte[] cut = Arrays.copyOf(snap, snap.length - 1);
+                int before = c.position();
+                check(status(() -> c.load(cut)) == Lfm2MoeException.BAD_FORMAT, "truncated");
+                check(c.position() == before, "unchanged after a refused load");
+            } finally {
+                Files.deleteIfExists(file);
+            }
+        }
+    }
+
+    static void testChatReuse() throws Exception {
+        try (Model m = new Model(model); Session s = new Session(m, 512, 1)) {
+            List<Message> msgs = new java.util.ArrayList<>(List.of(Message.user("Hi there")));
+            GenerationParams p = GenerationParams.greedy().maxTokens(6);
+            GenerationResult first = s.chat(msgs, p, null);
+            check(first.promptTokensReused == 0, "first turn evaluated");
+            msgs.add(Message.assistant(first.text));
+            msgs.add(Message.user("More"));
+            GenerationResult second = s.chat(msgs, p, null);
+            check(second.promptTokensReused >= first.promptTokens,
+                    "second turn reuses the first: " + second);
+            GenerationResult again = s.chat(msgs, p, null);
+            check(again.promptTokens == 1 && again.text.equals(second.text),
+                    "regenerate evaluates one token: " + again);
+            check(!p.reusePrefix, "params left as they were");
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         golden = Paths.get(args.length > 0 ? args[0] : "tests/golden");
         model = golden.resolve("tiny-a-f32.gguf").toString();
@@ -333,10 +443,14 @@ public final class BindingTest {
         testModel();
         testTokenizerGoldens();
         testChatGoldens();
+        testChatGoldensJson();
         testLogits();
+        testKvType();
         testErrorsAndClose();
+        testHistory();
         if (generate) {
             testGenerate();
+            testChatReuse();
             testCloseWhileGenerating();
         }
         System.out.println("java bindings: " + checks + " checks passed");
