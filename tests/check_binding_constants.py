@@ -91,7 +91,7 @@ def java_stop_reasons(src_dir):
 
 
 # Header enumerator prefixes a binding constant may leave out.
-PREFIXES = ["", "ERR_", "MODEL_", "TOKENIZE_", "CHAT_", "STOP_"]
+PREFIXES = ["", "ERR_", "MODEL_", "TOKENIZE_", "CHAT_", "STOP_", "GENERATE_"]
 
 
 def header_name(short, header, prefixes):
