@@ -15,7 +15,6 @@
 #include "elementwise.h"
 #include "lfm_types.h"
 #include "matmul.h"
-#include "model/threads.h"
 #include "quant.h"
 #include "rope.h"
 #include "router.h"
@@ -274,32 +273,6 @@ static void test_matmul_float_types(void **state) {
     }
 }
 
-/* The pool's guided split: chunks tile [0, n) in order, cut at multiples
- * of align, each tier smaller than the one before. */
-static void test_guided_split(void **state) {
-    (void)state;
-    const long ns[] = {7168, 2048 + 16 * 3, 100, 16, 0};
-    for (int nth = 1; nth <= 4; nth++)
-        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
-            const int chunks = 3 * nth;
-            long prev_end = 0, first = -1;
-            for (int c = 0; c < chunks; c++) {
-                long b, e;
-                lfm_split_guided(ns[k], c, chunks, nth, 16, &b, &e);
-                assert_int_equal(b, prev_end);
-                assert_true(e >= b && e <= ns[k]);
-                if (e < ns[k])
-                    assert_int_equal(e % 16, 0);
-                if (c == 0)
-                    first = e - b;
-                if (ns[k] >= 16 * 64 && c >= 2 * nth) /* the last tier: about 1/21 of tier 0 */
-                    assert_true((e - b) * 8 < first);
-                prev_end = e;
-            }
-            assert_int_equal(prev_end, ns[k]);
-        }
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_bf16),
@@ -309,7 +282,6 @@ int main(void) {
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_router),
         cmocka_unit_test(test_matmul_float_types),
-        cmocka_unit_test(test_guided_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

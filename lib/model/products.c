@@ -90,23 +90,11 @@ static void mm_rows(const lfm_mm_task *t, int32_t e0, int32_t e1, int64_t r0, in
     }
 }
 
-/* Product steps run in GUIDED_TIERS chunks per thread of decreasing size
- * (lfm_split_guided), cut at multiples of the kernels' 16-row tiles. */
-#define GUIDED_TIERS 3
-#define ROW_ALIGN 16
-#ifndef LFM_GUIDED
-#define LFM_GUIDED 1
-#endif
-
 static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const lfm_mm_task *t = ctx;
     (void)thread;
     long r0, r1;
-    if (n_chunks >= GUIDED_TIERS && LFM_GUIDED)
-        lfm_split_guided((long)t->rows, chunk, n_chunks, n_chunks / GUIDED_TIERS, ROW_ALIGN, &r0,
-                         &r1);
-    else
-        lfm_split((long)t->rows, chunk, n_chunks, &r0, &r1);
+    lfm_split((long)t->rows, chunk, n_chunks, &r0, &r1);
     if (!t->flat) {
         mm_rows(t, 0, t->n_expert, r0, r1);
         return;
@@ -194,9 +182,7 @@ void lfm_run_products(session *s, lfm_mm_task *t, const float *x, int64_t x_stri
      * long for the hardware prefetchers; measured against four per thread
      * (2 threads, Q4_0 tg128 +5-8% in paired runs, Q4_K_M pp512 +1-5%),
      * with still a spare chunk per thread to even out a late start */
-    const int chunks = rows * n_cols * t->n < LFM_MIN_PARALLEL_MACS
-                           ? 1
-                           : (LFM_GUIDED ? GUIDED_TIERS : 2) * lfm_pool_size(s->pool);
+    const int chunks = rows * n_cols * t->n < LFM_MIN_PARALLEL_MACS ? 1 : 2 * lfm_pool_size(s->pool);
     lfm_pool_run(s->pool, mm_worker, t, chunks);
 }
 

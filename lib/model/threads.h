@@ -34,32 +34,4 @@ static inline void lfm_split(long n, int ith, int nth, long *begin, long *end) {
     *end = *begin + per + (ith < extra ? 1 : 0);
 }
 
-/* Guided split of [0, n) into n_chunks = tiers * nth chunks, claimed in
- * order: tier k's nth chunks weigh 4^-k each, so the threads first take
- * long runs (long weight streams for the prefetchers) and finish on small
- * ones, together; boundaries are multiples of align (the kernels' row
- * tiles).  Chunk ith is [*begin, *end). */
-static inline double lfm_guided_weight_before(int chunk, int nth) {
-    double sum = 0, w = 1;
-    for (int c = 0; c < chunk; c++) {
-        if (c > 0 && c % nth == 0)
-            w *= 0.25;
-        sum += w;
-    }
-    return sum;
-}
-
-static inline void lfm_split_guided(long n, int ith, int n_chunks, int nth, long align,
-                                    long *begin, long *end) {
-    const double total = lfm_guided_weight_before(n_chunks, nth);
-    const long units = (n + align - 1) / align;
-    long b = (long)(lfm_guided_weight_before(ith, nth) / total * (double)units + 0.5) * align;
-    long e = ith == n_chunks - 1
-                 ? n
-                 : (long)(lfm_guided_weight_before(ith + 1, nth) / total * (double)units + 0.5) *
-                       align;
-    *begin = b < n ? b : n;
-    *end = e < n ? e : n;
-}
-
 #endif
