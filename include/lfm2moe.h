@@ -188,7 +188,10 @@ typedef struct lfm2moe_model_info {
     uint64_t n_params;         /* elements in all tensors */
     uint64_t file_size;        /* bytes (of the file or memory image) */
     uint64_t n_tensors;
-    uint64_t reserved[8];
+    int32_t sliding_window;    /* positions an attention block sees (0: all), from
+                                * <arch>.attention.sliding_window */
+    int32_t reserved_i32;
+    uint64_t reserved[7];
 } lfm2moe_model_info;
 
 /* Fill *info.  info->struct_size must be set by the caller. */
@@ -198,7 +201,9 @@ LFM2MOE_API int lfm2moe_model_get_info(const lfm2moe_model *model, lfm2moe_model
 LFM2MOE_API int lfm2moe_model_block_kind(const lfm2moe_model *model, int32_t block,
                                          int32_t *op_kind, int32_t *ffn_kind);
 
-/* general.architecture.  The string is owned by the model. */
+/* general.architecture: "lfm2moe" (mixture of experts) or "lfm2" (every
+ * block a dense FFN); a file of any other architecture does not load
+ * (UNSUPPORTED_ARCH, naming it).  The string is owned by the model. */
 LFM2MOE_API int lfm2moe_model_architecture(const lfm2moe_model *model, const char **name);
 
 /* Metadata: number of keys, key by index (owned by the model). */
@@ -668,7 +673,10 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
 /* Random-weight models in the exact tensor layout and type mix of the
  * published files, so anyone can test and benchmark without downloading
  * weights.  Shapes: "lfm2-8b-a1b" (LFM2-8B-A1B: 24 blocks over 2048, 32
- * experts of 1792, top-4, vocab 65536) and "tiny" (a few MB, for tests).
+ * experts of 1792, top-4, vocab 65536), "lfm2-24b-a2b" (40 blocks, 10 of
+ * them attention, 64 experts of 1536, top-4), the dense "lfm2-350m",
+ * "lfm2-700m", "lfm2-1.2b", "lfm2-2.6b" (architecture "lfm2") and "tiny"
+ * (a few MB, for tests).  NOT_FOUND names the known shapes.
  * The file carries a byte-level BPE tokenizer of the model's vocabulary size
  * with the LFM2 special tokens (tokenizer.ggml.pre "lfm2"), so llama.cpp
  * loads it too; its logits are meaningless but finite. */
@@ -679,8 +687,16 @@ typedef struct lfm2moe_synth_params {
     uint64_t seed;
     lfm2moe_progress_fn progress; /* may be NULL */
     void *user_data;
-    uint64_t reserved[8];
+    uint32_t flags;               /* LFM2MOE_SYNTH_* */
+    uint32_t reserved32;
+    uint64_t reserved[7];
 } lfm2moe_synth_params;
+
+/* Leave the tensor data as a hole (zeros, valid blocks of every type): a
+ * sparse file of the full size in milliseconds, whose header and tensor
+ * table load like the real one (for checking shapes and file sizes; its
+ * logits are all zero). */
+#define LFM2MOE_SYNTH_SPARSE 1u
 
 LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *params);
 /* Write the model to path (replaced only on success). */

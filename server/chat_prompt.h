@@ -1,12 +1,12 @@
 /* OpenAI chat messages -> the model's prompt text.
  *
- * Today through lfm2moe_chat_render (roles + contents + tool JSON texts):
- * content given as text parts is joined, and an assistant message's
- * tool_calls are written in LFM2's own call syntax
+ * Through lfm2moe_chat_render (the model's own Jinja chat template, roles +
+ * contents + tool JSON texts): content given as text parts is joined, and
+ * an assistant message's tool_calls are written in LFM2's call syntax
  * (<|tool_call_start|>[name(arg="v", n=3)]<|tool_call_end|>) before its
  * content, so a conversation that carries tool calls and tool results
- * renders as the model was trained on it.  When lfm2moe_chat_render_json
- * lands, the messages go to it as they are and this file shrinks. */
+ * renders as LFM2 models write them, whether or not the template reads
+ * structured tool_calls itself. */
 #ifndef LFM_SERVER_CHAT_PROMPT_H
 #define LFM_SERVER_CHAT_PROMPT_H
 

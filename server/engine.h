@@ -1,11 +1,10 @@
 /* The server's view of the library: N sessions (slots) over one model, the
  * tokens each holds, and one forward step over several slots at once.
  *
- * This is the one place that changes as the library grows: today a step
- * runs lfm2moe_decode_step on each slot in turn and a slot's prompt cache
- * is reused only when its whole history is a prefix of the new prompt;
- * with lfm2moe_decode_batch the step becomes one batched pass, and with
- * lfm2moe_session_rewind any common prefix is kept. */
+ * A step is one lfm2moe_decode_batch over every slot that has tokens (each
+ * weight read serves them all); a new prompt keeps the longest prefix it
+ * shares with what its slot holds (lfm2moe_session_rewind drops the rest),
+ * so the next turn of a conversation evaluates only its new tokens. */
 #ifndef LFM_SERVER_ENGINE_H
 #define LFM_SERVER_ENGINE_H
 

@@ -16,10 +16,12 @@
 
 #define WAIT_SLICE_MS 100
 
-/* Wait (j->mu held) until the job has text beyond `seen` or is done; 0, or
- * -1 when the client went away meanwhile. */
-static int wait_for_job(job *j, size_t seen, struct MHD_Connection *c) {
-    while (j->state != JOB_DONE && j->text.len <= seen) {
+/* Wait (j->mu held) until the job is done or, unless until_done, has text
+ * beyond `seen`; 0, or -1 when the client went away meanwhile.  The socket
+ * is checked every WAIT_SLICE_MS whether or not tokens keep coming. */
+static int wait_for_job(job *j, size_t seen, int until_done, struct MHD_Connection *c) {
+    double next_check = now_seconds() + WAIT_SLICE_MS * 1e-3;
+    while (j->state != JOB_DONE && (until_done || j->text.len <= seen)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
@@ -27,9 +29,11 @@ static int wait_for_job(job *j, size_t seen, struct MHD_Connection *c) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) && j->state != JOB_DONE &&
-            j->text.len <= seen && http_peer_gone(c))
-            return -1;
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+        if (now_seconds() >= next_check) {
+            if (http_peer_gone(c)) return -1;
+            next_check = now_seconds() + WAIT_SLICE_MS * 1e-3;
+        }
     }
     return 0;
 }
@@ -94,7 +98,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
         st->out.len = st->out_off = 0;
         pthread_mutex_lock(&st->j->mu);
-        int gone = st->started ? wait_for_job(st->j, st->sent, st->c) : 0;
+        int gone = st->started ? wait_for_job(st->j, st->sent, 0, st->c) : 0;
         if (!gone) stream_events(st);
         pthread_mutex_unlock(&st->j->mu);
         if (gone || st->out.oom) {
@@ -193,8 +197,7 @@ enum MHD_Result handle_generation(struct MHD_Connection *c, http_req *r, req_kin
     if (j->req.stream) return start_stream(c, r, &oc);
 
     pthread_mutex_lock(&j->mu);
-    int gone = 0;
-    while (!gone && j->state != JOB_DONE) gone = wait_for_job(j, j->text.len, c);
+    int gone = wait_for_job(j, 0, 1, c);
     pthread_mutex_unlock(&j->mu);
     if (gone) {
         scheduler_cancel(s->sched, j);

@@ -128,6 +128,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->method = method;
         r->url = url;
         r->t0 = now_seconds();
+        atomic_fetch_add(&s->in_flight, 1);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->conn = ci ? ci->socket_context : NULL;
@@ -189,6 +190,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
     json_buf_free(&r->body);
     free(r);
     *ctx = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
@@ -288,6 +290,12 @@ void http_quiesce(server *s) {
 }
 
 void http_stop(server *s) {
+    /* the generations are over: let their last events reach the clients
+     * (at most 5 s) before libmicrohttpd closes every connection */
+    for (int i = 0; i < 500 && atomic_load(&s->in_flight) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     atomic_store(&s->stopping, 1);
     MHD_stop_daemon(s->daemon);
     pthread_join(s->watchdog, NULL);

@@ -41,6 +41,7 @@ typedef struct server {
     conn *conns;
     pthread_t watchdog;
     atomic_int stopping;
+    atomic_int in_flight;     /* requests received and not yet fully answered */
 } server;
 
 /* One HTTP request (MHD's per-request context). */

@@ -14,9 +14,8 @@
 #include "golden_check.h"
 #include "lfm2moe.h"
 
-/* Run the model over g's tokens; logits[(n)*V].  batched: prompt in one step. */
 void golden_run(const char *model_path, const gld *g, int batched, int threads, int kv_type,
-                float *logits) {
+                int n_batch, float *logits) {
     lfm2moe_model *m = NULL;
     int st = lfm2moe_model_load(model_path, NULL, &m);
     if (st)
@@ -26,6 +25,7 @@ void golden_run(const char *model_path, const gld *g, int batched, int threads, 
     sp.n_ctx = g->n_prompt + g->n_gen;
     sp.n_threads = threads;
     sp.kv_type = kv_type;
+    sp.n_batch = n_batch;
     lfm2moe_session *s = NULL;
     assert_int_equal(lfm2moe_session_create(m, &sp, &s), LFM2MOE_OK);
     int32_t n = g->n_prompt + g->n_gen, t = 0;

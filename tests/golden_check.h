@@ -12,11 +12,11 @@ typedef struct golden_stats {
 } golden_stats;
 
 /* Run the model over g's tokens into logits[(n_prompt + n_gen) * n_vocab]:
- * batched, the prompt in one step then one token at a time (as the
- * reference run did); else every token alone.  kv_type: the session's
- * lfm2moe_kv_type. */
+ * batched, the prompt in one step (in chunks of n_batch tokens, 0: the
+ * session default) then one token at a time (as the reference run did);
+ * else every token alone.  kv_type: the session's lfm2moe_kv_type. */
 void golden_run(const char *model_path, const gld *g, int batched, int threads, int kv_type,
-                float *logits);
+                int n_batch, float *logits);
 /* Compare logits (laid out as g->logits) with g's. */
 golden_stats golden_compare(const gld *g, const float *logits);
 

@@ -186,8 +186,107 @@ static void test_wrong_architecture(void **state) {
     expect_error(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m),
                  LFM2MOE_ERR_UNSUPPORTED_ARCH, "'llama'");
     gb_free(&b);
+    /* an lfm2moe-shaped file that says it is dense: the keys are looked
+     * up under its own name */
+    sh.arch = "lfm2";
+    gb_build_model(&b, &sh);
+    expect_error(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_ERR_BAD_MODEL,
+                 "ffn_gate");
+    gb_free(&b);
     sh = small_shape();
     gb_build_model(&b, &sh);
+    assert_int_equal(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_OK);
+    lfm2moe_model_free(m);
+    gb_free(&b);
+}
+
+/* Dense LFM2 files: architecture "lfm2", every block dense, no experts;
+ * the sliding window is reported, and a session whose chunks are smaller
+ * than the context keeps a ring of window + n_batch - 1 positions (in
+ * whole key blocks) per attention block instead of the whole context. */
+static void test_dense_architecture_and_window(void **state) {
+    (void)state;
+    lfm2moe_model *d = NULL, *w = NULL;
+    assert_int_equal(lfm2moe_model_load(GOLDEN_DIR "/tiny-d-f32.gguf", NULL, &d), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_model_load(GOLDEN_DIR "/tiny-d-swa-f32.gguf", NULL, &w), LFM2MOE_OK);
+    const char *arch;
+    assert_int_equal(lfm2moe_model_architecture(d, &arch), 0);
+    assert_string_equal(arch, "lfm2");
+    lfm2moe_model_info in = {.struct_size = sizeof in};
+    assert_int_equal(lfm2moe_model_get_info(d, &in), LFM2MOE_OK);
+    assert_int_equal(in.n_block, 6);
+    assert_int_equal(in.n_expert, 0);
+    assert_int_equal(in.n_dense_block, 6);
+    assert_int_equal(in.n_ff, 384);
+    assert_int_equal(in.n_attention_block, 2);
+    assert_int_equal(in.sliding_window, 0);
+    for (int32_t b = 0; b < in.n_block; b++) {
+        int32_t op, ffn;
+        assert_int_equal(lfm2moe_model_block_kind(d, b, &op, &ffn), 0);
+        assert_int_equal(ffn, LFM2MOE_FFN_DENSE);
+        assert_int_equal(op, b == 2 || b == 4 ? LFM2MOE_BLOCK_ATTENTION : LFM2MOE_BLOCK_CONV);
+    }
+    assert_int_equal(lfm2moe_model_get_info(w, &in), LFM2MOE_OK);
+    assert_int_equal(in.sliding_window, 8);
+
+    /* 2 attention blocks x K,V x 1 kv head x 64 floats per position */
+    const uint64_t per_pos = 2 * 2 * 1 * 64 * sizeof(float);
+    lfm2moe_session_params sp;
+    lfm2moe_session_params_init(&sp);
+    sp.n_ctx = 1024;
+    sp.n_batch = 64;
+    uint64_t full = 0, ring = 0;
+    assert_int_equal(lfm2moe_session_memory_size(d, &sp, &full), 0);
+    assert_int_equal(lfm2moe_session_memory_size(w, &sp, &ring), 0);
+    /* the ring (8 + 63 -> 80 slots) and its rollback copy instead of 1024
+     * positions; the window-sized attention scratch is smaller too */
+    assert_true(full - ring >= (1024 - 2 * 80) * per_pos);
+    assert_true(full - ring <= (1024 - 2 * 80) * per_pos + 64 * 1024);
+    /* chunks as long as the context: a ring would not be smaller */
+    sp.n_batch = 1024;
+    assert_int_equal(lfm2moe_session_memory_size(d, &sp, &full), 0);
+    assert_int_equal(lfm2moe_session_memory_size(w, &sp, &ring), 0);
+    assert_true(full >= ring && full - ring < 64 * 1024);
+    lfm2moe_model_free(d);
+
+    /* a ring that has wrapped: a rewind that needs dropped positions, a
+     * snapshot and a copy into another ring size are refused; a copy into
+     * the same ring size continues exactly like the original */
+    sp.n_ctx = 256;
+    sp.n_batch = 8; /* ring of 8 + 7 -> 16 slots */
+    sp.checkpoint_interval = 32;
+    lfm2moe_session *s = NULL, *c = NULL;
+    assert_int_equal(lfm2moe_session_create(w, &sp, &s), LFM2MOE_OK);
+    int32_t toks[60];
+    for (int i = 0; i < 60; i++)
+        toks[i] = 10 + i;
+    assert_int_equal(lfm2moe_decode_step(s, toks, 60, 0), LFM2MOE_OK);
+    /* from the checkpoint at 32 the window needs 25..31; the ring holds 44..59 */
+    expect_error(lfm2moe_session_rewind(s, 40), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    size_t len = 0;
+    expect_error(lfm2moe_session_save(s, NULL, 0, &len), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    lfm2moe_session_params other = sp;
+    other.n_batch = 16;
+    expect_error(lfm2moe_session_copy(s, &other, &c), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    assert_int_equal(lfm2moe_session_copy(s, &sp, &c), LFM2MOE_OK);
+    const int32_t next = 77;
+    const float *orig = NULL, *copy = NULL;
+    assert_int_equal(lfm2moe_decode_step(s, &next, 1, 0), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_decode_step(c, &next, 1, 0), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_session_logits(s, -1, &orig), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_session_logits(c, -1, &copy), LFM2MOE_OK);
+    assert_memory_equal(orig, copy, 1024 * sizeof(float));
+    lfm2moe_session_free(c);
+    lfm2moe_session_free(s);
+    lfm2moe_model_free(w);
+
+    /* an lfm2 file must carry its keys under lfm2.* */
+    test_model_shape sh = small_shape();
+    sh.n_dense = sh.n_block;
+    sh.arch = "lfm2";
+    gb b = {0};
+    gb_build_model(&b, &sh);
+    lfm2moe_model *m = NULL;
     assert_int_equal(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_OK);
     lfm2moe_model_free(m);
     gb_free(&b);
@@ -454,6 +553,7 @@ int main(void) {
         cmocka_unit_test(test_model_info),
         cmocka_unit_test(test_load_failures),
         cmocka_unit_test(test_wrong_architecture),
+        cmocka_unit_test(test_dense_architecture_and_window),
         cmocka_unit_test(test_unsupported_and_misshapen_tensors),
         cmocka_unit_test(test_session_errors_leave_state),
         cmocka_unit_test(test_large_header_and_truncated_files),

@@ -4,7 +4,8 @@
  *    sessions freed in different orders, some while others still decode;
  *  - lfm2moe_session_cancel from another thread during a long prefill:
  *    CANCELLED (position unchanged) or OK, and decoding afterwards gives
- *    the logits of a fresh session fed the same steps;
+ *    the logits of a fresh session fed the same steps (also with a ring KV
+ *    cache, which a cancelled step overwrites);
  *  - metadata asking for absurd sizes is refused before anything of that
  *    size is allocated (run it under ASan: an allocation of that size
  *    would abort there);
@@ -60,10 +61,13 @@ static void sleep_us(long us) {
     nanosleep(&ts, NULL);
 }
 
+static int32_t session_batch; /* n_batch of new sessions, 0: the default */
+
 static lfm2moe_session *new_session(int32_t n_ctx, int32_t threads) {
     lfm2moe_session_params sp;
     lfm2moe_session_params_init(&sp);
     sp.n_ctx = n_ctx;
+    sp.n_batch = session_batch;
     sp.n_threads = threads;
     lfm2moe_session *s = NULL;
     assert_int_equal(lfm2moe_session_create(model, &sp, &s), LFM2MOE_OK);
@@ -183,9 +187,12 @@ static void fresh_logits(const int32_t *const *steps, const int32_t *lens, int n
     lfm2moe_session_free(s);
 }
 
-static void test_cancel_prefill(void **state) {
-    (void)state;
-    const int32_t n_ctx = 1024, head = 5, n_long = 700;
+/* Cancel a 700-token step after `head` tokens until `want` cancels landed,
+ * the k-th first cancel sent k * delay_us into the step (so later cancels
+ * land in later chunks); after each, the session must decode as a fresh one
+ * fed the same steps. */
+static void cancel_prefill(int32_t head, int want, long delay_us) {
+    const int32_t n_ctx = 1024, n_long = 700;
     int32_t *prompt = malloc((size_t)n_long * sizeof *prompt);
     assert_non_null(prompt);
     const int32_t n_gold = golden.n_prompt + golden.n_gen;
@@ -201,7 +208,7 @@ static void test_cancel_prefill(void **state) {
     assert_int_equal(lfm2moe_decode_step(s, golden.tokens, head, 0), LFM2MOE_OK);
 
     int cancelled = 0, completed = 0;
-    for (int attempt = 0; attempt < 10 && !cancelled; attempt++) {
+    for (int attempt = 0; attempt < 10 * want && cancelled < want; attempt++) {
         int32_t pos0 = -1, pos1 = -1;
         assert_int_equal(lfm2moe_session_position(s, &pos0), LFM2MOE_OK);
         prefill p = {.s = s, .tokens = prompt, .n = n_long, .status = -1};
@@ -211,6 +218,8 @@ static void test_cancel_prefill(void **state) {
         assert_int_equal(pthread_create(&th, NULL, prefill_main, &p), 0);
         while (!atomic_load(&p.started))
             sleep_us(50);
+        if (delay_us)
+            sleep_us(delay_us * cancelled);
         /* keep asking until the call returns: a request that lands before the
          * call starts is cleared by it, a later one stops it */
         while (!atomic_load(&p.done)) {
@@ -242,10 +251,30 @@ static void test_cancel_prefill(void **state) {
                   cancelled, completed);
     /* cancels every 200 us against a prefill of hundreds of tokens: at least
      * one must land */
-    assert_true(cancelled >= 1);
+    assert_true(cancelled >= want);
     lfm2moe_session_free(s);
     free(expect);
     free(prompt);
+}
+
+static void test_cancel_prefill(void **state) {
+    (void)state;
+    cancel_prefill(5, 1, 0);
+}
+
+/* The same with a sliding window of 8 and chunks of 16 tokens: the KV
+ * cache is a ring of 32 slots, which the cancelled step's later chunks
+ * overwrite; the rollback must restore the window the next token sees. */
+static void test_cancel_prefill_ring(void **state) {
+    (void)state;
+    lfm2moe_model *dense = model;
+    assert_int_equal(lfm2moe_model_load(GOLDEN_DIR "/tiny-d-swa-f32.gguf", NULL, &model),
+                     LFM2MOE_OK);
+    session_batch = 16;
+    cancel_prefill(30, 4, 3000);
+    session_batch = 0;
+    lfm2moe_model_free(model);
+    model = dense;
 }
 
 /* ---- absurd metadata ------------------------------------------------------ */
@@ -488,6 +517,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parallel_sessions),
         cmocka_unit_test(test_cancel_prefill),
+        cmocka_unit_test(test_cancel_prefill_ring),
         cmocka_unit_test(test_absurd_metadata),
         cmocka_unit_test(test_unused_hparams),
         cmocka_unit_test(test_session_memory),

@@ -17,8 +17,8 @@
 #include "golden_check.h"
 #include "lfm2moe.h"
 
-static void check_kv(const char *stem, int kv_type, double max_abs, double rel_rms, double argmax,
-                     int batched, int threads) {
+static void check_full(const char *stem, int kv_type, int n_batch, double max_abs,
+                       double rel_rms, double argmax, int batched, int threads) {
     char path[1024], model[1024], err[256];
     snprintf(path, sizeof path, GOLDEN_DIR "/%s.gld", stem);
     snprintf(model, sizeof model, GOLDEN_DIR "/%s.gguf", stem);
@@ -26,12 +26,12 @@ static void check_kv(const char *stem, int kv_type, double max_abs, double rel_r
     if (gld_read(path, 1, &g, err, sizeof err))
         fail_msg("%s", err);
     float *logits = malloc((size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab * sizeof(float));
-    golden_run(model, &g, batched, threads, kv_type, logits);
+    golden_run(model, &g, batched, threads, kv_type, n_batch, logits);
     golden_stats r = golden_compare(&g, logits);
     static const char *const kv_names[] = {"", " kv f16", " kv q8_0"};
-    print_message("%-16s%s %s t%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
-                  kv_names[kv_type], batched ? "batched " : "one-by-one", threads, r.max_abs,
-                  r.rel_rms, 100 * r.argmax_agree);
+    print_message("%-16s%s %s t%d b%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
+                  kv_names[kv_type], batched ? "batched " : "one-by-one", threads, n_batch,
+                  r.max_abs, r.rel_rms, 100 * r.argmax_agree);
     if (max_abs > 0)
         assert_true(r.max_abs <= max_abs);
     if (rel_rms > 0)
@@ -41,18 +41,52 @@ static void check_kv(const char *stem, int kv_type, double max_abs, double rel_r
     gld_free(&g);
 }
 
+static void check_kv(const char *stem, int kv_type, double max_abs, double rel_rms,
+                     double argmax, int batched, int threads) {
+    check_full(stem, kv_type, 0, max_abs, rel_rms, argmax, batched, threads);
+}
+
+static void check_chunked(const char *stem, double max_abs, double rel_rms, double argmax,
+                          int batched, int threads, int n_batch) {
+    check_full(stem, LFM2MOE_KV_F32, n_batch, max_abs, rel_rms, argmax, batched, threads);
+}
+
 static void check(const char *stem, double max_abs, double rel_rms, double argmax, int batched,
                   int threads) {
-    check_kv(stem, LFM2MOE_KV_F32, max_abs, rel_rms, argmax, batched, threads);
+    check_full(stem, LFM2MOE_KV_F32, 0, max_abs, rel_rms, argmax, batched, threads);
 }
 
 /* F32 weights: max |d| <= 1e-4 on every row (measured 0.8e-5 to 3e-5 at
  * every ISA level; the golden README allows 1e-3), identical argmax */
+#define F32_MAX_ABS 1e-4
+
 static void test_tiny_a_f32(void **state) {
     (void)state;
-    check("tiny-a-f32", 1e-4, 0, 1.0, 1, 1);
-    check("tiny-a-f32", 1e-4, 0, 1.0, 0, 2);
-    check("tiny-a-f32", 1e-4, 0, 1.0, 1, 2);
+    check("tiny-a-f32", F32_MAX_ABS, 0, 1.0, 1, 1);
+    check("tiny-a-f32", F32_MAX_ABS, 0, 1.0, 0, 2);
+    check("tiny-a-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+}
+
+/* Dense LFM2 (general.architecture "lfm2"): the same bound. */
+static void test_tiny_d_f32(void **state) {
+    (void)state;
+    check("tiny-d-f32", F32_MAX_ABS, 0, 1.0, 1, 1);
+    check("tiny-d-f32", F32_MAX_ABS, 0, 1.0, 0, 2);
+    check("tiny-d-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+}
+
+/* Sliding window of 8 on a 54-token run: every row past the 8th sees only
+ * the window.  With the default chunk the whole context is cached; with
+ * chunks of 4 and 7 tokens the KV cache is a ring (16 slots) that wraps
+ * within the prompt and during the greedy steps. */
+static void test_tiny_d_swa_f32(void **state) {
+    (void)state;
+    check("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 1);
+    check("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 0, 2);
+    check("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+    check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 2, 4);
+    check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 1, 1, 7);
+    check_chunked("tiny-d-swa-f32", F32_MAX_ABS, 0, 1.0, 0, 2, 4);
 }
 
 /* Smaller KV caches against the same F32 goldens (README states these
@@ -70,8 +104,8 @@ static void test_tiny_a_kv_types(void **state) {
 
 static void test_tiny_q_f32(void **state) {
     (void)state;
-    check("tiny-q-f32", 1e-4, 0, 1.0, 1, 2);
-    check("tiny-q-f32", 1e-4, 0, 1.0, 0, 1);
+    check("tiny-q-f32", F32_MAX_ABS, 0, 1.0, 1, 2);
+    check("tiny-q-f32", F32_MAX_ABS, 0, 1.0, 0, 1);
 }
 
 /* F16 / BF16: max |d| <= 0.05 / 0.25 */
@@ -100,6 +134,8 @@ static void test_tiny_q_quantized(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_a_f32),
+        cmocka_unit_test(test_tiny_d_f32),
+        cmocka_unit_test(test_tiny_d_swa_f32),
         cmocka_unit_test(test_tiny_a_kv_types),
         cmocka_unit_test(test_tiny_q_f32),
         cmocka_unit_test(test_tiny_q_f16_bf16),

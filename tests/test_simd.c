@@ -679,25 +679,31 @@ static void test_ew_entry_points(void **state) {
  * <= (len/8 + 8) u relative; the weighted sum of values keeps the order
  * over positions but fuses and applies 1/sum after it, <= (len + 2) u
  * max|v|.  Bound per output:
- *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16).
+ *   |got - ref| <= max|v| u (4 (D+1) S + len + len/8 + 16)
+ * with len the positions the row sees.
  * F16 and Q8_0 caches: both sides see the same dequantized keys and values
  * (exact half -> float; Q8_0 code x scale is one product, rounded the same
  * way on both sides), so the same bound holds with S and max|v| taken over
- * the dequantized cache. */
-static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float amp) {
-    const int G = H / Hkv, ctx = pos0 + n;
-    const int64_t head = lfm_kv_head_bytes(kvt, ctx, D);
+ * the dequantized cache.
+ * window 0: full causal attention; ring 0: slot = position (else the cache
+ * is a ring of that many slots, every slot filled: the ones a row does not
+ * see hold other positions' values). */
+static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float amp, int window,
+                       int ring) {
+    const int G = H / Hkv, ctx = pos0 + n, slots = ring ? ring : ctx;
+    const int64_t head = lfm_kv_head_bytes(kvt, slots, D);
     float *q = malloc(sizeof(float) * (size_t)(n * H * D));
     uint8_t *kc = calloc((size_t)(Hkv * head), 1);
     uint8_t *vc = calloc((size_t)(Hkv * head), 1);
     float *ref = malloc(sizeof(float) * (size_t)(n * H * D));
     float *got = malloc(sizeof(float) * (size_t)(n * H * D));
-    float *scratch = malloc(sizeof(float) * lfm_attn_scratch_floats(ctx, D));
+    float *scratch =
+        malloc(sizeof(float) * lfm_attn_scratch_floats(lfm_attn_score_span(ctx, window), D));
     float *key = malloc(sizeof(float) * (size_t)D), *val = malloc(sizeof(float) * (size_t)D);
     for (int i = 0; i < n * H * D; i++)
         q[i] = amp * rng_sym();
     for (int g = 0; g < Hkv; g++)
-        for (int p = 0; p < ctx; p++) {
+        for (int p = 0; p < slots; p++) {
             for (int i = 0; i < D; i++) {
                 key[i] = amp * rng_sym();
                 val[i] = rng_sym();
@@ -706,7 +712,7 @@ static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float am
         }
     double vmax = 0;
     for (int g = 0; g < Hkv; g++)
-        for (int p = 0; p < ctx; p++)
+        for (int p = 0; p < slots; p++)
             for (int i = 0; i < D; i++) {
                 const double x = fabs(lfm_kv_value(kvt, vc + g * head, p, i, D));
                 vmax = x > vmax ? x : vmax;
@@ -718,21 +724,25 @@ static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float am
         for (int g = 0; g < Hkv; g++) {
             lfm_attn_tile a = {.out = (l < 0 ? ref : got) + g * G * D, .q = q + g * G * D,
                                .out_stride = H * D, .q_stride = H * D, .k = kc + g * head,
-                               .v = vc + g * head, .pos0 = pos0, .n = n, .G = G, .D = D,
-                               .scale = scale, .scratch = scratch};
+                               .v = vc + g * head, .pos0 = pos0, .window = window,
+                               .ring = ring, .n = n, .G = G, .D = D, .scale = scale,
+                               .scratch = scratch};
             k->attn[kvt](&a);
         }
         if (l < 0)
             continue;
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
-                const int g = h / G, len = pos0 + t + 1;
+                const int g = h / G, pos = pos0 + t;
+                const int lo = window && pos - window + 1 > 0 ? pos - window + 1 : 0;
+                const int len = pos - lo + 1;
                 const float *qr = q + (t * H + h) * D;
                 double S = 0;
-                for (int p = 0; p < len; p++) {
+                for (int p = lo; p <= pos; p++) {
+                    const int64_t slot = lfm_attn_slot(p, ring);
                     double s = 0;
                     for (int i = 0; i < D; i++)
-                        s += fabs((double)qr[i] * lfm_kv_key(kvt, kc + g * head, p, i, D));
+                        s += fabs((double)qr[i] * lfm_kv_key(kvt, kc + g * head, slot, i, D));
                     S = s > S ? s : S;
                 }
                 S *= scale;
@@ -740,10 +750,10 @@ static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float am
                 for (int i = 0; i < D; i++) {
                     const int64_t o = (t * H + h) * D + i;
                     if (!(fabs((double)got[o] - ref[o]) <= tol))
-                        fail_msg("%s attn kv %d H=%d Hkv=%d D=%d pos0=%d n=%d: out[%d][%d][%d] "
-                                 "%.9g, scalar %.9g (tol %.3g)",
-                                 lfm_isa_name(k->isa), kvt, H, Hkv, D, pos0, n, t, h, i, got[o],
-                                 ref[o], tol);
+                        fail_msg("%s attn kv %d H=%d Hkv=%d D=%d pos0=%d n=%d window=%d "
+                                 "ring=%d: out[%d][%d][%d] %.9g, scalar %.9g (tol %.3g)",
+                                 lfm_isa_name(k->isa), kvt, H, Hkv, D, pos0, n, window, ring, t,
+                                 h, i, got[o], ref[o], tol);
                 }
             }
     }
@@ -762,24 +772,42 @@ static void test_attention(void **state) {
     static const struct {
         int H, Hkv, D, pos0, n;
         float amp;
+        int window, ring;
     } shapes[] = {
-        {32, 8, 64, 0, 70, 2.0f},   /* the model's shape: prefill from empty */
-        {32, 8, 64, 300, 1, 2.0f},  /* decode */
-        {32, 8, 64, 129, 40, 4.0f}, /* a tile crossing key blocks, peaky softmax */
-        {4, 4, 8, 0, 37, 2.0f},     /* MHA, G = 1: 4-row blocks span 4 tokens */
-        {4, 4, 16, 250, 3, 1.0f},   /* MHA, rows not a multiple of 4 */
-        {6, 2, 13, 5, 23, 2.0f},    /* odd D, G = 3 */
-        {8, 1, 24, 15, 18, 2.0f},   /* G = 8, D with an 8-wide tail */
-        {2, 1, 33, 0, 1, 2.0f},     /* first token: one position */
-        {3, 3, 71, 100, 5, 3.0f},   /* odd D past 64 */
-        {4, 1, 32, 40, 9, 2.0f},    /* one Q8_0 group per head */
-        {2, 2, 96, 17, 6, 2.0f},    /* three Q8_0 groups: AVX-512's 64 columns cross one */
+        {32, 8, 64, 0, 70, 2.0f, 0, 0},   /* the model's shape: prefill from empty */
+        {32, 8, 64, 300, 1, 2.0f, 0, 0},  /* decode */
+        {32, 8, 64, 129, 40, 4.0f, 0, 0}, /* a tile crossing key blocks, peaky softmax */
+        {4, 4, 8, 0, 37, 2.0f, 0, 0},     /* MHA, G = 1: 4-row blocks span 4 tokens */
+        {4, 4, 16, 250, 3, 1.0f, 0, 0},   /* MHA, rows not a multiple of 4 */
+        {6, 2, 13, 5, 23, 2.0f, 0, 0},    /* odd D, G = 3 */
+        {8, 1, 24, 15, 18, 2.0f, 0, 0},   /* G = 8, D with an 8-wide tail */
+        {2, 1, 33, 0, 1, 2.0f, 0, 0},     /* first token: one position */
+        {3, 3, 71, 100, 5, 3.0f, 0, 0},   /* odd D past 64 */
+        {4, 1, 32, 40, 9, 2.0f, 0, 0},    /* one Q8_0 group per head */
+        {2, 2, 96, 17, 6, 2.0f, 0, 0},    /* three Q8_0 groups: AVX-512's 64 columns cross one */
+        /* sliding windows, full caches: a window start inside a vector,
+         * rows of one 4-row block with different starts (G = 1), windows
+         * wider than the context so far */
+        {32, 8, 64, 0, 70, 2.0f, 8, 0},
+        {4, 4, 8, 0, 37, 2.0f, 5, 0},
+        {2, 1, 64, 40, 30, 2.0f, 21, 0},
+        {8, 1, 24, 15, 18, 2.0f, 100, 0},
+        {6, 2, 13, 300, 2, 2.0f, 77, 0},
+        /* rings: window + n - 1 slots rounded up to key blocks; prefill and
+         * decode far past the ring's size, chunks wrapping mid-tile */
+        {2, 1, 64, 0, 54, 2.0f, 8, 64},
+        {2, 1, 64, 37, 7, 2.0f, 8, 16},
+        {4, 4, 8, 1000, 20, 2.0f, 13, 32},
+        {32, 8, 64, 4000, 1, 2.0f, 100, 112},
+        {6, 2, 13, 301, 9, 3.0f, 24, 32},
+        {8, 1, 24, 77, 33, 2.0f, 40, 80},
+        {4, 1, 32, 500, 17, 2.0f, 30, 48}, /* a ring of Q8_0 groups */
     };
     for (int kvt = 0; kvt < LFM_KV_COUNT; kvt++)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
             if (lfm_kv_type_fits(kvt, shapes[i].D))
                 attn_check(kvt, shapes[i].H, shapes[i].Hkv, shapes[i].D, shapes[i].pos0,
-                           shapes[i].n, shapes[i].amp);
+                           shapes[i].n, shapes[i].amp, shapes[i].window, shapes[i].ring);
 }
 
 /* Every test starts from the same random state (the seed of the run), so

@@ -100,15 +100,23 @@ static char *detokenize(const int32_t *ids, size_t n, size_t *len) {
     return buf;
 }
 
+/* The ids of golden line d (malloc'd, *n of them); *ok: they are llama.cpp's. */
+static int32_t *tokenize_line(const json_value *d, size_t *n, int *ok) {
+    const json_value *text = json_get(d, "text"), *ids = json_get(d, "ids");
+    int32_t *got = tokenize(text->str, text->len, line_flags(d), n);
+    *ok = *n == ids->n;
+    for (size_t k = 0; *ok && k < *n; k++) *ok = got[k] == (int32_t)ids->items[k]->number;
+    return got;
+}
+
 static void test_golden_api(void **state) {
     (void)state;
     size_t bad = 0;
     for (size_t i = 0; i < n_lines; i++) {
-        const json_value *d = lines[i], *text = json_get(d, "text"), *ids = json_get(d, "ids");
+        const json_value *d = lines[i], *text = json_get(d, "text");
         size_t n;
-        int32_t *got = tokenize(text->str, text->len, line_flags(d), &n);
-        int ok = n == ids->n;
-        for (size_t k = 0; ok && k < n; k++) ok = got[k] == (int32_t)ids->items[k]->number;
+        int ok;
+        int32_t *got = tokenize_line(d, &n, &ok);
         if (!ok) {
             bad++;
             fprintf(stderr, "line %zu (%s): got", i + 1, text->str);
@@ -129,6 +137,32 @@ static void test_golden_api(void **state) {
         free(got);
     }
     assert_int_equal(bad, 0);
+}
+
+/* The other LFM2 family files (pre-tokenizer "lfm2"): the dense LFM2.5
+ * model tiny-d-f32 (architecture lfm2) and tiny-t25-f32 (LFM2.5-8B-A1B's
+ * template) carry the same vocabulary and must give llama.cpp's ids for
+ * every golden line too. */
+static void test_golden_family_files(void **state) {
+    (void)state;
+    static const char *const files[] = {GOLDEN_DIR "/tiny-d-f32.gguf",
+                                        GOLDEN_DIR "/tiny-t25-f32.gguf"};
+    lfm2moe_model *a = model;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        if (lfm2moe_model_load(files[f], NULL, &model) != LFM2MOE_OK)
+            fail_msg("%s: %s", files[f], lfm2moe_last_error());
+        size_t bad = 0;
+        for (size_t i = 0; i < n_lines; i++) {
+            size_t n;
+            int ok;
+            free(tokenize_line(lines[i], &n, &ok));
+            bad += !ok;
+        }
+        lfm2moe_model_free(model);
+        model = a;
+        if (bad)
+            fail_msg("%s: %zu lines differ", files[f], bad);
+    }
 }
 
 /* Run the CLI with `input` on stdin; returns its stdout (malloc'd). */
@@ -508,6 +542,7 @@ static void test_stream_holds_partial_characters(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_api),
+        cmocka_unit_test(test_golden_family_files),
         cmocka_unit_test(test_golden_cli),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_invalid_utf8),

@@ -187,6 +187,26 @@ static void expect_bad(tok_spec s, const char *what) {
     gb_free(&b);
 }
 
+/* The pre-tokenizer names of llama.cpp's llama3 split, "lfm2" (every LFM2
+ * and LFM2.5 file) first, load. */
+static void test_pre_tokenizer_names(void **state) {
+    (void)state;
+    static const char *const names[] = {"lfm2", "llama3", "llama-bpe", "jina-v5-nano"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        tok_spec s = base_spec();
+        s.pre = names[i];
+        gb b = {0};
+        gguf_file g;
+        struct lfm_vocab *v = NULL;
+        if (load(&s, &b, &g, &v) != LFM2MOE_OK)
+            fail_msg("pre-tokenizer '%s': %s", names[i], lfm2moe_last_error());
+        assert_non_null(v);
+        lfm_vocab_free(v);
+        gguf_free(&g);
+        gb_free(&b);
+    }
+}
+
 static void test_malformed(void **state) {
     (void)state;
     tok_spec s = base_spec();
@@ -198,6 +218,12 @@ static void test_malformed(void **state) {
     s = base_spec();
     s.pre = "gpt-2";
     expect_bad(s, "unsupported pre-tokenizer");
+    assert_non_null(strstr(lfm2moe_last_error(), "'gpt-2'"));
+    s.pre = "qwen2";
+    expect_bad(s, "another family's pre-tokenizer");
+    assert_non_null(strstr(lfm2moe_last_error(), "'qwen2'"));
+    s.pre = "lfm2x";
+    expect_bad(s, "a name that starts like lfm2");
     s = base_spec();
     s.tokens = NULL;
     s.types = NULL;
@@ -280,6 +306,7 @@ int main(void) {
         cmocka_unit_test(test_bpe_rank_order_and_ties),
         cmocka_unit_test(test_special_partition),
         cmocka_unit_test(test_no_tokenizer),
+        cmocka_unit_test(test_pre_tokenizer_names),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_odd_but_accepted),
     };

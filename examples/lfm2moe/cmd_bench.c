@@ -378,7 +378,9 @@ int cmd_bench(int argc, char **argv) {
     char name[128] = "", ftype[32] = "";
     lfm2moe_model_meta_string(model, "general.file_type", ftype, sizeof ftype, NULL);
     const char *ft = lfm2moe_ftype_name(atoi(ftype));
-    snprintf(name, sizeof name, "lfm2moe %dx%d %s", mi.n_block, mi.n_embd, ft ? ft : "?");
+    const char *arch = "?";
+    lfm2moe_model_architecture(model, &arch);
+    snprintf(name, sizeof name, "%.16s %dx%d %s", arch, mi.n_block, mi.n_embd, ft ? ft : "?");
 
     lfm2moe_session_params sp;
     lfm2moe_session_params_init(&sp);

@@ -81,11 +81,17 @@ int cmd_info(int argc, char **argv) {
     printf("blocks:        %d (%d attention, %d conv; %d dense FFN, %d MoE)\n", in.n_block,
            in.n_attention_block, in.n_block - in.n_attention_block, in.n_dense_block,
            in.n_block - in.n_dense_block);
-    printf("attention:     %d query heads, %d kv heads, head dim %d, rope base %g\n", in.n_head,
+    printf("attention:     %d query heads, %d kv heads, head dim %d, rope base %g", in.n_head,
            in.n_head_kv, in.head_dim, (double)in.rope_freq_base);
+    if (in.sliding_window > 0)
+        printf(", sliding window %d", in.sliding_window);
+    printf("\n");
     printf("conv:          kernel length %d\n", in.conv_l_cache);
-    printf("ffn:           dense %d; %d experts of %d, %d used per token\n", in.n_ff, in.n_expert,
-           in.n_ff_expert, in.n_expert_used);
+    if (in.n_expert > 0)
+        printf("ffn:           dense %d; %d experts of %d, %d used per token\n", in.n_ff,
+               in.n_expert, in.n_ff_expert, in.n_expert_used);
+    else
+        printf("ffn:           dense %d in every block\n", in.n_ff);
     printf("context:       %d (trained)\n", in.n_ctx_train);
     printf("rms eps:       %g\n", (double)in.rms_norm_eps);
     printf("layers:        ");

@@ -16,7 +16,7 @@ static const struct {
     {"generate", cmd_generate, "generate [-m MODEL] -p TEXT [-n N] [--temp T] [--chat] ...   stream a continuation"},
     {"chat", cmd_chat, "chat [-m MODEL] [--system TEXT] ...   interactive multi-turn chat on stdin"},
     {"perplexity", cmd_perplexity, "perplexity -m MODEL -f TEXT [--ctx N] [-t N]   perplexity over a text file"},
-    {"synth", cmd_synth, "synth -o FILE [--type q4_0] [--shape lfm2-8b-a1b]   random-weight model"},
+    {"synth", cmd_synth, "synth -o FILE [--type q4_0] [--shape lfm2-8b-a1b|lfm2-24b-a2b|lfm2-1.2b|...]   random-weight model"},
     {"serve", cmd_serve, "serve [-m MODEL] [--port 8080] [--parallel N] [--api-key KEY] ...   OpenAI-compatible HTTP server"},
     {"bench", cmd_bench, "bench -m MODEL [-p 512] [-n 128] [-t N] [-r N] [--parallel N,...]   prefill/decode tokens/s"},
 };

@@ -91,24 +91,27 @@ void lfm_kv_store(int kv_type, void *kc, void *vc, int64_t p, const float *key,
 
 KV_INLINE void tile_ref(const lfm_attn_tile *a, int kv_type) {
     const int32_t D = a->D;
-    float *sc = a->scratch; /* [pos + 1] scores, then weights */
+    float *sc = a->scratch; /* [pos - lo + 1] scores, then weights */
     for (int32_t t = 0; t < a->n; t++) {
         const int64_t pos = a->pos0 + t;
+        /* the first position the token sees */
+        const int64_t lo = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
         for (int32_t j = 0; j < a->G; j++) {
             const float *q = a->q + t * a->q_stride + (int64_t)j * D; /* [D] */
             float *out = a->out + t * a->out_stride + (int64_t)j * D; /* [D] */
             float maxv = -INFINITY;
-            for (int64_t p = 0; p <= pos; p++) {
+            for (int64_t p = lo; p <= pos; p++) {
+                const int64_t slot = lfm_attn_slot(p, a->ring);
                 float s = 0.0f;
                 for (int32_t i = 0; i < D; i++)
-                    s += q[i] * kv_key(kv_type, a->k, p, i, D);
+                    s += q[i] * kv_key(kv_type, a->k, slot, i, D);
                 s *= a->scale;
-                sc[p] = s;
+                sc[p - lo] = s;
                 if (s > maxv)
                     maxv = s;
             }
             double sum = 0.0;
-            for (int64_t p = 0; p <= pos; p++) {
+            for (int64_t p = 0; p <= pos - lo; p++) {
                 float e = expf(sc[p] - maxv);
                 sc[p] = e;
                 sum += e;
@@ -116,10 +119,11 @@ KV_INLINE void tile_ref(const lfm_attn_tile *a, int kv_type) {
             const float inv = (float)(1.0 / sum);
             for (int32_t i = 0; i < D; i++)
                 out[i] = 0.0f;
-            for (int64_t p = 0; p <= pos; p++) {
-                const float w = sc[p] * inv;
+            for (int64_t p = lo; p <= pos; p++) {
+                const int64_t slot = lfm_attn_slot(p, a->ring);
+                const float w = sc[p - lo] * inv;
                 for (int32_t i = 0; i < D; i++)
-                    out[i] += w * kv_value(kv_type, a->v, p, i, D);
+                    out[i] += w * kv_value(kv_type, a->v, slot, i, D);
             }
         }
     }

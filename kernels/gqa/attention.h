@@ -2,12 +2,19 @@
  *
  * The work unit is a tile: the G = H / Hkv query heads that share one kv
  * head, for n consecutive query tokens at positions pos0 .. pos0+n-1.  Token
- * t (position p = pos0 + t) sees cache positions 0..p.  A tile reads the kv
- * head's keys and values once per few query rows instead of once per row.
+ * t (position p = pos0 + t) sees cache positions 0..p, or with a sliding
+ * window of N only p-N+1..p (llama.cpp's standard SWA: j visible when
+ * p - N < j <= p).  A tile reads the kv head's keys and values once per few
+ * query rows instead of once per row.
  *
- * Cache layout of one kv head (n_ctx rounded up to LFM_ATTN_KBLK, so a
- * kernel may load whole blocks; entries past the last position are finite,
- * e.g. zeros, and never influence the result):
+ * The cache holds either every position (slot = position) or, for a
+ * windowed block, a ring of R slots (R a multiple of LFM_ATTN_KBLK):
+ * position p lives in slot p % R, so a block of KBLK positions is a whole
+ * block of slots.  Below, "position" in the layout means slot.
+ *
+ * Cache layout of one kv head (slots rounded up to LFM_ATTN_KBLK, so a
+ * kernel may load whole blocks; slots a row does not see hold finite
+ * values, e.g. zeros or older positions, and never influence the result):
  *   K : [n_ctx / KBLK][D][KBLK]  keys in blocks of KBLK positions, each block
  *       transposed, so KBLK scores come from broadcast-q multiply-adds with
  *       no horizontal sums: key(p)[i] = K[(p / KBLK) * D * KBLK + i * KBLK + p % KBLK]
@@ -94,10 +101,30 @@ void lfm_kv_store(int kv_type, void *kc, void *vc, int64_t p, const float *key,
 float lfm_kv_key(int kv_type, const void *kc, int64_t p, int32_t i, int32_t D);
 float lfm_kv_value(int kv_type, const void *vc, int64_t p, int32_t i, int32_t D);
 
-/* Floats of per-thread scratch any attn kernel needs for a context of n_ctx
- * and head size D: LFM_ATTN_ROWS score rows plus LFM_ATTN_ROWS output rows. */
-static inline size_t lfm_attn_scratch_floats(int64_t n_ctx, int64_t D) {
-    return (size_t)LFM_ATTN_ROWS * (size_t)(lfm_attn_ctx_alloc(n_ctx) + D);
+/* Length of a score row for tiles of a context of n_pos positions and a
+ * sliding window (0: none): whole key blocks from the first block a group
+ * of LFM_ATTN_ROWS rows sees to the last; with a window, at most the window
+ * plus the rows' spread (LFM_ATTN_ROWS - 1 tokens) plus the partial first
+ * block. */
+static inline int64_t lfm_attn_score_span(int64_t n_pos, int64_t window) {
+    const int64_t all = lfm_attn_ctx_alloc(n_pos);
+    if (window <= 0)
+        return all;
+    const int64_t w = lfm_attn_ctx_alloc(window + LFM_ATTN_ROWS - 1) + LFM_ATTN_KBLK;
+    return w < all ? w : all;
+}
+
+/* Floats of per-thread scratch any attn kernel needs for score rows of
+ * `span` positions (lfm_attn_score_span; without a window, the context)
+ * and head size D: LFM_ATTN_ROWS score rows plus LFM_ATTN_ROWS output
+ * rows. */
+static inline size_t lfm_attn_scratch_floats(int64_t span, int64_t D) {
+    return (size_t)LFM_ATTN_ROWS * (size_t)(lfm_attn_ctx_alloc(span) + D);
+}
+
+/* The slot of position p in a cache of `ring` slots (0: not a ring). */
+static inline int64_t lfm_attn_slot(int64_t p, int64_t ring) {
+    return ring ? p % ring : p;
 }
 
 /* One tile:
@@ -105,18 +132,23 @@ static inline size_t lfm_attn_scratch_floats(int64_t n_ctx, int64_t D) {
  *         [n][G][D] with row stride q_stride (normed and rotated)
  *   out : same layout, out_stride
  *   k,v : the kv head's caches (layout and element type above: each
- *         cache type has its own kernels), holding positions 0 .. pos0+n-1
- * out = softmax(q . key * scale) . value per (token, head) row: max
- * subtracted before exponentiating. */
+ *         cache type has its own kernels), holding the positions the tile
+ *         sees (0 .. pos0+n-1, or the window's)
+ * out = softmax(q . key * scale) . value per (token, head) row over the
+ * positions the row sees: max subtracted before exponentiating. */
 typedef struct lfm_attn_tile {
     float *out;
     const float *q;
     int64_t out_stride, q_stride;
     const void *k, *v;
     int64_t pos0;
+    int64_t window; /* sliding window in positions, 0: none */
+    int64_t ring;   /* slots of a ring cache (multiple of KBLK, at least
+                     * window + n - 1), 0: slot = position */
     int32_t n, G, D;
     float scale;
-    float *scratch; /* lfm_attn_scratch_floats(pos0 + n, D) floats */
+    float *scratch; /* lfm_attn_scratch_floats(lfm_attn_score_span(pos0 + n, window), D)
+                     * floats */
 } lfm_attn_tile;
 
 typedef void (*lfm_attn_fn)(const lfm_attn_tile *a);

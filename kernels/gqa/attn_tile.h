@@ -82,47 +82,65 @@ ATTN_INLINE void attn_scores_step(float *s, int64_t s_stride, const float *q[4],
             vst(s + r * s_stride + c * VN, vmul(acc[r][c], sc));
 }
 
-/* S[r][p] = scale * q[r] . key(p), r < 4, p < nblk * KBLK. */
+/* S[r][p] = scale * q[r] . key(b0 KBLK + p), r < 4, p < nblk * KBLK: the
+ * key blocks from position block b0, which lives in slot block b0 % rb of
+ * a cache of rb blocks (a ring wraps; a full cache never reaches rb).  A
+ * step of several blocks needs them adjacent in the cache. */
 ATTN_INLINE void attn_scores(float *S, int64_t s_stride, const float *q[4], const void *k,
-                             int64_t nblk, int32_t D, float scale, const int kvt) {
+                             int64_t b0, int64_t nblk, int64_t rb, int32_t D, float scale,
+                             const int kvt) {
     const vf sc = vdup(scale);
     const int64_t bs = lfm_kv_kblock_bytes(kvt, D);    /* bytes per key block */
     const int64_t step = ATTN_SV * VN / LFM_ATTN_KBLK; /* key blocks per step */
     const uint8_t *kb = k;
-    int64_t b = 0;
-    for (; b + step <= nblk; b += step)
-        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + b * bs, bs, D, sc, ATTN_SV, kvt);
-    for (; b < nblk; b++) /* one block at a time (AVX-512's odd last block) */
-        attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + b * bs, bs, D, sc,
-                         LFM_ATTN_KBLK / VN, kvt);
+    for (int64_t b = 0; b < nblk;) {
+        const int64_t slot = (b0 + b) % rb;
+        if (b + step <= nblk && slot + step <= rb) {
+            attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + slot * bs, bs, D, sc,
+                             ATTN_SV, kvt);
+            b += step;
+        } else { /* one block at a time (AVX-512's odd last block, the ring's edge) */
+            attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + slot * bs, bs, D, sc,
+                             LFM_ATTN_KBLK / VN, kvt);
+            b++;
+        }
+    }
 }
 
-/* s[0..len) <- exp(s - max s[0..len)); s[len..npos) <- 0 (positions the
- * row does not see).  Returns the sum of the weights.  s holds at least len
- * rounded up to VN floats (the padded row: scores past len are finite and
- * ignored). */
-static float attn_softmax_row(float *s, int64_t len, int64_t npos) {
-    const int64_t full = len / VN * VN;
-    const vmask tail = vlanes_below(len - full);
+/* x in the lanes l with lo <= p + l < hi (lo, hi relative to the vector's
+ * first position p), fill elsewhere. */
+ATTN_INLINE vf attn_keep(vf x, int64_t lo, int64_t hi, vf fill) {
+    hi = hi < 0 ? 0 : hi > VN ? VN : hi;
+    lo = lo < 0 ? 0 : lo > VN ? VN : lo;
+    x = vsel(vlanes_below(hi), x, fill);
+    return vsel(vlanes_below(lo), fill, x);
+}
+
+/* s[start..len) <- exp(s - max s[start..len)); the rest of s[0..npos) <- 0
+ * (positions the row does not see).  Returns the sum of the weights.  s
+ * holds at least len rounded up to VN floats (the padded row: scores
+ * outside [start, len) are finite and ignored). */
+static float attn_softmax_row(float *s, int64_t start, int64_t len, int64_t npos) {
+    const int64_t a0 = start / VN * VN;
     vf m = vdup(-INFINITY);
-    for (int64_t p = 0; p < full; p += VN)
-        m = vmax(m, vld(s + p));
-    if (full < len)
-        m = vmax(m, vsel(tail, vld(s + full), vdup(-INFINITY)));
+    for (int64_t p = a0; p < len; p += VN) {
+        vf x = vld(s + p);
+        if (p < start || p + VN > len)
+            x = attn_keep(x, start - p, len - p, vdup(-INFINITY));
+        m = vmax(m, x);
+    }
     const vf mx = vdup(vhmax(m));
     vf sum = vzero();
-    for (int64_t p = 0; p < full; p += VN) {
-        const vf e = v_expf_neg(vsub(vld(s + p), mx));
+    int64_t p = a0;
+    for (; p < len; p += VN) {
+        vf e = v_expf_neg(vsub(vld(s + p), mx));
+        if (p < start || p + VN > len)
+            e = attn_keep(e, start - p, len - p, vzero());
         vst(s + p, e);
         sum = vadd(sum, e);
     }
-    int64_t p = full;
-    if (full < len) {
-        const vf e = vsel(tail, v_expf_neg(vsub(vld(s + full), mx)), vzero());
-        vst(s + full, e);
-        sum = vadd(sum, e);
-        p += VN;
-    }
+    for (int64_t i = 0; i < a0; i++)
+        s[i] = 0.0f;
     for (; p < npos; p++)
         s[p] = 0.0f;
     return vhsum(sum);
@@ -166,60 +184,75 @@ ATTN_INLINE void attn_pv_cols(float *O, int32_t D, const float *P, int64_t ps, c
             vst(O + r * D + d + c * VN, acc[r][c]);
 }
 
-/* O[r][0..D) = sum_{p < npos} P[r][p] v[p], r < 4, in chunks of
- * ATTN_VCHUNK positions; the last D % VN columns (odd head sizes, never
- * Q8_0) scalar, fused like the vector lanes. */
-ATTN_INLINE void attn_pv(float *O, const float *P, int64_t ps, const void *vc, int64_t npos,
-                         int32_t D, const int kvt) {
-    const uint8_t *v = vc;
+/* O[r][0..D) = sum_{p < npos} P[r][p] value(base + p), r < 4, in chunks of
+ * at most ATTN_VCHUNK positions that are adjacent in the cache (a ring's
+ * wrap starts a new chunk; the sum keeps the position order); the last
+ * D % VN columns (odd head sizes, never Q8_0) scalar, fused like the vector
+ * lanes. */
+ATTN_INLINE void attn_pv(float *O, const float *P, int64_t ps, const void *vc, int64_t base,
+                         int64_t npos, int64_t ring, int32_t D, const int kvt) {
     const int64_t rb = lfm_kv_vrow_bytes(kvt, D);
-    for (int64_t p0 = 0; p0 < npos; p0 += ATTN_VCHUNK) {
-        const int64_t p1 = npos - p0 < ATTN_VCHUNK ? npos : p0 + ATTN_VCHUNK;
+    for (int64_t p0 = 0; p0 < npos;) {
+        const int64_t slot = lfm_attn_slot(base + p0, ring);
+        int64_t p1 = npos - p0 < ATTN_VCHUNK ? npos : p0 + ATTN_VCHUNK;
+        if (ring && p1 - p0 > ring - slot)
+            p1 = p0 + (ring - slot);
+        /* the chunk's weights and value rows */
+        const float *Pc = P + p0;
+        const uint8_t *v = (const uint8_t *)vc + slot * rb;
+        const int64_t len = p1 - p0;
         int32_t d = 0;
         for (; d + ATTN_PVV * VN <= D; d += ATTN_PVV * VN)
-            attn_pv_cols(O, D, P, ps, v, rb, p0, p1, d, p0 == 0, ATTN_PVV, kvt);
+            attn_pv_cols(O, D, Pc, ps, v, rb, 0, len, d, p0 == 0, ATTN_PVV, kvt);
         for (; d + VN <= D; d += VN)
-            attn_pv_cols(O, D, P, ps, v, rb, p0, p1, d, p0 == 0, 1, kvt);
+            attn_pv_cols(O, D, Pc, ps, v, rb, 0, len, d, p0 == 0, 1, kvt);
         for (; d < D; d++)
             for (int r = 0; r < 4; r++) {
                 float o = p0 == 0 ? 0.0f : O[r * D + d];
-                for (int64_t p = p0; p < p1; p++)
-                    o = fmaf(P[r * ps + p], lfm_kv_value(kvt, vc, p, d, D), o);
+                for (int64_t p = 0; p < len; p++)
+                    o = fmaf(Pc[r * ps + p], lfm_kv_value(kvt, vc, slot + p, d, D), o);
                 O[r * D + d] = o;
             }
+        p0 = p1;
     }
 }
 
 /* The tile in blocks of 4 (token, head) rows, token-major: with G = 4 a
  * block is one token's heads, all at the same position.  A block computes
- * its scores for every key block up to its last row's position, the
- * softmax per row (weights zeroed past the row's position), and the
- * weighted sum of values.  A short last block repeats its last row
- * (results dropped). */
+ * its scores for every key block from the one holding its first row's
+ * first visible position to its last row's position, the softmax per row
+ * (weights zeroed outside the row's positions), and the weighted sum of
+ * values.  A short last block repeats its last row (results dropped). */
 ATTN_INLINE void attn_tile(const lfm_attn_tile *a, const int kvt) {
     const int32_t G = a->G, D = a->D;
     const int64_t rows = (int64_t)a->n * G;
-    const int64_t kpad = lfm_attn_ctx_alloc(a->pos0 + a->n);
+    const int64_t kpad = lfm_attn_score_span(a->pos0 + a->n, a->window);
+    /* key blocks of the cache: a ring wraps after ring / KBLK; a full cache
+     * is never indexed that far */
+    const int64_t rb = a->ring ? a->ring / LFM_ATTN_KBLK : INT64_MAX;
     float *S = a->scratch;            /* [4][kpad] scores, weights */
     float *O = a->scratch + 4 * kpad; /* [4][D] unscaled outputs */
     for (int64_t r0 = 0; r0 < rows; r0 += 4) {
         const int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
         const float *q[4];
-        int64_t len[4], out_off[4];
+        int64_t lo[4], hi[4], out_off[4];
         for (int r = 0; r < 4; r++) {
             const int64_t rr = r0 + (r < nr ? r : nr - 1);
-            const int64_t t = rr / G, j = rr % G;
+            const int64_t t = rr / G, j = rr % G, pos = a->pos0 + t;
             q[r] = a->q + t * a->q_stride + j * D;
             out_off[r] = t * a->out_stride + j * D;
-            len[r] = a->pos0 + t + 1;
+            hi[r] = pos + 1;
+            lo[r] = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
         }
-        const int64_t npos = len[3]; /* the longest: rows are token-major */
+        /* rows are token-major: row 0 sees the earliest, row 3 the latest */
+        const int64_t base = lo[0] / LFM_ATTN_KBLK * LFM_ATTN_KBLK;
+        const int64_t npos = hi[3] - base;
         const int64_t nblk = (npos + LFM_ATTN_KBLK - 1) / LFM_ATTN_KBLK;
-        attn_scores(S, kpad, q, a->k, nblk, D, a->scale, kvt);
+        attn_scores(S, kpad, q, a->k, base / LFM_ATTN_KBLK, nblk, rb, D, a->scale, kvt);
         float inv[4];
         for (int r = 0; r < 4; r++)
-            inv[r] = 1.0f / attn_softmax_row(S + r * kpad, len[r], npos);
-        attn_pv(O, S, kpad, a->v, npos, D, kvt);
+            inv[r] = 1.0f / attn_softmax_row(S + r * kpad, lo[r] - base, hi[r] - base, npos);
+        attn_pv(O, S, kpad, a->v, base, npos, a->ring, D, kvt);
         for (int64_t r = 0; r < nr; r++) {
             float *out = a->out + out_off[r];
             for (int32_t i = 0; i < D; i++)

@@ -12,6 +12,17 @@ void gw_raw(gguf_writer *w, const void *p, size_t n) {
     w->pos += n;
 }
 
+void gw_skip(gguf_writer *w, uint64_t n) {
+    if (!w->failed && n && fseeko(w->f, (off_t)n, SEEK_CUR) != 0)
+        w->failed = 1;
+    w->pos += n;
+}
+
+void gw_finish(gguf_writer *w) {
+    if (!w->failed && (fflush(w->f) != 0 || ftruncate(fileno(w->f), (off_t)w->pos) != 0))
+        w->failed = 1;
+}
+
 void gw_u32(gguf_writer *w, uint32_t v) { gw_raw(w, &v, 4); }
 void gw_u64(gguf_writer *w, uint64_t v) { gw_raw(w, &v, 8); }
 

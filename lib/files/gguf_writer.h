@@ -19,6 +19,10 @@ void gw_raw(gguf_writer *w, const void *p, size_t n);
 void gw_u32(gguf_writer *w, uint32_t v);
 void gw_u64(gguf_writer *w, uint64_t v);
 void gw_str(gguf_writer *w, const char *p, uint64_t n);
+/* n bytes left as a hole (read back as zeros) instead of written */
+void gw_skip(gguf_writer *w, uint64_t n);
+/* after the last write: a file that ends in a hole gets its full length */
+void gw_finish(gguf_writer *w);
 /* zeros up to the next multiple of align */
 void gw_pad(gguf_writer *w, uint64_t align);
 void gw_header(gguf_writer *w, uint64_t n_tensors, uint64_t n_kv);

@@ -15,17 +15,36 @@
 #include "files/quantize.h"
 #include "files/synth_vocab.h"
 
+/* A published shape.  Dense members (arch "lfm2") have no experts and a
+ * dense FFN in every block (n_dense = n_block). */
 typedef struct synth_shape {
-    const char *name;
+    const char *name, *arch;
     int n_vocab, n_embd, n_block, n_head, n_head_kv, head_dim;
     int n_ff, n_expert, n_expert_used, n_ff_exp, n_dense, l_cache, n_ctx;
-    int attn[8], n_attn;
+    int attn[16], n_attn;
 } synth_shape;
 
+/* Hidden size, blocks, heads and FFN widths as published (the dense ones
+ * reproduce the parameter counts of their model cards exactly:
+ * 354,483,968 / 742,489,344 / 1,170,340,608 / 2,569,272,320).  Where the
+ * attention positions are not published (2.6B: 8 of 30 blocks; 24B-A2B: 10
+ * of 40) they are spread like the smaller members' and the 24B-A2B's two
+ * leading dense FFNs are taken as wide as the 8B-A1B's: neither changes the
+ * file size or the work per token. */
 static const synth_shape shapes[] = {
-    {"lfm2-8b-a1b", 65536, 2048, 24, 32, 8, 64, 7168, 32, 4, 1792, 2, 3, 128000,
+    {"lfm2-8b-a1b", "lfm2moe", 65536, 2048, 24, 32, 8, 64, 7168, 32, 4, 1792, 2, 3, 128000,
      {2, 6, 10, 14, 18, 21}, 6},
-    {"tiny", 512, 256, 6, 4, 2, 64, 512, 8, 2, 256, 1, 3, 4096, {2, 5}, 2},
+    {"lfm2-24b-a2b", "lfm2moe", 65536, 2048, 40, 32, 8, 64, 7168, 64, 4, 1536, 2, 3, 32768,
+     {2, 6, 10, 14, 18, 22, 26, 30, 34, 38}, 10},
+    {"lfm2-350m", "lfm2", 65536, 1024, 16, 16, 8, 64, 4608, 0, 0, 0, 16, 3, 128000,
+     {2, 5, 8, 10, 12, 14}, 6},
+    {"lfm2-700m", "lfm2", 65536, 1536, 16, 24, 8, 64, 6912, 0, 0, 0, 16, 3, 128000,
+     {2, 5, 8, 10, 12, 14}, 6},
+    {"lfm2-1.2b", "lfm2", 65536, 2048, 16, 32, 8, 64, 8192, 0, 0, 0, 16, 3, 128000,
+     {2, 5, 8, 10, 12, 14}, 6},
+    {"lfm2-2.6b", "lfm2", 65536, 2048, 30, 32, 8, 64, 10752, 0, 0, 0, 30, 3, 128000,
+     {2, 6, 10, 14, 18, 21, 24, 27}, 8},
+    {"tiny", "lfm2moe", 512, 256, 6, 4, 2, 64, 512, 8, 2, 256, 1, 3, 4096, {2, 5}, 2},
 };
 
 LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *p) {
@@ -112,7 +131,17 @@ static int plan_tensors(const synth_shape *sh, tensor_plan *t) {
 
 #define POOL_ROWS 16
 
-static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_params *p) {
+/* Key "<arch>.<suffix>" of the shape's architecture. */
+static const char *arch_key(char *buf, size_t cap, const synth_shape *sh, const char *suffix) {
+    snprintf(buf, cap, "%s.%s", sh->arch, suffix);
+    return buf;
+}
+
+/* sparse: the tensor data is left as holes (zeros: valid blocks of every
+ * type) instead of written, so a test can load the full-size header and
+ * tensor table of any shape without writing gigabytes. */
+static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_params *p,
+                       int sparse) {
     tensor_plan *t = calloc((size_t)(2 + 16 * sh->n_block), sizeof *t);
     if (!t)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
@@ -136,27 +165,33 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     char name[96];
     snprintf(name, sizeof name, "synthetic %s %s (random weights)", sh->name,
              lfm2moe_ftype_name(p->ftype));
+    const int moe = sh->n_expert > 0;
     const int vocab = synth_vocab_fits(sh->n_vocab);
-    gw_header(&w, (uint64_t)n, 19 + (vocab ? SYNTH_VOCAB_KVS : 0));
-    gw_kv_str(&w, "general.architecture", "lfm2moe");
+    char key[96];
+#define K(suffix) arch_key(key, sizeof key, sh, suffix)
+    gw_header(&w, (uint64_t)n, 14 + (moe ? 5 : 0) + (vocab ? SYNTH_VOCAB_KVS : 0));
+    gw_kv_str(&w, "general.architecture", sh->arch);
     gw_kv_str(&w, "general.name", name);
     gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
     gw_kv_u32(&w, "general.quantization_version", 2);
     gw_kv_u32(&w, "general.alignment", 32);
-    gw_kv_u32(&w, "lfm2moe.context_length", (uint32_t)sh->n_ctx);
-    gw_kv_u32(&w, "lfm2moe.embedding_length", (uint32_t)sh->n_embd);
-    gw_kv_u32(&w, "lfm2moe.feed_forward_length", (uint32_t)sh->n_ff);
-    gw_kv_u32(&w, "lfm2moe.block_count", (uint32_t)sh->n_block);
-    gw_kv_u32(&w, "lfm2moe.attention.head_count", (uint32_t)sh->n_head);
-    gw_kv_i32_array(&w, "lfm2moe.attention.head_count_kv", kvh, (uint64_t)sh->n_block);
-    gw_kv_f32(&w, "lfm2moe.rope.freq_base", 1e6f);
-    gw_kv_f32(&w, "lfm2moe.attention.layer_norm_rms_epsilon", 1e-5f);
-    gw_kv_u32(&w, "lfm2moe.expert_count", (uint32_t)sh->n_expert);
-    gw_kv_u32(&w, "lfm2moe.expert_used_count", (uint32_t)sh->n_expert_used);
-    gw_kv_u32(&w, "lfm2moe.expert_feed_forward_length", (uint32_t)sh->n_ff_exp);
-    gw_kv_u32(&w, "lfm2moe.leading_dense_block_count", (uint32_t)sh->n_dense);
-    gw_kv_u32(&w, "lfm2moe.expert_gating_func", 2);
-    gw_kv_u32(&w, "lfm2moe.shortconv.l_cache", (uint32_t)sh->l_cache);
+    gw_kv_u32(&w, K("context_length"), (uint32_t)sh->n_ctx);
+    gw_kv_u32(&w, K("embedding_length"), (uint32_t)sh->n_embd);
+    gw_kv_u32(&w, K("feed_forward_length"), (uint32_t)sh->n_ff);
+    gw_kv_u32(&w, K("block_count"), (uint32_t)sh->n_block);
+    gw_kv_u32(&w, K("attention.head_count"), (uint32_t)sh->n_head);
+    gw_kv_i32_array(&w, K("attention.head_count_kv"), kvh, (uint64_t)sh->n_block);
+    gw_kv_f32(&w, K("rope.freq_base"), 1e6f);
+    gw_kv_f32(&w, K("attention.layer_norm_rms_epsilon"), 1e-5f);
+    if (moe) {
+        gw_kv_u32(&w, K("expert_count"), (uint32_t)sh->n_expert);
+        gw_kv_u32(&w, K("expert_used_count"), (uint32_t)sh->n_expert_used);
+        gw_kv_u32(&w, K("expert_feed_forward_length"), (uint32_t)sh->n_ff_exp);
+        gw_kv_u32(&w, K("leading_dense_block_count"), (uint32_t)sh->n_dense);
+        gw_kv_u32(&w, K("expert_gating_func"), 2);
+    }
+    gw_kv_u32(&w, K("shortconv.l_cache"), (uint32_t)sh->l_cache);
+#undef K
     free(kvh);
     if (vocab)
         synth_write_vocab(&w, sh->n_vocab);
@@ -181,6 +216,11 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     for (int i = 0; i < n && !st && !w.failed; i++) {
         const int64_t cols = t[i].ne[0], rows = t[i].ne[1] * t[i].ne[2];
         const size_t rb = lfm_row_bytes(t[i].type, cols);
+        if (sparse) {
+            gw_skip(&w, rb * (uint64_t)rows);
+            gw_pad(&w, 32);
+            continue;
+        }
         /* weights ~ N(0, 1/cols) keep activations O(1) through the blocks */
         const float scale = t[i].kind == 0 ? 1.0f / sqrtf((float)cols) : 0.1f;
         for (int r = 0; r < POOL_ROWS; r++) {
@@ -200,6 +240,7 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     free(vals);
     free(pool);
     free(t);
+    gw_finish(&w);
     if (!st && w.failed)
         st = lfm_fail(LFM2MOE_ERR_IO, "write error");
     return st;
@@ -208,11 +249,12 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
 typedef struct synth_job {
     const synth_shape *shape;
     const lfm2moe_synth_params *params;
+    int sparse;
 } synth_job;
 
 static int synth_body(FILE *f, void *ctx) {
     const synth_job *job = ctx;
-    return write_model(f, job->shape, job->params);
+    return write_model(f, job->shape, job->params, job->sparse);
 }
 
 LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *p) {
@@ -227,15 +269,23 @@ LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_p
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_synth_params.struct_size is %u, expected %zu", p->struct_size,
                         sizeof *p);
+    if (p->flags & ~LFM2MOE_SYNTH_SPARSE)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown synth flags 0x%x", p->flags);
+    const int sparse = (p->flags & LFM2MOE_SYNTH_SPARSE) != 0;
     const synth_shape *sh = NULL;
     const char *want = p->shape ? p->shape : "lfm2-8b-a1b";
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(shapes[i].name, want))
             sh = &shapes[i];
-    if (!sh)
-        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "unknown shape '%s' (lfm2-8b-a1b, tiny)", want);
+    if (!sh) {
+        char names[256] = "";
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     shapes[i].name);
+        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "unknown shape '%.64s' (%s)", want, names);
+    }
     if (!lfm2moe_ftype_name(p->ftype))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown file type %d", p->ftype);
-    synth_job job = {sh, p};
+    synth_job job = {sh, p, sparse};
     return gw_write_file(path, synth_body, &job);
 }

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "text/tokenizer_internal.h" /* GPT-2's byte characters */
+
 /* The LFM2 special tokens at the ids of the published vocabulary. */
 static const char *const specials[] = {
     "<|pad|>",           "<|startoftext|>",         "<|endoftext|>",
@@ -15,25 +17,6 @@ enum { N_SPECIAL = sizeof specials / sizeof specials[0], BOS = 1, EOS = 7, PAD =
 
 int synth_vocab_fits(int64_t n_vocab) {
     return n_vocab >= N_SPECIAL + 256 && n_vocab <= N_SPECIAL + 256 + 256 * 256;
-}
-
-/* GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for
- * themselves, the others for U+0100 upwards in byte order; out gets the
- * UTF-8 (2 bytes at most), the length is returned. */
-static int byte_symbol(int b, char *out) {
-    int cp = b;
-    if (!((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))) {
-        cp = 256;
-        for (int c = 0; c < b; c++)
-            cp += !((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF));
-    }
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
 }
 
 /* Bytes by how early their pairs merge: space and lower-case letters by
@@ -82,11 +65,12 @@ void synth_write_vocab(gguf_writer *w, int n_vocab) {
     for (int t = 0; t < N_SPECIAL; t++)
         gw_str(w, specials[t], strlen(specials[t]));
     for (int t = 0; t < 256; t++)
-        gw_str(w, a, (uint64_t)byte_symbol(t, a));
+        gw_str(w, a, (uint64_t)lfm_byte_encode((uint8_t)t, a));
     for (int k = 0; k < n_pairs; k++) {
         int i, j;
         pair_at(k, &i, &j);
-        int la = byte_symbol(order[i], a), lb = byte_symbol(order[j], b);
+        const int la = (int)lfm_byte_encode((uint8_t)order[i], a);
+        const int lb = (int)lfm_byte_encode((uint8_t)order[j], b);
         memcpy(buf, a, (size_t)la);
         memcpy(buf + la, b, (size_t)lb);
         gw_str(w, buf, (uint64_t)(la + lb));
@@ -100,7 +84,8 @@ void synth_write_vocab(gguf_writer *w, int n_vocab) {
     for (int k = 0; k < n_pairs; k++) {
         int i, j;
         pair_at(k, &i, &j);
-        int la = byte_symbol(order[i], a), lb = byte_symbol(order[j], b);
+        const int la = (int)lfm_byte_encode((uint8_t)order[i], a);
+        const int lb = (int)lfm_byte_encode((uint8_t)order[j], b);
         memcpy(buf, a, (size_t)la);
         buf[la] = ' ';
         memcpy(buf + la + 1, b, (size_t)lb);

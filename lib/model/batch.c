@@ -138,13 +138,20 @@ LFM2MOE_API int lfm2moe_decode_batch(lfm2moe_session *const *sessions,
         atomic_store(&sessions[i]->cancel, 0); /* a new call clears earlier requests */
         memcpy(sessions[i]->conv_saved, sessions[i]->conv,
                sessions[i]->conv_floats * sizeof(float));
+        /* a sliding-window ring may be overwritten by a later chunk */
+        if (sessions[i]->kv_saved && n_tokens[i] > sessions[i]->n_batch)
+            memcpy(sessions[i]->kv_saved, sessions[i]->kv, lfm_session_kv_bytes(sessions[i]));
     }
     st = run_chunks(drv, sessions, tokens, n_tokens, n_sessions);
     if (st) {
-        /* roll back: KV rows past each pos are ignored, conv states restored */
-        for (int32_t i = 0; i < n_sessions; i++)
+        /* roll back: KV rows past each pos are ignored, conv states (and
+         * overwritten rings) restored */
+        for (int32_t i = 0; i < n_sessions; i++) {
             memcpy(sessions[i]->conv, sessions[i]->conv_saved,
                    sessions[i]->conv_floats * sizeof(float));
+            if (sessions[i]->kv_saved && n_tokens[i] > sessions[i]->n_batch)
+                memcpy(sessions[i]->kv, sessions[i]->kv_saved, lfm_session_kv_bytes(sessions[i]));
+        }
         return st;
     }
     commit(drv, d, sessions, tokens, n_tokens, n_sessions);

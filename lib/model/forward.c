@@ -105,10 +105,11 @@ static void attn_prep_rows(session *s, const void *arg, int64_t t0, int64_t t1) 
         lfm_rope_neox(kt, (int32_t)Hkv, (int32_t)D, p, hp->rope_freq_base);
         void *kc, *vc;
         lfm_session_kv(pt->seq, a->b->attn_index, &kc, &vc);
-        const int64_t head = lfm_kv_head_size(pt->seq->kv_type, pt->seq->n_ctx, D);
+        const int64_t head = lfm_kv_head_size(pt->seq->kv_type, lfm_session_kv_slots(pt->seq), D);
+        const int64_t slot = lfm_attn_slot(p, pt->seq->kv_ring);
         for (int64_t g = 0; g < Hkv; g++)
-            lfm_kv_store(pt->seq->kv_type, (uint8_t *)kc + g * head, (uint8_t *)vc + g * head, p,
-                         kt + g * D, a->v + t * kvd + g * D, (int32_t)D);
+            lfm_kv_store(pt->seq->kv_type, (uint8_t *)kc + g * head, (uint8_t *)vc + g * head,
+                         slot, kt + g * D, a->v + t * kvd + g * D, (int32_t)D);
     }
 }
 
@@ -124,8 +125,9 @@ static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
     lfm_split((long)a->n_items, chunk, n_chunks, &w0, &w1);
     lfm_attn_tile tile = {
         .q_stride = H * D, .out_stride = H * D, .G = (int32_t)G, .D = (int32_t)D,
-        .scale = 1.0f / sqrtf((float)D),
-        .scratch = s->s.attn + (size_t)thread * lfm_attn_scratch_floats(s->n_ctx, D),
+        .scale = 1.0f / sqrtf((float)D), .window = hp->n_swa,
+        .scratch = s->s.attn + (size_t)thread * lfm_attn_scratch_floats(
+                                                    lfm_attn_score_span(s->n_ctx, hp->n_swa), D),
     };
     for (long w = w0; w < w1; w++) {
         const lfm_attn_span *sp = &a->tiles[a->n_tiles - 1 - w / Hkv];
@@ -133,7 +135,8 @@ static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
         const lfm_fwd_part *pt = &a->parts[sp->part];
         void *kc, *vc;
         lfm_session_kv(pt->seq, a->b->attn_index, &kc, &vc);
-        const int64_t head = lfm_kv_head_size(pt->seq->kv_type, pt->seq->n_ctx, D);
+        const int64_t head = lfm_kv_head_size(pt->seq->kv_type, lfm_session_kv_slots(pt->seq), D);
+        tile.ring = pt->seq->kv_ring;
         tile.q = a->q + sp->row0 * H * D + g * G * D;
         tile.out = s->s.mix + sp->row0 * H * D + g * G * D;
         tile.k = (const uint8_t *)kc + g * head;
@@ -177,7 +180,9 @@ static void attention_block(session *s, const lfm_block *b, const lfm_fwd_part *
             s->s.tiles[n_tiles++] = (lfm_attn_span){
                 .part = i, .row0 = pt->row0 + t0,
                 .n = pt->n - t0 < tile ? pt->n - t0 : (int32_t)tile};
-        macs += (int64_t)pt->n * H * (pt->pos0 + pt->n) * D * 2;
+        const int64_t seen =
+            hp->n_swa > 0 && hp->n_swa < pt->pos0 + pt->n ? hp->n_swa : pt->pos0 + pt->n;
+        macs += (int64_t)pt->n * H * seen * D * 2;
     }
     a.n_tiles = n_tiles;
     a.n_items = (int64_t)n_tiles * Hkv;

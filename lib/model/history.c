@@ -102,6 +102,13 @@ LFM2MOE_API int lfm2moe_session_rewind(session *s, int32_t pos) {
     while (c > 0 && !s->ckpt_valid[c - 1])
         c--;
     const int32_t from = c * s->ckpt_interval;
+    /* a sliding-window ring must still hold the window before `from` */
+    if (!lfm_session_can_rewind(s, from))
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_rewind: position %d needs the tokens from %d re-evaluated, "
+                        "and the sliding-window KV ring (%d slots) no longer holds the window "
+                        "before them",
+                        pos, from, s->kv_ring);
 
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
     if (c)
@@ -132,7 +139,8 @@ uint8_t *lfm_kv_head_ptr(const session *s, int32_t attn_index, int32_t head, int
     void *k, *v;
     lfm_session_kv(s, attn_index, &k, &v);
     return (uint8_t *)(kind == LFM_KV_K ? k : v) +
-           (size_t)head * (size_t)lfm_kv_head_size(s->kv_type, s->n_ctx, s->model->hp.head_dim);
+           (size_t)head * (size_t)lfm_kv_head_size(s->kv_type, lfm_session_kv_slots(s),
+                                                   s->model->hp.head_dim);
 }
 
 size_t lfm_kv_prefix(int32_t kv_type, int kind, int32_t n_pos, int64_t head_dim) {
@@ -205,7 +213,19 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
                         d->n_ctx);
     }
     const lfm_hparams *hp = &src->model->hp;
-    for (int32_t a = 0; a < src->model->n_attn_blocks && n; a++)
+    /* a ring past its size is not a prefix of positions: it copies whole
+     * into a ring of the same size, and nowhere else */
+    const int wrapped = (src->kv_ring && n > src->kv_ring) || (d->kv_ring && n > d->kv_ring);
+    if (wrapped && d->kv_ring != src->kv_ring) {
+        lfm2moe_session_free(d);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_copy: %d tokens held in a sliding-window KV ring of %d "
+                        "slots; the copy's ring has %d (give it the same n_ctx and n_batch)",
+                        n, src->kv_ring, d->kv_ring);
+    }
+    if (wrapped)
+        memcpy(d->kv, src->kv, lfm_session_kv_bytes(src));
+    for (int32_t a = 0; a < src->model->n_attn_blocks && n && !wrapped; a++)
         for (int32_t h = 0; h < hp->n_head_kv; h++)
             for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++)
                 memcpy(lfm_kv_head_ptr(d, a, h, kind), lfm_kv_head_ptr(src, a, h, kind),

@@ -17,11 +17,18 @@
 #include "quant.h"
 #include "text/tokenizer.h"
 
-#define ARCH "lfm2moe"
 #define MAX_BLOCKS 4096
 #define MAX_HEAD_DIM 1024 /* rope keeps d/2 cos/sin values on the stack */
 #define MAX_L_CACHE 64
 #define MAX_EXPERTS 65536
+
+/* The architectures this library runs: the same conv + GQA blocks, with an
+ * FFN per block that is dense in `lfm2` and a mixture of experts after the
+ * leading dense blocks in `lfm2moe`.  Every key is under "<arch>.". */
+static const struct {
+    const char *name;
+    int has_experts;
+} ARCHS[] = {{"lfm2moe", 1}, {"lfm2", 0}};
 
 LFM2MOE_API int lfm2moe_model_params_init(lfm2moe_model_params *params) {
     if (!params)
@@ -33,12 +40,12 @@ LFM2MOE_API int lfm2moe_model_params_init(lfm2moe_model_params *params) {
 
 /* ---- hyperparameters -------------------------------------------------- */
 
-static int get_i32(const gguf_file *g, const char *suffix, int required, int32_t lo, int32_t hi,
-                   int32_t *out) {
+static int get_i32(const lfm2moe_model *m, const char *suffix, int required, int32_t lo,
+                   int32_t hi, int32_t *out) {
     char key[128];
-    snprintf(key, sizeof key, ARCH ".%s", suffix);
+    snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
     int64_t v;
-    int st = gguf_get_i64(g, key, &v);
+    int st = gguf_get_i64(&m->gguf, key, &v);
     if (st == LFM2MOE_ERR_NOT_FOUND && !required)
         return LFM2MOE_OK;
     if (st == LFM2MOE_ERR_NOT_FOUND)
@@ -52,10 +59,10 @@ static int get_i32(const gguf_file *g, const char *suffix, int required, int32_t
     return LFM2MOE_OK;
 }
 
-static int get_f32(const gguf_file *g, const char *suffix, float *out) {
+static int get_f32(const lfm2moe_model *m, const char *suffix, float *out) {
     char key[128];
-    snprintf(key, sizeof key, ARCH ".%s", suffix);
-    int st = gguf_get_f32(g, key, out);
+    snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
+    int st = gguf_get_f32(&m->gguf, key, out);
     if (st == LFM2MOE_ERR_NOT_FOUND)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' is missing", key);
     if (st)
@@ -66,54 +73,70 @@ static int get_f32(const gguf_file *g, const char *suffix, float *out) {
     return LFM2MOE_OK;
 }
 
-static int read_hparams(lfm2moe_model *m) {
-    const gguf_file *g = &m->gguf;
+/* The expert keys: required in a mixture-of-experts architecture; a dense
+ * one has no experts and every block dense. */
+static int read_expert_hparams(lfm2moe_model *m, int has_experts) {
+    lfm_hparams *hp = &m->hp;
+    if (!has_experts) {
+        hp->n_dense = hp->n_block;
+        return LFM2MOE_OK;
+    }
+    int st;
+    if ((st = get_i32(m, "expert_count", 1, 1, MAX_EXPERTS, &hp->n_expert)) ||
+        (st = get_i32(m, "expert_used_count", 1, 1, hp->n_expert, &hp->n_expert_used)) ||
+        (st = get_i32(m, "expert_feed_forward_length", 1, 1, 1 << 24, &hp->n_ff_exp)) ||
+        (st = get_i32(m, "leading_dense_block_count", 1, 0, hp->n_block, &hp->n_dense)))
+        return st;
+    int32_t gating = 2;
+    if ((st = get_i32(m, "expert_gating_func", 0, 0, 16, &gating)))
+        return st;
+    if (gating != 2) /* llama.cpp: 1 softmax, 2 sigmoid; LFM2-MoE routes with sigmoid */
+        return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
+                        "metadata '%s.expert_gating_func' = %d: only sigmoid (2) is supported",
+                        m->arch, gating);
+    return LFM2MOE_OK;
+}
+
+static int read_hparams(lfm2moe_model *m, int has_experts) {
     lfm_hparams *hp = &m->hp;
     int st;
     /* every block needs several tensors: bounds n_block by the file itself */
     int32_t max_blocks = m->gguf.n_tensors < MAX_BLOCKS ? (int32_t)m->gguf.n_tensors : MAX_BLOCKS;
-    if ((st = get_i32(g, "block_count", 1, 1, max_blocks, &hp->n_block)) ||
-        (st = get_i32(g, "embedding_length", 1, 1, 1 << 20, &hp->n_embd)) ||
-        (st = get_i32(g, "feed_forward_length", 1, 1, 1 << 24, &hp->n_ff)) ||
-        (st = get_i32(g, "attention.head_count", 1, 1, 1 << 16, &hp->n_head)) ||
-        (st = get_i32(g, "expert_count", 1, 1, MAX_EXPERTS, &hp->n_expert)) ||
-        (st = get_i32(g, "expert_used_count", 1, 1, hp->n_expert, &hp->n_expert_used)) ||
-        (st = get_i32(g, "expert_feed_forward_length", 1, 1, 1 << 24, &hp->n_ff_exp)) ||
-        (st = get_i32(g, "leading_dense_block_count", 1, 0, hp->n_block, &hp->n_dense)) ||
-        (st = get_i32(g, "shortconv.l_cache", 1, 1, MAX_L_CACHE, &hp->l_cache)) ||
-        (st = get_i32(g, "context_length", 1, 1, INT32_MAX, &hp->n_ctx_train)) ||
-        (st = get_f32(g, "rope.freq_base", &hp->rope_freq_base)) ||
-        (st = get_f32(g, "attention.layer_norm_rms_epsilon", &hp->rms_eps)))
+    if ((st = get_i32(m, "block_count", 1, 1, max_blocks, &hp->n_block)) ||
+        (st = get_i32(m, "embedding_length", 1, 1, 1 << 20, &hp->n_embd)) ||
+        (st = get_i32(m, "feed_forward_length", 1, 1, 1 << 24, &hp->n_ff)) ||
+        (st = get_i32(m, "attention.head_count", 1, 1, 1 << 16, &hp->n_head)) ||
+        (st = read_expert_hparams(m, has_experts)) ||
+        (st = get_i32(m, "shortconv.l_cache", 1, 1, MAX_L_CACHE, &hp->l_cache)) ||
+        (st = get_i32(m, "context_length", 1, 1, INT32_MAX, &hp->n_ctx_train)) ||
+        (st = get_f32(m, "rope.freq_base", &hp->rope_freq_base)) ||
+        (st = get_f32(m, "attention.layer_norm_rms_epsilon", &hp->rms_eps)))
         return st;
-
-    int32_t gating = 2;
-    if ((st = get_i32(g, "expert_gating_func", 0, 0, 16, &gating)))
+    /* sliding-window attention: absent or 0 means every attention block sees
+     * the whole context (llama.cpp's reading of the key) */
+    hp->n_swa = 0;
+    if ((st = get_i32(m, "attention.sliding_window", 0, 0, INT32_MAX, &hp->n_swa)))
         return st;
-    if (gating != 2) /* llama.cpp: 1 softmax, 2 sigmoid; LFM2-MoE routes with sigmoid */
-        return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
-                        "metadata '" ARCH ".expert_gating_func' = %d: only sigmoid (2) is "
-                        "supported",
-                        gating);
 
     hp->head_dim = hp->n_embd / hp->n_head;
-    if ((st = get_i32(g, "attention.key_length", 0, 1, MAX_HEAD_DIM, &hp->head_dim)))
+    if ((st = get_i32(m, "attention.key_length", 0, 1, MAX_HEAD_DIM, &hp->head_dim)))
         return st;
     if (hp->head_dim <= 0 || hp->head_dim % 2 || hp->head_dim > MAX_HEAD_DIM)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "head dimension %d must be even and at most %d",
                         hp->head_dim, MAX_HEAD_DIM);
 
     /* head_count_kv: one entry per block, 0 for a conv block */
-    const gguf_kv *kv = gguf_find(g, ARCH ".attention.head_count_kv");
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", m->arch);
+    const gguf_kv *kv = gguf_find(&m->gguf, key);
     if (!kv)
-        return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '" ARCH ".attention.head_count_kv' is "
-                                               "missing");
+        return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' is missing", key);
     if (kv->type != GGUF_TYPE_ARRAY || kv->n != (uint64_t)hp->n_block ||
         kv->elem_type == GGUF_TYPE_STRING || kv->elem_type == GGUF_TYPE_FLOAT32 ||
         kv->elem_type == GGUF_TYPE_FLOAT64)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
-                        "metadata '" ARCH ".attention.head_count_kv' must be an integer array "
-                        "with one entry per block (%d)",
-                        hp->n_block);
+                        "metadata '%s' must be an integer array with one entry per block (%d)",
+                        key, hp->n_block);
     m->blocks = calloc((size_t)hp->n_block, sizeof *m->blocks);
     if (!m->blocks)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for %d blocks", hp->n_block);
@@ -255,7 +278,8 @@ static int load_image(lfm2moe_model *m) {
     st = gguf_get_str(&m->gguf, "general.architecture", &arch);
     if (st == LFM2MOE_ERR_NOT_FOUND)
         return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_ARCH,
-                        "metadata 'general.architecture' is missing (expected '" ARCH "')");
+                        "metadata 'general.architecture' is missing (expected 'lfm2moe' or "
+                        "'lfm2')");
     if (st)
         return st;
     m->arch = malloc(arch.len + 1);
@@ -263,10 +287,15 @@ static int load_image(lfm2moe_model *m) {
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     memcpy(m->arch, arch.ptr, arch.len);
     m->arch[arch.len] = 0;
-    if (strcmp(m->arch, ARCH) != 0 || strlen(m->arch) != arch.len)
+    int known = -1;
+    for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
+        if (strcmp(m->arch, ARCHS[i].name) == 0 && strlen(m->arch) == arch.len)
+            known = (int)i;
+    if (known < 0)
         return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_ARCH,
-                        "model architecture is '%.64s', this library runs '" ARCH "'", m->arch);
-    if ((st = read_hparams(m)))
+                        "model architecture is '%.64s', this library runs 'lfm2moe' and 'lfm2'",
+                        m->arch);
+    if ((st = read_hparams(m, ARCHS[known].has_experts)))
         return st;
 
     /* vocabulary size: metadata if present, else the embedding's row count */
@@ -277,7 +306,7 @@ static int load_image(lfm2moe_model *m) {
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "token_embd.weight has too many rows");
     m->hp.n_vocab = (int32_t)emb->ne[1];
     int32_t nv = m->hp.n_vocab;
-    if ((st = get_i32(&m->gguf, "vocab_size", 0, 1, INT32_MAX, &nv)))
+    if ((st = get_i32(m, "vocab_size", 0, 1, INT32_MAX, &nv)))
         return st;
     if (nv != m->hp.n_vocab)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
@@ -473,6 +502,7 @@ LFM2MOE_API int lfm2moe_model_get_info(const lfm2moe_model *m, lfm2moe_model_inf
     info->n_params = m->n_params;
     info->file_size = m->gguf.size;
     info->n_tensors = m->gguf.n_tensors;
+    info->sliding_window = hp->n_swa;
     return LFM2MOE_OK;
 }
 

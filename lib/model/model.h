@@ -27,6 +27,7 @@ typedef struct lfm_hparams {
     int32_t n_ff_exp;
     int32_t n_dense;       /* leading dense-FFN blocks */
     int32_t l_cache;       /* short-conv kernel length */
+    int32_t n_swa;         /* sliding window of attention blocks (0: none) */
     float rope_freq_base;
     float rms_eps;
 } lfm_hparams;

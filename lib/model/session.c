@@ -37,13 +37,14 @@ LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
 /* Resolved session shape: params with defaults applied. */
 typedef struct session_shape {
     int32_t n_ctx, n_batch, n_threads, kv_type;
+    int32_t kv_ring; /* lfm_kv_ring_slots: 0 for a full cache */
     int32_t ckpt_interval, n_ckpt;
     size_t act_row_bytes; /* widest encoded activation row of any weight */
 } session_shape;
 
 /* Byte counts of every buffer, in one place so memory_size and create agree. */
 typedef struct session_sizes {
-    size_t kv, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
+    size_t kv, kv_saved, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
     size_t expf, tiles, parts, tokens, ckpt, ckpt_valid;
     uint64_t total;
 } session_sizes;
@@ -109,6 +110,7 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
     sh->act_row_bytes = widest_act_row(m);
     sh->ckpt_interval = p->checkpoint_interval ? p->checkpoint_interval : DEFAULT_CKPT_INTERVAL;
     sh->n_ckpt = sh->n_ctx / sh->ckpt_interval;
+    sh->kv_ring = lfm_kv_ring_slots(sh->n_ctx, sh->n_batch, m->hp.n_swa);
     return LFM2MOE_OK;
 }
 
@@ -133,10 +135,13 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     const uint64_t X = has_moe ? (uint64_t)hp->n_expert : 0;
     const uint64_t FF = has_dense ? (uint64_t)hp->n_ff : 0;
     const uint64_t f = sizeof(float);
-    /* K and V of each attention block, positions rounded up to whole key
-     * blocks (attention.h) */
+    /* K and V of each attention block, positions (or ring slots) rounded up
+     * to whole key blocks (attention.h) */
     uint64_t kv = mul_sat((uint64_t)m->n_attn_blocks * 2 * Hkv,
-                          (uint64_t)lfm_kv_head_size(sh->kv_type, sh->n_ctx, (int64_t)D));
+                          (uint64_t)lfm_kv_head_size(sh->kv_type,
+                                                     sh->kv_ring ? sh->kv_ring : sh->n_ctx,
+                                                     (int64_t)D));
+    const int64_t span = lfm_attn_score_span(sh->n_ctx, hp->n_swa);
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
     uint64_t ff_w = max_sz(K * F, FF);
     uint64_t parts[] = {
@@ -154,7 +159,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         T * K * E * f,
         /* attention tile scratch per thread */
         mul_sat(mul_sat((uint64_t)sh->n_threads,
-                        has_attn ? lfm_attn_scratch_floats(sh->n_ctx, (int64_t)D) : 1),
+                        has_attn ? lfm_attn_scratch_floats(span, (int64_t)D) : 1),
                 f),
         (X + 1) * 4,
         T * sizeof(lfm_attn_span),
@@ -163,6 +168,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         mul_sat((uint64_t)sh->n_ckpt,
                 (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f), /* checkpoints */
         (uint64_t)sh->n_ckpt,
+        sh->kv_ring ? kv : 0, /* the ring's rollback copy */
     };
     z->kv = parts[0];
     z->conv = parts[1];
@@ -183,8 +189,9 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->tokens = parts[16];
     z->ckpt = parts[17];
     z->ckpt_valid = parts[18];
+    z->kv_saved = parts[19];
     uint64_t total = 0;
-    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1};
+    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         uint64_t v = mul_sat(parts[i], mult[i]);
         total = total + v < total ? UINT64_MAX : total + v;
@@ -211,6 +218,7 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
         return;
     lfm_pool_free(s->pool);
     free(s->kv);
+    free(s->kv_saved);
     free(s->conv);
     free(s->conv_saved);
     free(s->tokens);
@@ -255,6 +263,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->n_batch = sh.n_batch;
     s->n_threads = sh.n_threads;
     s->kv_type = sh.kv_type;
+    s->kv_ring = sh.kv_ring;
     s->conv_floats = z.conv / sizeof(float);
     s->actq_row_bytes = sh.act_row_bytes;
     s->logits_cap_rows = 1;
@@ -265,6 +274,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     lfm_scratch *c = &s->s;
     /* calloc: the KV cache and conv state start as zeros (empty history) */
     s->kv = calloc(1, z.kv ? z.kv : 1);
+    s->kv_saved = z.kv_saved ? malloc(z.kv_saved) : NULL;
     s->conv = calloc(1, z.conv ? z.conv : 1);
     s->conv_saved = calloc(1, z.conv ? z.conv : 1);
     s->tokens = malloc(z.tokens ? z.tokens : 1);
@@ -292,7 +302,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->attn = malloc(z.attn);
     c->tiles = malloc(z.tiles);
     c->parts = malloc(z.parts);
-    if (!s->kv || !s->conv || !s->conv_saved || !s->tokens || !s->ckpt || !s->ckpt_valid ||
+    if (!s->kv || (z.kv_saved && !s->kv_saved) || !s->conv || !s->conv_saved || !s->tokens || !s->ckpt || !s->ckpt_valid ||
         !s->logits || !s->logits_next || !c->x ||
         !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
         !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
@@ -414,6 +424,12 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
 
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
     memcpy(s->tokens + s->pos, tokens, (size_t)n * sizeof *tokens); /* ignored unless we succeed */
+    /* a ring holds the window before pos plus one chunk: a second chunk
+     * overwrites positions a retry of this step would need */
+    const int save_ring = s->kv_saved && n > s->n_batch;
+    const size_t kv_bytes = lfm_session_kv_bytes(s);
+    if (save_ring)
+        memcpy(s->kv_saved, s->kv, kv_bytes);
     for (int32_t c = 0; c < n; c += s->n_batch) {
         int32_t cn = n - c < s->n_batch ? n - c : s->n_batch;
         int last = c + cn == n;
@@ -423,8 +439,11 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
                              .pos0 = s->pos + c, .first_logit = first};
         st = lfm_forward_chunk(s, &part, 1, cn, out);
         if (st) {
-            /* roll back: KV rows past pos are ignored, the conv state restored */
+            /* roll back: KV rows past pos are ignored, the conv state (and a
+             * ring that a later chunk overwrote) restored */
             memcpy(s->conv, s->conv_saved, s->conv_floats * sizeof(float));
+            if (save_ring)
+                memcpy(s->kv, s->kv_saved, kv_bytes);
             return st;
         }
     }

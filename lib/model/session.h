@@ -44,6 +44,10 @@ struct lfm2moe_session {
     int32_t n_threads;
     int32_t pos;      /* tokens consumed */
     int32_t kv_type;  /* LFM_KV_* (attention.h): element type of the KV cache */
+    int32_t kv_ring;  /* slots of each attention block's KV cache when it is a
+                       * ring (sliding window), 0: the full n_ctx positions */
+    void *kv_saved;   /* ring sessions: a copy of kv taken before a step of
+                       * several chunks, for rollback (NULL otherwise) */
     void *kv;         /* per attention block: K then V, each [Hkv] heads of
                        * lfm_kv_head_bytes (layout: attention.h) */
     float *conv;      /* per conv block: [(L-1)][E] previous u values */
@@ -73,11 +77,57 @@ struct lfm2moe_session {
     atomic_int cancel;
 };
 
-/* Bytes of one kv head's K (or V) cache of an attention block: the
- * positions of the session rounded up to whole key blocks, in the layout
- * and element type of attention.h. */
-static inline int64_t lfm_kv_head_size(int32_t kv_type, int32_t n_ctx, int64_t head_dim) {
-    return lfm_kv_head_bytes(kv_type, n_ctx, head_dim);
+/* Bytes of one kv head's K (or V) cache of an attention block holding
+ * n_slots positions (the session's context, or a ring's slots: see
+ * lfm_session_kv_slots) rounded up to whole key blocks, in the layout and
+ * element type of attention.h. */
+static inline int64_t lfm_kv_head_size(int32_t kv_type, int32_t n_slots, int64_t head_dim) {
+    return lfm_kv_head_bytes(kv_type, n_slots, head_dim);
+}
+
+/* Positions an attention block's cache holds: the ring's slots, else the
+ * whole context.  Position p is in slot lfm_attn_slot(p, s->kv_ring). */
+static inline int32_t lfm_session_kv_slots(const struct lfm2moe_session *s) {
+    return s->kv_ring ? s->kv_ring : s->n_ctx;
+}
+
+/* The ring size (slots) a session of n_ctx positions and chunks of n_batch
+ * tokens uses for a sliding window of `window` positions, or 0 for a full
+ * cache (no window, or a ring that would not be smaller).  A chunk writes
+ * its n_batch positions before its first token reads the window-1 before
+ * it, so the ring holds window + n_batch - 1 positions, in whole key
+ * blocks. */
+static inline int32_t lfm_kv_ring_slots(int32_t n_ctx, int32_t n_batch, int32_t window) {
+    if (window <= 0)
+        return 0;
+    const int64_t ring = lfm_attn_ctx_alloc((int64_t)window + n_batch - 1);
+    return ring < lfm_attn_ctx_alloc(n_ctx) ? (int32_t)ring : 0;
+}
+
+/* The first position whose K and V a session still holds: 0 with a full
+ * cache; with a ring of R slots, position s->pos - R (the older ones were
+ * overwritten).  Re-evaluating the tokens from position r on (a rewind to a
+ * checkpoint at r) is exact only when they can see everything their window
+ * needs: r - window + 1 <= first retained (lfm_session_can_rewind).
+ * Otherwise the caller must refuse (or re-evaluate from further back).  A
+ * ring's used slots are not a prefix of its bytes once pos > R: copies and
+ * snapshots of ring sessions take the whole ring (lfm_session_kv_bytes). */
+static inline int32_t lfm_session_kv_first_retained(const struct lfm2moe_session *s) {
+    return s->kv_ring && s->pos > s->kv_ring ? s->pos - s->kv_ring : 0;
+}
+
+/* Whether tokens can be re-evaluated from position r (0 <= r <= s->pos)
+ * with the KV cache as it is (see lfm_session_kv_first_retained). */
+static inline int lfm_session_can_rewind(const struct lfm2moe_session *s, int32_t r) {
+    const int32_t need = r - s->model->hp.n_swa + 1;
+    return r >= 0 && r <= s->pos && (!s->kv_ring || need <= 0 ||
+                                     need >= lfm_session_kv_first_retained(s));
+}
+
+/* Bytes of the whole KV cache (every attention block's K and V). */
+static inline size_t lfm_session_kv_bytes(const struct lfm2moe_session *s) {
+    return (size_t)s->model->n_attn_blocks * 2 * (size_t)s->model->hp.n_head_kv *
+           (size_t)lfm_kv_head_size(s->kv_type, lfm_session_kv_slots(s), s->model->hp.head_dim);
 }
 
 /* The K and V caches of attention block attn_index: [Hkv] heads of
@@ -87,7 +137,8 @@ static inline int64_t lfm_kv_head_size(int32_t kv_type, int32_t n_ctx, int64_t h
  * bytes (attention.h): what a snapshot or a copy of the session needs. */
 static inline void lfm_session_kv(const struct lfm2moe_session *s, int32_t attn_index,
                                   void **k, void **v) {
-    const int64_t head = lfm_kv_head_size(s->kv_type, s->n_ctx, s->model->hp.head_dim);
+    const int64_t head =
+        lfm_kv_head_size(s->kv_type, lfm_session_kv_slots(s), s->model->hp.head_dim);
     const int64_t both = 2 * s->model->hp.n_head_kv * head;
     *k = (uint8_t *)s->kv + (size_t)attn_index * (size_t)both;
     *v = (uint8_t *)*k + s->model->hp.n_head_kv * head;

@@ -172,6 +172,12 @@ static void put_u32(writer *w, uint32_t v) {
 LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, size_t *len) {
     if (!s || !len || (cap && !buf))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_save: NULL argument");
+    if (s->kv_ring && s->pos > s->kv_ring)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_save: %d tokens held in a sliding-window KV ring of %d "
+                        "slots (snapshots hold positions 0..pos-1; use n_batch >= n_ctx - window "
+                        "for a full cache)",
+                        s->pos, s->kv_ring);
     const int32_t n_ckpt = ckpts_to_save(s);
     const uint64_t size = snap_size(s, (uint64_t)s->pos, (uint64_t)n_ckpt);
     if (!size || size > SIZE_MAX)
@@ -346,6 +352,11 @@ LFM2MOE_API int lfm2moe_session_load(session *s, const void *data, size_t len) {
     int st = validate(s, data, data ? len : 0, &h);
     if (st)
         return st;
+    if (s->kv_ring && (int32_t)h.n_tokens > s->kv_ring)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_load: %d tokens do not fit the sliding-window KV ring "
+                        "of %d slots",
+                        (int)h.n_tokens, s->kv_ring);
     /* apply: nothing below can fail */
     const unsigned char *d = data;
     reader r = {d + SNAP_HEADER};

@@ -47,7 +47,8 @@ class Server:
 
     def stop(self):
         """SIGTERM; returns (exit status, log)."""
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -3,6 +3,7 @@ concurrency, hostile input, API key, clean shutdown (no sanitizer report)."""
 import json
 import re
 import select
+import signal
 import socket
 import threading
 import time
@@ -327,6 +328,60 @@ class ServerTest(unittest.TestCase):
             time.sleep(0.05)
         self.assertLess(self.metric("lfm2moe_generated_tokens_total") - before, 7000)
         self.assertEqual(self.post("/v1/chat/completions", {"messages": QUESTION})[0], 200)
+
+    def test_disconnect_while_waiting(self):
+        # a client waiting for a whole (non-streamed) answer leaves: same
+        before = self.metric("lfm2moe_generated_tokens_total")
+        bias = {str(t): -100 for t in self.special_ids()}
+        body = json.dumps({"prompt": "17 + 25 =", "max_tokens": 8000, "temperature": 0,
+                           "logit_bias": bias}).encode()
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % len(body) + body)
+        deadline = time.time() + 5
+        while self.metric("lfm2moe_slots_busy") == 0:  # generating
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.02)
+        s.close()
+        deadline = time.time() + 2
+        while self.metric("lfm2moe_slots_busy") > 0:
+            self.assertLess(time.time(), deadline, "the slot was not freed")
+            time.sleep(0.05)
+        self.assertLess(self.metric("lfm2moe_generated_tokens_total") - before, 7000)
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_finishes_running_streams(self):
+        srv = Server("--parallel", "1", "--threads", "1", "--ctx", "4096", "--grace", "120")
+        try:
+            ids = []
+            for t in ("<|im_end|>", "<|endoftext|>"):
+                b = srv.request("POST", "/tokenize", {"content": t})[2]
+                ids += b["tokens"] if len(b["tokens"]) == 1 else []
+            c = srv.conn()
+            c.request("POST", "/v1/completions", body=json.dumps(
+                {"prompt": "17 + 25 =", "max_tokens": 600, "temperature": 0, "stream": True,
+                 "logit_bias": {str(t): -100 for t in ids}}))
+            r = c.getresponse()
+            first = r.readline()  # the first event is out: the generation runs
+            self.assertTrue(first.startswith(b"data: "))
+            srv.proc.send_signal(signal.SIGTERM)
+            deadline = time.time() + 10
+            while True:  # new connections are refused while the stream goes on
+                try:
+                    socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+                except ConnectionRefusedError:
+                    break
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            ev = sse_events((first + r.read()).decode())
+            c.close()
+            self.assertEqual(ev[-1], "[DONE]")
+            self.assertEqual(json.loads(ev[-2])["choices"][0]["finish_reason"], "length")
+        finally:
+            rc, log = srv.stop()
+        self.assertEqual(rc, 0, log)
+        self.assertNotIn("Sanitizer", log)
 
 
 class ApiKeyTest(unittest.TestCase):

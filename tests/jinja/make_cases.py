@@ -107,7 +107,7 @@ CASES = [
     "{{ n is defined }} {{ nope is defined }} {{ nope is undefined }} {{ z is none }} {{ s is string }} {{ n is number }} {{ f is number }} {{ t is number }}",
     "{{ n is integer }} {{ f is integer }} {{ f is float }} {{ t is boolean }} {{ d is mapping }} {{ l is mapping }} {{ l is sequence }} {{ s is sequence }} {{ n is sequence }}",
     "{{ l is iterable }} {{ n is iterable }} {{ t is true }} {{ 1 is true }} {{ false is false }} {{ n is odd }} {{ n is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(2) }}",
-    "{{ s is not string }} {{ n is eq 7 }} {{ n is ne 7 }} {{ 1 is lt 2 }} {{ 'a' is in 'abc' }} {{ s is lower }} {{ 'ab' is lower }} {{ 'AB' is upper }}",
+    "{{ s is not string }} {{ n is eq 7 }} {{ n is ne 7 }} {{ 1 is lt 2 }} {{ 'a' is in 'abc' }} {{ s is lower }} {{ 'ab' is lower }} {{ 'AB' is upper }} {{ '{%-' is lower }} {{ 7[::-1] }}",
     # filters
     "{{ d | tojson }} {{ 'é\"\\n' | tojson }} {{ [1, 2.5, none, true] | tojson }} {{ z | tojson }}",
     "{{ d | tojson(indent=2) }}|{{ d | tojson(sort_keys=true) }}|{{ [] | tojson(indent=2) }}|{{ {} | tojson }}",

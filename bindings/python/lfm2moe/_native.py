@@ -79,7 +79,8 @@ class ModelInfo(Structure):
                 ("n_dense_block", c_int32), ("conv_l_cache", c_int32),
                 ("n_attention_block", c_int32), ("rope_freq_base", c_float),
                 ("rms_norm_eps", c_float), ("n_params", c_uint64), ("file_size", c_uint64),
-                ("n_tensors", c_uint64), ("reserved", c_uint64 * 8)]
+                ("n_tensors", c_uint64), ("sliding_window", c_int32),
+                ("reserved_i32", c_int32), ("reserved", c_uint64 * 7)]
 
 
 class TensorInfo(Structure):

@@ -62,6 +62,7 @@ class ModelInfo:
     n_params: int
     file_size: int
     n_tensors: int
+    sliding_window: int  # positions an attention block sees, 0: all
     architecture: str
 
 

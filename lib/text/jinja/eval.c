@@ -118,7 +118,7 @@ static jv slice(jctx *c, jv obj, jv a, jv b, jv st) {
         return jv_str(jsb_str(c, &r));
     }
     if (obj.t == JT_UNDEF) jj_undefined_error(c, obj);
-    jj_error(c, "'%s' object cannot be sliced", jj_type_name(obj));
+    return jv_undef(NULL); /* as Jinja2's getitem: what cannot be sliced is undefined */
 }
 
 jv jj_getitem(jctx *c, jv obj, jv key) {

@@ -122,11 +122,17 @@ int jj_test(jctx *c, const char *name, jv v, const jv *args, size_t n) {
         return jj_equal(c, v, a, 0);
     case 28:
     case 29:
+    {
         if (v.t != JT_STR) return 0;
-        for (size_t i = 0; i < v.s->n; i++)
-            if (k == 28 ? (v.s->p[i] >= 'A' && v.s->p[i] <= 'Z') : (v.s->p[i] >= 'a' && v.s->p[i] <= 'z'))
-                return 0;
-        return 1;
+        int cased = 0; /* str.islower(): no letter of the other case, at least one letter */
+        for (size_t i = 0; i < v.s->n; i++) {
+            char ch = v.s->p[i];
+            int lower = ch >= 'a' && ch <= 'z', upper = ch >= 'A' && ch <= 'Z';
+            if (k == 28 ? upper : lower) return 0;
+            cased |= lower || upper;
+        }
+        return cased;
+    }
     default: jj_error(c, "unknown test '%s'", name);
     }
 }
@@ -282,6 +288,7 @@ static jv list_filter(jctx *c, const char *name, int k, jv in, const jv *args, s
     case 21: { /* map(attribute=..., default=...) or map('filter', args...) */
         jlist *items = jj_iter_list(c, in);
         jv out = jv_list(c, items->n);
+        if (!items->n) return out; /* Jinja2 looks at the arguments per item */
         jstr *attr = NULL;
         jv dflt = jv_undef(c->missing);
         for (size_t i = 0; i < nkw; i++) {

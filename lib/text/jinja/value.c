@@ -275,7 +275,7 @@ void jj_repr(jctx *c, jsb *b, jv v, int depth) {
 }
 
 void jj_tostr(jctx *c, jsb *b, jv v) {
-    char tmp[32];
+    char tmp[64];
     switch (v.t) {
     case JT_UNDEF: return;
     case JT_NONE: return jsb_puts(c, b, "None");
@@ -289,7 +289,9 @@ void jj_tostr(jctx *c, jsb *b, jv v) {
     case JT_DICT:
     case JT_NS: return jj_repr(c, b, v, 0);
     case JT_MACRO: return jsb_puts(c, b, "<Macro>");
-    case JT_LOOP: return jsb_puts(c, b, "<LoopContext>");
+    case JT_LOOP:
+        snprintf(tmp, sizeof tmp, "<LoopContext %zu/%zu>", v.loop->index0 + 1, v.loop->items->n);
+        return jsb_puts(c, b, tmp);
     case JT_FUNC: return jsb_puts(c, b, "<function>");
     }
 }
