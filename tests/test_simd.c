@@ -351,7 +351,8 @@ static void test_matmul(void **state) {
 
 /* A product larger than any tile or cache chunk of the kernels (x86 VNNI
  * Q4_0/Q8_0: 64 activation rows x 64 blocks x 128 weight rows), with
- * partial chunks on every axis: every output still equals the level's dot. */
+ * partial chunks on every axis, and with one activation row: every output
+ * still equals the level's dot. */
 static void test_matmul_chunks(void **state) {
     (void)state;
     int lv[17], nl = levels(lv + 1) + 1;
@@ -385,6 +386,15 @@ static void test_matmul_chunks(void **state) {
                                  (long long)n, (long long)T, (long long)t, (long long)r,
                                  y[t * rows + r], want);
                 }
+            /* one activation row (decode: 16-row tiles, prefetch) */
+            lfm_matmul_rows(&w, 0, A + arb, 1, y, rows, 0, rows);
+            for (int64_t r = 0; r < rows; r++) {
+                float want = k->dot[wt](n, W + (size_t)r * wrb, A + arb);
+                if (y[r] != want)
+                    fail_msg("%s matmul %s %lldx%lld nt=1: y[%lld] %.9g, dot %.9g",
+                             lfm_isa_name(k->isa), lfm_type_name(wt), (long long)rows,
+                             (long long)n, (long long)r, y[r], want);
+            }
             free(x);
             free(y);
             free(W);

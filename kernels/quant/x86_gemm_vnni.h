@@ -20,6 +20,9 @@
 #define GT_T 8   /* activation rows per tile */
 #define GT_TC 64  /* activation rows per cache chunk */
 #define GT_KB 64  /* blocks per cache chunk (stack tables: GT_TC x GT_KB) */
+#ifndef GT_DECODE16
+#define GT_DECODE16 1
+#endif
 #define GT_RC 128 /* weight rows per cache chunk: 128 x 64 blocks, 147 KB of Q4_0 */
 
 /* Per activation block: da, and -off * sum(codes). */
@@ -128,19 +131,24 @@ static inline int32_t gt_dword(const int8_t *p) {
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
-    /* 16 rows x GT_T activation rows on 512-bit registers (two 8-row decodes  \
+    /* 16 rows x TN activation rows on 512-bit registers (two 8-row decodes    \
      * joined): half the broadcast loads and instructions per product; per    \
-     * output the same steps as gt_tile */                                     \
-    static void gt_rows16_##sfx(const uint8_t *w, size_t ws, const block_q8_0 *const *y,       \
-                                const float *da, const int32_t *noff, int64_t i0, int64_t i1,   \
-                                float *out, int64_t os) {                                       \
+     * output the same steps as gt_tile.  TN = 1 (decode) keeps two chains   \
+     * of dpbusd and prefetches as gt_tile does. */                            \
+    static inline __attribute__((always_inline)) void gt_rows16_body_##sfx(                     \
+        int TN, const uint8_t *w, size_t ws, const block_q8_0 *const *y, const float *da,       \
+        const int32_t *noff, int64_t i0, int64_t i1, float *out, int64_t os, const char *pf,    \
+        int64_t pf_step) {                                                                      \
         const btype *x[16];                                                                     \
         for (int j = 0; j < 16; j++)                                                            \
             x[j] = (const btype *)(w + (size_t)j * ws);                                         \
         __m512 acc[GT_T];                                                                       \
-        for (int t = 0; t < GT_T; t++)                                                          \
+        for (int t = 0; t < TN; t++)                                                            \
             acc[t] = i0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + t * os);             \
         for (int64_t i = i0; i < i1; i++) {                                                     \
+            if (pf)                                                                             \
+                for (int64_t o = 0; o < pf_step; o += 64)                                       \
+                    _mm_prefetch(pf + (i - i0) * pf_step + o, _MM_HINT_T0);                     \
             __m256i W0[8], W1[8];                                                               \
             __m256 dw0, dw1;                                                                    \
             gt_decode_##sfx(x, i, W0, &dw0);                                                    \
@@ -151,19 +159,39 @@ static inline int32_t gt_dword(const int8_t *p) {
             const __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(                              \
                 _mm512_castpd256_pd512(_mm256_castps_pd(dw0)), _mm256_castps_pd(dw1), 1));      \
             __m512i s[GT_T];                                                                    \
-            for (int t = 0; t < GT_T; t++)                                                      \
+            for (int t = 0; t < TN; t++)                                                        \
                 s[t] = _mm512_set1_epi32(noff[t * GT_KB + (i - i0)]);                           \
-            for (int m = 0; m < 8; m++)                                                         \
-                for (int t = 0; t < GT_T; t++)                                                  \
-                    s[t] = _mm512_dpbusd_epi32(s[t], W[m],                                      \
-                                               _mm512_set1_epi32(gt_dword(y[t][i].qs + 4 * m))); \
-            for (int t = 0; t < GT_T; t++) {                                                    \
+            if (TN == 1) {                                                                      \
+                __m512i s1 = _mm512_setzero_si512();                                            \
+                for (int m = 0; m < 8; m += 2) {                                                \
+                    s[0] = _mm512_dpbusd_epi32(s[0], W[m],                                      \
+                                               _mm512_set1_epi32(gt_dword(y[0][i].qs + 4 * m))); \
+                    s1 = _mm512_dpbusd_epi32(s1, W[m + 1],                                      \
+                                             _mm512_set1_epi32(gt_dword(y[0][i].qs + 4 * m + 4))); \
+                }                                                                               \
+                s[0] = _mm512_add_epi32(s[0], s1);                                              \
+            } else                                                                              \
+                for (int m = 0; m < 8; m++)                                                     \
+                    for (int t = 0; t < TN; t++)                                                \
+                        s[t] = _mm512_dpbusd_epi32(s[t], W[m],                                  \
+                                                   _mm512_set1_epi32(gt_dword(y[t][i].qs + 4 * m))); \
+            for (int t = 0; t < TN; t++) {                                                      \
                 const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(da[t * GT_KB + (i - i0)]));   \
                 acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(s[t])));     \
             }                                                                                   \
         }                                                                                       \
-        for (int t = 0; t < GT_T; t++)                                                          \
+        for (int t = 0; t < TN; t++)                                                            \
             _mm512_storeu_ps(out + t * os, acc[t]);                                             \
+    }                                                                                           \
+    static void gt_rows16_##sfx(const uint8_t *w, size_t ws, const block_q8_0 *const *y,       \
+                                const float *da, const int32_t *noff, int64_t i0, int64_t i1,   \
+                                float *out, int64_t os) {                                       \
+        gt_rows16_body_##sfx(GT_T, w, ws, y, da, noff, i0, i1, out, os, NULL, 0);               \
+    }                                                                                           \
+    static void gt_rows16_1_##sfx(const uint8_t *w, size_t ws, const block_q8_0 *const *y,     \
+                                  const float *da, const int32_t *noff, int64_t i0, int64_t i1, \
+                                  float *out, const char *pf, int64_t pf_step) {                \
+        gt_rows16_body_##sfx(1, w, ws, y, da, noff, i0, i1, out, 0, pf, pf_step);               \
     }                                                                                           \
     /* Blocked for the caches: a chunk of GT_TC activation rows (tables in                      \
      * L1/L2) x GT_KB blocks, and within it GT_RC weight rows (L2) that every                   \
@@ -196,6 +224,15 @@ static inline int32_t gt_dword(const int8_t *p) {
                             if (tn == GT_T && rc1 - r0 >= 2 * GT_R) {                           \
                                 gt_rows16_##sfx((const uint8_t *)w + (size_t)r0 * ws, ws, y,    \
                                                 dat, nft, i0, i1, out + t0 * os + r0, os);      \
+                                r0 += GT_R;                                                     \
+                                continue;                                                       \
+                            }                                                                   \
+                            if (GT_DECODE16 && tn == 1 && rc1 - r0 >= 2 * GT_R &&               \
+                                ws * 2 * GT_R < ((size_t)1 << 30)) {                            \
+                                const char *w0 = (const char *)w + (size_t)r0 * ws;             \
+                                gt_rows16_1_##sfx((const uint8_t *)w0, ws, y, dat, nft, i0, i1, \
+                                                  out + t0 * os + r0, w0 + 2 * GT_R * ws,       \
+                                                  (int64_t)(2 * GT_R * ws) / (i1 - i0 > 0 ? i1 - i0 : 1) + 1); \
                                 r0 += GT_R;                                                     \
                                 continue;                                                       \
                             }                                                                   \

@@ -1,13 +1,20 @@
 #include "model/threads.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "base/errors.h"
 
-#define SPIN_ROUNDS 20000 /* polls before sleeping */
+/* Waiting for a step (workers) or for its last chunks (the caller): first
+ * PAUSE_ROUNDS polls with a pause (steps of a decoded token are
+ * microseconds apart), then polls that yield the CPU, so that on an
+ * oversubscribed machine the thread we wait for (or any other) can run on
+ * this CPU instead of being stalled by our spinning, then sleep. */
+#define PAUSE_ROUNDS 2000
+#define SPIN_ROUNDS (PAUSE_ROUNDS + 200) /* polls before sleeping */
 
 typedef struct worker {
     lfm_pool *pool;
@@ -36,7 +43,11 @@ struct lfm_pool {
     atomic_int n_chunks;
 };
 
-static inline void cpu_relax(void) {
+static inline void cpu_relax(int spins) {
+    if (spins >= PAUSE_ROUNDS) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -72,7 +83,7 @@ static void *worker_main(void *arg) {
         int spins = 0;
         while ((gen = (uint32_t)(atomic_load(&p->state) >> 32)) == seen) {
             if (++spins < SPIN_ROUNDS) {
-                cpu_relax();
+                cpu_relax(spins);
                 continue;
             }
             pthread_mutex_lock(&p->mutex);
@@ -191,7 +202,7 @@ void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx, int n_chunks) {
     for (int spins = 0; spins < SPIN_ROUNDS; spins++) {
         if (atomic_load(&p->done_chunks) == n_chunks)
             return;
-        cpu_relax();
+        cpu_relax(spins);
     }
     pthread_mutex_lock(&p->mutex);
     atomic_store(&p->caller_waiting, 1);

@@ -6,8 +6,8 @@
  * works too and nobody owns a fixed share, a worker that the OS has not
  * scheduled yet (an oversubscribed machine, a phone's little cores) delays
  * nothing: its chunks are simply taken by whoever is running.  Workers spin
- * briefly between steps (per-token steps are microseconds apart) and then
- * sleep on a condition variable. */
+ * briefly between steps (per-token steps are microseconds apart), then
+ * poll yielding the CPU, then sleep on a condition variable. */
 #ifndef LFM_THREADS_H
 #define LFM_THREADS_H
 
