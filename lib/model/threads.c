@@ -28,9 +28,7 @@ struct lfm_pool {
     pthread_mutex_t mutex;
     pthread_cond_t wake;          /* workers sleep on it between steps */
     pthread_cond_t done;          /* the caller sleeps on it when a step runs long */
-    /* generation << 32 | next unclaimed chunk.  One word, so a claim can
-     * only succeed for the step whose fn/ctx the claimer has read. */
-    _Atomic uint64_t state;
+    _Atomic uint64_t state;       /* generation, chunk count, next chunk (run_chunks) */
     atomic_int done_chunks;
     atomic_int sleepers;          /* workers asleep (or about to be) on `wake` */
     atomic_int caller_waiting;
@@ -40,7 +38,6 @@ struct lfm_pool {
      * keep that defined, and run_chunks then claims nothing. */
     _Atomic(lfm_task_fn) fn;
     _Atomic(void *) ctx;
-    atomic_int n_chunks;
 };
 
 static inline void cpu_relax(int spins) {
@@ -55,15 +52,29 @@ static inline void cpu_relax(int spins) {
 #endif
 }
 
-/* Claim and run chunks of step `gen` until none is left. */
-static void run_chunks(lfm_pool *p, uint32_t gen, lfm_task_fn fn, void *ctx, int n, int thread) {
+/* The pool's state word: generation << 32 | chunk count << 16 | next
+ * unclaimed chunk.  The count travels with the generation so that a claim
+ * is always checked against the count of the step it claims from: a worker
+ * that read the step fields while the caller was already writing the next
+ * step's (a larger count) must not claim a chunk of the finished step and
+ * add it to the next step's done count. */
+#define MAX_CHUNKS 0xffff
+static inline uint32_t st_gen(uint64_t v) { return (uint32_t)(v >> 32); }
+static inline int st_count(uint64_t v) { return (int)((v >> 16) & 0xffff); }
+static inline int st_next(uint64_t v) { return (int)(v & 0xffff); }
+
+/* Claim and run chunks of step `gen` until none is left.  fn and ctx were
+ * read after `gen` was seen: a chunk of `gen` can be claimed only while the
+ * caller is still in that step, when they are that step's. */
+static void run_chunks(lfm_pool *p, uint32_t gen, lfm_task_fn fn, void *ctx, int thread) {
     for (;;) {
         uint64_t v = atomic_load(&p->state);
-        if ((uint32_t)(v >> 32) != gen || (uint32_t)v >= (uint32_t)n)
+        const int n = st_count(v), c = st_next(v);
+        if (st_gen(v) != gen || c >= n)
             return;
         if (!atomic_compare_exchange_weak(&p->state, &v, v + 1))
             continue;
-        fn(ctx, (int)(uint32_t)v, n, thread);
+        fn(ctx, c, n, thread);
         /* the last chunk wakes the caller if it went to sleep (seq_cst pairs
          * with its store of caller_waiting: one side always sees the other) */
         if (atomic_fetch_add(&p->done_chunks, 1) + 1 == n && atomic_load(&p->caller_waiting)) {
@@ -81,14 +92,14 @@ static void *worker_main(void *arg) {
     for (;;) {
         uint32_t gen;
         int spins = 0;
-        while ((gen = (uint32_t)(atomic_load(&p->state) >> 32)) == seen) {
+        while ((gen = st_gen(atomic_load(&p->state))) == seen) {
             if (++spins < SPIN_ROUNDS) {
                 cpu_relax(spins);
                 continue;
             }
             pthread_mutex_lock(&p->mutex);
             atomic_fetch_add(&p->sleepers, 1);
-            while ((uint32_t)(atomic_load(&p->state) >> 32) == seen)
+            while (st_gen(atomic_load(&p->state)) == seen)
                 pthread_cond_wait(&p->wake, &p->mutex);
             atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mutex);
@@ -97,12 +108,11 @@ static void *worker_main(void *arg) {
         seen = gen;
         if (atomic_load(&p->stop))
             return NULL;
-        /* fn/ctx/n_chunks were written before `gen` was published; if the
+        /* fn/ctx were written before `gen` was published; if the
          * caller has moved on since, run_chunks finds a newer generation and
          * claims nothing */
         run_chunks(p, gen, atomic_load_explicit(&p->fn, memory_order_relaxed),
-                   atomic_load_explicit(&p->ctx, memory_order_relaxed),
-                   atomic_load_explicit(&p->n_chunks, memory_order_relaxed), w->thread);
+                   atomic_load_explicit(&p->ctx, memory_order_relaxed), w->thread);
     }
 }
 
@@ -121,7 +131,6 @@ int lfm_pool_create(int n_threads, lfm_pool **out) {
     atomic_init(&p->stop, 0);
     atomic_init(&p->fn, NULL);
     atomic_init(&p->ctx, NULL);
-    atomic_init(&p->n_chunks, 0);
     pthread_mutex_init(&p->mutex, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -185,6 +194,8 @@ int lfm_pool_size(const lfm_pool *p) {
 void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx, int n_chunks) {
     if (n_chunks <= 0)
         n_chunks = p->n_threads * 4;
+    if (n_chunks > MAX_CHUNKS)
+        n_chunks = MAX_CHUNKS; /* the task splits its work by the count it is given */
     if (p->n_threads == 1 || n_chunks == 1) { /* nothing to share: no wake-up */
         for (int c = 0; c < n_chunks; c++)
             fn(ctx, c, n_chunks, 0);
@@ -192,11 +203,10 @@ void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx, int n_chunks) {
     }
     atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
-    atomic_store_explicit(&p->n_chunks, n_chunks, memory_order_relaxed);
     atomic_store(&p->done_chunks, 0);
-    uint32_t gen = (uint32_t)(atomic_load(&p->state) >> 32) + 1;
-    publish(p, (uint64_t)gen << 32);
-    run_chunks(p, gen, fn, ctx, n_chunks, 0);
+    uint32_t gen = st_gen(atomic_load(&p->state)) + 1;
+    publish(p, (uint64_t)gen << 32 | (uint64_t)n_chunks << 16);
+    run_chunks(p, gen, fn, ctx, 0);
     /* wait for chunks that others are still running: spin a little, then
      * sleep rather than steal the CPU a descheduled worker needs */
     for (int spins = 0; spins < SPIN_ROUNDS; spins++) {
