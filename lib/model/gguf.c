@@ -458,10 +458,10 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
     return NULL;
 }
 
-static int is_int_type(uint32_t t) {
+int gguf_type_is_int(uint32_t t) {
     return t == GGUF_TYPE_UINT8 || t == GGUF_TYPE_INT8 || t == GGUF_TYPE_UINT16 ||
            t == GGUF_TYPE_INT16 || t == GGUF_TYPE_UINT32 || t == GGUF_TYPE_INT32 ||
-           t == GGUF_TYPE_UINT64 || t == GGUF_TYPE_INT64 || t == GGUF_TYPE_BOOL;
+           t == GGUF_TYPE_UINT64 || t == GGUF_TYPE_INT64;
 }
 
 int64_t gguf_kv_int(const gguf_kv *kv, uint64_t i) {
@@ -538,7 +538,7 @@ int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out) {
     int st = find_or_fail(f, key, &kv);
     if (st)
         return st;
-    if (kv->type == GGUF_TYPE_BOOL || !is_int_type(kv->type))
+    if (!gguf_type_is_int(kv->type))
         return wrong_type(kv, "an integer");
     if (kv->type == GGUF_TYPE_UINT64) {
         uint64_t v;

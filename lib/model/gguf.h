@@ -91,6 +91,9 @@ int gguf_get_f32(const gguf_file *f, const char *key, float *out);
 int gguf_get_bool(const gguf_file *f, const char *key, int *out);
 int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out);
 
+/* 1 if values of GGUF type t are integers (not BOOL, which is stored as one). */
+int gguf_type_is_int(uint32_t t);
+
 /* Element i (< kv->n) of a scalar or array kv holding integers, as int64. */
 int64_t gguf_kv_int(const gguf_kv *kv, uint64_t i);
 /* Element i of an integer or float kv, as double. */

@@ -45,12 +45,6 @@ static const gguf_kv *find_str_array(const gguf_file *g, const char *key, int *s
     return kv;
 }
 
-static int is_int_type(uint32_t t) {
-    return t == GGUF_TYPE_UINT8 || t == GGUF_TYPE_INT8 || t == GGUF_TYPE_UINT16 ||
-           t == GGUF_TYPE_INT16 || t == GGUF_TYPE_UINT32 || t == GGUF_TYPE_INT32 ||
-           t == GGUF_TYPE_UINT64 || t == GGUF_TYPE_INT64;
-}
-
 /* Optional token-id key: -1 if absent or out of range (llama.cpp ignores
  * such ids too), BAD_MODEL if it has a non-integer type. */
 static int get_token_id(const gguf_file *g, const char *key, int32_t n_vocab, int32_t *out) {
@@ -137,7 +131,7 @@ static int load_tokens(const gguf_file *g, struct lfm_vocab *v) {
     v->n_vocab = n;
 
     const gguf_kv *tt = gguf_find(g, "tokenizer.ggml.token_type");
-    if (tt && (tt->type != GGUF_TYPE_ARRAY || !is_int_type(tt->elem_type) || tt->n != tk->n))
+    if (tt && (tt->type != GGUF_TYPE_ARRAY || !gguf_type_is_int(tt->elem_type) || tt->n != tk->n))
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
                         "tokenizer.ggml.token_type: expected %d integers", (int)n);
 
