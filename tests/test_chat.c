@@ -79,28 +79,6 @@ static char *render_json(const lfm2moe_model *m, const json_value *conv, int *st
     return out;
 }
 
-static char *run_cli(const char *args, const char *input, size_t input_len, size_t *out_len,
-                     int *status) {
-    char in_path[] = "/tmp/lfm2moe-test-XXXXXX";
-    int fd = mkstemp(in_path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, input, input_len), (ssize_t)input_len);
-    close(fd);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' %s < '%s'", LFM2MOE_CLI, args, in_path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    json_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) json_buf_append(&b, chunk, n);
-    *status = pclose(p);
-    unlink(in_path);
-    if (!b.data) json_buf_append(&b, "", 0);
-    *out_len = b.len;
-    return b.data;
-}
-
 /* Each line: {"messages", "tools"?, "add_generation_prompt", "rendered"}. */
 static void check_lines(const char *jsonl, size_t len, int via_cli) {
     size_t n = 0;
@@ -118,7 +96,7 @@ static void check_lines(const char *jsonl, size_t len, int via_cli) {
             if (via_cli) {
                 char args[512];
                 snprintf(args, sizeof args, "template -m '%s'", MODEL_A);
-                got = run_cli(args, line, ll, &got_len, &st);
+                got = test_run_cli(args, line, ll, &got_len, &st);
             } else {
                 got = render_json(model, d, &st);
                 got_len = got ? strlen(got) : 0;
@@ -203,7 +181,7 @@ static void check_json_render(const char *model_path, const char *jsonl_path) {
         free(got);
         char args[512];
         snprintf(args, sizeof args, "template -m '%s'", model_path);
-        got = run_cli(args, req.data, req.len, &got_len, &st);
+        got = test_run_cli(args, req.data, req.len, &got_len, &st);
         assert_int_equal(st, 0);
         if (got_len != want->len || memcmp(got, want->str, got_len))
             fail_msg("CLI %s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);

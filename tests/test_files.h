@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* A whole file in memory (NUL-terminated, so text files can be used as
  * strings); fails the test if it cannot be read. */
@@ -61,6 +62,23 @@ static inline int test_run_cmd(const char *cmd, char **out, size_t *len) {
     if (len)
         *len = n;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Run the lfm2moe CLI (LFM2MOE_CLI) with args and input[0..input_len) on
+ * stdin; its stdout as test_run_cmd gives it, *status its exit status. */
+static inline char *test_run_cli(const char *args, const char *input, size_t input_len,
+                                 size_t *out_len, int *status) {
+    char in_path[] = "/tmp/lfm2moe-test-XXXXXX";
+    int fd = mkstemp(in_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, input, input_len), (ssize_t)input_len);
+    close(fd);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %s < '%s'", LFM2MOE_CLI, args, in_path);
+    char *out;
+    *status = test_run_cmd(cmd, &out, out_len);
+    unlink(in_path);
+    return out;
 }
 
 #endif

@@ -15,23 +15,11 @@
 
 #include "base/json.h"
 #include "lfm2moe.h"
+#include "test_files.h"
 
 #define MODEL_A GOLDEN_DIR "/tiny-a-f32.gguf"
 
 static lfm2moe_model *model;
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    json_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) json_buf_append(&b, chunk, n);
-    fclose(f);
-    if (!b.data) json_buf_append(&b, "", 0);
-    *len = b.len;
-    return b.data;
-}
 
 /* The golden lines, parsed. */
 static json_value **lines;
@@ -44,8 +32,7 @@ static int setup(void **state) {
         return -1;
     }
     size_t len;
-    char *text = slurp(GOLDEN_DIR "/tokenizer-a.jsonl", &len);
-    if (!text) return -1;
+    char *text = test_read_file(GOLDEN_DIR "/tokenizer-a.jsonl", &len);
     for (char *line = text; line < text + len;) {
         char *nl = memchr(line, '\n', (size_t)(text + len - line));
         size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
@@ -165,29 +152,6 @@ static void test_golden_family_files(void **state) {
     }
 }
 
-/* Run the CLI with `input` on stdin; returns its stdout (malloc'd). */
-static char *run_cli(const char *args, const char *input, size_t input_len, size_t *out_len,
-                     int *status) {
-    char in_path[] = "/tmp/lfm2moe-test-XXXXXX";
-    int fd = mkstemp(in_path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, input, input_len), (ssize_t)input_len);
-    close(fd);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' %s < '%s'", LFM2MOE_CLI, args, in_path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    json_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) json_buf_append(&b, chunk, n);
-    *status = pclose(p);
-    unlink(in_path);
-    if (!b.data) json_buf_append(&b, "", 0);
-    *out_len = b.len;
-    return b.data;
-}
-
 static void test_golden_cli(void **state) {
     (void)state;
     for (size_t i = 0; i < n_lines; i++) {
@@ -198,7 +162,7 @@ static void test_golden_cli(void **state) {
                  json_get(d, "parse_special")->boolean ? " --parse-special" : "");
         size_t len;
         int status;
-        char *out = run_cli(args, text->str, text->len, &len, &status);
+        char *out = test_run_cli(args, text->str, text->len, &len, &status);
         assert_int_equal(status, 0);
         json_value *got;
         assert_int_equal(json_parse(out, len, &got, NULL, 0), 0);
