@@ -217,11 +217,12 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
      * into a ring of the same size, and nowhere else */
     const int wrapped = (src->kv_ring && n > src->kv_ring) || (d->kv_ring && n > d->kv_ring);
     if (wrapped && d->kv_ring != src->kv_ring) {
+        const int32_t ring = d->kv_ring; /* read before d is freed */
         lfm2moe_session_free(d);
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_session_copy: %d tokens held in a sliding-window KV ring of %d "
                         "slots; the copy's ring has %d (give it the same n_ctx and n_batch)",
-                        n, src->kv_ring, d->kv_ring);
+                        n, src->kv_ring, ring);
     }
     if (wrapped)
         memcpy(d->kv, src->kv, lfm_session_kv_bytes(src));
