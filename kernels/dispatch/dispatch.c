@@ -8,6 +8,7 @@
 
 #include "elementwise.h"
 #include "quant_blocks.h"
+#include "r16.h"
 #include "rope.h"
 #include "shortconv.h"
 
@@ -50,6 +51,8 @@ static void fill_scalar(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_K] = lfm_dot_q4_K;
     k->dot[LFM_TYPE_Q5_K] = lfm_dot_q5_K;
     k->dot[LFM_TYPE_Q6_K] = lfm_dot_q6_K;
+    k->mm_r16[LFM_TYPE_Q4_0] = lfm_mm_r16_q4_0_ref;
+    k->mm_r16[LFM_TYPE_Q8_0] = lfm_mm_r16_q8_0_ref;
     k->act[LFM_TYPE_F32] = lfm_act_f32;
     k->act[LFM_TYPE_F16] = lfm_act_f16;
     k->act[LFM_TYPE_BF16] = lfm_act_bf16;
@@ -158,6 +161,11 @@ const lfm_kernels *lfm_kernels_active(void) {
 const lfm_kernels *lfm_kernels_at(int isa) {
     ensure_init();
     return isa >= 0 && isa < N_LEVELS && available[isa] ? &tables[isa] : NULL;
+}
+
+int lfm_kernels_prefer_r16(const lfm_kernels *k, uint32_t type) {
+    ensure_init();
+    return type < LFM_TYPE_COUNT && k->mm_r16[type] && k->mm_r16[type] != tables[0].mm_r16[type];
 }
 
 int lfm_isa_detected(void) {

@@ -65,6 +65,8 @@ typedef struct lfm_kernels {
     lfm_dot_fn dot[LFM_TYPE_COUNT]; /* by weight type; NULL: not computable */
     lfm_act_fn act[LFM_TYPE_COUNT]; /* by activation type */
     lfm_mm_fn mm[LFM_TYPE_COUNT];   /* by weight type; NULL: loop over dot */
+    lfm_mm_fn mm_r16[LFM_TYPE_COUNT]; /* R16 layout (r16.h): scalar references at every
+                                       * level, replaced where a level streams it faster */
     lfm_attn_fn attn[LFM_KV_COUNT]; /* causal attention tile by cache type (attention.h) */
     lfm_rmsnorm_fn rmsnorm;         /* element-wise ops: never NULL */
     lfm_silu_mul_fn silu_mul;
@@ -78,6 +80,10 @@ const lfm_kernels *lfm_kernels_active(void);
 /* The table of a level, or NULL if this CPU/build cannot run it.  For the
  * tests and benchmarks, which compare levels side by side. */
 const lfm_kernels *lfm_kernels_at(int isa);
+
+/* 1 if the table has its own (faster than the reference) R16 kernel for
+ * `type`: the model loader then rewrites such matrices (lib/model/repack.c). */
+int lfm_kernels_prefer_r16(const lfm_kernels *k, uint32_t type);
 
 /* Best level this CPU has and this build has kernels for. */
 int lfm_isa_detected(void);

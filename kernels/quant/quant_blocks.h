@@ -173,6 +173,25 @@ static inline void lfm_q3k_scales(const uint8_t *s, int out[16]) {
     }
 }
 
+/* Exact integer block sums of a weight block with a Q8_0 activation block:
+ * the inner loops of the scalar dots, shared with the 16-row interleaved
+ * layout's reference (r16.c). */
+static inline int lfm_isum_q4_0(const block_q4_0 *x, const block_q8_0 *y) {
+    int isum = 0;
+    for (int j = 0; j < QK_LEGACY / 2; j++) {
+        isum += ((x->qs[j] & 0xF) - 8) * y->qs[j];
+        isum += ((x->qs[j] >> 4) - 8) * y->qs[j + QK_LEGACY / 2];
+    }
+    return isum;
+}
+
+static inline int lfm_isum_q8_0(const block_q8_0 *x, const block_q8_0 *y) {
+    int isum = 0;
+    for (int j = 0; j < QK_LEGACY; j++)
+        isum += x->qs[j] * y->qs[j];
+    return isum;
+}
+
 /* ---- per-type routines (n a multiple of the block size) ---------------- */
 
 /* quant.c: the float types (scalar references) */

@@ -23,10 +23,13 @@
 /* Q4_0 / Q8_0: rows-in-lanes tiles (x86_gemm_vnni.h) replace the above */
 #include "x86_gemm_vnni.h"
 #include "x86_kgemm_vnni.h"
+/* the same tiles on weights rewritten at load in the R16 layout */
+#include "x86_r16_vnni.h"
 
 void lfm_kernels_fill_avx512_vnni(lfm_kernels *k) {
     leg_fill(k);
     kq_fill(k);
     gt_fill(k);
     kg_fill(k);
+    gr_fill(k);
 }

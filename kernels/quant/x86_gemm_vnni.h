@@ -94,6 +94,36 @@ static inline int32_t gt_dword(const int8_t *p) {
     return v;
 }
 
+/* One block of 16 weight rows (W, dw: rows in the lanes) against TN
+ * activation rows: acc[t] += (dw * da) * isum, the scalar's float steps.
+ * k indexes the da/noff tables (block i - i0 of the chunk).  TN = 1
+ * (decode) keeps two chains of dpbusd. */
+static inline __attribute__((always_inline)) void gt_block16(int TN, const __m512i W[8], __m512 dw,
+                                                             const block_q8_0 *const *y, int64_t i,
+                                                             const float *da, const int32_t *noff,
+                                                             int64_t k, __m512 acc[GT_T]) {
+    __m512i s[GT_T];
+    for (int t = 0; t < TN; t++)
+        s[t] = _mm512_set1_epi32(noff[t * GT_KB + k]);
+    if (TN == 1) {
+        __m512i s1 = _mm512_setzero_si512();
+        for (int m = 0; m < 8; m += 2) {
+            s[0] = _mm512_dpbusd_epi32(s[0], W[m], _mm512_set1_epi32(gt_dword(y[0][i].qs + 4 * m)));
+            s1 = _mm512_dpbusd_epi32(s1, W[m + 1],
+                                     _mm512_set1_epi32(gt_dword(y[0][i].qs + 4 * m + 4)));
+        }
+        s[0] = _mm512_add_epi32(s[0], s1);
+    } else
+        for (int m = 0; m < 8; m++)
+            for (int t = 0; t < TN; t++)
+                s[t] = _mm512_dpbusd_epi32(s[t], W[m],
+                                           _mm512_set1_epi32(gt_dword(y[t][i].qs + 4 * m)));
+    for (int t = 0; t < TN; t++) {
+        const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(da[t * GT_KB + k]));
+        acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(s[t])));
+    }
+}
+
 /* 8 rows x TN activation rows over blocks [i0, i1); acc[t] lane j: the sum
  * so far of row j with activation t. */
 #define GT_TILE(sfx, btype)                                                                     \
@@ -158,27 +188,7 @@ static inline int32_t gt_dword(const int8_t *p) {
                 W[m] = _mm512_inserti64x4(_mm512_castsi256_si512(W0[m]), W1[m], 1);             \
             const __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(                              \
                 _mm512_castpd256_pd512(_mm256_castps_pd(dw0)), _mm256_castps_pd(dw1), 1));      \
-            __m512i s[GT_T];                                                                    \
-            for (int t = 0; t < TN; t++)                                                        \
-                s[t] = _mm512_set1_epi32(noff[t * GT_KB + (i - i0)]);                           \
-            if (TN == 1) {                                                                      \
-                __m512i s1 = _mm512_setzero_si512();                                            \
-                for (int m = 0; m < 8; m += 2) {                                                \
-                    s[0] = _mm512_dpbusd_epi32(s[0], W[m],                                      \
-                                               _mm512_set1_epi32(gt_dword(y[0][i].qs + 4 * m))); \
-                    s1 = _mm512_dpbusd_epi32(s1, W[m + 1],                                      \
-                                             _mm512_set1_epi32(gt_dword(y[0][i].qs + 4 * m + 4))); \
-                }                                                                               \
-                s[0] = _mm512_add_epi32(s[0], s1);                                              \
-            } else                                                                              \
-                for (int m = 0; m < 8; m++)                                                     \
-                    for (int t = 0; t < TN; t++)                                                \
-                        s[t] = _mm512_dpbusd_epi32(s[t], W[m],                                  \
-                                                   _mm512_set1_epi32(gt_dword(y[t][i].qs + 4 * m))); \
-            for (int t = 0; t < TN; t++) {                                                      \
-                const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(da[t * GT_KB + (i - i0)]));   \
-                acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(s[t])));     \
-            }                                                                                   \
+            gt_block16(TN, W, dw, y, i, da, noff, i - i0, acc);                                \
         }                                                                                       \
         for (int t = 0; t < TN; t++)                                                            \
             _mm512_storeu_ps(out + t * os, acc[t]);                                             \
