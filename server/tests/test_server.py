@@ -37,14 +37,10 @@ class ServerTest(unittest.TestCase):
         return self.srv.request("POST", path, body, **kw)
 
     def stream(self, path, body):
-        c = self.srv.conn()
-        c.request("POST", path, body=json.dumps(body))
-        r = c.getresponse()
-        self.assertEqual(r.status, 200)
-        self.assertEqual(r.getheader("Content-Type"), "text/event-stream")
-        text = r.read().decode()
-        c.close()
-        return sse_events(text)
+        st, ctype, ev = self.srv.stream(path, body)
+        self.assertEqual(st, 200, ev)
+        self.assertEqual(ctype, "text/event-stream")
+        return ev
 
     def special_ids(self):
         ids = []
