@@ -138,15 +138,17 @@ class ReasoningTest(unittest.TestCase):
         self.assertIn(chunks[-1]["choices"][0]["finish_reason"], ("stop", "length"))
 
     def test_tool_choice(self):
-        # <|tool_call_start|> pushed to the top: "auto" starts a call with it,
-        # "none" never samples it, "required" / a named function give calls
+        # <|tool_call_start|> pushed to the top: "auto" starts a call with it
+        # (constrained to the tool from there on: cut by max_tokens, it shows
+        # as text), "none" never samples it, "required" / a named function
+        # give calls
         bias = {"logit_bias": {"10": 100}}
         st, _, b = self.srv.request("POST", "/tokenize", {"content": "<|tool_call_start|>"})
         self.assertEqual(b["tokens"], [10])
         auto = self.post({"messages": MESSAGES, "tools": TOOLS, "tool_choice": "auto",
-                          "max_tokens": 8, **GREEDY, **bias})["choices"][0]
-        self.assertTrue("tool_calls" in auto["message"] or
-                        (auto["message"]["content"] or "").startswith("<|tool_call_start|>"), auto)
+                          "max_tokens": 12, **GREEDY, **bias})["choices"][0]
+        self.assertEqual(auto["finish_reason"], "length")
+        self.assertTrue(auto["message"]["content"].startswith("<|tool_call_start|>[add(a="), auto)
         none = self.post({"messages": MESSAGES, "tools": TOOLS, "tool_choice": "none",
                           "max_tokens": 8, **GREEDY, **bias})["choices"][0]
         self.assertNotIn("tool_calls", none["message"])
