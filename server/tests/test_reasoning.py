@@ -3,27 +3,27 @@
 LFM2.5 chat template) with two tokens renamed (think_model.py).
 
 The tokens renamed are ones the model is known to produce: the greedy
-continuation of the prompt is computed first through the Python binding,
-and a token near its start becomes <think>, a later one </think>.  The
+continuation of the prompt is computed first with the CLI, and a token near its start becomes <think>, a later one </think>.  The
 server must then return the text between them as reasoning_content and
 the rest as content, whole and streamed, byte for byte as /detokenize
 gives those runs of tokens.
 """
 import json
 import os
+import re
 import shutil
+import struct
+import subprocess
 import tempfile
 import unittest
-
-import lfm2moe
 
 from server_harness import Server
 from think_model import write_think_model
 
 SOURCE = os.path.join(os.environ["LFM2MOE_GOLDEN_DIR"], "tiny-t25-f32.gguf")
+CLI = os.environ["LFM2MOE_CLI"]
 MESSAGES = [{"role": "user", "content": "Think first, then answer: what is 2 plus 3?"}]
 N_GEN = 32
-END_OF_GENERATION = 1 << 8  # LFM2MOE_TOKEN_ATTR_END_OF_GENERATION
 GREEDY = {"temperature": 0, "repeat_penalty": 1}
 TOOLS = [{"type": "function", "function": {
     "name": "add", "description": "add two numbers",
@@ -32,24 +32,35 @@ TOOLS = [{"type": "function", "function": {
                    "required": ["a", "b"]}}}]
 
 
-def greedy_continuation():
+def cli(*args, stdin=b""):
+    return subprocess.run([CLI, *args], input=stdin, capture_output=True, check=True).stdout
+
+
+def greedy_continuation(tmp):
     """(prompt ids, the greedy continuation's ids, whether it ended with an
-    end-of-generation token) on the source model."""
-    m = lfm2moe.Model(SOURCE)
-    prompt = m.tokenize(m.apply_chat_template(MESSAGES), add_bos=False, parse_special=True)
-    s = m.session(n_ctx=512, threads=1)
-    s.decode(prompt)
+    end-of-generation token) on the source model, through the CLI (the
+    template, the tokenizer, and `eval` for the logits of each step)."""
+    text = cli("template", "-m", SOURCE,
+               stdin=json.dumps({"messages": MESSAGES, "add_generation_prompt": True}).encode())
+    prompt = json.loads(cli("tokenize", "-m", SOURCE, "--no-bos", "--parse-special", stdin=text))
+    n_vocab = int(re.search(rb"vocab:\s+(\d+)", cli("info", "-m", SOURCE)).group(1))
+    ends = set()
+    for special in ("<|im_end|>", "<|endoftext|>"):
+        ends.update(json.loads(cli("tokenize", "-m", SOURCE, "--no-bos", "--parse-special",
+                                   stdin=special.encode())))
     gen, ended = [], False
-    for _ in range(N_GEN):
-        logits = s.logits
-        t = max(range(len(logits)), key=logits.__getitem__)
-        gen.append(t)
-        ended = bool(m.token_attr(t) & END_OF_GENERATION)
-        if ended:
-            break
-        s.decode([t])
-    s.close()
-    m.close()
+    src, out = os.path.join(tmp, "in.gld"), os.path.join(tmp, "out.gld")
+    while len(gen) < N_GEN and not ended:
+        ids = prompt + gen
+        with open(src, "wb") as f:  # the golden format: magic, n_prompt, n_gen, n_vocab, ids
+            f.write(struct.pack("<4i", 0x31444C47, len(prompt), len(gen), n_vocab))
+            f.write(struct.pack("<%di" % len(ids), *ids))
+        cli("eval", "-m", SOURCE, "--tokens", src, "--out", out, "-t", "1")
+        with open(out, "rb") as f:
+            f.seek(16 + 4 * len(ids) + 4 * n_vocab * (len(ids) - 1))
+            row = struct.unpack("<%df" % n_vocab, f.read(4 * n_vocab))
+        gen.append(max(range(n_vocab), key=row.__getitem__))
+        ended = gen[-1] in ends
     return prompt, gen, ended
 
 
@@ -66,10 +77,10 @@ def pick_tags(prompt, gen):
 class ReasoningTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.prompt, cls.gen, cls.ended = greedy_continuation()
+        cls.tmp = tempfile.mkdtemp(prefix="lfm2moe-think-")
+        cls.prompt, cls.gen, cls.ended = greedy_continuation(cls.tmp)
         i, j = pick_tags(cls.prompt, cls.gen)
         cls.open_id, cls.close_id = cls.gen[i], cls.gen[j]
-        cls.tmp = tempfile.mkdtemp(prefix="lfm2moe-think-")
         path = os.path.join(cls.tmp, "tiny-think.gguf")
         write_think_model(SOURCE, path, cls.open_id, cls.close_id)
         cls.srv = Server("--parallel", "2", "--threads", "1", "--ctx", "1024", model=path)
