@@ -61,7 +61,8 @@ static void stream_events(stream *st) {
             oai_completion_chunk(&st->out, &st->oc, usage, j->req.prompt, j->req.prompt_len,
                                  FINISH_NONE);
     }
-    if (j->reasoning.len > st->sent_r) { /* reasoning comes before the content it leads to */
+    /* each channel in order; reasoning first, as a model thinks before it answers */
+    if (j->reasoning.len > st->sent_r) {
         oai_chat_chunk_content(&st->out, &st->oc, usage, 1, j->reasoning.data + st->sent_r,
                                j->reasoning.len - st->sent_r);
         st->sent_r = j->reasoning.len;

@@ -286,7 +286,8 @@ static int parse_tool_choice(const json_value *o, const json_value *tools, int *
         const json_value *t = json_get(tc, "type"), *f = json_get(tc, "function");
         const json_value *n = f && f->type == JSON_OBJECT ? json_get(f, "name") : NULL;
         if (only_members(tc, obj_fields, P, P, err) ||
-            (f && f->type == JSON_OBJECT && only_members(f, fn_fields, "tool_choice.function", P, err)))
+            (f && f->type == JSON_OBJECT &&
+             only_members(f, fn_fields, "tool_choice.function", P, err)))
             return -1;
         if (!t || t->type != JSON_STRING || strcmp(t->str, "function") || !n ||
             n->type != JSON_STRING)
@@ -299,7 +300,8 @@ static int parse_tool_choice(const json_value *o, const json_value *tools, int *
                         "'tool_choice' must be \"none\", \"auto\", \"required\" or an object");
     }
     if (!tools || !tools->n)
-        return req_fail(err, 400, P, "'tool_choice' \"required\" or a named function needs 'tools'");
+        return req_fail(err, 400, P,
+                        "'tool_choice' \"required\" or a named function needs 'tools'");
     return 0;
 }
 

@@ -254,7 +254,8 @@ static void admit(scheduler *s, job *j) {
     if (!st) st = lfm2moe_sampler_create(s->model, &j->req.sampling, &best->sm);
     /* the prompt enters the penalty history before the grammar is attached
      * (which would refuse the prompt's tokens) */
-    for (int32_t i = 0; !st && i < j->n_prompt; i++) st = lfm2moe_sampler_accept(best->sm, j->prompt[i]);
+    for (int32_t i = 0; !st && i < j->n_prompt; i++)
+        st = lfm2moe_sampler_accept(best->sm, j->prompt[i]);
     if (!st && j->req.grammar) st = lfm2moe_sampler_set_grammar(best->sm, j->req.grammar);
     if (!st) st = lfm2moe_detokenizer_create(s->model, &best->dt);
     best->j = j;

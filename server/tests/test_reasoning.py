@@ -3,10 +3,10 @@
 LFM2.5 chat template) with two tokens renamed (think_model.py).
 
 The tokens renamed are ones the model is known to produce: the greedy
-continuation of the prompt is computed first with the CLI, and a token near its start becomes <think>, a later one </think>.  The
-server must then return the text between them as reasoning_content and
-the rest as content, whole and streamed, byte for byte as /detokenize
-gives those runs of tokens.
+continuation of the prompt is computed first with the CLI, and a token near
+its start becomes <think>, a later one </think>.  The server must then
+return the text between them as reasoning_content and the rest as content,
+whole and streamed, byte for byte as /detokenize gives those runs of tokens.
 """
 import json
 import os

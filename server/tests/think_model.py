@@ -43,7 +43,8 @@ class _Reader:
 def _pack_array(et, items):
     out = struct.pack("<IIQ", T_ARRAY, et, len(items))
     for v in items:
-        out += struct.pack("<Q", len(v)) + v if et == T_STRING else struct.pack("<" + _SCALAR[et], v)
+        out += (struct.pack("<Q", len(v)) + v if et == T_STRING
+                else struct.pack("<" + _SCALAR[et], v))
     return out
 
 
