@@ -246,36 +246,34 @@ class ServerTest(unittest.TestCase):
         self.assertNotIn("tool_calls", b["choices"][0]["message"])
         self.assertEqual(b["choices"][0]["finish_reason"], "stop")
 
-    def test_json_schema(self):
-        if not jsonschema:
-            self.skipTest("python3-jsonschema is not installed")
-        q = chat("What is 2 plus 3?")
-        for seed in range(4):  # greedy, then sampled
-            fmt = json.loads(json.dumps(JSON_SCHEMA))
-            fmt["json_schema"]["strict"] = seed != 3  # enforced either way
-            body = {"messages": q, "response_format": fmt, "seed": seed,
-                    "temperature": 0 if seed == 0 else 1.0}
-            st, _, b = self.post("/v1/chat/completions", body)
-            self.assertEqual(st, 200, b)
-            self.assertEqual(b["choices"][0]["finish_reason"], "stop")
-            jsonschema.validate(json.loads(b["choices"][0]["message"]["content"]), SCHEMA)
-            ev = self.stream("/v1/chat/completions", dict(body, stream=True))
-            self.assertEqual(ev[-1], "[DONE]")
-            text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "")
-                           for e in ev[:-1])
-            self.assertEqual(text, b["choices"][0]["message"]["content"])
-
-    def test_json_object(self):
-        body = {"messages": chat("Give the answer as JSON: what is 2 plus 3?"),
-                "response_format": {"type": "json_object"}, "temperature": 0}
+    def answer_whole_and_streamed(self, body):
+        """The content of a whole answer that ends by "stop", checked equal to
+        the streamed one."""
         st, _, b = self.post("/v1/chat/completions", body)
         self.assertEqual(st, 200, b)
         self.assertEqual(b["choices"][0]["finish_reason"], "stop")
-        self.assertIsInstance(json.loads(b["choices"][0]["message"]["content"]), dict)
         ev = self.stream("/v1/chat/completions", dict(body, stream=True))
         self.assertEqual(ev[-1], "[DONE]")
         text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in ev[:-1])
         self.assertEqual(text, b["choices"][0]["message"]["content"])
+        return text
+
+    def test_json_schema(self):
+        if not jsonschema:
+            self.skipTest("python3-jsonschema is not installed")
+        for seed in range(4):  # greedy, then sampled
+            fmt = json.loads(json.dumps(JSON_SCHEMA))
+            fmt["json_schema"]["strict"] = seed != 3  # enforced either way
+            text = self.answer_whole_and_streamed(
+                {"messages": chat("What is 2 plus 3?"), "response_format": fmt, "seed": seed,
+                 "temperature": 0 if seed == 0 else 1.0})
+            jsonschema.validate(json.loads(text), SCHEMA)
+
+    def test_json_object(self):
+        text = self.answer_whole_and_streamed(
+            {"messages": chat("Give the answer as JSON: what is 2 plus 3?"),
+             "response_format": {"type": "json_object"}, "temperature": 0})
+        self.assertIsInstance(json.loads(text), dict)
 
     def test_bad_structured_requests(self):
         rf = lambda r: {"messages": QUESTION, "response_format": r}
