@@ -115,6 +115,7 @@ static size_t held(const char *p, size_t n, const char *s, size_t len, size_t ho
  * may start a stop string, or the tool-call marker (which a vocabulary
  * without the marker token spells in several pieces), waits for the next. */
 static int feed(slot *sl, const char *t, size_t n, int final) {
+    if (!n && !sl->n_pend) return 0; /* nothing to show (pend may not exist yet) */
     if (sl->n_pend + n > sl->cap) {
         size_t c = sl->cap ? sl->cap * 2 : 256;
         while (c < sl->n_pend + n) c *= 2;
