@@ -105,16 +105,15 @@ typedef struct lfm_cpu_features {
 } lfm_cpu_features;
 void lfm_cpu_detect(lfm_cpu_features *f);
 
-/* Per-level fillers (x86_avx2.c, x86_avx512.c): override the entries a
- * level accelerates in a table that already holds the level below. */
-void lfm_kernels_fill_avx2(lfm_kernels *k);
-void lfm_kernels_fill_avx512_vnni(lfm_kernels *k);
-/* aarch64 (arm_neon.c, arm_dotprod.c) */
-void lfm_kernels_fill_neon(lfm_kernels *k);
-void lfm_kernels_fill_neon_dotprod(lfm_kernels *k);
-/* The element-wise ops' SIMD versions (kernels/elementwise/ops_*.c) */
-void lfm_ops_fill_avx2(lfm_kernels *k);
-void lfm_ops_fill_avx512(lfm_kernels *k);
-void lfm_ops_fill_neon(lfm_kernels *k);
+/* Each kernel module's part of a level's table (as dav1d's *_dsp_init):
+ * for isa SCALAR it sets all its entries; for a higher level (called only
+ * when the CPU has it, on a copy of the level below) it overrides the
+ * entries that level accelerates, and leaves the rest.
+ *   quant.c        dot, act, mm, mm_r16
+ *   elementwise.c  rmsnorm, silu_mul, axpy, rope_neox, shortconv
+ *   attention.c    attn */
+void lfm_quant_dsp_init(lfm_kernels *k, int isa);
+void lfm_elementwise_dsp_init(lfm_kernels *k, int isa);
+void lfm_attention_dsp_init(lfm_kernels *k, int isa);
 
 #endif

@@ -6,6 +6,6 @@
 #define ARM_DOTPROD 1
 #include "arm_kernels.h"
 
-void lfm_kernels_fill_neon_dotprod(lfm_kernels *k) {
+void lfm_quant_fill_neon_dotprod(lfm_kernels *k) {
     arm_fill_int_dots(k);
 }

@@ -171,7 +171,7 @@ HALF_DOT(dot_bf16, load_bf16, lfm_bf16_to_f32)
 #define KQ_VNNI 0
 #include "x86_kquant.h"
 
-void lfm_kernels_fill_avx2(lfm_kernels *k) {
+void lfm_quant_fill_avx2(lfm_kernels *k) {
     k->act[LFM_TYPE_Q8_0] = act_q8_0;
     k->act[LFM_TYPE_Q8_1] = act_q8_1;
     k->act[LFM_TYPE_Q8_K] = act_q8_K;
@@ -182,5 +182,4 @@ void lfm_kernels_fill_avx2(lfm_kernels *k) {
     k->dot[LFM_TYPE_BF16] = dot_bf16;
     leg_fill(k);
     kq_fill(k);
-    lfm_attention_tiles_avx2(k->attn);
 }

@@ -26,7 +26,7 @@
 /* the same tiles on weights rewritten at load in the R16 layout */
 #include "x86_r16_vnni.h"
 
-void lfm_kernels_fill_avx512_vnni(lfm_kernels *k) {
+void lfm_quant_fill_avx512_vnni(lfm_kernels *k) {
     leg_fill(k);
     kq_fill(k);
     gt_fill(k);
