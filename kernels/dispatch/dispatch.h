@@ -26,9 +26,9 @@
  *   mm[]   each output equal to what dot[] gives for that row pair, up to
  *          the same reordering;
  *   attn   the scalar tile up to float summation order and a polynomial
- *          exp (kernels/gqa/attn_tile.h states the bound);
+ *          exp (kernels/gqa/attn_tile_tmpl.h states the bound);
  *   rmsnorm, silu_mul, axpy, rope_neox, shortconv: see
- *          kernels/elementwise/simd_*.h (axpy, rope, shortconv bit-identical;
+ *          simd_*_tmpl.h (axpy, rope, shortconv bit-identical;
  *          rmsnorm <= 1 ulp; silu_mul a few ulp). */
 #ifndef LFM_DISPATCH_H
 #define LFM_DISPATCH_H
@@ -52,7 +52,7 @@ typedef void (*lfm_act_fn)(const float *src, void *dst, int64_t n);
 typedef void (*lfm_mm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
                           size_t a_stride, int64_t nt, float *y, int64_t y_stride);
 /* The element-wise ops (signatures and contracts: elementwise.h, rope.h,
- * shortconv.h; SIMD numerics: kernels/elementwise/simd_*.h). */
+ * shortconv.h; SIMD numerics: simd_*_tmpl.h). */
 typedef void (*lfm_rmsnorm_fn)(float *y, const float *x, const float *w, int64_t n, float eps);
 typedef void (*lfm_silu_mul_fn)(float *out, const float *gate, const float *up, int64_t n);
 typedef void (*lfm_axpy_fn)(float *y, float a, const float *x, int64_t n);

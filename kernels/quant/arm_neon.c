@@ -1,16 +1,16 @@
 /* aarch64 NEON kernels (the NEON level of kernels/dispatch): activation
- * encodings, float dots, and the integer dots of arm_kernels.h with
+ * encodings, float dots, and the integer dots of arm_kernels_tmpl.h with
  * widening multiplies.
  *
  * Numerics, against the scalar references in quant*.c:
  *   - activation encodings: byte-identical (same d, same multiplier, the
  *     same nearest-even rounding via fcvtns; F16 differs only in NaN
  *     payloads);
- *   - integer dots: bit-identical (arm_kernels.h);
+ *   - integer dots: bit-identical (arm_kernels_tmpl.h);
  *   - float dots: 4 x 4 lanes with FMA (summation order differs).
  * Built with -ffp-contract=off so only the explicit FMAs fuse. */
 #define ARM_DOTPROD 0
-#include "arm_kernels.h"
+#include "arm_kernels_tmpl.h"
 
 /* ---- activations ---------------------------------------------------------- */
 
