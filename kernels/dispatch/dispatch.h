@@ -2,9 +2,10 @@
  *
  * Every op with SIMD versions is reached through a table of function
  * pointers, one table per ISA level (the lfm2moe_isa values of the public
- * header).  The SCALAR table holds the C references (kernels/quant); each
- * higher level starts as a copy of the level below and overrides the entries
- * it accelerates, so a table is always complete:
+ * header), filled by the kernel modules (lfm_*_dsp_init below).  The SCALAR
+ * table holds the C references; each higher level starts as a copy of the
+ * level below and overrides the entries it accelerates, so a table is always
+ * complete:
  *
  *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64; AVX512 adds only
  *                                                   the element-wise ops and
