@@ -107,9 +107,10 @@ typedef struct lfm_cpu_features {
 void lfm_cpu_detect(lfm_cpu_features *f);
 
 /* Each kernel module's part of a level's table (as dav1d's *_dsp_init):
- * for isa SCALAR it sets all its entries; for a higher level (called only
- * when the CPU has it, on a copy of the level below) it overrides the
- * entries that level accelerates, and leaves the rest.
+ * for isa SCALAR it sets its references (mm stays NULL: matmul loops over
+ * dot); for a higher level (called only when the CPU has it, on a copy of
+ * the level below) it overrides the entries that level accelerates, and
+ * leaves the rest.
  *   quant.c        dot, act, mm, mm_r16
  *   elementwise.c  rmsnorm, silu_mul, axpy, rope_neox, shortconv
  *   attention.c    attn */
