@@ -247,4 +247,14 @@ float lfm_dot_q4_K(int64_t n, const void *w, const void *a);
 float lfm_dot_q5_K(int64_t n, const void *w, const void *a);
 float lfm_dot_q6_K(int64_t n, const void *w, const void *a);
 
+/* ---- SIMD levels (built only for their architecture) ------------------- */
+
+/* Override the entries a level accelerates in a table holding the level
+ * below; called by lfm_quant_dsp_init (quant.c) after the CPU check. */
+struct lfm_kernels;
+void lfm_quant_fill_avx2(struct lfm_kernels *k);         /* x86_avx2.c */
+void lfm_quant_fill_avx512_vnni(struct lfm_kernels *k);  /* x86_avx512_vnni.c */
+void lfm_quant_fill_neon(struct lfm_kernels *k);         /* arm_neon.c */
+void lfm_quant_fill_neon_dotprod(struct lfm_kernels *k); /* arm_dotprod.c */
+
 #endif

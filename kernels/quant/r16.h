@@ -1,7 +1,7 @@
 /* The 16-row interleaved layout ("R16") of Q4_0 and Q8_0 weights.
  *
  * Files store a matrix row after row, each row a run of 32-element blocks.
- * The AVX-512 VNNI tiles (x86_gemm_vnni.h) compute 16 rows at once with rows
+ * The AVX-512 VNNI tiles (x86_gemm_vnni_tmpl.h) compute 16 rows at once with rows
  * in the lanes of a register, so for every block they gather 16 scattered
  * 18-byte (34-byte) pieces, transpose them, and assemble 16 scales from
  * scalar loads: decode then costs about as much as the memory read.  R16

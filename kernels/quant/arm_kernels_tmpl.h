@@ -9,7 +9,7 @@
  * the scalar's order, accumulated in the same order: results are bit for bit
  * the scalar's.  Built with -ffp-contract=off so nothing fuses. */
 #ifndef ARM_DOTPROD
-#error "define ARM_DOTPROD before including arm_kernels.h"
+#error "define ARM_DOTPROD before including arm_kernels_tmpl.h"
 #endif
 
 #include <arm_neon.h>

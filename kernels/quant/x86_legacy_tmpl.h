@@ -8,7 +8,7 @@
  * the scalar).  A tile (mm_*) does, per output, exactly the dot's
  * operations, so tiles and dots agree bit for bit. */
 #ifndef LEG_VNNI
-#error "define LEG_VNNI before including x86_legacy.h"
+#error "define LEG_VNNI before including x86_legacy_tmpl.h"
 #endif
 
 #include "x86_common.h"

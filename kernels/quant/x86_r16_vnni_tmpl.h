@@ -1,5 +1,5 @@
 /* Q4_0 / Q8_0 weights in the R16 layout (r16.h) for the AVX-512 VNNI level,
- * included by x86_avx512_vnni.c after x86_gemm_vnni.h, whose 16-row block
+ * included by x86_avx512_vnni.c after x86_gemm_vnni_tmpl.h, whose 16-row block
  * step (gt_block16) and activation tables (gt_prep) these share: the same
  * integer sums and float steps, so every output is bit-identical to the
  * row-layout tiles and the scalar dot.  What changes is the decode: a

@@ -8,7 +8,7 @@
  * A tile decodes each weight super-block once (8 registers of codes) for
  * KQ_T activation rows. */
 #ifndef KQ_VNNI
-#error "define KQ_VNNI before including x86_kquant.h"
+#error "define KQ_VNNI before including x86_kquant_tmpl.h"
 #endif
 
 #include "x86_common.h"

@@ -1,5 +1,5 @@
 /* Q4_K and Q6_K x Q8_K matmul for the AVX-512 VNNI level, rows in lanes as
- * in x86_gemm_vnni.h (included after it by x86_avx512_vnni.c).
+ * in x86_gemm_vnni_tmpl.h (included after it by x86_avx512_vnni.c).
  *
  * Q4_K, one activation row (decode): for 8 weight rows and one 256-element
  * super-block, the 12 scale bytes of the rows are transposed (lanes = rows)
@@ -10,7 +10,7 @@
  *   summ = sum_j m_j * bp_j     bp_j = bsums[2j] + bsums[2j+1]: 4 vpdpwssd
  * and the scalar's float step per super-block, lane by lane:
  *   sum += (dw * da) * (float)isum - (dmin * da) * (float)summ
- * bit-identical to quant_k.c.  Q6_K decode keeps x86_kquant.h's row by row
+ * bit-identical to quant_k.c.  Q6_K decode keeps x86_kquant_tmpl.h's row by row
  * kernel (see kg_mm_q6_K).
  *
  * Two or more activation rows (prefill): the kb_ section below, one decode
@@ -490,7 +490,7 @@ static float kg_dot_q6_K(int64_t n, const void *w, const void *a) {
 
 /* ---- Q5_K ------------------------------------------------------------------ */
 
-/* One activation row keeps x86_kquant.h's row-by-row kernel (and its dot). */
+/* One activation row keeps x86_kquant_tmpl.h's row-by-row kernel (and its dot). */
 static void kg_mm_q5_K(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
                        int64_t nt, float *out, int64_t os) {
     if (nt == 1)

@@ -6,9 +6,9 @@
 #define LFM_SIMD_OPS_H
 
 #include "dispatch.h"
-#include "simd_elementwise.h"
-#include "simd_rope.h"
-#include "simd_shortconv.h"
+#include "simd_elementwise_tmpl.h"
+#include "simd_rope_tmpl.h"
+#include "simd_shortconv_tmpl.h"
 
 static inline void simd_ops_fill(lfm_kernels *k) {
     k->rmsnorm = simd_rmsnorm;
