@@ -54,6 +54,12 @@ void think_view_put(think_view *v, const char *text, size_t len) {
     fflush(v->out);
 }
 
+void think_view_part(think_view *v, int reasoning, const char *text, size_t len) {
+    if (!reasoning != !v->inside) enter(v, reasoning != 0);
+    emit(v, text, len);
+    fflush(v->out);
+}
+
 void think_view_end(think_view *v) {
     emit(v, v->held, v->n_held);
     v->n_held = 0;

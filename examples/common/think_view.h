@@ -1,7 +1,8 @@
 /* Display of reasoning models' answers (LFM2.5: "<think>...</think>answer"):
  * the text between the tags is the model's thinking, shown dimmed or not at
- * all, the rest is the answer.  Works on streamed pieces, whatever way the
- * tags are split across them. */
+ * all, the rest is the answer.  think_view_put finds the tags in streamed
+ * pieces, whatever way they are split across them; think_view_part takes
+ * the library's own split. */
 #ifndef LFM2MOE_CLI_THINK_VIEW_H
 #define LFM2MOE_CLI_THINK_VIEW_H
 
@@ -21,6 +22,9 @@ typedef struct think_view {
 void think_view_init(think_view *v, FILE *out, int show, int dim);
 /* Feed generated text; writes what can be shown now. */
 void think_view_put(think_view *v, const char *text, size_t len);
+/* Feed text whose part is already known (lfm2moe_generate's part_callback:
+ * reasoning != 0 for the thinking), no tags in it. */
+void think_view_part(think_view *v, int reasoning, const char *text, size_t len);
 /* End of an answer: write anything held back, leave the dim mode. */
 void think_view_end(think_view *v);
 

@@ -14,7 +14,8 @@
  * prompt).  --session FILE resumes the conversation saved in FILE and saves
  * it after every answer.
  * Reasoning models (LFM2.5) think in "<think>...</think>" before answering:
- * that part is hidden, or shown dimmed with --show-thinking. */
+ * that part is hidden, or shown dimmed with --show-thinking;
+ * --reasoning-budget N limits it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,10 @@
 #include "cli.h"
 #include "gen_common.h"
 #include "base/json.h"
-#include "think_view.h"
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: lfm2moe chat [-m MODEL] [--system TEXT] [--session FILE] [--show-thinking] "
-            "[options]\n"
+            "usage: lfm2moe chat [-m MODEL] [--system TEXT] [--session FILE] [options]\n"
             "  --session FILE      resume the conversation saved in FILE; save it after each "
             "answer\n%s",
             gen_opts_usage);
@@ -143,22 +142,11 @@ static int build_prompt(const lfm2moe_model *m, const gen_opts *o, const toks *h
     return next_turn(m, line, prompt) ? -1 : 0;
 }
 
-static int show_piece(void *user_data, const char *piece, size_t len, int32_t token) {
-    (void)token;
-    think_view_put(user_data, piece, len);
-    return 0;
-}
-
 int cmd_chat(int argc, char **argv) {
     gen_opts o;
     gen_opts_init(&o, 512);
     const char *session_file = NULL;
-    int show_thinking = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--show-thinking")) {
-            show_thinking = 1;
-            continue;
-        }
         int r = gen_opt_parse(&o, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
@@ -184,10 +172,9 @@ int cmd_chat(int argc, char **argv) {
     gp.sampling = o.sp;
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
-    think_view view;
-    think_view_init(&view, stdout, show_thinking, isatty(STDOUT_FILENO));
-    gp.callback = show_piece;
-    gp.user_data = &view;
+    gp.reasoning_budget = o.reasoning_budget;
+    gen_view view;
+    gen_view_attach(&view, &gp, o.show_thinking == 1, NULL);
     gp.flags = LFM2MOE_GENERATE_REUSE_PREFIX;
 
     int rc = 0;
@@ -233,7 +220,7 @@ int cmd_chat(int argc, char **argv) {
         gen_sigint_target(s);
         int st = lfm2moe_generate(s, prompt.t, prompt.n, &gp, &r);
         gen_sigint_target(NULL);
-        think_view_end(&view);
+        think_view_end(&view.view);
         putchar('\n');
         fflush(stdout);
         free(held.t);

@@ -572,7 +572,7 @@ class Session(_Handle):
                  json_schema: Optional[Union[dict, str]] = None,
                  tools: Optional[Sequence[Union[dict, str]]] = None,
                  tool_choice: Optional[str] = None, reuse_prefix: bool = False,
-                 **sampling) -> "Generation":
+                 reasoning_budget: Optional[int] = None, **sampling) -> "Generation":
         """Append the prompt (text with special tokens parsed, or token ids;
         None continues from the current logits) and generate.  Returns an
         iterator of text pieces, produced by lfm2moe_generate on a background
@@ -585,7 +585,12 @@ class Session(_Handle):
         Structured output (at most one): grammar (a Grammar or GBNF text),
         json_schema (a dict or JSON text), tools (the tool list, with
         tool_choice "auto" (default), "required" or "none"); the
-        Generation's .tool_calls parses the calls once it has run."""
+        Generation's .tool_calls parses the calls once it has run.
+
+        Reasoning models (LFM2.5, thinking in <think>...</think>):
+        reasoning_budget=N forces </think> after N thinking tokens; the
+        Generation's parts() / .reasoning / .answer split the output and
+        .result.n_reasoning counts the thinking tokens."""
         if sum(x is not None for x in (grammar, json_schema, tools)) > 1:
             raise ValueError("give at most one of grammar, json_schema, tools")
         if tool_choice is not None and tools is None:
@@ -601,7 +606,8 @@ class Session(_Handle):
             add_bos = self._model.vocab.add_bos  # the whole text, from position 0
         ids = self._prompt_tokens(prompt, add_bos)
         return Generation(self, ids, max_tokens, stop, logit_bias, sampling,
-                          N.GENERATE_REUSE_PREFIX if reuse_prefix else 0, grammar=g)
+                          N.GENERATE_REUSE_PREFIX if reuse_prefix else 0, grammar=g,
+                          reasoning_budget=reasoning_budget)
 
     def agenerate(self, prompt: Union[str, bytes, Sequence[int], None] = None,
                   **kw: Any) -> AsyncGeneration:
