@@ -15,7 +15,7 @@ from ._util import to_bytes as _to_bytes, token_array as _token_array
 from .errors import check, error_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import Session
+    from .session import Session
 
 _SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
                   "frequency_penalty", "presence_penalty", "penalty_last_n", "seed")
@@ -116,7 +116,7 @@ class Generation:
                 setattr(params.sampling, k, v)
         # Everything the C side points to must live as long as the run.
         keep = []
-        if grammar is not None:  # a core.Grammar
+        if grammar is not None:  # a structured.Grammar
             if grammar._model is not session._model:
                 raise ValueError("the grammar was made for another model")
             params.sampling.grammar = grammar._h
@@ -261,7 +261,7 @@ class Generation:
         """The tool calls in the answer, [{"name": ..., "arguments": {...}}]
         (runs the generation to its end first)."""
         if self._tool_calls is None:
-            from .core import parse_tool_calls
+            from .structured import parse_tool_calls
             self._tool_calls = parse_tool_calls(self.answer)
         return self._tool_calls
 
