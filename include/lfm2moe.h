@@ -706,8 +706,12 @@ LFM2MOE_API int lfm2moe_grammar_create(const lfm2moe_model *model, const char *g
  * or a schema allows further members after them), enum, const, items
  * (prefixItems too), minItems / maxItems, minLength / maxLength, pattern
  * (a regex subset: literals, ., [classes], \d \w \s, groups, |, ? * +
- * {m,n}; anchors ^ $ around the whole pattern), anyOf / oneOf (as anyOf),
- * allOf of one schema, $ref to #/$defs/... or #/definitions/..., format
+ * {m,n}; anchors ^ $ around the whole pattern), anyOf, oneOf (compiled as
+ * anyOf, as JSON-Schema-to-grammar converters do: a grammar cannot express
+ * "exactly one", so an output valid under several branches is allowed;
+ * with mutually exclusive branches, e.g. different types, consts or
+ * required properties, every output is valid under oneOf too), allOf of
+ * one schema (at most one of anyOf / oneOf / allOf per schema object), $ref to #/$defs/... or #/definitions/..., format
  * date / time / date-time / uuid, and annotations (title, description,
  * default, examples, $schema, $id, $comment).  Numbers have at most 16
  * integer and 16 fraction digits, and white space between tokens is
