@@ -359,7 +359,8 @@ LFM2MOE_API int lfm2moe_session_copy(const lfm2moe_session *src,
  * its checkpoints, position, and a fingerprint of the model (architecture,
  * shapes, tensor types, a hash of the metadata and tensor table), in the
  * versioned little-endian format documented in docs/session-format.md.
- * Its size is proportional to the tokens held.  buf NULL / cap 0 asks for
+ * Its size is proportional to the tokens held (a sliding-window KV ring
+ * that has wrapped: the whole ring, format version 2).  buf NULL / cap 0 asks for
  * the size: *len gets the bytes needed and the call returns OK; a smaller
  * non-zero cap gives BUFFER_TOO_SMALL (nothing useful written).
  * Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */
@@ -371,7 +372,8 @@ LFM2MOE_API int lfm2moe_session_save(const lfm2moe_session *session, void *buf, 
  * checksum) before anything changes, so on any error the session is
  * exactly as before.  Logits: none until the next decode.
  * Errors: INVALID_ARGUMENT (NULL; a snapshot of another model, or with
- * another KV type), CONTEXT_FULL (more tokens than the session's n_ctx),
+ * another KV type; a wrapped ring into a session whose ring has another
+ * size, or more tokens than this session's ring holds), CONTEXT_FULL (more tokens than the session's n_ctx),
  * BAD_FORMAT (truncated, corrupted, unknown version). */
 LFM2MOE_API int lfm2moe_session_load(lfm2moe_session *session, const void *data, size_t len);
 
