@@ -371,7 +371,8 @@ LFM2MOE_API int lfm2moe_session_copy(const lfm2moe_session *src,
  * its checkpoints, position, and a fingerprint of the model (architecture,
  * shapes, tensor types, a hash of the metadata and tensor table), in the
  * versioned little-endian format documented in docs/session-format.md.
- * Its size is proportional to the tokens held.  buf NULL / cap 0 asks for
+ * Its size is proportional to the tokens held (a sliding-window KV ring
+ * that has wrapped: the whole ring, format version 2).  buf NULL / cap 0 asks for
  * the size: *len gets the bytes needed and the call returns OK; a smaller
  * non-zero cap gives BUFFER_TOO_SMALL (nothing useful written).
  * Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */
@@ -383,7 +384,8 @@ LFM2MOE_API int lfm2moe_session_save(const lfm2moe_session *session, void *buf, 
  * checksum) before anything changes, so on any error the session is
  * exactly as before.  Logits: none until the next decode.
  * Errors: INVALID_ARGUMENT (NULL; a snapshot of another model, or with
- * another KV type), CONTEXT_FULL (more tokens than the session's n_ctx),
+ * another KV type; a wrapped ring into a session whose ring has another
+ * size, or more tokens than this session's ring holds), CONTEXT_FULL (more tokens than the session's n_ctx),
  * BAD_FORMAT (truncated, corrupted, unknown version). */
 LFM2MOE_API int lfm2moe_session_load(lfm2moe_session *session, const void *data, size_t len);
 
@@ -596,6 +598,18 @@ typedef enum lfm2moe_stop_reason {
 typedef int (*lfm2moe_stream_fn)(void *user_data, const char *piece, size_t len,
                                  int32_t token);
 
+/* Which part of a reasoning model's output a piece belongs to. */
+typedef enum lfm2moe_part {
+    LFM2MOE_PART_ANSWER = 0,
+    LFM2MOE_PART_REASONING = 1 /* between <think> and </think> */
+} lfm2moe_part;
+
+/* Like lfm2moe_stream_fn, with the part the piece belongs to
+ * (lfm2moe_part).  The <think> / </think> tokens themselves are not passed
+ * (the part says where they were).  Return 0 to go on, non-zero to stop. */
+typedef int (*lfm2moe_part_stream_fn)(void *user_data, int part, const char *piece, size_t len,
+                                      int32_t token);
+
 typedef struct lfm2moe_generate_params {
     uint32_t struct_size;                 /* set by init */
     int32_t max_tokens;                   /* default 256; <= 0 = until the context is full */
@@ -605,8 +619,19 @@ typedef struct lfm2moe_generate_params {
     lfm2moe_stream_fn callback;           /* may be NULL */
     void *user_data;
     uint32_t flags;                       /* LFM2MOE_GENERATE_*; init sets 0 */
-    uint32_t reserved_u32;
-    uint64_t reserved[7];
+    /* Reasoning budget: after this many reasoning tokens (sampled after
+     * <think>, see "Reasoning" below) the next token is forced to be
+     * </think> and the answer follows.  < 0: no limit (init sets -1); 0:
+     * </think> as soon as reasoning starts. */
+    int32_t reasoning_budget;
+    union {
+        /* Receives every piece with its part (may be NULL; init sets NULL);
+         * called after `callback` when both are set, with the same
+         * user_data.  Either returning non-zero stops the generation. */
+        lfm2moe_part_stream_fn part_callback;
+        uint64_t part_callback_slot_; /* keeps the layout the same on 32-bit targets */
+    };
+    uint64_t reserved[6];
 } lfm2moe_generate_params;
 
 enum {
@@ -630,7 +655,7 @@ typedef struct lfm2moe_generate_result {
     double prompt_seconds;
     double generate_seconds;
     int32_t n_prompt_reused; /* prompt tokens kept from the session (REUSE_PREFIX) */
-    uint32_t reserved_u32;
+    int32_t n_reasoning;     /* of n_generated: reasoning tokens (no <think> / </think>) */
     uint64_t reserved[3];
 } lfm2moe_generate_result;
 
@@ -639,7 +664,20 @@ typedef struct lfm2moe_generate_result {
  * callback.  Generated tokens are appended to the session, so a multi-turn
  * chat only evaluates the new turn's tokens.  The stopping token (EOS /
  * <|im_end|>) is not fed back; the caller appends it with the next turn.
- * result may be NULL.  Returns OK for every stop reason except errors. */
+ * result may be NULL.  Returns OK for every stop reason except errors.
+ *
+ * Reasoning (LFM2.5 models think inside <think>...</think>): when the
+ * vocabulary has both <think> and </think> as single tokens, the output is
+ * split at them.  Generation starts in the reasoning part if the session's
+ * current assistant turn (the tokens after its last <|im_start|> or
+ * end-of-generation token) holds a <think> that no </think> followed, e.g. a
+ * prompt ending in "<think>"; a sampled <think> enters it, a sampled or
+ * forced </think> leaves it.  part_callback gets each piece with its part;
+ * `callback` still gets the whole text, tags included.  Text held back for
+ * stop strings is released when the part changes (a stop string does not
+ * match across a tag).  With a grammar attached, a forced </think> must be
+ * a token the grammar allows then (else INVALID_ARGUMENT).  Models without
+ * these tokens are unaffected (every piece is ANSWER, n_reasoning 0). */
 LFM2MOE_API int lfm2moe_generate(lfm2moe_session *session, const int32_t *prompt,
                                  size_t n_prompt, const lfm2moe_generate_params *params,
                                  lfm2moe_generate_result *result);
@@ -682,8 +720,12 @@ LFM2MOE_API int lfm2moe_grammar_create(const lfm2moe_model *model, const char *g
  * or a schema allows further members after them), enum, const, items
  * (prefixItems too), minItems / maxItems, minLength / maxLength, pattern
  * (a regex subset: literals, ., [classes], \d \w \s, groups, |, ? * +
- * {m,n}; anchors ^ $ around the whole pattern), anyOf / oneOf (as anyOf),
- * allOf of one schema, $ref to #/$defs/... or #/definitions/..., format
+ * {m,n}; anchors ^ $ around the whole pattern), anyOf, oneOf (compiled as
+ * anyOf, as JSON-Schema-to-grammar converters do: a grammar cannot express
+ * "exactly one", so an output valid under several branches is allowed;
+ * with mutually exclusive branches, e.g. different types, consts or
+ * required properties, every output is valid under oneOf too), allOf of
+ * one schema (at most one of anyOf / oneOf / allOf per schema object), $ref to #/$defs/... or #/definitions/..., format
  * date / time / date-time / uuid, and annotations (title, description,
  * default, examples, $schema, $id, $comment).  Numbers have at most 16
  * integer and 16 fraction digits, and white space between tokens is

@@ -249,9 +249,10 @@ static void test_dense_architecture_and_window(void **state) {
     assert_true(full >= ring && full - ring < 64 * 1024);
     lfm2moe_model_free(d);
 
-    /* a ring that has wrapped: a rewind that needs dropped positions, a
-     * snapshot and a copy into another ring size are refused; a copy into
-     * the same ring size continues exactly like the original */
+    /* a ring that has wrapped: a rewind that needs dropped positions and a
+     * copy or a snapshot into another ring size are refused; a copy, and a
+     * snapshot loaded, into the same ring size continue exactly like the
+     * original */
     sp.n_ctx = 256;
     sp.n_batch = 8; /* ring of 8 + 7 -> 16 slots */
     sp.checkpoint_interval = 32;
@@ -264,18 +265,60 @@ static void test_dense_architecture_and_window(void **state) {
     /* from the checkpoint at 32 the window needs 25..31; the ring holds 44..59 */
     expect_error(lfm2moe_session_rewind(s, 40), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
     size_t len = 0;
-    expect_error(lfm2moe_session_save(s, NULL, 0, &len), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    assert_int_equal(lfm2moe_session_save(s, NULL, 0, &len), LFM2MOE_OK);
+    uint8_t *snap = malloc(len);
+    assert_non_null(snap);
+    assert_int_equal(lfm2moe_session_save(s, snap, len, &len), LFM2MOE_OK);
+    uint32_t version = 0;
+    memcpy(&version, snap + 8, 4);
+    assert_int_equal(version, 2); /* the ring's own layout (docs/session-format.md) */
     lfm2moe_session_params other = sp;
     other.n_batch = 16;
     expect_error(lfm2moe_session_copy(s, &other, &c), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    lfm2moe_session *l = NULL, *o = NULL;
+    assert_int_equal(lfm2moe_session_create(w, &other, &o), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_decode_step(o, toks, 3, 0), LFM2MOE_OK);
+    expect_error(lfm2moe_session_load(o, snap, len), LFM2MOE_ERR_INVALID_ARGUMENT, "ring");
+    int32_t pos = 0;
+    assert_int_equal(lfm2moe_session_position(o, &pos), 0);
+    assert_int_equal(pos, 3); /* unchanged */
+    lfm2moe_session_free(o);
     assert_int_equal(lfm2moe_session_copy(s, &sp, &c), LFM2MOE_OK);
-    const int32_t next = 77;
-    const float *orig = NULL, *copy = NULL;
-    assert_int_equal(lfm2moe_decode_step(s, &next, 1, 0), LFM2MOE_OK);
-    assert_int_equal(lfm2moe_decode_step(c, &next, 1, 0), LFM2MOE_OK);
-    assert_int_equal(lfm2moe_session_logits(s, -1, &orig), LFM2MOE_OK);
-    assert_int_equal(lfm2moe_session_logits(c, -1, &copy), LFM2MOE_OK);
-    assert_memory_equal(orig, copy, 1024 * sizeof(float));
+    assert_int_equal(lfm2moe_session_create(w, &sp, &l), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_session_load(l, snap, len), LFM2MOE_OK);
+    /* saved again: the same bytes */
+    uint8_t *again = malloc(len);
+    size_t len2 = 0;
+    assert_non_null(again);
+    assert_int_equal(lfm2moe_session_save(l, again, len, &len2), LFM2MOE_OK);
+    assert_int_equal(len2, len);
+    assert_memory_equal(snap, again, len);
+    free(again);
+    free(snap);
+    /* 40 more tokens one at a time (the ring wraps again), then a batch:
+     * every row bit-identical in the original, its copy and the loaded one */
+    lfm2moe_session *const three[3] = {s, c, l};
+    for (int i = 0; i < 41; i++) {
+        const int32_t next = i < 40 ? 77 + i : 200;
+        const float *orig = NULL, *other_logits = NULL;
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(lfm2moe_decode_step(three[k], &next, 1, 0), LFM2MOE_OK);
+        assert_int_equal(lfm2moe_session_logits(s, -1, &orig), LFM2MOE_OK);
+        for (int k = 1; k < 3; k++) {
+            assert_int_equal(lfm2moe_session_logits(three[k], -1, &other_logits), LFM2MOE_OK);
+            assert_memory_equal(orig, other_logits, 1024 * sizeof(float));
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(lfm2moe_decode_step(three[k], toks, 20, LFM2MOE_DECODE_ALL_LOGITS),
+                         LFM2MOE_OK);
+    for (int32_t row = 0; row < 20; row++) {
+        const float *a = NULL, *b = NULL;
+        assert_int_equal(lfm2moe_session_logits(s, row, &a), LFM2MOE_OK);
+        assert_int_equal(lfm2moe_session_logits(l, row, &b), LFM2MOE_OK);
+        assert_memory_equal(a, b, 1024 * sizeof(float));
+    }
+    lfm2moe_session_free(l);
     lfm2moe_session_free(c);
     lfm2moe_session_free(s);
     lfm2moe_model_free(w);

@@ -20,6 +20,7 @@
 #include "perplexity.h"
 #include "test_files.h"
 #include "think_view.h"
+#include "base/json.h"
 
 #define CLI "'" LFM2MOE_CLI "'"
 #define DEMO SOURCE_DIR "/models/lfm2moe-demo-f32.gguf"
@@ -163,15 +164,22 @@ static void test_usage_errors(void **state) {
     free(out);
 }
 
-/* `lfm2moe chat`'s display of LFM2.5 reasoning: the <think> part hidden or
- * shown dimmed, whatever way the tags are split across streamed pieces. */
-static char *view_text(const char *const *pieces, int show, int dim) {
+/* `lfm2moe chat` / `generate`'s display of LFM2.5 reasoning, fed with the
+ * library's parts: the thinking hidden or shown (dimmed), the answer on its
+ * own line without the white space that follows </think>. */
+typedef struct view_piece {
+    int reasoning;
+    const char *text;
+} view_piece;
+
+static char *view_text(const view_piece *pieces, int show, int dim) {
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
     think_view v;
     think_view_init(&v, f, show, dim);
-    for (size_t i = 0; pieces[i]; i++) think_view_put(&v, pieces[i], strlen(pieces[i]));
+    for (size_t i = 0; pieces[i].text; i++)
+        think_view_part(&v, pieces[i].reasoning, pieces[i].text, strlen(pieces[i].text));
     think_view_end(&v);
     fclose(f);
     return buf;
@@ -179,29 +187,79 @@ static char *view_text(const char *const *pieces, int show, int dim) {
 
 static void test_think_view(void **state) {
     (void)state;
-    const char *whole[] = {"<think>Add them.</think>\n\nIt is 42.", NULL};
-    const char *split[] = {"<th", "ink>Add", " them.</", "think", ">", "\n", "\nIt is 42.", NULL};
-    const char *plain[] = {"a < b, <thin", "g> and </think", NULL};
-    for (int k = 0; k < 2; k++) {
-        const char *const *p = k ? split : whole;
-        char *out = view_text(p, 0, 0);
-        assert_string_equal(out, "It is 42.");
-        free(out);
-        out = view_text(p, 1, 0);
-        assert_string_equal(out, "Add them.\nIt is 42.");
-        free(out);
-        out = view_text(p, 1, 1);
-        assert_string_equal(out, "\x1b[2mAdd them.\x1b[0m\nIt is 42.");
-        free(out);
+    const view_piece parts[] = {{1, "Add"}, {1, " them."}, {0, "\n"}, {0, "\nIt is 42."}, {0, NULL}};
+    char *out = view_text(parts, 0, 0);
+    assert_string_equal(out, "It is 42.");
+    free(out);
+    out = view_text(parts, 1, 0);
+    assert_string_equal(out, "Add them.\nIt is 42.");
+    free(out);
+    out = view_text(parts, 1, 1);
+    assert_string_equal(out, "\x1b[2mAdd them.\x1b[0m\nIt is 42.");
+    free(out);
+    const view_piece plain[] = {{0, "a < b, <think> and "}, {0, "</think>"}, {0, NULL}};
+    out = view_text(plain, 0, 0); /* no reasoning part: everything, tag-like text too */
+    assert_string_equal(out, "a < b, <think> and </think>");
+    free(out);
+    const view_piece open[] = {{1, "still thinking"}, {0, NULL}};
+    out = view_text(open, 1, 1); /* ended inside: the dim mode is left */
+    assert_string_equal(out, "\x1b[2mstill thinking\x1b[0m");
+    free(out);
+}
+
+/* `lfm2moe chat --tools`: the tools reach the template, calls are
+ * constrained (required), and each answer is followed by its calls as one
+ * JSON line, as `generate --tools` prints them. */
+static void test_chat_tool_calls(void **state) {
+    (void)state;
+    char tools_path[] = "/tmp/lfm2moe-tools-XXXXXX";
+    int fd = mkstemp(tools_path);
+    assert_true(fd >= 0);
+    const char tools[] = "[{\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\", "
+                         "\"properties\": {\"city\": {\"type\": \"string\", \"maxLength\": 8}}, "
+                         "\"required\": [\"city\"]}}]";
+    assert_int_equal(write(fd, tools, sizeof tools - 1), (ssize_t)(sizeof tools - 1));
+    close(fd);
+    char args[512];
+    snprintf(args, sizeof args,
+             "chat -m %s/tiny-a-f32.gguf --tools %s --tool-choice required --seed 5 -n 300 -t 1 "
+             "2>/dev/null",
+             GOLDEN_DIR, tools_path);
+    const char input[] = "Weather in Oslo?\nAnd in Rome?\n";
+    size_t len = 0;
+    int status = -1;
+    char *out = test_run_cli(args, input, sizeof input - 1, &len, &status);
+    unlink(tools_path);
+    assert_int_equal(status, 0);
+    int calls = 0;
+    for (const char *line = out; (line = strstr(line, "\n[{\"name\": ")); calls++) {
+        line++;
+        const char *end = strchr(line, '\n');
+        assert_non_null(end);
+        json_value *v = NULL;
+        if (json_parse(line, (size_t)(end - line), &v, NULL, 0)) fail_msg("not JSON: %s", line);
+        assert_true(v->type == JSON_ARRAY && v->n >= 1);
+        for (size_t i = 0; i < v->n; i++) {
+            const json_value *name = json_get(v->items[i], "name");
+            const json_value *city = json_get(json_get(v->items[i], "arguments"), "city");
+            assert_true(name && name->type == JSON_STRING && !strcmp(name->str, "get_weather"));
+            assert_true(city && city->type == JSON_STRING);
+        }
+        json_free(v);
+        line = end;
     }
-    char *out = view_text(plain, 0, 0); /* no tag: everything, held bytes included */
-    assert_string_equal(out, "a < b, <thing> and </think");
+    assert_int_equal(calls, 2); /* one line per answer */
+    free(out);
+    /* the same options refuse a bad tool choice */
+    out = test_run_cli("chat --tool-choice maybe 2>/dev/null", "", 0, &len, &status);
+    assert_int_equal(status, 2);
     free(out);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_think_view),
+        cmocka_unit_test(test_chat_tool_calls),
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_perplexity),
         cmocka_unit_test(test_quantize_then_eval),

@@ -242,6 +242,23 @@ static void test_json_schema(void **state) {
     const char *pn[] = {"{\"code\": \"AB-12\", \"any\": \"a.b\", \"c\": {\"k\": [true]}, \"t\": null}",
                         "{\"code\": \"AB-123\", \"any\": \"ab\", \"c\": {\"k\": [true]}, \"t\": null}", NULL};
     schema_expect(pat, py, pn);
+    /* oneOf is compiled as anyOf (lfm2moe.h): with overlapping branches a
+     * value of both is accepted; exclusive branches keep oneOf's meaning */
+    const char *oy[] = {"1", "1.5", NULL}, *on[] = {"\"1\"", NULL};
+    schema_expect("{\"oneOf\": [{\"type\": \"integer\"}, {\"type\": \"number\"}]}", oy, on);
+    const char *ey[] = {"{\"a\": 1}", "{\"b\": true}", NULL};
+    const char *en[] = {"{\"a\": 1, \"b\": true}", "{}", NULL};
+    schema_expect("{\"oneOf\": [{\"type\": \"object\", \"properties\": {\"a\": {\"type\": "
+                  "\"integer\"}}, \"required\": [\"a\"]}, {\"type\": \"object\", \"properties\": "
+                  "{\"b\": {\"type\": \"boolean\"}}, \"required\": [\"b\"]}]}",
+                  ey, en);
+    /* two combinators would need their intersection: refused, not dropped */
+    from_schema("{\"anyOf\": [{\"type\": \"integer\"}], \"oneOf\": [{\"type\": \"number\"}]}",
+                LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lfm2moe_last_error(), "'anyOf' together with 'oneOf'"));
+    from_schema("{\"oneOf\": [{\"type\": \"integer\"}], \"allOf\": [{\"type\": \"number\"}]}",
+                LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lfm2moe_last_error(), "'allOf' together with 'oneOf'"));
     /* errors name the keyword */
     from_schema("{\"type\": \"string\", \"minimum\": 3}", LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(lfm2moe_last_error(), "'minimum'"));

@@ -49,9 +49,19 @@ SCHEMAS = [
                     "note": {"anyOf": [{"type": "string", "maxLength": 6}, {"type": "null"}]},
                     "when": {"type": "string", "format": "time"}},
      "required": ["items"]},
+    # oneOf is compiled as anyOf (lfm2moe.h): these branches are mutually
+    # exclusive (types; objects without the other's required property), so
+    # every output must validate under oneOf, which the validator checks
+    # (an output matching two branches would fail it).
     {"type": "array", "items": {"oneOf": [{"type": "integer"}, {"type": "boolean"},
                                           {"type": "string", "maxLength": 3}]},
      "minItems": 2, "maxItems": 5},
+    {"oneOf": [{"type": "object", "properties": {"circle": {"type": "number"}},
+                "required": ["circle"]},
+               {"type": "object", "properties": {"square": {"type": "integer"},
+                                                 "label": {"type": "string", "maxLength": 4}},
+                "required": ["square"]},
+               {"const": "none"}]},
 ]
 
 TOOLS = [
@@ -82,6 +92,13 @@ def main():
     # the formats of draft 2020-12 ("time" with its offset, as RFC 3339 says)
     checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
     failures = 0
+    # The validator enforces oneOf's exclusivity, so an output matching two
+    # branches of a SCHEMAS entry would be caught (the grammar, as anyOf,
+    # allows it for overlapping branches: 1 is an integer and a number).
+    overlap = {"oneOf": [{"type": "integer"}, {"type": "number"}]}
+    if jsonschema.Draft202012Validator(overlap).is_valid(1):
+        print("FAIL: the validator does not enforce oneOf")
+        return 1
     for path in MODELS:
         with lfm2moe.Model(path) as model, lfm2moe.Session(model, n_ctx=2048, threads=1) as s:
             prompt = model.apply_chat_template(

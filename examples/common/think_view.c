@@ -2,8 +2,6 @@
 
 #include <string.h>
 
-static const char open_tag[] = "<think>", close_tag[] = "</think>";
-
 void think_view_init(think_view *v, FILE *out, int show, int dim) {
     memset(v, 0, sizeof *v);
     v->out = out;
@@ -33,30 +31,13 @@ static void enter(think_view *v, int inside) {
     }
 }
 
-void think_view_put(think_view *v, const char *text, size_t len) {
-    for (size_t i = 0; i < len; i++) {
-        const char *tag = v->inside ? close_tag : open_tag;
-        size_t tag_len = strlen(tag);
-        v->held[v->n_held++] = text[i];
-        /* drop held bytes from the front until they are a prefix of the tag */
-        size_t skip = 0;
-        while (skip < v->n_held && memcmp(v->held + skip, tag, v->n_held - skip)) skip++;
-        if (skip) {
-            emit(v, v->held, skip);
-            memmove(v->held, v->held + skip, v->n_held - skip);
-            v->n_held -= skip;
-        }
-        if (v->n_held == tag_len) {
-            v->n_held = 0;
-            enter(v, !v->inside);
-        }
-    }
+void think_view_part(think_view *v, int reasoning, const char *text, size_t len) {
+    if (!reasoning != !v->inside) enter(v, reasoning != 0);
+    emit(v, text, len);
     fflush(v->out);
 }
 
 void think_view_end(think_view *v) {
-    emit(v, v->held, v->n_held);
-    v->n_held = 0;
     if (v->inside && v->show && v->dim) fputs("\x1b[0m", v->out);
     v->inside = 0;
     v->after_think = 0;

@@ -1,7 +1,7 @@
 /* Display of reasoning models' answers (LFM2.5: "<think>...</think>answer"):
- * the text between the tags is the model's thinking, shown dimmed or not at
- * all, the rest is the answer.  Works on streamed pieces, whatever way the
- * tags are split across them. */
+ * the thinking is shown dimmed or not at all, the answer after it on its
+ * own line.  Fed with lfm2moe_generate's split (part_callback), so the tags
+ * never reach it. */
 #ifndef LFM2MOE_CLI_THINK_VIEW_H
 #define LFM2MOE_CLI_THINK_VIEW_H
 
@@ -12,16 +12,14 @@ typedef struct think_view {
     FILE *out;
     int show;        /* 1: print the thinking (dimmed if `dim`), 0: drop it */
     int dim;         /* wrap the thinking in ANSI faint / reset */
-    int inside;      /* between <think> and </think> */
+    int inside;      /* in the thinking */
     int after_think; /* drop the white space that follows </think> */
-    char held[16];   /* a possible tag, not yet decided */
-    size_t n_held;
 } think_view;
 
 void think_view_init(think_view *v, FILE *out, int show, int dim);
-/* Feed generated text; writes what can be shown now. */
-void think_view_put(think_view *v, const char *text, size_t len);
-/* End of an answer: write anything held back, leave the dim mode. */
+/* Write text of one part (reasoning != 0: the thinking). */
+void think_view_part(think_view *v, int reasoning, const char *text, size_t len);
+/* End of an answer: leave the dim mode. */
 void think_view_end(think_view *v);
 
 #endif

@@ -13,8 +13,13 @@
  * input) or /quit quits; Ctrl-C stops the current answer (and quits at the
  * prompt).  --session FILE resumes the conversation saved in FILE and saves
  * it after every answer.
+ * --tools FILE gives the tools to the chat template (and constrains calls,
+ * --tool-choice as for generate; --grammar / --json-schema constrain every
+ * answer); an answer holding tool calls is followed by them as one JSON line
+ * (gen_print_tool_calls, as `generate --tools` prints them).
  * Reasoning models (LFM2.5) think in "<think>...</think>" before answering:
- * that part is hidden, or shown dimmed with --show-thinking. */
+ * that part is hidden, or shown dimmed with --show-thinking;
+ * --reasoning-budget N limits it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +27,15 @@
 
 #include "cli.h"
 #include "gen_common.h"
+#include "gen_structured.h"
 #include "base/json.h"
-#include "think_view.h"
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: lfm2moe chat [-m MODEL] [--system TEXT] [--session FILE] [--show-thinking] "
-            "[options]\n"
+            "usage: lfm2moe chat [-m MODEL] [--system TEXT] [--session FILE] [options]\n"
             "  --session FILE      resume the conversation saved in FILE; save it after each "
-            "answer\n%s",
-            gen_opts_usage);
+            "answer\n%s%s",
+            gen_opts_usage, gen_structured_usage);
 }
 
 /* A growable token list. */
@@ -79,7 +83,8 @@ static size_t after_last(const toks *v, const lfm2moe_model *m, const char *text
 
 /* Tokens of the first turn: the template over [system], user, with the
  * assistant's generation prompt (it begins with <|startoftext|>: no BOS). */
-static int first_turn(const lfm2moe_model *m, const char *system, const char *user, toks *out) {
+static int first_turn(const lfm2moe_model *m, const char *system, const char *user,
+                      const gen_structured *so, toks *out) {
     const char *roles[2], *contents[2];
     size_t n = 0, len = 0;
     if (system) {
@@ -88,13 +93,14 @@ static int first_turn(const lfm2moe_model *m, const char *system, const char *us
     }
     roles[n] = "user";
     contents[n++] = user;
-    int st = lfm2moe_chat_render(m, roles, contents, n, NULL, 0,
+    const char *const *tools = (const char *const *)so->tools;
+    int st = lfm2moe_chat_render(m, roles, contents, n, tools, so->n_tools,
                                  LFM2MOE_CHAT_ADD_GENERATION_PROMPT, NULL, 0, &len);
     if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) return cli_fail("chat template", st);
     char *buf = malloc(len + 1);
     if (!buf) return cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY);
-    st = lfm2moe_chat_render(m, roles, contents, n, NULL, 0, LFM2MOE_CHAT_ADD_GENERATION_PROMPT,
-                             buf, len + 1, &len);
+    st = lfm2moe_chat_render(m, roles, contents, n, tools, so->n_tools,
+                             LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf, len + 1, &len);
     int rc = st ? cli_fail("chat template", st) : toks_add_text(out, m, buf);
     free(buf);
     return rc;
@@ -115,8 +121,8 @@ static int next_turn(const lfm2moe_model *m, const char *user, toks *out) {
 
 /* The conversation to answer for `line` (a message or a command); 1 to skip
  * this line (nothing to answer), -1 on error. */
-static int build_prompt(const lfm2moe_model *m, const gen_opts *o, const toks *held,
-                        const char *line, toks *prompt) {
+static int build_prompt(const lfm2moe_model *m, const gen_opts *o, const gen_structured *so,
+                        const toks *held, const char *line, toks *prompt) {
     prompt->n = 0;
     if (!strcmp(line, "/regen") || !strncmp(line, "/edit ", 6)) {
         const int edit = line[1] == 'e';
@@ -138,28 +144,19 @@ static int build_prompt(const lfm2moe_model *m, const gen_opts *o, const toks *h
         json_buf_free(&b);
         return rc ? -1 : 0;
     }
-    if (!held->n) return first_turn(m, o->system, line, prompt) ? -1 : 0;
+    if (!held->n) return first_turn(m, o->system, line, so, prompt) ? -1 : 0;
     if (toks_add(prompt, held->t, held->n)) return -1;
     return next_turn(m, line, prompt) ? -1 : 0;
-}
-
-static int show_piece(void *user_data, const char *piece, size_t len, int32_t token) {
-    (void)token;
-    think_view_put(user_data, piece, len);
-    return 0;
 }
 
 int cmd_chat(int argc, char **argv) {
     gen_opts o;
     gen_opts_init(&o, 512);
     const char *session_file = NULL;
-    int show_thinking = 0;
+    gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--show-thinking")) {
-            show_thinking = 1;
-            continue;
-        }
         int r = gen_opt_parse(&o, argc, argv, &i);
+        if (r == 0) r = gen_structured_opt(&so, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(argv[i], "--session") && i + 1 < argc) {
@@ -171,7 +168,14 @@ int cmd_chat(int argc, char **argv) {
     }
     lfm2moe_model *model = NULL;
     lfm2moe_session *s = NULL;
+    lfm2moe_grammar *grammar = NULL;
     if (gen_open(&o, &model, &s)) return 1;
+    if (gen_structured_open(&so, model, &grammar)) {
+        gen_structured_close(&so);
+        lfm2moe_session_free(s);
+        lfm2moe_model_free(model);
+        return 1;
+    }
     const int interactive = isatty(STDIN_FILENO);
     if (interactive)
         fprintf(stderr, "lfm2moe chat: one message per line; /regen, /edit TEXT, /reset, /quit "
@@ -184,27 +188,27 @@ int cmd_chat(int argc, char **argv) {
     gp.sampling = o.sp;
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
-    think_view view;
-    think_view_init(&view, stdout, show_thinking, isatty(STDOUT_FILENO));
-    gp.callback = show_piece;
-    gp.user_data = &view;
+    gp.reasoning_budget = o.reasoning_budget;
+    gp.sampling.grammar = grammar;
+    gen_view view;
+    json_buf answer_text = {0};
+    gen_view_attach(&view, &gp, o.show_thinking == 1, &answer_text);
     gp.flags = LFM2MOE_GENERATE_REUSE_PREFIX;
 
     int rc = 0;
     toks held = {0}, prompt = {0};
+    char *line = NULL;
+    size_t cap = 0;
     if (session_file && gen_session_restore(s, session_file)) {
         int32_t *t = gen_session_tokens(s, &held.n);
         if (!t) {
-            lfm2moe_session_free(s);
-            lfm2moe_model_free(model);
-            return 1;
+            rc = 1;
+            goto done;
         }
         held.t = t;
         held.cap = held.n;
         fprintf(stderr, "(resumed %zu tokens from %s)\n", held.n, session_file);
     }
-    char *line = NULL;
-    size_t cap = 0;
     for (uint64_t answer = 0;; answer++) {
         if (interactive) {
             fputs("> ", stdout);
@@ -221,7 +225,7 @@ int cmd_chat(int argc, char **argv) {
             fprintf(stderr, "(conversation reset)\n");
             continue;
         }
-        int b = build_prompt(model, &o, &held, line, &prompt);
+        int b = build_prompt(model, &o, &so, &held, line, &prompt);
         if (b < 0) {
             rc = 1;
             break;
@@ -230,11 +234,15 @@ int cmd_chat(int argc, char **argv) {
         /* a regenerated answer should differ: a new seed per answer */
         gp.sampling.seed = o.sp.seed + answer;
         lfm2moe_generate_result r = {.struct_size = sizeof r};
+        answer_text.len = 0;
         gen_sigint_target(s);
         int st = lfm2moe_generate(s, prompt.t, prompt.n, &gp, &r);
         gen_sigint_target(NULL);
-        think_view_end(&view);
+        think_view_end(&view.view);
         putchar('\n');
+        /* a malformed call (unconstrained model) is reported, the chat goes on */
+        if (answer_text.len && memmem(answer_text.data, answer_text.len, "<|tool_call_start|>", 19))
+            gen_print_tool_calls(answer_text.data, answer_text.len);
         fflush(stdout);
         free(held.t);
         held = (toks){0};
@@ -267,10 +275,14 @@ int cmd_chat(int argc, char **argv) {
             break;
         }
     }
+done:
     free(line);
     free(held.t);
     free(prompt.t);
+    json_buf_free(&answer_text);
     lfm2moe_session_free(s);
+    lfm2moe_grammar_free(grammar);
+    gen_structured_close(&so);
     lfm2moe_model_free(model);
     return rc;
 }

@@ -9,7 +9,10 @@
  * of this model), evaluate only the prompt tokens past the common prefix,
  * and save the session (prompt + answer) to FILE afterwards.
  * --grammar / --json-schema / --tools constrain the output (gen_structured.c);
- * with --tools the parsed calls follow the text as one JSON line. */
+ * with --tools the parsed calls follow the text as one JSON line.
+ * Reasoning models (LFM2.5): the thinking is printed (dimmed on a terminal)
+ * before the answer, which starts on its own line; --hide-thinking drops
+ * it; --reasoning-budget N forces </think> after N thinking tokens. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +143,11 @@ int cmd_generate(int argc, char **argv) {
     gp.max_tokens = o.max_tokens;
     gp.sampling = o.sp;
     gp.sampling.grammar = grammar;
-    gp.user_data = so.tools_file ? &out : NULL;
+    gp.reasoning_budget = o.reasoning_budget;
     gp.stop_strings = o.stops;
     gp.n_stop_strings = o.n_stops;
-    gp.callback = gen_print_piece;
+    gen_view view;
+    gen_view_attach(&view, &gp, o.show_thinking != 0, so.tools_file ? &out : NULL);
     gp.flags = LFM2MOE_GENERATE_REUSE_PREFIX;
     if (cache && gen_session_restore(s, cache) && o.verbose) {
         int32_t held = 0;
@@ -155,6 +159,7 @@ int cmd_generate(int argc, char **argv) {
     gen_sigint_target(s);
     st = lfm2moe_generate(s, ids, n, &gp, &r);
     gen_sigint_target(NULL);
+    think_view_end(&view.view);
     putchar('\n');
     fflush(stdout);
     if (st) {

@@ -33,11 +33,15 @@ const char gen_opts_usage[] =
     "  -t THREADS          worker threads (default: all CPUs)\n"
     "  -c CTX              context length (default: min(trained, 4096))\n"
     "  --system TEXT       system message (chat template)\n"
+    "  --reasoning-budget N  reasoning models: at most N thinking tokens, then </think>\n"
+    "  --show-thinking / --hide-thinking  print the reasoning (dimmed on a terminal) or not\n"
     "  -v                  verbose: positions and timings on stderr\n";
 
 void gen_opts_init(gen_opts *o, int max_tokens) {
     memset(o, 0, sizeof *o);
     o->max_tokens = max_tokens;
+    o->reasoning_budget = -1;
+    o->show_thinking = -1;
     lfm2moe_sampling_params_init(&o->sp);
 }
 
@@ -71,9 +75,14 @@ int gen_opt_parse(gen_opts *o, int argc, char **argv, int *i) {
         o->verbose = 1;
         return 1;
     }
+    if (!strcmp(a, "--show-thinking") || !strcmp(a, "--hide-thinking")) {
+        o->show_thinking = a[2] == 's';
+        return 1;
+    }
     static const char *const with_value[] = {"-m", "--model", "-n", "--temp", "--top-k",
                                              "--top-p", "--min-p", "--repeat-penalty",
-                                             "--seed", "--stop", "-t", "-c", "--system"};
+                                             "--seed", "--stop", "-t", "-c", "--system",
+                                             "--reasoning-budget"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         known |= !strcmp(a, with_value[k]);
@@ -103,6 +112,13 @@ int gen_opt_parse(gen_opts *o, int argc, char **argv, int *i) {
     if (!strcmp(a, "-n")) return parse_int(a, v, &o->max_tokens);
     if (!strcmp(a, "-t")) return parse_int(a, v, &o->threads);
     if (!strcmp(a, "-c")) return parse_int(a, v, &o->n_ctx);
+    if (!strcmp(a, "--reasoning-budget")) {
+        if (parse_int(a, v, &o->reasoning_budget) < 0 || o->reasoning_budget < 0) {
+            fprintf(stderr, "lfm2moe: --reasoning-budget: a count of tokens (>= 0)\n");
+            return -1;
+        }
+        return 1;
+    }
     if (!strcmp(a, "--top-k")) return parse_int(a, v, &o->sp.top_k);
     if (!strcmp(a, "--temp")) return parse_float(a, v, &o->sp.temperature);
     if (!strcmp(a, "--top-p")) return parse_float(a, v, &o->sp.top_p);
@@ -225,13 +241,21 @@ void gen_sigint_target(lfm2moe_session *session) {
 }
 
 /* ---- output ------------------------------------------------------------ */
-int gen_print_piece(void *user_data, const char *piece, size_t len, int32_t token) {
+static int view_part(void *user_data, int part, const char *piece, size_t len, int32_t token) {
     (void)token;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    if (user_data)
-        json_buf_append(user_data, piece, len);
+    gen_view *v = user_data;
+    think_view_part(&v->view, part == LFM2MOE_PART_REASONING, piece, len);
+    if (part == LFM2MOE_PART_ANSWER && v->answer) json_buf_append(v->answer, piece, len);
     return 0;
+}
+
+void gen_view_attach(gen_view *v, lfm2moe_generate_params *gp, int show_thinking,
+                     json_buf *answer) {
+    think_view_init(&v->view, stdout, show_thinking, isatty(STDOUT_FILENO));
+    v->answer = answer;
+    gp->callback = NULL;
+    gp->part_callback = view_part;
+    gp->user_data = v;
 }
 
 const char *gen_stop_name(int reason) {
@@ -253,10 +277,10 @@ static double rate(int n, double s) {
 void gen_print_timings(const lfm2moe_generate_result *r) {
     fprintf(stderr,
             "lfm2moe: prompt %d tokens (%d reused) in %.3f s (%.2f tok/s), generated %d tokens "
-            "in %.3f s (%.2f tok/s), stop: %s\n",
+            "in %.3f s (%.2f tok/s), %d of them reasoning, stop: %s\n",
             r->n_prompt_tokens, r->n_prompt_reused, r->prompt_seconds, rate(r->n_prompt_tokens, r->prompt_seconds),
             r->n_generated, r->generate_seconds, rate(r->n_generated, r->generate_seconds),
-            gen_stop_name(r->stop_reason));
+            r->n_reasoning, gen_stop_name(r->stop_reason));
 }
 
 /* Tokens of text[0..len) (size query first); NULL on failure. */

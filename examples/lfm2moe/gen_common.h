@@ -6,19 +6,23 @@
 #include <stddef.h>
 
 #include "lfm2moe.h"
+#include "think_view.h"
 
 #define GEN_MAX_STOPS 16
 
 typedef struct gen_opts {
     const char *model;      /* NULL: cli_default_model() */
     int threads, n_ctx, max_tokens, verbose, seed_set;
+    int reasoning_budget;   /* --reasoning-budget N; -1: no limit */
+    int show_thinking;      /* --show-thinking 1, --hide-thinking 0, else -1 */
     const char *system;     /* system message (chat template) */
     const char *stops[GEN_MAX_STOPS];
     size_t n_stops;
     lfm2moe_sampling_params sp;
 } gen_opts;
 
-/* Defaults: library sampling defaults, max_tokens 256 (chat: 512). */
+/* Defaults: library sampling defaults, max_tokens 256 (chat: 512), no
+ * reasoning budget, show_thinking -1 (the command's default). */
 void gen_opts_init(gen_opts *o, int max_tokens);
 
 /* Try the option at argv[*i] (advancing *i past its value): 1 consumed,
@@ -45,9 +49,16 @@ int gen_open(gen_opts *o, lfm2moe_model **model, lfm2moe_session **session);
 void gen_sigint_install(void);
 void gen_sigint_target(lfm2moe_session *session); /* NULL: not generating */
 
-/* Stream callback: write the piece to stdout and flush.  user_data may be a
- * json_buf (json.h) collecting the text too, or NULL. */
-int gen_print_piece(void *user_data, const char *piece, size_t len, int32_t token);
+/* Where an answer goes: stdout through a think_view (reasoning shown dimmed
+ * on a terminal, or hidden), and the answer part (no reasoning) collected
+ * for the tool-call parser.  gen_view_attach sets gp's callbacks. */
+typedef struct gen_view {
+    think_view view;
+    struct json_buf *answer; /* may be NULL */
+} gen_view;
+
+void gen_view_attach(gen_view *v, lfm2moe_generate_params *gp, int show_thinking,
+                     struct json_buf *answer);
 
 /* Name of a stop reason ("eos", "max-tokens", ...). */
 const char *gen_stop_name(int reason);

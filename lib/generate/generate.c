@@ -12,7 +12,13 @@
  *
  * Stop strings: streamed text is kept in `pend` while its end could be the
  * start of a stop string; a match cuts the text there (the stop string and
- * anything after it are dropped). */
+ * anything after it are dropped).
+ *
+ * Reasoning: with <think> and </think> in the vocabulary, `part` follows
+ * them; a tag token flushes everything held (so every piece has one part),
+ * its own text goes to `callback` only, and the reasoning budget forces
+ * </think> instead of sampling. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,12 +30,39 @@
 #include "generate/sampler.h"
 #include "text/tokenizer.h"
 
+/* The layout of the struct before reasoning_budget and part_callback took
+ * its reserved space: the size and every old field's offset must stay. */
+typedef struct generate_params_v1 {
+    uint32_t struct_size;
+    int32_t max_tokens;
+    lfm2moe_sampling_params sampling;
+    const char *const *stop_strings;
+    size_t n_stop_strings;
+    lfm2moe_stream_fn callback;
+    void *user_data;
+    uint32_t flags;
+    uint32_t reserved_u32;
+    uint64_t reserved[7];
+} generate_params_v1;
+_Static_assert(sizeof(lfm2moe_generate_params) == sizeof(generate_params_v1) &&
+                   offsetof(lfm2moe_generate_params, flags) ==
+                       offsetof(generate_params_v1, flags) &&
+                   offsetof(lfm2moe_generate_params, reasoning_budget) ==
+                       offsetof(generate_params_v1, reserved_u32) &&
+                   offsetof(lfm2moe_generate_params, part_callback) ==
+                       offsetof(generate_params_v1, reserved),
+               "lfm2moe_generate_params keeps its layout (ABI)");
+_Static_assert(sizeof(lfm2moe_generate_result) == 4 * 4 + 8 * 2 + 4 * 2 + 8 * 3 &&
+                   offsetof(lfm2moe_generate_result, n_reasoning) == 4 * 4 + 8 * 2 + 4,
+               "lfm2moe_generate_result keeps its layout (ABI)");
+
 LFM2MOE_API int lfm2moe_generate_params_init(lfm2moe_generate_params *p) {
     if (!p)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_generate_params_init: NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->max_tokens = 256;
+    p->reasoning_budget = -1;
     return lfm2moe_sampling_params_init(&p->sampling);
 }
 
@@ -44,16 +77,22 @@ typedef struct gen_text {
     size_t *stop_len;    /* [n_stops] */
     char *pend;          /* text not streamed yet */
     size_t n_pend, cap;
-    int cb_stopped;      /* the callback returned non-zero: call it no more */
+    int part;            /* lfm2moe_part of the text in pend */
+    int cb_stopped;      /* a callback returned non-zero: call them no more */
 } gen_text;
 
 /* Stream pend[0..n) and drop it from pend. */
 static void emit(gen_text *g, size_t n, int32_t token) {
     if (!n)
         return;
-    if (g->gp->callback && !g->cb_stopped &&
-        g->gp->callback(g->gp->user_data, g->pend, n, token) != 0)
-        g->cb_stopped = 1;
+    const lfm2moe_generate_params *gp = g->gp;
+    if (!g->cb_stopped) {
+        int stop = gp->callback && gp->callback(gp->user_data, g->pend, n, token) != 0;
+        if (gp->part_callback &&
+            gp->part_callback(gp->user_data, g->part, g->pend, n, token) != 0)
+            stop = 1;
+        g->cb_stopped = stop;
+    }
     memmove(g->pend, g->pend + n, g->n_pend - n);
     g->n_pend -= n;
 }
@@ -109,6 +148,21 @@ static int feed(gen_text *g, const char *s, size_t len, int32_t token, int final
         cut--;
     emit(g, cut, token);
     return 0;
+}
+
+/* The part the session's current turn is in: reasoning if, after its last
+ * <|im_start|> or end-of-generation token, a <think> is open. */
+static int current_part(const lfm2moe_session *s, const struct lfm_vocab *v, int32_t open,
+                        int32_t close) {
+    const int32_t im_start = lfm_vocab_find(v, "<|im_start|>", 12);
+    for (int32_t i = s->pos - 1; i >= 0; i--) {
+        const int32_t t = s->tokens[i];
+        if (t == open)
+            return LFM2MOE_PART_REASONING;
+        if (t == close || t == im_start || (v->attr[t] & LFM2MOE_TOKEN_ATTR_END_OF_GENERATION))
+            break;
+    }
+    return LFM2MOE_PART_ANSWER;
 }
 
 LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size_t n_prompt,
@@ -173,6 +227,10 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         g.stop_len[i] = strlen(params->stop_strings[i]);
 
     int32_t reason = LFM2MOE_STOP_NONE, n_gen = 0, n_eval = 0, last = -1, kept = 0;
+    int32_t n_reason = 0;
+    const int32_t think_open = lfm_vocab_find(v, "<think>", 7);
+    const int32_t think_close = lfm_vocab_find(v, "</think>", 8);
+    const int think = think_open >= 0 && think_close >= 0;
     const double t0 = now_seconds();
     double t1 = t0;
     if (n_prompt && reuse) {
@@ -200,6 +258,8 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         }
         t1 = now_seconds();
     }
+    if (think)
+        g.part = current_part(s, v, think_open, think_close);
 
     while (reason == LFM2MOE_STOP_NONE) {
         if (atomic_load(&s->cancel)) {
@@ -216,9 +276,13 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         }
         const float *logits = NULL;
         int32_t tok = -1;
-        if ((st = lfm2moe_session_logits(s, -1, &logits)) ||
-            (st = lfm2moe_sampler_sample(sm, logits, &tok)))
+        if (think && g.part == LFM2MOE_PART_REASONING && params->reasoning_budget >= 0 &&
+            n_reason >= params->reasoning_budget) {
+            tok = think_close; /* the budget is spent */
+        } else if ((st = lfm2moe_session_logits(s, -1, &logits)) ||
+                   (st = lfm2moe_sampler_sample(sm, logits, &tok))) {
             goto out;
+        }
         n_gen++;
         if (v->attr[tok] & LFM2MOE_TOKEN_ATTR_END_OF_GENERATION) {
             reason = LFM2MOE_STOP_EOS;
@@ -226,12 +290,29 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         }
         if ((st = lfm2moe_sampler_accept(sm, tok)))
             goto out;
+        const int tag = think && (tok == think_open || tok == think_close);
         const char *piece = NULL;
         size_t len = 0;
-        if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))
-            goto out;
+        int m = 0;
+        if (tag) {
+            /* release everything of the old part, then the tag's own text
+             * to `callback` alone */
+            if ((st = lfm2moe_detokenizer_flush(dt, &piece, &len)))
+                goto out;
+            m = feed(&g, piece, len, last, 1);
+            if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))
+                goto out;
+            if (m == 0 && len && params->callback && !g.cb_stopped &&
+                params->callback(params->user_data, piece, len, tok) != 0)
+                g.cb_stopped = 1;
+            g.part = tok == think_open ? LFM2MOE_PART_REASONING : LFM2MOE_PART_ANSWER;
+        } else {
+            if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))
+                goto out;
+            n_reason += g.part == LFM2MOE_PART_REASONING;
+            m = feed(&g, piece, len, tok, 0);
+        }
         last = tok; /* the last token whose text went in */
-        int m = feed(&g, piece, len, tok, 0);
         if (m < 0) {
             st = m;
             goto out;
@@ -269,6 +350,7 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         result->stop_reason = reason;
         result->n_prompt_tokens = n_eval;
         result->n_prompt_reused = kept;
+        result->n_reasoning = n_reason;
         result->n_generated = n_gen;
         result->prompt_seconds = t1 - t0;
         result->generate_seconds = now_seconds() - t1;

@@ -1,6 +1,9 @@
 /* Session snapshots: lfm2moe_session_save / _load and their file forms.
- * The format (version 1, little-endian) is documented in
- * docs/session-format.md; keep the two in step.  Loading checks the whole
+ * The format (versions 1 and 2, little-endian) is documented in
+ * docs/session-format.md; keep the two in step.  Version 2 is the layout
+ * of a sliding-window KV ring that has wrapped (the whole ring, slot
+ * order); everything else is written as version 1, which older libraries
+ * read too.  Loading checks the whole
  * input (lengths, checksum, model fingerprint, every token and float)
  * before it changes anything, so a failed load leaves the session as it
  * was. */
@@ -17,7 +20,8 @@
 typedef struct lfm2moe_session session;
 
 #define SNAP_MAGIC "LFM2SESS"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 1u      /* KV: positions 0..N-1, a prefix of each cache */
+#define SNAP_VERSION_RING 2u /* KV: the whole ring of R slots (N > R) */
 #define SNAP_HEADER 96u
 #define SNAP_TRAILER 8u /* the checksum */
 #define SNAP_ARCH 16u
@@ -105,6 +109,7 @@ typedef struct snap_header {
     uint32_t n_vocab, n_embd, n_block, n_attn, n_conv, n_head_kv, head_dim, l_cache;
     uint32_t kv_type;
     int32_t n_tokens, ckpt_interval, n_ckpt;
+    int32_t ring; /* version 2: the ring's slots, whose bytes are stored; 0: version 1 */
 } snap_header;
 
 static void header_of(const session *s, snap_header *h) {
@@ -123,16 +128,23 @@ static void header_of(const session *s, snap_header *h) {
     h->kv_type = (uint32_t)s->kv_type;
 }
 
-/* Bytes of a snapshot holding n tokens and n_ckpt checkpoints, for a
- * session of this model (0 on overflow: no buffer is that large). */
-static uint64_t snap_size(const session *s, uint64_t n, uint64_t n_ckpt) {
+/* Positions whose KV bytes a snapshot of n tokens stores: n (a prefix of
+ * each cache), or a wrapped ring's slots (ring > 0). */
+static int32_t kv_stored(int32_t n, int32_t ring) {
+    return ring ? ring : n;
+}
+
+/* Bytes of a snapshot holding n tokens, n_ckpt checkpoints and the KV of
+ * kv_pos positions (kv_stored), for a session of this model (0 on
+ * overflow: no buffer is that large). */
+static uint64_t snap_size(const session *s, uint64_t n, uint64_t n_ckpt, int32_t kv_pos) {
     const lfm2moe_model *m = s->model;
     const uint64_t conv = (uint64_t)s->conv_floats * sizeof(float);
     if (n > (uint64_t)INT32_MAX)
         return 0;
-    /* per kv head: the K and V bytes of n positions (keys in whole blocks) */
-    const uint64_t head = lfm_kv_prefix(s->kv_type, LFM_KV_K, (int32_t)n, m->hp.head_dim) +
-                          lfm_kv_prefix(s->kv_type, LFM_KV_V, (int32_t)n, m->hp.head_dim);
+    /* per kv head: the K and V bytes of kv_pos positions (keys in whole blocks) */
+    const uint64_t head = lfm_kv_prefix(s->kv_type, LFM_KV_K, kv_pos, m->hp.head_dim) +
+                          lfm_kv_prefix(s->kv_type, LFM_KV_V, kv_pos, m->hp.head_dim);
     uint64_t total = SNAP_HEADER + SNAP_TRAILER + conv, part;
     if (__builtin_mul_overflow(n, 4, &part) || __builtin_add_overflow(total, part, &total) ||
         __builtin_mul_overflow((uint64_t)m->n_attn_blocks * (uint64_t)m->hp.n_head_kv, head,
@@ -172,14 +184,11 @@ static void put_u32(writer *w, uint32_t v) {
 LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, size_t *len) {
     if (!s || !len || (cap && !buf))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_save: NULL argument");
-    if (s->kv_ring && s->pos > s->kv_ring)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "lfm2moe_session_save: %d tokens held in a sliding-window KV ring of %d "
-                        "slots (snapshots hold positions 0..pos-1; use n_batch >= n_ctx - window "
-                        "for a full cache)",
-                        s->pos, s->kv_ring);
+    /* a wrapped ring no longer holds a prefix of positions: store it whole */
+    const int32_t ring = s->kv_ring && s->pos > s->kv_ring ? s->kv_ring : 0;
+    const int32_t kv_pos = kv_stored(s->pos, ring);
     const int32_t n_ckpt = ckpts_to_save(s);
-    const uint64_t size = snap_size(s, (uint64_t)s->pos, (uint64_t)n_ckpt);
+    const uint64_t size = snap_size(s, (uint64_t)s->pos, (uint64_t)n_ckpt, kv_pos);
     if (!size || size > SIZE_MAX)
         return lfm_fail(LFM2MOE_ERR_LIMIT, "lfm2moe_session_save: snapshot too large");
     *len = (size_t)size;
@@ -193,7 +202,7 @@ LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, si
     header_of(s, &h);
     writer w = {buf};
     put(&w, SNAP_MAGIC, 8);
-    put_u32(&w, SNAP_VERSION);
+    put_u32(&w, ring ? SNAP_VERSION_RING : SNAP_VERSION);
     put_u32(&w, SNAP_HEADER);
     put(&w, &h.model_hash, 8);
     put(&w, h.arch, SNAP_ARCH);
@@ -202,8 +211,8 @@ LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, si
                                (uint32_t)s->pos, (uint32_t)s->ckpt_interval, (uint32_t)n_ckpt};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         put_u32(&w, fields[i]);
-    const uint64_t zero = 0;
-    put(&w, &zero, 8);
+    put_u32(&w, (uint32_t)ring);
+    put_u32(&w, 0);
     put(&w, s->tokens, (size_t)s->pos * sizeof(int32_t));
     put(&w, s->conv, s->conv_floats * sizeof(float));
     const int32_t top = s->pos / s->ckpt_interval < s->n_ckpt ? s->pos / s->ckpt_interval
@@ -217,7 +226,7 @@ LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, si
         for (int32_t g = 0; g < s->model->hp.n_head_kv; g++)
             for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++)
                 put(&w, lfm_kv_head_ptr(s, a, g, kind),
-                    lfm_kv_prefix(s->kv_type, kind, s->pos, s->model->hp.head_dim));
+                    lfm_kv_prefix(s->kv_type, kind, kv_pos, s->model->hp.head_dim));
     const uint64_t sum = lfm_snapshot_checksum(buf, (size_t)size - SNAP_TRAILER);
     put(&w, &sum, 8);
     return LFM2MOE_OK;
@@ -252,10 +261,10 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
         return bad("not a session snapshot (bad magic)");
     reader r = {d + 8};
     const uint32_t version = get_u32(&r), header = get_u32(&r);
-    if (version != SNAP_VERSION)
+    if (version != SNAP_VERSION && version != SNAP_VERSION_RING)
         return lfm_fail(LFM2MOE_ERR_BAD_FORMAT,
-                        "session snapshot: format version %u, this library reads %u", version,
-                        SNAP_VERSION);
+                        "session snapshot: format version %u, this library reads %u and %u",
+                        version, SNAP_VERSION, SNAP_VERSION_RING);
     if (header != SNAP_HEADER)
         return bad("unexpected header size");
     uint64_t stored;
@@ -272,6 +281,12 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
     h->n_tokens = (int32_t)get_u32(&r);
     h->ckpt_interval = (int32_t)get_u32(&r);
     h->n_ckpt = (int32_t)get_u32(&r);
+    const uint32_t ring = get_u32(&r), zero = get_u32(&r);
+    if (zero || (version == SNAP_VERSION) != (ring == 0))
+        return bad("bad ring field for its format version");
+    if (ring > (uint32_t)INT32_MAX || ring % LFM_ATTN_KBLK)
+        return bad("ring size not a whole number of key blocks");
+    h->ring = (int32_t)ring;
 
     snap_header mine;
     header_of(s, &mine);
@@ -294,11 +309,14 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
     if (h->n_tokens < 0 || h->ckpt_interval < 1 || h->n_ckpt < 0 ||
         h->n_ckpt > h->n_tokens / h->ckpt_interval)
         return bad("bad token or checkpoint count");
+    if (h->ring && h->n_tokens <= h->ring)
+        return bad("a ring snapshot of a ring that has not wrapped");
     if (h->n_tokens > s->n_ctx)
         return lfm_fail(LFM2MOE_ERR_CONTEXT_FULL,
                         "session snapshot holds %d tokens, the session's context is %d",
                         h->n_tokens, s->n_ctx);
-    if (snap_size(s, (uint64_t)h->n_tokens, (uint64_t)h->n_ckpt) != len)
+    const int32_t kv_pos = kv_stored(h->n_tokens, h->ring);
+    if (snap_size(s, (uint64_t)h->n_tokens, (uint64_t)h->n_ckpt, kv_pos) != len)
         return bad("size does not match its token and checkpoint counts");
 
     r.p = d + SNAP_HEADER;
@@ -324,8 +342,8 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
     }
     /* the KV bytes, each head's K then V, copied aligned for the checks */
     const int32_t heads = s->model->n_attn_blocks * s->model->hp.n_head_kv, D = s->model->hp.head_dim;
-    const size_t kb = lfm_kv_prefix(s->kv_type, LFM_KV_K, h->n_tokens, D);
-    const size_t vb = lfm_kv_prefix(s->kv_type, LFM_KV_V, h->n_tokens, D);
+    const size_t kb = lfm_kv_prefix(s->kv_type, LFM_KV_K, kv_pos, D);
+    const size_t vb = lfm_kv_prefix(s->kv_type, LFM_KV_V, kv_pos, D);
     void *tmp = heads && (kb || vb) ? malloc(kb > vb ? kb : vb) : NULL;
     if (heads && (kb || vb) && !tmp)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "session snapshot: out of memory");
@@ -335,7 +353,7 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
             const size_t bytes = kind == LFM_KV_K ? kb : vb;
             if (bytes) {
                 memcpy(tmp, r.p, bytes);
-                ok = lfm_kv_prefix_finite(s->kv_type, kind, tmp, h->n_tokens, D);
+                ok = lfm_kv_prefix_finite(s->kv_type, kind, tmp, kv_pos, D);
             }
             r.p += bytes;
         }
@@ -352,7 +370,15 @@ LFM2MOE_API int lfm2moe_session_load(session *s, const void *data, size_t len) {
     int st = validate(s, data, data ? len : 0, &h);
     if (st)
         return st;
-    if (s->kv_ring && (int32_t)h.n_tokens > s->kv_ring)
+    /* a wrapped ring goes back into a ring of the same size (slot = position
+     * % ring); positions 0..N-1 into a full cache or a ring they fit */
+    if (h.ring && h.ring != s->kv_ring)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "lfm2moe_session_load: a snapshot of a sliding-window KV ring of %d slots "
+                        "holding %d tokens; this session's ring has %d (give it the n_ctx and "
+                        "n_batch of the saving session)",
+                        (int)h.ring, (int)h.n_tokens, s->kv_ring);
+    if (!h.ring && s->kv_ring && (int32_t)h.n_tokens > s->kv_ring)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_session_load: %d tokens do not fit the sliding-window KV ring "
                         "of %d slots",
@@ -377,7 +403,8 @@ LFM2MOE_API int lfm2moe_session_load(session *s, const void *data, size_t len) {
     for (int32_t a = 0; a < s->model->n_attn_blocks; a++)
         for (int32_t g = 0; g < s->model->hp.n_head_kv; g++)
             for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++) {
-                const size_t bytes = lfm_kv_prefix(s->kv_type, kind, n, s->model->hp.head_dim);
+                const size_t bytes = lfm_kv_prefix(s->kv_type, kind, kv_stored(n, h.ring),
+                                                   s->model->hp.head_dim);
                 memcpy(lfm_kv_head_ptr(s, a, g, kind), r.p, bytes);
                 r.p += bytes;
             }
@@ -433,7 +460,7 @@ LFM2MOE_API int lfm2moe_session_load_file(session *s, const char *path) {
     if (fseek(f, 0, SEEK_END) == 0)
         size = ftell(f);
     /* the largest snapshot this session could hold bounds what is read */
-    const uint64_t most = snap_size(s, (uint64_t)s->n_ctx, (uint64_t)s->n_ctx);
+    const uint64_t most = snap_size(s, (uint64_t)s->n_ctx, (uint64_t)s->n_ctx, s->n_ctx);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
         st = lfm_fail(LFM2MOE_ERR_IO, "cannot read the session snapshot '%s'", path);
     } else if (most && (uint64_t)size > most) {

@@ -21,8 +21,9 @@ small command line (generate, chat).
 
 from . import _native
 from .aio import AsyncGeneration
-from .core import (Grammar, Model, ModelInfo, Session, VocabInfo,
-                   parse_tool_calls)
+from .model import Model, ModelInfo, VocabInfo
+from .session import Session
+from .structured import Grammar, parse_tool_calls
 from .generation import Generation, GenerationResult
 from .errors import (BadFormatError, BadModelError, BufferTooSmallError, CancelledError,
                      ClosedError, ContextFullError, Error, InternalError, InvalidArgumentError,

@@ -25,15 +25,19 @@ def _model_path(arg: Optional[str]) -> str:
 
 
 def _sampling(args: argparse.Namespace) -> Dict[str, object]:
-    return {"max_tokens": args.n, "temperature": args.temp, "seed": args.seed}
+    return {"max_tokens": args.n, "temperature": args.temp, "seed": args.seed,
+            "reasoning_budget": args.reasoning_budget}
 
 
 def _stream(session: Session, prompt, args: argparse.Namespace) -> str:
     gen = session.generate(prompt, **_sampling(args))
     parts: List[str] = []
-    for piece in gen:
-        parts.append(piece)
-        print(piece, end="", flush=True)
+    for part, piece in gen.parts():  # reasoning models: the thinking apart
+        if part == "answer":
+            parts.append(piece)
+            print(piece, end="", flush=True)
+        elif args.show_thinking:
+            print(piece, end="", flush=True, file=sys.stderr)
     print()
     r = gen.result
     if r is not None and r.generate_seconds > 0:
@@ -91,6 +95,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         p.add_argument("--seed", type=int, default=None)
         p.add_argument("-t", "--threads", type=int, default=0, help="0: the library's choice")
         p.add_argument("--ctx", type=int, default=4096)
+        p.add_argument("--reasoning-budget", type=int, default=None,
+                       help="reasoning models: at most N thinking tokens, then </think>")
+        p.add_argument("--show-thinking", action="store_true",
+                       help="print the reasoning (to stderr)")
         if name == "generate":
             p.add_argument("-p", "--prompt", required=True)
             p.add_argument("--chat", action="store_true", help="wrap -p in the chat template")

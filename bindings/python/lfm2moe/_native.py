@@ -62,6 +62,9 @@ STOP_REASONS = {0: "none", 1: "eos", 2: "stop_string", 3: "max_tokens", 4: "call
 model_p = c_void_p
 session_p = c_void_p
 GENERATE_REUSE_PREFIX = 1
+PART_ANSWER = 0  # lfm2moe_part
+PART_REASONING = 1
+PARTS = {PART_ANSWER: "answer", PART_REASONING: "reasoning"}
 sampler_p = c_void_p
 detok_p = c_void_p
 tool_calls_p = c_void_p
@@ -123,18 +126,30 @@ class SamplingParams(Structure):
 STREAM_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_int32)
 
 
+# typedef int (*lfm2moe_part_stream_fn)(void *user_data, int part, const char *piece,
+#                                       size_t len, int32_t token);
+PART_STREAM_FN = CFUNCTYPE(c_int, c_void_p, c_int, c_void_p, c_size_t, c_int32)
+
+
+class _PartCallbackSlot(Union):
+    # union { lfm2moe_part_stream_fn part_callback; uint64_t part_callback_slot_; }
+    _fields_ = [("part_callback", PART_STREAM_FN), ("part_callback_slot_", c_uint64)]
+
+
 class GenerateParams(Structure):
+    _anonymous_ = ("_part_callback",)
     _fields_ = [("struct_size", c_uint32), ("max_tokens", c_int32), ("sampling", SamplingParams),
                 ("stop_strings", POINTER(c_char_p)), ("n_stop_strings", c_size_t),
                 ("callback", STREAM_FN), ("user_data", c_void_p), ("flags", c_uint32),
-                ("reserved_u32", c_uint32), ("reserved", c_uint64 * 7)]
+                ("reasoning_budget", c_int32), ("_part_callback", _PartCallbackSlot),
+                ("reserved", c_uint64 * 6)]
 
 
 class GenerateResult(Structure):
     _fields_ = [("struct_size", c_uint32), ("stop_reason", c_int32),
                 ("n_prompt_tokens", c_int32), ("n_generated", c_int32),
                 ("prompt_seconds", c_double), ("generate_seconds", c_double),
-                ("n_prompt_reused", c_int32), ("reserved_u32", c_uint32),
+                ("n_prompt_reused", c_int32), ("n_reasoning", c_int32),
                 ("reserved", c_uint64 * 3)]
 
 

@@ -11,7 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import Generation, GenerationResult
+    from .generation import Generation, GenerationResult
 
 _END = object()
 

@@ -8,14 +8,14 @@ import queue
 import threading
 from ctypes import byref, c_char_p, c_float, c_int32
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _native as N
 from ._util import to_bytes as _to_bytes, token_array as _token_array
 from .errors import check, error_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import Session
+    from .session import Session
 
 _SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
                   "frequency_penalty", "presence_penalty", "penalty_last_n", "seed")
@@ -31,6 +31,7 @@ class GenerationResult:
     prompt_seconds: float
     generate_seconds: float
     n_prompt_reused: int = 0  # prompt tokens kept from the session (reuse_prefix)
+    n_reasoning: int = 0  # of n_generated: reasoning tokens (between <think> and </think>)
 
 
 class _GenState:
@@ -45,6 +46,10 @@ class _GenState:
 
 
 _DONE = object()
+
+
+class _Part(tuple):
+    """(part name, bytes) from the part callback, queued beside the pieces."""
 
 
 def _run_generate(state, session, prompt, n_prompt, params):
@@ -68,24 +73,32 @@ def _run_generate(state, session, prompt, n_prompt, params):
         state.queue.put(GenerationResult(N.STOP_REASONS.get(result.stop_reason, "unknown"),
                                          result.n_prompt_tokens, result.n_generated,
                                          result.prompt_seconds, result.generate_seconds,
-                                         result.n_prompt_reused))
+                                         result.n_prompt_reused, result.n_reasoning))
     state.queue.put(_DONE)
 
 
 class Generation:
     """Streaming iterator of generated text pieces (str, whole UTF-8
     characters).  After the iteration ends `.result` holds the
-    GenerationResult.  close() (or dropping the iterator) stops the run."""
+    GenerationResult.  close() (or dropping the iterator) stops the run.
+
+    Reasoning models (a vocabulary with <think> and </think>): the pieces
+    are the whole text, tags included; parts() streams ("reasoning" |
+    "answer", text) pairs instead, without the tags, and .reasoning /
+    .answer give each part's text."""
 
     def __init__(self, session: "Session", ids: Sequence[int], max_tokens: int,
                  stop: Sequence[Union[str, bytes]], logit_bias: Optional[Dict[int, float]],
-                 sampling: Dict[str, Any], flags: int = 0, grammar=None):
+                 sampling: Dict[str, Any], flags: int = 0, grammar=None,
+                 reasoning_budget: Optional[int] = None):
         unknown = set(sampling) - set(_SAMPLING_KEYS)
         if unknown:
             raise TypeError("unknown sampling arguments: %s" % ", ".join(sorted(unknown)))
         N.require(N.lfm2moe_generate, "lfm2moe_generate")
         self.result: Optional[GenerationResult] = None
         self._pieces: List[str] = []
+        self._parts: List[Tuple[str, str]] = []
+        self._parts_taken = 0  # of _parts, handed out by parts()
         self._tool_calls: Optional[List[Dict[str, object]]] = None
         self._state = state = _GenState()
         self._tokens = state.tokens
@@ -94,12 +107,16 @@ class Generation:
             byref(params)), "lfm2moe_generate_params_init")
         params.max_tokens = max_tokens
         params.flags = flags
+        if reasoning_budget is not None:
+            if reasoning_budget < 0:
+                raise ValueError("reasoning_budget must be >= 0 (None: no limit)")
+            params.reasoning_budget = reasoning_budget
         for k, v in sampling.items():
             if v is not None:
                 setattr(params.sampling, k, v)
         # Everything the C side points to must live as long as the run.
         keep = []
-        if grammar is not None:  # a core.Grammar
+        if grammar is not None:  # a structured.Grammar
             if grammar._model is not session._model:
                 raise ValueError("the grammar was made for another model")
             params.sampling.grammar = grammar._h
@@ -129,10 +146,22 @@ class Generation:
             except BaseException:
                 return 1
 
+        def on_part(_user, part, piece, length, token):
+            try:
+                if state.stop:
+                    return 1
+                state.queue.put(_Part((N.PARTS.get(part, "answer"),
+                                       ctypes.string_at(piece, length) if length else b"")))
+                return 0
+            except BaseException:
+                return 1
+
         cb = N.STREAM_FN(on_piece)
         params.callback = cb
+        part_cb = N.PART_STREAM_FN(on_part)
+        params.part_callback = part_cb
         prompt, n = _token_array(ids)
-        keep += [cb, params, prompt]
+        keep += [cb, part_cb, params, prompt]
         state.keep = keep  # the CFUNCTYPE object must not be collected mid-run
 
         state.thread = threading.Thread(
@@ -152,6 +181,13 @@ class Generation:
         return self
 
     def __next__(self) -> str:
+        while True:
+            item = self._next_item()
+            if isinstance(item, str):
+                return item
+
+    def _next_item(self) -> Union[str, Tuple[str, str]]:
+        """The next piece (str) or part (tuple), each also recorded."""
         state = self._state
         if state is None:
             raise StopIteration
@@ -162,6 +198,10 @@ class Generation:
                 self._state = None
                 self._session = None
                 raise StopIteration
+            if isinstance(item, _Part):
+                part = (item[0], item[1].decode("utf-8", "replace"))
+                self._parts.append(part)
+                return part
             if isinstance(item, bytes):
                 text = item.decode("utf-8", "replace")
                 self._pieces.append(text)
@@ -188,13 +228,41 @@ class Generation:
             pass
         return "".join(self._pieces)
 
+    def parts(self) -> Iterator[Tuple[str, str]]:
+        """Stream ("reasoning" | "answer", text) pairs (the <think> tags left
+        out); the pieces met meanwhile still count for text()."""
+        while True:
+            while self._parts_taken < len(self._parts):
+                self._parts_taken += 1
+                yield self._parts[self._parts_taken - 1]
+            try:
+                self._next_item()
+            except StopIteration:
+                if self._parts_taken == len(self._parts):
+                    return
+
+    def _part_text(self, name: str) -> str:
+        self.text()
+        return "".join(t for p, t in self._parts if p == name)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text (runs the generation to its end first)."""
+        return self._part_text("reasoning")
+
+    @property
+    def answer(self) -> str:
+        """The answer: the text without the reasoning and its tags (runs the
+        generation to its end first)."""
+        return self._part_text("answer")
+
     @property
     def tool_calls(self) -> List[Dict[str, object]]:
-        """The tool calls in the text, [{"name": ..., "arguments": {...}}]
+        """The tool calls in the answer, [{"name": ..., "arguments": {...}}]
         (runs the generation to its end first)."""
         if self._tool_calls is None:
-            from .core import parse_tool_calls
-            self._tool_calls = parse_tool_calls(self.text())
+            from .structured import parse_tool_calls
+            self._tool_calls = parse_tool_calls(self.answer)
         return self._tool_calls
 
     def close(self) -> None:

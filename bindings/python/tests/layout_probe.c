@@ -103,7 +103,8 @@ int main(void) {
     F(lfm2moe_generate_params, callback);
     F(lfm2moe_generate_params, user_data);
     F(lfm2moe_generate_params, flags);
-    F(lfm2moe_generate_params, reserved_u32);
+    F(lfm2moe_generate_params, reasoning_budget);
+    F(lfm2moe_generate_params, part_callback);
     F(lfm2moe_generate_params, reserved);
     printf("}}");
     printf(", \"lfm2moe_generate_result\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_generate_result));
@@ -115,7 +116,7 @@ int main(void) {
     F(lfm2moe_generate_result, prompt_seconds);
     F(lfm2moe_generate_result, generate_seconds);
     F(lfm2moe_generate_result, n_prompt_reused);
-    F(lfm2moe_generate_result, reserved_u32);
+    F(lfm2moe_generate_result, n_reasoning);
     F(lfm2moe_generate_result, reserved);
     printf("}}");
     printf("}\n");

@@ -445,8 +445,16 @@ int sc_visit(sc *c, const json_value *s, char *name, int depth) {
         sc_put(c, "\n");
         return c->status;
     }
+    /* oneOf is compiled as anyOf (documented in lfm2moe.h: a grammar cannot
+     * say "exactly one"); two combinators in one schema would need their
+     * intersection, so they are refused rather than one silently dropped */
     const json_value *alts = json_get(s, "anyOf");
+    if (alts && json_get(s, "oneOf"))
+        return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' together with '%s'", "anyOf", "oneOf");
     if (!alts) alts = json_get(s, "oneOf");
+    if (alts && json_get(s, "allOf"))
+        return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' together with '%s'", "allOf",
+                       json_get(s, "anyOf") ? "anyOf" : "oneOf");
     if (!alts && (v = json_get(s, "allOf"))) {
         if (v->type != JSON_ARRAY || v->n != 1)
             return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "%s of more than one schema", "allOf");

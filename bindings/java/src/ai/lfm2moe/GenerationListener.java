@@ -1,6 +1,10 @@
 package ai.lfm2moe;
 
-/** Receives generated text as it is produced. */
+/**
+ * Receives generated text as it is produced: {@link #onPiece} the whole text,
+ * {@link #onPart} the same pieces split into reasoning and answer (reasoning
+ * models; the &lt;think&gt; tags left out).
+ */
 @FunctionalInterface
 public interface GenerationListener {
     /**
@@ -10,4 +14,12 @@ public interface GenerationListener {
      * here also stops it and is rethrown by the generate call.
      */
     boolean onPiece(String piece);
+
+    /**
+     * The piece again with its part, after {@link #onPiece} (without the
+     * &lt;think&gt; / &lt;/think&gt; tags).  Return false to stop.
+     */
+    default boolean onPart(Part part, String piece) {
+        return true;
+    }
 }

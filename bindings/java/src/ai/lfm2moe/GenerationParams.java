@@ -39,10 +39,26 @@ public final class GenerationParams {
     public final List<String> stop = new ArrayList<>();
     /** Added to the logit of each token before sampling. */
     public final Map<Integer, Float> logitBias = new LinkedHashMap<>();
+    /**
+     * Structured output, at most one of: a {@link Grammar} (not closed by the
+     * generation), a JSON Schema text, or the tool list (JSON texts, as given
+     * to the chat template) with {@link #toolChoice}.  The result's
+     * {@link GenerationResult#toolCalls()} parses the calls.
+     */
+    public Grammar grammar;
+    public String jsonSchema;
+    public List<String> tools;
+    public ToolChoice toolChoice = ToolChoice.AUTO;
+    /**
+     * Reasoning models (&lt;think&gt;...&lt;/think&gt;): after this many
+     * thinking tokens &lt;/think&gt; is forced and the answer follows; -1: no
+     * limit.
+     */
+    public int reasoningBudget;
 
     public GenerationParams() {
         float[] f = new float[6];
-        int[] i = new int[4];
+        int[] i = new int[5];
         long[] s = new long[1];
         Native.generateDefaults(f, i, s);
         temperature = f[0];
@@ -54,6 +70,7 @@ public final class GenerationParams {
         maxTokens = i[0];
         topK = i[1];
         penaltyLastN = i[2];
+        reasoningBudget = i[4];
         seed = s[0];
     }
 
@@ -76,6 +93,14 @@ public final class GenerationParams {
     public GenerationParams reusePrefix(boolean v) { reusePrefix = v; return this; }
     public GenerationParams stop(String s) { stop.add(s); return this; }
     public GenerationParams logitBias(int token, float bias) { logitBias.put(token, bias); return this; }
+    public GenerationParams grammar(Grammar g) { grammar = g; return this; }
+    public GenerationParams jsonSchema(String schema) { jsonSchema = schema; return this; }
+    public GenerationParams tools(List<String> t, ToolChoice choice) {
+        tools = t;
+        toolChoice = choice;
+        return this;
+    }
+    public GenerationParams reasoningBudget(int n) { reasoningBudget = n; return this; }
 
     float[] floats() {
         return new float[] {temperature, topP, minP, repeatPenalty, frequencyPenalty,
@@ -83,10 +108,33 @@ public final class GenerationParams {
     }
 
     int[] ints() {
-        return new int[] {maxTokens, topK, penaltyLastN, reusePrefix ? GENERATE_REUSE_PREFIX : 0};
+        return new int[] {maxTokens, topK, penaltyLastN, reusePrefix ? GENERATE_REUSE_PREFIX : 0,
+                          reasoningBudget};
     }
 
     private static final int GENERATE_REUSE_PREFIX = 1;
+
+    /** The grammar of the structured-output fields (null: none); owned says the caller closes it. */
+    Grammar makeGrammar(Model model, boolean[] owned) {
+        int n = (grammar != null ? 1 : 0) + (jsonSchema != null ? 1 : 0) + (tools != null ? 1 : 0);
+        if (n > 1) {
+            throw new IllegalArgumentException("give at most one of grammar, jsonSchema, tools");
+        }
+        if (reasoningBudget < -1) {
+            throw new IllegalArgumentException("reasoningBudget must be >= 0 (-1: no limit)");
+        }
+        owned[0] = grammar == null;
+        if (grammar != null) {
+            if (grammar.model() != model) {
+                throw new IllegalArgumentException("the grammar was made for another model");
+            }
+            return grammar;
+        }
+        if (jsonSchema != null) {
+            return Grammar.fromJsonSchema(model, jsonSchema);
+        }
+        return tools == null ? null : Grammar.fromTools(model, tools, toolChoice);
+    }
 
     byte[][] stopBytes() {
         byte[][] b = new byte[stop.size()][];

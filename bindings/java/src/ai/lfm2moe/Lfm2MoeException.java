@@ -34,7 +34,7 @@ public class Lfm2MoeException extends RuntimeException {
         this.detail = detail == null ? "" : detail;
     }
 
-    /* Called from lfm2moe_jni.c with UTF-8 text. */
+    /* Called from jni_common.c with UTF-8 text. */
     Lfm2MoeException(int status, byte[] statusName, byte[] detail) {
         this(status, new String(statusName, StandardCharsets.UTF_8),
                 new String(detail, StandardCharsets.UTF_8));

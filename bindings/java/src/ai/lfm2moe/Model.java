@@ -23,6 +23,7 @@ public final class Model implements AutoCloseable {
 
     private volatile long handle;
     private final Set<Session> sessions = new LinkedHashSet<>();
+    private final Set<Grammar> grammars = new LinkedHashSet<>();
     private ModelInfo info;
     private int[] vocab;
 
@@ -61,6 +62,15 @@ public final class Model implements AutoCloseable {
         sessions.remove(s);
     }
 
+    synchronized void register(Grammar g) {
+        handle();
+        grammars.add(g);
+    }
+
+    synchronized void unregister(Grammar g) {
+        grammars.remove(g);
+    }
+
     @Override
     public void close() {
         List<Session> open;
@@ -72,6 +82,13 @@ public final class Model implements AutoCloseable {
         }
         for (Session s : open) {
             s.close();
+        }
+        List<Grammar> gs;
+        synchronized (this) {
+            gs = new ArrayList<>(grammars);
+        }
+        for (Grammar g : gs) {
+            g.close();
         }
         synchronized (this) {
             long h = handle;

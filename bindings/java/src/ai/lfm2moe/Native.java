@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The native methods (lfm2moe_jni.c).  Text is passed as UTF-8 byte arrays;
+ * The native methods (jni_*.c).  Text is passed as UTF-8 byte arrays;
  * handles are the C pointers as longs (0 = closed).  The JNI library is
  * found by {@link NativeLoader}: from the jar itself by default, with no
  * {@code -Djava.library.path}.
@@ -59,8 +59,7 @@ final class Native {
                                    int nBatch, long maxMemory, int kvType, int checkpointInterval);
     static native byte[] sessionSave(long session);
     static native void sessionLoad(long session, byte[] data);
-    static native void sessionSaveFile(long session, byte[] path);
-    static native void sessionLoadFile(long session, byte[] path);
+    static native void sessionFile(long session, byte[] path, boolean save);
     static native void sessionReset(long session);
     static native void sessionCancel(long session);
     static native int sessionPosition(long session);
@@ -72,5 +71,11 @@ final class Native {
     static native void generateDefaults(float[] fparams, int[] iparams, long[] seed);
     static native double[] generate(long session, int[] prompt, int maxTokens, float[] fparams,
                                     int[] iparams, long seed, byte[][] stops, int[] biasTokens,
-                                    float[] biasValues, Object sink);
+                                    float[] biasValues, long grammar, Object sink);
+
+    static native long grammarCreate(long model, byte[] text, byte[] root, int kind);
+    static native long grammarFromTools(long model, byte[][] tools, int toolChoice);
+    static native byte[] grammarGbnf(long grammar);
+    static native void grammarFree(long grammar);
+    static native byte[][] toolCallsParse(byte[] text);
 }

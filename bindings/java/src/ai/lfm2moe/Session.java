@@ -182,10 +182,12 @@ public final class Session implements AutoCloseable {
                 .asFloatBuffer();
     }
 
-    /* Called from lfm2moe_jni.c with each piece of generated UTF-8 text. */
+    /* Called from jni_generate.c with each piece of generated UTF-8 text, and again by part. */
     static final class Sink {
         private final GenerationListener listener;
         final StringBuilder text = new StringBuilder();
+        final StringBuilder reasoning = new StringBuilder();
+        final StringBuilder answer = new StringBuilder();
         Throwable error;
 
         Sink(GenerationListener listener) {
@@ -205,12 +207,30 @@ public final class Session implements AutoCloseable {
                 return false;
             }
         }
+
+        /* The same text by part (lfm2moe_part), tags left out. */
+        boolean part(int code, byte[] utf8, int token) {
+            String s = new String(utf8, StandardCharsets.UTF_8);
+            Part p = Part.of(code);
+            (p == Part.REASONING ? reasoning : answer).append(s);
+            if (listener == null || error != null) {
+                return error == null;
+            }
+            try {
+                return listener.onPart(p, s);
+            } catch (Throwable t) {
+                error = t;
+                return false;
+            }
+        }
     }
 
     /**
      * Append {@code prompt} (may be empty: continue from the current logits)
      * and generate, streaming text to {@code listener} (may be null).  The
-     * generated tokens are appended to the session.
+     * generated tokens are appended to the session.  A grammar, JSON Schema
+     * or tool list in the params constrains the output; with a reasoning
+     * model the result splits reasoning and answer.
      */
     public synchronized GenerationResult generate(int[] prompt, GenerationParams params,
                                                   GenerationListener listener) {
@@ -227,14 +247,26 @@ public final class Session implements AutoCloseable {
         }
         Sink sink = new Sink(listener);
         double[] r;
+        boolean[] owned = new boolean[1];
+        Grammar grammar = params.makeGrammar(model, owned);
         running = true;
         generatingThread = Thread.currentThread();
         try {
-            r = Native.generate(h, prompt, params.maxTokens, params.floats(), params.ints(),
-                    params.seed, params.stopBytes(), biasTokens, biasValues, sink);
+            long g = grammar == null ? 0 : grammar.acquire();
+            try {
+                r = Native.generate(h, prompt, params.maxTokens, params.floats(), params.ints(),
+                        params.seed, params.stopBytes(), biasTokens, biasValues, g, sink);
+            } finally {
+                if (grammar != null) {
+                    grammar.release();
+                }
+            }
         } finally {
             generatingThread = null;
             running = false;
+            if (grammar != null && owned[0]) {
+                grammar.close();
+            }
         }
         if (sink.error instanceof RuntimeException) {
             throw (RuntimeException) sink.error;
@@ -245,7 +277,8 @@ public final class Session implements AutoCloseable {
         if (sink.error != null) {
             throw new RuntimeException(sink.error);
         }
-        return new GenerationResult(sink.text.toString(), r);
+        return new GenerationResult(sink.text.toString(), sink.reasoning.toString(),
+                sink.answer.toString(), r);
     }
 
     /**
@@ -314,7 +347,7 @@ public final class Session implements AutoCloseable {
 
     /** Write a snapshot to {@code path} (replaced only on success). */
     public synchronized void save(String path) {
-        Native.sessionSaveFile(idleHandle(), Native.bytes(path));
+        Native.sessionFile(idleHandle(), Native.bytes(path), true);
     }
 
     /**
@@ -329,7 +362,7 @@ public final class Session implements AutoCloseable {
 
     /** Load a snapshot file written by {@link #save(String)}. */
     public synchronized void load(String path) {
-        Native.sessionLoadFile(idleHandle(), Native.bytes(path));
+        Native.sessionFile(idleHandle(), Native.bytes(path), false);
     }
 
     /** A new session with the same state and parameters (only the used cache is copied). */

@@ -1,5 +1,9 @@
 package ai.lfm2moe.tests;
 
+import static ai.lfm2moe.tests.Checks.check;
+import static ai.lfm2moe.tests.Checks.expect;
+import static ai.lfm2moe.tests.Checks.status;
+
 import ai.lfm2moe.GenerationParams;
 import ai.lfm2moe.GenerationResult;
 import ai.lfm2moe.KvType;
@@ -29,38 +33,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class BindingTest {
     private static Path golden;
     private static String model;
-    private static int checks;
 
     private BindingTest() {}
-
-    private static void check(boolean ok, String what) {
-        checks++;
-        if (!ok) {
-            throw new AssertionError(what);
-        }
-    }
-
-    private interface Body {
-        void run() throws Exception;
-    }
-
-    /** The body must throw exactly {@code type}; returns the exception. */
-    private static <T extends Throwable> T expect(Class<T> type, Body body) throws Exception {
-        try {
-            body.run();
-        } catch (Throwable t) {
-            if (type.isInstance(t)) {
-                checks++;
-                return type.cast(t);
-            }
-            throw new AssertionError("expected " + type.getSimpleName() + ", got " + t, t);
-        }
-        throw new AssertionError("expected " + type.getSimpleName() + ", nothing thrown");
-    }
-
-    private static int status(Body body) throws Exception {
-        return expect(Lfm2MoeException.class, body).getStatus();
-    }
 
     /** tests/golden/*.gld: header, tokens, logits rows (README there). */
     static final class Gld {
@@ -453,6 +427,6 @@ public final class BindingTest {
             testChatReuse();
             testCloseWhileGenerating();
         }
-        System.out.println("java bindings: " + checks + " checks passed");
+        System.out.println("java bindings: " + Checks.count + " checks passed");
     }
 }
