@@ -178,12 +178,8 @@ typedef struct kq4 {
  * ..], plus 16 where qh[l] bit j is set (qh NULL for Q4_K). */
 static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *scales,
                               const uint8_t *qs, const uint8_t *qh) {
-    /* the 8 six-bit scales and mins, four bytes at a time (lfm_scale_min_k4) */
-    uint32_t u[3];
-    memcpy(u, scales, 12);
-    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
-    const uint32_t sc4[2] = {u[0] & m6, (u[2] & m4) | (((u[0] >> 6) & m2) << 4)};
-    const uint32_t mn4[2] = {u[1] & m6, ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4)};
+    uint32_t sc4[2], mn4[2];
+    lfm_scale_min_k4_x8(scales, sc4, mn4);
     uint8_t mn[8];
     memcpy(k->sc, sc4, 8);
     memcpy(mn, mn4, 8);
@@ -358,54 +354,8 @@ static inline float kq3_apply(const kq3 *k, const block_q8_K *y) {
     return k->d * y->d * (float)vaddvq_s32(acc);
 }
 
-#define KQ_DECODE_Q4_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, NULL)
-#define KQ_DECODE_Q5_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, (x)->qh)
-#define KQ_DECODE_Q6_K(k, x) kq6_decode(k, x)
-#define KQ_DECODE_Q2_K(k, x) kq2_decode(k, x)
-#define KQ_DECODE_Q3_K(k, x) kq3_decode(k, x)
-
-/* Dot: the scalar's sum of super-block terms in order.  Tile: the same per
- * output, each super-block decoded once for up to ARM_T activation rows. */
-#define KQ_KERNELS(sfx, btype, ktype, decode, apply)                                            \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
-        const btype *x = w;                                                                     \
-        const block_q8_K *y = a;                                                                \
-        float sum = 0.0f;                                                                       \
-        for (int64_t i = 0; i < n / QK_K; i++) {                                                \
-            ktype k;                                                                            \
-            decode(&k, &x[i]);                                                                  \
-            sum += apply(&k, &y[i]);                                                            \
-        }                                                                                       \
-        return sum;                                                                             \
-    }                                                                                           \
-    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
-                         size_t as, int64_t nt, float *out, int64_t os) {                       \
-        const int64_t nb = n / QK_K;                                                            \
-        for (int64_t t = 0; t < nt; t += ARM_T) {                                               \
-            const int tn = (int)(nt - t < ARM_T ? nt - t : ARM_T);                              \
-            const block_q8_K *y[ARM_T];                                                         \
-            for (int j = 0; j < tn; j++)                                                        \
-                y[j] = (const block_q8_K *)((const uint8_t *)a + (size_t)(t + j) * as);        \
-            for (int64_t r = 0; r < nr; r++) {                                                  \
-                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
-                float sum[ARM_T] = {0};                                                         \
-                for (int64_t i = 0; i < nb; i++) {                                              \
-                    ktype k;                                                                    \
-                    decode(&k, &x[i]);                                                          \
-                    for (int j = 0; j < tn; j++)                                                \
-                        sum[j] += apply(&k, &y[j][i]);                                          \
-                }                                                                               \
-                for (int j = 0; j < tn; j++)                                                    \
-                    out[(t + j) * os + r] = sum[j];                                             \
-            }                                                                                   \
-        }                                                                                       \
-    }
-
-KQ_KERNELS(q4_K, block_q4_K, kq4, KQ_DECODE_Q4_K, kq4_apply)
-KQ_KERNELS(q5_K, block_q5_K, kq4, KQ_DECODE_Q5_K, kq4_apply)
-KQ_KERNELS(q6_K, block_q6_K, kq6, KQ_DECODE_Q6_K, kq6_apply)
-KQ_KERNELS(q2_K, block_q2_K, kq2, KQ_DECODE_Q2_K, kq2_apply)
-KQ_KERNELS(q3_K, block_q3_K, kq3, KQ_DECODE_Q3_K, kq3_apply)
+#define KQ_ROWS_T ARM_T
+#include "kquant_rows_tmpl.h"
 
 static inline void arm_fill_int_dots(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_0] = dot_q4_0;

@@ -162,6 +162,20 @@ static inline void lfm_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_
     }
 }
 
+/* All 8 scales and mins of a Q4_K/Q5_K block at once, the bytes
+ * lfm_scale_min_k4 gives, four to a word: sc[0] holds sub-blocks 0-3,
+ * sc[1] 4-7 (little-endian byte order), mn likewise.  Shared by the SIMD
+ * decoders of every ISA. */
+static inline void lfm_scale_min_k4_x8(const uint8_t *scales, uint32_t sc[2], uint32_t mn[2]) {
+    uint32_t u[3];
+    memcpy(u, scales, 12);
+    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+    sc[0] = u[0] & m6;
+    sc[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
+    mn[0] = u[1] & m6;
+    mn[1] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
+}
+
 /* The 16 signed 6-bit scales (still offset by 32) of a Q3_K block: bytes 0-7
  * hold the low nibbles (sub-blocks 0-7 low, 8-15 high nibble), bytes 8-11
  * the top 2 bits (sub-block j at byte 8 + j%4, bits 2*(j/4)). */

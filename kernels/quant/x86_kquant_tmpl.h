@@ -44,17 +44,11 @@ static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *
                               const uint8_t *qs, const uint8_t *qh) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    /* the 8 six-bit scales and mins, unpacked four bytes at a time (each
-     * byte as lfm_scale_min_k4 has it) */
-    uint32_t u[3];
-    memcpy(u, scales, 12);
-    const uint32_t m6 = 0x3f3f3f3f, m4b = 0x0f0f0f0f, m2 = 0x03030303;
-    const uint32_t sc_lo = u[0] & m6, sc_hi = (u[2] & m4b) | (((u[0] >> 6) & m2) << 4);
-    const uint32_t mn_lo = u[1] & m6, mn_hi = ((u[2] >> 4) & m4b) | (((u[1] >> 6) & m2) << 4);
-    memcpy(k->sc, &sc_lo, 4);
-    memcpy(k->sc + 4, &sc_hi, 4);
-    k->mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn_hi, (int)mn_lo));
-    k->sc16 = _mm256_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo));
+    uint32_t sc[2], mn[2];
+    lfm_scale_min_k4_x8(scales, sc, mn);
+    memcpy(k->sc, sc, 8);
+    k->mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn[1], (int)mn[0]));
+    k->sc16 = _mm256_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc[1], (int)sc[0]));
     for (int j = 0; j < 4; j++, qs += 32) {
         const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
         __m256i lo = _mm256_and_si256(bits, m4);
@@ -252,52 +246,8 @@ static inline float kq3_apply(const kq3 *k, const block_q8_K *y) {
 
 /* ---- dots and tiles --------------------------------------------------------- */
 
-#define KQ_DECODE_Q4_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, NULL)
-#define KQ_DECODE_Q5_K(k, x) kq4_decode(k, (x)->d, (x)->dmin, (x)->scales, (x)->qs, (x)->qh)
-#define KQ_DECODE_Q6_K(k, x) kq6_decode(k, x)
-#define KQ_DECODE_Q2_K(k, x) kq2_decode(k, x)
-#define KQ_DECODE_Q3_K(k, x) kq3_decode(k, x)
-
-#define KQ_KERNELS(sfx, btype, ktype, decode, apply)                                            \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                           \
-        const btype *x = w;                                                                     \
-        const block_q8_K *y = a;                                                                \
-        float sum = 0.0f;                                                                       \
-        for (int64_t i = 0; i < n / QK_K; i++) {                                                \
-            ktype k;                                                                            \
-            decode(&k, &x[i]);                                                                  \
-            sum += apply(&k, &y[i]);                                                            \
-        }                                                                                       \
-        return sum;                                                                             \
-    }                                                                                           \
-    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
-                         size_t as, int64_t nt, float *out, int64_t os) {                       \
-        const int64_t nb = n / QK_K;                                                            \
-        for (int64_t t = 0; t < nt; t += KQ_T) {                                                \
-            const int tn = (int)(nt - t < KQ_T ? nt - t : KQ_T);                                \
-            const block_q8_K *y[KQ_T] = {NULL};                                                 \
-            for (int j = 0; j < tn; j++)                                                        \
-                y[j] = (const block_q8_K *)((const uint8_t *)a + (size_t)(t + j) * as);         \
-            for (int64_t r = 0; r < nr; r++) {                                                  \
-                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
-                float sum[KQ_T] = {0};                                                          \
-                for (int64_t i = 0; i < nb; i++) {                                              \
-                    ktype k;                                                                    \
-                    decode(&k, &x[i]);                                                          \
-                    for (int j = 0; j < tn; j++)                                                \
-                        sum[j] += apply(&k, &y[j][i]);                                          \
-                }                                                                               \
-                for (int j = 0; j < tn; j++)                                                    \
-                    out[(t + j) * os + r] = sum[j];                                             \
-            }                                                                                   \
-        }                                                                                       \
-    }
-
-KQ_KERNELS(q4_K, block_q4_K, kq4, KQ_DECODE_Q4_K, kq4_apply)
-KQ_KERNELS(q5_K, block_q5_K, kq4, KQ_DECODE_Q5_K, kq4_apply)
-KQ_KERNELS(q6_K, block_q6_K, kq6, KQ_DECODE_Q6_K, kq6_apply)
-KQ_KERNELS(q2_K, block_q2_K, kq2, KQ_DECODE_Q2_K, kq2_apply)
-KQ_KERNELS(q3_K, block_q3_K, kq3, KQ_DECODE_Q3_K, kq3_apply)
+#define KQ_ROWS_T KQ_T
+#include "kquant_rows_tmpl.h"
 
 static inline void kq_fill(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q4_K] = dot_q4_K;
