@@ -93,7 +93,7 @@ static int object_add(json_value *obj, const char *key, json_type type, int valu
     return 0;
 }
 
-static int copy_out(const char *fn, const json_buf *text, char *buf, size_t buf_size, size_t *len) {
+static int copy_out(const char *fn, const strbuf *text, char *buf, size_t buf_size, size_t *len) {
     size_t n = text->len;
     if (len) *len = n;
     if (n < buf_size) {
@@ -151,10 +151,10 @@ static int render(const char *fn, const lfm2moe_model *model, const char *tmpl, 
         extra[n_extra].value = lfm_vocab_text(v, v->eos, &extra[n_extra].len);
         n_extra++;
     }
-    json_buf text = {0};
+    strbuf text = {0};
     st = jj_render(tmpl, tmpl_len, extra, n_extra, req, NULL, &text);
     if (st == LFM2MOE_OK) st = copy_out(fn, &text, buf, buf_size, len);
-    json_buf_free(&text);
+    strbuf_free(&text);
 done:
     json_free(req);
     return st;
@@ -201,21 +201,21 @@ LFM2MOE_API int lfm2moe_chat_render(const lfm2moe_model *model, const char *cons
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tools is NULL", fn);
     for (size_t i = 0; i < n_tools; i++)
         if (!tools[i]) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tool %zu is NULL", fn, i);
-    json_buf req = {0};
-    json_buf_append(&req, "{\"messages\": [", 14);
+    strbuf req = {0};
+    strbuf_append(&req, "{\"messages\": [", 14);
     for (size_t i = 0; i < n_messages; i++) {
-        json_buf_append(&req, i ? ", {\"role\": " : "{\"role\": ", i ? 11 : 9);
+        strbuf_append(&req, i ? ", {\"role\": " : "{\"role\": ", i ? 11 : 9);
         json_dump_string(roles[i], strlen(roles[i]), &req);
-        json_buf_append(&req, ", \"content\": ", 13);
+        strbuf_append(&req, ", \"content\": ", 13);
         json_dump_string(contents[i], strlen(contents[i]), &req);
-        json_buf_append(&req, "}", 1);
+        strbuf_append(&req, "}", 1);
     }
-    json_buf_append(&req, "], \"tools\": [", 13);
+    strbuf_append(&req, "], \"tools\": [", 13);
     for (size_t i = 0; i < n_tools; i++) {
-        if (i) json_buf_append(&req, ", ", 2);
+        if (i) strbuf_append(&req, ", ", 2);
         json_dump_string(tools[i], strlen(tools[i]), &req);
     }
-    json_buf_append(&req, "]}", 2);
+    strbuf_append(&req, "]}", 2);
     int st;
     if (req.oom) {
         st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
@@ -225,6 +225,6 @@ LFM2MOE_API int lfm2moe_chat_render(const lfm2moe_model *model, const char *cons
         st = model_template(fn, model, &t, &n);
         if (!st) st = render(fn, model, t, n, req.data, req.len, flags, buf, buf_size, len);
     }
-    json_buf_free(&req);
+    strbuf_free(&req);
     return st;
 }

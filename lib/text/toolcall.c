@@ -21,32 +21,6 @@
 #include "lfm2moe.h"
 #include "text/toolcall.h"
 
-void tc_sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 64;
-        while (c < b->n + n + 1) c *= 2;
-        char *q = realloc(b->p, c);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void tc_sb_puts(sbuf *b, const char *s) {
-    tc_sb_put(b, s, strlen(s));
-}
-
-void tc_sb_putc(sbuf *b, char c) {
-    tc_sb_put(b, &c, 1);
-}
-
 /* ---- parser ------------------------------------------------------------ */
 int tc_perr(parser *p, const char *what) {
     if (p->status == LFM2MOE_OK) {
@@ -86,7 +60,7 @@ size_t tc_ident_len(parser *p, int call_name) {
 }
 
 int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t name_len,
-                    sbuf *args) {
+                    strbuf *args) {
     if (args->oom) return p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
     if (calls->n == calls->cap) {
         size_t c = calls->cap ? calls->cap * 2 : 4;
@@ -103,9 +77,9 @@ int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t n
     memcpy(nm, name, name_len);
     nm[name_len] = '\0';
     calls->names[calls->n] = nm;
-    calls->args[calls->n] = args->p;
+    calls->args[calls->n] = args->data;
     calls->n++;
-    args->p = NULL;
+    args->data = NULL;
     return LFM2MOE_OK;
 }
 
