@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "base/array.h"
 #include "base/json.h"
 
 static void roundtrip(const char *in, size_t in_len, const char *want, size_t want_len) {
@@ -118,12 +119,37 @@ static void test_strbuf(void **state) {
     strbuf_free(&b);
 }
 
+/* The growable-array helper: doubling growth, and a size that cannot be
+ * addressed refused with the array left as it was. */
+static void test_array(void **state) {
+    (void)state;
+    int *a = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 100; n++) {
+        assert_int_equal(LFM_RESERVE(a, cap, n + 1), 0);
+        assert_true(cap >= n + 1);
+        a[n] = (int)n;
+    }
+    assert_int_equal(cap, 128);
+    int *const before = a;
+    assert_int_equal(LFM_RESERVE(a, cap, SIZE_MAX / 2), -1);
+    assert_ptr_equal(a, before);
+    assert_int_equal(cap, 128);
+    assert_int_equal(a[99], 99);
+    assert_int_equal(lfm_grow_cap(8, 9, 4), 16);
+    assert_int_equal(lfm_grow_cap(0, 3, 4), 8);
+    assert_int_equal(lfm_grow_cap(8, SIZE_MAX / 4 + 1, 4), 0);
+    assert_null(lfm_realloc_array(NULL, SIZE_MAX / 2, 4));
+    free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_python_compatible),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_strbuf),
+        cmocka_unit_test(test_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

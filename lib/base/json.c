@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
+
 #define JSON_MAX_DEPTH 512 /* nesting limit: recursion must not overflow the stack */
 
 /* ---- parser ------------------------------------------------------------- */
@@ -169,14 +171,14 @@ static int push_item(parser *p, json_value *c, json_value *item, char *key, size
         }
     }
     if (c->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        json_value **items = realloc(c->items, nc * sizeof *items);
+        const size_t nc = lfm_grow_cap(*cap, c->n + 1, sizeof *c->key_lens);
+        json_value **items = nc ? lfm_realloc_array(c->items, nc, sizeof *items) : NULL;
         if (items) c->items = items;
         if (!items) goto oom;
         if (c->type == JSON_OBJECT) {
-            char **keys = realloc(c->keys, nc * sizeof *keys);
+            char **keys = lfm_realloc_array(c->keys, nc, sizeof *keys);
             if (keys) c->keys = keys;
-            size_t *lens = realloc(c->key_lens, nc * sizeof *lens);
+            size_t *lens = lfm_realloc_array(c->key_lens, nc, sizeof *lens);
             if (lens) c->key_lens = lens;
             if (!keys || !lens) goto oom;
         }

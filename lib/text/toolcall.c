@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "lfm2moe.h"
 #include "text/toolcall.h"
@@ -63,10 +64,10 @@ int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t n
                     strbuf *args) {
     if (args->oom) return p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
     if (calls->n == calls->cap) {
-        size_t c = calls->cap ? calls->cap * 2 : 4;
-        char **nn = realloc(calls->names, c * sizeof *nn);
+        const size_t c = lfm_grow_cap(calls->cap, calls->n + 1, sizeof(char *));
+        char **nn = c ? lfm_realloc_array(calls->names, c, sizeof *nn) : NULL;
         if (nn) calls->names = nn;
-        char **na = realloc(calls->args, c * sizeof *na);
+        char **na = c ? lfm_realloc_array(calls->args, c, sizeof *na) : NULL;
         if (na) calls->args = na;
         if (!nn || !na)
             return p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "lfm2moe.h"
 #include "text/toolcall.h"
@@ -403,7 +404,7 @@ int tc_parse_python_call(parser *p, lfm2moe_tool_calls *calls) {
     strbuf args = {0};
     /* keyword names seen so far, to refuse repeats as Python does */
     const char **kw = NULL;
-    size_t *kwl = NULL, n_kw = 0;
+    size_t *kwl = NULL, n_kw = 0, kw_cap = 0, kwl_cap = 0;
     strbuf_putc(&args, '{');
     for (;;) {
         tc_skip_ws(p);
@@ -428,11 +429,7 @@ int tc_parse_python_call(parser *p, lfm2moe_tool_calls *calls) {
                 goto fail;
             }
         }
-        const char **nkw = realloc(kw, (n_kw + 1) * sizeof *kw);
-        if (nkw) kw = nkw;
-        size_t *nkwl = realloc(kwl, (n_kw + 1) * sizeof *kwl);
-        if (nkwl) kwl = nkwl;
-        if (!nkw || !nkwl) {
+        if (LFM_RESERVE(kw, kw_cap, n_kw + 1) || LFM_RESERVE(kwl, kwl_cap, n_kw + 1)) {
             p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
             goto fail;
         }
