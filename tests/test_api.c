@@ -66,6 +66,17 @@ static void test_null_arguments(void **state) {
                  LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     expect_error(lfm2moe_tokenize(NULL, "a", 1, 0, NULL, 0, NULL), LFM2MOE_ERR_INVALID_ARGUMENT,
                  NULL);
+    /* the messages name the function called (LFM_CHECK_ARG* in base/errors.h) */
+    expect_error(lfm2moe_model_get_info(NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_model_get_info: NULL argument");
+    expect_error(lfm2moe_session_create(NULL, NULL, &s), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_session_create: NULL model");
+    expect_error(lfm2moe_decode_step(NULL, (int32_t[]){1}, 1, 0), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_decode_step: NULL argument");
+    expect_error(lfm2moe_token_to_bytes(NULL, 0, NULL, 4, NULL), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_token_to_bytes: model is NULL");
     /* every *_free accepts NULL */
     lfm2moe_model_free(NULL);
     lfm2moe_session_free(NULL);

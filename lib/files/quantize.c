@@ -38,8 +38,7 @@ LFM2MOE_API const char *lfm2moe_ftype_name(int ftype) {
 }
 
 LFM2MOE_API int lfm2moe_ftype_from_name(const char *name, int *ftype) {
-    if (!name || !ftype)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_ftype_from_name: NULL argument");
+    LFM_CHECK_ARGS(name && ftype);
     for (size_t i = 0; i < N_FTYPES; i++)
         if (!strcasecmp(ftypes[i].name, name)) {
             *ftype = ftypes[i].ftype;
@@ -49,8 +48,7 @@ LFM2MOE_API int lfm2moe_ftype_from_name(const char *name, int *ftype) {
 }
 
 LFM2MOE_API int lfm2moe_quantize_params_init(lfm2moe_quantize_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_quantize_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->ftype = LFM2MOE_FTYPE_Q4_K_M;
@@ -265,8 +263,7 @@ static int quantize_body(FILE *f, void *ctx) {
 
 LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path,
                                        const lfm2moe_quantize_params *params) {
-    if (!in_path || !out_path)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_quantize: NULL path");
+    LFM_CHECK_ARG(in_path && out_path, "NULL path");
     lfm2moe_quantize_params defaults;
     if (!params) {
         lfm2moe_quantize_params_init(&defaults);

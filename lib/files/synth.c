@@ -48,8 +48,7 @@ static const synth_shape shapes[] = {
 };
 
 LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_synth_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->ftype = LFM2MOE_FTYPE_Q4_0;
@@ -259,8 +258,7 @@ static int synth_body(FILE *f, void *ctx) {
 
 LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *p) {
     lfm2moe_synth_params defaults;
-    if (!path)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_synthesize: NULL path");
+    LFM_CHECK_ARG(path, "NULL path");
     if (!p) {
         lfm2moe_synth_params_init(&defaults);
         p = &defaults;

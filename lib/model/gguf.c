@@ -284,11 +284,9 @@ static int set_insert(name_set *set, const void *names, size_t stride, uint32_t 
 
 int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file *f) {
     int st;
-    if (!f)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: NULL output");
+    LFM_CHECK_ARG_IN("gguf_parse", f, "NULL output");
     memset(f, 0, sizeof *f);
-    if (!data)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: NULL data");
+    LFM_CHECK_ARG_IN("gguf_parse", data, "NULL data");
     if (size > total)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: %llu bytes of a %llu-byte file",
                         (unsigned long long)size, (unsigned long long)total);

@@ -11,15 +11,13 @@
 #include "model/model.h"
 
 LFM2MOE_API int lfm2moe_model_meta_count(const lfm2moe_model *m, uint64_t *count) {
-    if (!m || !count)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_meta_count: NULL argument");
+    LFM_CHECK_ARGS(m && count);
     *count = m->gguf.n_kv;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_model_meta_key(const lfm2moe_model *m, uint64_t index, const char **key) {
-    if (!m || !key)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_meta_key: NULL argument");
+    LFM_CHECK_ARGS(m && key);
     if (index >= m->gguf.n_kv)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "metadata index %llu out of range (%llu keys)",
                         (unsigned long long)index, (unsigned long long)m->gguf.n_kv);
@@ -63,8 +61,7 @@ static void put_elem(strbuf *b, const gguf_kv *kv, uint64_t i) {
 
 LFM2MOE_API int lfm2moe_model_meta_string(const lfm2moe_model *m, const char *key, char *buf,
                                           size_t buf_size, size_t *needed) {
-    if (!m || !key || (!buf && buf_size))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_meta_string: NULL argument");
+    LFM_CHECK_ARGS(m && key && (buf || !buf_size));
     const gguf_kv *kv = gguf_find(&m->gguf, key);
     if (!kv)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no metadata key '%s'", key);

@@ -27,8 +27,7 @@ _Static_assert(sizeof(lfm2moe_session_params) == 4 * 4 + 8 + 4 * 2 + 8 * 7,
 #define DEFAULT_CKPT_INTERVAL 64
 
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     return LFM2MOE_OK;
@@ -201,8 +200,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
 
 LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *m,
                                             const lfm2moe_session_params *p, uint64_t *bytes) {
-    if (!m || !bytes)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_memory_size: NULL argument");
+    LFM_CHECK_ARGS(m && bytes);
     session_shape sh;
     int st = resolve(m, p, &sh);
     if (st)
@@ -237,11 +235,9 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
 
 LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_session_params *p,
                                        lfm2moe_session **out) {
-    if (!out)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_create: NULL output");
+    LFM_CHECK_ARG(out, "NULL output");
     *out = NULL;
-    if (!m)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_create: NULL model");
+    LFM_CHECK_ARG(m, "NULL model");
     session_shape sh;
     int st = resolve(m, p, &sh);
     if (st)
@@ -320,8 +316,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
 }
 
 LFM2MOE_API int lfm2moe_session_reset(lfm2moe_session *s) {
-    if (!s)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_reset: NULL session");
+    LFM_CHECK_ARG(s, "NULL session");
     s->pos = 0;
     s->n_logits = 0;
     s->logits_first = -1;
@@ -332,30 +327,25 @@ LFM2MOE_API int lfm2moe_session_reset(lfm2moe_session *s) {
 }
 
 LFM2MOE_API int lfm2moe_session_position(const lfm2moe_session *s, int32_t *pos) {
-    if (!s || !pos)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_position: NULL argument");
+    LFM_CHECK_ARGS(s && pos);
     *pos = s->pos;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_session_context_length(const lfm2moe_session *s, int32_t *n_ctx) {
-    if (!s || !n_ctx)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "lfm2moe_session_context_length: NULL argument");
+    LFM_CHECK_ARGS(s && n_ctx);
     *n_ctx = s->n_ctx;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_session_model(const lfm2moe_session *s, const lfm2moe_model **model) {
-    if (!s || !model)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_model: NULL argument");
+    LFM_CHECK_ARGS(s && model);
     *model = s->model;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_session_cancel(lfm2moe_session *s) {
-    if (!s)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_cancel: NULL session");
+    LFM_CHECK_ARG(s, "NULL session");
     atomic_store(&s->cancel, 1);
     return LFM2MOE_OK;
 }
@@ -400,8 +390,7 @@ LFM2MOE_API int lfm2moe_decode_step(lfm2moe_session *s, const int32_t *tokens, i
 }
 
 int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uint32_t flags) {
-    if (!s || !tokens)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: NULL argument");
+    LFM_CHECK_ARG_IN("lfm2moe_decode_step", s && tokens, "NULL argument");
     if (n < 1)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: n_tokens is %d", n);
     if (flags & ~(uint32_t)LFM2MOE_DECODE_ALL_LOGITS)
@@ -460,8 +449,7 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
 
 LFM2MOE_API int lfm2moe_session_logits(const lfm2moe_session *s, int32_t index,
                                        const float **logits) {
-    if (!s || !logits)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_logits: NULL argument");
+    LFM_CHECK_ARGS(s && logits);
     if (s->logits_first < 0)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no logits: nothing decoded since the last reset");
     if (index == -1)

@@ -19,7 +19,7 @@ struct lfm2moe_detokenizer {
 LFM2MOE_API int lfm2moe_detokenizer_create(const lfm2moe_model *model,
                                            lfm2moe_detokenizer **out) {
     static const char fn[] = "lfm2moe_detokenizer_create";
-    if (!out) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, out, "out is NULL");
     *out = NULL;
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
@@ -62,8 +62,7 @@ static size_t incomplete_tail(const char *s, size_t n) {
 LFM2MOE_API int lfm2moe_detokenizer_push(lfm2moe_detokenizer *detok, int32_t token,
                                          const char **piece, size_t *len) {
     static const char fn[] = "lfm2moe_detokenizer_push";
-    if (!detok || !piece || !len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    LFM_CHECK_ARG_IN(fn, detok && piece && len, "NULL argument");
     int st = lfm_vocab_check_token(detok->v, fn, token);
     if (st) return st;
     size_t n;
@@ -86,8 +85,7 @@ LFM2MOE_API int lfm2moe_detokenizer_push(lfm2moe_detokenizer *detok, int32_t tok
 LFM2MOE_API int lfm2moe_detokenizer_flush(lfm2moe_detokenizer *detok, const char **piece,
                                           size_t *len) {
     static const char fn[] = "lfm2moe_detokenizer_flush";
-    if (!detok || !piece || !len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    LFM_CHECK_ARG_IN(fn, detok && piece && len, "NULL argument");
     strbuf *o = &detok->out;
     strbuf_clear(o);
     if (strbuf_append(o, detok->held, detok->n_held))

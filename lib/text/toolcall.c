@@ -137,10 +137,9 @@ LFM2MOE_API void lfm2moe_tool_calls_free(lfm2moe_tool_calls *calls) {
 LFM2MOE_API int lfm2moe_tool_calls_parse(const char *text, size_t text_len,
                                          lfm2moe_tool_calls **out) {
     static const char start_tag[] = "<|tool_call_start|>", end_tag[] = "<|tool_call_end|>";
-    if (!out) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_parse: out is NULL");
+    LFM_CHECK_ARG(out, "out is NULL");
     *out = NULL;
-    if (!text && text_len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_parse: text is NULL");
+    LFM_CHECK_ARG(text || !text_len, "text is NULL");
     if (!text) text = "";
     lfm2moe_tool_calls *calls = calloc(1, sizeof *calls);
     if (!calls) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
@@ -168,16 +167,14 @@ LFM2MOE_API int lfm2moe_tool_calls_parse(const char *text, size_t text_len,
 }
 
 LFM2MOE_API int lfm2moe_tool_calls_count(const lfm2moe_tool_calls *calls, size_t *count) {
-    if (!calls || !count)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_count: NULL argument");
+    LFM_CHECK_ARGS(calls && count);
     *count = calls->n;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_tool_calls_get(const lfm2moe_tool_calls *calls, size_t index,
                                        const char **name, const char **arguments_json) {
-    if (!calls || !name || !arguments_json)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_get: NULL argument");
+    LFM_CHECK_ARGS(calls && name && arguments_json);
     if (index >= calls->n)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "lfm2moe_tool_calls_get: index %zu, only %zu calls",
                         index, calls->n);

@@ -48,10 +48,10 @@ static int make(const lfm2moe_model *model, char *gbnf, size_t len, const char *
 
 static int check_common(const char *fn, const lfm2moe_model *model, const void *text, size_t len,
                         lfm2moe_grammar **out) {
-    if (!out) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL output", fn);
+    LFM_CHECK_ARG_IN(fn, out, "NULL output");
     *out = NULL;
-    if (!model) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL model", fn);
-    if (!text && len) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL text", fn);
+    LFM_CHECK_ARG_IN(fn, model, "NULL model");
+    LFM_CHECK_ARG_IN(fn, text || !len, "NULL text");
     if (!model->vocab) return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the model has no tokenizer", fn);
     return 0;
 }
@@ -138,8 +138,7 @@ LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
 
 LFM2MOE_API int lfm2moe_grammar_gbnf(const lfm2moe_grammar *g, char *buf, size_t buf_size,
                                      size_t *needed) {
-    if (!g || (!buf && buf_size))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_grammar_gbnf: NULL argument");
+    LFM_CHECK_ARGS(g && (buf || !buf_size));
     if (needed) *needed = g->gbnf_len;
     if (buf_size) {
         size_t n = g->gbnf_len < buf_size - 1 ? g->gbnf_len : buf_size - 1;
