@@ -84,6 +84,27 @@ int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t n
     return LFM2MOE_OK;
 }
 
+int tc_list_next(parser *p, tc_list *l) {
+    tc_skip_ws(p);
+    l->trailing_comma = 0;
+    if (l->n) { /* after an item */
+        if (tc_peek(p) == ',') {
+            p->s++;
+            tc_skip_ws(p);
+            l->trailing_comma = 1;
+        } else if (tc_peek(p) != l->close) {
+            tc_perr(p, l->what);
+            return -1;
+        }
+    }
+    if (tc_peek(p) == l->close) {
+        p->s++;
+        return 0;
+    }
+    l->n++;
+    return 1;
+}
+
 /* name(k=v, ...) */
 static int parse_call(parser *p, lfm2moe_tool_calls *calls) {
     tc_skip_ws(p);
@@ -97,24 +118,11 @@ static int parse_block(parser *p, lfm2moe_tool_calls *calls) {
     tc_skip_ws(p);
     if (tc_peek(p) == '[') {
         p->s++;
-        for (int n = 0;; n++) {
-            tc_skip_ws(p);
-            if (tc_peek(p) == ']') {
-                p->s++;
-                break;
-            }
+        tc_list l = {.close = ']', .what = "expected ',' or ']' between calls"};
+        int r;
+        while ((r = tc_list_next(p, &l)) > 0)
             if (parse_call(p, calls)) return p->status;
-            tc_skip_ws(p);
-            if (tc_peek(p) == ',') {
-                p->s++;
-                continue;
-            }
-            if (tc_peek(p) == ']') {
-                p->s++;
-                break;
-            }
-            return tc_perr(p, "expected ',' or ']' between calls");
-        }
+        if (r < 0) return p->status;
     } else if (parse_call(p, calls)) {
         return p->status;
     }

@@ -32,6 +32,18 @@ int tc_is_ident_start(int c);
 int tc_is_ident_char(int c);
 /* Length of the identifier at p->s (call names: '.' and '-' too), 0 if none. */
 size_t tc_ident_len(parser *p, int call_name);
+/* Walking "item, item, ... close" (a trailing comma allowed, as in Python):
+ *   tc_list l = {.close = ']', .what = "expected ',' or ']'"};
+ *   while ((r = tc_list_next(p, &l)) > 0) { read one item }
+ * tc_list_next returns 1 when an item follows, 0 at the end (close eaten),
+ * -1 after recording l.what where neither ',' nor close follows an item. */
+typedef struct tc_list {
+    char close;
+    const char *what;
+    size_t n;           /* items so far */
+    int trailing_comma; /* the list ended in ", close" */
+} tc_list;
+int tc_list_next(parser *p, tc_list *l);
 /* Append one call (takes args->data). */
 int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t name_len,
                 strbuf *args);

@@ -13,13 +13,10 @@
 int tc_parse_json_call(parser *p, lfm2moe_tool_calls *calls) {
     const char *start = p->s;
     strbuf name = {0}, args = {0}, k = {0}, val = {0};
+    tc_list l = {.close = '}', .what = "expected ',' or '}'"};
+    int r;
     p->s++; /* '{' */
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
+    while ((r = tc_list_next(p, &l)) > 0) {
         free(k.data);
         free(val.data);
         memset(&k, 0, sizeof k);
@@ -46,18 +43,8 @@ int tc_parse_json_call(parser *p, lfm2moe_tool_calls *calls) {
             *dst = val;
             memset(&val, 0, sizeof val);
         }
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            continue;
-        }
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
-        tc_perr(p, "expected ',' or '}'");
-        goto done;
     }
+    if (r < 0) goto done;
     /* names are identifiers: refuse escapes rather than decode them */
     if (!name.data || name.data[0] != '"' || name.len < 3 || memchr(name.data, '\\', name.len) ||
         !args.data || args.data[0] != '{') {

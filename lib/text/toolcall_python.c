@@ -270,34 +270,18 @@ int tc_parse_value(parser *p, strbuf *o, int depth);
 static int parse_sequence(parser *p, strbuf *o, int depth, char close) {
     int tuple = close == ')';
     size_t mark = o->len;
-    int n = 0, trailing_comma = 0;
+    tc_list l = {.close = close, .what = tuple ? "expected ',' or ')'" : "expected ',' or ']'"};
+    int r;
     p->s++;
     strbuf_putc(o, '[');
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == close) {
-            p->s++;
-            break;
-        }
-        if (n) strbuf_puts(o, ", ");
+    while ((r = tc_list_next(p, &l)) > 0) {
+        if (l.n > 1) strbuf_puts(o, ", ");
         if (tc_parse_value(p, o, depth + 1)) return p->status;
-        n++;
-        trailing_comma = 0;
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            trailing_comma = 1;
-            continue;
-        }
-        if (tc_peek(p) == close) {
-            p->s++;
-            break;
-        }
-        return tc_perr(p, tuple ? "expected ',' or ')'" : "expected ',' or ']'");
     }
+    if (r < 0) return p->status;
     if (o->oom)
         return LFM2MOE_OK; /* reported by the caller */
-    if (tuple && n == 1 && !trailing_comma) { /* a parenthesized value */
+    if (tuple && l.n == 1 && !l.trailing_comma) { /* a parenthesized value */
         memmove(o->data + mark, o->data + mark + 1, o->len - mark - 1);
         o->len--;
         o->data[o->len] = '\0';
@@ -316,16 +300,12 @@ int tc_value_text(parser *p, strbuf *o, int depth) {
 /* {k: v, ...} -> JSON object; non-string keys become strings as
  * json.dumps writes them (1 -> "1", True -> "true", None -> "null"). */
 static int parse_dict(parser *p, strbuf *o, int depth) {
-    int n = 0;
+    tc_list l = {.close = '}', .what = "expected ',' or '}'"};
+    int r;
     p->s++;
     strbuf_putc(o, '{');
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
-        if (n) strbuf_puts(o, ", ");
+    while ((r = tc_list_next(p, &l)) > 0) {
+        if (l.n > 1) strbuf_puts(o, ", ");
         strbuf k;
         if (tc_value_text(p, &k, depth + 1)) {
             free(k.data);
@@ -352,18 +332,8 @@ static int parse_dict(parser *p, strbuf *o, int depth) {
         p->s++;
         strbuf_puts(o, ": ");
         if (tc_parse_value(p, o, depth + 1)) return p->status;
-        n++;
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            continue;
-        }
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
-        return tc_perr(p, "expected ',' or '}'");
     }
+    if (r < 0) return p->status;
     strbuf_putc(o, '}');
     return LFM2MOE_OK;
 }
@@ -405,13 +375,10 @@ int tc_parse_python_call(parser *p, lfm2moe_tool_calls *calls) {
     /* keyword names seen so far, to refuse repeats as Python does */
     const char **kw = NULL;
     size_t *kwl = NULL, n_kw = 0, kw_cap = 0, kwl_cap = 0;
+    tc_list l = {.close = ')', .what = "expected ',' or ')' in the argument list"};
+    int r;
     strbuf_putc(&args, '{');
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == ')') {
-            p->s++;
-            break;
-        }
+    while ((r = tc_list_next(p, &l)) > 0) {
         size_t kl = tc_ident_len(p, 0);
         const char *k = p->s;
         const char *save = p->s;
@@ -441,18 +408,8 @@ int tc_parse_python_call(parser *p, lfm2moe_tool_calls *calls) {
         for (size_t i = 0; i < kl; i++) tc_put_json_escaped_byte(&args, (unsigned char)k[i]);
         strbuf_puts(&args, "\": ");
         if (tc_parse_value(p, &args, 1)) goto fail;
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            continue;
-        }
-        if (tc_peek(p) == ')') {
-            p->s++;
-            break;
-        }
-        tc_perr(p, "expected ',' or ')' in the argument list");
-        goto fail;
     }
+    if (r < 0) goto fail;
     strbuf_putc(&args, '}');
     free(kw);
     free(kwl);
