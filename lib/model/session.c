@@ -198,15 +198,24 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->total = total;
 }
 
+/* What lfm2moe_session_memory_size reports and lfm2moe_session_create
+ * allocates, from the same numbers: the resolved shape and each part's bytes. */
+static int plan(const lfm2moe_model *m, const lfm2moe_session_params *p, session_shape *sh,
+                session_sizes *z) {
+    int st = resolve(m, p, sh);
+    if (!st)
+        compute_sizes(m, sh, z);
+    return st;
+}
+
 LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *m,
                                             const lfm2moe_session_params *p, uint64_t *bytes) {
     LFM_CHECK_ARGS(m && bytes);
     session_shape sh;
-    int st = resolve(m, p, &sh);
+    session_sizes z;
+    int st = plan(m, p, &sh, &z);
     if (st)
         return st;
-    session_sizes z;
-    compute_sizes(m, &sh, &z);
     *bytes = z.total;
     return LFM2MOE_OK;
 }
@@ -239,11 +248,10 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     *out = NULL;
     LFM_CHECK_ARG(m, "NULL model");
     session_shape sh;
-    int st = resolve(m, p, &sh);
+    session_sizes z;
+    int st = plan(m, p, &sh, &z);
     if (st)
         return st;
-    session_sizes z;
-    compute_sizes(m, &sh, &z);
     uint64_t cap = p ? p->max_memory : 0;
     if ((cap && z.total > cap) || z.total > (uint64_t)SIZE_MAX / 2)
         return lfm_fail(LFM2MOE_ERR_LIMIT,
