@@ -155,6 +155,21 @@ uint32_t lfm_mix_choose(lfm_mix *ms, const char *name, uint32_t n_dims, int64_t 
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* A metadata entry copied from the input file. */
+static void copy_kv(gguf_writer *w, const gguf_kv *kv) {
+    gw_cstr(w, kv->key);
+    gw_u32(w, kv->type);
+    if (kv->type == GGUF_TYPE_ARRAY) {
+        gw_u32(w, kv->elem_type);
+        gw_u64(w, kv->n);
+    }
+    if (kv->elem_type == GGUF_TYPE_STRING)
+        for (uint64_t i = 0; i < kv->n; i++)
+            gw_str(w, kv->strs[i].ptr, kv->strs[i].len);
+    else
+        gw_raw(w, kv->data, (size_t)(kv->n * gguf_value_size(kv->elem_type)));
+}
+
 static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantize_params *p) {
     const gguf_file *g = &m->gguf;
     int n_attn_v = 0;
@@ -165,14 +180,22 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                           m->hp.n_block);
     if (st)
         return st;
-    uint32_t *types = malloc((size_t)g->n_tensors * sizeof *types + 1);
-    if (!types)
+    /* the output's tensors: the input's with the types of the mix */
+    gw_tensor *out_t = malloc((size_t)g->n_tensors * sizeof *out_t + 1);
+    if (!out_t)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
-    for (uint64_t i = 0; i < g->n_tensors; i++)
-        types[i] = lfm_mix_choose(&mix, g->tensors[i].name, g->tensors[i].n_dims,
-                                  g->tensors[i].ne[0]);
+    uint64_t total_rows = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        const uint32_t type = lfm_mix_choose(&mix, t->name, t->n_dims, t->ne[0]);
+        const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+        out_t[i] = (gw_tensor){.name = t->name, .n_dims = t->n_dims, .type = type,
+                               .bytes = lfm_row_bytes(type, t->ne[0]) * rows};
+        memcpy(out_t[i].ne, t->ne, sizeof out_t[i].ne);
+        total_rows += rows;
+    }
 
-    gguf_writer w = {f, 0, 0};
+    gguf_writer w = {.f = f};
     const int has_qv = gguf_find(g, "general.quantization_version") != NULL;
     const int has_ft = gguf_find(g, "general.file_type") != NULL;
     gw_header(&w, g->n_tensors, g->n_kv + !has_qv + !has_ft);
@@ -180,22 +203,13 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         if (!strcmp(g->kv[i].key, "general.file_type"))
             gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
         else
-            gw_kv(&w, &g->kv[i]);
+            copy_kv(&w, &g->kv[i]);
     }
     if (!has_ft)
         gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
     if (!has_qv)
         gw_kv_u32(&w, "general.quantization_version", 2);
-    uint64_t off = 0, total_rows = 0;
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        const gguf_tensor *t = &g->tensors[i];
-        gw_tensor_info(&w, t->name, t->n_dims, t->ne, types[i], off);
-        uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
-        off += lfm_row_bytes(types[i], t->ne[0]) * rows;
-        off += (g->alignment - off % g->alignment) % g->alignment;
-        total_rows += rows;
-    }
-    gw_pad(&w, g->alignment);
+    gw_tensor_table(&w, out_t, g->n_tensors, g->alignment);
 
     float *row = NULL;
     uint8_t *out = NULL;
@@ -204,14 +218,14 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         const gguf_tensor *t = &g->tensors[i];
         const int64_t n = t->ne[0];
         const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
-        const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(types[i], n);
-        if (types[i] == t->type) { /* unchanged: copy the bytes */
+        const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(out_t[i].type, n);
+        if (out_t[i].type == t->type) { /* unchanged: copy the bytes */
             gw_raw(&w, t->data, (size_t)(in_rb * rows));
         } else {
-            if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(types[i])) {
+            if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(out_t[i].type)) {
                 st = lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE,
                               "cannot convert tensor '%s' from %s to %s", t->name,
-                              lfm_type_name(t->type), lfm_type_name(types[i]));
+                              lfm_type_name(t->type), lfm_type_name(out_t[i].type));
                 break;
             }
             free(row);
@@ -233,7 +247,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                         break;
                     }
                 if (!st) {
-                    lfm_quantize_row(types[i], row, out, n);
+                    lfm_quantize_row(out_t[i].type, row, out, n);
                     gw_raw(&w, out, out_rb);
                 }
             }
@@ -245,7 +259,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     }
     free(row);
     free(out);
-    free(types);
+    free(out_t);
     if (!st && w.failed)
         st = lfm_fail(LFM2MOE_ERR_IO, "write error");
     return st;

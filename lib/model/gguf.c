@@ -15,7 +15,6 @@
 #include "base/errors.h"
 #include "lfm_types.h"
 
-#define GGUF_MAGIC 0x46554747u /* "GGUF" */
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
 
