@@ -42,7 +42,9 @@ void gw_cstr(gguf_writer *w, const char *s) {
 
 void gw_pad(gguf_writer *w, uint64_t align) {
     static const uint8_t zeros[256];
-    uint64_t pad = (align - w->pos % align) % align;
+    /* in memory, the image's length: right even after the image was emptied */
+    const uint64_t pos = w->mem ? w->mem->len : w->pos;
+    uint64_t pad = (align - pos % align) % align;
     while (pad) {
         uint64_t k = pad < sizeof zeros ? pad : sizeof zeros;
         gw_raw(w, zeros, (size_t)k);

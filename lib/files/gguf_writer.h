@@ -23,7 +23,8 @@ typedef struct gguf_writer {
     int failed;
 } gguf_writer;
 
-/* A writer appending to the image in *mem (started empty by the caller). */
+/* A writer appending to the image in *mem; it goes on working when the
+ * caller empties or frees the image (a test builds one image after another). */
 gguf_writer gw_memory(strbuf *mem);
 
 void gw_raw(gguf_writer *w, const void *p, size_t n);
