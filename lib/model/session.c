@@ -43,7 +43,7 @@ typedef struct session_shape {
 
 /* Byte counts of every buffer, in one place so memory_size and create agree. */
 typedef struct session_sizes {
-    size_t kv, kv_saved, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
+    size_t kv, kv_saved, conv, logits, x, proj, mixed, actq, actq2, router, ids, gate, eout, attn;
     size_t expf, tiles, parts, tokens, ckpt, ckpt_valid;
     uint64_t total;
 } session_sizes;
@@ -147,7 +147,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         kv,
         (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f, /* conv (x2 below) */
         (uint64_t)hp->n_vocab * f,                                        /* one logits row  */
-        T * E * f,                                                        /* x (and xn)      */
+        T * E * f,                                                        /* x, xn, out      */
         T * big_w * f,
         T * max_sz(E, H * D) * f,
         T * sh->act_row_bytes,
@@ -173,8 +173,8 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->conv = parts[1];
     z->logits = parts[2];
     z->x = parts[3];
-    z->big = parts[4];
-    z->mix = parts[5];
+    z->proj = parts[4];
+    z->mixed = parts[5];
     z->actq = parts[6];
     z->actq2 = parts[7];
     z->router = parts[8];
@@ -190,7 +190,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->ckpt_valid = parts[18];
     z->kv_saved = parts[19];
     uint64_t total = 0;
-    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    uint64_t mult[] = {1, 2, 2, 3, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         uint64_t v = mul_sat(parts[i], mult[i]);
         total = total + v < total ? UINT64_MAX : total + v;
@@ -234,7 +234,7 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
     free(s->logits);
     free(s->logits_next);
     lfm_scratch *c = &s->s;
-    void *bufs[] = {c->x,     c->xn,       c->big,     c->mix,  c->actq,   c->actq2,
+    void *bufs[] = {c->x,     c->xn,       c->out,     c->proj, c->mixed, c->actq,   c->actq2,
                     c->router, c->exp_ids, c->exp_w,   c->slot_tok, c->tok_slot, c->exp_first,
                     c->gate,  c->up,       c->eout,    c->attn,     c->tiles,    c->parts};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -290,8 +290,9 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->logits_next = malloc(z.logits);
     c->x = malloc(z.x);
     c->xn = malloc(z.x);
-    c->big = malloc(z.big);
-    c->mix = malloc(z.mix);
+    c->out = malloc(z.x);
+    c->proj = malloc(z.proj);
+    c->mixed = malloc(z.mixed);
     c->actq = malloc(z.actq);
     c->actq2 = malloc(z.actq2);
     c->router = malloc(z.router);
@@ -308,7 +309,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->parts = malloc(z.parts);
     if (!s->kv || (z.kv_saved && !s->kv_saved) || !s->conv || !s->conv_saved || !s->tokens || !s->ckpt || !s->ckpt_valid ||
         !s->logits || !s->logits_next || !c->x ||
-        !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
+        !c->xn || !c->out || !c->proj || !c->mixed || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
         !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
         !c->eout || !c->attn || !c->tiles || !c->parts) {
         lfm2moe_session_free(s);
