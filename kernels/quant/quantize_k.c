@@ -50,26 +50,35 @@ static void fit_codes(int n, int nmax, float iscale, const float *x, int8_t *L, 
     *suml2_out = suml2;
 }
 
+/* The start of both symmetric searches: *max the signed extreme, codes for
+ * the scale -nmax / *max stored with `offset`, and their fit sums.  Returns
+ * 0 (L zeroed) for a group ggml treats as all zeros. */
+static int fit_start(int n, int nmax, const float *x, int8_t *L, int offset, float *max,
+                     float *sumlx, float *suml2) {
+    float amax;
+    *max = signed_extreme(n, x, &amax);
+    if (amax < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0;
+    }
+    fit_codes(n, nmax, (float)-nmax / *max, x, L, offset, sumlx, suml2);
+    return 1;
+}
+
 /* Symmetric codes L in [0, 2*nmax) (value l - nmax) for n values, scale
  * fitted by weighted least squares (weights x^2), trying 18 perturbations
  * of the initial scale -nmax/max.  ggml's make_qx_quants with rmse_type 1
  * and no importance weights (the only form the reference quantizers use). */
 static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
-    float amax;
-    const float max = signed_extreme(n, x, &amax);
-    if (amax < GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
+    float max, sumlx, suml2;
+    if (!fit_start(n, nmax, x, L, nmax, &max, &sumlx, &suml2))
         return 0.f;
-    }
-    float iscale = (float)-nmax / max;
-    float sumlx, suml2;
-    fit_codes(n, nmax, iscale, x, L, nmax, &sumlx, &suml2);
     float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     for (int is = -9; is <= 9; is++) {
         if (is == 0)
             continue;
-        iscale = -((float)nmax + 0.1f * (float)is) / max;
+        const float iscale = -((float)nmax + 0.1f * (float)is) / max;
         fit_codes(n, nmax, iscale, x, NULL, 0, &sumlx, &suml2);
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
             for (int i = 0; i < n; i++) {
@@ -87,14 +96,9 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
  * descent moving single codes while the weighted (x^2) fit improves.
  * Codes end in [0, 2*nmax).  ggml's make_q3_quants with do_rmse. */
 static float make_q3_quants(int n, int nmax, const float *x, int8_t *L) {
-    float amax;
-    const float max = signed_extreme(n, x, &amax);
-    if (amax < GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
+    float max, sumlx, suml2;
+    if (!fit_start(n, nmax, x, L, 0, &max, &sumlx, &suml2))
         return 0.f;
-    }
-    float sumlx, suml2;
-    fit_codes(n, nmax, (float)-nmax / max, x, L, 0, &sumlx, &suml2);
     for (int itry = 0; itry < 5; itry++) {
         int n_changed = 0;
         for (int i = 0; i < n; i++) {
