@@ -121,7 +121,19 @@ enum {
     /* Ask the kernel to read the whole file in at load (MAP_POPULATE). */
     LFM2MOE_MODEL_PREFETCH = 1u << 0,
     /* Lock the weights in RAM (mlock); failure to lock is not an error. */
-    LFM2MOE_MODEL_MLOCK = 1u << 1
+    LFM2MOE_MODEL_MLOCK = 1u << 1,
+    /* Rewrite, once at load, the matrices whose type the active kernels
+     * stream faster in another layout (Q4_0 and Q8_0 at the AVX512_VNNI
+     * level: 16 rows interleaved, see LFM2MOE_QUANTIZE_REPACK) into
+     * anonymous memory, releasing the file's pages of those tensors:
+     * resident memory stays about the file's size and results are
+     * bit-identical, decode is faster, and loading costs the time to
+     * allocate and fill that memory (on some virtual machines many seconds
+     * for a large model: a file written with LFM2MOE_QUANTIZE_REPACK loads
+     * without it).  Kernels chosen later (lfm2moe_isa_set_max) still read
+     * rewritten weights, through a slower portable path.  Ignored for
+     * lfm2moe_model_load_from_memory, which never copies. */
+    LFM2MOE_MODEL_REPACK = 1u << 2
 };
 
 typedef struct lfm2moe_model_params {
@@ -760,8 +772,22 @@ typedef struct lfm2moe_quantize_params {
     int32_t ftype;                 /* lfm2moe_ftype; default Q4_K_M */
     lfm2moe_progress_fn progress;  /* may be NULL */
     void *user_data;
-    uint64_t reserved[8];
+    uint32_t flags;                /* LFM2MOE_QUANTIZE_*; init sets 0 */
+    uint32_t reserved_u32;
+    uint64_t reserved[7];          /* (flags took reserved[0]: same size) */
 } lfm2moe_quantize_params;
+
+enum {
+    /* Keep every tensor's type (ftype is ignored) and write the Q4_0 and
+     * Q8_0 weight matrices (not token_embd; rows a multiple of 16) in the
+     * 16-row interleaved layout the AVX512_VNNI kernels stream fastest, as
+     * this library's own tensor types (ids 0x4002, 0x4008).  The file loads
+     * zero-copy and gives bit-identical results; readers that know only
+     * ggml's types (llama.cpp) refuse it as having an unknown tensor type.
+     * Meant for machines with AVX512_VNNI; others run such files through a
+     * slower portable path. */
+    LFM2MOE_QUANTIZE_REPACK = 1u << 0
+};
 
 LFM2MOE_API int lfm2moe_quantize_params_init(lfm2moe_quantize_params *params);
 

@@ -17,11 +17,12 @@
 #define WAIT_SLICE_MS 100
 
 /* Wait (j->mu held) until the job is done or, unless until_done, has text
- * beyond `seen`; 0, or -1 when the client went away meanwhile.  The socket
- * is checked every WAIT_SLICE_MS whether or not tokens keep coming. */
+ * beyond `seen` (job_progress); 0, or -1 when the client went away
+ * meanwhile.  The socket is checked every WAIT_SLICE_MS whether or not
+ * tokens keep coming. */
 static int wait_for_job(job *j, size_t seen, int until_done, struct MHD_Connection *c) {
     double next_check = now_seconds() + WAIT_SLICE_MS * 1e-3;
-    while (j->state != JOB_DONE && (until_done || j->text.len <= seen)) {
+    while (j->state != JOB_DONE && (until_done || job_progress(j) <= seen)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
@@ -44,7 +45,8 @@ typedef struct stream {
     job *j;
     oai_ctx oc;
     json_buf out;            /* events not yet handed to libmicrohttpd */
-    size_t out_off, sent;    /* bytes of out handed over; bytes of j->text evented */
+    size_t out_off;          /* bytes of out handed over */
+    size_t sent, sent_r;     /* bytes of j->text, j->reasoning evented */
     int started, ended;
 } stream;
 
@@ -59,10 +61,16 @@ static void stream_events(stream *st) {
             oai_completion_chunk(&st->out, &st->oc, usage, j->req.prompt, j->req.prompt_len,
                                  FINISH_NONE);
     }
+    /* each channel in order; reasoning first, as a model thinks before it answers */
+    if (j->reasoning.len > st->sent_r) {
+        oai_chat_chunk_content(&st->out, &st->oc, usage, 1, j->reasoning.data + st->sent_r,
+                               j->reasoning.len - st->sent_r);
+        st->sent_r = j->reasoning.len;
+    }
     if (j->text.len > st->sent) {
         const char *t = j->text.data + st->sent;
         size_t n = j->text.len - st->sent;
-        if (chat) oai_chat_chunk_content(&st->out, &st->oc, usage, t, n);
+        if (chat) oai_chat_chunk_content(&st->out, &st->oc, usage, 0, t, n);
         else oai_completion_chunk(&st->out, &st->oc, usage, t, n, FINISH_NONE);
         st->sent = j->text.len;
     }
@@ -98,7 +106,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
         st->out.len = st->out_off = 0;
         pthread_mutex_lock(&st->j->mu);
-        int gone = st->started ? wait_for_job(st->j, st->sent, 0, st->c) : 0;
+        int gone = st->started ? wait_for_job(st->j, st->sent + st->sent_r, 0, st->c) : 0;
         if (!gone) stream_events(st);
         pthread_mutex_unlock(&st->j->mu);
         if (gone || st->out.oom) {

@@ -117,7 +117,10 @@ static enum MHD_Result detokenize(struct MHD_Connection *c, http_req *r) {
     }
     json_buf b = {0};
     BUF_LIT(&b, "{\"content\": ");
-    json_dump_string(text, len, &b);
+    json_buf valid = {0};
+    append_valid_utf8(&valid, text, len);
+    json_dump_string(valid.data ? valid.data : "", valid.len, &b);
+    json_buf_free(&valid);
     BUF_LIT(&b, "}");
     free(text);
     return http_send(c, r, 200, content_json, &b);

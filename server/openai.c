@@ -63,29 +63,36 @@ static void usage(json_buf *b, const job *j) {
     LIT(b, "}}");
 }
 
-/* [{"id": ..., "type": "function", "function": {...}}, ...] of the job's
- * tool calls; `indexed` adds "index" (stream deltas). */
-static void tool_calls(json_buf *b, const job *j, int indexed) {
-    const char *t = j->raw.data ? strstr(j->raw.data, "<|tool_call_start|>") : NULL;
+/* The calls of a job that finished with tool_calls (NULL on failure;
+ * *n gets their number). */
+static lfm2moe_tool_calls *parse_calls(const job *j, size_t *n) {
     lfm2moe_tool_calls *calls = NULL;
-    size_t n = 0;
-    if (t && !lfm2moe_tool_calls_parse(t, j->raw.len - (size_t)(t - j->raw.data), &calls))
-        lfm2moe_tool_calls_count(calls, &n);
+    *n = 0;
+    if (j->finish != FINISH_TOOL_CALLS || !j->raw.data || j->tool_off > j->raw.len ||
+        lfm2moe_tool_calls_parse(j->raw.data + j->tool_off, j->raw.len - j->tool_off, &calls))
+        return NULL;
+    lfm2moe_tool_calls_count(calls, n);
+    return calls;
+}
+
+static void call_id(json_buf *b, const job *j, size_t i) {
+    char id[64];
+    snprintf(id, sizeof id, "call_%llx_%zu", (unsigned long long)j->id, i);
+    str(b, id);
+}
+
+/* [{"id": ..., "type": "function", "function": {...}}, ...] of the job's
+ * tool calls. */
+static void tool_calls(json_buf *b, const job *j) {
+    size_t n;
+    lfm2moe_tool_calls *calls = parse_calls(j, &n);
     LIT(b, "[");
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *args = NULL;
         lfm2moe_tool_calls_get(calls, i, &name, &args);
-        char id[64];
-        snprintf(id, sizeof id, "call_%llx_%zu", (unsigned long long)j->id, i);
         if (i) LIT(b, ", ");
-        LIT(b, "{");
-        if (indexed) {
-            LIT(b, "\"index\": ");
-            num(b, (long long)i);
-            LIT(b, ", ");
-        }
-        LIT(b, "\"id\": ");
-        str(b, id);
+        LIT(b, "{\"id\": ");
+        call_id(b, j, i);
         LIT(b, ", \"type\": \"function\", \"function\": {\"name\": ");
         str(b, name);
         LIT(b, ", \"arguments\": ");
@@ -103,9 +110,13 @@ void oai_chat_completion(json_buf *b, const oai_ctx *c, const job *j) {
         json_dump_string(j->text.data ? j->text.data : "", j->text.len, b);
     else
         LIT(b, "null");
+    if (j->reasoning.len) {
+        LIT(b, ", \"reasoning_content\": ");
+        json_dump_string(j->reasoning.data, j->reasoning.len, b);
+    }
     if (j->finish == FINISH_TOOL_CALLS) {
         LIT(b, ", \"tool_calls\": ");
-        tool_calls(b, j, 0);
+        tool_calls(b, j);
     }
     LIT(b, "}, \"logprobs\": null, \"finish_reason\": ");
     str(b, oai_finish_name(j->finish));
@@ -149,21 +160,42 @@ void oai_chat_chunk_role(json_buf *b, const oai_ctx *c, int include_usage) {
     chunk_end(b, include_usage);
 }
 
-void oai_chat_chunk_content(json_buf *b, const oai_ctx *c, int include_usage, const char *text,
-                            size_t n) {
+void oai_chat_chunk_content(json_buf *b, const oai_ctx *c, int include_usage, int reasoning,
+                            const char *text, size_t n) {
     chat_delta_open(b, c);
-    LIT(b, "\"content\": ");
+    if (reasoning) LIT(b, "\"reasoning_content\": ");
+    else LIT(b, "\"content\": ");
     json_dump_string(text, n, b);
     LIT(b, "}, \"logprobs\": null, \"finish_reason\": null}");
     chunk_end(b, include_usage);
 }
 
 void oai_chat_chunk_tool_calls(json_buf *b, const oai_ctx *c, int include_usage, const job *j) {
-    chat_delta_open(b, c);
-    LIT(b, "\"tool_calls\": ");
-    tool_calls(b, j, 1);
-    LIT(b, "}, \"logprobs\": null, \"finish_reason\": null}");
-    chunk_end(b, include_usage);
+    size_t n;
+    lfm2moe_tool_calls *calls = parse_calls(j, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL, *args = NULL;
+        lfm2moe_tool_calls_get(calls, i, &name, &args);
+        /* as OpenAI streams a call: its id, type and name with empty
+         * arguments first, then the arguments */
+        chat_delta_open(b, c);
+        LIT(b, "\"tool_calls\": [{\"index\": ");
+        num(b, (long long)i);
+        LIT(b, ", \"id\": ");
+        call_id(b, j, i);
+        LIT(b, ", \"type\": \"function\", \"function\": {\"name\": ");
+        str(b, name);
+        LIT(b, ", \"arguments\": \"\"}}]}, \"logprobs\": null, \"finish_reason\": null}");
+        chunk_end(b, include_usage);
+        chat_delta_open(b, c);
+        LIT(b, "\"tool_calls\": [{\"index\": ");
+        num(b, (long long)i);
+        LIT(b, ", \"function\": {\"arguments\": ");
+        str(b, args);
+        LIT(b, "}}]}, \"logprobs\": null, \"finish_reason\": null}");
+        chunk_end(b, include_usage);
+    }
+    lfm2moe_tool_calls_free(calls);
 }
 
 void oai_chat_chunk_finish(json_buf *b, const oai_ctx *c, int include_usage, job_finish f) {

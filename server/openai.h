@@ -25,12 +25,14 @@ void oai_error(json_buf *b, const char *message, const char *type, const char *p
 void oai_chat_completion(json_buf *b, const oai_ctx *c, const job *j);
 void oai_completion(json_buf *b, const oai_ctx *c, const job *j);
 
-/* Streaming events.  chat: the first chunk (role), a content delta, the
- * tool calls of a finished job, the finish chunk; with include_usage every
- * chunk carries "usage": null and oai_usage_chunk closes the stream. */
+/* Streaming events.  chat: the first chunk (role), a content (or
+ * reasoning_content) delta, the tool calls of a finished job (two chunks a
+ * call: id, type and name, then the arguments), the finish chunk; with
+ * include_usage every chunk carries "usage": null and oai_usage_chunk
+ * closes the stream. */
 void oai_chat_chunk_role(json_buf *b, const oai_ctx *c, int include_usage);
-void oai_chat_chunk_content(json_buf *b, const oai_ctx *c, int include_usage, const char *text,
-                            size_t n);
+void oai_chat_chunk_content(json_buf *b, const oai_ctx *c, int include_usage, int reasoning,
+                            const char *text, size_t n);
 void oai_chat_chunk_tool_calls(json_buf *b, const oai_ctx *c, int include_usage, const job *j);
 void oai_chat_chunk_finish(json_buf *b, const oai_ctx *c, int include_usage, job_finish f);
 void oai_completion_chunk(json_buf *b, const oai_ctx *c, int include_usage, const char *text,

@@ -178,6 +178,169 @@ static int parse_max_tokens(const json_value *o, const char *key, request *r, re
     return got;
 }
 
+/* A library call that compiles a grammar failed: the request is at fault
+ * (400 with the library's message) unless memory ran out. */
+static int grammar_refused(req_error *err, const char *param, int st) {
+    if (st == LFM2MOE_ERR_OUT_OF_MEMORY) return req_fail(err, 500, NULL, "out of memory");
+    return req_fail(err, 400, param, "%s", lfm2moe_last_error());
+}
+
+/* Only `allowed` members in object v (named `what` in messages). */
+static int only_members(const json_value *v, const char *const *allowed, const char *what,
+                        const char *param, req_error *err) {
+    for (size_t i = 0; i < v->n; i++)
+        if (!known(allowed, v->keys[i]))
+            return req_fail(err, 400, param, "unknown field '%s.%.40s'", what, v->keys[i]);
+    return 0;
+}
+
+/* response_format: {"type": "text"}, {"type": "json_object"}, or
+ * {"type": "json_schema", "json_schema": {"name", "description", "schema",
+ * "strict"}}.  *json_out: the output must be JSON; *schema: the schema
+ * (NULL: any JSON object). */
+static int parse_response_format(const json_value *o, int *json_out, const json_value **schema,
+                                 req_error *err) {
+    static const char *const text_fields[] = {"type", NULL};
+    static const char *const schema_fields[] = {"type", "json_schema", NULL};
+    static const char *const js_fields[] = {"name", "description", "schema", "strict", NULL};
+    const char *P = "response_format";
+    const json_value *rf = field(o, P);
+    if (!rf) return 0;
+    const json_value *t = rf->type == JSON_OBJECT ? json_get(rf, "type") : NULL;
+    if (!t || t->type != JSON_STRING)
+        return req_fail(err, 400, P, "'response_format' must be an object with a string 'type'");
+    if (!strcmp(t->str, "text") || !strcmp(t->str, "json_object")) {
+        *json_out = t->str[0] == 'j';
+        return only_members(rf, text_fields, P, P, err);
+    }
+    if (strcmp(t->str, "json_schema"))
+        return req_fail(err, 400, P, "unknown response_format type '%.40s' (text, json_object, "
+                        "json_schema)", t->str);
+    if (only_members(rf, schema_fields, P, P, err)) return -1;
+    const json_value *js = json_get(rf, "json_schema");
+    if (!js || js->type != JSON_OBJECT)
+        return req_fail(err, 400, P, "response_format json_schema needs a 'json_schema' object");
+    if (only_members(js, js_fields, "response_format.json_schema", P, err)) return -1;
+    const json_value *name = json_get(js, "name"), *d = field(js, "description"),
+                     *strict = field(js, "strict");
+    int name_ok = name && name->type == JSON_STRING && name->len >= 1 && name->len <= 64;
+    for (size_t i = 0; name_ok && i < name->len; i++) {
+        char c = name->str[i];
+        name_ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+    }
+    if (!name_ok)
+        return req_fail(err, 400, P, "json_schema.name must be 1 to 64 letters, digits, '_' "
+                        "or '-'");
+    if (d && d->type != JSON_STRING)
+        return req_fail(err, 400, P, "json_schema.description must be a string");
+    if (strict && strict->type != JSON_BOOL)
+        return req_fail(err, 400, P, "json_schema.strict must be a boolean");
+    *schema = field(js, "schema");
+    if (*schema && (*schema)->type != JSON_OBJECT)
+        return req_fail(err, 400, P, "json_schema.schema must be a JSON Schema object");
+    *json_out = 1;
+    return 0;
+}
+
+/* The grammar of a JSON answer: the schema's, or any JSON object. */
+static int json_grammar(const lfm2moe_model *model, const json_value *schema, request *r,
+                        req_error *err) {
+    static const char any_object[] = "{\"type\": \"object\", \"additionalProperties\": true}";
+    json_buf b = {0};
+    if (schema && json_dump(schema, &b)) {
+        json_buf_free(&b);
+        return req_fail(err, 500, NULL, "out of memory");
+    }
+    int st = schema ? lfm2moe_grammar_from_json_schema(model, b.data, b.len, &r->grammar)
+                    : lfm2moe_grammar_from_json_schema(model, any_object, sizeof any_object - 1,
+                                                       &r->grammar);
+    json_buf_free(&b);
+    return st ? grammar_refused(err, "response_format", st) : 0;
+}
+
+/* The name of tool t (NULL if it has none). */
+static const char *tool_name(const json_value *t) {
+    const json_value *f = t->type == JSON_OBJECT ? json_get(t, "function") : NULL;
+    const json_value *n = f && f->type == JSON_OBJECT ? json_get(f, "name") : NULL;
+    return n && n->type == JSON_STRING ? n->str : NULL;
+}
+
+/* tool_choice: "none", "auto", "required" or {"type": "function",
+ * "function": {"name": ...}} (required, restricted to that tool). */
+static int parse_tool_choice(const json_value *o, const json_value *tools, int *choice,
+                             const json_value **named, req_error *err) {
+    static const char *const obj_fields[] = {"type", "function", NULL};
+    static const char *const fn_fields[] = {"name", NULL};
+    const char *P = "tool_choice";
+    const json_value *tc = field(o, P);
+    if (!tc) return 0;
+    if (tc->type == JSON_STRING && !strcmp(tc->str, "none")) {
+        *choice = LFM2MOE_TOOL_CHOICE_NONE;
+        return 0;
+    }
+    if (tc->type == JSON_STRING && !strcmp(tc->str, "auto")) return 0;
+    if (tc->type == JSON_STRING && !strcmp(tc->str, "required")) {
+        *choice = LFM2MOE_TOOL_CHOICE_REQUIRED;
+    } else if (tc->type == JSON_OBJECT) {
+        const json_value *t = json_get(tc, "type"), *f = json_get(tc, "function");
+        const json_value *n = f && f->type == JSON_OBJECT ? json_get(f, "name") : NULL;
+        if (only_members(tc, obj_fields, P, P, err) ||
+            (f && f->type == JSON_OBJECT &&
+             only_members(f, fn_fields, "tool_choice.function", P, err)))
+            return -1;
+        if (!t || t->type != JSON_STRING || strcmp(t->str, "function") || !n ||
+            n->type != JSON_STRING)
+            return req_fail(err, 400, P, "a 'tool_choice' object must be {\"type\": \"function\", "
+                            "\"function\": {\"name\": ...}}");
+        *choice = LFM2MOE_TOOL_CHOICE_REQUIRED;
+        *named = n;
+    } else {
+        return req_fail(err, 400, P,
+                        "'tool_choice' must be \"none\", \"auto\", \"required\" or an object");
+    }
+    if (!tools || !tools->n)
+        return req_fail(err, 400, P,
+                        "'tool_choice' \"required\" or a named function needs 'tools'");
+    return 0;
+}
+
+/* The grammar of the tool calls: "required" (all tools, or only `named`)
+ * makes the answer one block of calls; "none" keeps the call marker out;
+ * "auto" constrains a call once the model starts one.  Tools whose schemas
+ * the library cannot turn into a grammar are refused when a call is forced;
+ * with "auto" the calls are then left unconstrained (parsed from the text). */
+static int tools_grammar(const lfm2moe_model *model, const json_value *tools,
+                         const json_value *named, int choice, request *r, req_error *err) {
+    char **texts = calloc(tools->n, sizeof *texts);
+    if (!texts) return req_fail(err, 500, NULL, "out of memory");
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < tools->n && !rc; i++) {
+        const char *name = tool_name(tools->items[i]);
+        if (named && (!name || strcmp(name, named->str))) continue;
+        json_buf b = {0};
+        if (json_dump(tools->items[i], &b) || json_buf_append(&b, "", 0) || b.oom) {
+            json_buf_free(&b);
+            rc = req_fail(err, 500, NULL, "out of memory");
+        } else {
+            texts[n++] = b.data;
+        }
+    }
+    if (!rc && named && !n)
+        rc = req_fail(err, 400, "tool_choice", "'tool_choice' names the function '%.60s', which "
+                      "is not among the tools", named->str);
+    if (!rc) {
+        int st = lfm2moe_grammar_from_tools(model, (const char *const *)texts, n, choice,
+                                            &r->grammar);
+        if (st == LFM2MOE_ERR_OUT_OF_MEMORY || (st && choice == LFM2MOE_TOOL_CHOICE_REQUIRED))
+            rc = grammar_refused(err, "tools", st);
+    }
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(texts);
+    return rc;
+}
+
 static int parse_chat(const lfm2moe_model *model, const json_value *o, request *r,
                       req_error *err) {
     double x;
@@ -195,44 +358,27 @@ static int parse_chat(const lfm2moe_model *model, const json_value *o, request *
     if (get_bool(o, "parallel_tool_calls", &ptc, err) < 0) return -1;
     (void)x;
 
-    const json_value *rf = field(o, "response_format");
-    if (rf) {
-        const json_value *t = rf->type == JSON_OBJECT ? json_get(rf, "type") : NULL;
-        if (!t || t->type != JSON_STRING)
-            return req_fail(err, 400, "response_format",
-                            "'response_format' must be an object with a string 'type'");
-        if (!strcmp(t->str, "json_object") || !strcmp(t->str, "json_schema"))
-            return req_fail(err, 400, "response_format",
-                            "response_format '%s' is not supported by this build (needs the "
-                            "library's grammar support)",
-                            t->str);
-        if (strcmp(t->str, "text"))
-            return req_fail(err, 400, "response_format", "unknown response_format type '%.40s'",
-                            t->str);
-    }
+    const json_value *schema = NULL;
+    int json_out = 0;
+    if (parse_response_format(o, &json_out, &schema, err) < 0) return -1;
     const json_value *tools = field(o, "tools");
     if (tools && tools->type != JSON_ARRAY)
         return req_fail(err, 400, "tools", "'tools' must be an array");
-    int tools_on = tools && tools->n > 0;
-    const json_value *tc = field(o, "tool_choice");
-    if (tc) {
-        if (tc->type == JSON_STRING && !strcmp(tc->str, "none"))
-            tools_on = 0;
-        else if (tc->type == JSON_STRING && !strcmp(tc->str, "auto"))
-            ;
-        else if ((tc->type == JSON_STRING && !strcmp(tc->str, "required")) ||
-                 tc->type == JSON_OBJECT)
-            return req_fail(err, 400, "tool_choice",
-                            "a forced tool_choice is not supported by this build (needs the "
-                            "library's grammar support)");
-        else
-            return req_fail(err, 400, "tool_choice",
-                            "'tool_choice' must be \"none\", \"auto\", \"required\" or an object");
-    }
-    r->tools = tools_on;
+    const json_value *named = NULL;
+    int choice = tools && tools->n ? LFM2MOE_TOOL_CHOICE_AUTO : LFM2MOE_TOOL_CHOICE_NONE;
+    if (parse_tool_choice(o, tools, &choice, &named, err) < 0) return -1;
+    r->tools = tools && tools->n && choice != LFM2MOE_TOOL_CHOICE_NONE;
+    /* one grammar per generation: JSON output leaves no room for calls */
+    if (json_out && r->tools)
+        return req_fail(err, 400, "response_format",
+                        "'response_format' json_object / json_schema cannot be combined with "
+                        "tools unless 'tool_choice' is \"none\"");
     const json_value *msgs = json_get(o, "messages");
     if (!msgs) return req_fail(err, 400, "messages", "'messages' is required");
-    return chat_prompt_render(model, msgs, tools, &r->prompt, &r->prompt_len, err);
+    if (chat_prompt_render(model, msgs, tools, &r->prompt, &r->prompt_len, err)) return -1;
+    if (json_out) return json_grammar(model, schema, r, err);
+    if (tools && tools->n) return tools_grammar(model, tools, named, choice, r, err);
+    return 0;
 }
 
 static int parse_completion(const json_value *o, request *r, req_error *err) {
@@ -287,6 +433,7 @@ void request_free(request *r) {
     free(r->prompt);
     free(r->bias_tokens);
     free(r->bias_values);
+    lfm2moe_grammar_free(r->grammar);
     for (size_t i = 0; i < r->n_stops; i++) free(r->stops[i]);
     memset(r, 0, sizeof *r);
 }

@@ -3,9 +3,11 @@
  *
  * Validation is strict, as OpenAI's own API is: a malformed body, a field of
  * the wrong type or out of range, and an unknown field are all refused with a
- * message naming the field (HTTP 400).  Fields whose library support has not
- * landed in this build (grammars: response_format json_object/json_schema,
- * a forced tool_choice) are refused with "not supported by this build". */
+ * message naming the field (HTTP 400).
+ *
+ * response_format json_object / json_schema and tool_choice become a
+ * grammar compiled here (on the connection's thread, not the scheduler's):
+ * a schema or tool list the library refuses is a 400 with its message. */
 #ifndef LFM_SERVER_REQUEST_H
 #define LFM_SERVER_REQUEST_H
 
@@ -31,6 +33,8 @@ typedef struct request {
     char *stops[REQ_MAX_STOPS];
     size_t n_stops;
     int tools;               /* tools were given and tool_choice is not "none": parse tool calls */
+    lfm2moe_grammar *grammar;/* the output's constraint (NULL: none), owned; attached to the
+                                slot's sampler after the prompt tokens are recorded */
     int echo;                /* completions: echo the prompt */
 } request;
 

@@ -19,6 +19,7 @@ typedef struct slot {
     size_t n_pend, cap;
     int tool_mode;           /* a tool call started: the rest is not content */
     size_t tool_off;         /* where, in job->raw */
+    int thinking;            /* inside <think> ... </think>: text is reasoning */
     uint64_t last_used;
 } slot;
 
@@ -36,6 +37,7 @@ struct scheduler {
     int stopping;
     double deadline;         /* stopping: cancel what still runs after this */
     uint64_t tick;
+    int32_t think_open, think_close; /* <think> / </think> tokens; -1: the model has none */
 };
 
 static void slot_release(scheduler *s, slot *sl) {
@@ -64,10 +66,12 @@ static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error)
                                           &calls))
                 lfm2moe_tool_calls_count(calls, &n);
             lfm2moe_tool_calls_free(calls);
-            if (n)
+            if (n) {
                 f = FINISH_TOOL_CALLS;
-            else
-                job_append(j, j->raw.data + sl->tool_off, j->raw.len - sl->tool_off, NULL, 0);
+                j->tool_off = sl->tool_off;
+            } else {
+                job_append(j, 0, j->raw.data + sl->tool_off, j->raw.len - sl->tool_off, NULL, 0);
+            }
         }
     }
     metrics *m = s->m;
@@ -79,26 +83,39 @@ static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error)
     slot_release(s, sl);
 }
 
-/* Text shown to the client (and all text, for the tool-call parser). */
+/* Text shown to the client (and all content, for the tool-call parser). */
 static void show(slot *sl, const char *t, size_t n) {
     job *j = sl->j;
-    size_t shown = n;
-    if (sl->tool_mode) {
-        shown = 0;
-    } else if (j->req.tools) {
-        const char *mk = memmem(t, n, tool_marker, sizeof tool_marker - 1);
-        if (mk) {
-            shown = (size_t)(mk - t);
-            sl->tool_mode = 1;
-            sl->tool_off = j->raw.len + shown;
-        }
+    if (sl->thinking) {
+        job_append(j, 1, t, n, NULL, 0);
+        return;
     }
-    job_append(j, t, shown, t, n);
+    const char *mk = !sl->tool_mode && j->req.tools
+                         ? memmem(t, n, tool_marker, sizeof tool_marker - 1) : NULL;
+    size_t shown = sl->tool_mode ? 0 : mk ? (size_t)(mk - t) : n;
+    job_append(j, 0, t, shown, t, shown);
+    if (shown == n) return;
+    if (mk) { /* a tool call starts: the rest is held back */
+        sl->tool_mode = 1;
+        sl->tool_off = j->raw.len; /* raw is written by this thread only */
+    }
+    job_append(j, 0, NULL, 0, t + shown, n - shown);
+}
+
+/* max(hold, the length of the longest proper prefix of s[0..len) that ends
+ * p[0..n)): text that may be the start of s. */
+static size_t held(const char *p, size_t n, const char *s, size_t len, size_t hold) {
+    for (size_t k = len - 1 < n ? len - 1 : n; k > hold; k--)
+        if (!memcmp(p + n - k, s, k)) return k;
+    return hold;
 }
 
 /* Add generated text; returns 1 when a stop string matched (the text before
- * it is shown, the rest dropped).  `final`: hold nothing back. */
+ * it is shown, the rest dropped).  `final`: hold nothing back.  Text that
+ * may start a stop string, or the tool-call marker (which a vocabulary
+ * without the marker token spells in several pieces), waits for the next. */
 static int feed(slot *sl, const char *t, size_t n, int final) {
+    if (!n && !sl->n_pend) return 0; /* nothing to show (pend may not exist yet) */
     if (sl->n_pend + n > sl->cap) {
         size_t c = sl->cap ? sl->cap * 2 : 256;
         while (c < sl->n_pend + n) c *= 2;
@@ -120,14 +137,10 @@ static int feed(slot *sl, const char *t, size_t n, int final) {
         sl->n_pend = 0;
         return 1;
     }
-    for (size_t i = 0; i < r->n_stops && !final; i++) {
-        size_t k = strlen(r->stops[i]) - 1;
-        for (k = k < sl->n_pend ? k : sl->n_pend; k > hold; k--)
-            if (!memcmp(sl->pend + sl->n_pend - k, r->stops[i], k)) {
-                hold = k;
-                break;
-            }
-    }
+    for (size_t i = 0; i < r->n_stops && !final; i++)
+        hold = held(sl->pend, sl->n_pend, r->stops[i], strlen(r->stops[i]), hold);
+    if (r->tools && !sl->tool_mode && !final)
+        hold = held(sl->pend, sl->n_pend, tool_marker, sizeof tool_marker - 1, hold);
     size_t cut = sl->n_pend - hold;
     while (cut > 0 && cut < sl->n_pend && ((unsigned char)sl->pend[cut] & 0xC0) == 0x80) cut--;
     show(sl, sl->pend, cut);
@@ -144,6 +157,13 @@ static void finish_flushed(scheduler *s, slot *sl, job_finish f) {
     lfm2moe_detokenizer_flush(sl->dt, &piece, &len);
     feed(sl, piece, len, 1);
     slot_finish(s, sl, f, NULL);
+}
+
+/* A <think> / </think> token of a chat answer: it switches between
+ * reasoning and content and is not shown itself. */
+static int think_tag(const scheduler *s, const slot *sl, int32_t tok) {
+    return sl->j->req.kind == REQ_CHAT && s->think_open >= 0 && s->think_close >= 0 &&
+           (tok == s->think_open || tok == s->think_close);
 }
 
 /* After a step: sample the slot's next token and route its text. */
@@ -165,11 +185,22 @@ static void sample_next(scheduler *s, slot *sl) {
         finish_flushed(s, sl, FINISH_STOP);
         return;
     }
-    lfm2moe_sampler_accept(sl->sm, tok);
+    /* with a grammar attached, this also advances it */
+    if (lfm2moe_sampler_accept(sl->sm, tok)) {
+        slot_finish(s, sl, FINISH_ERROR, lfm2moe_last_error());
+        return;
+    }
     const char *piece = NULL;
     size_t len = 0;
-    lfm2moe_detokenizer_push(sl->dt, tok, &piece, &len);
-    int m = feed(sl, piece, len, 0);
+    int m;
+    if (think_tag(s, sl, tok)) { /* what came before goes to the channel it belongs to */
+        lfm2moe_detokenizer_flush(sl->dt, &piece, &len);
+        m = feed(sl, piece, len, 1);
+        sl->thinking = tok == s->think_open;
+    } else {
+        lfm2moe_detokenizer_push(sl->dt, tok, &piece, &len);
+        m = feed(sl, piece, len, 0);
+    }
     if (m) {
         slot_finish(s, sl, m > 0 ? FINISH_STOP : FINISH_ERROR, m > 0 ? NULL : "out of memory");
         return;
@@ -202,7 +233,6 @@ static void after_step(scheduler *s, slot *sl, int32_t n_fed, int st) {
         atomic_fetch_add(&s->m->prompt_tokens, (unsigned long long)n_fed);
         if (sl->n_eval < j->n_prompt) return;
         sl->generating = 1;
-        for (int32_t i = 0; i < j->n_prompt; i++) lfm2moe_sampler_accept(sl->sm, j->prompt[i]);
     }
     sample_next(s, sl);
 }
@@ -223,6 +253,11 @@ static void admit(scheduler *s, job *j) {
     int32_t keep = 0;
     int st = engine_prepare(s->e, (int)(best - s->slots), j->prompt, j->n_prompt, &keep);
     if (!st) st = lfm2moe_sampler_create(s->model, &j->req.sampling, &best->sm);
+    /* the prompt enters the penalty history before the grammar is attached
+     * (which would refuse the prompt's tokens) */
+    for (int32_t i = 0; !st && i < j->n_prompt; i++)
+        st = lfm2moe_sampler_accept(best->sm, j->prompt[i]);
+    if (!st && j->req.grammar) st = lfm2moe_sampler_set_grammar(best->sm, j->req.grammar);
     if (!st) st = lfm2moe_detokenizer_create(s->model, &best->dt);
     best->j = j;
     atomic_fetch_add(&s->m->busy_slots, 1);
@@ -313,6 +348,8 @@ int scheduler_start(const lfm2moe_model *model, const sched_params *p, metrics *
     s->p = *p;
     s->m = m;
     s->model = model;
+    if (lfm2moe_token_lookup(model, "<think>", 7, &s->think_open)) s->think_open = -1;
+    if (lfm2moe_token_lookup(model, "</think>", 8, &s->think_close)) s->think_close = -1;
     s->slots = calloc((size_t)p->n_slots, sizeof *s->slots);
     /* free slots may be taken by queued jobs the thread has not admitted yet */
     s->q_cap = p->n_slots + p->queue_max;

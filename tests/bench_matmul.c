@@ -4,6 +4,7 @@
  *   bench_matmul [rows cols [types...]]      types: q4_0 q8_0 q4_k ...
  *   BENCH_NT=64 bench_matmul ...             the prefill batch (default 16)
  *   BENCH_ISA=avx512_vnni bench_matmul ...   that level only (no speedups)
+ *   BENCH_R16=1 bench_matmul ...             Q4_0/Q8_0 in the R16 layout (r16.h)
  * `meson test --benchmark -C build` runs it with the defaults. */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "lfm2moe.h"
 #include "matmul.h"
 #include "quant.h"
+#include "r16.h"
 
 static double now(void) {
     struct timespec ts;
@@ -63,7 +65,14 @@ int main(int argc, char **argv) {
         for (int64_t r = 0; r < rows; r++)
             lfm_quantize_row(t, x + r * cols, W + (size_t)r * rb, cols);
         void *xq = malloc(lfm_act_row_bytes(t, cols) * T);
-        lfm_weight w = {W, "bench", t, cols, rows, 1, rb, rb * (size_t)rows};
+        lfm_weight w = {W, "bench", t, cols, rows, 1, rb, rb * (size_t)rows, LFM_LAYOUT_ROWS};
+        if (getenv("BENCH_R16") && lfm_r16_supported(t) && rows % LFM_R16_ROWS == 0) {
+            uint8_t *P = malloc(rb * (size_t)rows);
+            lfm_r16_pack(t, W, P, rows, cols);
+            free(W);
+            w.data = W = P;
+            w.layout = LFM_LAYOUT_R16;
+        }
         for (int nt = 1; nt <= T; nt += T - 1) {
             double base = 0;
             printf("%-5s n=%-2d", lfm_type_name(t), nt);

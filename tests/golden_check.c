@@ -16,8 +16,16 @@
 
 void golden_run(const char *model_path, const gld *g, int batched, int threads, int kv_type,
                 int n_batch, float *logits) {
+    golden_run_flags(model_path, 0, g, batched, threads, kv_type, n_batch, logits);
+}
+
+void golden_run_flags(const char *model_path, uint32_t model_flags, const gld *g, int batched,
+                      int threads, int kv_type, int n_batch, float *logits) {
     lfm2moe_model *m = NULL;
-    int st = lfm2moe_model_load(model_path, NULL, &m);
+    lfm2moe_model_params mp;
+    lfm2moe_model_params_init(&mp);
+    mp.flags = model_flags;
+    int st = lfm2moe_model_load(model_path, &mp, &m);
     if (st)
         fail_msg("load %s: %s", model_path, lfm2moe_last_error());
     lfm2moe_session_params sp;

@@ -17,6 +17,9 @@ typedef struct golden_stats {
  * else every token alone.  kv_type: the session's lfm2moe_kv_type. */
 void golden_run(const char *model_path, const gld *g, int batched, int threads, int kv_type,
                 int n_batch, float *logits);
+/* The same, the model loaded with lfm2moe_model_params.flags = model_flags. */
+void golden_run_flags(const char *model_path, uint32_t model_flags, const gld *g, int batched,
+                      int threads, int kv_type, int n_batch, float *logits);
 /* Compare logits (laid out as g->logits) with g's. */
 golden_stats golden_compare(const gld *g, const float *logits);
 

@@ -108,8 +108,30 @@ static void test_quantize_then_eval(void **state) {
                   100 * r.argmax_agree);
     assert_true(r.rel_rms <= 0.03);
     assert_true(r.argmax_agree >= 0.95);
+    gld_free(&got);
+    /* --repack: the same weights in the R16 layout, listed by info, same
+     * logits within the same bounds (bit-identity: test_golden) */
+    char r16[256];
+    snprintf(r16, sizeof r16, "%s/r16.gguf", dir);
+    snprintf(cmd, sizeof cmd, CLI " quantize --repack %s %s 2>&1", q8, r16);
+    assert_int_equal(test_run_cmd(cmd, &out, NULL), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, CLI " info -m %s 2>&1", r16);
+    assert_int_equal(test_run_cmd(cmd, &out, NULL), 0);
+    assert_non_null(strstr(out, "Q8_0_R16"));
+    free(out);
+    snprintf(cmd, sizeof cmd, CLI " eval -m %s --tokens " GOLDEN_DIR "/tiny-q-q8_0.gld --out %s 2>&1",
+             r16, outg);
+    assert_int_equal(test_run_cmd(cmd, &out, NULL), 0);
+    free(out);
+    if (gld_read(outg, 1, &got, err, sizeof err))
+        fail_msg("%s", err);
+    r = golden_compare(&want, got.logits);
+    assert_true(r.rel_rms <= 0.03);
+    assert_true(r.argmax_agree >= 0.95);
     gld_free(&want);
     gld_free(&got);
+    unlink(r16);
     /* an unknown type is refused and writes nothing */
     snprintf(cmd, sizeof cmd, CLI " quantize " GOLDEN_DIR "/tiny-q-f32.gguf %s/x.gguf Q7_X 2>&1",
              dir);

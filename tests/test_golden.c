@@ -131,6 +131,55 @@ static void test_tiny_q_quantized(void **state) {
     }
 }
 
+/* Q4_0 / Q8_0 weights in the R16 layout, rewritten at load
+ * (LFM2MOE_MODEL_REPACK) or written so (LFM2MOE_QUANTIZE_REPACK): where
+ * the level has R16 kernels (AVX512_VNNI), logits bit-identical to the
+ * row layout's; elsewhere (portable path: the scalar's float order) within
+ * the same golden bounds.  Batched and one at a time, 2 threads (chunk
+ * boundaries inside the matrices). */
+static void test_tiny_q_repacked(void **state) {
+    (void)state;
+    static const char *types[] = {"q4_0", "q8_0"};
+    int isa = -1;
+    lfm2moe_isa_active(&isa);
+    for (size_t i = 0; i < 2; i++)
+        for (int batched = 0; batched < 2; batched++) {
+            char path[1024], model[1024], packed[1024], err[256];
+            snprintf(path, sizeof path, GOLDEN_DIR "/tiny-q-%s.gld", types[i]);
+            snprintf(model, sizeof model, GOLDEN_DIR "/tiny-q-%s.gguf", types[i]);
+            snprintf(packed, sizeof packed, "test-golden-r16-%s.gguf", types[i]);
+            gld g;
+            if (gld_read(path, 1, &g, err, sizeof err))
+                fail_msg("%s", err);
+            lfm2moe_quantize_params qp;
+            lfm2moe_quantize_params_init(&qp);
+            qp.flags = LFM2MOE_QUANTIZE_REPACK;
+            assert_int_equal(lfm2moe_model_quantize(model, packed, &qp), LFM2MOE_OK);
+            /* an R16 file cannot be re-quantized (its types are not ggml's) */
+            lfm2moe_quantize_params_init(&qp);
+            assert_int_equal(lfm2moe_model_quantize(packed, "test-golden-r16-bad.gguf", &qp),
+                             LFM2MOE_ERR_UNSUPPORTED_TYPE);
+            const size_t n = (size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab;
+            float *rows = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+            golden_run(model, &g, batched, 2, LFM2MOE_KV_F32, 0, rows);
+            for (int way = 0; way < 2; way++) {
+                if (way == 0)
+                    golden_run_flags(model, LFM2MOE_MODEL_REPACK, &g, batched, 2,
+                                     LFM2MOE_KV_F32, 0, got);
+                else
+                    golden_run(packed, &g, batched, 2, LFM2MOE_KV_F32, 0, got);
+                golden_stats r = golden_compare(&g, got);
+                assert_true(r.rel_rms <= 0.07 && r.argmax_agree >= 0.9);
+                if (isa == LFM2MOE_ISA_AVX512_VNNI || way == 0)
+                    assert_memory_equal(got, rows, n * sizeof(float));
+            }
+            remove(packed);
+            free(rows);
+            free(got);
+            gld_free(&g);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_a_f32),
@@ -140,6 +189,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_q_f32),
         cmocka_unit_test(test_tiny_q_f16_bf16),
         cmocka_unit_test(test_tiny_q_quantized),
+        cmocka_unit_test(test_tiny_q_repacked),
     };
     /* every kernel level this CPU runs (lfm2moe_isa_set_max), scalar first,
      * must pass the same checks */

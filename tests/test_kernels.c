@@ -245,7 +245,7 @@ static void test_matmul_float_types(void **state) {
                 wh[i] = type == LFM_TYPE_F16 ? lfm_f32_to_fp16(wf[i]) : lfm_f32_to_bf16(wf[i]);
             data = wh;
         }
-        lfm_weight w = {data, "w", type, COLS, ROWS, 1, lfm_row_bytes(type, COLS), 0};
+        lfm_weight w = {data, "w", type, COLS, ROWS, 1, lfm_row_bytes(type, COLS), 0, LFM_LAYOUT_ROWS};
         w.mat_bytes = w.row_bytes * ROWS;
         uint8_t xq[N * COLS * 4];
         lfm_encode_acts(type, x, COLS, N, COLS, xq);

@@ -17,6 +17,10 @@
  *          k-quants: the SIMD kernels keep the scalar's float formula per
  *          super-block, so they must match bit for bit.
  *   mm[]   equal, bit for bit, to the same level's dot for every pair.
+ *   mm_r16[] (Q4_0/Q8_0 in the R16 layout, r16.h) likewise (levels without
+ *          their own R16 kernel run the scalar reference: equal to the
+ *          scalar dot), through lfm_matmul_rows for aligned and unaligned
+ *          row ranges; packing round-trips byte for byte.
  *   element-wise ops (kernels/elementwise/simd_*.h):
  *          axpy, rope_neox, shortconv bit-identical to the references;
  *          rmsnorm within 1 ulp (|d| <= 2^-23 |ref|; only the order of the
@@ -42,6 +46,7 @@
 #include "matmul.h"
 #include "quant.h"
 #include "quant_blocks.h"
+#include "r16.h"
 #include "rope.h"
 #include "shortconv.h"
 
@@ -319,7 +324,7 @@ static void test_matmul(void **state) {
                     lfm_quantize_row(wt, x + r * n, W + (size_t)r * wrb, n);
                 fill(x, n * T);
                 lfm_encode_acts(wt, x, n, T, n, A);
-                lfm_weight w = {W, "w", wt, n, rows, 1, wrb, wrb * (size_t)rows};
+                lfm_weight w = {W, "w", wt, n, rows, 1, wrb, wrb * (size_t)rows, LFM_LAYOUT_ROWS};
                 const int64_t ts[] = {1, 3, 4, 5, 9};
                 for (size_t tj = 0; tj < sizeof ts / sizeof ts[0]; tj++) {
                     int64_t nt = ts[tj], ys = rows + 2;
@@ -375,7 +380,7 @@ static void test_matmul_chunks(void **state) {
                 lfm_quantize_row(wt, x + r * n, W + (size_t)r * wrb, n);
             fill(x, n * T);
             lfm_encode_acts(wt, x, n, T, n, A);
-            lfm_weight w = {W, "w", wt, n, rows, 1, wrb, wrb * (size_t)rows};
+            lfm_weight w = {W, "w", wt, n, rows, 1, wrb, wrb * (size_t)rows, LFM_LAYOUT_ROWS};
             lfm_matmul_rows(&w, 0, A, T, y, rows, 0, rows);
             for (int64_t t = 0; t < T; t++)
                 for (int64_t r = 0; r < rows; r++) {
@@ -405,6 +410,71 @@ static void test_matmul_chunks(void **state) {
 }
 
 /* lfm_vec_dot / lfm_quantize_act_row follow lfm2moe_isa_set_max. */
+/* R16 weights: every output of lfm_matmul_rows equals the level's dot on
+ * the row-layout row, for whole matrices, ranges cut inside groups and
+ * batches beyond a tile's and a cache chunk's size. */
+static void test_matmul_r16(void **state) {
+    (void)state;
+    int lv[17], nl = levels(lv + 1) + 1;
+    lv[0] = 0;
+    int det = lfm_isa_detected();
+    const uint32_t types[] = {LFM_TYPE_Q4_0, LFM_TYPE_Q8_0};
+    const int64_t rows = 16 * 9, T = 70;
+    const int64_t ranges[][2] = {{0, rows}, {5, rows - 3}, {3, 10}, {16, 20}, {30, 34}};
+    const int64_t ts[] = {1, 3, 8, 9, T};
+    for (int l = 0; l < nl; l++) {
+        const lfm_kernels *k = lfm_kernels_at(lv[l]);
+        assert_int_equal(lfm2moe_isa_set_max(lv[l]), LFM2MOE_OK);
+        for (size_t ti = 0; ti < 2; ti++)
+            for (int64_t n = 32 * 7; n <= 32 * 70; n += 32 * 63) {
+                const uint32_t wt = types[ti];
+                const lfm_dot_fn dot =
+                    lfm_kernels_prefer_r16(k, wt) ? k->dot[wt] : lfm_kernels_at(0)->dot[wt];
+                size_t wrb = lfm_row_bytes(wt, n), arb = lfm_row_bytes(LFM_TYPE_Q8_0, n);
+                float *x = malloc((size_t)(n * rows) * sizeof(float));
+                float *y = malloc((size_t)(T * rows) * sizeof(float));
+                uint8_t *W = malloc(wrb * (size_t)rows), *P = malloc(wrb * (size_t)rows);
+                uint8_t *U = malloc(wrb * (size_t)rows), *A = malloc(arb * (size_t)T);
+                fill(x, n * rows);
+                for (int64_t r = 0; r < rows; r++)
+                    lfm_quantize_row(wt, x + r * n, W + (size_t)r * wrb, n);
+                fill(x, n * T);
+                lfm_encode_acts(wt, x, n, T, n, A);
+                lfm_r16_pack(wt, W, P, rows, n);
+                lfm_r16_unpack(wt, P, U, rows, n);
+                assert_memory_equal(U, W, wrb * (size_t)rows);
+                lfm_weight w = {P, "w", wt, n, rows, 1, wrb, wrb * (size_t)rows, LFM_LAYOUT_R16};
+                for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++)
+                    for (size_t tj = 0; tj < sizeof ts / sizeof ts[0]; tj++) {
+                        const int64_t r0 = ranges[ri][0], r1 = ranges[ri][1], nt = ts[tj];
+                        for (int64_t i = 0; i < T * rows; i++)
+                            y[i] = -1234.5f;
+                        lfm_matmul_rows(&w, 0, A, nt, y, rows, r0, r1);
+                        for (int64_t t = 0; t < nt; t++)
+                            for (int64_t r = 0; r < rows; r++) {
+                                float want = -1234.5f;
+                                if (r >= r0 && r < r1)
+                                    want = dot(n, W + (size_t)r * wrb, A + (size_t)t * arb);
+                                if (y[t * rows + r] != want)
+                                    fail_msg("%s R16 %s n=%lld rows [%lld,%lld) nt=%lld: "
+                                             "y[%lld][%lld] %.9g, dot %.9g",
+                                             lfm_isa_name(k->isa), lfm_type_name(wt),
+                                             (long long)n, (long long)r0, (long long)r1,
+                                             (long long)nt, (long long)t, (long long)r,
+                                             y[t * rows + r], want);
+                            }
+                    }
+                free(x);
+                free(y);
+                free(W);
+                free(P);
+                free(U);
+                free(A);
+            }
+    }
+    lfm2moe_isa_set_max(det);
+}
+
 static void test_entry_points(void **state) {
     (void)state;
     int lv[17], nl = levels(lv + 1) + 1;
@@ -844,6 +914,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_env_cap),      cmocka_unit_test(test_isa_api),
         cmocka_unit_test(test_act),          cmocka_unit_test(test_dot),
         cmocka_unit_test(test_matmul),       cmocka_unit_test(test_matmul_chunks),
+        cmocka_unit_test(test_matmul_r16),
         cmocka_unit_test(test_entry_points), cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_silu_mul),     cmocka_unit_test(test_axpy),
         cmocka_unit_test(test_rope),         cmocka_unit_test(test_shortconv),

@@ -8,23 +8,28 @@
 # each one).  The bandwidth of shared machines moves from minute to minute:
 # only interleaved runs compare the two engines fairly.
 #
-#   tools/bench_compare.sh -m FILE [-t 2] [-p 512] [-n 64] [-d 0[,4096...]] [-R 5]
-#       [-b BUILD_DIR] [-l LLAMA_RUN]
+#   tools/bench_compare.sh -m FILE [-M OUR_FILE] [-t 2] [-p 512] [-n 64] [-d 0[,4096...]]
+#       [-R 5] [-b BUILD_DIR] [-l LLAMA_RUN]
+# -M: the file our bench runs, when it is not FILE itself: the same weights
+# rewritten by `lfm2moe quantize --repack FILE OUR_FILE` (which llama.cpp
+# cannot read).
 # LLAMA_RUN defaults to shared/ref-llama/run beside the checkout (or beside
 # its parent, for git worktrees).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
-model= threads=2 p=512 n=64 depth=0 rounds=5 build="$here/build"
+model= ourmodel= threads=2 p=512 n=64 depth=0 rounds=5 build="$here/build"
 llama="$here/../shared/ref-llama/run"
 [ -x "$llama" ] || llama="$here/../../shared/ref-llama/run"
-while getopts m:t:p:n:d:R:b:l: o; do
+while getopts m:M:t:p:n:d:R:b:l: o; do
     case $o in
-    m) model=$OPTARG ;; t) threads=$OPTARG ;; p) p=$OPTARG ;; n) n=$OPTARG ;;
+    m) model=$OPTARG ;; M) ourmodel=$OPTARG ;; t) threads=$OPTARG ;; p) p=$OPTARG ;; n) n=$OPTARG ;;
     d) depth=$OPTARG ;; R) rounds=$OPTARG ;; b) build=$OPTARG ;; l) llama=$OPTARG ;;
     *) sed -n '2,15p' "$0" >&2; exit 2 ;;
     esac
 done
 [ -n "$model" ] && [ -f "$model" ] || { echo "bench_compare: -m FILE (an existing GGUF) is required" >&2; exit 2; }
+[ -n "$ourmodel" ] || ourmodel=$model
+[ -f "$ourmodel" ] || { echo "bench_compare: no file $ourmodel (-M)" >&2; exit 2; }
 ours="$build/examples/lfm2moe"
 [ -x "$ours" ] || { echo "bench_compare: no $ours (build first)" >&2; exit 2; }
 [ -x "$llama" ] || { echo "bench_compare: no llama.cpp runner at $llama (-l)" >&2; exit 2; }
@@ -32,16 +37,18 @@ ours="$build/examples/lfm2moe"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_compare.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 cat "$model" > /dev/null # into the page cache for both
+[ "$ourmodel" = "$model" ] || cat "$ourmodel" > /dev/null
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')," \
      "file $(basename "$model"), threads $threads, $rounds interleaved rounds"
 echo "# load before: $(uptime | sed 's/.*load average/load average/')"
+[ "$ourmodel" = "$model" ] || echo "# our file: $(basename "$ourmodel") (the same weights, lfm2moe quantize --repack)"
 echo "# ours:   $ours bench -m FILE -t $threads -p $p -n $n -d $depth -r 1 --bw"
 echo "# theirs: $llama llama-bench -m FILE -t $threads -p $p -n $n -d $depth -r 1"
 i=1
 while [ "$i" -le "$rounds" ]; do
     # ours: | model | size | params | threads | test | t/s | spread |, then "bw TEST: ... X GB/s; share Y%"
-    "$ours" bench -m "$model" -t "$threads" -p "$p" -n "$n" -d "$depth" -r 1 --bw > "$tmp/ours.$i"
+    "$ours" bench -m "$ourmodel" -t "$threads" -p "$p" -n "$n" -d "$depth" -r 1 --bw > "$tmp/ours.$i"
     awk -F'|' '$6 ~ /(pp|tg)[0-9]/ { t=$6; gsub(/^ +| +$/, "", t); v=$7; gsub(/ /, "", v); print "ours\t" t "\t" v }
                /^bw / { t=$0; sub(/^bw /, "", t); sub(/:.*/, "", t)
                         b=$0; sub(/.*measured before each run\) /, "", b); sub(/ GB.*/, "", b)

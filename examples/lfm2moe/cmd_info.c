@@ -103,24 +103,31 @@ int cmd_info(int argc, char **argv) {
     }
     printf("   (A attention, C conv; d dense, m MoE)\n");
 
-    /* tensor count per type, in type-id order */
-    unsigned long long count[64] = {0}, bytes[64] = {0};
+    /* tensor count per type, in order of first appearance */
+    struct type_count {
+        uint32_t type;
+        const char *name;
+        unsigned long long count, bytes;
+    } per[64];
+    int n_per = 0;
     for (uint64_t i = 0; i < in.n_tensors; i++) {
         lfm2moe_tensor_info ti = {.struct_size = sizeof ti};
-        if (lfm2moe_model_tensor_info(model, i, &ti) == LFM2MOE_OK && ti.type < 64) {
-            count[ti.type]++;
-            bytes[ti.type] += ti.size;
+        if (lfm2moe_model_tensor_info(model, i, &ti) != LFM2MOE_OK)
+            continue;
+        int k = 0;
+        while (k < n_per && per[k].type != ti.type)
+            k++;
+        if (k == n_per && n_per < 64)
+            per[n_per++] = (struct type_count){ti.type, ti.type_name, 0, 0};
+        if (k < n_per) {
+            per[k].count++;
+            per[k].bytes += ti.size;
         }
     }
     printf("tensors:       %llu\n", (unsigned long long)in.n_tensors);
-    for (uint64_t i = 0; i < in.n_tensors; i++) {
-        lfm2moe_tensor_info ti = {.struct_size = sizeof ti};
-        if (lfm2moe_model_tensor_info(model, i, &ti) || ti.type >= 64 || !count[ti.type])
-            continue;
-        printf("  %-8s %5llu tensors %10.2f MiB\n", ti.type_name, count[ti.type],
-               (double)bytes[ti.type] / (1024.0 * 1024.0));
-        count[ti.type] = 0; /* print each type once */
-    }
+    for (int k = 0; k < n_per; k++)
+        printf("  %-8s %5llu tensors %10.2f MiB\n", per[k].name, per[k].count,
+               (double)per[k].bytes / (1024.0 * 1024.0));
     int rc = ctx_list ? print_session_memory(model, &in, ctx_list, threads) : 0;
     lfm2moe_model_free(model);
     return rc;

@@ -12,7 +12,7 @@ static const struct {
     {"eval", cmd_eval, "eval -m MODEL --tokens IN.gld --out OUT.gld [-t N]   logits of golden tokens"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL [--no-bos] [--parse-special]   stdin text -> JSON token ids"},
     {"template", cmd_template, "template -m MODEL [--template F] stdin {messages, tools, ...} -> prompt"},
-    {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE  re-encode weights (Q8_0, Q4_0, Q4_K_M, Q6_K, ...)"},
+    {"quantize", cmd_quantize, "quantize [--repack] IN.gguf OUT.gguf [TYPE]  re-encode weights (Q8_0, Q4_0, Q4_K_M, ...) or repack them"},
     {"generate", cmd_generate, "generate [-m MODEL] -p TEXT [-n N] [--temp T] [--chat] ...   stream a continuation"},
     {"chat", cmd_chat, "chat [-m MODEL] [--system TEXT] ...   interactive multi-turn chat on stdin"},
     {"perplexity", cmd_perplexity, "perplexity -m MODEL -f TEXT [--ctx N] [-t N]   perplexity over a text file"},

@@ -1,8 +1,8 @@
 /* A few float-vector operations over one register width, so the SIMD
  * kernels are written once for AVX2 (8 lanes), AVX-512 (16) and NEON (4):
- * the element-wise ops (elementwise/simd_elementwise.h, rope/simd_rope.h,
- * conv/simd_shortconv.h, instantiated by elementwise/ops_*.c) and the
- * attention tile (gqa/attn_tile.h, instantiated by x86_attn_avx2.c,
+ * the element-wise ops (elementwise/simd_elementwise_tmpl.h, simd_rope_tmpl.h,
+ * simd_shortconv_tmpl.h, instantiated by elementwise/ops_*.c) and the
+ * attention tile (gqa/attn_tile_tmpl.h, instantiated by x86_attn_avx2.c,
  * x86_attn_avx512.c and arm_attn_neon.c).  The includer defines exactly
  * one of LFM_VEC_AVX2, LFM_VEC_AVX512, LFM_VEC_NEON and is compiled for
  * that target; nothing built for another target may include this.

@@ -6,11 +6,6 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "elementwise.h"
-#include "quant_blocks.h"
-#include "rope.h"
-#include "shortconv.h"
-
 #define N_LEVELS 14 /* tables indexed by the lfm2moe_isa value */
 
 static lfm_kernels tables[N_LEVELS];
@@ -35,61 +30,21 @@ int lfm_isa_parse(const char *name) {
     return -1;
 }
 
-static void fill_scalar(lfm_kernels *k) {
-    k->isa = 0;
-    k->dot[LFM_TYPE_F32] = lfm_dot_f32;
-    k->dot[LFM_TYPE_F16] = lfm_dot_f16;
-    k->dot[LFM_TYPE_BF16] = lfm_dot_bf16;
-    k->dot[LFM_TYPE_Q4_0] = lfm_dot_q4_0;
-    k->dot[LFM_TYPE_Q4_1] = lfm_dot_q4_1;
-    k->dot[LFM_TYPE_Q5_0] = lfm_dot_q5_0;
-    k->dot[LFM_TYPE_Q5_1] = lfm_dot_q5_1;
-    k->dot[LFM_TYPE_Q8_0] = lfm_dot_q8_0;
-    k->dot[LFM_TYPE_Q2_K] = lfm_dot_q2_K;
-    k->dot[LFM_TYPE_Q3_K] = lfm_dot_q3_K;
-    k->dot[LFM_TYPE_Q4_K] = lfm_dot_q4_K;
-    k->dot[LFM_TYPE_Q5_K] = lfm_dot_q5_K;
-    k->dot[LFM_TYPE_Q6_K] = lfm_dot_q6_K;
-    k->act[LFM_TYPE_F32] = lfm_act_f32;
-    k->act[LFM_TYPE_F16] = lfm_act_f16;
-    k->act[LFM_TYPE_BF16] = lfm_act_bf16;
-    k->act[LFM_TYPE_Q8_0] = lfm_act_q8_0;
-    k->act[LFM_TYPE_Q8_1] = lfm_act_q8_1;
-    k->act[LFM_TYPE_Q8_K] = lfm_act_q8_K;
-    k->rmsnorm = lfm_rmsnorm_ref;
-    k->silu_mul = lfm_silu_mul_ref;
-    k->axpy = lfm_axpy_ref;
-    k->rope_neox = lfm_rope_neox_ref;
-    k->shortconv = lfm_shortconv_ref;
-    k->attn[LFM_KV_F32] = lfm_attention_tile;
-    k->attn[LFM_KV_F16] = lfm_attention_tile_f16;
-    k->attn[LFM_KV_Q8_0] = lfm_attention_tile_q8_0;
+/* Level `isa`'s entries, each module filling its own part (as dav1d's
+ * *_dsp_init do): SCALAR sets every entry, a higher level overrides those
+ * it accelerates. */
+static void fill(lfm_kernels *k, int isa) {
+    k->isa = isa;
+    lfm_quant_dsp_init(k, isa);
+    lfm_elementwise_dsp_init(k, isa);
+    lfm_attention_dsp_init(k, isa);
 }
-
-#ifdef LFM_HAVE_X86_SIMD
-static void fill_avx2(lfm_kernels *k) {
-    lfm_kernels_fill_avx2(k);
-    lfm_ops_fill_avx2(k);
-}
-static void fill_avx512(lfm_kernels *k) {
-    lfm_ops_fill_avx512(k);
-    lfm_attention_tiles_avx512(k->attn); /* 512-bit tiles measured faster */
-}
-#endif
-#ifdef LFM_HAVE_ARM_NEON
-static void fill_neon(lfm_kernels *k) {
-    lfm_kernels_fill_neon(k);
-    lfm_ops_fill_neon(k);
-}
-#endif
 
 #if defined(LFM_HAVE_X86_SIMD) || defined(LFM_HAVE_ARM_NEON)
-/* Level `isa` = copy of level `below` + its own overrides (fill NULL: none). */
-static void derive(int isa, int below, void (*fill)(lfm_kernels *)) {
+/* Level `isa` = copy of level `below` + its own overrides. */
+static void derive(int isa, int below) {
     tables[isa] = tables[below];
-    tables[isa].isa = isa;
-    if (fill)
-        fill(&tables[isa]);
+    fill(&tables[isa], isa);
     available[isa] = 1;
     detected = isa;
 }
@@ -107,27 +62,27 @@ static int capped(int cap) {
 }
 
 static void init(void) {
-    fill_scalar(&tables[0]);
+    fill(&tables[0], 0);
     available[0] = 1;
     detected = 0;
     lfm_cpu_features f;
     lfm_cpu_detect(&f);
 #ifdef LFM_HAVE_X86_SIMD
     if (f.avx2 && f.fma && f.f16c) {
-        derive(1, 0, fill_avx2);
+        derive(1, 0);
         if (f.avx512f && f.avx512bw && f.avx512vl) {
             /* 512-bit quant kernels measured slower than AVX2
-             * (x86_avx512_vnni.c); the element-wise ops gain (ops_avx512.c) */
-            derive(2, 1, fill_avx512);
+             * (x86_avx512_vnni.c); the element-wise ops and attention gain */
+            derive(2, 1);
             if (f.avx512vnni)
-                derive(3, 2, lfm_kernels_fill_avx512_vnni);
+                derive(3, 2);
         }
     }
 #elif defined(LFM_HAVE_ARM_NEON)
     if (f.neon) {
-        derive(11, 0, fill_neon);
+        derive(11, 0);
         if (f.dotprod)
-            derive(12, 11, lfm_kernels_fill_neon_dotprod);
+            derive(12, 11);
     }
 #else
     (void)f;
@@ -158,6 +113,11 @@ const lfm_kernels *lfm_kernels_active(void) {
 const lfm_kernels *lfm_kernels_at(int isa) {
     ensure_init();
     return isa >= 0 && isa < N_LEVELS && available[isa] ? &tables[isa] : NULL;
+}
+
+int lfm_kernels_prefer_r16(const lfm_kernels *k, uint32_t type) {
+    ensure_init();
+    return type < LFM_TYPE_COUNT && k->mm_r16[type] && k->mm_r16[type] != tables[0].mm_r16[type];
 }
 
 int lfm_isa_detected(void) {

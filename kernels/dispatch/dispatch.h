@@ -2,9 +2,10 @@
  *
  * Every op with SIMD versions is reached through a table of function
  * pointers, one table per ISA level (the lfm2moe_isa values of the public
- * header).  The SCALAR table holds the C references (kernels/quant); each
- * higher level starts as a copy of the level below and overrides the entries
- * it accelerates, so a table is always complete:
+ * header), filled by the kernel modules (lfm_*_dsp_init below).  The SCALAR
+ * table holds the C references; each higher level starts as a copy of the
+ * level below and overrides the entries it accelerates, so a table is always
+ * complete:
  *
  *   SCALAR -> AVX2 -> AVX512 -> AVX512_VNNI        (x86_64; AVX512 adds only
  *                                                   the element-wise ops and
@@ -26,9 +27,9 @@
  *   mm[]   each output equal to what dot[] gives for that row pair, up to
  *          the same reordering;
  *   attn   the scalar tile up to float summation order and a polynomial
- *          exp (kernels/gqa/attn_tile.h states the bound);
+ *          exp (kernels/gqa/attn_tile_tmpl.h states the bound);
  *   rmsnorm, silu_mul, axpy, rope_neox, shortconv: see
- *          kernels/elementwise/simd_*.h (axpy, rope, shortconv bit-identical;
+ *          simd_*_tmpl.h (axpy, rope, shortconv bit-identical;
  *          rmsnorm <= 1 ulp; silu_mul a few ulp). */
 #ifndef LFM_DISPATCH_H
 #define LFM_DISPATCH_H
@@ -52,7 +53,7 @@ typedef void (*lfm_act_fn)(const float *src, void *dst, int64_t n);
 typedef void (*lfm_mm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
                           size_t a_stride, int64_t nt, float *y, int64_t y_stride);
 /* The element-wise ops (signatures and contracts: elementwise.h, rope.h,
- * shortconv.h; SIMD numerics: kernels/elementwise/simd_*.h). */
+ * shortconv.h; SIMD numerics: simd_*_tmpl.h). */
 typedef void (*lfm_rmsnorm_fn)(float *y, const float *x, const float *w, int64_t n, float eps);
 typedef void (*lfm_silu_mul_fn)(float *out, const float *gate, const float *up, int64_t n);
 typedef void (*lfm_axpy_fn)(float *y, float a, const float *x, int64_t n);
@@ -65,6 +66,8 @@ typedef struct lfm_kernels {
     lfm_dot_fn dot[LFM_TYPE_COUNT]; /* by weight type; NULL: not computable */
     lfm_act_fn act[LFM_TYPE_COUNT]; /* by activation type */
     lfm_mm_fn mm[LFM_TYPE_COUNT];   /* by weight type; NULL: loop over dot */
+    lfm_mm_fn mm_r16[LFM_TYPE_COUNT]; /* R16 layout (r16.h): scalar references at every
+                                       * level, replaced where a level streams it faster */
     lfm_attn_fn attn[LFM_KV_COUNT]; /* causal attention tile by cache type (attention.h) */
     lfm_rmsnorm_fn rmsnorm;         /* element-wise ops: never NULL */
     lfm_silu_mul_fn silu_mul;
@@ -78,6 +81,10 @@ const lfm_kernels *lfm_kernels_active(void);
 /* The table of a level, or NULL if this CPU/build cannot run it.  For the
  * tests and benchmarks, which compare levels side by side. */
 const lfm_kernels *lfm_kernels_at(int isa);
+
+/* 1 if the table has its own (faster than the reference) R16 kernel for
+ * `type`: the model loader then rewrites such matrices (lib/model/repack.c). */
+int lfm_kernels_prefer_r16(const lfm_kernels *k, uint32_t type);
 
 /* Best level this CPU has and this build has kernels for. */
 int lfm_isa_detected(void);
@@ -99,16 +106,16 @@ typedef struct lfm_cpu_features {
 } lfm_cpu_features;
 void lfm_cpu_detect(lfm_cpu_features *f);
 
-/* Per-level fillers (x86_avx2.c, x86_avx512.c): override the entries a
- * level accelerates in a table that already holds the level below. */
-void lfm_kernels_fill_avx2(lfm_kernels *k);
-void lfm_kernels_fill_avx512_vnni(lfm_kernels *k);
-/* aarch64 (arm_neon.c, arm_dotprod.c) */
-void lfm_kernels_fill_neon(lfm_kernels *k);
-void lfm_kernels_fill_neon_dotprod(lfm_kernels *k);
-/* The element-wise ops' SIMD versions (kernels/elementwise/ops_*.c) */
-void lfm_ops_fill_avx2(lfm_kernels *k);
-void lfm_ops_fill_avx512(lfm_kernels *k);
-void lfm_ops_fill_neon(lfm_kernels *k);
+/* Each kernel module's part of a level's table (as dav1d's *_dsp_init):
+ * for isa SCALAR it sets its references (mm stays NULL: matmul loops over
+ * dot); for a higher level (called only when the CPU has it, on a copy of
+ * the level below) it overrides the entries that level accelerates, and
+ * leaves the rest.
+ *   quant.c        dot, act, mm, mm_r16
+ *   elementwise.c  rmsnorm, silu_mul, axpy, rope_neox, shortconv
+ *   attention.c    attn */
+void lfm_quant_dsp_init(lfm_kernels *k, int isa);
+void lfm_elementwise_dsp_init(lfm_kernels *k, int isa);
+void lfm_attention_dsp_init(lfm_kernels *k, int isa);
 
 #endif

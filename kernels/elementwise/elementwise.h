@@ -20,4 +20,12 @@ void lfm_rmsnorm_ref(float *y, const float *x, const float *w, int64_t n, float 
 void lfm_silu_mul_ref(float *out, const float *gate, const float *up, int64_t n);
 void lfm_axpy_ref(float *y, float a, const float *x, int64_t n);
 
+/* SIMD versions of these, of lfm_rope_neox and of lfm_shortconv (ops_*.c,
+ * built only for their architecture): override the five entries in a table
+ * holding the level below; called by lfm_elementwise_dsp_init. */
+struct lfm_kernels;
+void lfm_elementwise_fill_avx2(struct lfm_kernels *k);
+void lfm_elementwise_fill_avx512(struct lfm_kernels *k);
+void lfm_elementwise_fill_neon(struct lfm_kernels *k);
+
 #endif

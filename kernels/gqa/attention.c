@@ -1,10 +1,13 @@
 /* Scalar reference of the attention tile (attention.h), one (token, head)
- * row at a time, for each cache type; and the cache stores. */
+ * row at a time, for each cache type; the cache stores; and the attention
+ * entries of the dispatch table. */
 #include "attention.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "dispatch.h"
+#include "lfm2moe.h"
 #include "lfm_types.h"
 #include "quant_blocks.h"
 
@@ -139,4 +142,29 @@ void lfm_attention_tile_f16(const lfm_attn_tile *a) {
 
 void lfm_attention_tile_q8_0(const lfm_attn_tile *a) {
     tile_ref(a, LFM_KV_Q8_0);
+}
+
+void lfm_attention_dsp_init(lfm_kernels *k, int isa) {
+    switch (isa) {
+    case LFM2MOE_ISA_SCALAR:
+        k->attn[LFM_KV_F32] = lfm_attention_tile;
+        k->attn[LFM_KV_F16] = lfm_attention_tile_f16;
+        k->attn[LFM_KV_Q8_0] = lfm_attention_tile_q8_0;
+        break;
+#ifdef LFM_HAVE_X86_SIMD
+    case LFM2MOE_ISA_AVX2:
+        lfm_attention_tiles_avx2(k->attn);
+        break;
+    case LFM2MOE_ISA_AVX512: /* 512-bit tiles measured faster */
+        lfm_attention_tiles_avx512(k->attn);
+        break;
+#endif
+#ifdef LFM_HAVE_ARM_NEON
+    case LFM2MOE_ISA_NEON:
+        lfm_attention_tiles_neon(k->attn);
+        break;
+#endif
+    default:
+        break;
+    }
 }

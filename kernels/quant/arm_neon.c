@@ -1,16 +1,16 @@
 /* aarch64 NEON kernels (the NEON level of kernels/dispatch): activation
- * encodings, float dots, and the integer dots of arm_kernels.h with
+ * encodings, float dots, and the integer dots of arm_kernels_tmpl.h with
  * widening multiplies.
  *
  * Numerics, against the scalar references in quant*.c:
  *   - activation encodings: byte-identical (same d, same multiplier, the
  *     same nearest-even rounding via fcvtns; F16 differs only in NaN
  *     payloads);
- *   - integer dots: bit-identical (arm_kernels.h);
+ *   - integer dots: bit-identical (arm_kernels_tmpl.h);
  *   - float dots: 4 x 4 lanes with FMA (summation order differs).
  * Built with -ffp-contract=off so only the explicit FMAs fuse. */
 #define ARM_DOTPROD 0
-#include "arm_kernels.h"
+#include "arm_kernels_tmpl.h"
 
 /* ---- activations ---------------------------------------------------------- */
 
@@ -172,7 +172,7 @@ FLOAT_DOT(dot_f32, float, load_f32, conv_f32)
 FLOAT_DOT(dot_f16, uint16_t, load_f16, conv_f16)
 FLOAT_DOT(dot_bf16, uint16_t, load_bf16, conv_bf16)
 
-void lfm_kernels_fill_neon(lfm_kernels *k) {
+void lfm_quant_fill_neon(lfm_kernels *k) {
     k->act[LFM_TYPE_Q8_0] = act_q8_0;
     k->act[LFM_TYPE_Q8_1] = act_q8_1;
     k->act[LFM_TYPE_Q8_K] = act_q8_K;
@@ -182,5 +182,4 @@ void lfm_kernels_fill_neon(lfm_kernels *k) {
     k->dot[LFM_TYPE_F16] = dot_f16;
     k->dot[LFM_TYPE_BF16] = dot_bf16;
     arm_fill_int_dots(k);
-    lfm_attention_tiles_neon(k->attn);
 }

@@ -1,18 +1,20 @@
-/* Per-type dispatch, and the scalar reference of the float weight types.
- * The quantized block formats live in quant_legacy.c (32-element blocks)
- * and quant_k.c (256-element k-quants). */
+/* Per-type dispatch, the scalar reference of the float weight types, and
+ * the quant entries of the dispatch table (lfm_quant_dsp_init).  The
+ * quantized block formats live in quant_legacy.c (32-element blocks) and
+ * quant_k.c (256-element k-quants). */
 #include "quant.h"
 
 #include "dispatch.h"
+#include "lfm2moe.h"
 #include "quant_blocks.h"
+#include "r16.h"
 
 /* One row of routines per computable weight type. */
 typedef struct quant_ops {
     uint32_t act_type; /* encoding of the activations its dot product reads */
     void (*dequant)(const void *src, float *dst, int64_t n);
     void (*quant)(const float *src, void *dst, int64_t n); /* NULL: none */
-    float (*dot)(int64_t n, const void *w, const void *a);
-} quant_ops;
+} quant_ops; /* the dot products are the dispatch table's (fill_scalar below) */
 
 /* Activation formats, as llama.cpp's CPU backend pairs them (its
  * vec_dot_type): the 32-element types with Q8_0 blocks of the same size,
@@ -21,16 +23,16 @@ typedef struct quant_ops {
  * serve their mins.  The inner loops are then integer multiply-adds giving
  * the reference engine's numbers, not float products. */
 static const quant_ops *ops_of(uint32_t type) {
-    static const quant_ops q4_0 = {LFM_TYPE_Q8_0, lfm_dequant_q4_0, lfm_quant_q4_0, lfm_dot_q4_0};
-    static const quant_ops q4_1 = {LFM_TYPE_Q8_1, lfm_dequant_q4_1, lfm_quant_q4_1, lfm_dot_q4_1};
-    static const quant_ops q5_0 = {LFM_TYPE_Q8_0, lfm_dequant_q5_0, lfm_quant_q5_0, lfm_dot_q5_0};
-    static const quant_ops q5_1 = {LFM_TYPE_Q8_1, lfm_dequant_q5_1, lfm_quant_q5_1, lfm_dot_q5_1};
-    static const quant_ops q8_0 = {LFM_TYPE_Q8_0, lfm_dequant_q8_0, lfm_quant_q8_0, lfm_dot_q8_0};
-    static const quant_ops q2_k = {LFM_TYPE_Q8_K, lfm_dequant_q2_K, lfm_quant_q2_K, lfm_dot_q2_K};
-    static const quant_ops q3_k = {LFM_TYPE_Q8_K, lfm_dequant_q3_K, lfm_quant_q3_K, lfm_dot_q3_K};
-    static const quant_ops q4_k = {LFM_TYPE_Q8_K, lfm_dequant_q4_K, lfm_quant_q4_K, lfm_dot_q4_K};
-    static const quant_ops q5_k = {LFM_TYPE_Q8_K, lfm_dequant_q5_K, lfm_quant_q5_K, lfm_dot_q5_K};
-    static const quant_ops q6_k = {LFM_TYPE_Q8_K, lfm_dequant_q6_K, lfm_quant_q6_K, lfm_dot_q6_K};
+    static const quant_ops q4_0 = {LFM_TYPE_Q8_0, lfm_dequant_q4_0, lfm_quant_q4_0};
+    static const quant_ops q4_1 = {LFM_TYPE_Q8_1, lfm_dequant_q4_1, lfm_quant_q4_1};
+    static const quant_ops q5_0 = {LFM_TYPE_Q8_0, lfm_dequant_q5_0, lfm_quant_q5_0};
+    static const quant_ops q5_1 = {LFM_TYPE_Q8_1, lfm_dequant_q5_1, lfm_quant_q5_1};
+    static const quant_ops q8_0 = {LFM_TYPE_Q8_0, lfm_dequant_q8_0, lfm_quant_q8_0};
+    static const quant_ops q2_k = {LFM_TYPE_Q8_K, lfm_dequant_q2_K, lfm_quant_q2_K};
+    static const quant_ops q3_k = {LFM_TYPE_Q8_K, lfm_dequant_q3_K, lfm_quant_q3_K};
+    static const quant_ops q4_k = {LFM_TYPE_Q8_K, lfm_dequant_q4_K, lfm_quant_q4_K};
+    static const quant_ops q5_k = {LFM_TYPE_Q8_K, lfm_dequant_q5_K, lfm_quant_q5_K};
+    static const quant_ops q6_k = {LFM_TYPE_Q8_K, lfm_dequant_q6_K, lfm_quant_q6_K};
     switch (type) {
     case LFM_TYPE_Q4_0: return &q4_0;
     case LFM_TYPE_Q4_1: return &q4_1;
@@ -195,6 +197,58 @@ void lfm_quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
         /* the float types store exactly what their activations do */
         lfm_quantize_act_row(type, src, dst, n);
         break;
+    default:
+        break;
+    }
+}
+
+/* The SCALAR level's references; the SIMD levels' own files override. */
+static void fill_scalar(lfm_kernels *k) {
+    k->dot[LFM_TYPE_F32] = lfm_dot_f32;
+    k->dot[LFM_TYPE_F16] = lfm_dot_f16;
+    k->dot[LFM_TYPE_BF16] = lfm_dot_bf16;
+    k->dot[LFM_TYPE_Q4_0] = lfm_dot_q4_0;
+    k->dot[LFM_TYPE_Q4_1] = lfm_dot_q4_1;
+    k->dot[LFM_TYPE_Q5_0] = lfm_dot_q5_0;
+    k->dot[LFM_TYPE_Q5_1] = lfm_dot_q5_1;
+    k->dot[LFM_TYPE_Q8_0] = lfm_dot_q8_0;
+    k->dot[LFM_TYPE_Q2_K] = lfm_dot_q2_K;
+    k->dot[LFM_TYPE_Q3_K] = lfm_dot_q3_K;
+    k->dot[LFM_TYPE_Q4_K] = lfm_dot_q4_K;
+    k->dot[LFM_TYPE_Q5_K] = lfm_dot_q5_K;
+    k->dot[LFM_TYPE_Q6_K] = lfm_dot_q6_K;
+    k->mm_r16[LFM_TYPE_Q4_0] = lfm_mm_r16_q4_0_ref;
+    k->mm_r16[LFM_TYPE_Q8_0] = lfm_mm_r16_q8_0_ref;
+    k->act[LFM_TYPE_F32] = lfm_act_f32;
+    k->act[LFM_TYPE_F16] = lfm_act_f16;
+    k->act[LFM_TYPE_BF16] = lfm_act_bf16;
+    k->act[LFM_TYPE_Q8_0] = lfm_act_q8_0;
+    k->act[LFM_TYPE_Q8_1] = lfm_act_q8_1;
+    k->act[LFM_TYPE_Q8_K] = lfm_act_q8_K;
+}
+
+void lfm_quant_dsp_init(lfm_kernels *k, int isa) {
+    switch (isa) {
+    case LFM2MOE_ISA_SCALAR:
+        fill_scalar(k);
+        break;
+#ifdef LFM_HAVE_X86_SIMD
+    case LFM2MOE_ISA_AVX2:
+        lfm_quant_fill_avx2(k);
+        break;
+    /* LFM2MOE_ISA_AVX512 keeps the AVX2 kernels: see x86_avx512_vnni.c */
+    case LFM2MOE_ISA_AVX512_VNNI:
+        lfm_quant_fill_avx512_vnni(k);
+        break;
+#endif
+#ifdef LFM_HAVE_ARM_NEON
+    case LFM2MOE_ISA_NEON:
+        lfm_quant_fill_neon(k);
+        break;
+    case LFM2MOE_ISA_NEON_DOTPROD:
+        lfm_quant_fill_neon_dotprod(k);
+        break;
+#endif
     default:
         break;
     }

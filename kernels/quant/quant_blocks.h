@@ -173,6 +173,25 @@ static inline void lfm_q3k_scales(const uint8_t *s, int out[16]) {
     }
 }
 
+/* Exact integer block sums of a weight block with a Q8_0 activation block:
+ * the inner loops of the scalar dots, shared with the 16-row interleaved
+ * layout's reference (r16.c). */
+static inline int lfm_isum_q4_0(const block_q4_0 *x, const block_q8_0 *y) {
+    int isum = 0;
+    for (int j = 0; j < QK_LEGACY / 2; j++) {
+        isum += ((x->qs[j] & 0xF) - 8) * y->qs[j];
+        isum += ((x->qs[j] >> 4) - 8) * y->qs[j + QK_LEGACY / 2];
+    }
+    return isum;
+}
+
+static inline int lfm_isum_q8_0(const block_q8_0 *x, const block_q8_0 *y) {
+    int isum = 0;
+    for (int j = 0; j < QK_LEGACY; j++)
+        isum += x->qs[j] * y->qs[j];
+    return isum;
+}
+
 /* ---- per-type routines (n a multiple of the block size) ---------------- */
 
 /* quant.c: the float types (scalar references) */
@@ -227,5 +246,15 @@ float lfm_dot_q3_K(int64_t n, const void *w, const void *a);
 float lfm_dot_q4_K(int64_t n, const void *w, const void *a);
 float lfm_dot_q5_K(int64_t n, const void *w, const void *a);
 float lfm_dot_q6_K(int64_t n, const void *w, const void *a);
+
+/* ---- SIMD levels (built only for their architecture) ------------------- */
+
+/* Override the entries a level accelerates in a table holding the level
+ * below; called by lfm_quant_dsp_init (quant.c) after the CPU check. */
+struct lfm_kernels;
+void lfm_quant_fill_avx2(struct lfm_kernels *k);         /* x86_avx2.c */
+void lfm_quant_fill_avx512_vnni(struct lfm_kernels *k);  /* x86_avx512_vnni.c */
+void lfm_quant_fill_neon(struct lfm_kernels *k);         /* arm_neon.c */
+void lfm_quant_fill_neon_dotprod(struct lfm_kernels *k); /* arm_dotprod.c */
 
 #endif

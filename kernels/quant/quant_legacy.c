@@ -275,14 +275,8 @@ float lfm_dot_q4_0(int64_t n, const void *w, const void *a) {
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK; i++) {
-        int isum = 0;
-        for (int j = 0; j < QK / 2; j++) {
-            isum += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j];
-            isum += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK / 2];
-        }
-        sum += lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)isum;
-    }
+    for (int64_t i = 0; i < n / QK; i++)
+        sum += lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)lfm_isum_q4_0(x + i, y + i);
     return sum;
 }
 
@@ -341,11 +335,7 @@ float lfm_dot_q8_0(int64_t n, const void *w, const void *a) {
     const block_q8_0 *x = w;
     const block_q8_0 *y = a;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK; i++) {
-        int isum = 0;
-        for (int j = 0; j < QK; j++)
-            isum += x[i].qs[j] * y[i].qs[j];
-        sum += lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)isum;
-    }
+    for (int64_t i = 0; i < n / QK; i++)
+        sum += lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)lfm_isum_q8_0(x + i, y + i);
     return sum;
 }

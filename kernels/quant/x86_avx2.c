@@ -161,17 +161,17 @@ static inline __m256 load_bf16(const uint16_t *p) {
 HALF_DOT(dot_f16, load_f16, lfm_fp16_to_f32)
 HALF_DOT(dot_bf16, load_bf16, lfm_bf16_to_f32)
 
-/* ---- 32-element blocks (x86_legacy.h) ------------------------------------- */
+/* ---- 32-element blocks (x86_legacy_tmpl.h) ------------------------------------- */
 
 #define LEG_VNNI 0
-#include "x86_legacy.h"
+#include "x86_legacy_tmpl.h"
 
-/* ---- k-quants (x86_kquant.h) ---------------------------------------------- */
+/* ---- k-quants (x86_kquant_tmpl.h) ---------------------------------------------- */
 
 #define KQ_VNNI 0
-#include "x86_kquant.h"
+#include "x86_kquant_tmpl.h"
 
-void lfm_kernels_fill_avx2(lfm_kernels *k) {
+void lfm_quant_fill_avx2(lfm_kernels *k) {
     k->act[LFM_TYPE_Q8_0] = act_q8_0;
     k->act[LFM_TYPE_Q8_1] = act_q8_1;
     k->act[LFM_TYPE_Q8_K] = act_q8_K;
@@ -182,5 +182,4 @@ void lfm_kernels_fill_avx2(lfm_kernels *k) {
     k->dot[LFM_TYPE_BF16] = dot_bf16;
     leg_fill(k);
     kq_fill(k);
-    lfm_attention_tiles_avx2(k->attn);
 }

@@ -13,6 +13,13 @@
 #include "model/model.h"
 #include "quant.h"
 #include "files/quantize.h"
+#include "r16.h"
+
+/* flags took reserved[0]: the struct keeps its size on 32- and 64-bit */
+_Static_assert(sizeof(lfm2moe_quantize_params) ==
+                   2 * sizeof(uint32_t) + 2 * sizeof(void *) + 2 * sizeof(uint32_t) +
+                       7 * sizeof(uint64_t),
+               "lfm2moe_quantize_params changed size");
 
 static const struct {
     int ftype;
@@ -170,6 +177,25 @@ static void copy_kv(gguf_writer *w, const gguf_kv *kv) {
         gw_raw(w, kv->data, (size_t)(kv->n * gguf_value_size(kv->elem_type)));
 }
 
+/* LFM2MOE_QUANTIZE_REPACK: the type tensor t is written with. */
+static uint32_t repack_type(const gguf_tensor *t) {
+    if (t->n_dims < 2 || !lfm_r16_supported(t->type) || t->ne[1] % LFM_R16_ROWS ||
+        !strcmp(t->name, "token_embd.weight"))
+        return t->type;
+    return t->type | LFM_TYPE_R16_FLAG;
+}
+
+/* Rows of an R16 tensor, one group of 16 at a time (scratch: 16 rows). */
+static void write_r16(gguf_writer *w, const gguf_tensor *t, uint8_t *scratch) {
+    const size_t rb = lfm_row_bytes(t->type, t->ne[0]);
+    const uint64_t groups = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]) / LFM_R16_ROWS;
+    for (uint64_t g = 0; g < groups && !w->failed; g++) {
+        lfm_r16_pack(t->type, (const uint8_t *)t->data + g * LFM_R16_ROWS * rb, scratch,
+                     LFM_R16_ROWS, t->ne[0]);
+        gw_raw(w, scratch, LFM_R16_ROWS * rb);
+    }
+}
+
 static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantize_params *p) {
     const gguf_file *g = &m->gguf;
     int n_attn_v = 0;
@@ -180,14 +206,16 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                           m->hp.n_block);
     if (st)
         return st;
-    /* the output's tensors: the input's with the types of the mix */
+    /* the output's tensors: the input's with the types of the mix (or repacked) */
     gw_tensor *out_t = malloc((size_t)g->n_tensors * sizeof *out_t + 1);
     if (!out_t)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    const int repack = (p->flags & LFM2MOE_QUANTIZE_REPACK) != 0;
     uint64_t total_rows = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
-        const uint32_t type = lfm_mix_choose(&mix, t->name, t->n_dims, t->ne[0]);
+        const uint32_t type =
+            repack ? repack_type(t) : lfm_mix_choose(&mix, t->name, t->n_dims, t->ne[0]);
         const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
         out_t[i] = (gw_tensor){.name = t->name, .n_dims = t->n_dims, .type = type,
                                .bytes = lfm_row_bytes(type, t->ne[0]) * rows};
@@ -198,14 +226,14 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     gguf_writer w = {.f = f};
     const int has_qv = gguf_find(g, "general.quantization_version") != NULL;
     const int has_ft = gguf_find(g, "general.file_type") != NULL;
-    gw_header(&w, g->n_tensors, g->n_kv + !has_qv + !has_ft);
+    gw_header(&w, g->n_tensors, g->n_kv + !has_qv + (!has_ft && !repack));
     for (uint64_t i = 0; i < g->n_kv; i++) {
-        if (!strcmp(g->kv[i].key, "general.file_type"))
+        if (!strcmp(g->kv[i].key, "general.file_type") && !repack)
             gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
         else
             copy_kv(&w, &g->kv[i]);
     }
-    if (!has_ft)
+    if (!has_ft && !repack)
         gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
     if (!has_qv)
         gw_kv_u32(&w, "general.quantization_version", 2);
@@ -218,14 +246,24 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         const gguf_tensor *t = &g->tensors[i];
         const int64_t n = t->ne[0];
         const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
-        const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(out_t[i].type, n);
-        if (out_t[i].type == t->type) { /* unchanged: copy the bytes */
+        const uint32_t type = out_t[i].type;
+        const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(type, n);
+        if (lfm_type_is_r16(type)) {
+            free(out);
+            out = malloc(LFM_R16_ROWS * in_rb);
+            if (!out) {
+                st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for rows of '%s'",
+                              t->name);
+                break;
+            }
+            write_r16(&w, t, out);
+        } else if (type == t->type) { /* unchanged: copy the bytes */
             gw_raw(&w, t->data, (size_t)(in_rb * rows));
         } else {
-            if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(out_t[i].type)) {
+            if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(type)) {
                 st = lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE,
                               "cannot convert tensor '%s' from %s to %s", t->name,
-                              lfm_type_name(t->type), lfm_type_name(out_t[i].type));
+                              lfm_type_name(t->type), lfm_type_name(type));
                 break;
             }
             free(row);
@@ -247,7 +285,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                         break;
                     }
                 if (!st) {
-                    lfm_quantize_row(out_t[i].type, row, out, n);
+                    lfm_quantize_row(type, row, out, n);
                     gw_raw(&w, out, out_rb);
                 }
             }
@@ -287,7 +325,10 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_quantize_params.struct_size is %u, expected %zu",
                         params->struct_size, sizeof *params);
-    if (!lfm2moe_ftype_name(params->ftype))
+    if (params->flags & ~(uint32_t)LFM2MOE_QUANTIZE_REPACK)
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown quantize flags 0x%x",
+                        params->flags);
+    if (!(params->flags & LFM2MOE_QUANTIZE_REPACK) && !lfm2moe_ftype_name(params->ftype))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown file type %d", params->ftype);
     lfm2moe_model *m = NULL;
     int st = lfm2moe_model_load(in_path, NULL, &m);

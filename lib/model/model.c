@@ -15,6 +15,7 @@
 
 #include "base/errors.h"
 #include "quant.h"
+#include "r16.h"
 #include "text/tokenizer.h"
 
 #define MAX_BLOCKS 4096
@@ -187,21 +188,32 @@ static int bind(lfm2moe_model *m, lfm_weight *w, int kind, int optional, int64_t
                         "%lld]",
                         name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
                         (long long)t->ne[3], (long long)ne0, (long long)ne1, (long long)ne2);
+    uint32_t type = t->type, layout = LFM_LAYOUT_ROWS;
+    if (lfm_type_is_r16(type)) { /* written by lfm2moe_model_quantize --repack */
+        if (kind != KIND_MATRIX || ne1 % LFM_R16_ROWS || !strcmp(name, "token_embd.weight"))
+            return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
+                            "tensor '%s' has type %s, which only matrices of a multiple of %d "
+                            "rows other than token_embd can have",
+                            name, lfm_type_name(type), LFM_R16_ROWS);
+        type &= ~(uint32_t)LFM_TYPE_R16_FLAG;
+        layout = LFM_LAYOUT_R16;
+    }
     if (kind == KIND_VECTOR && t->type != LFM_TYPE_F32)
         return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE, "tensor '%s' has type %s, expected F32",
                         name, lfm_type_name(t->type));
-    if (kind == KIND_MATRIX && !lfm_quant_supported(t->type))
+    if (kind == KIND_MATRIX && !lfm_quant_supported(type))
         return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE, "tensor '%s' has unsupported type %s", name,
                         lfm_type_name(t->type));
     if (((uintptr_t)t->data) % 4)
         return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "tensor '%s' data is not 4-byte aligned", name);
     w->data = t->data;
     w->name = t->name;
-    w->type = t->type;
+    w->type = type;
+    w->layout = layout;
     w->n_cols = ne0;
     w->n_rows = ne1;
     w->n_mat = ne2;
-    w->row_bytes = lfm_row_bytes(t->type, ne0);
+    w->row_bytes = lfm_row_bytes(type, ne0);
     w->mat_bytes = w->row_bytes * (size_t)ne1;
     return LFM2MOE_OK;
 }
@@ -339,6 +351,7 @@ LFM2MOE_API void lfm2moe_model_free(lfm2moe_model *m) {
     free(m->header);
     if (m->map)
         munmap(m->map, m->map_size);
+    lfm_model_repack_free(m);
     free(m);
 }
 
@@ -350,13 +363,17 @@ static int check_params(const lfm2moe_model_params *params, lfm2moe_model **out)
                         "lfm2moe_model_params.struct_size is %u, expected %zu (call "
                         "lfm2moe_model_params_init)",
                         params->struct_size, sizeof *params);
-    if (params && (params->flags & ~(uint32_t)(LFM2MOE_MODEL_PREFETCH | LFM2MOE_MODEL_MLOCK)))
+    if (params && (params->flags & ~(uint32_t)(LFM2MOE_MODEL_PREFETCH | LFM2MOE_MODEL_MLOCK |
+                                               LFM2MOE_MODEL_REPACK)))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown model flags 0x%x", params->flags);
     return LFM2MOE_OK;
 }
 
-static int finish_load(lfm2moe_model *m, lfm2moe_model **out) {
+static int finish_load(lfm2moe_model *m, const lfm2moe_model_params *params,
+                       lfm2moe_model **out) {
     int st = load_image(m);
+    if (!st && params && (params->flags & LFM2MOE_MODEL_REPACK))
+        st = lfm_model_repack(m, params && (params->flags & LFM2MOE_MODEL_MLOCK));
     if (st) {
         lfm2moe_model_free(m);
         return st;
@@ -447,7 +464,7 @@ LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params 
         (void)mlock(map, (size_t)total); /* best effort, documented as such */
     for (uint64_t i = 0; i < m->gguf.n_tensors; i++)
         m->gguf.tensors[i].data = (const uint8_t *)map + m->gguf.tensors[i].offset;
-    return finish_load(m, out);
+    return finish_load(m, params, out);
 }
 
 LFM2MOE_API int lfm2moe_model_load_from_memory(const void *data, size_t size,
@@ -464,7 +481,7 @@ LFM2MOE_API int lfm2moe_model_load_from_memory(const void *data, size_t size,
         lfm2moe_model_free(m);
         return st;
     }
-    return finish_load(m, out);
+    return finish_load(m, params, out);
 }
 
 /* ---- info ------------------------------------------------------------- */

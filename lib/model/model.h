@@ -71,6 +71,14 @@ struct lfm2moe_model {
     int32_t n_conv_blocks;
     uint64_t n_params;
     struct lfm_vocab *vocab; /* NULL if the file has no usable tokenizer */
+    void *repacked;          /* weights rewritten at load (repack.c), or NULL */
+    size_t repacked_size;
 };
+
+/* repack.c: rewrite the matrices the active kernels stream faster in
+ * another layout (see LFM2MOE_MODEL_REPACK); lock them if `lock`.
+ * Errors only for lack of memory. */
+int lfm_model_repack(lfm2moe_model *m, int lock);
+void lfm_model_repack_free(lfm2moe_model *m);
 
 #endif

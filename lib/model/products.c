@@ -90,11 +90,19 @@ static void mm_rows(const lfm_mm_task *t, int32_t e0, int32_t e1, int64_t r0, in
     }
 }
 
+/* Chunk boundaries fall on multiples of 16 rows, the groups of weights
+ * rewritten at load (r16.h: a range cut inside a group costs a whole group
+ * more); the last chunk takes the rest. */
+#define ROW_ALIGN 16
+
 static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const lfm_mm_task *t = ctx;
     (void)thread;
     long r0, r1;
     lfm_split((long)t->rows, chunk, n_chunks, &r0, &r1);
+    r0 -= r0 % ROW_ALIGN;
+    if (chunk != n_chunks - 1)
+        r1 -= r1 % ROW_ALIGN;
     if (!t->flat) {
         mm_rows(t, 0, t->n_expert, r0, r1);
         return;

@@ -48,6 +48,39 @@ async function main() {
   });
   assert.ok(['stop', 'length', 'tool_calls'].includes(tool.choices[0].finish_reason));
 
+  // a forced call, whole and streamed (the deltas assembled by index, as clients do)
+  const forced = { model, temperature: 0, tools, tool_choice: { type: 'function', function: { name: 'add' } },
+    messages: question };
+  const call = await client.chat.completions.create(forced);
+  assert.strictEqual(call.choices[0].finish_reason, 'tool_calls');
+  const calls = call.choices[0].message.tool_calls;
+  assert.ok(calls.length >= 1 && calls.every((c) => c.function.name === 'add'));
+  const parsed = calls.map((c) => JSON.parse(c.function.arguments));
+  const assembled = [];
+  let callFinish = null;
+  for await (const chunk of await client.chat.completions.create({ ...forced, stream: true })) {
+    for (const c of chunk.choices) {
+      for (const d of c.delta.tool_calls || []) {
+        if (!assembled[d.index]) assembled[d.index] = { name: '', arguments: '' };
+        assembled[d.index].name += (d.function && d.function.name) || '';
+        assembled[d.index].arguments += (d.function && d.function.arguments) || '';
+      }
+      if (c.finish_reason) callFinish = c.finish_reason;
+    }
+  }
+  assert.strictEqual(callFinish, 'tool_calls');
+  assert.deepStrictEqual(assembled.map((c) => c.name), calls.map((c) => c.function.name));
+  assert.deepStrictEqual(assembled.map((c) => JSON.parse(c.arguments)), parsed);
+
+  // JSON output under a schema
+  const schema = { type: 'object', properties: { answer: { type: 'integer' } }, required: ['answer'],
+    additionalProperties: false };
+  const js = await client.chat.completions.create({
+    model, temperature: 0, messages: question,
+    response_format: { type: 'json_schema', json_schema: { name: 'sum', strict: true, schema } },
+  });
+  assert.strictEqual(typeof JSON.parse(js.choices[0].message.content).answer, 'number');
+
   const cmpl = await client.completions.create({ model, prompt: '17 + 25 =', max_tokens: 4, temperature: 0 });
   assert.strictEqual(cmpl.choices[0].finish_reason, 'length');
 

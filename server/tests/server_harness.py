@@ -13,9 +13,9 @@ MODEL = os.environ["LFM2MOE_DEMO_MODEL"]
 
 
 class Server:
-    def __init__(self, *args):
+    def __init__(self, *args, model=None):
         self.log = tempfile.NamedTemporaryFile(prefix="lfm2moe-server-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([SERVER, "-m", MODEL, "--port", "0", *args],
+        self.proc = subprocess.Popen([SERVER, "-m", model or MODEL, "--port", "0", *args],
                                      stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 60
         while True:
@@ -44,6 +44,15 @@ class Server:
         c.close()
         ctype = r.getheader("Content-Type", "")
         return r.status, r, json.loads(text) if ctype.startswith("application/json") else text
+
+    def stream(self, path, body):
+        """POST a streamed request: (status, Content-Type, SSE data payloads)."""
+        c = self.conn()
+        c.request("POST", path, body=json.dumps(body))
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        return r.status, r.getheader("Content-Type"), sse_events(text) if r.status == 200 else text
 
     def stop(self):
         """SIGTERM; returns (exit status, log)."""

@@ -24,7 +24,7 @@ def main():
             print("SKIP: npm install openai failed (no registry access?):\n" + r.stderr[-2000:])
             return SKIP
         shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "openai_client.js"), tmp)
-        srv = Server("--api-key", "node-key", "--parallel", "2", "--threads", "1")
+        srv = Server("--api-key", "node-key", "--parallel", "2", "--threads", "1", "--ctx", "4096")
         try:
             run = subprocess.run([node, "openai_client.js", str(srv.port), "lfm2moe-demo-f32.gguf"],
                                  cwd=tmp, capture_output=True, text=True, timeout=300)

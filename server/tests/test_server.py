@@ -11,7 +11,29 @@ import unittest
 
 from server_harness import Server, sse_events
 
+try:
+    import jsonschema
+except ImportError:  # the schema tests skip with a message
+    jsonschema = None
+
 QUESTION = [{"role": "user", "content": "What is 17 plus 25?"}]
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "add", "description": "add two numbers",
+        "parameters": {"type": "object", "properties": {"a": {"type": "integer"},
+                                                        "b": {"type": "integer"}},
+                       "required": ["a", "b"]}}},
+    {"type": "function", "function": {
+        "name": "reverse", "description": "reverse a word",
+        "parameters": {"type": "object", "properties": {"word": {"type": "string", "maxLength": 10}},
+                       "required": ["word"]}}}]
+SCHEMA = {"type": "object",
+          "properties": {"answer": {"type": "integer"},
+                         "word": {"type": "string", "maxLength": 8},
+                         "sure": {"type": "boolean"}},
+          "required": ["answer", "word"], "additionalProperties": False}
+JSON_SCHEMA = {"type": "json_schema",
+               "json_schema": {"name": "sum", "strict": True, "schema": SCHEMA}}
 
 
 def chat(question):
@@ -37,14 +59,10 @@ class ServerTest(unittest.TestCase):
         return self.srv.request("POST", path, body, **kw)
 
     def stream(self, path, body):
-        c = self.srv.conn()
-        c.request("POST", path, body=json.dumps(body))
-        r = c.getresponse()
-        self.assertEqual(r.status, 200)
-        self.assertEqual(r.getheader("Content-Type"), "text/event-stream")
-        text = r.read().decode()
-        c.close()
-        return sse_events(text)
+        st, ctype, ev = self.srv.stream(path, body)
+        self.assertEqual(st, 200, ev)
+        self.assertEqual(ctype, "text/event-stream")
+        return ev
 
     def special_ids(self):
         ids = []
@@ -167,6 +185,130 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(st, 200, b)
         self.assertIn(b["choices"][0]["finish_reason"], ("stop", "length", "tool_calls"))
 
+    # --- structured output ----------------------------------------------
+    def tool_calls_of(self, body):
+        """(the whole answer's message, the streamed one's calls rebuilt as a
+        client does from delta.tool_calls, checking OpenAI's framing)."""
+        st, _, b = self.post("/v1/chat/completions", body)
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["choices"][0]["finish_reason"], "tool_calls")
+        ev = self.stream("/v1/chat/completions", dict(body, stream=True))
+        self.assertEqual(ev[-1], "[DONE]")
+        chunks = [json.loads(e) for e in ev[:-1]]
+        self.assertEqual(chunks[0]["choices"][0]["delta"], {"role": "assistant", "content": ""})
+        self.assertEqual(chunks[-1]["choices"][0]["delta"], {})
+        self.assertEqual(chunks[-1]["choices"][0]["finish_reason"], "tool_calls")
+        calls = []
+        for c in chunks[1:-1]:
+            self.assertIsNone(c["choices"][0]["finish_reason"])
+            (tc,) = c["choices"][0]["delta"]["tool_calls"]
+            if "id" in tc:  # a call starts: id, type, name, no arguments yet
+                self.assertEqual(tc["index"], len(calls))
+                self.assertEqual(tc["type"], "function")
+                self.assertEqual(tc["function"]["arguments"], "")
+                calls.append({"id": tc["id"], "type": "function",
+                              "function": {"name": tc["function"]["name"], "arguments": ""}})
+            else:  # its arguments
+                self.assertEqual(set(tc), {"index", "function"})
+                self.assertEqual(tc["index"], len(calls) - 1)
+                calls[-1]["function"]["arguments"] += tc["function"]["arguments"]
+        return b["choices"][0]["message"], calls
+
+    def check_calls(self, calls, names):
+        self.assertTrue(calls)
+        params = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
+        for call in calls:
+            self.assertTrue(call["id"].startswith("call_"))
+            self.assertIn(call["function"]["name"], names)
+            args = json.loads(call["function"]["arguments"])
+            if jsonschema:
+                jsonschema.validate(args, params[call["function"]["name"]])
+
+    def test_tool_choice_required(self):
+        body = {"messages": QUESTION, "tools": TOOLS, "tool_choice": "required", "temperature": 0}
+        msg, streamed = self.tool_calls_of(body)
+        self.assertIsNone(msg["content"])
+        self.check_calls(msg["tool_calls"], {"add", "reverse"})
+        strip = lambda calls: [c["function"] for c in calls]
+        self.assertEqual(strip(streamed), strip(msg["tool_calls"]))
+
+    def test_tool_choice_named(self):
+        body = {"messages": QUESTION, "tools": TOOLS, "temperature": 0,
+                "tool_choice": {"type": "function", "function": {"name": "reverse"}}}
+        msg, streamed = self.tool_calls_of(body)
+        self.check_calls(msg["tool_calls"], {"reverse"})
+        self.check_calls(streamed, {"reverse"})
+
+    def test_tool_choice_none(self):
+        st, _, b = self.post("/v1/chat/completions", {"messages": QUESTION, "tools": TOOLS,
+                                                      "tool_choice": "none", "temperature": 0})
+        self.assertEqual(st, 200, b)
+        self.assertNotIn("tool_calls", b["choices"][0]["message"])
+        self.assertEqual(b["choices"][0]["finish_reason"], "stop")
+
+    def answer_whole_and_streamed(self, body):
+        """The content of a whole answer that ends by "stop", checked equal to
+        the streamed one."""
+        st, _, b = self.post("/v1/chat/completions", body)
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["choices"][0]["finish_reason"], "stop")
+        ev = self.stream("/v1/chat/completions", dict(body, stream=True))
+        self.assertEqual(ev[-1], "[DONE]")
+        text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in ev[:-1])
+        self.assertEqual(text, b["choices"][0]["message"]["content"])
+        return text
+
+    def test_json_schema(self):
+        if not jsonschema:
+            self.skipTest("python3-jsonschema is not installed")
+        for seed in range(4):  # greedy, then sampled
+            fmt = json.loads(json.dumps(JSON_SCHEMA))
+            fmt["json_schema"]["strict"] = seed != 3  # enforced either way
+            text = self.answer_whole_and_streamed(
+                {"messages": chat("What is 2 plus 3?"), "response_format": fmt, "seed": seed,
+                 "temperature": 0 if seed == 0 else 1.0})
+            jsonschema.validate(json.loads(text), SCHEMA)
+
+    def test_json_object(self):
+        text = self.answer_whole_and_streamed(
+            {"messages": chat("Give the answer as JSON: what is 2 plus 3?"),
+             "response_format": {"type": "json_object"}, "temperature": 0})
+        self.assertIsInstance(json.loads(text), dict)
+
+    def test_bad_structured_requests(self):
+        rf = lambda r: {"messages": QUESTION, "response_format": r}
+        js = lambda j: rf({"type": "json_schema", "json_schema": j})
+        self.assert_error(rf({"type": "xml"}), param="response_format")
+        self.assert_error(rf({"type": "json_object", "schema": {}}), param="response_format",
+                          contains="unknown field")
+        self.assert_error(rf({"type": "json_schema"}), param="response_format")
+        self.assert_error(js({"schema": SCHEMA}), param="response_format", contains="name")
+        self.assert_error(js({"name": "x", "schema": 5}), param="response_format")
+        self.assert_error(js({"name": "x", "strict": "yes", "schema": SCHEMA}),
+                          param="response_format")
+        # schemas the library refuses: its message
+        self.assert_error(js({"name": "x", "schema": {"type": "integer", "minimum": 3}}),
+                          param="response_format", contains="unsupported keyword 'minimum'")
+        self.assert_error(js({"name": "x", "schema": {"type": "object", "required": ["a"]}}),
+                          param="response_format", contains="'a' is not in properties")
+        tools = lambda c, t=TOOLS: {"messages": QUESTION, "tools": t, "tool_choice": c}
+        self.assert_error({"messages": QUESTION, "tool_choice": "required"}, param="tool_choice")
+        self.assert_error(tools({"type": "function", "function": {"name": "mul"}}),
+                          param="tool_choice", contains="'mul'")
+        self.assert_error(tools({"type": "function"}), param="tool_choice")
+        self.assert_error(tools("sometimes"), param="tool_choice")
+        bad_tool = [{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "object",
+                                        "properties": {"n": {"type": "integer", "maximum": 9}}}}}]
+        self.assert_error(tools("required", bad_tool), param="tools", contains="maximum")
+        self.assert_error(dict(tools("auto"), response_format={"type": "json_object"}),
+                          param="response_format")
+        # with "auto" such tools are shown, and calls left unconstrained
+        st, _, b = self.post("/v1/chat/completions", dict(tools("auto", bad_tool), temperature=0))
+        self.assertEqual(st, 200, b)
+        st, _, b = self.post("/v1/chat/completions", {"messages": QUESTION, "temperature": 0})
+        self.assertEqual(b["choices"][0]["message"]["content"], "17 + 25 = 42.")
+
     # --- concurrency -----------------------------------------------------
     def test_concurrent_streams_match_solo(self):
         questions = ["What is %d plus %d?" % (10 + i, 30 + 2 * i) for i in range(8)]
@@ -237,8 +379,6 @@ class ServerTest(unittest.TestCase):
         self.assert_error({"messages": QUESTION, "frobnicate": 1}, contains="unknown field")
         self.assert_error({"messages": [{"role": "user", "content": "x", "mood": 1}]},
                           contains="unknown field")
-        self.assert_error({"messages": QUESTION, "response_format": {"type": "json_schema"}},
-                          contains="not supported by this build")
         e = self.assert_error({"messages": chat("hello " * 9000)}, param="messages")
         self.assertEqual(e["code"], "context_length_exceeded")
         st, _, b = self.post("/v1/completions", {"prompt": 42})
@@ -370,7 +510,7 @@ class ShutdownTest(unittest.TestCase):
             while True:  # new connections are refused while the stream goes on
                 try:
                     socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
-                except ConnectionRefusedError:
+                except (ConnectionRefusedError, ConnectionResetError):  # the listener closing
                     break
                 self.assertLess(time.time(), deadline)
                 time.sleep(0.05)

@@ -66,14 +66,21 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     return k;
 }
 
+/* 1 if s[0..n) is valid UTF-8 */
+static int utf8_valid(const char *s, size_t n) {
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_len((const unsigned char *)s + i, n - i)))
+            return 0;
+    return 1;
+}
+
 /* s[0..n) as a GBNF literal "..." (grammars match code points: text that
  * is not UTF-8 cannot be matched, and is refused) */
 void sc_literal(sc *c, const char *s, size_t n) {
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = utf8_len((const unsigned char *)s + i, n - i))) {
-            sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "a name or value is not valid UTF-8");
-            return;
-        }
+    if (!utf8_valid(s, n)) {
+        sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "a name or value is not valid UTF-8");
+        return;
+    }
     sc_put(c, "\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -345,6 +352,8 @@ static int string_body(sc *c, const json_value *s, const char *name) {
         if (lo > 0 || hi >= 0)
             return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
                          "%s with minLength/maxLength", "pattern");
+        if (!utf8_valid(pat->str, pat->len)) /* as for literals: code points only */
+            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "a pattern is not valid UTF-8");
         return sc_pattern(c, pat->str, pat->len, name);
     }
     const char *ch = use(c, c->python ? SC_PYCHAR : SC_CHAR);
