@@ -7,82 +7,6 @@
 
 #include "lfm_types.h"
 
-void gb_free(gb *b) {
-    free(b->buf);
-    memset(b, 0, sizeof *b);
-}
-
-void gb_raw(gb *b, const void *p, size_t n) {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n)
-            cap *= 2;
-        b->buf = realloc(b->buf, cap);
-        if (!b->buf)
-            abort(); /* test code */
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-}
-
-void gb_u32(gb *b, uint32_t v) { gb_raw(b, &v, 4); }
-void gb_u64(gb *b, uint64_t v) { gb_raw(b, &v, 8); }
-
-void gb_str(gb *b, const char *s) {
-    gb_u64(b, strlen(s));
-    gb_raw(b, s, strlen(s));
-}
-
-void gb_pad(gb *b, size_t align) {
-    static const uint8_t zero[64];
-    while (b->len % align)
-        gb_raw(b, zero, 1);
-}
-
-void gb_header(gb *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv) {
-    gb_u32(b, 0x46554747u);
-    gb_u32(b, version);
-    gb_u64(b, n_tensors);
-    gb_u64(b, n_kv);
-}
-
-void gb_kv_u32(gb *b, const char *key, uint32_t v) {
-    gb_str(b, key);
-    gb_u32(b, 4);
-    gb_u32(b, v);
-}
-
-void gb_kv_f32(gb *b, const char *key, float v) {
-    gb_str(b, key);
-    gb_u32(b, 6);
-    gb_raw(b, &v, 4);
-}
-
-void gb_kv_str(gb *b, const char *key, const char *v) {
-    gb_str(b, key);
-    gb_u32(b, 8);
-    gb_str(b, v);
-}
-
-void gb_kv_i32_array(gb *b, const char *key, const int32_t *v, size_t n) {
-    gb_str(b, key);
-    gb_u32(b, 9);
-    gb_u32(b, 5);
-    gb_u64(b, n);
-    gb_raw(b, v, n * 4);
-}
-
-void gb_tensor_info(gb *b, const char *name, int n_dims, const int64_t *ne, uint32_t type,
-                    uint64_t offset) {
-    gb_str(b, name);
-    gb_u32(b, (uint32_t)n_dims);
-    for (int d = 0; d < n_dims; d++)
-        gb_u64(b, (uint64_t)ne[d]);
-    gb_u32(b, type);
-    gb_u64(b, offset);
-}
-
 /* ---- random models ---------------------------------------------------- */
 
 typedef struct tdesc {
@@ -121,7 +45,8 @@ static int is_f16(const test_model_shape *sh, const tdesc *t) {
     return 0;
 }
 
-void gb_build_model(gb *b, const test_model_shape *sh) {
+void gb_build_model(strbuf *img, const test_model_shape *sh) {
+    gguf_writer w = gw_memory(img);
     tdesc *t = calloc((size_t)(8 + 20 * sh->n_block), sizeof *t);
     int n = 0;
     char nm[64];
@@ -168,34 +93,36 @@ void gb_build_model(gb *b, const test_model_shape *sh) {
     }
     const char *arch = sh->arch ? sh->arch : "lfm2moe";
     char key[96];
-    gb_header(b, 3, (uint64_t)n, 17);
-    gb_kv_str(b, "general.architecture", arch);
+    gw_header(&w, (uint64_t)n, 17);
+    gw_kv_str(&w, "general.architecture", arch);
 #define K(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
-    gb_kv_u32(b, K("context_length"), 4096);
-    gb_kv_u32(b, K("embedding_length"), (uint32_t)E);
-    gb_kv_u32(b, K("feed_forward_length"), (uint32_t)sh->n_ff);
-    gb_kv_u32(b, K("block_count"), (uint32_t)sh->n_block);
-    gb_kv_u32(b, K("attention.head_count"), (uint32_t)sh->n_head);
-    gb_kv_i32_array(b, K("attention.head_count_kv"), kvh, (size_t)sh->n_block);
-    gb_kv_f32(b, K("rope.freq_base"), 1e6f);
-    gb_kv_f32(b, K("attention.layer_norm_rms_epsilon"), 1e-5f);
-    gb_kv_u32(b, K("expert_count"), (uint32_t)sh->n_expert);
-    gb_kv_u32(b, K("expert_used_count"), (uint32_t)sh->n_expert_used);
-    gb_kv_u32(b, K("expert_feed_forward_length"), (uint32_t)sh->n_ff_exp);
-    gb_kv_u32(b, K("leading_dense_block_count"), (uint32_t)sh->n_dense);
-    gb_kv_u32(b, K("expert_gating_func"), 2);
-    gb_kv_u32(b, K("vocab_size"), (uint32_t)sh->n_vocab);
-    gb_kv_u32(b, K("shortconv.l_cache"), (uint32_t)sh->l_cache);
-    gb_kv_u32(b, K("attention.key_length"), (uint32_t)D);
+    gw_kv_u32(&w, K("context_length"), 4096);
+    gw_kv_u32(&w, K("embedding_length"), (uint32_t)E);
+    gw_kv_u32(&w, K("feed_forward_length"), (uint32_t)sh->n_ff);
+    gw_kv_u32(&w, K("block_count"), (uint32_t)sh->n_block);
+    gw_kv_u32(&w, K("attention.head_count"), (uint32_t)sh->n_head);
+    gw_kv_i32_array(&w, K("attention.head_count_kv"), kvh, (size_t)sh->n_block);
+    gw_kv_f32(&w, K("rope.freq_base"), 1e6f);
+    gw_kv_f32(&w, K("attention.layer_norm_rms_epsilon"), 1e-5f);
+    gw_kv_u32(&w, K("expert_count"), (uint32_t)sh->n_expert);
+    gw_kv_u32(&w, K("expert_used_count"), (uint32_t)sh->n_expert_used);
+    gw_kv_u32(&w, K("expert_feed_forward_length"), (uint32_t)sh->n_ff_exp);
+    gw_kv_u32(&w, K("leading_dense_block_count"), (uint32_t)sh->n_dense);
+    gw_kv_u32(&w, K("expert_gating_func"), 2);
+    gw_kv_u32(&w, K("vocab_size"), (uint32_t)sh->n_vocab);
+    gw_kv_u32(&w, K("shortconv.l_cache"), (uint32_t)sh->l_cache);
+    gw_kv_u32(&w, K("attention.key_length"), (uint32_t)D);
 #undef K
-    uint64_t off = 0;
+    gw_tensor *table = calloc((size_t)n, sizeof *table);
     for (int i = 0; i < n; i++) {
         const int f16 = is_f16(sh, &t[i]);
-        gb_tensor_info(b, t[i].name, t[i].n_dims, t[i].ne, f16 ? LFM_TYPE_F16 : LFM_TYPE_F32, off);
-        off += (uint64_t)(t[i].ne[0] * t[i].ne[1] * t[i].ne[2]) * (f16 ? 2 : 4);
-        off = (off + 31) / 32 * 32;
+        table[i] = (gw_tensor){t[i].name, (uint32_t)t[i].n_dims,
+                               {t[i].ne[0], t[i].ne[1], t[i].ne[2], 1},
+                               f16 ? LFM_TYPE_F16 : LFM_TYPE_F32,
+                               (uint64_t)(t[i].ne[0] * t[i].ne[1] * t[i].ne[2]) * (f16 ? 2 : 4)};
     }
-    gb_pad(b, 32);
+    gw_tensor_table(&w, table, (uint64_t)n, 32);
+    free(table);
     uint32_t seed = sh->seed ? sh->seed : 12345;
     float scale = sh->weight_scale > 0 ? sh->weight_scale : 1.0f;
     for (int i = 0; i < n; i++) {
@@ -212,12 +139,12 @@ void gb_build_model(gb *b, const test_model_shape *sh) {
             }
             if (f16) {
                 const uint16_t h = lfm_f32_to_fp16(v);
-                gb_raw(b, &h, 2);
+                gw_raw(&w, &h, 2);
             } else {
-                gb_raw(b, &v, 4);
+                gw_raw(&w, &v, 4);
             }
         }
-        gb_pad(b, 32);
+        gw_pad(&w, 32);
     }
     free(kvh);
     free(t);

@@ -1,31 +1,13 @@
-/* Builds GGUF images in memory, byte by byte, for tests: valid ones (random
- * LFM2-MoE models of any shape) and deliberately broken ones. */
+/* Random LFM2-MoE models of any shape as GGUF images in memory, for tests,
+ * written with the library's own writer (lib/files/gguf_writer.h, which the
+ * tests also use byte by byte for deliberately broken images). */
 #ifndef GGUF_BUILDER_H
 #define GGUF_BUILDER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct gb {
-    uint8_t *buf;
-    size_t len, cap;
-} gb;
-
-void gb_free(gb *b);
-void gb_raw(gb *b, const void *p, size_t n);
-void gb_u32(gb *b, uint32_t v);
-void gb_u64(gb *b, uint64_t v);
-void gb_str(gb *b, const char *s);
-void gb_pad(gb *b, size_t align);
-/* header: magic, version, n_tensors, n_kv */
-void gb_header(gb *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv);
-void gb_kv_u32(gb *b, const char *key, uint32_t v);
-void gb_kv_f32(gb *b, const char *key, float v);
-void gb_kv_str(gb *b, const char *key, const char *v);
-void gb_kv_i32_array(gb *b, const char *key, const int32_t *v, size_t n);
-/* tensor info entry: name, dims, ggml type, data offset */
-void gb_tensor_info(gb *b, const char *name, int n_dims, const int64_t *ne, uint32_t type,
-                    uint64_t offset);
+#include "files/gguf_writer.h"
 
 /* Shape of a random test model (F32, or F16 for the matrices named in f16). */
 typedef struct test_model_shape {
@@ -42,7 +24,7 @@ typedef struct test_model_shape {
     const char *const *f16;
 } test_model_shape;
 
-/* A complete model image (metadata without a tokenizer). */
-void gb_build_model(gb *b, const test_model_shape *sh);
+/* A complete model image (metadata without a tokenizer), appended to *img. */
+void gb_build_model(strbuf *img, const test_model_shape *sh);
 
 #endif

@@ -66,6 +66,17 @@ static void test_null_arguments(void **state) {
                  LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     expect_error(lfm2moe_tokenize(NULL, "a", 1, 0, NULL, 0, NULL), LFM2MOE_ERR_INVALID_ARGUMENT,
                  NULL);
+    /* the messages name the function called (LFM_CHECK_ARG* in base/errors.h) */
+    expect_error(lfm2moe_model_get_info(NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_model_get_info: NULL argument");
+    expect_error(lfm2moe_session_create(NULL, NULL, &s), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_session_create: NULL model");
+    expect_error(lfm2moe_decode_step(NULL, (int32_t[]){1}, 1, 0), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_decode_step: NULL argument");
+    expect_error(lfm2moe_token_to_bytes(NULL, 0, NULL, 4, NULL), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
+    assert_string_equal(lfm2moe_last_error(), "lfm2moe_token_to_bytes: model is NULL");
     /* every *_free accepts NULL */
     lfm2moe_model_free(NULL);
     lfm2moe_session_free(NULL);
@@ -180,24 +191,24 @@ static void test_wrong_architecture(void **state) {
     (void)state;
     test_model_shape sh = small_shape();
     sh.arch = "llama";
-    gb b = {0};
+    strbuf b = {0};
     gb_build_model(&b, &sh);
     lfm2moe_model *m = NULL;
-    expect_error(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m),
+    expect_error(lfm2moe_model_load_from_memory(b.data, b.len, NULL, &m),
                  LFM2MOE_ERR_UNSUPPORTED_ARCH, "'llama'");
-    gb_free(&b);
+    strbuf_free(&b);
     /* an lfm2moe-shaped file that says it is dense: the keys are looked
      * up under its own name */
     sh.arch = "lfm2";
     gb_build_model(&b, &sh);
-    expect_error(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_ERR_BAD_MODEL,
+    expect_error(lfm2moe_model_load_from_memory(b.data, b.len, NULL, &m), LFM2MOE_ERR_BAD_MODEL,
                  "ffn_gate");
-    gb_free(&b);
+    strbuf_free(&b);
     sh = small_shape();
     gb_build_model(&b, &sh);
-    assert_int_equal(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_model_load_from_memory(b.data, b.len, NULL, &m), LFM2MOE_OK);
     lfm2moe_model_free(m);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 /* Dense LFM2 files: architecture "lfm2", every block dense, no experts;
@@ -327,12 +338,12 @@ static void test_dense_architecture_and_window(void **state) {
     test_model_shape sh = small_shape();
     sh.n_dense = sh.n_block;
     sh.arch = "lfm2";
-    gb b = {0};
+    strbuf b = {0};
     gb_build_model(&b, &sh);
     lfm2moe_model *m = NULL;
-    assert_int_equal(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_model_load_from_memory(b.data, b.len, NULL, &m), LFM2MOE_OK);
     lfm2moe_model_free(m);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 /* Patch the tensor-info entry of `name` in a GGUF image: returns a pointer
@@ -491,43 +502,45 @@ static void test_session_errors_leave_state(void **state) {
 static void test_large_header_and_truncated_files(void **state) {
     (void)state;
     test_model_shape sh = small_shape();
-    gb model = {0};
+    strbuf model = {0};
     gb_build_model(&model, &sh);
     /* splice an extra key into the metadata: bump n_kv, insert after the header */
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     uint64_t n_kv;
-    memcpy(&n_kv, model.buf + 16, 8);
+    memcpy(&n_kv, model.data + 16, 8);
     n_kv++;
-    gb_raw(&b, model.buf, 16);
-    gb_u64(&b, n_kv);
-    gb_str(&b, "test.padding");
-    gb_u32(&b, 9);
-    gb_u32(&b, 8);
-    gb_u64(&b, 100000);
+    gw_raw(&w, model.data, 16);
+    gw_u64(&w, n_kv);
+    gw_cstr(&w, "test.padding");
+    gw_u32(&w, 9);
+    gw_u32(&w, 8);
+    gw_u64(&w, 100000);
     for (int i = 0; i < 100000; i++)
-        gb_str(&b, "twenty-eight bytes of text!");
+        gw_cstr(&w, "twenty-eight bytes of text!");
     size_t meta_end = b.len;
-    gb_raw(&b, model.buf + 24, model.len - 24);
+    gw_raw(&w, model.data + 24, model.len - 24);
     /* the data section must stay aligned: pad before it by re-building offsets
      * is not needed when the insertion is a multiple of 32 bytes */
     size_t inserted = meta_end - 24;
     int pad = (int)((32 - inserted % 32) % 32);
     if (pad) { /* lengthen the last string by `pad` bytes */
-        gb fixed = {0};
-        gb_raw(&fixed, b.buf, meta_end - 8 - 27);
+        strbuf fixed = {0};
+        gguf_writer fixed_w = gw_memory(&fixed);
+        gw_raw(&fixed_w, b.data, meta_end - 8 - 27);
         uint64_t l = 27 + (uint64_t)pad;
-        gb_u64(&fixed, l);
-        gb_raw(&fixed, "twenty-eight bytes of text!", 27);
+        gw_u64(&fixed_w, l);
+        gw_raw(&fixed_w, "twenty-eight bytes of text!", 27);
         for (int i = 0; i < pad; i++)
-            gb_raw(&fixed, "x", 1);
-        gb_raw(&fixed, model.buf + 24, model.len - 24);
-        gb_free(&b);
+            gw_raw(&fixed_w, "x", 1);
+        gw_raw(&fixed_w, model.data + 24, model.len - 24);
+        strbuf_free(&b);
         b = fixed;
     }
     char path[64];
     snprintf(path, sizeof path, "large-header-%d.gguf", (int)getpid());
     FILE *f = fopen(path, "wb");
-    assert_int_equal(fwrite(b.buf, 1, b.len, f), b.len);
+    assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
     fclose(f);
     lfm2moe_model *m = NULL;
     if (lfm2moe_model_load(path, NULL, &m))
@@ -546,12 +559,12 @@ static void test_large_header_and_truncated_files(void **state) {
         assert_true(st == LFM2MOE_ERR_BAD_FORMAT);
         assert_null(m);
         f = fopen(path, "wb");
-        assert_int_equal(fwrite(b.buf, 1, b.len, f), b.len);
+        assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
         fclose(f);
     }
     unlink(path);
-    gb_free(&b);
-    gb_free(&model);
+    strbuf_free(&b);
+    strbuf_free(&model);
 }
 
 /* A call that succeeds leaves lfm2moe_last_error as it was: loading

@@ -46,17 +46,17 @@ static char *render_json(const lfm2moe_model *m, const json_value *conv, int *st
     size_t nm = msgs->n, nt = tools ? tools->n : 0;
     const char **roles = calloc(nm + 1, sizeof *roles), **contents = calloc(nm + 1, sizeof *contents);
     const char **tt = calloc(nt + 1, sizeof *tt);
-    json_buf *bufs = calloc(nm + nt + 1, sizeof *bufs);
+    strbuf *bufs = calloc(nm + nt + 1, sizeof *bufs);
     for (size_t i = 0; i < nm; i++) {
         const json_value *c = json_get(msgs->items[i], "content");
         roles[i] = json_get(msgs->items[i], "role")->str;
-        if (c->type == JSON_STRING) json_buf_append(&bufs[i], c->str, c->len);
+        if (c->type == JSON_STRING) strbuf_append(&bufs[i], c->str, c->len);
         else json_dump(c, &bufs[i]);
         contents[i] = bufs[i].data;
     }
     for (size_t i = 0; i < nt; i++) {
         if (tools->items[i]->type == JSON_STRING)
-            json_buf_append(&bufs[nm + i], tools->items[i]->str, tools->items[i]->len);
+            strbuf_append(&bufs[nm + i], tools->items[i]->str, tools->items[i]->len);
         else json_dump(tools->items[i], &bufs[nm + i]);
         tt[i] = bufs[nm + i].data;
     }
@@ -71,7 +71,7 @@ static char *render_json(const lfm2moe_model *m, const json_value *conv, int *st
         assert_int_equal(len2, len);
         assert_int_equal(strlen(out), len);
     }
-    for (size_t i = 0; i < nm + nt; i++) json_buf_free(&bufs[i]);
+    for (size_t i = 0; i < nm + nt; i++) strbuf_free(&bufs[i]);
     free(bufs);
     free(roles);
     free(contents);
@@ -144,16 +144,16 @@ static void test_more_conversations(void **state) {
 }
 
 /* The request a golden line describes: every member but "rendered". */
-static void request_of(const json_value *d, json_buf *req) {
-    json_buf_append(req, "{", 1);
+static void request_of(const json_value *d, strbuf *req) {
+    strbuf_append(req, "{", 1);
     for (size_t i = 0, k = 0; i < d->n; i++) {
         if (!strcmp(d->keys[i], "rendered")) continue;
-        if (k++) json_buf_append(req, ", ", 2);
+        if (k++) strbuf_append(req, ", ", 2);
         json_dump_string(d->keys[i], d->key_lens[i], req);
-        json_buf_append(req, ": ", 2);
+        strbuf_append(req, ": ", 2);
         json_dump(d->items[i], req);
     }
-    json_buf_append(req, "}", 1);
+    strbuf_append(req, "}", 1);
 }
 
 /* Every line of a golden file through lfm2moe_chat_render_json and through
@@ -168,7 +168,7 @@ static void check_json_render(const char *model_path, const char *jsonl_path) {
         json_value *d;
         assert_int_equal(json_parse(line, ll, &d, NULL, 0), 0);
         const json_value *want = json_get(d, "rendered");
-        json_buf req = {0};
+        strbuf req = {0};
         request_of(d, &req);
         size_t need = 0, got_len = 0;
         assert_int_equal(lfm2moe_chat_render_json(m, req.data, req.len, 0, NULL, 0, &need),
@@ -186,7 +186,7 @@ static void check_json_render(const char *model_path, const char *jsonl_path) {
         if (got_len != want->len || memcmp(got, want->str, got_len))
             fail_msg("CLI %s line %zu:\n got  [%s]\n want [%s]", jsonl_path, n + 1, got, want->str);
         free(got);
-        json_buf_free(&req);
+        strbuf_free(&req);
         json_free(d);
         n++;
     }

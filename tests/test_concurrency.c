@@ -286,12 +286,12 @@ static const test_model_shape small_shape = {
     .attn_blocks = attn_blocks, .n_attn = 1, .tied = 1, .seed = 99};
 
 /* Position of the value of metadata key `key` (just after its u32 type). */
-static size_t kv_value_at(const gb *b, const char *key) {
+static size_t kv_value_at(const strbuf *b, const char *key) {
     size_t n = strlen(key);
     for (size_t i = 8; i + n + 4 <= b->len; i++) {
         uint64_t len;
-        memcpy(&len, b->buf + i - 8, 8);
-        if (len == n && memcmp(b->buf + i, key, n) == 0)
+        memcpy(&len, b->data + i - 8, 8);
+        if (len == n && memcmp(b->data + i, key, n) == 0)
             return i + n + 4;
     }
     fail_msg("key %s not found", key);
@@ -300,58 +300,59 @@ static size_t kv_value_at(const gb *b, const char *key) {
 
 /* Position of ne[0] of tensor `name` in the tensor table (a name is
  * followed by u32 n_dims, then u64 ne[]: the same layout as a key). */
-static size_t tensor_dims_at(const gb *b, const char *name) {
+static size_t tensor_dims_at(const strbuf *b, const char *name) {
     return kv_value_at(b, name);
 }
 
-static void patch_u32(gb *b, size_t at, uint32_t v) {
-    memcpy(b->buf + at, &v, 4);
+static void patch_u32(strbuf *b, size_t at, uint32_t v) {
+    memcpy(b->data + at, &v, 4);
 }
 
-static void patch_u64(gb *b, size_t at, uint64_t v) {
-    memcpy(b->buf + at, &v, 8);
+static void patch_u64(strbuf *b, size_t at, uint64_t v) {
+    memcpy(b->data + at, &v, 8);
 }
 
-static int load_bytes(const gb *b) {
+static int load_bytes(const strbuf *b) {
     lfm2moe_model *m = (lfm2moe_model *)1;
-    int st = lfm2moe_model_load_from_memory(b->buf, b->len, NULL, &m);
+    int st = lfm2moe_model_load_from_memory(b->data, b->len, NULL, &m);
     assert_null(m);
     return st;
 }
 
-static void build(gb *b) {
+static void build(strbuf *b) {
     memset(b, 0, sizeof *b);
     gb_build_model(b, &small_shape);
 }
 
 /* Replace the u32 metadata value of `key` by a u64 (the image grows by 4
  * bytes; the tensor data is moved to stay aligned). */
-static void widen_to_u64(gb *b, const char *key, uint64_t v) {
+static void widen_to_u64(strbuf *b, const char *key, uint64_t v) {
     size_t at = kv_value_at(b, key);
     /* end of the tensor table: after the last tensor's info (3 dims) */
     size_t last = kv_value_at(b, "blk.1.ffn_down_exps.weight") - 4; /* its n_dims */
     size_t table_end = last + 4 + 3 * 8 + 4 + 8;
     size_t data_old = (table_end + 31) / 32 * 32, data_new = (table_end + 4 + 31) / 32 * 32;
     size_t tail = b->len - data_old;
-    uint8_t *nb = calloc(1, data_new + tail);
+    char *nb = calloc(1, data_new + tail + 1); /* + the strbuf's NUL */
     assert_non_null(nb);
     uint32_t t64 = 10; /* GGUF u64 */
-    memcpy(nb, b->buf, at - 4);
+    memcpy(nb, b->data, at - 4);
     memcpy(nb + at - 4, &t64, 4);
     memcpy(nb + at, &v, 8);
-    memcpy(nb + at + 8, b->buf + at + 4, table_end - (at + 4));
-    memcpy(nb + data_new, b->buf + data_old, tail);
-    free(b->buf);
-    b->buf = nb;
-    b->len = b->cap = data_new + tail;
+    memcpy(nb + at + 8, b->data + at + 4, table_end - (at + 4));
+    memcpy(nb + data_new, b->data + data_old, tail);
+    free(b->data);
+    b->data = nb;
+    b->len = data_new + tail;
+    b->cap = b->len + 1;
 }
 
 static void test_absurd_metadata(void **state) {
     (void)state;
-    gb b;
+    strbuf b;
     build(&b);
     lfm2moe_model *m = NULL;
-    assert_int_equal(lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_model_load_from_memory(b.data, b.len, NULL, &m), LFM2MOE_OK);
     lfm2moe_model_free(m);
 
     struct {
@@ -371,7 +372,7 @@ static void test_absurd_metadata(void **state) {
         {"lfm2moe.context_length", 0},
     };
     for (size_t i = 0; i < sizeof u32s / sizeof u32s[0]; i++) {
-        gb c;
+        strbuf c;
         build(&c);
         patch_u32(&c, kv_value_at(&c, u32s[i].key), u32s[i].value);
         int st = load_bytes(&c);
@@ -379,20 +380,20 @@ static void test_absurd_metadata(void **state) {
             st != LFM2MOE_ERR_LIMIT)
             fail_msg("%s = %u: status %d (%s)", u32s[i].key, u32s[i].value, st,
                      lfm2moe_last_error());
-        gb_free(&c);
+        strbuf_free(&c);
     }
 
     /* context_length 2^40 as a u64 */
-    gb c;
+    strbuf c;
     build(&c);
     widen_to_u64(&c, "lfm2moe.context_length", 4096);
-    assert_int_equal(lfm2moe_model_load_from_memory(c.buf, c.len, NULL, &m), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_model_load_from_memory(c.data, c.len, NULL, &m), LFM2MOE_OK);
     lfm2moe_model_free(m); /* the splice itself is sound */
-    gb_free(&c);
+    strbuf_free(&c);
     build(&c);
     widen_to_u64(&c, "lfm2moe.context_length", 1ull << 40);
     assert_int_equal(load_bytes(&c), LFM2MOE_ERR_BAD_MODEL);
-    gb_free(&c);
+    strbuf_free(&c);
 
     /* tensors of 1e12 elements, and dimensions whose product overflows */
     static const uint64_t dims[][2] = {{8, 125000000000ull}, {1ull << 40, 1ull << 40},
@@ -403,18 +404,18 @@ static void test_absurd_metadata(void **state) {
         patch_u64(&c, at, dims[i][0]);
         patch_u64(&c, at + 8, dims[i][1]);
         assert_int_equal(load_bytes(&c), LFM2MOE_ERR_BAD_FORMAT);
-        gb_free(&c);
+        strbuf_free(&c);
     }
     /* a head_count_kv array claiming 2^40 entries; a tensor table claiming 2^40 tensors */
     build(&c);
     patch_u64(&c, kv_value_at(&c, "lfm2moe.attention.head_count_kv") + 4, 1ull << 40);
     assert_int_equal(load_bytes(&c), LFM2MOE_ERR_BAD_FORMAT);
-    gb_free(&c);
+    strbuf_free(&c);
     build(&c);
     patch_u64(&c, 8, 1ull << 40);
     assert_int_equal(load_bytes(&c), LFM2MOE_ERR_BAD_FORMAT);
-    gb_free(&c);
-    gb_free(&b);
+    strbuf_free(&c);
+    strbuf_free(&b);
 }
 
 /* Hyperparameters of a kind of block the model does not have (no tensor
@@ -437,14 +438,14 @@ static void test_unused_hparams(void **state) {
         test_model_shape sh = small_shape;
         sh.n_attn = cases[i].n_attn;
         sh.n_dense = cases[i].n_dense;
-        gb c;
+        strbuf c;
         memset(&c, 0, sizeof c);
         gb_build_model(&c, &sh);
         patch_u32(&c, kv_value_at(&c, cases[i].key), cases[i].value);
         if (strcmp(cases[i].key, "lfm2moe.expert_count") == 0) /* keep used <= count */
             patch_u32(&c, kv_value_at(&c, "lfm2moe.expert_used_count"), 1);
         lfm2moe_model *m = NULL;
-        int st = lfm2moe_model_load_from_memory(c.buf, c.len, NULL, &m);
+        int st = lfm2moe_model_load_from_memory(c.data, c.len, NULL, &m);
         if (st == LFM2MOE_OK) {
             lfm2moe_session_params sp;
             lfm2moe_session_params_init(&sp);
@@ -464,7 +465,7 @@ static void test_unused_hparams(void **state) {
         } else {
             assert_true(st == LFM2MOE_ERR_BAD_MODEL);
         }
-        gb_free(&c);
+        strbuf_free(&c);
     }
 }
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lfm2moe.h"
+#include "test_files.h"
 
 #define MODEL_A GOLDEN_DIR "/tiny-a-f32.gguf"
 #define NV 1024
@@ -576,26 +577,17 @@ static void test_errors(void **state) {
 }
 
 /* ---- CLI --------------------------------------------------------------------- */
-/* Run a shell command, capture stdout; returns the exit status. */
-static int run_cmd(const char *cmd, char *out, size_t cap, size_t *len) {
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    *len = fread(out, 1, cap - 1, f);
-    out[*len] = 0;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_cli_generate(void **state) {
     (void)state;
     /* greedy CLI output == greedy API output for the same prompt */
-    char cmd[1024], out[8192];
+    char cmd[1024], *out = NULL;
     size_t len = 0;
     snprintf(cmd, sizeof cmd,
              "%s generate -m %s -p 'The quick brown fox' -n 20 --temp 0 --repeat-penalty 1 "
              "-t 1 2>/dev/null",
              LFM2MOE_CLI, MODEL_A);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     int32_t p[64];
     size_t n = tokenize("The quick brown fox", LFM2MOE_TOKENIZE_ADD_BOS, p, 64);
     lfm2moe_session *s = new_session(0);
@@ -612,29 +604,35 @@ static void test_cli_generate(void **state) {
              "%s generate -m %s -p Hello -n 4 --seed 3 --temp 0.7 --top-k 40 --top-p 0.9 "
              "--min-p 0.05 -c 64 2>&1 >/dev/null",
              LFM2MOE_CLI, MODEL_A);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     assert_non_null(strstr(out, "tok/s"));
     /* --chat renders the template; a bad option fails */
     snprintf(cmd, sizeof cmd,
              "%s generate -m %s -p Hello --chat --system 'Be brief.' -n 4 >/dev/null 2>&1",
              LFM2MOE_CLI, MODEL_A);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     snprintf(cmd, sizeof cmd, "%s generate -m %s -p Hello --temp x >/dev/null 2>&1",
              LFM2MOE_CLI, MODEL_A);
-    assert_int_not_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_not_equal(test_run_cmd(cmd, &out, &len), 0);
     /* -f FILE as the prompt */
     snprintf(cmd, sizeof cmd, "%s generate -m %s -f %s/prompt-a.txt -n 2 >/dev/null 2>&1",
              LFM2MOE_CLI, MODEL_A, GOLDEN_DIR);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
+    free(out);
 }
 
 static void test_cli_bench(void **state) {
     (void)state;
-    char cmd[1024], out[8192];
+    char cmd[1024], *out = NULL;
     size_t len = 0;
     snprintf(cmd, sizeof cmd, "%s bench -m %s -p 8 -n 4 -r 2 -t 1 --bw 2>&1", LFM2MOE_CLI,
              MODEL_A);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     assert_non_null(strstr(out, "| pp8 "));
     assert_non_null(strstr(out, "| tg4 "));
     /* --bw: weight traffic per token and the measured read bandwidth */
@@ -651,12 +649,14 @@ static void test_cli_bench(void **state) {
     assert_non_null(strstr(out, "peak RSS"));
     snprintf(cmd, sizeof cmd, "%s bench -m %s --no-such-option >/dev/null 2>&1", LFM2MOE_CLI,
              MODEL_A);
-    assert_int_not_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_not_equal(test_run_cmd(cmd, &out, &len), 0);
+    free(out);
 }
 
 static void test_cli_chat(void **state) {
     (void)state;
-    char cmd[1024], out[16384];
+    char cmd[1024], *out = NULL;
     size_t len = 0;
     /* two turns, a reset, a third turn; the positions reported on stderr
      * show the cache reuse */
@@ -664,7 +664,8 @@ static void test_cli_chat(void **state) {
              "printf 'Hi\\nAnd now?\\n/reset\\nHello again\\n' | %s chat -m %s -n 5 --temp 0 -v "
              "2>&1",
              LFM2MOE_CLI, MODEL_A);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     /* verbose lines: "[prompt N tokens, position P]" per turn */
     int prompts[4], positions[4], k = 0;
     for (const char *q = out; (q = strstr(q, "[prompt ")) && k < 4; q++) {
@@ -694,6 +695,7 @@ static void test_cli_chat(void **state) {
         assert_int_equal(prompts[2 * i], (int)nt);
         assert_true(positions[2 * i] >= (int)nt && positions[2 * i] <= (int)nt + 5);
     }
+    free(out);
 }
 
 /* The "[reused R, evaluated E prompt tokens]" lines of a chat run. */
@@ -712,7 +714,7 @@ static int reuse_counts(const char *out, int *reused, int *evaluated, int max) {
  * message, and --session resumes the conversation in a new run. */
 static void test_cli_chat_regen(void **state) {
     (void)state;
-    char cmd[1024], out[16384], path[64];
+    char cmd[1024], *out = NULL, path[64];
     size_t len = 0;
     snprintf(path, sizeof path, "/tmp/lfm2moe-test-chat-%d.session", (int)getpid());
     unlink(path);
@@ -720,7 +722,8 @@ static void test_cli_chat_regen(void **state) {
              "printf 'Hi\\nAnd now?\\n/regen\\n/edit And then?\\n' | %s chat -m %s/models/"
              "lfm2moe-demo-f32.gguf -n 6 --temp 0 -t 1 --session %s 2>&1 >/dev/null",
              LFM2MOE_CLI, SOURCE_DIR, path);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     int r[8], e[8];
     assert_int_equal(reuse_counts(out, r, e, 8), 4);
     assert_int_equal(r[0], 0);
@@ -736,7 +739,8 @@ static void test_cli_chat_regen(void **state) {
              "printf 'More?\\n' | %s chat -m %s/models/lfm2moe-demo-f32.gguf -n 6 --temp 0 -t 1 "
              "--session %s 2>&1 >/dev/null",
              LFM2MOE_CLI, SOURCE_DIR, path);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     int held = 0;
     const char *res = strstr(out, "(resumed ");
     assert_non_null(res);
@@ -751,14 +755,17 @@ static void test_cli_chat_regen(void **state) {
              "2>&1 >/dev/null",
              LFM2MOE_CLI, MODEL_A, path);
     int p1 = 0, k1 = -1, p2 = 0, k2 = 0;
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     assert_int_equal(sscanf(strstr(out, "prompt "), "prompt %d tokens (%d reused)", &p1, &k1), 2);
     assert_int_equal(k1, 0);
-    assert_int_equal(run_cmd(cmd, out, sizeof out, &len), 0);
+    free(out);
+    assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     assert_int_equal(sscanf(strstr(out, "prompt "), "prompt %d tokens (%d reused)", &p2, &k2), 2);
     assert_int_equal(p2, 1);
     assert_int_equal(k2, p1 - 1);
     unlink(path);
+    free(out);
 }
 
 int main(void) {

@@ -15,45 +15,46 @@
 #include "lfm2moe.h"
 
 /* A small valid file: every scalar type, arrays, and two tensors. */
-static void build_all_types(gb *b, uint32_t version, uint32_t alignment) {
-    gb_header(b, version, 2, 16);
-    gb_str(b, "u8"); gb_u32(b, 0); gb_raw(b, (uint8_t[]){200}, 1);
-    gb_str(b, "i8"); gb_u32(b, 1); gb_raw(b, (int8_t[]){-5}, 1);
-    gb_str(b, "u16"); gb_u32(b, 2); gb_raw(b, (uint16_t[]){60000}, 2);
-    gb_str(b, "i16"); gb_u32(b, 3); gb_raw(b, (int16_t[]){-30000}, 2);
-    gb_kv_u32(b, "u32", 4000000000u);
-    gb_str(b, "i32"); gb_u32(b, 5); gb_raw(b, (int32_t[]){-7}, 4);
-    gb_kv_f32(b, "f32", 1.5f);
-    gb_str(b, "bool"); gb_u32(b, 7); gb_raw(b, (uint8_t[]){1}, 1);
-    gb_kv_str(b, "str", "hello");
-    gb_str(b, "u64"); gb_u32(b, 10); gb_u64(b, 1ull << 40);
-    gb_str(b, "i64"); gb_u32(b, 11); gb_raw(b, (int64_t[]){-(1ll << 40)}, 8);
-    gb_str(b, "f64"); gb_u32(b, 12); gb_raw(b, (double[]){2.25}, 8);
-    gb_kv_i32_array(b, "arr_i32", (int32_t[]){0, 0, 2}, 3);
-    gb_str(b, "arr_str"); gb_u32(b, 9); gb_u32(b, 8); gb_u64(b, 2);
-    gb_str(b, "ab"); gb_str(b, "");
-    gb_str(b, "arr_f32"); gb_u32(b, 9); gb_u32(b, 6); gb_u64(b, 2);
-    gb_raw(b, (float[]){0.5f, -1.0f}, 8);
-    gb_kv_u32(b, "general.alignment", alignment);
-    gb_tensor_info(b, "a", 2, (int64_t[]){4, 2}, 0, 0);           /* F32 32 bytes */
-    gb_tensor_info(b, "b", 1, (int64_t[]){32}, 8, alignment);      /* Q8_0 34 bytes */
-    gb_pad(b, alignment);
+static void build_all_types(gguf_writer *w, uint32_t version, uint32_t alignment) {
+    gw_header_version(w, version, 2, 16);
+    gw_cstr(w, "u8"); gw_u32(w, 0); gw_raw(w, (uint8_t[]){200}, 1);
+    gw_cstr(w, "i8"); gw_u32(w, 1); gw_raw(w, (int8_t[]){-5}, 1);
+    gw_cstr(w, "u16"); gw_u32(w, 2); gw_raw(w, (uint16_t[]){60000}, 2);
+    gw_cstr(w, "i16"); gw_u32(w, 3); gw_raw(w, (int16_t[]){-30000}, 2);
+    gw_kv_u32(w, "u32", 4000000000u);
+    gw_cstr(w, "i32"); gw_u32(w, 5); gw_raw(w, (int32_t[]){-7}, 4);
+    gw_kv_f32(w, "f32", 1.5f);
+    gw_cstr(w, "bool"); gw_u32(w, 7); gw_raw(w, (uint8_t[]){1}, 1);
+    gw_kv_str(w, "str", "hello");
+    gw_cstr(w, "u64"); gw_u32(w, 10); gw_u64(w, 1ull << 40);
+    gw_cstr(w, "i64"); gw_u32(w, 11); gw_raw(w, (int64_t[]){-(1ll << 40)}, 8);
+    gw_cstr(w, "f64"); gw_u32(w, 12); gw_raw(w, (double[]){2.25}, 8);
+    gw_kv_i32_array(w, "arr_i32", (int32_t[]){0, 0, 2}, 3);
+    gw_cstr(w, "arr_str"); gw_u32(w, 9); gw_u32(w, 8); gw_u64(w, 2);
+    gw_cstr(w, "ab"); gw_cstr(w, "");
+    gw_cstr(w, "arr_f32"); gw_u32(w, 9); gw_u32(w, 6); gw_u64(w, 2);
+    gw_raw(w, (float[]){0.5f, -1.0f}, 8);
+    gw_kv_u32(w, "general.alignment", alignment);
+    gw_tensor_info(w, "a", 2, (int64_t[]){4, 2}, 0, 0);           /* F32 32 bytes */
+    gw_tensor_info(w, "b", 1, (int64_t[]){32}, 8, alignment);      /* Q8_0 34 bytes */
+    gw_pad(w, alignment);
     for (int i = 0; i < 8; i++) {
         float v = (float)i;
-        gb_raw(b, &v, 4);
+        gw_raw(w, &v, 4);
     }
-    gb_pad(b, alignment);
+    gw_pad(w, alignment);
     uint8_t q[34] = {0};
-    gb_raw(b, q, sizeof q);
+    gw_raw(w, q, sizeof q);
 }
 
 static void test_all_value_types(void **state) {
     (void)state;
     for (uint32_t version = 2; version <= 3; version++) {
-        gb b = {0};
-        build_all_types(&b, version, 64);
+        strbuf b = {0};
+        gguf_writer w = gw_memory(&b);
+        build_all_types(&w, version, 64);
         gguf_file f;
-        assert_int_equal(gguf_parse(b.buf, b.len, &f), LFM2MOE_OK);
+        assert_int_equal(gguf_parse(b.data, b.len, &f), LFM2MOE_OK);
         assert_int_equal(f.version, version);
         assert_int_equal(f.alignment, 64);
         assert_int_equal(f.n_kv, 16);
@@ -93,7 +94,7 @@ static void test_all_value_types(void **state) {
         assert_int_equal(t->offset % 64, 0);
         assert_int_equal(((const float *)gguf_find_tensor(&f, "a")->data)[7], 7);
         gguf_free(&f);
-        gb_free(&b);
+        strbuf_free(&b);
     }
 }
 
@@ -110,142 +111,146 @@ static void expect_bad(const void *data, size_t len, const char *needle) {
 
 static void test_every_truncation(void **state) {
     (void)state;
-    gb b = {0};
-    build_all_types(&b, 3, 32);
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
+    build_all_types(&w, 3, 32);
     /* every proper prefix fails cleanly; copy to an exact-size heap buffer
      * so a read past the end would be caught by ASan/valgrind */
     for (size_t len = 0; len < b.len; len++) {
         uint8_t *p = malloc(len ? len : 1);
-        memcpy(p, b.buf, len);
+        memcpy(p, b.data, len);
         expect_bad(p, len, NULL);
         free(p);
     }
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 static void test_bad_headers(void **state) {
     (void)state;
-    gb b = {0};
-    gb_u32(&b, 0x12345678); gb_u32(&b, 3); gb_u64(&b, 0); gb_u64(&b, 0);
-    expect_bad(b.buf, b.len, "magic");
-    gb_free(&b);
-    gb_header(&b, 1, 0, 0);
-    expect_bad(b.buf, b.len, "version");
-    gb_free(&b);
-    gb_header(&b, 4, 0, 0);
-    expect_bad(b.buf, b.len, "version");
-    gb_free(&b);
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
+    gw_u32(&w, 0x12345678); gw_u32(&w, 3); gw_u64(&w, 0); gw_u64(&w, 0);
+    expect_bad(b.data, b.len, "magic");
+    strbuf_free(&b);
+    gw_header_version(&w, 1, 0, 0);
+    expect_bad(b.data, b.len, "version");
+    strbuf_free(&b);
+    gw_header_version(&w, 4, 0, 0);
+    expect_bad(b.data, b.len, "version");
+    strbuf_free(&b);
     /* absurd counts must be refused before allocating */
-    gb_header(&b, 3, UINT64_MAX / 2, 0);
-    expect_bad(b.buf, b.len, "tensors");
-    gb_free(&b);
-    gb_header(&b, 3, 0, 1ull << 62);
-    expect_bad(b.buf, b.len, "keys");
-    gb_free(&b);
+    gw_header(&w, UINT64_MAX / 2, 0);
+    expect_bad(b.data, b.len, "tensors");
+    strbuf_free(&b);
+    gw_header(&w, 0, 1ull << 62);
+    expect_bad(b.data, b.len, "keys");
+    strbuf_free(&b);
 }
 
 static void test_bad_values(void **state) {
     (void)state;
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     /* string length far past the end */
-    gb_header(&b, 3, 0, 1);
-    gb_str(&b, "k"); gb_u32(&b, 8); gb_u64(&b, 1ull << 60);
-    expect_bad(b.buf, b.len, "truncated");
-    gb_free(&b);
+    gw_header(&w, 0, 1);
+    gw_cstr(&w, "k"); gw_u32(&w, 8); gw_u64(&w, 1ull << 60);
+    expect_bad(b.data, b.len, "truncated");
+    strbuf_free(&b);
     /* array of 2^60 u32 */
-    gb_header(&b, 3, 0, 1);
-    gb_str(&b, "k"); gb_u32(&b, 9); gb_u32(&b, 4); gb_u64(&b, 1ull << 60);
-    expect_bad(b.buf, b.len, "truncated");
-    gb_free(&b);
+    gw_header(&w, 0, 1);
+    gw_cstr(&w, "k"); gw_u32(&w, 9); gw_u32(&w, 4); gw_u64(&w, 1ull << 60);
+    expect_bad(b.data, b.len, "truncated");
+    strbuf_free(&b);
     /* array of 2^40 strings */
-    gb_header(&b, 3, 0, 1);
-    gb_str(&b, "k"); gb_u32(&b, 9); gb_u32(&b, 8); gb_u64(&b, 1ull << 40);
-    expect_bad(b.buf, b.len, "truncated");
-    gb_free(&b);
+    gw_header(&w, 0, 1);
+    gw_cstr(&w, "k"); gw_u32(&w, 9); gw_u32(&w, 8); gw_u64(&w, 1ull << 40);
+    expect_bad(b.data, b.len, "truncated");
+    strbuf_free(&b);
     /* nested arrays and unknown types */
-    gb_header(&b, 3, 0, 1);
-    gb_str(&b, "k"); gb_u32(&b, 9); gb_u32(&b, 9); gb_u64(&b, 1);
-    expect_bad(b.buf, b.len, "array element type");
-    gb_free(&b);
-    gb_header(&b, 3, 0, 1);
-    gb_str(&b, "k"); gb_u32(&b, 13); gb_u32(&b, 0);
-    expect_bad(b.buf, b.len, "value type");
-    gb_free(&b);
+    gw_header(&w, 0, 1);
+    gw_cstr(&w, "k"); gw_u32(&w, 9); gw_u32(&w, 9); gw_u64(&w, 1);
+    expect_bad(b.data, b.len, "array element type");
+    strbuf_free(&b);
+    gw_header(&w, 0, 1);
+    gw_cstr(&w, "k"); gw_u32(&w, 13); gw_u32(&w, 0);
+    expect_bad(b.data, b.len, "value type");
+    strbuf_free(&b);
     /* duplicate key, empty key, key with NUL */
-    gb_header(&b, 3, 0, 2);
-    gb_kv_u32(&b, "k", 1); gb_kv_u32(&b, "k", 2);
-    expect_bad(b.buf, b.len, "twice");
-    gb_free(&b);
-    gb_header(&b, 3, 0, 1);
-    gb_kv_u32(&b, "", 1);
-    expect_bad(b.buf, b.len, "empty");
-    gb_free(&b);
-    gb_header(&b, 3, 0, 1);
-    gb_u64(&b, 3); gb_raw(&b, "a\0b", 3); gb_u32(&b, 4); gb_u32(&b, 1);
-    expect_bad(b.buf, b.len, "NUL");
-    gb_free(&b);
+    gw_header(&w, 0, 2);
+    gw_kv_u32(&w, "k", 1); gw_kv_u32(&w, "k", 2);
+    expect_bad(b.data, b.len, "twice");
+    strbuf_free(&b);
+    gw_header(&w, 0, 1);
+    gw_kv_u32(&w, "", 1);
+    expect_bad(b.data, b.len, "empty");
+    strbuf_free(&b);
+    gw_header(&w, 0, 1);
+    gw_u64(&w, 3); gw_raw(&w, "a\0b", 3); gw_u32(&w, 4); gw_u32(&w, 1);
+    expect_bad(b.data, b.len, "NUL");
+    strbuf_free(&b);
     /* alignment not a power of two */
-    gb_header(&b, 3, 0, 1);
-    gb_kv_u32(&b, "general.alignment", 24);
-    expect_bad(b.buf, b.len, "alignment");
-    gb_free(&b);
+    gw_header(&w, 0, 1);
+    gw_kv_u32(&w, "general.alignment", 24);
+    expect_bad(b.data, b.len, "alignment");
+    strbuf_free(&b);
 }
 
-static void one_tensor(gb *b, int n_dims, const int64_t *ne, uint32_t type, uint64_t offset,
+static void one_tensor(gguf_writer *w, int n_dims, const int64_t *ne, uint32_t type, uint64_t offset,
                        size_t data_bytes) {
-    gb_header(b, 3, 1, 0);
-    gb_tensor_info(b, "t", n_dims, ne, type, offset);
-    gb_pad(b, 32);
+    gw_header(w, 1, 0);
+    gw_tensor_info(w, "t", n_dims, ne, type, offset);
+    gw_pad(w, 32);
     uint8_t *zeros = calloc(1, data_bytes + 1);
-    gb_raw(b, zeros, data_bytes);
+    gw_raw(w, zeros, data_bytes);
     free(zeros);
 }
 
 static void test_bad_tensors(void **state) {
     (void)state;
-    gb b = {0};
-    one_tensor(&b, 1, (int64_t[]){8}, 0, 0, 32);
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
+    one_tensor(&w, 1, (int64_t[]){8}, 0, 0, 32);
     gguf_file f;
-    assert_int_equal(gguf_parse(b.buf, b.len, &f), LFM2MOE_OK); /* the control case */
+    assert_int_equal(gguf_parse(b.data, b.len, &f), LFM2MOE_OK); /* the control case */
     gguf_free(&f);
-    expect_bad(b.buf, b.len - 1, "past the end");
-    gb_free(&b);
-    one_tensor(&b, 5, (int64_t[]){1, 1, 1, 1, 1}, 0, 0, 32);
-    expect_bad(b.buf, b.len, "dimensions");
-    gb_free(&b);
-    one_tensor(&b, 2, (int64_t[]){8, 0}, 0, 0, 32);
-    expect_bad(b.buf, b.len, "dimension");
-    gb_free(&b);
-    one_tensor(&b, 1, (int64_t[]){8}, 4, 0, 32); /* type id 4 was removed */
-    expect_bad(b.buf, b.len, "unknown type");
-    gb_free(&b);
-    one_tensor(&b, 1, (int64_t[]){8}, 1000, 0, 32);
-    expect_bad(b.buf, b.len, "unknown type");
-    gb_free(&b);
-    one_tensor(&b, 1, (int64_t[]){48}, 8, 0, 64); /* Q8_0 row not a multiple of 32 */
-    expect_bad(b.buf, b.len, "block size");
-    gb_free(&b);
-    one_tensor(&b, 1, (int64_t[]){8}, 0, 16, 64); /* misaligned offset */
-    expect_bad(b.buf, b.len, "aligned");
-    gb_free(&b);
-    one_tensor(&b, 1, (int64_t[]){8}, 0, 1ull << 62, 32);
-    expect_bad(b.buf, b.len, "past the end");
-    gb_free(&b);
+    expect_bad(b.data, b.len - 1, "past the end");
+    strbuf_free(&b);
+    one_tensor(&w, 5, (int64_t[]){1, 1, 1, 1, 1}, 0, 0, 32);
+    expect_bad(b.data, b.len, "dimensions");
+    strbuf_free(&b);
+    one_tensor(&w, 2, (int64_t[]){8, 0}, 0, 0, 32);
+    expect_bad(b.data, b.len, "dimension");
+    strbuf_free(&b);
+    one_tensor(&w, 1, (int64_t[]){8}, 4, 0, 32); /* type id 4 was removed */
+    expect_bad(b.data, b.len, "unknown type");
+    strbuf_free(&b);
+    one_tensor(&w, 1, (int64_t[]){8}, 1000, 0, 32);
+    expect_bad(b.data, b.len, "unknown type");
+    strbuf_free(&b);
+    one_tensor(&w, 1, (int64_t[]){48}, 8, 0, 64); /* Q8_0 row not a multiple of 32 */
+    expect_bad(b.data, b.len, "block size");
+    strbuf_free(&b);
+    one_tensor(&w, 1, (int64_t[]){8}, 0, 16, 64); /* misaligned offset */
+    expect_bad(b.data, b.len, "aligned");
+    strbuf_free(&b);
+    one_tensor(&w, 1, (int64_t[]){8}, 0, 1ull << 62, 32);
+    expect_bad(b.data, b.len, "past the end");
+    strbuf_free(&b);
     /* element count overflowing 64 bits */
-    one_tensor(&b, 4, (int64_t[]){1ll << 20, 1ll << 20, 1ll << 20, 1ll << 20}, 0, 0, 32);
-    expect_bad(b.buf, b.len, "larger than the file");
-    gb_free(&b);
-    one_tensor(&b, 1, (int64_t[]){INT64_MAX}, 0, 0, 32);
-    expect_bad(b.buf, b.len, "larger than the file");
-    gb_free(&b);
+    one_tensor(&w, 4, (int64_t[]){1ll << 20, 1ll << 20, 1ll << 20, 1ll << 20}, 0, 0, 32);
+    expect_bad(b.data, b.len, "larger than the file");
+    strbuf_free(&b);
+    one_tensor(&w, 1, (int64_t[]){INT64_MAX}, 0, 0, 32);
+    expect_bad(b.data, b.len, "larger than the file");
+    strbuf_free(&b);
     /* duplicate tensor names */
-    gb_header(&b, 3, 2, 0);
-    gb_tensor_info(&b, "t", 1, (int64_t[]){8}, 0, 0);
-    gb_tensor_info(&b, "t", 1, (int64_t[]){8}, 0, 32);
-    gb_pad(&b, 32);
-    gb_raw(&b, (uint8_t[64]){0}, 64);
-    expect_bad(b.buf, b.len, "twice");
-    gb_free(&b);
+    gw_header(&w, 2, 0);
+    gw_tensor_info(&w, "t", 1, (int64_t[]){8}, 0, 0);
+    gw_tensor_info(&w, "t", 1, (int64_t[]){8}, 0, 32);
+    gw_pad(&w, 32);
+    gw_raw(&w, (uint8_t[64]){0}, 64);
+    expect_bad(b.data, b.len, "twice");
+    strbuf_free(&b);
 }
 
 /* Bit flips in the header region of a golden model: any outcome but a crash

@@ -189,7 +189,7 @@ static void test_limits(void **state) {
 static lfm_cgrammar *from_schema(const char *schema, int want) {
     json_value *v = NULL;
     assert_int_equal(json_parse(schema, strlen(schema), &v, NULL, 0), 0);
-    json_buf b = {0};
+    strbuf b = {0};
     int st = lfm_schema_to_gbnf(v, "root", 0, &b);
     json_free(v);
     if (st != want) fail_msg("schema %s: status %d, want %d: %s", schema, st, want, lfm2moe_last_error());
@@ -198,7 +198,7 @@ static lfm_cgrammar *from_schema(const char *schema, int want) {
         if (lfm_gbnf_parse(b.data, b.len, NULL, &g))
             fail_msg("schema %s gave bad GBNF: %s\n%s", schema, lfm2moe_last_error(), b.data);
     }
-    json_buf_free(&b);
+    strbuf_free(&b);
     return g;
 }
 
@@ -278,7 +278,7 @@ static void test_tool_grammar(void **state) {
     json_value *v[2];
     assert_int_equal(json_parse(t0, strlen(t0), &v[0], NULL, 0), 0);
     assert_int_equal(json_parse(t1, strlen(t1), &v[1], NULL, 0), 0);
-    json_buf b = {0};
+    strbuf b = {0};
     assert_int_equal(lfm_tools_to_gbnf((const json_value *const *)v, 2, 1, &b), 0);
     lfm_cgrammar *g = NULL;
     if (lfm_gbnf_parse(b.data, b.len, NULL, &g)) fail_msg("%s\n%s", lfm2moe_last_error(), b.data);
@@ -297,7 +297,7 @@ static void test_tool_grammar(void **state) {
     for (const char *const *p = no; *p; p++)
         if (match(g, *p) == 1) fail_msg("tools should reject %s", *p);
     lfm_cgrammar_free(g);
-    json_buf_free(&b);
+    strbuf_free(&b);
     json_free(v[0]);
     json_free(v[1]);
 }

@@ -24,10 +24,10 @@
 static int render(const char *tmpl, const char *vars, const jj_limits *lim, char **out) {
     json_value *v = NULL;
     if (vars) assert_int_equal(json_parse(vars, strlen(vars), &v, NULL, 0), 0);
-    json_buf b = {0};
+    strbuf b = {0};
     int st = jj_render(tmpl, strlen(tmpl), NULL, 0, v, lim, &b);
     json_free(v);
-    if (!b.data) json_buf_append(&b, "", 0);
+    if (!b.data) strbuf_append(&b, "", 0);
     *out = b.data;
     return st;
 }
@@ -65,13 +65,13 @@ static void test_jinja2_cases(void **state) {
         json_value *c;
         assert_int_equal(json_parse(line, ll, &c, NULL, 0), 0);
         const json_value *t = json_get(c, "template"), *want = json_get(c, "rendered");
-        json_buf out = {0};
+        strbuf out = {0};
         int st = jj_render(t->str, t->len, NULL, 0, json_get(c, "vars"), NULL, &out);
         if (st) fail_msg("case %zu %s: %s", n + 1, t->str, lfm2moe_last_error());
         if (out.len != want->len || memcmp(out.data, want->str, out.len))
             fail_msg("case %zu %s:\n got  [%s]\n want [%s]", n + 1, t->str, out.data ? out.data : "",
                      want->str);
-        json_buf_free(&out);
+        strbuf_free(&out);
         json_free(c);
         n++;
     }
@@ -95,10 +95,10 @@ static void test_extensions(void **state) {
     jj_var extra[] = {{"bos_token", "<s>", 3}, {"eos_token", "</s>", 4}};
     json_value *v;
     assert_int_equal(json_parse("{\"eos_token\": \"E\"}", 18, &v, NULL, 0), 0);
-    json_buf out = {0};
+    strbuf out = {0};
     assert_int_equal(jj_render("{{ bos_token }}{{ eos_token }}", 30, extra, 2, v, NULL, &out), 0);
     assert_string_equal(out.data, "<s>E");
-    json_buf_free(&out);
+    strbuf_free(&out);
     json_free(v);
 }
 
@@ -223,9 +223,9 @@ static void test_dense_template_from_gguf(void **state) {
         assert_int_equal(json_parse(line, ll, &c, NULL, 0), 0);
         const json_value *want = json_get(c, "rendered");
         /* the request is the case itself; bos_token as the vocabulary's */
-        json_buf req = {0};
-        json_buf_append(&req, "{\"bos_token\": \"<|startoftext|>\", ", 33);
-        json_buf_append(&req, line + 1, ll - 1);
+        strbuf req = {0};
+        strbuf_append(&req, "{\"bos_token\": \"<|startoftext|>\", ", 33);
+        strbuf_append(&req, line + 1, ll - 1);
         char out[8192];
         size_t olen;
         int st = lfm2moe_chat_render_template(NULL, t.ptr, (size_t)t.len, req.data, req.len, 0, out,
@@ -233,7 +233,7 @@ static void test_dense_template_from_gguf(void **state) {
         if (st) fail_msg("line %zu: %s", n + 1, lfm2moe_last_error());
         if (olen != want->len || memcmp(out, want->str, olen))
             fail_msg("line %zu:\n got  [%s]\n want [%s]", n + 1, out, want->str);
-        json_buf_free(&req);
+        strbuf_free(&req);
         json_free(c);
         n++;
     }

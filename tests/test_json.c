@@ -11,17 +11,18 @@
 
 #include <cmocka.h>
 
+#include "base/array.h"
 #include "base/json.h"
 
 static void roundtrip(const char *in, size_t in_len, const char *want, size_t want_len) {
     json_value *v;
     char err[128];
     if (json_parse(in, in_len, &v, err, sizeof err)) fail_msg("parse %s: %s", in, err);
-    json_buf b = {0};
+    strbuf b = {0};
     assert_int_equal(json_dump(v, &b), 0);
     if (b.len != want_len || memcmp(b.data, want, want_len))
         fail_msg("dump of %s gave %s, want %s", in, b.data, want);
-    json_buf_free(&b);
+    strbuf_free(&b);
     json_free(v);
 }
 
@@ -90,11 +91,65 @@ static void test_malformed(void **state) {
     free(deep);
 }
 
+/* The string builder under the writer: binary-safe, NUL-terminated, and
+ * once an append fails every later one fails too until strbuf_clear. */
+static void test_strbuf(void **state) {
+    (void)state;
+    strbuf b = {0};
+    assert_int_equal(strbuf_append(&b, "", 0), 0);
+    assert_non_null(b.data);
+    assert_int_equal(b.data[0], '\0');
+    assert_int_equal(strbuf_puts(&b, "ab"), 0);
+    assert_int_equal(strbuf_zeros(&b, 2), 0);
+    assert_int_equal(strbuf_putc(&b, 'c'), 0);
+    assert_int_equal(b.len, 5);
+    assert_memory_equal(b.data, "ab\0\0c", 6);
+    assert_int_equal(strbuf_append(&b, "x", SIZE_MAX), -1); /* cannot fit: sticky */
+    assert_true(b.oom);
+    assert_int_equal(strbuf_puts(&b, "d"), -1);
+    assert_int_equal(b.len, 5);
+    strbuf_clear(&b);
+    assert_false(b.oom);
+    assert_int_equal(strbuf_puts(&b, "ok"), 0);
+    char *t = strbuf_take(&b);
+    assert_string_equal(t, "ok");
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    free(t);
+    strbuf_free(&b);
+}
+
+/* The growable-array helper: doubling growth, and a size that cannot be
+ * addressed refused with the array left as it was. */
+static void test_array(void **state) {
+    (void)state;
+    int *a = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 100; n++) {
+        assert_int_equal(LFM_RESERVE(a, cap, n + 1), 0);
+        assert_true(cap >= n + 1);
+        a[n] = (int)n;
+    }
+    assert_int_equal(cap, 128);
+    int *const before = a;
+    assert_int_equal(LFM_RESERVE(a, cap, SIZE_MAX / 2), -1);
+    assert_ptr_equal(a, before);
+    assert_int_equal(cap, 128);
+    assert_int_equal(a[99], 99);
+    assert_int_equal(lfm_grow_cap(8, 9, 4), 16);
+    assert_int_equal(lfm_grow_cap(0, 3, 4), 8);
+    assert_int_equal(lfm_grow_cap(8, SIZE_MAX / 4 + 1, 4), 0);
+    assert_null(lfm_realloc_array(NULL, SIZE_MAX / 2, 4));
+    free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_python_compatible),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_strbuf),
+        cmocka_unit_test(test_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -342,7 +342,7 @@ static void test_reference_matches_llama_cpp(void **state) {
  * bound is 0.03 (vs 0.07 in the golden README) with argmax agreeing on 90%
  * of rows; a wrong kernel or format is off by far more (0.1 and up). */
 static void compare_shape(const test_model_shape *sh, int n_tokens, int ftype) {
-    gb b = {0};
+    strbuf b = {0};
     gb_build_model(&b, sh);
     if (ftype >= 0) {
         char in[64], out[64];
@@ -350,31 +350,34 @@ static void compare_shape(const test_model_shape *sh, int n_tokens, int ftype) {
         snprintf(out, sizeof out, "ref-shape-%d-q.gguf", (int)getpid());
         FILE *f = fopen(in, "wb");
         assert_non_null(f);
-        assert_int_equal(fwrite(b.buf, 1, b.len, f), b.len);
+        assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
         fclose(f);
         lfm2moe_quantize_params qp;
         lfm2moe_quantize_params_init(&qp);
         qp.ftype = ftype;
         if (lfm2moe_model_quantize(in, out, &qp))
             fail_msg("quantize: %s", lfm2moe_last_error());
-        gb_free(&b);
+        strbuf_free(&b);
         f = fopen(out, "rb");
         fseek(f, 0, SEEK_END);
         size_t len = (size_t)ftell(f);
         fseek(f, 0, SEEK_SET);
-        void *q = malloc(len);
+        char *q = malloc(len + 1); /* + the strbuf's NUL */
+        assert_non_null(q);
         assert_int_equal(fread(q, 1, len, f), len);
         fclose(f);
-        b.buf = q;
-        b.len = b.cap = len;
+        q[len] = '\0';
+        b.data = q;
+        b.len = len;
+        b.cap = len + 1;
         unlink(in);
         unlink(out);
     }
     ref r;
-    ref_open(&r, b.buf, b.len, n_tokens);
+    ref_open(&r, b.data, b.len, n_tokens);
     r.emulate_acts = ftype >= 0 || sh->f16;
     lfm2moe_model *m = NULL;
-    if (lfm2moe_model_load_from_memory(b.buf, b.len, NULL, &m))
+    if (lfm2moe_model_load_from_memory(b.data, b.len, NULL, &m))
         fail_msg("load: %s", lfm2moe_last_error());
     int32_t *toks = malloc((size_t)n_tokens * 4);
     uint32_t seed = sh->seed;
@@ -438,7 +441,7 @@ static void compare_shape(const test_model_shape *sh, int n_tokens, int ftype) {
     free(want);
     lfm2moe_model_free(m);
     ref_close(&r);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 static void test_other_shapes(void **state) {

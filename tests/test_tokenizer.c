@@ -166,7 +166,7 @@ static void test_golden_cli(void **state) {
         assert_int_equal(status, 0);
         json_value *got;
         assert_int_equal(json_parse(out, len, &got, NULL, 0), 0);
-        json_buf want = {0}, have = {0};
+        strbuf want = {0}, have = {0};
         json_dump(ids, &want);
         json_dump(got, &have);
         if (strcmp(want.data, have.data))
@@ -174,8 +174,8 @@ static void test_golden_cli(void **state) {
         assert_string_equal(have.data, want.data);
         /* exactly the JSON array and a newline */
         assert_int_equal(len, want.len + 1);
-        json_buf_free(&want);
-        json_buf_free(&have);
+        strbuf_free(&want);
+        strbuf_free(&have);
         json_free(got);
         free(out);
     }
@@ -266,22 +266,22 @@ static void check_round_trip(const char *text, size_t len) {
     int valid = valid_utf8(text, len);
     lfm2moe_detokenizer *d;
     assert_int_equal(lfm2moe_detokenizer_create(model, &d), LFM2MOE_OK);
-    json_buf all = {0};
+    strbuf all = {0};
     for (size_t i = 0; i < n; i++) {
         const char *piece;
         size_t pl;
         assert_int_equal(lfm2moe_detokenizer_push(d, ids[i], &piece, &pl), LFM2MOE_OK);
         if (valid) assert_true(valid_utf8(piece, pl));
-        json_buf_append(&all, piece, pl);
+        strbuf_append(&all, piece, pl);
     }
     const char *piece;
     size_t pl;
     assert_int_equal(lfm2moe_detokenizer_flush(d, &piece, &pl), LFM2MOE_OK);
     if (valid) assert_int_equal(pl, 0);
-    json_buf_append(&all, piece, pl);
+    strbuf_append(&all, piece, pl);
     assert_int_equal(all.len, len);
     if (len) assert_memory_equal(all.data, text, len);
-    json_buf_free(&all);
+    strbuf_free(&all);
     lfm2moe_detokenizer_free(d);
     free(back);
     free(ids);

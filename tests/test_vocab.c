@@ -29,33 +29,26 @@ typedef struct {
     int add_bos;          /* -1: absent */
 } tok_spec;
 
-static void kv_str_array(gb *b, const char *key, const char *const *v, int n) {
-    gb_str(b, key);
-    gb_u32(b, 9);
-    gb_u32(b, 8);
-    gb_u64(b, (uint64_t)n);
-    for (int i = 0; i < n; i++) gb_str(b, v[i]);
+static void kv_str_array(gguf_writer *w, const char *key, const char *const *v, int n) {
+    gw_kv_array_head(w, key, GGUF_TYPE_STRING, (uint64_t)n);
+    for (int i = 0; i < n; i++) gw_cstr(w, v[i]);
 }
 
-/* Build the image, parse it, load the vocabulary: returns the status. */
-static int load(const tok_spec *s, gb *b, gguf_file *g, struct lfm_vocab **v) {
+/* Build the image (with w, an empty image's writer), parse it, load the
+ * vocabulary: returns the status. */
+static int load(const tok_spec *s, gguf_writer *w, gguf_file *g, struct lfm_vocab **v) {
     int n_kv = (s->model != NULL) + (s->pre != NULL) + (s->tokens != NULL) + (s->types != NULL) +
                (s->has_merges != 0) + (s->bos >= 0) + (s->add_bos >= 0);
-    gb_header(b, 3, 0, (uint64_t)n_kv);
-    if (s->model) gb_kv_str(b, "tokenizer.ggml.model", s->model);
-    if (s->pre) gb_kv_str(b, "tokenizer.ggml.pre", s->pre);
-    if (s->tokens) kv_str_array(b, "tokenizer.ggml.tokens", s->tokens, s->n_tokens);
-    if (s->types) gb_kv_i32_array(b, "tokenizer.ggml.token_type", s->types, (size_t)s->n_tokens);
-    if (s->has_merges) kv_str_array(b, "tokenizer.ggml.merges", s->merges, s->n_merges);
-    if (s->bos >= 0) gb_kv_u32(b, "tokenizer.ggml.bos_token_id", (uint32_t)s->bos);
-    if (s->add_bos >= 0) {
-        gb_str(b, "tokenizer.ggml.add_bos_token");
-        gb_u32(b, 7);
-        uint8_t v8 = (uint8_t)s->add_bos;
-        gb_raw(b, &v8, 1);
-    }
+    gw_header(w, 0, (uint64_t)n_kv);
+    if (s->model) gw_kv_str(w, "tokenizer.ggml.model", s->model);
+    if (s->pre) gw_kv_str(w, "tokenizer.ggml.pre", s->pre);
+    if (s->tokens) kv_str_array(w, "tokenizer.ggml.tokens", s->tokens, s->n_tokens);
+    if (s->types) gw_kv_i32_array(w, "tokenizer.ggml.token_type", s->types, (size_t)s->n_tokens);
+    if (s->has_merges) kv_str_array(w, "tokenizer.ggml.merges", s->merges, s->n_merges);
+    if (s->bos >= 0) gw_kv_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)s->bos);
+    if (s->add_bos >= 0) gw_kv_bool(w, "tokenizer.ggml.add_bos_token", s->add_bos);
     memset(g, 0, sizeof *g);
-    int st = gguf_parse(b->buf, b->len, g);
+    int st = gguf_parse(w->mem->data, w->mem->len, g);
     if (st) fail_msg("gguf_parse: %s", lfm2moe_last_error());
     return lfm_vocab_load(g, v);
 }
@@ -81,11 +74,12 @@ static size_t tok(const struct lfm_vocab *v, const char *text, uint32_t flags, i
 
 static void test_bpe_rank_order_and_ties(void **state) {
     (void)state;
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     gguf_file g;
     struct lfm_vocab *v = NULL;
     tok_spec s = base_spec();
-    assert_int_equal(load(&s, &b, &g, &v), LFM2MOE_OK);
+    assert_int_equal(load(&s, &w, &g, &v), LFM2MOE_OK);
     assert_non_null(v);
     int32_t out[64];
     /* "abc" is not a token: merge "a b" (rank 0) before "b c" (rank 1) */
@@ -106,28 +100,29 @@ static void test_bpe_rank_order_and_ties(void **state) {
     assert_int_equal(lfm_vocab_find(v, "a", 1), T_A2);
     lfm_vocab_free(v);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
 
     /* the other merge order gives the other split */
     static const char *const merges2[] = {"b c", "a b"};
     s.merges = merges2;
     s.n_merges = 2;
-    assert_int_equal(load(&s, &b, &g, &v), LFM2MOE_OK);
+    assert_int_equal(load(&s, &w, &g, &v), LFM2MOE_OK);
     assert_int_equal(tok(v, "abc", 0, out), 2);
     assert_int_equal(out[0], T_A2);
     assert_int_equal(out[1], T_BC);
     lfm_vocab_free(v);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 static void test_special_partition(void **state) {
     (void)state;
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     gguf_file g;
     struct lfm_vocab *v = NULL;
     tok_spec s = base_spec();
-    assert_int_equal(load(&s, &b, &g, &v), LFM2MOE_OK);
+    assert_int_equal(load(&s, &w, &g, &v), LFM2MOE_OK);
     int32_t out[64];
     /* "Xb" and "bcd!" overlap in "Xbcd!": the longer token is cut first
      * (llama.cpp), not the leftmost */
@@ -153,38 +148,40 @@ static void test_special_partition(void **state) {
     assert_int_equal(p[0], ' ');
     lfm_vocab_free(v);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 static void test_no_tokenizer(void **state) {
     (void)state;
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     gguf_file g;
     struct lfm_vocab *v = (struct lfm_vocab *)&v;
     tok_spec s = {0};
     s.bos = s.add_bos = -1;
-    assert_int_equal(load(&s, &b, &g, &v), LFM2MOE_OK);
+    assert_int_equal(load(&s, &w, &g, &v), LFM2MOE_OK);
     assert_null(v);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
     s.model = "none";
     v = (struct lfm_vocab *)&v;
-    assert_int_equal(load(&s, &b, &g, &v), LFM2MOE_OK);
+    assert_int_equal(load(&s, &w, &g, &v), LFM2MOE_OK);
     assert_null(v);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 static void expect_bad(tok_spec s, const char *what) {
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     gguf_file g;
     struct lfm_vocab *v = (struct lfm_vocab *)&v;
-    int st = load(&s, &b, &g, &v);
+    int st = load(&s, &w, &g, &v);
     if (st != LFM2MOE_ERR_BAD_MODEL) fail_msg("%s: status %d", what, st);
     assert_null(v);
     assert_true(strlen(lfm2moe_last_error()) > 0);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 /* The pre-tokenizer names of llama.cpp's llama3 split, "lfm2" (every LFM2
@@ -195,15 +192,16 @@ static void test_pre_tokenizer_names(void **state) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         tok_spec s = base_spec();
         s.pre = names[i];
-        gb b = {0};
+        strbuf b = {0};
+        gguf_writer w = gw_memory(&b);
         gguf_file g;
         struct lfm_vocab *v = NULL;
-        if (load(&s, &b, &g, &v) != LFM2MOE_OK)
+        if (load(&s, &w, &g, &v) != LFM2MOE_OK)
             fail_msg("pre-tokenizer '%s': %s", names[i], lfm2moe_last_error());
         assert_non_null(v);
         lfm_vocab_free(v);
         gguf_free(&g);
-        gb_free(&b);
+        strbuf_free(&b);
     }
 }
 
@@ -242,29 +240,30 @@ static void test_malformed(void **state) {
     expect_bad(s, "merge without a space");
 
     /* token_type with the wrong count */
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     gguf_file g;
     struct lfm_vocab *v = NULL;
-    gb_header(&b, 3, 0, 5);
-    gb_kv_str(&b, "tokenizer.ggml.model", "gpt2");
-    gb_kv_str(&b, "tokenizer.ggml.pre", "lfm2");
-    kv_str_array(&b, "tokenizer.ggml.tokens", toks, 3);
-    gb_kv_i32_array(&b, "tokenizer.ggml.token_type", types, 2);
-    kv_str_array(&b, "tokenizer.ggml.merges", toks, 0);
-    assert_int_equal(gguf_parse(b.buf, b.len, &g), LFM2MOE_OK);
+    gw_header(&w, 0, 5);
+    gw_kv_str(&w, "tokenizer.ggml.model", "gpt2");
+    gw_kv_str(&w, "tokenizer.ggml.pre", "lfm2");
+    kv_str_array(&w, "tokenizer.ggml.tokens", toks, 3);
+    gw_kv_i32_array(&w, "tokenizer.ggml.token_type", types, 2);
+    kv_str_array(&w, "tokenizer.ggml.merges", toks, 0);
+    assert_int_equal(gguf_parse(b.data, b.len, &g), LFM2MOE_OK);
     assert_int_equal(lfm_vocab_load(&g, &v), LFM2MOE_ERR_BAD_MODEL);
     assert_null(v);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
     /* tokens that are not strings */
-    gb_header(&b, 3, 0, 3);
-    gb_kv_str(&b, "tokenizer.ggml.model", "gpt2");
-    gb_kv_str(&b, "tokenizer.ggml.pre", "lfm2");
-    gb_kv_i32_array(&b, "tokenizer.ggml.tokens", types, 3);
-    assert_int_equal(gguf_parse(b.buf, b.len, &g), LFM2MOE_OK);
+    gw_header(&w, 0, 3);
+    gw_kv_str(&w, "tokenizer.ggml.model", "gpt2");
+    gw_kv_str(&w, "tokenizer.ggml.pre", "lfm2");
+    gw_kv_i32_array(&w, "tokenizer.ggml.tokens", types, 3);
+    assert_int_equal(gguf_parse(b.data, b.len, &g), LFM2MOE_OK);
     assert_int_equal(lfm_vocab_load(&g, &v), LFM2MOE_ERR_BAD_MODEL);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
 
     assert_int_equal(lfm_vocab_load(NULL, &v), LFM2MOE_ERR_INVALID_ARGUMENT);
     lfm_vocab_free(NULL);
@@ -279,10 +278,11 @@ static void test_odd_but_accepted(void **state) {
     s.types = odd_types;
     s.bos = 1000;
     s.add_bos = 0;
-    gb b = {0};
+    strbuf b = {0};
+    gguf_writer w = gw_memory(&b);
     gguf_file g;
     struct lfm_vocab *v = NULL;
-    assert_int_equal(load(&s, &b, &g, &v), LFM2MOE_OK);
+    assert_int_equal(load(&s, &w, &g, &v), LFM2MOE_OK);
     assert_int_equal(v->bos, -1);
     assert_int_equal(v->add_bos, 0);
     assert_int_equal(v->attr[T_A2], 0);
@@ -298,7 +298,7 @@ static void test_odd_but_accepted(void **state) {
     assert_int_equal(n, 0);
     lfm_vocab_free(v);
     gguf_free(&g);
-    gb_free(&b);
+    strbuf_free(&b);
 }
 
 int main(void) {

@@ -17,46 +17,69 @@ static inline int imax(int a, int b) { return a > b ? a : b; }
 
 /* ---- search helpers of ggml's reference quantizers ---------------------- */
 
+/* The value of largest magnitude in x[0..n) (the first such), with that
+ * magnitude in *amax. */
+static float signed_extreme(int n, const float *x, float *amax) {
+    float max = 0;
+    *amax = 0;
+    for (int i = 0; i < n; i++) {
+        float ax = fabsf(x[i]);
+        if (ax > *amax) {
+            *amax = ax;
+            max = x[i];
+        }
+    }
+    return max;
+}
+
+/* Symmetric codes l = round(iscale * x) clamped to [-nmax, nmax), stored as
+ * l + offset when L is not NULL, and the sums of the weighted (x^2)
+ * least-squares fit of x by scale * l. */
+static void fit_codes(int n, int nmax, float iscale, const float *x, int8_t *L, int offset,
+                      float *sumlx_out, float *suml2_out) {
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = imax(-nmax, imin(nmax - 1, lfm_nearest_int(iscale * x[i])));
+        if (L)
+            L[i] = (int8_t)(l + offset);
+        float w = x[i] * x[i];
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)l * (float)l;
+    }
+    *sumlx_out = sumlx;
+    *suml2_out = suml2;
+}
+
+/* The start of both symmetric searches: *max the signed extreme, codes for
+ * the scale -nmax / *max stored with `offset`, and their fit sums.  Returns
+ * 0 (L zeroed) for a group ggml treats as all zeros. */
+static int fit_start(int n, int nmax, const float *x, int8_t *L, int offset, float *max,
+                     float *sumlx, float *suml2) {
+    float amax;
+    *max = signed_extreme(n, x, &amax);
+    if (amax < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0;
+    }
+    fit_codes(n, nmax, (float)-nmax / *max, x, L, offset, sumlx, suml2);
+    return 1;
+}
+
 /* Symmetric codes L in [0, 2*nmax) (value l - nmax) for n values, scale
  * fitted by weighted least squares (weights x^2), trying 18 perturbations
  * of the initial scale -nmax/max.  ggml's make_qx_quants with rmse_type 1
  * and no importance weights (the only form the reference quantizers use). */
 static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
-    if (amax < GROUP_MAX_EPS) {
-        for (int i = 0; i < n; i++)
-            L[i] = 0;
+    float max, sumlx, suml2;
+    if (!fit_start(n, nmax, x, L, nmax, &max, &sumlx, &suml2))
         return 0.f;
-    }
-    float iscale = (float)-nmax / max;
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; i++) {
-        int l = imax(-nmax, imin(nmax - 1, lfm_nearest_int(iscale * x[i])));
-        L[i] = (int8_t)(l + nmax);
-        float w = x[i] * x[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
-    }
     float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     for (int is = -9; is <= 9; is++) {
         if (is == 0)
             continue;
-        iscale = -((float)nmax + 0.1f * (float)is) / max;
-        sumlx = suml2 = 0;
-        for (int i = 0; i < n; i++) {
-            int l = imax(-nmax, imin(nmax - 1, lfm_nearest_int(iscale * x[i])));
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * (float)l;
-            suml2 += w * (float)l * (float)l;
-        }
+        const float iscale = -((float)nmax + 0.1f * (float)is) / max;
+        fit_codes(n, nmax, iscale, x, NULL, 0, &sumlx, &suml2);
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
             for (int i = 0; i < n; i++) {
                 int l = lfm_nearest_int(iscale * x[i]);
@@ -73,28 +96,9 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
  * descent moving single codes while the weighted (x^2) fit improves.
  * Codes end in [0, 2*nmax).  ggml's make_q3_quants with do_rmse. */
 static float make_q3_quants(int n, int nmax, const float *x, int8_t *L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
-    if (amax < GROUP_MAX_EPS) {
-        for (int i = 0; i < n; i++)
-            L[i] = 0;
+    float max, sumlx, suml2;
+    if (!fit_start(n, nmax, x, L, 0, &max, &sumlx, &suml2))
         return 0.f;
-    }
-    const float iscale = (float)-nmax / max;
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; i++) {
-        int l = imax(-nmax, imin(nmax - 1, lfm_nearest_int(iscale * x[i])));
-        L[i] = (int8_t)l;
-        float w = x[i] * x[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
-    }
     for (int itry = 0; itry < 5; itry++) {
         int n_changed = 0;
         for (int i = 0; i < n; i++) {
@@ -288,15 +292,10 @@ void lfm_quant_q3_K(const float *x, void *dst, int64_t n) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     for (int64_t i = 0; i < n / QK_K; i++, y++, x += QK_K) {
-        float max_scale = 0, amax = 0;
-        for (int j = 0; j < QK_K / 16; j++) {
+        for (int j = 0; j < QK_K / 16; j++)
             scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
-            float scale = fabsf(scales[j]);
-            if (scale > amax) {
-                amax = scale;
-                max_scale = scales[j];
-            }
-        }
+        float amax;
+        const float max_scale = signed_extreme(QK_K / 16, scales, &amax);
         memset(y->scales, 0, sizeof y->scales);
         if (max_scale != 0.0f) {
             const float iscale = -32.f / max_scale;
@@ -432,15 +431,10 @@ void lfm_quant_q6_K(const float *x, void *dst, int64_t n) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     for (int64_t i = 0; i < n / QK_K; i++, y++, x += QK_K) {
-        float max_scale = 0, max_abs_scale = 0;
-        for (int ib = 0; ib < QK_K / 16; ib++) {
+        for (int ib = 0; ib < QK_K / 16; ib++)
             scales[ib] = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
-            const float abs_scale = fabsf(scales[ib]);
-            if (abs_scale > max_abs_scale) {
-                max_abs_scale = abs_scale;
-                max_scale = scales[ib];
-            }
-        }
+        float max_abs_scale;
+        const float max_scale = signed_extreme(QK_K / 16, scales, &max_abs_scale);
         if (max_abs_scale < GROUP_MAX_EPS) {
             memset(y, 0, sizeof *y);
             continue;

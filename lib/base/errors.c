@@ -13,6 +13,17 @@ int lfm_fail(int status, const char *fmt, ...) {
     return status;
 }
 
+int lfm_fail_arg(const char *fn, const char *fmt, ...) {
+    int k = snprintf(last_error, sizeof last_error, "%s: ", fn);
+    if (k >= 0 && (size_t)k < sizeof last_error) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(last_error + k, sizeof last_error - (size_t)k, fmt, ap);
+        va_end(ap);
+    }
+    return LFM2MOE_ERR_INVALID_ARGUMENT;
+}
+
 LFM2MOE_API const char *lfm2moe_last_error(void) {
     return last_error;
 }

@@ -5,15 +5,13 @@
 #include "lfm2moe.h"
 
 LFM2MOE_API int lfm2moe_isa_detected(int *isa) {
-    if (!isa)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "isa_detected: isa is NULL");
+    LFM_CHECK_ARG_IN("isa_detected", isa, "isa is NULL");
     *isa = lfm_isa_detected();
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_isa_active(int *isa) {
-    if (!isa)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "isa_active: isa is NULL");
+    LFM_CHECK_ARG_IN("isa_active", isa, "isa is NULL");
     *isa = lfm_isa_active();
     return LFM2MOE_OK;
 }

@@ -7,38 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
+
 #define JSON_MAX_DEPTH 512 /* nesting limit: recursion must not overflow the stack */
-
-/* ---- output buffer ------------------------------------------------------ */
-int json_buf_append(json_buf *b, const char *s, size_t n) {
-    if (b->oom) return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c < b->len + n + 1) c *= 2;
-        char *d = realloc(b->data, c);
-        if (!d) {
-            b->oom = 1;
-            return -1;
-        }
-        b->data = d;
-        b->cap = c;
-    }
-    if (n) memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-void json_buf_free(json_buf *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-}
-
-static int buf_str(json_buf *b, const char *s) {
-    return json_buf_append(b, s, strlen(s));
-}
 
 /* ---- parser ------------------------------------------------------------- */
 typedef struct {
@@ -101,20 +72,20 @@ size_t json_utf8_encode(unsigned cp, char u[4]) {
     return 4;
 }
 
-static int put_utf8(json_buf *b, unsigned cp) {
+static int put_utf8(strbuf *b, unsigned cp) {
     char u[4];
-    return json_buf_append(b, u, json_utf8_encode(cp, u));
+    return strbuf_append(b, u, json_utf8_encode(cp, u));
 }
 
 /* Parse a string literal at p->s (at the opening quote) into a new buffer. */
 static int parse_string(parser *p, char **out, size_t *out_len) {
-    json_buf b = {0};
+    strbuf b = {0};
     p->s++; /* opening quote */
     for (;;) {
         const char *run = p->s;
         while (p->s < p->end && *p->s != '"' && *p->s != '\\' && (unsigned char)*p->s >= 0x20)
             p->s++;
-        if (json_buf_append(&b, run, (size_t)(p->s - run))) goto oom;
+        if (strbuf_append(&b, run, (size_t)(p->s - run))) goto oom;
         if (p->s >= p->end) {
             fail(p, "unterminated string");
             goto bad;
@@ -148,7 +119,7 @@ static int parse_string(parser *p, char **out, size_t *out_len) {
         default: fail(p, "invalid escape '\\%c'", e); goto bad;
         }
         if (simple) {
-            if (json_buf_append(&b, simple, 1)) goto oom;
+            if (strbuf_append(&b, simple, 1)) goto oom;
             continue;
         }
         unsigned u;
@@ -167,14 +138,14 @@ static int parse_string(parser *p, char **out, size_t *out_len) {
         }
         if (put_utf8(&b, u)) goto oom;
     }
-    if (!b.data && json_buf_append(&b, "", 0)) goto oom;
+    if (!b.data && strbuf_append(&b, "", 0)) goto oom;
     *out = b.data;
     *out_len = b.len;
     return 0;
 oom:
     fail(p, "out of memory");
 bad:
-    json_buf_free(&b);
+    strbuf_free(&b);
     return -1;
 }
 
@@ -200,14 +171,14 @@ static int push_item(parser *p, json_value *c, json_value *item, char *key, size
         }
     }
     if (c->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        json_value **items = realloc(c->items, nc * sizeof *items);
+        const size_t nc = lfm_grow_cap(*cap, c->n + 1, sizeof *c->key_lens);
+        json_value **items = nc ? lfm_realloc_array(c->items, nc, sizeof *items) : NULL;
         if (items) c->items = items;
         if (!items) goto oom;
         if (c->type == JSON_OBJECT) {
-            char **keys = realloc(c->keys, nc * sizeof *keys);
+            char **keys = lfm_realloc_array(c->keys, nc, sizeof *keys);
             if (keys) c->keys = keys;
-            size_t *lens = realloc(c->key_lens, nc * sizeof *lens);
+            size_t *lens = lfm_realloc_array(c->key_lens, nc, sizeof *lens);
             if (lens) c->key_lens = lens;
             if (!keys || !lens) goto oom;
         }
@@ -408,8 +379,8 @@ const json_value *json_get(const json_value *obj, const char *key) {
 }
 
 /* ---- serializer --------------------------------------------------------- */
-int json_dump_string(const char *s, size_t n, json_buf *b) {
-    if (json_buf_append(b, "\"", 1)) return -1;
+int json_dump_string(const char *s, size_t n, strbuf *b) {
+    if (strbuf_append(b, "\"", 1)) return -1;
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -427,18 +398,18 @@ int json_dump_string(const char *s, size_t n, json_buf *b) {
             esc = u;
         }
         if (!esc) continue;
-        if (json_buf_append(b, s + run, i - run) || buf_str(b, esc)) return -1;
+        if (strbuf_append(b, s + run, i - run) || strbuf_puts(b, esc)) return -1;
         run = i + 1;
     }
-    if (json_buf_append(b, s + run, n - run)) return -1;
-    return json_buf_append(b, "\"", 1);
+    if (strbuf_append(b, s + run, n - run)) return -1;
+    return strbuf_append(b, "\"", 1);
 }
 
 /* Python's repr(float): the shortest digits that read back to x, in fixed
  * notation when the decimal exponent is in [-4, 16), else d.ddde+XX. */
-int json_dump_double(double x, json_buf *b) {
-    if (isnan(x)) return buf_str(b, "NaN");
-    if (isinf(x)) return buf_str(b, x < 0 ? "-Infinity" : "Infinity");
+int json_dump_double(double x, strbuf *b) {
+    if (isnan(x)) return strbuf_puts(b, "NaN");
+    if (isinf(x)) return strbuf_puts(b, x < 0 ? "-Infinity" : "Infinity");
     char tmp[40];
     int prec;
     for (prec = 1; prec <= 17; prec++) {
@@ -483,35 +454,35 @@ int json_dump_double(double x, json_buf *b) {
         }
         snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     }
-    return buf_str(b, out);
+    return strbuf_puts(b, out);
 }
 
-static int dump_number(const json_value *v, json_buf *b) {
+static int dump_number(const json_value *v, strbuf *b) {
     if (!v->is_integer || !v->str) return json_dump_double(v->number, b);
     /* Python ints are exact: keep the digits, but "-0" is just 0 */
     const char *s = v->str;
     if (s[0] == '-' && s[1] == '0' && s[2] == '\0') s = "0";
-    return buf_str(b, s);
+    return strbuf_puts(b, s);
 }
 
-int json_dump(const json_value *v, json_buf *b) {
+int json_dump(const json_value *v, strbuf *b) {
     switch (v->type) {
-    case JSON_NULL: return buf_str(b, "null");
-    case JSON_BOOL: return buf_str(b, v->boolean ? "true" : "false");
+    case JSON_NULL: return strbuf_puts(b, "null");
+    case JSON_BOOL: return strbuf_puts(b, v->boolean ? "true" : "false");
     case JSON_NUMBER: return dump_number(v, b);
     case JSON_STRING: return json_dump_string(v->str, v->len, b);
     case JSON_ARRAY:
     case JSON_OBJECT: {
         int obj = v->type == JSON_OBJECT;
-        if (json_buf_append(b, obj ? "{" : "[", 1)) return -1;
+        if (strbuf_append(b, obj ? "{" : "[", 1)) return -1;
         for (size_t i = 0; i < v->n; i++) {
-            if (i && json_buf_append(b, ", ", 2)) return -1;
+            if (i && strbuf_append(b, ", ", 2)) return -1;
             if (obj && (json_dump_string(v->keys[i], v->key_lens[i], b) ||
-                        json_buf_append(b, ": ", 2)))
+                        strbuf_append(b, ": ", 2)))
                 return -1;
             if (json_dump(v->items[i], b)) return -1;
         }
-        return json_buf_append(b, obj ? "}" : "]", 1);
+        return strbuf_append(b, obj ? "}" : "]", 1);
     }
     }
     return -1;
@@ -530,18 +501,18 @@ static int member_order(const void *pa, const void *pb) {
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
-static int newline_indent(const json_dump_opts *o, int level, json_buf *b) {
-    if (json_buf_append(b, "\n", 1)) return -1;
+static int newline_indent(const json_dump_opts *o, int level, strbuf *b) {
+    if (strbuf_append(b, "\n", 1)) return -1;
     for (int i = 0; i < level; i++)
-        if (buf_str(b, o->indent)) return -1;
+        if (strbuf_puts(b, o->indent)) return -1;
     return 0;
 }
 
-static int dump_opts(const json_value *v, json_buf *b, const json_dump_opts *o, int level) {
+static int dump_opts(const json_value *v, strbuf *b, const json_dump_opts *o, int level) {
     if (level > JSON_MAX_DEPTH) return -1;
     if (v->type != JSON_ARRAY && v->type != JSON_OBJECT) return json_dump(v, b);
     int obj = v->type == JSON_OBJECT;
-    if (!v->n) return buf_str(b, obj ? "{}" : "[]");
+    if (!v->n) return strbuf_puts(b, obj ? "{}" : "[]");
     const char *item_sep = o->item_sep ? o->item_sep : o->indent ? "," : ", ";
     const char *key_sep = o->key_sep ? o->key_sep : ": ";
     sorted_member *order = NULL;
@@ -551,23 +522,23 @@ static int dump_opts(const json_value *v, json_buf *b, const json_dump_opts *o, 
         qsort(order, v->n, sizeof *order, member_order);
     }
     int rc = -1;
-    if (json_buf_append(b, obj ? "{" : "[", 1)) goto done;
+    if (strbuf_append(b, obj ? "{" : "[", 1)) goto done;
     for (size_t k = 0; k < v->n; k++) {
         size_t i = order ? order[k].index : k;
-        if (k && buf_str(b, item_sep)) goto done;
+        if (k && strbuf_puts(b, item_sep)) goto done;
         if (o->indent && newline_indent(o, level + 1, b)) goto done;
-        if (obj && (json_dump_string(v->keys[i], v->key_lens[i], b) || buf_str(b, key_sep)))
+        if (obj && (json_dump_string(v->keys[i], v->key_lens[i], b) || strbuf_puts(b, key_sep)))
             goto done;
         if (dump_opts(v->items[i], b, o, level + 1)) goto done;
     }
     if (o->indent && newline_indent(o, level, b)) goto done;
-    rc = json_buf_append(b, obj ? "}" : "]", 1);
+    rc = strbuf_append(b, obj ? "}" : "]", 1);
 done:
     free(order);
     return rc;
 }
 
-int json_dump_ex(const json_value *v, json_buf *b, const json_dump_opts *o) {
+int json_dump_ex(const json_value *v, strbuf *b, const json_dump_opts *o) {
     if (!o) return json_dump(v, b);
     return dump_opts(v, b, o, 0);
 }

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "base/strbuf.h"
+
 typedef enum json_type {
     JSON_NULL,
     JSON_BOOL,
@@ -44,15 +46,15 @@ void json_free(json_value *v);
 /* Member of an object by key (NUL-terminated), or NULL. */
 const json_value *json_get(const json_value *obj, const char *key);
 
-/* Growable output buffer; data is NUL-terminated when non-NULL. */
-typedef struct json_buf {
-    char *data;
-    size_t len, cap;
-    int oom; /* an append failed; contents are incomplete */
-} json_buf;
-
-int json_buf_append(json_buf *b, const char *s, size_t n);
-void json_buf_free(json_buf *b);
+/* Output goes to the project's string builder; json_buf is its older name,
+ * still used by server/ and examples/. */
+typedef strbuf json_buf;
+static inline int json_buf_append(json_buf *b, const char *s, size_t n) {
+    return strbuf_append(b, s, n);
+}
+static inline void json_buf_free(json_buf *b) {
+    strbuf_free(b);
+}
 
 /* Append v serialized as Python's json.dumps(v, ensure_ascii=False).
  * Returns 0, or -1 if memory ran out. */

@@ -4,7 +4,7 @@
 
 #include "base/errors.h"
 
-int lfm_output_text(const json_buf *b, char *buf, size_t buf_size, size_t *needed) {
+int lfm_output_text(const strbuf *b, char *buf, size_t buf_size, size_t *needed) {
     if (b->oom)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory building text");
     if (needed)

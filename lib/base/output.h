@@ -6,13 +6,13 @@
 
 #include <stddef.h>
 
-#include "base/json.h"
+#include "base/strbuf.h"
 
 /* Copy b's text to buf[0..buf_size) (NUL-terminated when buf_size > 0) and
  * its full length, without the NUL, to *needed (may be NULL).  Returns
  * LFM2MOE_OK, LFM2MOE_ERR_BUFFER_TOO_SMALL if text and NUL did not fit (no
  * message recorded: the caller says what did not fit), or
  * LFM2MOE_ERR_OUT_OF_MEMORY (recorded) if building b ran out of memory. */
-int lfm_output_text(const json_buf *b, char *buf, size_t buf_size, size_t *needed);
+int lfm_output_text(const strbuf *b, char *buf, size_t buf_size, size_t *needed);
 
 #endif

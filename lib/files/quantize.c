@@ -45,8 +45,7 @@ LFM2MOE_API const char *lfm2moe_ftype_name(int ftype) {
 }
 
 LFM2MOE_API int lfm2moe_ftype_from_name(const char *name, int *ftype) {
-    if (!name || !ftype)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_ftype_from_name: NULL argument");
+    LFM_CHECK_ARGS(name && ftype);
     for (size_t i = 0; i < N_FTYPES; i++)
         if (!strcasecmp(ftypes[i].name, name)) {
             *ftype = ftypes[i].ftype;
@@ -56,8 +55,7 @@ LFM2MOE_API int lfm2moe_ftype_from_name(const char *name, int *ftype) {
 }
 
 LFM2MOE_API int lfm2moe_quantize_params_init(lfm2moe_quantize_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_quantize_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->ftype = LFM2MOE_FTYPE_Q4_K_M;
@@ -164,6 +162,21 @@ uint32_t lfm_mix_choose(lfm_mix *ms, const char *name, uint32_t n_dims, int64_t 
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* A metadata entry copied from the input file. */
+static void copy_kv(gguf_writer *w, const gguf_kv *kv) {
+    gw_cstr(w, kv->key);
+    gw_u32(w, kv->type);
+    if (kv->type == GGUF_TYPE_ARRAY) {
+        gw_u32(w, kv->elem_type);
+        gw_u64(w, kv->n);
+    }
+    if (kv->elem_type == GGUF_TYPE_STRING)
+        for (uint64_t i = 0; i < kv->n; i++)
+            gw_str(w, kv->strs[i].ptr, kv->strs[i].len);
+    else
+        gw_raw(w, kv->data, (size_t)(kv->n * gguf_value_size(kv->elem_type)));
+}
+
 /* LFM2MOE_QUANTIZE_REPACK: the type tensor t is written with. */
 static uint32_t repack_type(const gguf_tensor *t) {
     if (t->n_dims < 2 || !lfm_r16_supported(t->type) || t->ne[1] % LFM_R16_ROWS ||
@@ -193,16 +206,24 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                           m->hp.n_block);
     if (st)
         return st;
-    uint32_t *types = malloc((size_t)g->n_tensors * sizeof *types + 1);
-    if (!types)
+    /* the output's tensors: the input's with the types of the mix (or repacked) */
+    gw_tensor *out_t = malloc((size_t)g->n_tensors * sizeof *out_t + 1);
+    if (!out_t)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     const int repack = (p->flags & LFM2MOE_QUANTIZE_REPACK) != 0;
-    for (uint64_t i = 0; i < g->n_tensors; i++)
-        types[i] = repack ? repack_type(&g->tensors[i])
-                          : lfm_mix_choose(&mix, g->tensors[i].name, g->tensors[i].n_dims,
-                                           g->tensors[i].ne[0]);
+    uint64_t total_rows = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        const uint32_t type =
+            repack ? repack_type(t) : lfm_mix_choose(&mix, t->name, t->n_dims, t->ne[0]);
+        const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+        out_t[i] = (gw_tensor){.name = t->name, .n_dims = t->n_dims, .type = type,
+                               .bytes = lfm_row_bytes(type, t->ne[0]) * rows};
+        memcpy(out_t[i].ne, t->ne, sizeof out_t[i].ne);
+        total_rows += rows;
+    }
 
-    gguf_writer w = {f, 0, 0};
+    gguf_writer w = {.f = f};
     const int has_qv = gguf_find(g, "general.quantization_version") != NULL;
     const int has_ft = gguf_find(g, "general.file_type") != NULL;
     gw_header(&w, g->n_tensors, g->n_kv + !has_qv + (!has_ft && !repack));
@@ -210,22 +231,13 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         if (!strcmp(g->kv[i].key, "general.file_type") && !repack)
             gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
         else
-            gw_kv(&w, &g->kv[i]);
+            copy_kv(&w, &g->kv[i]);
     }
     if (!has_ft && !repack)
         gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
     if (!has_qv)
         gw_kv_u32(&w, "general.quantization_version", 2);
-    uint64_t off = 0, total_rows = 0;
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        const gguf_tensor *t = &g->tensors[i];
-        gw_tensor_info(&w, t->name, t->n_dims, t->ne, types[i], off);
-        uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
-        off += lfm_row_bytes(types[i], t->ne[0]) * rows;
-        off += (g->alignment - off % g->alignment) % g->alignment;
-        total_rows += rows;
-    }
-    gw_pad(&w, g->alignment);
+    gw_tensor_table(&w, out_t, g->n_tensors, g->alignment);
 
     float *row = NULL;
     uint8_t *out = NULL;
@@ -234,8 +246,9 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         const gguf_tensor *t = &g->tensors[i];
         const int64_t n = t->ne[0];
         const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
-        const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(types[i], n);
-        if (lfm_type_is_r16(types[i])) {
+        const uint32_t type = out_t[i].type;
+        const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(type, n);
+        if (lfm_type_is_r16(type)) {
             free(out);
             out = malloc(LFM_R16_ROWS * in_rb);
             if (!out) {
@@ -244,13 +257,13 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                 break;
             }
             write_r16(&w, t, out);
-        } else if (types[i] == t->type) { /* unchanged: copy the bytes */
+        } else if (type == t->type) { /* unchanged: copy the bytes */
             gw_raw(&w, t->data, (size_t)(in_rb * rows));
         } else {
-            if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(types[i])) {
+            if (!lfm_quant_supported(t->type) || !lfm_quant_can_quantize(type)) {
                 st = lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE,
                               "cannot convert tensor '%s' from %s to %s", t->name,
-                              lfm_type_name(t->type), lfm_type_name(types[i]));
+                              lfm_type_name(t->type), lfm_type_name(type));
                 break;
             }
             free(row);
@@ -272,7 +285,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                         break;
                     }
                 if (!st) {
-                    lfm_quantize_row(types[i], row, out, n);
+                    lfm_quantize_row(type, row, out, n);
                     gw_raw(&w, out, out_rb);
                 }
             }
@@ -284,7 +297,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     }
     free(row);
     free(out);
-    free(types);
+    free(out_t);
     if (!st && w.failed)
         st = lfm_fail(LFM2MOE_ERR_IO, "write error");
     return st;
@@ -302,8 +315,7 @@ static int quantize_body(FILE *f, void *ctx) {
 
 LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path,
                                        const lfm2moe_quantize_params *params) {
-    if (!in_path || !out_path)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_quantize: NULL path");
+    LFM_CHECK_ARG(in_path && out_path, "NULL path");
     lfm2moe_quantize_params defaults;
     if (!params) {
         lfm2moe_quantize_params_init(&defaults);

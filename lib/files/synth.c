@@ -48,8 +48,7 @@ static const synth_shape shapes[] = {
 };
 
 LFM2MOE_API int lfm2moe_synth_params_init(lfm2moe_synth_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_synth_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->ftype = LFM2MOE_FTYPE_Q4_0;
@@ -154,9 +153,12 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     for (int i = 0; i < n; i++)
         t[i].type = lfm_mix_choose(&mix, t[i].name, t[i].n_dims, t[i].ne[0]);
 
-    gguf_writer w = {f, 0, 0};
+    gguf_writer w = {.f = f};
     int32_t *kvh = calloc((size_t)sh->n_block, sizeof *kvh);
-    if (!kvh) {
+    gw_tensor *table = malloc((size_t)n * sizeof *table);
+    if (!kvh || !table) {
+        free(kvh);
+        free(table);
         free(t);
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     }
@@ -196,14 +198,15 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     if (vocab)
         synth_write_vocab(&w, sh->n_vocab);
 
-    uint64_t off = 0, total = 0;
+    uint64_t total = 0;
     for (int i = 0; i < n; i++) {
-        gw_tensor_info(&w, t[i].name, t[i].n_dims, t[i].ne, t[i].type, off);
-        uint64_t bytes = lfm_row_bytes(t[i].type, t[i].ne[0]) * (uint64_t)(t[i].ne[1] * t[i].ne[2]);
-        off += bytes + (32 - bytes % 32) % 32;
-        total += bytes;
+        const uint64_t rows = (uint64_t)(t[i].ne[1] * t[i].ne[2]);
+        table[i] = (gw_tensor){t[i].name, t[i].n_dims, {t[i].ne[0], t[i].ne[1], t[i].ne[2], 1},
+                               t[i].type, lfm_row_bytes(t[i].type, t[i].ne[0]) * rows};
+        total += table[i].bytes;
     }
-    gw_pad(&w, 32);
+    gw_tensor_table(&w, table, (uint64_t)n, 32);
+    free(table);
 
     uint64_t seed = p->seed, done = 0;
     int64_t max_cols = 0;
@@ -259,8 +262,7 @@ static int synth_body(FILE *f, void *ctx) {
 
 LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_params *p) {
     lfm2moe_synth_params defaults;
-    if (!path)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_synthesize: NULL path");
+    LFM_CHECK_ARG(path, "NULL path");
     if (!p) {
         lfm2moe_synth_params_init(&defaults);
         p = &defaults;

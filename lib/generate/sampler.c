@@ -96,8 +96,7 @@ static void reseed(lfm2moe_sampler *sm) {
 
 /* ---- params -------------------------------------------------------------- */
 LFM2MOE_API int lfm2moe_sampling_params_init(lfm2moe_sampling_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampling_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->temperature = 0.3f;
@@ -139,10 +138,8 @@ static int check_params(const lfm2moe_sampling_params *p, int32_t n_vocab) {
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "%s: penalty_last_n %d (0 off, -1 all, else a window)", fn,
                         p->penalty_last_n);
-    if (p->n_logit_bias && (!p->logit_bias_tokens || !p->logit_bias_values))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "%s: %zu logit biases but a NULL token or value array", fn,
-                        p->n_logit_bias);
+    LFM_CHECK_ARG_IN(fn, !p->n_logit_bias || (p->logit_bias_tokens && p->logit_bias_values),
+                     "%zu logit biases but a NULL token or value array", p->n_logit_bias);
     if (p->n_logit_bias > (size_t)INT32_MAX)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: %zu logit biases", fn,
                         p->n_logit_bias);
@@ -176,11 +173,9 @@ LFM2MOE_API void lfm2moe_sampler_free(lfm2moe_sampler *sm) {
 LFM2MOE_API int lfm2moe_sampler_create(const lfm2moe_model *model,
                                        const lfm2moe_sampling_params *params,
                                        lfm2moe_sampler **out) {
-    if (!out)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_create: NULL output");
+    LFM_CHECK_ARG(out, "NULL output");
     *out = NULL;
-    if (!model)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_create: NULL model");
+    LFM_CHECK_ARG(model, "NULL model");
     lfm2moe_sampling_params defaults;
     if (!params) {
         lfm2moe_sampling_params_init(&defaults);
@@ -228,8 +223,7 @@ LFM2MOE_API int lfm2moe_sampler_create(const lfm2moe_model *model,
 }
 
 LFM2MOE_API int lfm2moe_sampler_reset(lfm2moe_sampler *sm) {
-    if (!sm)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_reset: NULL sampler");
+    LFM_CHECK_ARG(sm, "NULL sampler");
     memset(sm->count, 0, (size_t)sm->n_vocab * sizeof *sm->count);
     sm->ring_len = 0;
     sm->ring_head = 0;
@@ -239,8 +233,7 @@ LFM2MOE_API int lfm2moe_sampler_reset(lfm2moe_sampler *sm) {
 }
 
 LFM2MOE_API int lfm2moe_sampler_set_grammar(lfm2moe_sampler *sm, const lfm2moe_grammar *g) {
-    if (!sm)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_set_grammar: NULL sampler");
+    LFM_CHECK_ARG(sm, "NULL sampler");
     if (g && g->model != sm->model)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_sampler_set_grammar: the grammar was made for another model");
@@ -259,8 +252,7 @@ LFM2MOE_API int lfm2moe_sampler_set_grammar(lfm2moe_sampler *sm, const lfm2moe_g
 }
 
 LFM2MOE_API int lfm2moe_sampler_accept(lfm2moe_sampler *sm, int32_t token) {
-    if (!sm)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_accept: NULL sampler");
+    LFM_CHECK_ARG(sm, "NULL sampler");
     if (token < 0 || token >= sm->n_vocab)
         return lfm_fail(LFM2MOE_ERR_TOKEN_OUT_OF_RANGE,
                         "lfm2moe_sampler_accept: token %d outside [0, %d)", token, sm->n_vocab);
@@ -562,8 +554,7 @@ none:
 
 LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
                                        int32_t *token) {
-    if (!sm || !logits || !token)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_sampler_sample: NULL argument");
+    LFM_CHECK_ARGS(sm && logits && token);
     prepare(sm, logits);
     int st = draw(sm, token);
     if (st || !sm->constraint) return st;

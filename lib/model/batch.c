@@ -23,16 +23,14 @@ typedef struct lfm2moe_session session;
  * batch; nothing changes before they pass. */
 static int check_batch(session *const *ss, const int32_t *const *tokens, const int32_t *n_tokens,
                        int32_t n_sessions) {
-    if (!ss || !tokens || !n_tokens)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_batch: NULL argument");
+    LFM_CHECK_ARG_IN("lfm2moe_decode_batch", ss && tokens && n_tokens, "NULL argument");
     if (n_sessions < 1)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_batch: n_sessions is %d",
                         n_sessions);
     for (int32_t i = 0; i < n_sessions; i++) {
         const session *s = ss[i];
-        if (!s || !tokens[i])
-            return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                            "lfm2moe_decode_batch: NULL session or tokens at index %d", i);
+        LFM_CHECK_ARG_IN("lfm2moe_decode_batch", s && tokens[i],
+                         "NULL session or tokens at index %d", i);
         if (s->model != ss[0]->model)
             return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                             "lfm2moe_decode_batch: session %d runs another model than session 0",

@@ -37,7 +37,7 @@ static void conv_block(session *s, const lfm_block *b, const lfm_fwd_part *parts
                        int32_t n) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd;
-    float *bcx = s->s.big; /* [n][3E]: B | C | x */
+    float *bcx = s->s.proj; /* [n][3E]: B | C | x */
     lfm_matmul(s, &b->in_proj, s->s.xn, E, n, bcx, 3 * E);
     for (int32_t i = 0; i < n_parts; i++) { /* each sequence on its own state */
         const lfm_fwd_part *pt = &parts[i];
@@ -46,10 +46,10 @@ static void conv_block(session *s, const lfm_block *b, const lfm_fwd_part *parts
         /* for rewinds: checkpoints passed in this chunk, before the state moves */
         lfm_session_conv_checkpoints(pt->seq, b->conv_index, bcx + pt->row0 * 3 * E, pt->n,
                                      pt->pos0);
-        lfm_shortconv(s->s.mix + pt->row0 * E, bcx + pt->row0 * 3 * E, state, b->conv_kernel.data,
+        lfm_shortconv(s->s.mixed + pt->row0 * E, bcx + pt->row0 * 3 * E, state, b->conv_kernel.data,
                       pt->n, E, hp->l_cache);
     }
-    lfm_matmul(s, &b->out_proj, s->s.mix, E, n, s->s.xn, E); /* op output -> xn */
+    lfm_matmul(s, &b->out_proj, s->s.mixed, E, n, s->s.out, E);
 }
 
 /* The part holding stacked row `row` (parts in row order). */
@@ -138,7 +138,7 @@ static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
         const int64_t head = lfm_kv_head_size(pt->seq->kv_type, lfm_session_kv_slots(pt->seq), D);
         tile.ring = pt->seq->kv_ring;
         tile.q = a->q + sp->row0 * H * D + g * G * D;
-        tile.out = s->s.mix + sp->row0 * H * D + g * G * D;
+        tile.out = s->s.mixed + sp->row0 * H * D + g * G * D;
         tile.k = (const uint8_t *)kc + g * head;
         tile.v = (const uint8_t *)vc + g * head;
         tile.pos0 = pt->pos0 + (sp->row0 - pt->row0);
@@ -152,7 +152,7 @@ static void attention_block(session *s, const lfm_block *b, const lfm_fwd_part *
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
     const int64_t qd = H * D, kvd = Hkv * D;
-    float *q = s->s.big, *k = q + n * qd, *v = k + n * kvd; /* [n][qd], [n][kvd], [n][kvd] */
+    float *q = s->s.proj, *k = q + n * qd, *v = k + n * kvd; /* [n][qd], [n][kvd], [n][kvd] */
     lfm_mm_task qkv = {.part = {{&b->wq, q, qd}, {&b->wk, k, kvd}, {&b->wv, v, kvd}}, .n_part = 3,
                    .n = n};
     lfm_run_products(s, &qkv, s->s.xn, E, NULL);
@@ -187,8 +187,8 @@ static void attention_block(session *s, const lfm_block *b, const lfm_fwd_part *
     a.n_tiles = n_tiles;
     a.n_items = (int64_t)n_tiles * Hkv;
     lfm_pool_run(s->pool, attn_worker, &a,
-                 macs < LFM_MIN_PARALLEL_MACS ? 1 : (int)a.n_items); /* -> mix [n][qd] */
-    lfm_matmul(s, &b->wo, s->s.mix, qd, n, s->s.xn, E); /* op output -> xn */
+                 macs < LFM_MIN_PARALLEL_MACS ? 1 : (int)a.n_items); /* -> mixed [n][qd] */
+    lfm_matmul(s, &b->wo, s->s.mixed, qd, n, s->s.out, E);
 }
 
 /* ---- feed-forward ----------------------------------------------------- */
@@ -198,11 +198,11 @@ static void dense_ffn(session *s, const lfm_block *b, int32_t n) {
     lfm_mm_task gu = {.part = {{&b->ffn_gate, s->s.gate, F}, {&b->ffn_up, s->s.up, F}}, .n_part = 2,
                   .swiglu = 1, .n = n};
     lfm_run_products(s, &gu, s->s.xn, E, NULL);
-    lfm_matmul(s, &b->ffn_down, s->s.gate, F, n, s->s.mix, E);
+    lfm_matmul(s, &b->ffn_down, s->s.gate, F, n, s->s.out, E);
 }
 
-/* Leaves the expert outputs in eout, one row per slot: the residual step
- * (moe_combine_resid_rows) weights and sums them per token. */
+/* Leaves the expert outputs in eout, one row per slot: moe_combine_resid_rows
+ * weights and sums them per token into out. */
 static void moe_ffn(session *s, const lfm_block *b, int32_t n) {
     const lfm_hparams *hp = &s->model->hp;
     const int64_t E = hp->n_embd, F = hp->n_ff_exp, X = hp->n_expert, K = hp->n_expert_used;
@@ -245,35 +245,30 @@ static void moe_ffn(session *s, const lfm_block *b, int32_t n) {
 
 /* ---- residual stream -------------------------------------------------- */
 
-typedef struct resid_arg {
-    const float *add;  /* [n][E] output of the op or of a dense FFN */
-    const float *norm; /* weight of the rmsnorm that follows */
-} resid_arg;
-
-/* x[t] += add[t];  xn[t] = rmsnorm(x[t]) * norm. */
-static void resid_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
-    const resid_arg *a = arg;
+/* x[t] += out[t];  xn[t] = rmsnorm(x[t]) * norm (the weight of the rmsnorm
+ * that follows, the argument). */
+static void resid_rows(session *s, const void *norm, int64_t t0, int64_t t1) {
     const int64_t E = s->model->hp.n_embd;
     lfm_scratch *sc = &s->s;
     for (int64_t t = t0; t < t1; t++) {
-        lfm_axpy(sc->x + t * E, 1.0f, a->add + t * E, E);
-        lfm_rmsnorm(sc->xn + t * E, sc->x + t * E, a->norm, E, s->model->hp.rms_eps);
+        lfm_axpy(sc->x + t * E, 1.0f, sc->out + t * E, E);
+        lfm_rmsnorm(sc->xn + t * E, sc->x + t * E, norm, E, s->model->hp.rms_eps);
     }
 }
 
 /* The MoE output of each token (its experts' slots in eout, weighted and
- * summed in their selection order, as the reference engine does) into mix,
+ * summed in their selection order, as the reference engine does) into out,
  * then the residual step of resid_rows on it. */
-static void moe_combine_resid_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
+static void moe_combine_resid_rows(session *s, const void *norm, int64_t t0, int64_t t1) {
     const int64_t E = s->model->hp.n_embd, K = s->model->hp.n_expert_used;
     lfm_scratch *sc = &s->s;
     for (int64_t t = t0; t < t1; t++) {
-        float *sum = sc->mix + t * E;
+        float *sum = sc->out + t * E;
         for (int64_t i = 0; i < E; i++)
             sum[i] = 0.0f;
         for (int64_t j = 0; j < K; j++)
             lfm_axpy(sum, sc->exp_w[t * K + j], sc->eout + sc->tok_slot[t * K + j] * E, E);
-        resid_rows(s, arg, t, t + 1);
+        resid_rows(s, norm, t, t + 1);
     }
 }
 
@@ -324,8 +319,7 @@ int lfm_forward_chunk(session *s, const lfm_fwd_part *parts, int32_t n_parts, in
             attention_block(s, b, parts, n_parts, n);
         else
             conv_block(s, b, parts, n_parts, n);
-        resid_arg r1 = {s->s.xn, b->ffn_norm.data}; /* op output is in xn */
-        lfm_for_rows(s, n, resid_rows, &r1);
+        lfm_for_rows(s, n, resid_rows, b->ffn_norm.data);
 
         if (b->is_moe)
             moe_ffn(s, b, n);
@@ -333,8 +327,7 @@ int lfm_forward_chunk(session *s, const lfm_fwd_part *parts, int32_t n_parts, in
             dense_ffn(s, b, n);
         const float *next_norm =
             bi + 1 < hp->n_block ? m->blocks[bi + 1].op_norm.data : m->out_norm.data;
-        resid_arg r2 = {s->s.mix, next_norm}; /* FFN output -> mix */
-        lfm_for_rows(s, n, b->is_moe ? moe_combine_resid_rows : resid_rows, &r2);
+        lfm_for_rows(s, n, b->is_moe ? moe_combine_resid_rows : resid_rows, next_norm);
 
         if (any_cancelled(parts, n_parts))
             return lfm_fail(LFM2MOE_ERR_CANCELLED, "decode cancelled");

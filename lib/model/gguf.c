@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "lfm_types.h"
 
-#define GGUF_MAGIC 0x46554747u /* "GGUF" */
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
 
@@ -279,33 +279,13 @@ static int set_insert(name_set *set, const void *names, size_t stride, uint32_t 
     }
 }
 
-/* Grow *arr (of *cap elements of size elem) to hold at least need elements;
- * growth follows what was actually parsed, so memory stays proportional to
- * the bytes read, not to the counts a header claims. */
-static int grow(void **arr, uint64_t *cap, uint64_t need, size_t elem) {
-    if (need <= *cap)
-        return LFM2MOE_OK;
-    uint64_t nc = *cap ? *cap * 2 : 64;
-    while (nc < need)
-        nc *= 2;
-    void *p = realloc(*arr, (size_t)nc * elem);
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the GGUF tables");
-    memset((uint8_t *)p + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
-    *arr = p;
-    *cap = nc;
-    return LFM2MOE_OK;
-}
-
 #define GGUF_MAX_ENTRIES (1u << 24) /* keys or tensors: far beyond any model */
 
 int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file *f) {
     int st;
-    if (!f)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: NULL output");
+    LFM_CHECK_ARG_IN("gguf_parse", f, "NULL output");
     memset(f, 0, sizeof *f);
-    if (!data)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: NULL data");
+    LFM_CHECK_ARG_IN("gguf_parse", data, "NULL data");
     if (size > total)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "gguf_parse: %llu bytes of a %llu-byte file",
                         (unsigned long long)size, (unsigned long long)total);
@@ -313,7 +293,9 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
     f->size = total;
     cursor c = {data, size, total, 0, "header"};
     name_set keys = {0}, names = {0};
-    uint64_t kv_cap = 0, t_cap = 0;
+    /* the tables grow with what was actually parsed, so memory stays
+     * proportional to the bytes read, not to the counts a header claims */
+    size_t kv_cap = 0, t_cap = 0;
     uint32_t magic;
     uint64_t n_tensors, n_kv;
     if ((st = read_u32(&c, &magic)))
@@ -343,8 +325,11 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
         goto fail;
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     for (uint64_t i = 0; i < n_kv; i++) {
-        if ((st = grow((void **)&f->kv, &kv_cap, i + 1, sizeof(gguf_kv))))
+        if (LFM_RESERVE(f->kv, kv_cap, (size_t)i + 1)) {
+            st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the GGUF tables");
             goto fail;
+        }
+        memset(&f->kv[i], 0, sizeof f->kv[i]);
         gguf_kv *kv = &f->kv[i];
         gguf_str key;
         c.what = "metadata key";
@@ -386,8 +371,11 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
     if ((st = set_init(&names, n_tensors < 4096 ? n_tensors : 4096)))
         goto fail;
     for (uint64_t i = 0; i < n_tensors; i++) {
-        if ((st = grow((void **)&f->tensors, &t_cap, i + 1, sizeof(gguf_tensor))))
+        if (LFM_RESERVE(f->tensors, t_cap, (size_t)i + 1)) {
+            st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the GGUF tables");
             goto fail;
+        }
+        memset(&f->tensors[i], 0, sizeof f->tensors[i]);
         f->n_tensors = i + 1;
         if ((st = parse_tensor_info(&c, f, &f->tensors[i])))
             goto fail;

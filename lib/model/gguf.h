@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define GGUF_MAGIC 0x46554747u /* "GGUF" */
+
 enum gguf_value_type {
     GGUF_TYPE_UINT8 = 0,
     GGUF_TYPE_INT8 = 1,

@@ -65,8 +65,7 @@ void lfm_session_mark_checkpoints(session *s, int32_t pos0, int32_t n) {
 
 LFM2MOE_API int lfm2moe_session_tokens(const session *s, int32_t *buf, size_t cap,
                                        size_t *n_tokens) {
-    if (!s || !n_tokens || (cap && !buf))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_tokens: NULL argument");
+    LFM_CHECK_ARGS(s && n_tokens && (buf || !cap));
     const size_t held = (size_t)s->pos;
     *n_tokens = held;
     if (buf)
@@ -86,8 +85,7 @@ static void clear_logits(session *s) {
 }
 
 LFM2MOE_API int lfm2moe_session_rewind(session *s, int32_t pos) {
-    if (!s)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_rewind: NULL session");
+    LFM_CHECK_ARG(s, "NULL session");
     if (pos < 0 || pos > s->pos)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_session_rewind: position %d is outside [0, %d]", pos, s->pos);
@@ -180,11 +178,9 @@ int lfm_kv_prefix_finite(int32_t kv_type, int kind, const void *prefix, int32_t 
 
 LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_params *params,
                                      session **out) {
-    if (!out)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_copy: NULL output");
+    LFM_CHECK_ARG(out, "NULL output");
     *out = NULL;
-    if (!src)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_copy: NULL source");
+    LFM_CHECK_ARG(src, "NULL source");
     lfm2moe_session_params own;
     if (!params) {
         lfm2moe_session_params_init(&own);

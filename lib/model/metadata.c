@@ -11,15 +11,13 @@
 #include "model/model.h"
 
 LFM2MOE_API int lfm2moe_model_meta_count(const lfm2moe_model *m, uint64_t *count) {
-    if (!m || !count)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_meta_count: NULL argument");
+    LFM_CHECK_ARGS(m && count);
     *count = m->gguf.n_kv;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_model_meta_key(const lfm2moe_model *m, uint64_t index, const char **key) {
-    if (!m || !key)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_meta_key: NULL argument");
+    LFM_CHECK_ARGS(m && key);
     if (index >= m->gguf.n_kv)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "metadata index %llu out of range (%llu keys)",
                         (unsigned long long)index, (unsigned long long)m->gguf.n_kv);
@@ -29,7 +27,7 @@ LFM2MOE_API int lfm2moe_model_meta_key(const lfm2moe_model *m, uint64_t index, c
 
 /* Element i of kv: a string array's elements as JSON strings, a scalar
  * string as it is; floats with the digits that round-trip their type. */
-static void put_elem(json_buf *b, const gguf_kv *kv, uint64_t i) {
+static void put_elem(strbuf *b, const gguf_kv *kv, uint64_t i) {
     char num[64];
     int n;
     switch (kv->elem_type) {
@@ -37,10 +35,10 @@ static void put_elem(json_buf *b, const gguf_kv *kv, uint64_t i) {
         if (kv->type == GGUF_TYPE_ARRAY)
             json_dump_string(kv->strs[i].ptr, (size_t)kv->strs[i].len, b);
         else
-            json_buf_append(b, kv->strs[0].ptr, (size_t)kv->strs[0].len);
+            strbuf_append(b, kv->strs[0].ptr, (size_t)kv->strs[0].len);
         return;
     case GGUF_TYPE_BOOL:
-        json_buf_append(b, kv->data[i] ? "true" : "false", kv->data[i] ? 4 : 5);
+        strbuf_append(b, kv->data[i] ? "true" : "false", kv->data[i] ? 4 : 5);
         return;
     case GGUF_TYPE_FLOAT32:
         n = snprintf(num, sizeof num, "%.9g", gguf_kv_num(kv, i));
@@ -58,31 +56,30 @@ static void put_elem(json_buf *b, const gguf_kv *kv, uint64_t i) {
         n = snprintf(num, sizeof num, "%" PRId64, gguf_kv_int(kv, i));
         break;
     }
-    json_buf_append(b, num, (size_t)n);
+    strbuf_append(b, num, (size_t)n);
 }
 
 LFM2MOE_API int lfm2moe_model_meta_string(const lfm2moe_model *m, const char *key, char *buf,
                                           size_t buf_size, size_t *needed) {
-    if (!m || !key || (!buf && buf_size))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_meta_string: NULL argument");
+    LFM_CHECK_ARGS(m && key && (buf || !buf_size));
     const gguf_kv *kv = gguf_find(&m->gguf, key);
     if (!kv)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no metadata key '%s'", key);
-    json_buf b = {0};
+    strbuf b = {0};
     if (kv->type == GGUF_TYPE_ARRAY) {
-        json_buf_append(&b, "[", 1);
+        strbuf_append(&b, "[", 1);
         for (uint64_t i = 0; i < kv->n; i++) {
             if (i)
-                json_buf_append(&b, ", ", 2);
+                strbuf_append(&b, ", ", 2);
             put_elem(&b, kv, i);
         }
-        json_buf_append(&b, "]", 1);
+        strbuf_append(&b, "]", 1);
     } else {
         put_elem(&b, kv, 0);
     }
     size_t len = 0;
     int st = lfm_output_text(&b, buf, buf_size, &len);
-    json_buf_free(&b);
+    strbuf_free(&b);
     if (needed)
         *needed = len;
     if (st == LFM2MOE_ERR_BUFFER_TOO_SMALL)

@@ -32,8 +32,7 @@ static const struct {
 } ARCHS[] = {{"lfm2moe", 1}, {"lfm2", 0}};
 
 LFM2MOE_API int lfm2moe_model_params_init(lfm2moe_model_params *params) {
-    if (!params)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_params_init: NULL params");
+    LFM_CHECK_ARG(params, "NULL params");
     memset(params, 0, sizeof *params);
     params->struct_size = sizeof *params;
     return LFM2MOE_OK;
@@ -357,8 +356,7 @@ LFM2MOE_API void lfm2moe_model_free(lfm2moe_model *m) {
 }
 
 static int check_params(const lfm2moe_model_params *params, lfm2moe_model **out) {
-    if (!out)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "model load: NULL output pointer");
+    LFM_CHECK_ARG_IN("model load", out, "NULL output pointer");
     *out = NULL;
     if (params && params->struct_size != sizeof *params)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
@@ -389,8 +387,7 @@ LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params 
     int st = check_params(params, out);
     if (st)
         return st;
-    if (!path)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_load: NULL path");
+    LFM_CHECK_ARG(path, "NULL path");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return lfm_fail(LFM2MOE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -476,8 +473,7 @@ LFM2MOE_API int lfm2moe_model_load_from_memory(const void *data, size_t size,
     int st = check_params(params, out);
     if (st)
         return st;
-    if (!data)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_load_from_memory: NULL data");
+    LFM_CHECK_ARG(data, "NULL data");
     lfm2moe_model *m = calloc(1, sizeof *m);
     if (!m)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
@@ -491,8 +487,7 @@ LFM2MOE_API int lfm2moe_model_load_from_memory(const void *data, size_t size,
 /* ---- info ------------------------------------------------------------- */
 
 LFM2MOE_API int lfm2moe_model_get_info(const lfm2moe_model *m, lfm2moe_model_info *info) {
-    if (!m || !info)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_get_info: NULL argument");
+    LFM_CHECK_ARGS(m && info);
     if (info->struct_size != sizeof *info)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_model_info.struct_size is %u, expected %zu", info->struct_size,
@@ -525,8 +520,7 @@ LFM2MOE_API int lfm2moe_model_get_info(const lfm2moe_model *m, lfm2moe_model_inf
 
 LFM2MOE_API int lfm2moe_model_block_kind(const lfm2moe_model *m, int32_t block, int32_t *op_kind,
                                          int32_t *ffn_kind) {
-    if (!m)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_block_kind: NULL model");
+    LFM_CHECK_ARG(m, "NULL model");
     if (block < 0 || block >= m->hp.n_block)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "block %d does not exist (the model has %d)", block,
                         m->hp.n_block);
@@ -538,16 +532,14 @@ LFM2MOE_API int lfm2moe_model_block_kind(const lfm2moe_model *m, int32_t block, 
 }
 
 LFM2MOE_API int lfm2moe_model_architecture(const lfm2moe_model *m, const char **name) {
-    if (!m || !name)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_architecture: NULL argument");
+    LFM_CHECK_ARGS(m && name);
     *name = m->arch;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_model_tensor_info(const lfm2moe_model *m, uint64_t index,
                                           lfm2moe_tensor_info *info) {
-    if (!m || !info)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_model_tensor_info: NULL argument");
+    LFM_CHECK_ARGS(m && info);
     if (info->struct_size != sizeof *info)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_tensor_info.struct_size is %u, expected %zu", info->struct_size,

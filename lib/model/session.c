@@ -27,8 +27,7 @@ _Static_assert(sizeof(lfm2moe_session_params) == 4 * 4 + 8 + 4 * 2 + 8 * 7,
 #define DEFAULT_CKPT_INTERVAL 64
 
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     return LFM2MOE_OK;
@@ -44,7 +43,7 @@ typedef struct session_shape {
 
 /* Byte counts of every buffer, in one place so memory_size and create agree. */
 typedef struct session_sizes {
-    size_t kv, kv_saved, conv, logits, x, big, mix, actq, actq2, router, ids, gate, eout, attn;
+    size_t kv, kv_saved, conv, logits, x, proj, mixed, actq, actq2, router, ids, gate, eout, attn;
     size_t expf, tiles, parts, tokens, ckpt, ckpt_valid;
     uint64_t total;
 } session_sizes;
@@ -148,7 +147,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
         kv,
         (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f, /* conv (x2 below) */
         (uint64_t)hp->n_vocab * f,                                        /* one logits row  */
-        T * E * f,                                                        /* x (and xn)      */
+        T * E * f,                                                        /* x, xn, out      */
         T * big_w * f,
         T * max_sz(E, H * D) * f,
         T * sh->act_row_bytes,
@@ -174,8 +173,8 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->conv = parts[1];
     z->logits = parts[2];
     z->x = parts[3];
-    z->big = parts[4];
-    z->mix = parts[5];
+    z->proj = parts[4];
+    z->mixed = parts[5];
     z->actq = parts[6];
     z->actq2 = parts[7];
     z->router = parts[8];
@@ -191,7 +190,7 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->ckpt_valid = parts[18];
     z->kv_saved = parts[19];
     uint64_t total = 0;
-    uint64_t mult[] = {1, 2, 2, 2, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    uint64_t mult[] = {1, 2, 2, 3, 1, 1, 1, 1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         uint64_t v = mul_sat(parts[i], mult[i]);
         total = total + v < total ? UINT64_MAX : total + v;
@@ -199,16 +198,24 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     z->total = total;
 }
 
+/* What lfm2moe_session_memory_size reports and lfm2moe_session_create
+ * allocates, from the same numbers: the resolved shape and each part's bytes. */
+static int plan(const lfm2moe_model *m, const lfm2moe_session_params *p, session_shape *sh,
+                session_sizes *z) {
+    int st = resolve(m, p, sh);
+    if (!st)
+        compute_sizes(m, sh, z);
+    return st;
+}
+
 LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *m,
                                             const lfm2moe_session_params *p, uint64_t *bytes) {
-    if (!m || !bytes)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_memory_size: NULL argument");
+    LFM_CHECK_ARGS(m && bytes);
     session_shape sh;
-    int st = resolve(m, p, &sh);
+    session_sizes z;
+    int st = plan(m, p, &sh, &z);
     if (st)
         return st;
-    session_sizes z;
-    compute_sizes(m, &sh, &z);
     *bytes = z.total;
     return LFM2MOE_OK;
 }
@@ -227,7 +234,7 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
     free(s->logits);
     free(s->logits_next);
     lfm_scratch *c = &s->s;
-    void *bufs[] = {c->x,     c->xn,       c->big,     c->mix,  c->actq,   c->actq2,
+    void *bufs[] = {c->x,     c->xn,       c->out,     c->proj, c->mixed, c->actq,   c->actq2,
                     c->router, c->exp_ids, c->exp_w,   c->slot_tok, c->tok_slot, c->exp_first,
                     c->gate,  c->up,       c->eout,    c->attn,     c->tiles,    c->parts};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -237,17 +244,14 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
 
 LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_session_params *p,
                                        lfm2moe_session **out) {
-    if (!out)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_create: NULL output");
+    LFM_CHECK_ARG(out, "NULL output");
     *out = NULL;
-    if (!m)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_create: NULL model");
+    LFM_CHECK_ARG(m, "NULL model");
     session_shape sh;
-    int st = resolve(m, p, &sh);
+    session_sizes z;
+    int st = plan(m, p, &sh, &z);
     if (st)
         return st;
-    session_sizes z;
-    compute_sizes(m, &sh, &z);
     uint64_t cap = p ? p->max_memory : 0;
     if ((cap && z.total > cap) || z.total > (uint64_t)SIZE_MAX / 2)
         return lfm_fail(LFM2MOE_ERR_LIMIT,
@@ -286,8 +290,9 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     s->logits_next = malloc(z.logits);
     c->x = malloc(z.x);
     c->xn = malloc(z.x);
-    c->big = malloc(z.big);
-    c->mix = malloc(z.mix);
+    c->out = malloc(z.x);
+    c->proj = malloc(z.proj);
+    c->mixed = malloc(z.mixed);
     c->actq = malloc(z.actq);
     c->actq2 = malloc(z.actq2);
     c->router = malloc(z.router);
@@ -304,7 +309,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->parts = malloc(z.parts);
     if (!s->kv || (z.kv_saved && !s->kv_saved) || !s->conv || !s->conv_saved || !s->tokens || !s->ckpt || !s->ckpt_valid ||
         !s->logits || !s->logits_next || !c->x ||
-        !c->xn || !c->big || !c->mix || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
+        !c->xn || !c->out || !c->proj || !c->mixed || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
         !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
         !c->eout || !c->attn || !c->tiles || !c->parts) {
         lfm2moe_session_free(s);
@@ -320,8 +325,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
 }
 
 LFM2MOE_API int lfm2moe_session_reset(lfm2moe_session *s) {
-    if (!s)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_reset: NULL session");
+    LFM_CHECK_ARG(s, "NULL session");
     s->pos = 0;
     s->n_logits = 0;
     s->logits_first = -1;
@@ -332,30 +336,25 @@ LFM2MOE_API int lfm2moe_session_reset(lfm2moe_session *s) {
 }
 
 LFM2MOE_API int lfm2moe_session_position(const lfm2moe_session *s, int32_t *pos) {
-    if (!s || !pos)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_position: NULL argument");
+    LFM_CHECK_ARGS(s && pos);
     *pos = s->pos;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_session_context_length(const lfm2moe_session *s, int32_t *n_ctx) {
-    if (!s || !n_ctx)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "lfm2moe_session_context_length: NULL argument");
+    LFM_CHECK_ARGS(s && n_ctx);
     *n_ctx = s->n_ctx;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_session_model(const lfm2moe_session *s, const lfm2moe_model **model) {
-    if (!s || !model)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_model: NULL argument");
+    LFM_CHECK_ARGS(s && model);
     *model = s->model;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_session_cancel(lfm2moe_session *s) {
-    if (!s)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_cancel: NULL session");
+    LFM_CHECK_ARG(s, "NULL session");
     atomic_store(&s->cancel, 1);
     return LFM2MOE_OK;
 }
@@ -400,8 +399,7 @@ LFM2MOE_API int lfm2moe_decode_step(lfm2moe_session *s, const int32_t *tokens, i
 }
 
 int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uint32_t flags) {
-    if (!s || !tokens)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: NULL argument");
+    LFM_CHECK_ARG_IN("lfm2moe_decode_step", s && tokens, "NULL argument");
     if (n < 1)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_decode_step: n_tokens is %d", n);
     if (flags & ~(uint32_t)LFM2MOE_DECODE_ALL_LOGITS)
@@ -460,8 +458,7 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
 
 LFM2MOE_API int lfm2moe_session_logits(const lfm2moe_session *s, int32_t index,
                                        const float **logits) {
-    if (!s || !logits)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_logits: NULL argument");
+    LFM_CHECK_ARGS(s && logits);
     if (s->logits_first < 0)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no logits: nothing decoded since the last reset");
     if (index == -1)

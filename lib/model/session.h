@@ -17,10 +17,14 @@
 #include "model/threads.h"
 
 typedef struct lfm_scratch {
-    float *x;        /* [T][E] residual stream */
-    float *xn;       /* [T][E] normalised input of an op */
-    float *big;      /* [T][max(3E, (H+2Hkv)D, 2*n_ff)] op intermediates */
-    float *mix;      /* [T][max(E, H*D)] op output / attention output */
+    /* one role each (forward.c):  xn -> proj -> mixed -> out -> x -> xn */
+    float *x;        /* [T][E] the residual stream */
+    float *xn;       /* [T][E] rmsnorm(x): the input of the next op, FFN or output layer */
+    float *proj;     /* [T][max(3E, (H+2Hkv)D)] the token mixer's input projections:
+                      * conv B|C|x, attention q|k|v */
+    float *mixed;    /* [T][max(E, H*D)] the token mixer's result, before its
+                      * output projection */
+    float *out;      /* [T][E] what an op or an FFN adds to the residual stream */
     void *actq;      /* encoded activation rows, [T*k] rows of the widest row */
     void *actq2;     /* second buffer (experts' gather / up weights of another type) */
     float *router;   /* [T][n_expert] */

@@ -93,7 +93,7 @@ static int object_add(json_value *obj, const char *key, json_type type, int valu
     return 0;
 }
 
-static int copy_out(const char *fn, const json_buf *text, char *buf, size_t buf_size, size_t *len) {
+static int copy_out(const char *fn, const strbuf *text, char *buf, size_t buf_size, size_t *len) {
     size_t n = text->len;
     if (len) *len = n;
     if (n < buf_size) {
@@ -112,13 +112,10 @@ static int copy_out(const char *fn, const json_buf *text, char *buf, size_t buf_
 static int render(const char *fn, const lfm2moe_model *model, const char *tmpl, size_t tmpl_len,
                   const char *request, size_t request_len, uint32_t flags, char *buf,
                   size_t buf_size, size_t *len) {
-    if (!request && request_len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: request_json is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, request || !request_len, "request_json is NULL");
     if (flags & ~(uint32_t)LFM2MOE_CHAT_ADD_GENERATION_PROMPT)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, (unsigned)flags);
-    if (!buf && buf_size)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: buf is NULL but buf_size is %zu", fn,
-                        buf_size);
+    LFM_CHECK_ARG_IN(fn, buf || !buf_size, "buf is NULL but buf_size is %zu", buf_size);
     json_value *req = NULL;
     char err[160];
     if (json_parse(request, request_len, &req, err, sizeof err))
@@ -151,10 +148,10 @@ static int render(const char *fn, const lfm2moe_model *model, const char *tmpl, 
         extra[n_extra].value = lfm_vocab_text(v, v->eos, &extra[n_extra].len);
         n_extra++;
     }
-    json_buf text = {0};
+    strbuf text = {0};
     st = jj_render(tmpl, tmpl_len, extra, n_extra, req, NULL, &text);
     if (st == LFM2MOE_OK) st = copy_out(fn, &text, buf, buf_size, len);
-    json_buf_free(&text);
+    strbuf_free(&text);
 done:
     json_free(req);
     return st;
@@ -164,7 +161,7 @@ LFM2MOE_API int lfm2moe_chat_render_json(const lfm2moe_model *model, const char 
                                          size_t request_len, uint32_t flags, char *buf,
                                          size_t buf_size, size_t *len) {
     static const char fn[] = "lfm2moe_chat_render_json";
-    if (!model) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, model, "model is NULL");
     const char *t = NULL;
     size_t n = 0;
     int st = model_template(fn, model, &t, &n);
@@ -177,8 +174,7 @@ LFM2MOE_API int lfm2moe_chat_render_template(const lfm2moe_model *model, const c
                                              size_t request_len, uint32_t flags, char *buf,
                                              size_t buf_size, size_t *len) {
     static const char fn[] = "lfm2moe_chat_render_template";
-    if (!template_text && template_len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: template is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, template_text || !template_len, "template is NULL");
     return render(fn, model, template_text ? template_text : "", template_len, request_json,
                   request_len, flags, buf, buf_size, len);
 }
@@ -190,32 +186,29 @@ LFM2MOE_API int lfm2moe_chat_render(const lfm2moe_model *model, const char *cons
                                     const char *const *tools, size_t n_tools, uint32_t flags,
                                     char *buf, size_t buf_size, size_t *len) {
     static const char fn[] = "lfm2moe_chat_render";
-    if (!model) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
-    if (n_messages && (!roles || !contents))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: roles or contents is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, model, "model is NULL");
+    LFM_CHECK_ARG_IN(fn, !n_messages || (roles && contents), "roles or contents is NULL");
     for (size_t i = 0; i < n_messages; i++)
-        if (!roles[i] || !contents[i])
-            return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: message %zu has a NULL %s", fn, i,
-                            roles[i] ? "content" : "role");
-    if (n_tools && !tools)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tools is NULL", fn);
+        LFM_CHECK_ARG_IN(fn, roles[i] && contents[i], "message %zu has a NULL %s", i,
+                         roles[i] ? "content" : "role");
+    LFM_CHECK_ARG_IN(fn, tools || !n_tools, "tools is NULL");
     for (size_t i = 0; i < n_tools; i++)
-        if (!tools[i]) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tool %zu is NULL", fn, i);
-    json_buf req = {0};
-    json_buf_append(&req, "{\"messages\": [", 14);
+        LFM_CHECK_ARG_IN(fn, tools[i], "tool %zu is NULL", i);
+    strbuf req = {0};
+    strbuf_append(&req, "{\"messages\": [", 14);
     for (size_t i = 0; i < n_messages; i++) {
-        json_buf_append(&req, i ? ", {\"role\": " : "{\"role\": ", i ? 11 : 9);
+        strbuf_append(&req, i ? ", {\"role\": " : "{\"role\": ", i ? 11 : 9);
         json_dump_string(roles[i], strlen(roles[i]), &req);
-        json_buf_append(&req, ", \"content\": ", 13);
+        strbuf_append(&req, ", \"content\": ", 13);
         json_dump_string(contents[i], strlen(contents[i]), &req);
-        json_buf_append(&req, "}", 1);
+        strbuf_append(&req, "}", 1);
     }
-    json_buf_append(&req, "], \"tools\": [", 13);
+    strbuf_append(&req, "], \"tools\": [", 13);
     for (size_t i = 0; i < n_tools; i++) {
-        if (i) json_buf_append(&req, ", ", 2);
+        if (i) strbuf_append(&req, ", ", 2);
         json_dump_string(tools[i], strlen(tools[i]), &req);
     }
-    json_buf_append(&req, "]}", 2);
+    strbuf_append(&req, "]}", 2);
     int st;
     if (req.oom) {
         st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
@@ -225,6 +218,6 @@ LFM2MOE_API int lfm2moe_chat_render(const lfm2moe_model *model, const char *cons
         st = model_template(fn, model, &t, &n);
         if (!st) st = render(fn, model, t, n, req.data, req.len, flags, buf, buf_size, len);
     }
-    json_buf_free(&req);
+    strbuf_free(&req);
     return st;
 }

@@ -5,13 +5,13 @@
 #include <string.h>
 
 #include "base/errors.h"
+#include "base/strbuf.h"
 #include "lfm2moe.h"
 #include "text/tokenizer_internal.h"
 
 struct lfm2moe_detokenizer {
     const struct lfm_vocab *v;
-    char *buf;      /* the last piece, then the held-back bytes after it */
-    size_t cap;
+    strbuf out;     /* the last piece, then the held-back bytes after it */
     char held[4];   /* incomplete UTF-8 sequence carried to the next push */
     size_t n_held;
 };
@@ -19,7 +19,7 @@ struct lfm2moe_detokenizer {
 LFM2MOE_API int lfm2moe_detokenizer_create(const lfm2moe_model *model,
                                            lfm2moe_detokenizer **out) {
     static const char fn[] = "lfm2moe_detokenizer_create";
-    if (!out) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, out, "out is NULL");
     *out = NULL;
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
@@ -33,7 +33,7 @@ LFM2MOE_API int lfm2moe_detokenizer_create(const lfm2moe_model *model,
 
 LFM2MOE_API void lfm2moe_detokenizer_free(lfm2moe_detokenizer *detok) {
     if (!detok) return;
-    free(detok->buf);
+    strbuf_free(&detok->out);
     free(detok);
 }
 
@@ -62,28 +62,22 @@ static size_t incomplete_tail(const char *s, size_t n) {
 LFM2MOE_API int lfm2moe_detokenizer_push(lfm2moe_detokenizer *detok, int32_t token,
                                          const char **piece, size_t *len) {
     static const char fn[] = "lfm2moe_detokenizer_push";
-    if (!detok || !piece || !len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    LFM_CHECK_ARG_IN(fn, detok && piece && len, "NULL argument");
     int st = lfm_vocab_check_token(detok->v, fn, token);
     if (st) return st;
     size_t n;
     const char *p = lfm_vocab_piece(detok->v, token, &n);
-    size_t total = detok->n_held + n;
-    /* allocate on the first push even for an empty piece: *piece is never NULL */
-    if (total > detok->cap || !detok->buf) {
-        size_t c = detok->cap ? detok->cap : 64;
-        while (c < total) c *= 2;
-        char *b = realloc(detok->buf, c);
-        if (!b) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-        detok->buf = b;
-        detok->cap = c;
-    }
-    memcpy(detok->buf, detok->held, detok->n_held);
-    memcpy(detok->buf + detok->n_held, p, n);
-    size_t keep = incomplete_tail(detok->buf, total);
-    memcpy(detok->held, detok->buf + total - keep, keep);
+    strbuf *o = &detok->out;
+    strbuf_clear(o);
+    /* allocates even for an empty piece: *piece is never NULL */
+    strbuf_append(o, detok->held, detok->n_held);
+    strbuf_append(o, p, n);
+    if (o->oom) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    const size_t total = o->len;
+    size_t keep = incomplete_tail(o->data, total);
+    memcpy(detok->held, o->data + total - keep, keep);
     detok->n_held = keep;
-    *piece = detok->buf;
+    *piece = o->data;
     *len = total - keep;
     return LFM2MOE_OK;
 }
@@ -91,16 +85,12 @@ LFM2MOE_API int lfm2moe_detokenizer_push(lfm2moe_detokenizer *detok, int32_t tok
 LFM2MOE_API int lfm2moe_detokenizer_flush(lfm2moe_detokenizer *detok, const char **piece,
                                           size_t *len) {
     static const char fn[] = "lfm2moe_detokenizer_flush";
-    if (!detok || !piece || !len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
-    if (detok->cap < 4) {
-        char *b = realloc(detok->buf, 64);
-        if (!b) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-        detok->buf = b;
-        detok->cap = 64;
-    }
-    memcpy(detok->buf, detok->held, detok->n_held);
-    *piece = detok->buf;
+    LFM_CHECK_ARG_IN(fn, detok && piece && len, "NULL argument");
+    strbuf *o = &detok->out;
+    strbuf_clear(o);
+    if (strbuf_append(o, detok->held, detok->n_held))
+        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    *piece = o->data;
     *len = detok->n_held;
     detok->n_held = 0;
     return LFM2MOE_OK;

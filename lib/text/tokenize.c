@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "lfm2moe.h"
 #include "text/tokenizer_internal.h"
@@ -86,33 +87,16 @@ static void scratch_free(scratch *s) {
     free(s->heap);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) {
-        if (c > SIZE_MAX / 2 / elem) return 0;
-        c *= 2;
-    }
-    void *q = realloc(*p, c * elem);
-    if (!q) return 0;
-    *p = q;
-    *cap = c;
-    return 1;
-}
-
 /* Room for n characters in cp, cls and off. */
 static int scratch_chars(scratch *s, size_t n) {
     if (n <= s->n_chars_cap) return 1;
-    size_t c = s->n_chars_cap ? s->n_chars_cap : 64;
-    while (c < n) {
-        if (c > SIZE_MAX / 2 / sizeof(size_t)) return 0;
-        c *= 2;
-    }
-    uint32_t *cp = realloc(s->cp, c * sizeof *cp);
+    const size_t c = lfm_grow_cap(s->n_chars_cap, n, sizeof(size_t));
+    if (!c) return 0;
+    uint32_t *cp = lfm_realloc_array(s->cp, c, sizeof *cp);
     if (cp) s->cp = cp;
-    uint8_t *cls = realloc(s->cls, c);
+    uint8_t *cls = lfm_realloc_array(s->cls, c, 1);
     if (cls) s->cls = cls;
-    size_t *off = realloc(s->off, c * sizeof *off);
+    size_t *off = lfm_realloc_array(s->off, c, sizeof *off);
     if (off) s->off = off;
     if (!cp || !cls || !off) return 0;
     s->n_chars_cap = c;
@@ -124,7 +108,7 @@ static int pair_less(const bpe_pair *a, const bpe_pair *b) {
 }
 
 static int heap_push(scratch *s, bpe_pair p) {
-    if (!grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof(bpe_pair))) return 0;
+    if (LFM_RESERVE(s->heap, s->heap_cap, s->heap_n + 1)) return 0;
     size_t i = s->heap_n++;
     while (i > 0) {
         size_t up = (i - 1) / 2;
@@ -181,8 +165,8 @@ static void emit_text(const struct lfm_vocab *v, emitter *e, const char *t, size
 
 /* BPE-encode one pre-token (raw bytes w[0..n), n >= 1). */
 static int bpe_word(const struct lfm_vocab *v, scratch *s, emitter *e, const char *w, size_t n) {
-    if (n > SIZE_MAX / 2 || !grow((void **)&s->enc, &s->enc_cap, 2 * n, 1) ||
-        !grow((void **)&s->sym, &s->sym_cap, n, sizeof(bpe_symbol)))
+    if (n > SIZE_MAX / 2 || LFM_RESERVE(s->enc, s->enc_cap, 2 * n) ||
+        LFM_RESERVE(s->sym, s->sym_cap, n))
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tokenize: out of memory");
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
@@ -324,7 +308,7 @@ int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_
 
     if ((flags & LFM2MOE_TOKENIZE_ADD_BOS) && v->bos >= 0) emit(&e, v->bos);
 
-    if (!grow((void **)&frag, &cap, 1, sizeof(fragment))) goto oom;
+    if (LFM_RESERVE(frag, cap, 1)) goto oom;
     frag[0].start = 0;
     frag[0].len = text_len;
     frag[0].token = -1;
@@ -346,12 +330,12 @@ int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_
             const char *endp = text + fr.start + fr.len;
             const char *hit;
             while (p && (hit = memmem(p, (size_t)(endp - p), st_text, sl)) != NULL) {
-                if (!grow((void **)&next, &cap_next, m + 2, sizeof(fragment))) goto oom;
+                if (LFM_RESERVE(next, cap_next, m + 2)) goto oom;
                 if (hit > p) next[m++] = (fragment){(size_t)(p - text), (size_t)(hit - p), -1};
                 next[m++] = (fragment){(size_t)(hit - text), sl, id};
                 p = hit + sl;
             }
-            if (!grow((void **)&next, &cap_next, m + 1, sizeof(fragment))) goto oom;
+            if (LFM_RESERVE(next, cap_next, m + 1)) goto oom;
             if (!p) next[m++] = fr;
             else if (p < endp) next[m++] = (fragment){(size_t)(p - text), (size_t)(endp - p), -1};
         }

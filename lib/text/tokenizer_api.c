@@ -8,7 +8,7 @@
 #include "text/tokenizer_internal.h"
 
 int lfm_vocab_of(const lfm2moe_model *model, const char *fn, const struct lfm_vocab **v) {
-    if (!model) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, model, "model is NULL");
     if (!model->vocab) return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the model has no tokenizer", fn);
     *v = model->vocab;
     return LFM2MOE_OK;
@@ -20,13 +20,9 @@ LFM2MOE_API int lfm2moe_tokenize(const lfm2moe_model *model, const char *text, s
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, "lfm2moe_tokenize", &v);
     if (st) return st;
-    if (!text && text_len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tokenize: text is NULL");
-    if (!tokens && max_tokens)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "lfm2moe_tokenize: tokens is NULL but max_tokens is %zu", max_tokens);
-    if (!n_tokens)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tokenize: n_tokens is NULL");
+    LFM_CHECK_ARG(text || !text_len, "text is NULL");
+    LFM_CHECK_ARG(tokens || !max_tokens, "tokens is NULL but max_tokens is %zu", max_tokens);
+    LFM_CHECK_ARG(n_tokens, "n_tokens is NULL");
     if (flags & ~(uint32_t)(LFM2MOE_TOKENIZE_ADD_BOS | LFM2MOE_TOKENIZE_PARSE_SPECIAL))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tokenize: unknown flags 0x%x",
                         (unsigned)flags);
@@ -57,9 +53,7 @@ LFM2MOE_API int lfm2moe_token_to_bytes(const lfm2moe_model *model, int32_t token
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
     if (st) return st;
-    if (!buf && buf_size)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: buf is NULL but buf_size is %zu", fn,
-                        buf_size);
+    LFM_CHECK_ARG_IN(fn, buf || !buf_size, "buf is NULL but buf_size is %zu", buf_size);
     if ((st = lfm_vocab_check_token(v, fn, token))) return st;
     size_t n;
     const char *p = lfm_vocab_piece(v, token, &n);
@@ -72,11 +66,8 @@ LFM2MOE_API int lfm2moe_detokenize(const lfm2moe_model *model, const int32_t *to
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
     if (st) return st;
-    if (!tokens && n_tokens)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tokens is NULL", fn);
-    if (!buf && buf_size)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: buf is NULL but buf_size is %zu", fn,
-                        buf_size);
+    LFM_CHECK_ARG_IN(fn, tokens || !n_tokens, "tokens is NULL");
+    LFM_CHECK_ARG_IN(fn, buf || !buf_size, "buf is NULL but buf_size is %zu", buf_size);
     size_t total = 0;
     for (size_t i = 0; i < n_tokens; i++) {
         if (tokens[i] < 0 || tokens[i] >= v->n_vocab)
@@ -100,8 +91,8 @@ LFM2MOE_API int lfm2moe_token_lookup(const lfm2moe_model *model, const char *tex
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
     if (st) return st;
-    if (!text && text_len) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: text is NULL", fn);
-    if (!token) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: token is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, text || !text_len, "text is NULL");
+    LFM_CHECK_ARG_IN(fn, token, "token is NULL");
     int32_t id = lfm_vocab_find(v, text ? text : "", text_len);
     if (id < 0) {
         *token = -1;
@@ -117,7 +108,7 @@ LFM2MOE_API int lfm2moe_token_attr(const lfm2moe_model *model, int32_t token, ui
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
     if (st) return st;
-    if (!attr) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: attr is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, attr, "attr is NULL");
     if ((st = lfm_vocab_check_token(v, fn, token))) return st;
     *attr = v->attr[token];
     return LFM2MOE_OK;
@@ -128,7 +119,7 @@ LFM2MOE_API int lfm2moe_vocab_get_info(const lfm2moe_model *model, lfm2moe_vocab
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
     if (st) return st;
-    if (!info) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: info is NULL", fn);
+    LFM_CHECK_ARG_IN(fn, info, "info is NULL");
     if (info->struct_size < sizeof(lfm2moe_vocab_info))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "%s: info->struct_size is %u, expected at least %zu", fn,

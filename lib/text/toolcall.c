@@ -17,35 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "lfm2moe.h"
 #include "text/toolcall.h"
-
-void tc_sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 64;
-        while (c < b->n + n + 1) c *= 2;
-        char *q = realloc(b->p, c);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void tc_sb_puts(sbuf *b, const char *s) {
-    tc_sb_put(b, s, strlen(s));
-}
-
-void tc_sb_putc(sbuf *b, char c) {
-    tc_sb_put(b, &c, 1);
-}
 
 /* ---- parser ------------------------------------------------------------ */
 int tc_perr(parser *p, const char *what) {
@@ -86,13 +61,13 @@ size_t tc_ident_len(parser *p, int call_name) {
 }
 
 int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t name_len,
-                    sbuf *args) {
+                    strbuf *args) {
     if (args->oom) return p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
     if (calls->n == calls->cap) {
-        size_t c = calls->cap ? calls->cap * 2 : 4;
-        char **nn = realloc(calls->names, c * sizeof *nn);
+        const size_t c = lfm_grow_cap(calls->cap, calls->n + 1, sizeof(char *));
+        char **nn = c ? lfm_realloc_array(calls->names, c, sizeof *nn) : NULL;
         if (nn) calls->names = nn;
-        char **na = realloc(calls->args, c * sizeof *na);
+        char **na = c ? lfm_realloc_array(calls->args, c, sizeof *na) : NULL;
         if (na) calls->args = na;
         if (!nn || !na)
             return p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
@@ -103,10 +78,31 @@ int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t n
     memcpy(nm, name, name_len);
     nm[name_len] = '\0';
     calls->names[calls->n] = nm;
-    calls->args[calls->n] = args->p;
+    calls->args[calls->n] = args->data;
     calls->n++;
-    args->p = NULL;
+    args->data = NULL;
     return LFM2MOE_OK;
+}
+
+int tc_list_next(parser *p, tc_list *l) {
+    tc_skip_ws(p);
+    l->trailing_comma = 0;
+    if (l->n) { /* after an item */
+        if (tc_peek(p) == ',') {
+            p->s++;
+            tc_skip_ws(p);
+            l->trailing_comma = 1;
+        } else if (tc_peek(p) != l->close) {
+            tc_perr(p, l->what);
+            return -1;
+        }
+    }
+    if (tc_peek(p) == l->close) {
+        p->s++;
+        return 0;
+    }
+    l->n++;
+    return 1;
 }
 
 /* name(k=v, ...) */
@@ -122,24 +118,11 @@ static int parse_block(parser *p, lfm2moe_tool_calls *calls) {
     tc_skip_ws(p);
     if (tc_peek(p) == '[') {
         p->s++;
-        for (int n = 0;; n++) {
-            tc_skip_ws(p);
-            if (tc_peek(p) == ']') {
-                p->s++;
-                break;
-            }
+        tc_list l = {.close = ']', .what = "expected ',' or ']' between calls"};
+        int r;
+        while ((r = tc_list_next(p, &l)) > 0)
             if (parse_call(p, calls)) return p->status;
-            tc_skip_ws(p);
-            if (tc_peek(p) == ',') {
-                p->s++;
-                continue;
-            }
-            if (tc_peek(p) == ']') {
-                p->s++;
-                break;
-            }
-            return tc_perr(p, "expected ',' or ']' between calls");
-        }
+        if (r < 0) return p->status;
     } else if (parse_call(p, calls)) {
         return p->status;
     }
@@ -162,10 +145,9 @@ LFM2MOE_API void lfm2moe_tool_calls_free(lfm2moe_tool_calls *calls) {
 LFM2MOE_API int lfm2moe_tool_calls_parse(const char *text, size_t text_len,
                                          lfm2moe_tool_calls **out) {
     static const char start_tag[] = "<|tool_call_start|>", end_tag[] = "<|tool_call_end|>";
-    if (!out) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_parse: out is NULL");
+    LFM_CHECK_ARG(out, "out is NULL");
     *out = NULL;
-    if (!text && text_len)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_parse: text is NULL");
+    LFM_CHECK_ARG(text || !text_len, "text is NULL");
     if (!text) text = "";
     lfm2moe_tool_calls *calls = calloc(1, sizeof *calls);
     if (!calls) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
@@ -193,16 +175,14 @@ LFM2MOE_API int lfm2moe_tool_calls_parse(const char *text, size_t text_len,
 }
 
 LFM2MOE_API int lfm2moe_tool_calls_count(const lfm2moe_tool_calls *calls, size_t *count) {
-    if (!calls || !count)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_count: NULL argument");
+    LFM_CHECK_ARGS(calls && count);
     *count = calls->n;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API int lfm2moe_tool_calls_get(const lfm2moe_tool_calls *calls, size_t index,
                                        const char **name, const char **arguments_json) {
-    if (!calls || !name || !arguments_json)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_tool_calls_get: NULL argument");
+    LFM_CHECK_ARGS(calls && name && arguments_json);
     if (index >= calls->n)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "lfm2moe_tool_calls_get: index %zu, only %zu calls",
                         index, calls->n);

@@ -12,16 +12,13 @@
 
 int tc_parse_json_call(parser *p, lfm2moe_tool_calls *calls) {
     const char *start = p->s;
-    sbuf name = {0}, args = {0}, k = {0}, val = {0};
+    strbuf name = {0}, args = {0}, k = {0}, val = {0};
+    tc_list l = {.close = '}', .what = "expected ',' or '}'"};
+    int r;
     p->s++; /* '{' */
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
-        free(k.p);
-        free(val.p);
+    while ((r = tc_list_next(p, &l)) > 0) {
+        free(k.data);
+        free(val.data);
         memset(&k, 0, sizeof k);
         memset(&val, 0, sizeof val);
         if (!tc_is_string_start(p)) {
@@ -40,37 +37,27 @@ int tc_parse_json_call(parser *p, lfm2moe_tool_calls *calls) {
             p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
             goto done;
         }
-        sbuf *dst = !strcmp(k.p, "\"name\"") ? &name : !strcmp(k.p, "\"arguments\"") ? &args : NULL;
+        strbuf *dst = !strcmp(k.data, "\"name\"") ? &name : !strcmp(k.data, "\"arguments\"") ? &args : NULL;
         if (dst) {
-            free(dst->p);
+            free(dst->data);
             *dst = val;
             memset(&val, 0, sizeof val);
         }
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            continue;
-        }
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
-        tc_perr(p, "expected ',' or '}'");
-        goto done;
     }
+    if (r < 0) goto done;
     /* names are identifiers: refuse escapes rather than decode them */
-    if (!name.p || name.p[0] != '"' || name.n < 3 || memchr(name.p, '\\', name.n) ||
-        !args.p || args.p[0] != '{') {
+    if (!name.data || name.data[0] != '"' || name.len < 3 || memchr(name.data, '\\', name.len) ||
+        !args.data || args.data[0] != '{') {
         p->s = start;
         tc_perr(p, "a JSON call needs a string \"name\" and an object \"arguments\"");
         goto done;
     }
-    tc_add_call(p, calls, name.p + 1, name.n - 2, &args);
+    tc_add_call(p, calls, name.data + 1, name.len - 2, &args);
 done:
-    free(name.p);
-    free(args.p);
-    free(k.p);
-    free(val.p);
+    free(name.data);
+    free(args.data);
+    free(k.data);
+    free(val.data);
     return p->status;
 }
 

@@ -9,54 +9,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "lfm2moe.h"
 #include "text/toolcall.h"
 
-void tc_put_json_escaped_byte(sbuf *o, unsigned char c) {
+void tc_put_json_escaped_byte(strbuf *o, unsigned char c) {
     switch (c) {
-    case '"': tc_sb_puts(o, "\\\""); break;
-    case '\\': tc_sb_puts(o, "\\\\"); break;
-    case '\n': tc_sb_puts(o, "\\n"); break;
-    case '\r': tc_sb_puts(o, "\\r"); break;
-    case '\t': tc_sb_puts(o, "\\t"); break;
-    case '\b': tc_sb_puts(o, "\\b"); break;
-    case '\f': tc_sb_puts(o, "\\f"); break;
+    case '"': strbuf_puts(o, "\\\""); break;
+    case '\\': strbuf_puts(o, "\\\\"); break;
+    case '\n': strbuf_puts(o, "\\n"); break;
+    case '\r': strbuf_puts(o, "\\r"); break;
+    case '\t': strbuf_puts(o, "\\t"); break;
+    case '\b': strbuf_puts(o, "\\b"); break;
+    case '\f': strbuf_puts(o, "\\f"); break;
     default:
         if (c < 0x20) {
             char u[8];
             snprintf(u, sizeof u, "\\u%04x", c);
-            tc_sb_puts(o, u);
+            strbuf_puts(o, u);
         } else {
-            tc_sb_putc(o, (char)c);
+            strbuf_putc(o, (char)c);
         }
     }
 }
 
 /* A codepoint from an escape, as JSON (surrogates stay \u escapes so the
  * output remains valid UTF-8). */
-static void put_json_cp(sbuf *o, uint32_t cp) {
+static void put_json_cp(strbuf *o, uint32_t cp) {
     char u[8];
     if (cp < 0x80) {
         tc_put_json_escaped_byte(o, (unsigned char)cp);
     } else if (cp >= 0xD800 && cp <= 0xDFFF) {
         snprintf(u, sizeof u, "\\u%04x", (unsigned)cp);
-        tc_sb_puts(o, u);
+        strbuf_puts(o, u);
     } else if (cp < 0x800) {
         u[0] = (char)(0xC0 | (cp >> 6));
         u[1] = (char)(0x80 | (cp & 0x3F));
-        tc_sb_put(o, u, 2);
+        strbuf_append(o, u, 2);
     } else if (cp < 0x10000) {
         u[0] = (char)(0xE0 | (cp >> 12));
         u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
         u[2] = (char)(0x80 | (cp & 0x3F));
-        tc_sb_put(o, u, 3);
+        strbuf_append(o, u, 3);
     } else {
         u[0] = (char)(0xF0 | (cp >> 18));
         u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
         u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
         u[3] = (char)(0x80 | (cp & 0x3F));
-        tc_sb_put(o, u, 4);
+        strbuf_append(o, u, 4);
     }
 }
 
@@ -83,7 +84,7 @@ static int read_hex(parser *p, int n, uint32_t *out) {
 
 /* Body of one Python string literal (p->s after the opening quote(s)),
  * appended JSON-escaped to o (without quotes). */
-static int string_body(parser *p, sbuf *o, char q, int triple, int raw) {
+static int string_body(parser *p, strbuf *o, char q, int triple, int raw) {
     for (;;) {
         if (p->s >= p->end) return tc_perr(p, "unterminated string");
         char c = *p->s;
@@ -118,16 +119,16 @@ static int string_body(parser *p, sbuf *o, char q, int triple, int raw) {
         uint32_t cp = 0;
         switch (e) {
         case '\n': break; /* line continuation */
-        case '\\': tc_sb_puts(o, "\\\\"); break;
-        case '\'': tc_sb_putc(o, '\''); break;
-        case '"': tc_sb_puts(o, "\\\""); break;
-        case 'n': tc_sb_puts(o, "\\n"); break;
-        case 'r': tc_sb_puts(o, "\\r"); break;
-        case 't': tc_sb_puts(o, "\\t"); break;
-        case 'b': tc_sb_puts(o, "\\b"); break;
-        case 'f': tc_sb_puts(o, "\\f"); break;
-        case 'v': tc_sb_puts(o, "\\u000b"); break;
-        case 'a': tc_sb_puts(o, "\\u0007"); break;
+        case '\\': strbuf_puts(o, "\\\\"); break;
+        case '\'': strbuf_putc(o, '\''); break;
+        case '"': strbuf_puts(o, "\\\""); break;
+        case 'n': strbuf_puts(o, "\\n"); break;
+        case 'r': strbuf_puts(o, "\\r"); break;
+        case 't': strbuf_puts(o, "\\t"); break;
+        case 'b': strbuf_puts(o, "\\b"); break;
+        case 'f': strbuf_puts(o, "\\f"); break;
+        case 'v': strbuf_puts(o, "\\u000b"); break;
+        case 'a': strbuf_puts(o, "\\u0007"); break;
         case 'x':
             if (read_hex(p, 2, &cp)) return p->status;
             put_json_cp(o, cp);
@@ -156,8 +157,8 @@ static int string_body(parser *p, sbuf *o, char q, int triple, int raw) {
 }
 
 /* One or more adjacent string literals (Python concatenates them). */
-static int parse_string(parser *p, sbuf *o) {
-    tc_sb_putc(o, '"');
+static int parse_string(parser *p, strbuf *o) {
+    strbuf_putc(o, '"');
     for (;;) {
         int raw = 0;
         while (p->s < p->end && *p->s && strchr("rRbBuU", *p->s)) {
@@ -172,7 +173,7 @@ static int parse_string(parser *p, sbuf *o) {
         int c = tc_peek(p);
         if (c != '"' && c != '\'') break;
     }
-    tc_sb_putc(o, '"');
+    strbuf_putc(o, '"');
     return LFM2MOE_OK;
 }
 
@@ -187,7 +188,7 @@ int tc_is_string_start(parser *p) {
 }
 
 /* A Python number literal, written as JSON. */
-static int parse_number(parser *p, sbuf *o) {
+static int parse_number(parser *p, strbuf *o) {
     int neg = 0; /* written only for a non-zero value: Python's -0 is 0 */
     if (*p->s == '-' || *p->s == '+') {
         neg = *p->s == '-';
@@ -211,161 +212,133 @@ static int parse_number(parser *p, sbuf *o) {
         if (!digits) return tc_perr(p, "invalid number");
         char tmp[32];
         snprintf(tmp, sizeof tmp, "%s%llu", neg && v ? "-" : "", v);
-        tc_sb_puts(o, tmp);
+        strbuf_puts(o, tmp);
         return LFM2MOE_OK;
     }
     /* decimal: int part, fraction, exponent; underscores dropped */
-    sbuf intp = {0}, frac = {0}, expo = {0};
+    strbuf intp = {0}, frac = {0}, expo = {0};
     int has_dot = 0, has_exp = 0;
     while (p->s < p->end && ((*p->s >= '0' && *p->s <= '9') || *p->s == '_'))
-        if (*p->s++ != '_') tc_sb_putc(&intp, p->s[-1]);
+        if (*p->s++ != '_') strbuf_putc(&intp, p->s[-1]);
     if (p->s < p->end && *p->s == '.') {
         has_dot = 1;
         p->s++;
         while (p->s < p->end && ((*p->s >= '0' && *p->s <= '9') || *p->s == '_'))
-            if (*p->s++ != '_') tc_sb_putc(&frac, p->s[-1]);
+            if (*p->s++ != '_') strbuf_putc(&frac, p->s[-1]);
     }
     if (p->s < p->end && (*p->s == 'e' || *p->s == 'E')) {
         has_exp = 1;
         p->s++;
-        if (p->s < p->end && (*p->s == '+' || *p->s == '-')) tc_sb_putc(&expo, *p->s++);
-        size_t before = expo.n;
-        while (p->s < p->end && *p->s >= '0' && *p->s <= '9') tc_sb_putc(&expo, *p->s++);
-        if (expo.n == before) goto bad;
+        if (p->s < p->end && (*p->s == '+' || *p->s == '-')) strbuf_putc(&expo, *p->s++);
+        size_t before = expo.len;
+        while (p->s < p->end && *p->s >= '0' && *p->s <= '9') strbuf_putc(&expo, *p->s++);
+        if (expo.len == before) goto bad;
     }
-    if (!intp.n && !frac.n) goto bad;
+    if (!intp.len && !frac.len) goto bad;
     if (p->s < p->end && (tc_is_ident_char((unsigned char)*p->s))) goto bad; /* 1j, 12abc */
     if (intp.oom || frac.oom || expo.oom) {
         o->oom = 1;
     } else {
-        const char *ip = intp.n ? intp.p : "0";
+        const char *ip = intp.len ? intp.data : "0";
         while (ip[0] == '0' && ip[1]) ip++; /* JSON forbids leading zeros */
-        if (neg && (has_dot || has_exp || ip[0] != '0')) tc_sb_putc(o, '-');
-        tc_sb_puts(o, ip);
+        if (neg && (has_dot || has_exp || ip[0] != '0')) strbuf_putc(o, '-');
+        strbuf_puts(o, ip);
         if (has_dot) {
-            tc_sb_putc(o, '.');
-            tc_sb_puts(o, frac.n ? frac.p : "0");
+            strbuf_putc(o, '.');
+            strbuf_puts(o, frac.len ? frac.data : "0");
         }
         if (has_exp) {
-            tc_sb_putc(o, 'e');
-            tc_sb_puts(o, expo.p);
+            strbuf_putc(o, 'e');
+            strbuf_puts(o, expo.data);
         }
     }
-    free(intp.p);
-    free(frac.p);
-    free(expo.p);
+    free(intp.data);
+    free(frac.data);
+    free(expo.data);
     return LFM2MOE_OK;
 bad:
-    free(intp.p);
-    free(frac.p);
-    free(expo.p);
+    free(intp.data);
+    free(frac.data);
+    free(expo.data);
     p->s = st;
     return tc_perr(p, "invalid number");
 }
 
-int tc_parse_value(parser *p, sbuf *o, int depth);
+int tc_parse_value(parser *p, strbuf *o, int depth);
 
 /* [a, b], (a, b) -> JSON array; (x) alone is just x, as in Python. */
-static int parse_sequence(parser *p, sbuf *o, int depth, char close) {
+static int parse_sequence(parser *p, strbuf *o, int depth, char close) {
     int tuple = close == ')';
-    size_t mark = o->n;
-    int n = 0, trailing_comma = 0;
+    size_t mark = o->len;
+    tc_list l = {.close = close, .what = tuple ? "expected ',' or ')'" : "expected ',' or ']'"};
+    int r;
     p->s++;
-    tc_sb_putc(o, '[');
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == close) {
-            p->s++;
-            break;
-        }
-        if (n) tc_sb_puts(o, ", ");
+    strbuf_putc(o, '[');
+    while ((r = tc_list_next(p, &l)) > 0) {
+        if (l.n > 1) strbuf_puts(o, ", ");
         if (tc_parse_value(p, o, depth + 1)) return p->status;
-        n++;
-        trailing_comma = 0;
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            trailing_comma = 1;
-            continue;
-        }
-        if (tc_peek(p) == close) {
-            p->s++;
-            break;
-        }
-        return tc_perr(p, tuple ? "expected ',' or ')'" : "expected ',' or ']'");
     }
-    if (tuple && n == 1 && !trailing_comma) { /* a parenthesized value */
-        memmove(o->p + mark, o->p + mark + 1, o->n - mark - 1);
-        o->n--;
-        o->p[o->n] = '\0';
+    if (r < 0) return p->status;
+    if (o->oom)
+        return LFM2MOE_OK; /* reported by the caller */
+    if (tuple && l.n == 1 && !l.trailing_comma) { /* a parenthesized value */
+        memmove(o->data + mark, o->data + mark + 1, o->len - mark - 1);
+        o->len--;
+        o->data[o->len] = '\0';
         return LFM2MOE_OK;
     }
-    tc_sb_putc(o, ']');
+    strbuf_putc(o, ']');
     return LFM2MOE_OK;
 }
 
-/* Parse one value into a fresh buffer (caller frees .p). */
-int tc_value_text(parser *p, sbuf *o, int depth) {
+/* Parse one value into a fresh buffer (caller frees .data). */
+int tc_value_text(parser *p, strbuf *o, int depth) {
     memset(o, 0, sizeof *o);
     return tc_parse_value(p, o, depth);
 }
 
 /* {k: v, ...} -> JSON object; non-string keys become strings as
  * json.dumps writes them (1 -> "1", True -> "true", None -> "null"). */
-static int parse_dict(parser *p, sbuf *o, int depth) {
-    int n = 0;
+static int parse_dict(parser *p, strbuf *o, int depth) {
+    tc_list l = {.close = '}', .what = "expected ',' or '}'"};
+    int r;
     p->s++;
-    tc_sb_putc(o, '{');
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
-        if (n) tc_sb_puts(o, ", ");
-        sbuf k;
+    strbuf_putc(o, '{');
+    while ((r = tc_list_next(p, &l)) > 0) {
+        if (l.n > 1) strbuf_puts(o, ", ");
+        strbuf k;
         if (tc_value_text(p, &k, depth + 1)) {
-            free(k.p);
+            free(k.data);
             return p->status;
         }
         if (k.oom) {
-            free(k.p);
+            free(k.data);
             o->oom = 1;
             return LFM2MOE_OK;
         }
-        if (k.p[0] == '"') {
-            tc_sb_put(o, k.p, k.n);
-        } else if (k.p[0] == '[' || k.p[0] == '{') {
-            free(k.p);
+        if (k.data[0] == '"') {
+            strbuf_append(o, k.data, k.len);
+        } else if (k.data[0] == '[' || k.data[0] == '{') {
+            free(k.data);
             return tc_perr(p, "unhashable dict key");
         } else {
-            tc_sb_putc(o, '"');
-            tc_sb_put(o, k.p, k.n);
-            tc_sb_putc(o, '"');
+            strbuf_putc(o, '"');
+            strbuf_append(o, k.data, k.len);
+            strbuf_putc(o, '"');
         }
-        free(k.p);
+        free(k.data);
         tc_skip_ws(p);
         if (tc_peek(p) != ':') return tc_perr(p, "expected ':' in dict");
         p->s++;
-        tc_sb_puts(o, ": ");
+        strbuf_puts(o, ": ");
         if (tc_parse_value(p, o, depth + 1)) return p->status;
-        n++;
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            continue;
-        }
-        if (tc_peek(p) == '}') {
-            p->s++;
-            break;
-        }
-        return tc_perr(p, "expected ',' or '}'");
     }
-    tc_sb_putc(o, '}');
+    if (r < 0) return p->status;
+    strbuf_putc(o, '}');
     return LFM2MOE_OK;
 }
 
-int tc_parse_value(parser *p, sbuf *o, int depth) {
+int tc_parse_value(parser *p, strbuf *o, int depth) {
     if (depth > MAX_DEPTH) return tc_perr(p, "nesting too deep");
     tc_skip_ws(p);
     int c = tc_peek(p);
@@ -383,7 +356,7 @@ int tc_parse_value(parser *p, sbuf *o, int depth) {
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         if (n == strlen(words[i].word) && memcmp(p->s, words[i].word, n) == 0) {
             p->s += n;
-            tc_sb_puts(o, words[i].json);
+            strbuf_puts(o, words[i].json);
             return LFM2MOE_OK;
         }
     }
@@ -398,17 +371,14 @@ int tc_parse_python_call(parser *p, lfm2moe_tool_calls *calls) {
     tc_skip_ws(p);
     if (tc_peek(p) != '(') return tc_perr(p, "expected '(' after the function name");
     p->s++;
-    sbuf args = {0};
+    strbuf args = {0};
     /* keyword names seen so far, to refuse repeats as Python does */
     const char **kw = NULL;
-    size_t *kwl = NULL, n_kw = 0;
-    tc_sb_putc(&args, '{');
-    for (;;) {
-        tc_skip_ws(p);
-        if (tc_peek(p) == ')') {
-            p->s++;
-            break;
-        }
+    size_t *kwl = NULL, n_kw = 0, kw_cap = 0, kwl_cap = 0;
+    tc_list l = {.close = ')', .what = "expected ',' or ')' in the argument list"};
+    int r;
+    strbuf_putc(&args, '{');
+    while ((r = tc_list_next(p, &l)) > 0) {
         size_t kl = tc_ident_len(p, 0);
         const char *k = p->s;
         const char *save = p->s;
@@ -426,44 +396,30 @@ int tc_parse_python_call(parser *p, lfm2moe_tool_calls *calls) {
                 goto fail;
             }
         }
-        const char **nkw = realloc(kw, (n_kw + 1) * sizeof *kw);
-        if (nkw) kw = nkw;
-        size_t *nkwl = realloc(kwl, (n_kw + 1) * sizeof *kwl);
-        if (nkwl) kwl = nkwl;
-        if (!nkw || !nkwl) {
+        if (LFM_RESERVE(kw, kw_cap, n_kw + 1) || LFM_RESERVE(kwl, kwl_cap, n_kw + 1)) {
             p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
             goto fail;
         }
         kw[n_kw] = k;
         kwl[n_kw++] = kl;
         p->s++; /* '=' */
-        if (n_kw > 1) tc_sb_puts(&args, ", ");
-        tc_sb_putc(&args, '"');
+        if (n_kw > 1) strbuf_puts(&args, ", ");
+        strbuf_putc(&args, '"');
         for (size_t i = 0; i < kl; i++) tc_put_json_escaped_byte(&args, (unsigned char)k[i]);
-        tc_sb_puts(&args, "\": ");
+        strbuf_puts(&args, "\": ");
         if (tc_parse_value(p, &args, 1)) goto fail;
-        tc_skip_ws(p);
-        if (tc_peek(p) == ',') {
-            p->s++;
-            continue;
-        }
-        if (tc_peek(p) == ')') {
-            p->s++;
-            break;
-        }
-        tc_perr(p, "expected ',' or ')' in the argument list");
-        goto fail;
     }
-    tc_sb_putc(&args, '}');
+    if (r < 0) goto fail;
+    strbuf_putc(&args, '}');
     free(kw);
     free(kwl);
     tc_add_call(p, calls, name, nl, &args);
-    free(args.p);
+    free(args.data);
     return p->status;
 fail:
     free(kw);
     free(kwl);
-    free(args.p);
+    free(args.data);
     return p->status;
 }
 

@@ -252,9 +252,9 @@ static int load_merges(const gguf_file *g, struct lfm_vocab *v) {
 }
 
 int lfm_vocab_load(const gguf_file *g, struct lfm_vocab **out) {
-    if (!out) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm_vocab_load: out is NULL");
+    LFM_CHECK_ARG(out, "out is NULL");
     *out = NULL;
-    if (!g) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm_vocab_load: file is NULL");
+    LFM_CHECK_ARG(g, "file is NULL");
 
     gguf_str model;
     int st = gguf_get_str(g, "tokenizer.ggml.model", &model);

@@ -31,9 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lim.max_memory = 64 << 20;
     lim.max_time_ms = 500;
     jj_var extra[] = {{"bos_token", "<s>", 3}, {"eos_token", "</s>", 4}};
-    json_buf out = {0};
+    strbuf out = {0};
     int st = jj_render((const char *)data, size, extra, 2, vars, &lim, &out);
     if (st == 0 && out.len > lim.max_output) abort();
-    json_buf_free(&out);
+    strbuf_free(&out);
     return 0;
 }

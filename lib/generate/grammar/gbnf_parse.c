@@ -21,12 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "generate/grammar/grammar.h"
 
 typedef struct evec {
     gelem *e;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
 } evec;
 
 typedef struct gp {
@@ -39,7 +41,8 @@ typedef struct gp {
     uint32_t *hash;            /* rule ids by name, UINT32_MAX empty */
     uint32_t hash_mask;
     grange *ranges;
-    uint32_t n_ranges, cap_ranges;
+    uint32_t n_ranges;
+    size_t cap_ranges;
     uint32_t n_elems;          /* over all rules, for the limit */
     int status;
 } gp;
@@ -155,13 +158,7 @@ static int push(gp *g, evec *v, gelem e) {
     if (g->n_elems >= LFM_GBNF_MAX_ELEMS)
         return gp_fail(g, LFM2MOE_ERR_LIMIT, g->p, "more than %u grammar elements (repetitions "
                        "are expanded)", LFM_GBNF_MAX_ELEMS);
-    if (v->n == v->cap) {
-        uint32_t c = v->cap ? v->cap * 2 : 8;
-        gelem *n = realloc(v->e, c * sizeof *n);
-        if (!n) return oom(g);
-        v->e = n;
-        v->cap = c;
-    }
+    if (LFM_RESERVE(v->e, v->cap, (size_t)v->n + 1)) return oom(g);
     v->e[v->n++] = e;
     g->n_elems++;
     return 0;
@@ -172,11 +169,7 @@ static int push_range(gp *g, uint32_t lo, uint32_t hi) {
         if (g->n_ranges >= LFM_GBNF_MAX_ELEMS)
             return gp_fail(g, LFM2MOE_ERR_LIMIT, g->p, "more than %u character ranges",
                            LFM_GBNF_MAX_ELEMS);
-        uint32_t c = g->cap_ranges ? g->cap_ranges * 2 : 64;
-        grange *n = realloc(g->ranges, c * sizeof *n);
-        if (!n) return oom(g);
-        g->ranges = n;
-        g->cap_ranges = c;
+        if (LFM_RESERVE(g->ranges, g->cap_ranges, (size_t)g->n_ranges + 1)) return oom(g);
     }
     g->ranges[g->n_ranges++] = (grange){lo, hi};
     return 0;

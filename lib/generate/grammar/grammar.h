@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/strbuf.h"
 #include "lfm2moe.h"
 
 #define LFM_GBNF_MAX_TEXT (1u << 20)
@@ -158,13 +159,12 @@ int32_t lfm_constraint_mask(lfm_constraint *c, uint8_t *allowed);
 int lfm_constraint_accept(lfm_constraint *c, int32_t token);
 
 /* ---- text generators (GBNF written into a growable buffer) ------------------- */
-struct json_buf;
 struct json_value;
 /* Rules for a JSON value matching `schema`, with `name` as the rule name
  * of its top.  python: booleans/null as True/False/None and no "\/"
  * escape (LFM2's tool-call argument syntax).  Errors: INVALID_ARGUMENT
  * naming the unsupported keyword or bad value, LIMIT, OUT_OF_MEMORY. */
 int lfm_schema_to_gbnf(const struct json_value *schema, const char *name, int python,
-                       struct json_buf *out);
+                       strbuf *out);
 
 #endif

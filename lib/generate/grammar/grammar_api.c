@@ -48,10 +48,10 @@ static int make(const lfm2moe_model *model, char *gbnf, size_t len, const char *
 
 static int check_common(const char *fn, const lfm2moe_model *model, const void *text, size_t len,
                         lfm2moe_grammar **out) {
-    if (!out) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL output", fn);
+    LFM_CHECK_ARG_IN(fn, out, "NULL output");
     *out = NULL;
-    if (!model) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL model", fn);
-    if (!text && len) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL text", fn);
+    LFM_CHECK_ARG_IN(fn, model, "NULL model");
+    LFM_CHECK_ARG_IN(fn, text || !len, "NULL text");
     if (!model->vocab) return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the model has no tokenizer", fn);
     return 0;
 }
@@ -84,11 +84,11 @@ LFM2MOE_API int lfm2moe_grammar_from_json_schema(const lfm2moe_model *model,
     if (st) return st;
     json_value *schema = NULL;
     if ((st = parse_json("json schema", schema_json ? schema_json : "", len, &schema))) return st;
-    json_buf b = {0};
+    strbuf b = {0};
     st = lfm_schema_to_gbnf(schema, "root", 0, &b);
     json_free(schema);
     if (st) {
-        json_buf_free(&b);
+        strbuf_free(&b);
         return st;
     }
     return make(model, b.data, b.len, "root", "json schema", out);
@@ -109,7 +109,7 @@ LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the vocabulary has no %s token", fn, start);
     json_value **parsed = calloc(n_tools + 1, sizeof *parsed);
     if (!parsed) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-    json_buf b = {0};
+    strbuf b = {0};
     for (size_t i = 0; i < n_tools && !st; i++) {
         if (!tools[i]) st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tool %zu is NULL", fn, i);
         else if (!(st = parse_json("tools", tools[i], strlen(tools[i]), &parsed[i])) &&
@@ -118,7 +118,7 @@ LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
     }
     if (!st) {
         if (tool_choice == LFM2MOE_TOOL_CHOICE_NONE)
-            st = json_buf_append(&b, "root ::= \"\"\n", 12) ? lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn) : 0;
+            st = strbuf_append(&b, "root ::= \"\"\n", 12) ? lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn) : 0;
         else
             st = lfm_tools_to_gbnf((const json_value *const *)parsed, n_tools,
                                    tool_choice == LFM2MOE_TOOL_CHOICE_REQUIRED, &b);
@@ -126,7 +126,7 @@ LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
     for (size_t i = 0; i < n_tools; i++) json_free(parsed[i]);
     free(parsed);
     if (st) {
-        json_buf_free(&b);
+        strbuf_free(&b);
         return st;
     }
     if ((st = make(model, b.data, b.len, "root", "tools", out))) return st;
@@ -138,8 +138,7 @@ LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
 
 LFM2MOE_API int lfm2moe_grammar_gbnf(const lfm2moe_grammar *g, char *buf, size_t buf_size,
                                      size_t *needed) {
-    if (!g || (!buf && buf_size))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_grammar_gbnf: NULL argument");
+    LFM_CHECK_ARGS(g && (buf || !buf_size));
     if (needed) *needed = g->gbnf_len;
     if (buf_size) {
         size_t n = g->gbnf_len < buf_size - 1 ? g->gbnf_len : buf_size - 1;

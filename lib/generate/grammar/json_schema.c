@@ -41,7 +41,7 @@ int sc_oom(sc *c) {
 }
 
 void sc_put(sc *c, const char *s) {
-    if (json_buf_append(c->out, s, strlen(s))) sc_oom(c);
+    if (strbuf_append(c->out, s, strlen(s))) sc_oom(c);
 }
 
 void sc_putf(sc *c, const char *fmt, ...) {
@@ -50,7 +50,7 @@ void sc_putf(sc *c, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0) json_buf_append(c->out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (n > 0) strbuf_append(c->out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid. */
@@ -180,17 +180,17 @@ static int get_count(sc *c, const json_value *s, const char *key, long *out, lon
 /* A JSON value as its literal text (python: top-level booleans/null in
  * Python spelling). */
 static void value_literal(sc *c, const json_value *v) {
-    json_buf b = {0};
+    strbuf b = {0};
     if (c->python && v->type == JSON_BOOL) {
-        json_buf_append(&b, v->boolean ? "True" : "False", v->boolean ? 4 : 5);
+        strbuf_append(&b, v->boolean ? "True" : "False", v->boolean ? 4 : 5);
     } else if (c->python && v->type == JSON_NULL) {
-        json_buf_append(&b, "None", 4);
+        strbuf_append(&b, "None", 4);
     } else if (json_dump(v, &b)) {
         b.oom = 1;
     }
     if (b.oom) sc_oom(c);
     else sc_literal(c, b.data, b.len);
-    json_buf_free(&b);
+    strbuf_free(&b);
 }
 
 /* ---- objects ---------------------------------------------------------------------- */
@@ -251,14 +251,14 @@ static int object_body(sc *c, const json_value *s, const char *name, int kwargs,
             sc_literal(c, k, strlen(k));
             sc_putf(c, " \"=\" %s\n", val);
         } else {
-            json_buf kb = {0};
+            strbuf kb = {0};
             if (json_dump_string(props->keys[i], props->key_lens[i], &kb)) {
-                json_buf_free(&kb);
+                strbuf_free(&kb);
                 sc_oom(c);
                 break;
             }
             sc_literal(c, kb.data, kb.len);
-            json_buf_free(&kb);
+            strbuf_free(&kb);
             sc_putf(c, " ws \":\" ws %s ws\n", val);
         }
     }
@@ -503,7 +503,7 @@ int sc_visit(sc *c, const json_value *s, char *name, int depth) {
 }
 
 int lfm_schema_rules(const json_value *schema, const char *prefix, int python, int kwargs,
-                     char *top, json_buf *out, unsigned char *used) {
+                     char *top, strbuf *out, unsigned char *used) {
     sc c = {.out = out, .root = schema, .python = python};
     snprintf(c.prefix, sizeof c.prefix, "%s", prefix);
     if (used) memcpy(c.used, used, sizeof c.used);
@@ -520,7 +520,7 @@ int lfm_schema_rules(const json_value *schema, const char *prefix, int python, i
     return c.status;
 }
 
-int lfm_schema_to_gbnf(const json_value *schema, const char *name, int python, json_buf *out) {
+int lfm_schema_to_gbnf(const json_value *schema, const char *name, int python, strbuf *out) {
     unsigned char used[SC_N_SHARED] = {0};
     char top[64];
     int st = lfm_schema_rules(schema, "s", python, 0, top, out, used);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/errors.h"
 #include "generate/grammar/grammar.h"
 
@@ -197,16 +198,9 @@ static uint32_t intern_set(lfm_matcher *m) {
         if (len == n && !memcmp(m->set_data + m->set_off[s], m->leaves, n * sizeof *m->leaves))
             return s;
     }
-    if (m->n_set_data + n > m->cap_set_data) {
-        size_t c = m->cap_set_data ? m->cap_set_data * 2 : 4096;
-        while (c < m->n_set_data + n) c *= 2;
-        uint32_t *d = realloc(m->set_data, c * sizeof *d);
-        if (!d) {
-            m->limit_hit = 1;
-            return GM_DEAD;
-        }
-        m->set_data = d;
-        m->cap_set_data = c;
+    if (LFM_RESERVE(m->set_data, m->cap_set_data, m->n_set_data + n)) {
+        m->limit_hit = 1;
+        return GM_DEAD;
     }
     uint32_t s = m->n_sets++;
     memcpy(m->set_data + m->n_set_data, m->leaves, n * sizeof *m->leaves);

@@ -23,7 +23,7 @@ typedef struct sc_ref {
 } sc_ref;
 
 typedef struct sc {
-    json_buf *out;
+    strbuf *out;
     const json_value *root;   /* for $ref */
     int python;
     char prefix[32];          /* of generated rule names */
@@ -50,11 +50,11 @@ void sc_write_shared(sc *c);
  * arguments).  used[SC_N_SHARED] accumulates the shared rules needed
  * (write them once with sc_write_shared).  Status, message set. */
 int lfm_schema_rules(const json_value *schema, const char *prefix, int python, int kwargs,
-                     char *top, json_buf *out, unsigned char *used);
+                     char *top, strbuf *out, unsigned char *used);
 
 /* GBNF for a tool-call block over tools[0..n) (parsed tool JSON objects),
  * rule "root"; with_start: the block's start marker included. */
 int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_start,
-                      json_buf *out);
+                      strbuf *out);
 
 #endif

@@ -31,7 +31,7 @@ static int valid_name(const char *s, size_t n) {
 }
 
 int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_start,
-                      json_buf *out) {
+                      strbuf *out) {
     unsigned char used[SC_N_SHARED] = {0};
     sc c = {.out = out};
     if (!n_tools)

@@ -159,7 +159,7 @@ typedef struct jctx {
     jsb *out;        /* where output goes now */
     int loop_ctl;    /* 1 = break, 2 = continue pending */
     int loop_depth;  /* while parsing: for loops around the current tag */
-    json_buf scratch; /* tojson text (malloc: freed by jj_render) */
+    strbuf scratch; /* tojson text (malloc: freed by jj_render) */
     jstr *missing;    /* name of an argument not given (see jj_bind) */
 } jctx;
 

@@ -61,6 +61,6 @@ typedef struct jj_var {
  * caller frees) and returns LFM2MOE_OK, or a status with the message set
  * through lfm_fail.  lim NULL = the defaults. */
 int jj_render(const char *template_text, size_t len, const jj_var *extra, size_t n_extra,
-              const json_value *vars, const jj_limits *lim, json_buf *out);
+              const json_value *vars, const jj_limits *lim, strbuf *out);
 
 #endif

@@ -145,7 +145,7 @@ void jj_exec_block(jctx *c, jscope *s, const jblock *b) {
 }
 
 int jj_render(const char *template_text, size_t len, const jj_var *extra, size_t n_extra,
-              const json_value *vars, const jj_limits *lim, json_buf *out) {
+              const json_value *vars, const jj_limits *lim, strbuf *out) {
     jctx *c = calloc(1, sizeof *c);
     if (!c) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "chat template: out of memory");
     if (lim) c->lim = *lim;
@@ -171,11 +171,11 @@ int jj_render(const char *template_text, size_t len, const jj_var *extra, size_t
     jsb text = {0};
     c->out = &text;
     jj_exec_block(c, jj_scope_new(c, globals), &program);
-    if (json_buf_append(out, text.p ? text.p : "", text.n))
+    if (strbuf_append(out, text.p ? text.p : "", text.n))
         status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "chat template: out of memory");
 done:
     jj_arena_free(c);
-    json_buf_free(&c->scratch);
+    strbuf_free(&c->scratch);
     free(c);
     return status;
 }

@@ -214,15 +214,15 @@ jstr *jsb_str(jctx *c, jsb *b) { return jj_str(c, b->p ? b->p : "", b->n); }
 static void put_float(jctx *c, jsb *b, double f) {
     if (isnan(f)) return jsb_puts(c, b, "nan");
     if (isinf(f)) return jsb_puts(c, b, f < 0 ? "-inf" : "inf");
-    json_buf t = {0};
+    strbuf t = {0};
     int rc = json_dump_double(f, &t); /* Python's float repr */
     if (rc || !t.data) {
-        json_buf_free(&t);
+        strbuf_free(&t);
         jj_fail(c, LFM2MOE_ERR_OUT_OF_MEMORY, c->pos, "out of memory");
     }
     char tmp[64];
     snprintf(tmp, sizeof tmp, "%s", t.data);
-    json_buf_free(&t);
+    strbuf_free(&t);
     jsb_puts(c, b, tmp);
 }
 
@@ -531,10 +531,10 @@ void jj_tojson(jctx *c, jsb *b, jv v, const json_dump_opts *o) {
     size_t indent = o && o->indent ? strlen(o->indent) : 0;
     json_value *j = to_json(c, v, 0, indent, &budget, &why);
     if (!j) jj_fail(c, budget ? LFM2MOE_ERR_INVALID_ARGUMENT : LFM2MOE_ERR_LIMIT, c->pos, "%s", why);
-    json_buf_free(&c->scratch); /* owned by the context: freed even if we unwind */
+    strbuf_free(&c->scratch); /* owned by the context: freed even if we unwind */
     int rc = json_dump_ex(j, &c->scratch, o);
     json_free(j);
     if (rc) jj_fail(c, LFM2MOE_ERR_OUT_OF_MEMORY, c->pos, "out of memory in tojson");
     jsb_put(c, b, c->scratch.data ? c->scratch.data : "", c->scratch.len);
-    json_buf_free(&c->scratch);
+    strbuf_free(&c->scratch);
 }
