@@ -48,7 +48,7 @@ extern "C" {
  * project version, installed next to this header. */
 #include "lfm2moe_version.h"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 100 for 0.1.0 */
-#define LFM2MOE_VERSION_NUMBER \
+#define LFM2MOE_VERSION_NUMBER                                                                     \
     (LFM2MOE_VERSION_MAJOR * 10000 + LFM2MOE_VERSION_MINOR * 100 + LFM2MOE_VERSION_PATCH)
 
 /* Version number of the library actually loaded (compare with the macro). */
@@ -59,22 +59,22 @@ LFM2MOE_API const char *lfm2moe_version_string(void);
 /* ---- status codes ----------------------------------------------------- */
 typedef enum lfm2moe_status {
     LFM2MOE_OK = 0,
-    LFM2MOE_ERR_INVALID_ARGUMENT = -1,  /* NULL pointer, bad size, bad flag  */
+    LFM2MOE_ERR_INVALID_ARGUMENT = -1, /* NULL pointer, bad size, bad flag  */
     LFM2MOE_ERR_OUT_OF_MEMORY = -2,
-    LFM2MOE_ERR_IO = -3,                /* open/stat/mmap/read failed          */
-    LFM2MOE_ERR_BAD_FORMAT = -4,        /* malformed or truncated GGUF         */
-    LFM2MOE_ERR_UNSUPPORTED_ARCH = -5,  /* general.architecture not lfm2moe    */
-    LFM2MOE_ERR_UNSUPPORTED_TYPE = -6,  /* a tensor type we cannot compute     */
-    LFM2MOE_ERR_BAD_MODEL = -7,         /* missing/misshapen tensor, bad hparam*/
-    LFM2MOE_ERR_CONTEXT_FULL = -8,      /* step would exceed the session n_ctx */
+    LFM2MOE_ERR_IO = -3,               /* open/stat/mmap/read failed          */
+    LFM2MOE_ERR_BAD_FORMAT = -4,       /* malformed or truncated GGUF         */
+    LFM2MOE_ERR_UNSUPPORTED_ARCH = -5, /* general.architecture not lfm2moe    */
+    LFM2MOE_ERR_UNSUPPORTED_TYPE = -6, /* a tensor type we cannot compute     */
+    LFM2MOE_ERR_BAD_MODEL = -7,        /* missing/misshapen tensor, bad hparam*/
+    LFM2MOE_ERR_CONTEXT_FULL = -8,     /* step would exceed the session n_ctx */
     LFM2MOE_ERR_TOKEN_OUT_OF_RANGE = -9,
-    LFM2MOE_ERR_BUFFER_TOO_SMALL = -10, /* the needed size was stored          */
-    LFM2MOE_ERR_NOT_FOUND = -11,        /* no such key / index / token         */
-    LFM2MOE_ERR_CANCELLED = -12,        /* lfm2moe_session_cancel was called   */
+    LFM2MOE_ERR_BUFFER_TOO_SMALL = -10,     /* the needed size was stored          */
+    LFM2MOE_ERR_NOT_FOUND = -11,            /* no such key / index / token         */
+    LFM2MOE_ERR_CANCELLED = -12,            /* lfm2moe_session_cancel was called   */
     LFM2MOE_ERR_UNSUPPORTED_TEMPLATE = -13, /* chat template uses unknown syntax */
-    LFM2MOE_ERR_PARSE = -14,            /* malformed tool call / input text    */
-    LFM2MOE_ERR_LIMIT = -15,            /* a resource limit would be exceeded  */
-    LFM2MOE_ERR_INTERNAL = -16          /* a bug: please report it             */
+    LFM2MOE_ERR_PARSE = -14,                /* malformed tool call / input text    */
+    LFM2MOE_ERR_LIMIT = -15,                /* a resource limit would be exceeded  */
+    LFM2MOE_ERR_INTERNAL = -16              /* a bug: please report it             */
 } lfm2moe_status;
 
 /* Short English name of a status code.  Static storage, never NULL. */
@@ -169,8 +169,8 @@ LFM2MOE_API void lfm2moe_model_free(lfm2moe_model *model);
 
 /* Kinds of the token-mixing operator of a block. */
 typedef enum lfm2moe_block_kind {
-    LFM2MOE_BLOCK_CONV = 0,      /* gated short convolution */
-    LFM2MOE_BLOCK_ATTENTION = 1  /* grouped-query attention */
+    LFM2MOE_BLOCK_CONV = 0,     /* gated short convolution */
+    LFM2MOE_BLOCK_ATTENTION = 1 /* grouped-query attention */
 } lfm2moe_block_kind;
 
 /* Kinds of the feed-forward part of a block. */
@@ -180,27 +180,27 @@ typedef enum lfm2moe_ffn_kind {
 } lfm2moe_ffn_kind;
 
 typedef struct lfm2moe_model_info {
-    uint32_t struct_size;      /* set by the caller: sizeof(lfm2moe_model_info) */
+    uint32_t struct_size; /* set by the caller: sizeof(lfm2moe_model_info) */
     int32_t n_vocab;
-    int32_t n_embd;            /* hidden size */
+    int32_t n_embd; /* hidden size */
     int32_t n_block;
-    int32_t n_ctx_train;       /* context length the model was trained for */
-    int32_t n_head;            /* query heads of attention blocks */
-    int32_t n_head_kv;         /* key/value heads of attention blocks */
+    int32_t n_ctx_train; /* context length the model was trained for */
+    int32_t n_head;      /* query heads of attention blocks */
+    int32_t n_head_kv;   /* key/value heads of attention blocks */
     int32_t head_dim;
-    int32_t n_ff;              /* dense FFN width */
+    int32_t n_ff; /* dense FFN width */
     int32_t n_expert;
     int32_t n_expert_used;
     int32_t n_ff_expert;
-    int32_t n_dense_block;     /* leading blocks with a dense FFN */
-    int32_t conv_l_cache;      /* short-conv kernel length */
+    int32_t n_dense_block; /* leading blocks with a dense FFN */
+    int32_t conv_l_cache;  /* short-conv kernel length */
     int32_t n_attention_block;
     float rope_freq_base;
     float rms_norm_eps;
-    uint64_t n_params;         /* elements in all tensors */
-    uint64_t file_size;        /* bytes (of the file or memory image) */
+    uint64_t n_params;  /* elements in all tensors */
+    uint64_t file_size; /* bytes (of the file or memory image) */
     uint64_t n_tensors;
-    int32_t sliding_window;    /* positions an attention block sees (0: all), from
+    int32_t sliding_window; /* positions an attention block sees (0: all), from
                                 * <arch>.attention.sliding_window */
     int32_t reserved_i32;
     uint64_t reserved[7];
@@ -229,18 +229,18 @@ LFM2MOE_API int lfm2moe_model_meta_key(const lfm2moe_model *model, uint64_t inde
  * BUFFER_TOO_SMALL (after writing a truncated, NUL-terminated prefix) when
  * buf_size <= that length; buf may be NULL when buf_size is 0.
  * NOT_FOUND if there is no such key. */
-LFM2MOE_API int lfm2moe_model_meta_string(const lfm2moe_model *model, const char *key,
-                                          char *buf, size_t buf_size, size_t *needed);
+LFM2MOE_API int lfm2moe_model_meta_string(const lfm2moe_model *model, const char *key, char *buf,
+                                          size_t buf_size, size_t *needed);
 
 typedef struct lfm2moe_tensor_info {
-    uint32_t struct_size;   /* set by the caller */
-    uint32_t type;          /* GGUF/ggml type id */
-    const char *name;       /* owned by the model */
-    const char *type_name;  /* "F32", "Q4_K", ... static storage */
+    uint32_t struct_size;  /* set by the caller */
+    uint32_t type;         /* GGUF/ggml type id */
+    const char *name;      /* owned by the model */
+    const char *type_name; /* "F32", "Q4_K", ... static storage */
     int32_t n_dims;
-    int64_t ne[4];          /* elements per dimension, ne[0] fastest */
-    uint64_t offset;        /* byte offset in the file */
-    uint64_t size;          /* bytes */
+    int64_t ne[4];   /* elements per dimension, ne[0] fastest */
+    uint64_t offset; /* byte offset in the file */
+    uint64_t size;   /* bytes */
     uint64_t reserved[4];
 } lfm2moe_tensor_info;
 
@@ -252,19 +252,19 @@ LFM2MOE_API int lfm2moe_model_tensor_info(const lfm2moe_model *model, uint64_t i
 typedef struct lfm2moe_session lfm2moe_session;
 
 typedef struct lfm2moe_session_params {
-    uint32_t struct_size;   /* set by init */
-    int32_t n_ctx;          /* tokens the session can hold; 0 = min(n_ctx_train, 4096) */
-    int32_t n_threads;      /* worker threads; 0 = one per online CPU (big cores only on big.LITTLE) */
-    int32_t n_batch;        /* max tokens per internal forward chunk; 0 = 512 */
-    uint64_t max_memory;    /* refuse (LIMIT) if the session needs more bytes; 0 = no cap */
-    int32_t kv_type;        /* lfm2moe_kv_type of the KV cache; 0 = LFM2MOE_KV_F32 (exact) */
+    uint32_t struct_size; /* set by init */
+    int32_t n_ctx;        /* tokens the session can hold; 0 = min(n_ctx_train, 4096) */
+    int32_t n_threads;   /* worker threads; 0 = one per online CPU (big cores only on big.LITTLE) */
+    int32_t n_batch;     /* max tokens per internal forward chunk; 0 = 512 */
+    uint64_t max_memory; /* refuse (LIMIT) if the session needs more bytes; 0 = no cap */
+    int32_t kv_type;     /* lfm2moe_kv_type of the KV cache; 0 = LFM2MOE_KV_F32 (exact) */
     /* Conv-state checkpoint every this many tokens, so that
      * lfm2moe_session_rewind re-evaluates at most this many - 1 tokens; each
      * checkpoint costs (conv blocks) x (L-1) x n_embd floats, counted by
      * lfm2moe_session_memory_size.  0 = 64; larger than n_ctx = none
      * (a rewind then re-evaluates from position 0). */
     int32_t checkpoint_interval;
-    uint64_t reserved[7];   /* (kv_type and checkpoint_interval took reserved[0]: same size) */
+    uint64_t reserved[7]; /* (kv_type and checkpoint_interval took reserved[0]: same size) */
 } lfm2moe_session_params;
 
 LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *params);
@@ -275,15 +275,13 @@ LFM2MOE_API int lfm2moe_session_params_init(lfm2moe_session_params *params);
  * logits to n rows (2 * n * n_vocab * 4 bytes in all), counted against
  * max_memory. */
 LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *model,
-                                            const lfm2moe_session_params *params,
-                                            uint64_t *bytes);
+                                            const lfm2moe_session_params *params, uint64_t *bytes);
 
 /* Create a session (KV cache for attention blocks, conv state for conv
  * blocks, thread pool).  The model must outlive it.  params may be NULL.
  * Errors: INVALID_ARGUMENT, OUT_OF_MEMORY, LIMIT. */
 LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *model,
-                                       const lfm2moe_session_params *params,
-                                       lfm2moe_session **out);
+                                       const lfm2moe_session_params *params, lfm2moe_session **out);
 
 /* Free a session and join its threads.  NULL is a no-op. */
 LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *session);
@@ -298,8 +296,7 @@ LFM2MOE_API int lfm2moe_session_position(const lfm2moe_session *session, int32_t
 LFM2MOE_API int lfm2moe_session_context_length(const lfm2moe_session *session, int32_t *n_ctx);
 
 /* The model a session runs. */
-LFM2MOE_API int lfm2moe_session_model(const lfm2moe_session *session,
-                                      const lfm2moe_model **model);
+LFM2MOE_API int lfm2moe_session_model(const lfm2moe_session *session, const lfm2moe_model **model);
 
 enum {
     /* Keep the logits of every token of the step, not only the last. */
@@ -344,8 +341,8 @@ LFM2MOE_API int lfm2moe_session_cancel(lfm2moe_session *session);
  * min(cap, position) tokens to buf (NULL when cap is 0) and the count held
  * to *n_tokens; BUFFER_TOO_SMALL (after writing cap tokens) if cap is less.
  * Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */
-LFM2MOE_API int lfm2moe_session_tokens(const lfm2moe_session *session, int32_t *buf,
-                                       size_t cap, size_t *n_tokens);
+LFM2MOE_API int lfm2moe_session_tokens(const lfm2moe_session *session, int32_t *buf, size_t cap,
+                                       size_t *n_tokens);
 
 /* Go back to position pos (0 <= pos <= current position): the session then
  * holds the first pos tokens and behaves bit-identically to a fresh session
@@ -364,8 +361,7 @@ LFM2MOE_API int lfm2moe_session_rewind(lfm2moe_session *session, int32_t pos);
  * session.  Errors: as lfm2moe_session_create, plus CONTEXT_FULL if the new
  * n_ctx is smaller than the tokens held. */
 LFM2MOE_API int lfm2moe_session_copy(const lfm2moe_session *src,
-                                     const lfm2moe_session_params *params,
-                                     lfm2moe_session **out);
+                                     const lfm2moe_session_params *params, lfm2moe_session **out);
 
 /* Snapshot of a session's state: tokens, the used KV cache, conv state and
  * its checkpoints, position, and a fingerprint of the model (architecture,
@@ -397,8 +393,8 @@ LFM2MOE_API int lfm2moe_session_load_file(lfm2moe_session *session, const char *
 
 /* ---- tokenizer -------------------------------------------------------- */
 enum {
-    LFM2MOE_TOKENIZE_ADD_BOS = 1u << 0,       /* prepend BOS (if the model has one) */
-    LFM2MOE_TOKENIZE_PARSE_SPECIAL = 1u << 1  /* "<|im_start|>" etc. in text become special tokens */
+    LFM2MOE_TOKENIZE_ADD_BOS = 1u << 0,      /* prepend BOS (if the model has one) */
+    LFM2MOE_TOKENIZE_PARSE_SPECIAL = 1u << 1 /* "<|im_start|>" etc. in text become special tokens */
 };
 
 /* Tokenize text[0..text_len).  Writes at most max_tokens ids; *n_tokens gets
@@ -420,12 +416,12 @@ LFM2MOE_API int lfm2moe_detokenize(const lfm2moe_model *model, const int32_t *to
                                    size_t n_tokens, char *buf, size_t buf_size, size_t *len);
 
 /* Look a token up by its exact vocabulary text (e.g. "<|im_end|>"). */
-LFM2MOE_API int lfm2moe_token_lookup(const lfm2moe_model *model, const char *text,
-                                     size_t text_len, int32_t *token);
+LFM2MOE_API int lfm2moe_token_lookup(const lfm2moe_model *model, const char *text, size_t text_len,
+                                     int32_t *token);
 
 enum {
     LFM2MOE_TOKEN_ATTR_NORMAL = 1u << 0,
-    LFM2MOE_TOKEN_ATTR_CONTROL = 1u << 1,      /* special token, e.g. <|im_end|> */
+    LFM2MOE_TOKEN_ATTR_CONTROL = 1u << 1, /* special token, e.g. <|im_end|> */
     LFM2MOE_TOKEN_ATTR_USER_DEFINED = 1u << 2,
     LFM2MOE_TOKEN_ATTR_BYTE = 1u << 3,
     LFM2MOE_TOKEN_ATTR_UNKNOWN = 1u << 4,
@@ -437,11 +433,11 @@ LFM2MOE_API int lfm2moe_token_attr(const lfm2moe_model *model, int32_t token, ui
 typedef struct lfm2moe_vocab_info {
     uint32_t struct_size; /* set by the caller */
     int32_t n_vocab;
-    int32_t bos;          /* -1 if none */
-    int32_t eos;          /* -1 if none */
-    int32_t pad;          /* -1 if none */
-    int32_t end_of_turn;  /* <|im_end|>, -1 if none */
-    int32_t add_bos;      /* tokenizer.ggml.add_bos_token */
+    int32_t bos;         /* -1 if none */
+    int32_t eos;         /* -1 if none */
+    int32_t pad;         /* -1 if none */
+    int32_t end_of_turn; /* <|im_end|>, -1 if none */
+    int32_t add_bos;     /* tokenizer.ggml.add_bos_token */
     uint64_t reserved[4];
 } lfm2moe_vocab_info;
 LFM2MOE_API int lfm2moe_vocab_get_info(const lfm2moe_model *model, lfm2moe_vocab_info *info);
@@ -450,8 +446,7 @@ LFM2MOE_API int lfm2moe_vocab_get_info(const lfm2moe_model *model, lfm2moe_vocab
  * UTF-8 character (incomplete trailing bytes are held back until the next
  * token completes them or flush emits them). */
 typedef struct lfm2moe_detokenizer lfm2moe_detokenizer;
-LFM2MOE_API int lfm2moe_detokenizer_create(const lfm2moe_model *model,
-                                           lfm2moe_detokenizer **out);
+LFM2MOE_API int lfm2moe_detokenizer_create(const lfm2moe_model *model, lfm2moe_detokenizer **out);
 LFM2MOE_API void lfm2moe_detokenizer_free(lfm2moe_detokenizer *detok);
 /* Push one token; on return *piece and *len hold the bytes that are now complete
  * (possibly 0).  The piece is owned by the detokenizer and valid until its
@@ -538,19 +533,19 @@ LFM2MOE_API void lfm2moe_tool_calls_free(lfm2moe_tool_calls *calls);
 typedef struct lfm2moe_grammar lfm2moe_grammar;
 
 typedef struct lfm2moe_sampling_params {
-    uint32_t struct_size;     /* set by init */
-    float temperature;        /* <= 0: greedy (argmax).            default 0.3  */
-    int32_t top_k;            /* <= 0: off.                         default 0    */
-    float top_p;              /* >= 1: off.                         default 1.0  */
-    float min_p;              /* <= 0: off.                         default 0.15 */
-    float repeat_penalty;     /* 1: off.                            default 1.05 */
-    float frequency_penalty;  /* 0: off.                            default 0    */
-    float presence_penalty;   /* 0: off.                            default 0    */
-    int32_t penalty_last_n;   /* window of past tokens; 0 off, -1 all. default 64 */
-    uint64_t seed;            /* same seed + same inputs = same output         */
+    uint32_t struct_size;             /* set by init */
+    float temperature;                /* <= 0: greedy (argmax).            default 0.3  */
+    int32_t top_k;                    /* <= 0: off.                         default 0    */
+    float top_p;                      /* >= 1: off.                         default 1.0  */
+    float min_p;                      /* <= 0: off.                         default 0.15 */
+    float repeat_penalty;             /* 1: off.                            default 1.05 */
+    float frequency_penalty;          /* 0: off.                            default 0    */
+    float presence_penalty;           /* 0: off.                            default 0    */
+    int32_t penalty_last_n;           /* window of past tokens; 0 off, -1 all. default 64 */
+    uint64_t seed;                    /* same seed + same inputs = same output         */
     const int32_t *logit_bias_tokens; /* n_logit_bias token ids ...              */
     const float *logit_bias_values;   /* ... and the value added to each logit   */
-    size_t n_logit_bias;      /* (arrays copied when a sampler is created)      */
+    size_t n_logit_bias;              /* (arrays copied when a sampler is created)      */
     union {
         /* Constrain the output to this grammar (NULL: none, the default).
          * Not copied: it must outlive every sampler made with these params
@@ -583,20 +578,19 @@ LFM2MOE_API int lfm2moe_sampler_reset(lfm2moe_sampler *sampler);
 /* ---- generation ------------------------------------------------------- */
 typedef enum lfm2moe_stop_reason {
     LFM2MOE_STOP_NONE = 0,
-    LFM2MOE_STOP_EOS = 1,          /* an end-of-generation token was sampled */
-    LFM2MOE_STOP_STRING = 2,       /* a stop string appeared                 */
+    LFM2MOE_STOP_EOS = 1,    /* an end-of-generation token was sampled */
+    LFM2MOE_STOP_STRING = 2, /* a stop string appeared                 */
     LFM2MOE_STOP_MAX_TOKENS = 3,
-    LFM2MOE_STOP_CALLBACK = 4,     /* the stream callback returned non-zero  */
+    LFM2MOE_STOP_CALLBACK = 4, /* the stream callback returned non-zero  */
     LFM2MOE_STOP_CONTEXT_FULL = 5,
-    LFM2MOE_STOP_CANCELLED = 6     /* lfm2moe_session_cancel                 */
+    LFM2MOE_STOP_CANCELLED = 6 /* lfm2moe_session_cancel                 */
 } lfm2moe_stop_reason;
 
 /* Receives each piece of generated text (whole UTF-8 characters; text that
  * may start a stop string is held back until it is known not to).  `token`
  * is the last token that contributed to the piece.  Return 0 to go on,
  * non-zero to stop. */
-typedef int (*lfm2moe_stream_fn)(void *user_data, const char *piece, size_t len,
-                                 int32_t token);
+typedef int (*lfm2moe_stream_fn)(void *user_data, const char *piece, size_t len, int32_t token);
 
 /* Which part of a reasoning model's output a piece belongs to. */
 typedef enum lfm2moe_part {
@@ -611,14 +605,14 @@ typedef int (*lfm2moe_part_stream_fn)(void *user_data, int part, const char *pie
                                       int32_t token);
 
 typedef struct lfm2moe_generate_params {
-    uint32_t struct_size;                 /* set by init */
-    int32_t max_tokens;                   /* default 256; <= 0 = until the context is full */
-    lfm2moe_sampling_params sampling;     /* initialised by init */
-    const char *const *stop_strings;      /* NUL-terminated; not included in the output */
+    uint32_t struct_size;             /* set by init */
+    int32_t max_tokens;               /* default 256; <= 0 = until the context is full */
+    lfm2moe_sampling_params sampling; /* initialised by init */
+    const char *const *stop_strings;  /* NUL-terminated; not included in the output */
     size_t n_stop_strings;
-    lfm2moe_stream_fn callback;           /* may be NULL */
+    lfm2moe_stream_fn callback; /* may be NULL */
     void *user_data;
-    uint32_t flags;                       /* LFM2MOE_GENERATE_*; init sets 0 */
+    uint32_t flags; /* LFM2MOE_GENERATE_*; init sets 0 */
     /* Reasoning budget: after this many reasoning tokens (sampled after
      * <think>, see "Reasoning" below) the next token is forced to be
      * </think> and the answer follows.  < 0: no limit (init sets -1); 0:
@@ -678,8 +672,8 @@ typedef struct lfm2moe_generate_result {
  * match across a tag).  With a grammar attached, a forced </think> must be
  * a token the grammar allows then (else INVALID_ARGUMENT).  Models without
  * these tokens are unaffected (every piece is ANSWER, n_reasoning 0). */
-LFM2MOE_API int lfm2moe_generate(lfm2moe_session *session, const int32_t *prompt,
-                                 size_t n_prompt, const lfm2moe_generate_params *params,
+LFM2MOE_API int lfm2moe_generate(lfm2moe_session *session, const int32_t *prompt, size_t n_prompt,
+                                 const lfm2moe_generate_params *params,
                                  lfm2moe_generate_result *result);
 
 /* ---- structured output: grammars, JSON Schema, tool calls ------------ */
@@ -738,7 +732,8 @@ LFM2MOE_API int lfm2moe_grammar_from_json_schema(const lfm2moe_model *model,
                                                  lfm2moe_grammar **out);
 
 typedef enum lfm2moe_tool_choice {
-    LFM2MOE_TOOL_CHOICE_AUTO = 0,     /* text, or calls: constrained once <|tool_call_start|> is sampled */
+    LFM2MOE_TOOL_CHOICE_AUTO =
+        0, /* text, or calls: constrained once <|tool_call_start|> is sampled */
     LFM2MOE_TOOL_CHOICE_REQUIRED = 1, /* the output is one block of calls, then the end */
     LFM2MOE_TOOL_CHOICE_NONE = 2      /* free text; <|tool_call_start|> is never sampled */
 } lfm2moe_tool_choice;
@@ -754,9 +749,8 @@ typedef enum lfm2moe_tool_choice {
  * model's <|tool_call_start|> token (NOT_FOUND otherwise).  Everything the
  * grammar allows is parsed by lfm2moe_tool_calls_parse.
  * Errors: as lfm2moe_grammar_from_json_schema, for each tool. */
-LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
-                                           const char *const *tools, size_t n_tools,
-                                           int tool_choice, lfm2moe_grammar **out);
+LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model, const char *const *tools,
+                                           size_t n_tools, int tool_choice, lfm2moe_grammar **out);
 
 /* The GBNF text of a grammar (generated for schemas and tools), with the
  * lfm2moe_model_meta_string buffer protocol (NUL-terminated). */
@@ -810,13 +804,13 @@ LFM2MOE_API int lfm2moe_ftype_from_name(const char *name, int *ftype);
 typedef int (*lfm2moe_progress_fn)(void *user_data, uint64_t done, uint64_t total);
 
 typedef struct lfm2moe_quantize_params {
-    uint32_t struct_size;          /* set by init */
-    int32_t ftype;                 /* lfm2moe_ftype; default Q4_K_M */
-    lfm2moe_progress_fn progress;  /* may be NULL */
+    uint32_t struct_size;         /* set by init */
+    int32_t ftype;                /* lfm2moe_ftype; default Q4_K_M */
+    lfm2moe_progress_fn progress; /* may be NULL */
     void *user_data;
-    uint32_t flags;                /* LFM2MOE_QUANTIZE_*; init sets 0 */
+    uint32_t flags; /* LFM2MOE_QUANTIZE_*; init sets 0 */
     uint32_t reserved_u32;
-    uint64_t reserved[7];          /* (flags took reserved[0]: same size) */
+    uint64_t reserved[7]; /* (flags took reserved[0]: same size) */
 } lfm2moe_quantize_params;
 
 enum {
@@ -852,13 +846,13 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
  * with the LFM2 special tokens (tokenizer.ggml.pre "lfm2"), so llama.cpp
  * loads it too; its logits are meaningless but finite. */
 typedef struct lfm2moe_synth_params {
-    uint32_t struct_size;         /* set by init */
-    int32_t ftype;                /* lfm2moe_ftype; default Q4_0 */
-    const char *shape;            /* default "lfm2-8b-a1b" */
+    uint32_t struct_size; /* set by init */
+    int32_t ftype;        /* lfm2moe_ftype; default Q4_0 */
+    const char *shape;    /* default "lfm2-8b-a1b" */
     uint64_t seed;
     lfm2moe_progress_fn progress; /* may be NULL */
     void *user_data;
-    uint32_t flags;               /* LFM2MOE_SYNTH_* */
+    uint32_t flags; /* LFM2MOE_SYNTH_* */
     uint32_t reserved32;
     uint64_t reserved[7];
 } lfm2moe_synth_params;
@@ -932,9 +926,8 @@ typedef enum lfm2moe_kv_type {
  * the call (other sessions of the same model may).
  * Errors: INVALID_ARGUMENT, TOKEN_OUT_OF_RANGE, CONTEXT_FULL, CANCELLED,
  * OUT_OF_MEMORY. */
-LFM2MOE_API int lfm2moe_decode_batch(lfm2moe_session *const *sessions,
-                                     const int32_t *const *tokens, const int32_t *n_tokens,
-                                     int32_t n_sessions);
+LFM2MOE_API int lfm2moe_decode_batch(lfm2moe_session *const *sessions, const int32_t *const *tokens,
+                                     const int32_t *n_tokens, int32_t n_sessions);
 
 #ifdef __cplusplus
 }

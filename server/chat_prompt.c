@@ -5,14 +5,15 @@
 #include <string.h>
 
 static const char *const roles_known[] = {"system", "developer", "user", "assistant", "tool"};
-static const char *const message_fields[] = {"role", "content", "name", "tool_calls",
-                                             "tool_call_id", "reasoning_content", "refusal"};
+static const char *const message_fields[] = {
+    "role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content", "refusal"};
 
 /* A JSON value as a Python literal (LFM2 writes call arguments that way). */
 static int put_python(const json_value *v, json_buf *b) {
     switch (v->type) {
     case JSON_NULL: return json_buf_append(b, "None", 4);
-    case JSON_BOOL: return v->boolean ? json_buf_append(b, "True", 4) : json_buf_append(b, "False", 5);
+    case JSON_BOOL:
+        return v->boolean ? json_buf_append(b, "True", 4) : json_buf_append(b, "False", 5);
     case JSON_NUMBER: return json_buf_append(b, v->str, v->len);
     case JSON_STRING: return json_dump_string(v->str, v->len, b);
     case JSON_ARRAY:
@@ -39,8 +40,8 @@ static int put_tool_calls(const json_value *calls, json_buf *b, req_error *err) 
     if (!calls->n) return 0;
     json_buf_append(b, "<|tool_call_start|>[", 20);
     for (size_t i = 0; i < calls->n; i++) {
-        const json_value *f = calls->items[i]->type == JSON_OBJECT
-                                  ? json_get(calls->items[i], "function") : NULL;
+        const json_value *f =
+            calls->items[i]->type == JSON_OBJECT ? json_get(calls->items[i], "function") : NULL;
         const json_value *name = f && f->type == JSON_OBJECT ? json_get(f, "name") : NULL;
         const json_value *args = f && f->type == JSON_OBJECT ? json_get(f, "arguments") : NULL;
         if (!name || name->type != JSON_STRING || !args || args->type != JSON_STRING)
@@ -49,8 +50,7 @@ static int put_tool_calls(const json_value *calls, json_buf *b, req_error *err) 
         json_value *a = NULL;
         if (json_parse(args->str, args->len, &a, NULL, 0) || a->type != JSON_OBJECT) {
             json_free(a);
-            return req_fail(err, 400, "messages",
-                            "tool call arguments must be a JSON object text");
+            return req_fail(err, 400, "messages", "tool call arguments must be a JSON object text");
         }
         if (i) json_buf_append(b, ", ", 2);
         json_buf_append(b, name->str, name->len);
@@ -89,7 +89,8 @@ static int check_message(const json_value *m, size_t i, const char **role, req_e
         return req_fail(err, 400, "messages", "messages[%zu] must be an object", i);
     for (size_t k = 0; k < m->n; k++) {
         size_t f = 0, nf = sizeof message_fields / sizeof *message_fields;
-        while (f < nf && strcmp(message_fields[f], m->keys[k])) f++;
+        while (f < nf && strcmp(message_fields[f], m->keys[k]))
+            f++;
         if (f == nf)
             return req_fail(err, 400, "messages", "unknown field '%.40s' in messages[%zu]",
                             m->keys[k], i);
@@ -107,8 +108,10 @@ static int check_message(const json_value *m, size_t i, const char **role, req_e
                                 "messages[%zu]: only assistant messages have tool_calls", i);
             return 0;
         }
-    return req_fail(err, 400, "messages", "messages[%zu].role '%.40s' is not one of system, "
-                    "developer, user, assistant, tool", i, r->str);
+    return req_fail(err, 400, "messages",
+                    "messages[%zu].role '%.40s' is not one of system, "
+                    "developer, user, assistant, tool",
+                    i, r->str);
 }
 
 int chat_prompt_render(const lfm2moe_model *model, const json_value *messages,
@@ -151,8 +154,10 @@ int chat_prompt_render(const lfm2moe_model *model, const json_value *messages,
         const json_value *f = t->type == JSON_OBJECT ? json_get(t, "function") : NULL;
         const json_value *name = f && f->type == JSON_OBJECT ? json_get(f, "name") : NULL;
         if (!name || name->type != JSON_STRING) {
-            req_fail(err, 400, "tools", "tools[%zu] must be {\"type\": \"function\", "
-                     "\"function\": {\"name\": ...}}", i);
+            req_fail(err, 400, "tools",
+                     "tools[%zu] must be {\"type\": \"function\", "
+                     "\"function\": {\"name\": ...}}",
+                     i);
             goto out;
         }
         json_buf b = {0};
@@ -183,8 +188,10 @@ out:
         free(*out);
         *out = NULL;
     }
-    for (size_t i = 0; i < n && contents; i++) free(contents[i]);
-    for (size_t i = 0; i < nt && tool_texts; i++) free(tool_texts[i]);
+    for (size_t i = 0; i < n && contents; i++)
+        free(contents[i]);
+    for (size_t i = 0; i < nt && tool_texts; i++)
+        free(tool_texts[i]);
     free(roles);
     free(contents);
     free(tool_texts);

@@ -20,8 +20,7 @@ struct engine {
     int32_t *batch_n;
 };
 
-int engine_open(const lfm2moe_model *model, int n_slots, int n_ctx, int n_threads,
-                engine **out) {
+int engine_open(const lfm2moe_model *model, int n_slots, int n_ctx, int n_threads, engine **out) {
     *out = NULL;
     engine *e = calloc(1, sizeof *e);
     if (!e || !(e->slots = calloc((size_t)n_slots, sizeof *e->slots)) ||
@@ -65,12 +64,15 @@ void engine_close(engine *e) {
     free(e);
 }
 
-int32_t engine_n_ctx(const engine *e) { return e->n_ctx; }
+int32_t engine_n_ctx(const engine *e) {
+    return e->n_ctx;
+}
 
 int32_t engine_reusable(const engine *e, int slot, const int32_t *prompt, int32_t n) {
     const slot_state *s = &e->slots[slot];
     int32_t k = 0;
-    while (k < s->n && k < n && s->tokens[k] == prompt[k]) k++;
+    while (k < s->n && k < n && s->tokens[k] == prompt[k])
+        k++;
     /* one prompt token must remain to be evaluated, for the next logits */
     return k < n ? k : n - 1;
 }
@@ -96,14 +98,13 @@ void engine_step(engine *e, const engine_item *items, int n_items, int *status) 
     }
     /* one pass for all; it is all-or-nothing, so after a failure (a context
      * full, a cancelled slot) each slot runs alone to learn its own outcome */
-    int st = n_items ? lfm2moe_decode_batch(e->batch_sessions, e->batch_tokens, e->batch_n,
-                                            n_items)
+    int st = n_items ? lfm2moe_decode_batch(e->batch_sessions, e->batch_tokens, e->batch_n, n_items)
                      : LFM2MOE_OK;
     for (int i = 0; i < n_items; i++) {
         slot_state *s = &e->slots[items[i].slot];
-        status[i] = st == LFM2MOE_OK ? LFM2MOE_OK
-                                     : lfm2moe_decode_step(s->session, items[i].tokens,
-                                                           items[i].n_tokens, 0);
+        status[i] = st == LFM2MOE_OK
+                        ? LFM2MOE_OK
+                        : lfm2moe_decode_step(s->session, items[i].tokens, items[i].n_tokens, 0);
         if (status[i] == LFM2MOE_OK) {
             memcpy(s->tokens + s->n, items[i].tokens, sizeof(int32_t) * (size_t)items[i].n_tokens);
             s->n += items[i].n_tokens;
@@ -116,6 +117,10 @@ const float *engine_logits(const engine *e, int slot) {
     return lfm2moe_session_logits(e->slots[slot].session, -1, &l) ? NULL : l;
 }
 
-int32_t engine_position(const engine *e, int slot) { return e->slots[slot].n; }
+int32_t engine_position(const engine *e, int slot) {
+    return e->slots[slot].n;
+}
 
-void engine_cancel(engine *e, int slot) { lfm2moe_session_cancel(e->slots[slot].session); }
+void engine_cancel(engine *e, int slot) {
+    lfm2moe_session_cancel(e->slots[slot].session);
+}

@@ -22,8 +22,7 @@ typedef struct engine_item {
 } engine_item;
 
 /* n_ctx 0: the library default.  Returns a status (message via lfm2moe_last_error). */
-int engine_open(const lfm2moe_model *model, int n_slots, int n_ctx, int n_threads,
-                engine **out);
+int engine_open(const lfm2moe_model *model, int n_slots, int n_ctx, int n_threads, engine **out);
 void engine_close(engine *e);
 int32_t engine_n_ctx(const engine *e);
 

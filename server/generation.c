@@ -44,9 +44,9 @@ typedef struct stream {
     struct MHD_Connection *c;
     job *j;
     oai_ctx oc;
-    json_buf out;            /* events not yet handed to libmicrohttpd */
-    size_t out_off;          /* bytes of out handed over */
-    size_t sent, sent_r;     /* bytes of j->text, j->reasoning evented */
+    json_buf out;        /* events not yet handed to libmicrohttpd */
+    size_t out_off;      /* bytes of out handed over */
+    size_t sent, sent_r; /* bytes of j->text, j->reasoning evented */
     int started, ended;
 } stream;
 
@@ -56,7 +56,8 @@ static void stream_events(stream *st) {
     const int chat = j->req.kind == REQ_CHAT, usage = j->req.include_usage;
     if (!st->started) {
         st->started = 1;
-        if (chat) oai_chat_chunk_role(&st->out, &st->oc, usage);
+        if (chat)
+            oai_chat_chunk_role(&st->out, &st->oc, usage);
         else if (j->req.echo)
             oai_completion_chunk(&st->out, &st->oc, usage, j->req.prompt, j->req.prompt_len,
                                  FINISH_NONE);
@@ -70,8 +71,10 @@ static void stream_events(stream *st) {
     if (j->text.len > st->sent) {
         const char *t = j->text.data + st->sent;
         size_t n = j->text.len - st->sent;
-        if (chat) oai_chat_chunk_content(&st->out, &st->oc, usage, 0, t, n);
-        else oai_completion_chunk(&st->out, &st->oc, usage, t, n, FINISH_NONE);
+        if (chat)
+            oai_chat_chunk_content(&st->out, &st->oc, usage, 0, t, n);
+        else
+            oai_completion_chunk(&st->out, &st->oc, usage, t, n, FINISH_NONE);
         st->sent = j->text.len;
     }
     if (j->state != JOB_DONE) return;
@@ -79,14 +82,16 @@ static void stream_events(stream *st) {
     if (j->finish == FINISH_CANCELLED || j->finish == FINISH_ERROR) {
         /* as OpenAI does: an error object in the stream */
         BUF_LIT(&st->out, "data: ");
-        oai_error(&st->out, j->error[0] ? j->error : "the generation was cancelled",
-                  "server_error", NULL, NULL);
+        oai_error(&st->out, j->error[0] ? j->error : "the generation was cancelled", "server_error",
+                  NULL, NULL);
         BUF_LIT(&st->out, "\n\n");
     } else {
         if (chat && j->finish == FINISH_TOOL_CALLS)
             oai_chat_chunk_tool_calls(&st->out, &st->oc, usage, j);
-        if (chat) oai_chat_chunk_finish(&st->out, &st->oc, usage, j->finish);
-        else oai_completion_chunk(&st->out, &st->oc, usage, "", 0, j->finish);
+        if (chat)
+            oai_chat_chunk_finish(&st->out, &st->oc, usage, j->finish);
+        else
+            oai_completion_chunk(&st->out, &st->oc, usage, "", 0, j->finish);
         if (usage) oai_usage_chunk(&st->out, &st->oc, chat, j);
     }
     oai_done(&st->out);
@@ -132,8 +137,8 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, http_req *r, const
     st->j = r->job;
     st->oc = *oc;
     job_retain(r->job);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st, stream_free);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                                  stream_read, st, stream_free);
     if (!resp) {
         stream_free(st);
         return MHD_NO;
@@ -149,7 +154,8 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, http_req *r, const
 /* Tokens of the prompt: chat prompts hold the template's special tokens
  * (and its BOS) as text; completion prompts are plain text after a BOS. */
 static int tokenize_prompt(const lfm2moe_model *model, job *j) {
-    uint32_t flags = j->req.chat_template ? LFM2MOE_TOKENIZE_PARSE_SPECIAL : LFM2MOE_TOKENIZE_ADD_BOS;
+    uint32_t flags =
+        j->req.chat_template ? LFM2MOE_TOKENIZE_PARSE_SPECIAL : LFM2MOE_TOKENIZE_ADD_BOS;
     size_t n = 0;
     int st = lfm2moe_tokenize(model, j->req.prompt, j->req.prompt_len, flags, NULL, 0, &n);
     if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) return st;
@@ -185,11 +191,10 @@ enum MHD_Result handle_generation(struct MHD_Connection *c, http_req *r, req_kin
     if (j->n_prompt >= n_ctx) {
         char msg[160];
         snprintf(msg, sizeof msg,
-                 "the prompt is %d tokens long; this server's context holds %d tokens", 
-                 j->n_prompt, n_ctx);
+                 "the prompt is %d tokens long; this server's context holds %d tokens", j->n_prompt,
+                 n_ctx);
         return http_send_error(c, r, 400, msg, "invalid_request_error",
-                               kind == REQ_CHAT ? "messages" : "prompt",
-                               "context_length_exceeded");
+                               kind == REQ_CHAT ? "messages" : "prompt", "context_length_exceeded");
     }
     oai_ctx oc = {.created = (long long)time(NULL), .model = s->cfg.model_id};
     snprintf(oc.id, sizeof oc.id, "%s-%016llx", kind == REQ_CHAT ? "chatcmpl" : "cmpl",
@@ -216,7 +221,9 @@ enum MHD_Result handle_generation(struct MHD_Connection *c, http_req *r, req_kin
                                j->error[0] ? j->error : "the generation was cancelled",
                                "server_error", NULL, NULL);
     json_buf b = {0};
-    if (kind == REQ_CHAT) oai_chat_completion(&b, &oc, j);
-    else oai_completion(&b, &oc, j);
+    if (kind == REQ_CHAT)
+        oai_chat_completion(&b, &oc, j);
+    else
+        oai_completion(&b, &oc, j);
     return http_send(c, r, 200, "application/json", &b);
 }

@@ -32,7 +32,8 @@ static int body_object(struct MHD_Connection *c, http_req *r, const char *const 
     }
     for (size_t i = 0; i < (*out)->n; i++) {
         const char *const *a = allowed;
-        while (*a && strcmp(*a, (*out)->keys[i])) a++;
+        while (*a && strcmp(*a, (*out)->keys[i]))
+            a++;
         if (!*a) {
             snprintf(msg, sizeof msg, "unknown field '%.60s'", (*out)->keys[i]);
             *answer = bad_request(c, r, msg, NULL);
@@ -56,8 +57,10 @@ static enum MHD_Result tokenize(struct MHD_Connection *c, http_req *r) {
     if (!text || text->type != JSON_STRING || (as && as->type != JSON_BOOL) ||
         (ps && ps->type != JSON_BOOL)) {
         json_free(o);
-        return bad_request(c, r, "expected {\"content\": string, \"add_special\": bool, "
-                           "\"parse_special\": bool}", NULL);
+        return bad_request(c, r,
+                           "expected {\"content\": string, \"add_special\": bool, "
+                           "\"parse_special\": bool}",
+                           NULL);
     }
     uint32_t flags = (as && as->boolean ? LFM2MOE_TOKENIZE_ADD_BOS : 0) |
                      (!ps || ps->boolean ? LFM2MOE_TOKENIZE_PARSE_SPECIAL : 0);
@@ -131,10 +134,11 @@ static enum MHD_Result models(struct MHD_Connection *c, http_req *r) {
     BUF_LIT(&b, "{\"object\": \"list\", \"data\": [{\"id\": ");
     json_dump_string(r->srv->cfg.model_id, strlen(r->srv->cfg.model_id), &b);
     char t[96];
-    json_buf_append(&b, t, (size_t)snprintf(t, sizeof t,
-                                            ", \"object\": \"model\", \"created\": %lld, "
-                                            "\"owned_by\": \"lfm2moe\"}]}",
-                                            r->srv->started));
+    json_buf_append(&b, t,
+                    (size_t)snprintf(t, sizeof t,
+                                     ", \"object\": \"model\", \"created\": %lld, "
+                                     "\"owned_by\": \"lfm2moe\"}]}",
+                                     r->srv->started));
     return http_send(c, r, 200, content_json, &b);
 }
 
@@ -144,9 +148,9 @@ enum MHD_Result handle_request(struct MHD_Connection *c, http_req *r) {
     static const struct {
         const char *method, *url;
         int id;
-    } routes[] = {{"GET", "/health", 0},          {"GET", "/v1/models", 1},
-                  {"GET", "/metrics", 2},         {"POST", "/tokenize", 3},
-                  {"POST", "/detokenize", 4},     {"POST", "/v1/chat/completions", 5},
+    } routes[] = {{"GET", "/health", 0},         {"GET", "/v1/models", 1},
+                  {"GET", "/metrics", 2},        {"POST", "/tokenize", 3},
+                  {"POST", "/detokenize", 4},    {"POST", "/v1/chat/completions", 5},
                   {"POST", "/v1/completions", 6}};
     int path_known = 0;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
@@ -171,6 +175,6 @@ enum MHD_Result handle_request(struct MHD_Connection *c, http_req *r) {
     char msg[160];
     snprintf(msg, sizeof msg, "%s %.100s: %s", r->method, r->url,
              path_known ? "method not allowed" : "no such endpoint");
-    return http_send_error(c, r, path_known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
-                           msg, "invalid_request_error", NULL, NULL);
+    return http_send_error(c, r, path_known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND, msg,
+                           "invalid_request_error", NULL, NULL);
 }

@@ -30,8 +30,8 @@
 struct conn {
     conn *next;
     int fd;
-    double deadline;   /* 0: not reading a request (handling or answering one) */
-    int answered;      /* requests answered on this connection */
+    double deadline; /* 0: not reading a request (handling or answering one) */
+    int answered;    /* requests answered on this connection */
 };
 
 static void log_line(http_req *r) {
@@ -105,7 +105,8 @@ static int authorized(const server *s, struct MHD_Connection *c) {
     h += 7;
     size_t hl = strlen(h), kl = strlen(key);
     unsigned char diff = hl != kl;
-    for (size_t i = 0; i < kl; i++) diff |= (unsigned char)(key[i] ^ h[i < hl ? i : 0]);
+    for (size_t i = 0; i < kl; i++)
+        diff |= (unsigned char)(key[i] ^ h[i < hl ? i : 0]);
     return diff == 0 && hl;
 }
 
@@ -117,8 +118,8 @@ static void set_deadline(server *s, conn *cn, double deadline) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **ctx) {
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **ctx) {
     (void)version;
     server *s = cls;
     http_req *r = *ctx;
@@ -176,7 +177,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
     if (!r) return;
     if (r->job && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         scheduler_cancel(s->sched, r->job); /* the client left: free the slot */
-    if (!r->status) r->status = 499; /* no answer: the client closed first */
+    if (!r->status) r->status = 499;        /* no answer: the client closed first */
     int cls_ = r->status / 100;
     if (cls_ >= 1 && cls_ <= 5) atomic_fetch_add(&s->m.requests[cls_], 1);
     log_line(r);
@@ -254,22 +255,18 @@ static void *watchdog(void *arg) {
 int http_start(server *s) {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
     if (inet_pton(AF_INET, s->cfg.host, &addr.sin_addr) != 1) {
-        fprintf(stderr, "lfm2moe-server: --host must be an IPv4 address, not '%s'\n",
-                s->cfg.host);
+        fprintf(stderr, "lfm2moe-server: --host must be an IPv4 address, not '%s'\n", s->cfg.host);
         return -1;
     }
     pthread_mutex_init(&s->conns_mu, NULL);
     s->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
             MHD_USE_ERROR_LOG,
-        (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+        (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!s->daemon) {
         fprintf(stderr, "lfm2moe-server: cannot listen on %s:%d: %s\n", s->cfg.host, s->cfg.port,
                 strerror(errno));

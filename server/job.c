@@ -51,10 +51,14 @@ static size_t utf8_char(const unsigned char *s, size_t n) {
     unsigned char c = s[0], lo = 0x80, hi = 0xBF;
     size_t need;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c >= 0xE0 && c <= 0xEF) need = 2;
-    else if (c >= 0xF0 && c <= 0xF4) need = 3;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xE0 && c <= 0xEF)
+        need = 2;
+    else if (c >= 0xF0 && c <= 0xF4)
+        need = 3;
+    else
+        return 0;
     if (c == 0xE0) lo = 0xA0;
     if (c == 0xED) hi = 0x9F;
     if (c == 0xF0) lo = 0x90;
@@ -88,7 +92,9 @@ void job_append(job *j, int reasoning, const char *s, size_t n, const char *raw,
     pthread_mutex_unlock(&j->mu);
 }
 
-size_t job_progress(const job *j) { return j->text.len + j->reasoning.len; }
+size_t job_progress(const job *j) {
+    return j->text.len + j->reasoning.len;
+}
 
 void job_finish_with(job *j, job_finish f, const char *error) {
     pthread_mutex_lock(&j->mu);

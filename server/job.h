@@ -17,8 +17,14 @@
 #include "request.h"
 
 typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
-typedef enum job_finish { FINISH_NONE, FINISH_STOP, FINISH_LENGTH, FINISH_TOOL_CALLS,
-                          FINISH_CANCELLED, FINISH_ERROR } job_finish;
+typedef enum job_finish {
+    FINISH_NONE,
+    FINISH_STOP,
+    FINISH_LENGTH,
+    FINISH_TOOL_CALLS,
+    FINISH_CANCELLED,
+    FINISH_ERROR
+} job_finish;
 
 typedef struct job {
     pthread_mutex_t mu;
@@ -26,16 +32,16 @@ typedef struct job {
     int refs;
     uint64_t id;
     request req;
-    int32_t *prompt;         /* tokens, owned */
+    int32_t *prompt; /* tokens, owned */
     int32_t n_prompt;
-    atomic_int cancel;       /* set by the connection side: stop and free the slot */
+    atomic_int cancel; /* set by the connection side: stop and free the slot */
 
     /* written by the scheduler under mu */
     job_state state;
-    json_buf text;           /* generated content that may be shown (tool-call text held back) */
-    json_buf reasoning;      /* generated text inside <think> ... </think> */
-    json_buf raw;            /* all generated content, for the tool-call parser */
-    size_t tool_off;         /* FINISH_TOOL_CALLS: where the calls start in raw */
+    json_buf text;      /* generated content that may be shown (tool-call text held back) */
+    json_buf reasoning; /* generated text inside <think> ... </think> */
+    json_buf raw;       /* all generated content, for the tool-call parser */
+    size_t tool_off;    /* FINISH_TOOL_CALLS: where the calls start in raw */
     job_finish finish;
     char error[200];
     int32_t n_cached, n_generated;

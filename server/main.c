@@ -28,7 +28,8 @@ static const char usage[] =
     "  --max-body BYTES      largest request body (default 4 MiB)\n"
     "  --read-timeout S      seconds a client has to send a whole request (default 10)\n"
     "  --max-connections N   open connections at most (default 256)\n"
-    "  --grace S             on SIGINT/SIGTERM, seconds running generations may finish (default 10)\n";
+    "  --grace S             on SIGINT/SIGTERM, seconds running generations may finish (default "
+    "10)\n";
 
 static int int_arg(const char *opt, const char *v, long lo, long hi, long *out) {
     char *end;
@@ -43,8 +44,12 @@ static int int_arg(const char *opt, const char *v, long lo, long hi, long *out) 
 }
 
 int main(int argc, char **argv) {
-    server_config cfg = {.host = "127.0.0.1", .port = 8080, .max_body = 4u << 20,
-                         .read_timeout = 10, .max_connections = 256, .retry_after = 1};
+    server_config cfg = {.host = "127.0.0.1",
+                         .port = 8080,
+                         .max_body = 4u << 20,
+                         .read_timeout = 10,
+                         .max_connections = 256,
+                         .retry_after = 1};
     sched_params sp = {.n_slots = 4, .queue_max = 16, .prefill_chunk = 256};
     const char *model_path = getenv("LFM2MOE_MODEL");
     cfg.api_key = getenv("LFM2MOE_API_KEY");
@@ -56,20 +61,43 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
             return 0;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--host")) cfg.host = v;
-        else if (!strcmp(a, "--api-key")) cfg.api_key = v;
-        else if (!strcmp(a, "--alias")) cfg.model_id = v;
-        else if (!strcmp(a, "--port")) { rc = int_arg(a, v, 0, 65535, &x); cfg.port = (int)x; }
-        else if (!strcmp(a, "--parallel")) { rc = int_arg(a, v, 1, 256, &x); sp.n_slots = (int)x; }
-        else if (!strcmp(a, "--queue")) { rc = int_arg(a, v, 1, 100000, &x); sp.queue_max = (int)x; }
-        else if (!strcmp(a, "--ctx")) { rc = int_arg(a, v, 0, INT_MAX, &x); sp.n_ctx = (int)x; }
-        else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { rc = int_arg(a, v, 0, 1024, &x); sp.n_threads = (int)x; }
-        else if (!strcmp(a, "--prefill-chunk")) { rc = int_arg(a, v, 1, 1 << 20, &x); sp.prefill_chunk = (int)x; }
-        else if (!strcmp(a, "--max-body")) { rc = int_arg(a, v, 1, LONG_MAX, &x); cfg.max_body = (size_t)x; }
-        else if (!strcmp(a, "--read-timeout")) { rc = int_arg(a, v, 1, 3600, &x); cfg.read_timeout = (double)x; }
-        else if (!strcmp(a, "--max-connections")) { rc = int_arg(a, v, 1, 100000, &x); cfg.max_connections = (int)x; }
-        else if (!strcmp(a, "--grace")) rc = int_arg(a, v, 0, 3600, &grace);
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            model_path = v;
+        else if (!strcmp(a, "--host"))
+            cfg.host = v;
+        else if (!strcmp(a, "--api-key"))
+            cfg.api_key = v;
+        else if (!strcmp(a, "--alias"))
+            cfg.model_id = v;
+        else if (!strcmp(a, "--port")) {
+            rc = int_arg(a, v, 0, 65535, &x);
+            cfg.port = (int)x;
+        } else if (!strcmp(a, "--parallel")) {
+            rc = int_arg(a, v, 1, 256, &x);
+            sp.n_slots = (int)x;
+        } else if (!strcmp(a, "--queue")) {
+            rc = int_arg(a, v, 1, 100000, &x);
+            sp.queue_max = (int)x;
+        } else if (!strcmp(a, "--ctx")) {
+            rc = int_arg(a, v, 0, INT_MAX, &x);
+            sp.n_ctx = (int)x;
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
+            rc = int_arg(a, v, 0, 1024, &x);
+            sp.n_threads = (int)x;
+        } else if (!strcmp(a, "--prefill-chunk")) {
+            rc = int_arg(a, v, 1, 1 << 20, &x);
+            sp.prefill_chunk = (int)x;
+        } else if (!strcmp(a, "--max-body")) {
+            rc = int_arg(a, v, 1, LONG_MAX, &x);
+            cfg.max_body = (size_t)x;
+        } else if (!strcmp(a, "--read-timeout")) {
+            rc = int_arg(a, v, 1, 3600, &x);
+            cfg.read_timeout = (double)x;
+        } else if (!strcmp(a, "--max-connections")) {
+            rc = int_arg(a, v, 1, 100000, &x);
+            cfg.max_connections = (int)x;
+        } else if (!strcmp(a, "--grace"))
+            rc = int_arg(a, v, 0, 3600, &grace);
         else {
             fprintf(stderr, "lfm2moe-server: unknown option '%s'\n%s", a, usage);
             return 2;

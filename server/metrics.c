@@ -13,8 +13,9 @@ static void put(json_buf *b, const char *name, const char *type, const char *hel
 
 void metrics_write(metrics *m, json_buf *b) {
     static const char *const cls[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
-    static const char head[] = "# HELP lfm2moe_requests_total HTTP requests answered, by status class\n"
-                               "# TYPE lfm2moe_requests_total counter\n";
+    static const char head[] =
+        "# HELP lfm2moe_requests_total HTTP requests answered, by status class\n"
+        "# TYPE lfm2moe_requests_total counter\n";
     json_buf_append(b, head, sizeof head - 1);
     for (int c = 2; c <= 5; c++) {
         char line[128];

@@ -8,7 +8,9 @@
 
 #define LIT(b, s) json_buf_append((b), (s), sizeof(s) - 1)
 
-static void str(json_buf *b, const char *s) { json_dump_string(s, strlen(s), b); }
+static void str(json_buf *b, const char *s) {
+    json_dump_string(s, strlen(s), b);
+}
 
 static void num(json_buf *b, long long v) {
     char t[32];
@@ -30,9 +32,15 @@ void oai_error(json_buf *b, const char *message, const char *type, const char *p
     LIT(b, ", \"type\": ");
     str(b, type);
     LIT(b, ", \"param\": ");
-    if (param) str(b, param); else LIT(b, "null");
+    if (param)
+        str(b, param);
+    else
+        LIT(b, "null");
     LIT(b, ", \"code\": ");
-    if (code) str(b, code); else LIT(b, "null");
+    if (code)
+        str(b, code);
+    else
+        LIT(b, "null");
     LIT(b, "}}");
 }
 
@@ -163,8 +171,10 @@ void oai_chat_chunk_role(json_buf *b, const oai_ctx *c, int include_usage) {
 void oai_chat_chunk_content(json_buf *b, const oai_ctx *c, int include_usage, int reasoning,
                             const char *text, size_t n) {
     chat_delta_open(b, c);
-    if (reasoning) LIT(b, "\"reasoning_content\": ");
-    else LIT(b, "\"content\": ");
+    if (reasoning)
+        LIT(b, "\"reasoning_content\": ");
+    else
+        LIT(b, "\"content\": ");
     json_dump_string(text, n, b);
     LIT(b, "}, \"logprobs\": null, \"finish_reason\": null}");
     chunk_end(b, include_usage);
@@ -213,7 +223,10 @@ void oai_completion_chunk(json_buf *b, const oai_ctx *c, int include_usage, cons
     LIT(b, "{\"index\": 0, \"text\": ");
     json_dump_string(text, n, b);
     LIT(b, ", \"logprobs\": null, \"finish_reason\": ");
-    if (f == FINISH_NONE) LIT(b, "null"); else str(b, oai_finish_name(f));
+    if (f == FINISH_NONE)
+        LIT(b, "null");
+    else
+        str(b, oai_finish_name(f));
     LIT(b, "}");
     chunk_end(b, include_usage);
 }
@@ -226,4 +239,6 @@ void oai_usage_chunk(json_buf *b, const oai_ctx *c, int chat, const job *j) {
     LIT(b, "}\n\n");
 }
 
-void oai_done(json_buf *b) { LIT(b, "data: [DONE]\n\n"); }
+void oai_done(json_buf *b) {
+    LIT(b, "data: [DONE]\n\n");
+}

@@ -10,9 +10,9 @@
 #include "job.h"
 
 typedef struct oai_ctx {
-    char id[48];           /* chatcmpl-... / cmpl-... */
-    long long created;     /* Unix seconds */
-    const char *model;     /* the id /v1/models lists */
+    char id[48];       /* chatcmpl-... / cmpl-... */
+    long long created; /* Unix seconds */
+    const char *model; /* the id /v1/models lists */
 } oai_ctx;
 
 const char *oai_finish_name(job_finish f);

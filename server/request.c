@@ -25,15 +25,37 @@ int req_fail(req_error *err, int http_status, const char *param, const char *fmt
 /* Fields each endpoint accepts (OpenAI's names plus top_k, min_p and
  * repeat_penalty, which llama-server and vLLM accept too).  Anything else
  * is refused, as the OpenAI API does. */
-static const char *const chat_fields[] = {
-    "model", "messages", "stream", "stream_options", "temperature", "top_p", "top_k", "min_p",
-    "repeat_penalty", "seed", "max_tokens", "max_completion_tokens", "stop", "n",
-    "presence_penalty", "frequency_penalty", "logit_bias", "user", "tools", "tool_choice",
-    "parallel_tool_calls", "response_format", "logprobs", "top_logprobs", NULL};
+static const char *const chat_fields[] = {"model",
+                                          "messages",
+                                          "stream",
+                                          "stream_options",
+                                          "temperature",
+                                          "top_p",
+                                          "top_k",
+                                          "min_p",
+                                          "repeat_penalty",
+                                          "seed",
+                                          "max_tokens",
+                                          "max_completion_tokens",
+                                          "stop",
+                                          "n",
+                                          "presence_penalty",
+                                          "frequency_penalty",
+                                          "logit_bias",
+                                          "user",
+                                          "tools",
+                                          "tool_choice",
+                                          "parallel_tool_calls",
+                                          "response_format",
+                                          "logprobs",
+                                          "top_logprobs",
+                                          NULL};
 static const char *const completion_fields[] = {
-    "model", "prompt", "stream", "stream_options", "temperature", "top_p", "top_k", "min_p",
-    "repeat_penalty", "seed", "max_tokens", "stop", "n", "presence_penalty",
-    "frequency_penalty", "logit_bias", "user", "echo", "suffix", "best_of", "logprobs", NULL};
+    "model",      "prompt", "stream", "stream_options",   "temperature",
+    "top_p",      "top_k",  "min_p",  "repeat_penalty",   "seed",
+    "max_tokens", "stop",   "n",      "presence_penalty", "frequency_penalty",
+    "logit_bias", "user",   "echo",   "suffix",           "best_of",
+    "logprobs",   NULL};
 
 static int known(const char *const *list, const char *key) {
     for (; *list; list++)
@@ -51,8 +73,7 @@ static int get_number(const json_value *o, const char *key, double lo, double hi
                       req_error *err) {
     const json_value *v = field(o, key);
     if (!v) return 0;
-    if (v->type != JSON_NUMBER)
-        return req_fail(err, 400, key, "'%s' must be a number", key);
+    if (v->type != JSON_NUMBER) return req_fail(err, 400, key, "'%s' must be a number", key);
     if (!(v->number >= lo && v->number <= hi))
         return req_fail(err, 400, key, "'%s' must be between %g and %g", key, lo, hi);
     *out = v->number;
@@ -163,8 +184,8 @@ static int parse_common(const lfm2moe_model *model, const json_value *o, request
                             "'stream_options' is only allowed when 'stream' is true");
         for (size_t i = 0; i < so->n; i++)
             if (strcmp(so->keys[i], "include_usage"))
-                return req_fail(err, 400, "stream_options",
-                                "unknown field 'stream_options.%.40s'", so->keys[i]);
+                return req_fail(err, 400, "stream_options", "unknown field 'stream_options.%.40s'",
+                                so->keys[i]);
         if (get_bool(so, "include_usage", &r->include_usage, err) < 0) return -1;
     }
     if (parse_stop(o, r, err) < 0) return -1;
@@ -214,8 +235,10 @@ static int parse_response_format(const json_value *o, int *json_out, const json_
         return only_members(rf, text_fields, P, P, err);
     }
     if (strcmp(t->str, "json_schema"))
-        return req_fail(err, 400, P, "unknown response_format type '%.40s' (text, json_object, "
-                        "json_schema)", t->str);
+        return req_fail(err, 400, P,
+                        "unknown response_format type '%.40s' (text, json_object, "
+                        "json_schema)",
+                        t->str);
     if (only_members(rf, schema_fields, P, P, err)) return -1;
     const json_value *js = json_get(rf, "json_schema");
     if (!js || js->type != JSON_OBJECT)
@@ -230,7 +253,8 @@ static int parse_response_format(const json_value *o, int *json_out, const json_
                   c == '_' || c == '-';
     }
     if (!name_ok)
-        return req_fail(err, 400, P, "json_schema.name must be 1 to 64 letters, digits, '_' "
+        return req_fail(err, 400, P,
+                        "json_schema.name must be 1 to 64 letters, digits, '_' "
                         "or '-'");
     if (d && d->type != JSON_STRING)
         return req_fail(err, 400, P, "json_schema.description must be a string");
@@ -291,7 +315,8 @@ static int parse_tool_choice(const json_value *o, const json_value *tools, int *
             return -1;
         if (!t || t->type != JSON_STRING || strcmp(t->str, "function") || !n ||
             n->type != JSON_STRING)
-            return req_fail(err, 400, P, "a 'tool_choice' object must be {\"type\": \"function\", "
+            return req_fail(err, 400, P,
+                            "a 'tool_choice' object must be {\"type\": \"function\", "
                             "\"function\": {\"name\": ...}}");
         *choice = LFM2MOE_TOOL_CHOICE_REQUIRED;
         *named = n;
@@ -328,21 +353,23 @@ static int tools_grammar(const lfm2moe_model *model, const json_value *tools,
         }
     }
     if (!rc && named && !n)
-        rc = req_fail(err, 400, "tool_choice", "'tool_choice' names the function '%.60s', which "
-                      "is not among the tools", named->str);
+        rc = req_fail(err, 400, "tool_choice",
+                      "'tool_choice' names the function '%.60s', which "
+                      "is not among the tools",
+                      named->str);
     if (!rc) {
-        int st = lfm2moe_grammar_from_tools(model, (const char *const *)texts, n, choice,
-                                            &r->grammar);
+        int st =
+            lfm2moe_grammar_from_tools(model, (const char *const *)texts, n, choice, &r->grammar);
         if (st == LFM2MOE_ERR_OUT_OF_MEMORY || (st && choice == LFM2MOE_TOOL_CHOICE_REQUIRED))
             rc = grammar_refused(err, "tools", st);
     }
-    for (size_t i = 0; i < n; i++) free(texts[i]);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
     free(texts);
     return rc;
 }
 
-static int parse_chat(const lfm2moe_model *model, const json_value *o, request *r,
-                      req_error *err) {
+static int parse_chat(const lfm2moe_model *model, const json_value *o, request *r, req_error *err) {
     double x;
     r->kind = REQ_CHAT;
     r->chat_template = 1;
@@ -434,6 +461,7 @@ void request_free(request *r) {
     free(r->bias_tokens);
     free(r->bias_values);
     lfm2moe_grammar_free(r->grammar);
-    for (size_t i = 0; i < r->n_stops; i++) free(r->stops[i]);
+    for (size_t i = 0; i < r->n_stops; i++)
+        free(r->stops[i]);
     memset(r, 0, sizeof *r);
 }

@@ -22,20 +22,20 @@ typedef enum req_kind { REQ_CHAT, REQ_COMPLETION } req_kind;
 
 typedef struct request {
     req_kind kind;
-    char *prompt;            /* rendered chat prompt or the completion prompt (NUL-terminated) */
+    char *prompt; /* rendered chat prompt or the completion prompt (NUL-terminated) */
     size_t prompt_len;
-    int chat_template;       /* prompt holds special-token text to parse (chat) */
+    int chat_template; /* prompt holds special-token text to parse (chat) */
     int stream, include_usage;
-    int32_t max_tokens;      /* 0: until the context is full */
+    int32_t max_tokens; /* 0: until the context is full */
     lfm2moe_sampling_params sampling;
-    int32_t *bias_tokens;    /* logit_bias, owned */
+    int32_t *bias_tokens; /* logit_bias, owned */
     float *bias_values;
     char *stops[REQ_MAX_STOPS];
     size_t n_stops;
-    int tools;               /* tools were given and tool_choice is not "none": parse tool calls */
-    lfm2moe_grammar *grammar;/* the output's constraint (NULL: none), owned; attached to the
+    int tools;                /* tools were given and tool_choice is not "none": parse tool calls */
+    lfm2moe_grammar *grammar; /* the output's constraint (NULL: none), owned; attached to the
                                 slot's sampler after the prompt tokens are recorded */
-    int echo;                /* completions: echo the prompt */
+    int echo;                 /* completions: echo the prompt */
 } request;
 
 /* Error of a refused request: HTTP status, OpenAI error type/param/code and

@@ -9,17 +9,17 @@
 static const char tool_marker[] = "<|tool_call_start|>";
 
 typedef struct slot {
-    job *j;                  /* NULL: free */
-    int32_t n_eval;          /* prompt tokens the session holds */
-    int generating;          /* the prompt is in: sample, then decode `next` */
+    job *j;         /* NULL: free */
+    int32_t n_eval; /* prompt tokens the session holds */
+    int generating; /* the prompt is in: sample, then decode `next` */
     int32_t next;
     lfm2moe_sampler *sm;
     lfm2moe_detokenizer *dt;
-    char *pend;              /* text held back: it may be the start of a stop string */
+    char *pend; /* text held back: it may be the start of a stop string */
     size_t n_pend, cap;
-    int tool_mode;           /* a tool call started: the rest is not content */
-    size_t tool_off;         /* where, in job->raw */
-    int thinking;            /* inside <think> ... </think>: text is reasoning */
+    int tool_mode;   /* a tool call started: the rest is not content */
+    size_t tool_off; /* where, in job->raw */
+    int thinking;    /* inside <think> ... </think>: text is reasoning */
     uint64_t last_used;
 } slot;
 
@@ -32,10 +32,10 @@ struct scheduler {
     sched_params p;
     metrics *m;
     slot *slots;
-    job **queue;             /* ring of q_cap: waiting for a slot */
+    job **queue; /* ring of q_cap: waiting for a slot */
     int q_head, q_len, q_cap;
     int stopping;
-    double deadline;         /* stopping: cancel what still runs after this */
+    double deadline; /* stopping: cancel what still runs after this */
     uint64_t tick;
     int32_t think_open, think_close; /* <think> / </think> tokens; -1: the model has none */
 };
@@ -78,7 +78,8 @@ static void slot_finish(scheduler *s, slot *sl, job_finish f, const char *error)
     atomic_fetch_add(&m->generations, 1);
     if (j->t_first > 0)
         atomic_fetch_add(&m->ttft_us_sum, (unsigned long long)((j->t_first - j->t_submit) * 1e6));
-    atomic_fetch_add(&m->duration_us_sum, (unsigned long long)((now_seconds() - j->t_submit) * 1e6));
+    atomic_fetch_add(&m->duration_us_sum,
+                     (unsigned long long)((now_seconds() - j->t_submit) * 1e6));
     job_finish_with(j, f, error);
     slot_release(s, sl);
 }
@@ -90,8 +91,8 @@ static void show(slot *sl, const char *t, size_t n) {
         job_append(j, 1, t, n, NULL, 0);
         return;
     }
-    const char *mk = !sl->tool_mode && j->req.tools
-                         ? memmem(t, n, tool_marker, sizeof tool_marker - 1) : NULL;
+    const char *mk =
+        !sl->tool_mode && j->req.tools ? memmem(t, n, tool_marker, sizeof tool_marker - 1) : NULL;
     size_t shown = sl->tool_mode ? 0 : mk ? (size_t)(mk - t) : n;
     job_append(j, 0, t, shown, t, shown);
     if (shown == n) return;
@@ -118,7 +119,8 @@ static int feed(slot *sl, const char *t, size_t n, int final) {
     if (!n && !sl->n_pend) return 0; /* nothing to show (pend may not exist yet) */
     if (sl->n_pend + n > sl->cap) {
         size_t c = sl->cap ? sl->cap * 2 : 256;
-        while (c < sl->n_pend + n) c *= 2;
+        while (c < sl->n_pend + n)
+            c *= 2;
         char *p = realloc(sl->pend, c);
         if (!p) return -1;
         sl->pend = p;
@@ -142,7 +144,8 @@ static int feed(slot *sl, const char *t, size_t n, int final) {
     if (r->tools && !sl->tool_mode && !final)
         hold = held(sl->pend, sl->n_pend, tool_marker, sizeof tool_marker - 1, hold);
     size_t cut = sl->n_pend - hold;
-    while (cut > 0 && cut < sl->n_pend && ((unsigned char)sl->pend[cut] & 0xC0) == 0x80) cut--;
+    while (cut > 0 && cut < sl->n_pend && ((unsigned char)sl->pend[cut] & 0xC0) == 0x80)
+        cut--;
     show(sl, sl->pend, cut);
     memmove(sl->pend, sl->pend + cut, sl->n_pend - cut);
     sl->n_pend -= cut;
@@ -285,7 +288,8 @@ static void *run(void *arg) {
     for (;;) {
         while (s->q_len) {
             int free_slot = 0;
-            for (int i = 0; i < ns; i++) free_slot |= !s->slots[i].j;
+            for (int i = 0; i < ns; i++)
+                free_slot |= !s->slots[i].j;
             if (!free_slot) break;
             job *j = s->queue[s->q_head];
             s->q_head = (s->q_head + 1) % s->q_cap;
@@ -372,12 +376,15 @@ int scheduler_start(const lfm2moe_model *model, const sched_params *p, metrics *
     return LFM2MOE_OK;
 }
 
-int32_t scheduler_n_ctx(const scheduler *s) { return engine_n_ctx(s->e); }
+int32_t scheduler_n_ctx(const scheduler *s) {
+    return engine_n_ctx(s->e);
+}
 
 int scheduler_submit(scheduler *s, job *j) {
     pthread_mutex_lock(&s->mu);
     int busy = 0;
-    for (int i = 0; i < s->p.n_slots; i++) busy += s->slots[i].j != NULL;
+    for (int i = 0; i < s->p.n_slots; i++)
+        busy += s->slots[i].j != NULL;
     int rc = s->stopping ? -2 : s->q_len + busy >= s->p.n_slots + s->p.queue_max ? -1 : 0;
     if (!rc) {
         job_retain(j);

@@ -18,13 +18,12 @@ typedef struct scheduler scheduler;
 
 typedef struct sched_params {
     int n_slots, n_ctx, n_threads;
-    int queue_max;      /* requests waiting beyond the slots; more get 503 */
-    int prefill_chunk;  /* prompt tokens per iteration */
+    int queue_max;     /* requests waiting beyond the slots; more get 503 */
+    int prefill_chunk; /* prompt tokens per iteration */
 } sched_params;
 
 /* Opens the slots and starts the thread.  Status (lfm2moe_last_error). */
-int scheduler_start(const lfm2moe_model *model, const sched_params *p, metrics *m,
-                    scheduler **out);
+int scheduler_start(const lfm2moe_model *model, const sched_params *p, metrics *m, scheduler **out);
 /* Context length of a slot. */
 int32_t scheduler_n_ctx(const scheduler *s);
 /* Queue a job (its prompt tokens set); the scheduler takes a reference.

@@ -21,12 +21,12 @@ typedef struct conn conn;
 typedef struct server_config {
     const char *host;
     int port;
-    const char *api_key;      /* NULL: no authentication */
-    const char *model_id;     /* the name /v1/models lists */
-    size_t max_body;          /* bytes */
-    double read_timeout;      /* seconds to receive a whole request (slow clients) */
+    const char *api_key;  /* NULL: no authentication */
+    const char *model_id; /* the name /v1/models lists */
+    size_t max_body;      /* bytes */
+    double read_timeout;  /* seconds to receive a whole request (slow clients) */
     int max_connections;
-    int retry_after;          /* seconds, in 503 answers */
+    int retry_after; /* seconds, in 503 answers */
 } server_config;
 
 typedef struct server {
@@ -34,14 +34,14 @@ typedef struct server {
     const lfm2moe_model *model;
     scheduler *sched;
     metrics m;
-    long long started;        /* Unix seconds */
+    long long started; /* Unix seconds */
     atomic_ullong next_id;
     struct MHD_Daemon *daemon;
     pthread_mutex_t conns_mu; /* the open connections, for the read-deadline watchdog */
     conn *conns;
     pthread_t watchdog;
     atomic_int stopping;
-    atomic_int in_flight;     /* requests received and not yet fully answered */
+    atomic_int in_flight; /* requests received and not yet fully answered */
 } server;
 
 /* One HTTP request (MHD's per-request context). */
@@ -50,9 +50,9 @@ typedef struct http_req {
     conn *conn;
     const char *method, *url;
     json_buf body;
-    int too_big;              /* the body outgrew max_body (it is dropped) */
-    int status;               /* of the answer, for the log line */
-    job *job;                 /* generation requests */
+    int too_big; /* the body outgrew max_body (it is dropped) */
+    int status;  /* of the answer, for the log line */
+    job *job;    /* generation requests */
     double t0;
 } http_req;
 

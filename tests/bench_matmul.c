@@ -28,8 +28,7 @@ static double now(void) {
 static uint32_t type_by_name(const char *s) {
     for (uint32_t t = 0; t < LFM_TYPE_COUNT; t++) {
         const lfm_type_layout *l = lfm_type_layout_get(t);
-        if (l && l->name && strcasecmp(l->name, s) == 0)
-            return t;
+        if (l && l->name && strcasecmp(l->name, s) == 0) return t;
     }
     return UINT32_MAX;
 }
@@ -53,10 +52,12 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < (rows > T ? rows : T) * cols; i++)
         x[i] = (float)rand() / RAND_MAX * 2 - 1;
     printf("%lld x %lld, 1 thread; ms per product (speedup vs scalar), GB/s of weights at n=1,\n"
-           "GMAC/s at n=%d\n", (long long)rows, (long long)cols, T);
+           "GMAC/s at n=%d\n",
+           (long long)rows, (long long)cols, T);
     for (int ni = 0; ni < n_names; ni++) {
         uint32_t t = type_by_name(names[ni]);
-        if (t == UINT32_MAX || !lfm_quant_can_quantize(t) || cols % lfm_type_layout_get(t)->block_size) {
+        if (t == UINT32_MAX || !lfm_quant_can_quantize(t) ||
+            cols % lfm_type_layout_get(t)->block_size) {
             printf("%s: skipped\n", names[ni]);
             continue;
         }
@@ -91,14 +92,11 @@ int main(int argc, char **argv) {
                         lfm_matmul_rows(&w, 0, xq, nt, y, rows, 0, rows);
                         reps++;
                     } while ((el = now() - t0) < 0.04);
-                    if (1e3 * el / reps < ms)
-                        ms = 1e3 * el / reps;
+                    if (1e3 * el / reps < ms) ms = 1e3 * el / reps;
                 }
-                if (isa == 0)
-                    base = ms;
+                if (isa == 0) base = ms;
                 printf("  %s %.3f (", lfm2moe_isa_name(isa), ms);
-                if (base > 0)
-                    printf("%.1fx, ", base / ms);
+                if (base > 0) printf("%.1fx, ", base / ms);
                 if (nt == 1)
                     printf("%.1f GB/s)", (double)rb * (double)rows / (ms * 1e6));
                 else

@@ -40,8 +40,7 @@ static void add(tdesc *t, int *n, const char *name, int nd, int64_t a, int64_t b
 
 static int is_f16(const test_model_shape *sh, const tdesc *t) {
     for (const char *const *p = sh->f16; p && *p; p++)
-        if (t->kind == 0 && strstr(t->name, *p))
-            return 1;
+        if (t->kind == 0 && strstr(t->name, *p)) return 1;
     return 0;
 }
 
@@ -53,16 +52,15 @@ void gb_build_model(strbuf *img, const test_model_shape *sh) {
     const int64_t E = sh->n_embd, D = sh->head_dim;
     add(t, &n, "token_embd.weight", 2, E, sh->n_vocab, 1, 0);
     add(t, &n, "token_embd_norm.weight", 1, E, 1, 1, 1);
-    if (!sh->tied)
-        add(t, &n, "output.weight", 2, E, sh->n_vocab, 1, 0);
+    if (!sh->tied) add(t, &n, "output.weight", 2, E, sh->n_vocab, 1, 0);
     int32_t *kvh = calloc((size_t)sh->n_block, sizeof *kvh);
     for (int i = 0; i < sh->n_attn; i++)
         kvh[sh->attn_blocks[i]] = sh->n_head_kv;
     for (int blk = 0; blk < sh->n_block; blk++) {
-#define T(suffix, nd, a, bb, c, kind)                                 \
-    do {                                                              \
-        snprintf(nm, sizeof nm, "blk.%d.%s", blk, suffix);            \
-        add(t, &n, nm, nd, a, bb, c, kind);                           \
+#define T(suffix, nd, a, bb, c, kind)                                                              \
+    do {                                                                                           \
+        snprintf(nm, sizeof nm, "blk.%d.%s", blk, suffix);                                         \
+        add(t, &n, nm, nd, a, bb, c, kind);                                                        \
     } while (0)
         T("attn_norm.weight", 1, E, 1, 1, 1);
         T("ffn_norm.weight", 1, E, 1, 1, 1);
@@ -116,7 +114,8 @@ void gb_build_model(strbuf *img, const test_model_shape *sh) {
     gw_tensor *table = calloc((size_t)n, sizeof *table);
     for (int i = 0; i < n; i++) {
         const int f16 = is_f16(sh, &t[i]);
-        table[i] = (gw_tensor){t[i].name, (uint32_t)t[i].n_dims,
+        table[i] = (gw_tensor){t[i].name,
+                               (uint32_t)t[i].n_dims,
                                {t[i].ne[0], t[i].ne[1], t[i].ne[2], 1},
                                f16 ? LFM_TYPE_F16 : LFM_TYPE_F32,
                                (uint64_t)(t[i].ne[0] * t[i].ne[1] * t[i].ne[2]) * (f16 ? 2 : 4)};

@@ -15,8 +15,8 @@ typedef struct test_model_shape {
     int n_ff, n_expert, n_expert_used, n_ff_exp, n_dense, l_cache;
     const int *attn_blocks; /* indices of attention blocks */
     int n_attn;
-    int tied;               /* no output.weight */
-    const char *arch;       /* "lfm2moe" normally */
+    int tied;         /* no output.weight */
+    const char *arch; /* "lfm2moe" normally */
     uint32_t seed;
     float weight_scale;
     /* matrices whose name contains one of these are stored as F16, the

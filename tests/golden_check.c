@@ -26,8 +26,7 @@ void golden_run_flags(const char *model_path, uint32_t model_flags, const gld *g
     lfm2moe_model_params_init(&mp);
     mp.flags = model_flags;
     int st = lfm2moe_model_load(model_path, &mp, &m);
-    if (st)
-        fail_msg("load %s: %s", model_path, lfm2moe_last_error());
+    if (st) fail_msg("load %s: %s", model_path, lfm2moe_last_error());
     lfm2moe_session_params sp;
     lfm2moe_session_params_init(&sp);
     sp.n_ctx = g->n_prompt + g->n_gen;
@@ -63,15 +62,12 @@ golden_stats golden_compare(const gld *g, const float *logits) {
         int32_t ia = 0, ib = 0;
         for (int32_t v = 0; v < V; v++) {
             double d = fabs((double)a[v] - b[v]);
-            if (d > r.max_abs)
-                r.max_abs = d;
+            if (d > r.max_abs) r.max_abs = d;
             d2 += d * d;
             sum += b[v];
             sum2 += (double)b[v] * b[v];
-            if (a[v] > a[ia])
-                ia = v;
-            if (b[v] > b[ib])
-                ib = v;
+            if (a[v] > a[ia]) ia = v;
+            if (b[v] > b[ib]) ib = v;
         }
         agree += ia == ib;
     }

@@ -47,8 +47,8 @@ static void test_null_arguments(void **state) {
     expect_error(lfm2moe_model_load(NULL, NULL, &m), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     assert_null(m); /* out set to NULL on failure */
     expect_error(lfm2moe_model_load(TINY_A, NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
-    expect_error(lfm2moe_model_load_from_memory(NULL, 10, NULL, &m),
-                 LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_model_load_from_memory(NULL, 10, NULL, &m), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
     expect_error(lfm2moe_model_params_init(NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     expect_error(lfm2moe_session_params_init(NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     lfm2moe_session *s = (lfm2moe_session *)1;
@@ -62,8 +62,8 @@ static void test_null_arguments(void **state) {
     expect_error(lfm2moe_session_cancel(NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     expect_error(lfm2moe_model_get_info(NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
     expect_error(lfm2moe_model_architecture(NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
-    expect_error(lfm2moe_model_meta_string(NULL, "k", NULL, 0, NULL),
-                 LFM2MOE_ERR_INVALID_ARGUMENT, NULL);
+    expect_error(lfm2moe_model_meta_string(NULL, "k", NULL, 0, NULL), LFM2MOE_ERR_INVALID_ARGUMENT,
+                 NULL);
     expect_error(lfm2moe_tokenize(NULL, "a", 1, 0, NULL, 0, NULL), LFM2MOE_ERR_INVALID_ARGUMENT,
                  NULL);
     /* the messages name the function called (LFM_CHECK_ARG* in base/errors.h) */
@@ -124,16 +124,14 @@ static void test_model_info(void **state) {
     assert_int_equal(lfm2moe_model_meta_string(m, "general.name", buf, sizeof buf, &need), 0);
     assert_string_equal(buf, "ref-tiny-a");
     assert_int_equal(need, 10);
-    assert_int_equal(lfm2moe_model_meta_string(m, "lfm2moe.attention.head_count_kv", buf,
-                                               sizeof buf, NULL),
-                     0);
+    assert_int_equal(
+        lfm2moe_model_meta_string(m, "lfm2moe.attention.head_count_kv", buf, sizeof buf, NULL), 0);
     assert_string_equal(buf, "[0, 0, 1, 0, 0, 0, 1, 0]");
     assert_int_equal(lfm2moe_model_meta_string(m, "lfm2moe.rope.freq_base", buf, sizeof buf, NULL),
                      0);
     assert_string_equal(buf, "1000000");
-    assert_int_equal(lfm2moe_model_meta_string(m, "tokenizer.ggml.add_bos_token", buf,
-                                               sizeof buf, NULL),
-                     0);
+    assert_int_equal(
+        lfm2moe_model_meta_string(m, "tokenizer.ggml.add_bos_token", buf, sizeof buf, NULL), 0);
     assert_string_equal(buf, "true");
     /* size query, then a truncated but terminated prefix */
     expect_error(lfm2moe_model_meta_string(m, "general.name", NULL, 0, &need),
@@ -167,23 +165,34 @@ static void test_load_failures(void **state) {
     expect_error(lfm2moe_model_load("/nonexistent/model.gguf", NULL, &m), LFM2MOE_ERR_IO,
                  "/nonexistent/model.gguf");
     expect_error(lfm2moe_model_load(GOLDEN_DIR, NULL, &m), LFM2MOE_ERR_IO, "regular file");
-    expect_error(lfm2moe_model_load(GOLDEN_DIR "/prompt-a.txt", NULL, &m),
-                 LFM2MOE_ERR_BAD_FORMAT, NULL);
+    expect_error(lfm2moe_model_load(GOLDEN_DIR "/prompt-a.txt", NULL, &m), LFM2MOE_ERR_BAD_FORMAT,
+                 NULL);
     lfm2moe_model_params mp;
     lfm2moe_model_params_init(&mp);
     mp.struct_size = 8;
-    expect_error(lfm2moe_model_load(TINY_A, &mp, &m), LFM2MOE_ERR_INVALID_ARGUMENT,
-                 "struct_size");
+    expect_error(lfm2moe_model_load(TINY_A, &mp, &m), LFM2MOE_ERR_INVALID_ARGUMENT, "struct_size");
     assert_null(m);
 }
 
 static const int attn_blocks_a[] = {1};
 
 static test_model_shape small_shape(void) {
-    test_model_shape sh = {.n_vocab = 64, .n_embd = 32, .n_block = 3, .n_head = 2,
-                           .n_head_kv = 1, .head_dim = 16, .n_ff = 48, .n_expert = 4,
-                           .n_expert_used = 2, .n_ff_exp = 32, .n_dense = 1, .l_cache = 3,
-                           .attn_blocks = attn_blocks_a, .n_attn = 1, .tied = 1, .seed = 7};
+    test_model_shape sh = {.n_vocab = 64,
+                           .n_embd = 32,
+                           .n_block = 3,
+                           .n_head = 2,
+                           .n_head_kv = 1,
+                           .head_dim = 16,
+                           .n_ff = 48,
+                           .n_expert = 4,
+                           .n_expert_used = 2,
+                           .n_ff_exp = 32,
+                           .n_dense = 1,
+                           .l_cache = 3,
+                           .attn_blocks = attn_blocks_a,
+                           .n_attn = 1,
+                           .tied = 1,
+                           .seed = 7};
     return sh;
 }
 
@@ -353,8 +362,7 @@ static uint8_t *find_tensor_info(uint8_t *buf, size_t len, const char *name) {
     for (size_t i = 8; i + n + 4 < len; i++) {
         uint64_t l;
         memcpy(&l, buf + i - 8, 8);
-        if (l == n && memcmp(buf + i, name, n) == 0)
-            return buf + i + n;
+        if (l == n && memcmp(buf + i, name, n) == 0) return buf + i + n;
     }
     fail_msg("tensor %s not found", name);
     return NULL;
@@ -405,8 +413,7 @@ static void test_unsupported_and_misshapen_tensors(void **state) {
 static int32_t argmax(const float *x, int n) {
     int32_t best = 0;
     for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
+        if (x[i] > x[best]) best = i;
     return best;
 }
 
@@ -543,8 +550,7 @@ static void test_large_header_and_truncated_files(void **state) {
     assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
     fclose(f);
     lfm2moe_model *m = NULL;
-    if (lfm2moe_model_load(path, NULL, &m))
-        fail_msg("load: %s", lfm2moe_last_error());
+    if (lfm2moe_model_load(path, NULL, &m)) fail_msg("load: %s", lfm2moe_last_error());
     char val[16];
     size_t need = 0;
     expect_error(lfm2moe_model_meta_string(m, "test.padding", val, sizeof val, &need),
@@ -585,9 +591,9 @@ static void test_last_error_after_success(void **state) {
         assert_int_equal(lfm2moe_session_create(m, NULL, &s), LFM2MOE_OK);
         int32_t toks[16];
         size_t n = 0;
-        assert_int_equal(lfm2moe_tokenize(m, "Hello world", 11, LFM2MOE_TOKENIZE_ADD_BOS, toks,
-                                          16, &n),
-                         LFM2MOE_OK);
+        assert_int_equal(
+            lfm2moe_tokenize(m, "Hello world", 11, LFM2MOE_TOKENIZE_ADD_BOS, toks, 16, &n),
+            LFM2MOE_OK);
         assert_int_equal(lfm2moe_decode_step(s, toks, (int32_t)n, 0), LFM2MOE_OK);
         const char *roles[] = {"user"}, *contents[] = {"Hi"};
         char out[256];

@@ -24,8 +24,7 @@
 
 static lfm2moe_model *load(const char *path) {
     lfm2moe_model *m = NULL;
-    if (lfm2moe_model_load(path, NULL, &m))
-        fail_msg("load %s: %s", path, lfm2moe_last_error());
+    if (lfm2moe_model_load(path, NULL, &m)) fail_msg("load %s: %s", path, lfm2moe_last_error());
     return m;
 }
 
@@ -37,8 +36,7 @@ static lfm2moe_session *session(const lfm2moe_model *m, int n_ctx, int n_batch, 
     sp.n_threads = 2;
     sp.kv_type = kv_type;
     lfm2moe_session *s = NULL;
-    if (lfm2moe_session_create(m, &sp, &s))
-        fail_msg("session: %s", lfm2moe_last_error());
+    if (lfm2moe_session_create(m, &sp, &s)) fail_msg("session: %s", lfm2moe_last_error());
     return s;
 }
 
@@ -51,8 +49,7 @@ static int32_t n_vocab(const lfm2moe_model *m) {
 static int32_t argmax(const float *x, int32_t n) {
     int32_t best = 0;
     for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
+        if (x[i] > x[best]) best = i;
     return best;
 }
 
@@ -85,8 +82,7 @@ static void check_model(const char *path, const char *stem) {
     gld g;
     char gpath[1024];
     snprintf(gpath, sizeof gpath, GOLDEN_DIR "/%s.gld", stem);
-    if (gld_read(gpath, 0, &g, err, sizeof err))
-        fail_msg("%s", err);
+    if (gld_read(gpath, 0, &g, err, sizeof err)) fail_msg("%s", err);
     const int32_t n_tok = g.n_prompt + g.n_gen;
     lfm2moe_model *m = load(path);
     const int32_t V = n_vocab(m);
@@ -113,8 +109,8 @@ static void check_model(const char *path, const char *stem) {
             assert_int_equal(lfm2moe_decode_batch(bs, toks, rounds[r], N_SEQ), LFM2MOE_OK);
             for (int i = 0; i < N_SEQ; i++) {
                 char what[160];
-                snprintf(what, sizeof what, "%s n_batch %d round %zu session %d", stem,
-                         batch_rows, r, i);
+                snprintf(what, sizeof what, "%s n_batch %d round %zu session %d", stem, batch_rows,
+                         r, i);
                 compare(bs[i], solo[i], V, what);
                 used[i] += rounds[r][i];
             }

@@ -44,20 +44,24 @@ static char *render_json(const lfm2moe_model *m, const json_value *conv, int *st
     const json_value *msgs = json_get(conv, "messages"), *tools = json_get(conv, "tools");
     const json_value *agp = json_get(conv, "add_generation_prompt");
     size_t nm = msgs->n, nt = tools ? tools->n : 0;
-    const char **roles = calloc(nm + 1, sizeof *roles), **contents = calloc(nm + 1, sizeof *contents);
+    const char **roles = calloc(nm + 1, sizeof *roles),
+               **contents = calloc(nm + 1, sizeof *contents);
     const char **tt = calloc(nt + 1, sizeof *tt);
     strbuf *bufs = calloc(nm + nt + 1, sizeof *bufs);
     for (size_t i = 0; i < nm; i++) {
         const json_value *c = json_get(msgs->items[i], "content");
         roles[i] = json_get(msgs->items[i], "role")->str;
-        if (c->type == JSON_STRING) strbuf_append(&bufs[i], c->str, c->len);
-        else json_dump(c, &bufs[i]);
+        if (c->type == JSON_STRING)
+            strbuf_append(&bufs[i], c->str, c->len);
+        else
+            json_dump(c, &bufs[i]);
         contents[i] = bufs[i].data;
     }
     for (size_t i = 0; i < nt; i++) {
         if (tools->items[i]->type == JSON_STRING)
             strbuf_append(&bufs[nm + i], tools->items[i]->str, tools->items[i]->len);
-        else json_dump(tools->items[i], &bufs[nm + i]);
+        else
+            json_dump(tools->items[i], &bufs[nm + i]);
         tt[i] = bufs[nm + i].data;
     }
     uint32_t flags = agp && agp->boolean ? LFM2MOE_CHAT_ADD_GENERATION_PROMPT : 0;
@@ -71,7 +75,8 @@ static char *render_json(const lfm2moe_model *m, const json_value *conv, int *st
         assert_int_equal(len2, len);
         assert_int_equal(strlen(out), len);
     }
-    for (size_t i = 0; i < nm + nt; i++) strbuf_free(&bufs[i]);
+    for (size_t i = 0; i < nm + nt; i++)
+        strbuf_free(&bufs[i]);
     free(bufs);
     free(roles);
     free(contents);
@@ -126,16 +131,32 @@ static void test_golden(void **state) {
 /* Expected renderings computed with Jinja2 from the model's template
  * (bos_token = "<|startoftext|>", tojson = json.dumps(ensure_ascii=False)). */
 static const char more_cases[] =
-    "{\"messages\": [{\"role\": \"system\", \"content\": \"\"}, {\"role\": \"user\", \"content\": \"hi\"}], \"add_generation_prompt\": false, "
+    "{\"messages\": [{\"role\": \"system\", \"content\": \"\"}, {\"role\": \"user\", \"content\": "
+    "\"hi\"}], \"add_generation_prompt\": false, "
     "\"rendered\": \"<|startoftext|><|im_start|>user\\nhi<|im_end|>\\n\"}\n"
-    "{\"messages\": [{\"role\": \"system\", \"content\": \"\"}, {\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [{\"name\": \"f\"}], \"add_generation_prompt\": true, "
-    "\"rendered\": \"<|startoftext|><|im_start|>system\\nList of tools: <|tool_list_start|>[{\\\"name\\\": \\\"f\\\"}]<|tool_list_end|><|im_end|>\\n<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\n\"}\n"
-    "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"system\", \"content\": \"late\"}, {\"role\": \"tool\", \"content\": \"[1]\"}], \"add_generation_prompt\": true, "
-    "\"rendered\": \"<|startoftext|><|im_start|>user\\nhi<|im_end|>\\n<|im_start|>system\\nlate<|im_end|>\\n<|im_start|>tool\\n<|tool_response_start|>[1]<|tool_response_end|><|im_end|>\\n<|im_start|>assistant\\n\"}\n"
-    "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}], \"tools\": [\"{\\\"name\\\": \\\"verbatim\\\"}\", {\"name\": \"\xc3\xa9\", \"x\": [1.5, 2, null, true]}], \"add_generation_prompt\": false, "
-    "\"rendered\": \"<|startoftext|><|im_start|>system\\nS\\nList of tools: <|tool_list_start|>[{\\\"name\\\": \\\"verbatim\\\"}, {\\\"name\\\": \\\"\xc3\xa9\\\", \\\"x\\\": [1.5, 2, null, true]}]<|tool_list_end|><|im_end|>\\n\"}\n"
-    "{\"messages\": [{\"role\": \"user\", \"content\": {\"a\": 1}}], \"add_generation_prompt\": true, "
-    "\"rendered\": \"<|startoftext|><|im_start|>user\\n{\\\"a\\\": 1}<|im_end|>\\n<|im_start|>assistant\\n\"}\n";
+    "{\"messages\": [{\"role\": \"system\", \"content\": \"\"}, {\"role\": \"user\", \"content\": "
+    "\"hi\"}], \"tools\": [{\"name\": \"f\"}], \"add_generation_prompt\": true, "
+    "\"rendered\": \"<|startoftext|><|im_start|>system\\nList of tools: "
+    "<|tool_list_start|>[{\\\"name\\\": "
+    "\\\"f\\\"}]<|tool_list_end|><|im_end|>\\n<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>"
+    "assistant\\n\"}\n"
+    "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"system\", "
+    "\"content\": \"late\"}, {\"role\": \"tool\", \"content\": \"[1]\"}], "
+    "\"add_generation_prompt\": true, "
+    "\"rendered\": "
+    "\"<|startoftext|><|im_start|>user\\nhi<|im_end|>\\n<|im_start|>system\\nlate<|im_end|>\\n<|im_"
+    "start|>tool\\n<|tool_response_start|>[1]<|tool_response_end|><|im_end|>\\n<|im_start|>"
+    "assistant\\n\"}\n"
+    "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}], \"tools\": [\"{\\\"name\\\": "
+    "\\\"verbatim\\\"}\", {\"name\": \"\xc3\xa9\", \"x\": [1.5, 2, null, true]}], "
+    "\"add_generation_prompt\": false, "
+    "\"rendered\": \"<|startoftext|><|im_start|>system\\nS\\nList of tools: "
+    "<|tool_list_start|>[{\\\"name\\\": \\\"verbatim\\\"}, {\\\"name\\\": \\\"\xc3\xa9\\\", "
+    "\\\"x\\\": [1.5, 2, null, true]}]<|tool_list_end|><|im_end|>\\n\"}\n"
+    "{\"messages\": [{\"role\": \"user\", \"content\": {\"a\": 1}}], \"add_generation_prompt\": "
+    "true, "
+    "\"rendered\": \"<|startoftext|><|im_start|>user\\n{\\\"a\\\": "
+    "1}<|im_end|>\\n<|im_start|>assistant\\n\"}\n";
 
 static void test_more_conversations(void **state) {
     (void)state;
@@ -160,7 +181,8 @@ static void request_of(const json_value *d, strbuf *req) {
  * `lfm2moe template -m`, byte for byte. */
 static void check_json_render(const char *model_path, const char *jsonl_path) {
     lfm2moe_model *m = NULL;
-    if (lfm2moe_model_load(model_path, NULL, &m)) fail_msg("load %s: %s", model_path, lfm2moe_last_error());
+    if (lfm2moe_model_load(model_path, NULL, &m))
+        fail_msg("load %s: %s", model_path, lfm2moe_last_error());
     size_t len = 0, n = 0, ll;
     char *text = test_read_file(jsonl_path, &len);
     const char *cur = text, *line;
@@ -204,8 +226,10 @@ static void test_golden_json(void **state) {
     lfm2moe_model *d = NULL;
     int st = lfm2moe_model_load(MODEL_D, NULL, &d);
     lfm2moe_model_free(d);
-    if (st == LFM2MOE_OK) check_json_render(MODEL_D, GOLDEN_DIR "/chat-25dense-a.jsonl");
-    else assert_int_equal(st, LFM2MOE_ERR_UNSUPPORTED_ARCH);
+    if (st == LFM2MOE_OK)
+        check_json_render(MODEL_D, GOLDEN_DIR "/chat-25dense-a.jsonl");
+    else
+        assert_int_equal(st, LFM2MOE_ERR_UNSUPPORTED_ARCH);
 }
 
 /* JSON-call specifics: flags vs the request's add_generation_prompt,
@@ -215,48 +239,59 @@ static void test_render_json_api(void **state) {
     char buf[512];
     size_t len;
     const char *req = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}";
-    assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req), LFM2MOE_CHAT_ADD_GENERATION_PROMPT,
-                                              buf, sizeof buf, &len), LFM2MOE_OK);
-    assert_string_equal(buf, "<|startoftext|><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
-    const char *req2 = "{\"messages\": [], \"add_generation_prompt\": false, \"bos_token\": \"B\", \"x\": [1, 2]}";
+    assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req),
+                                              LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf, sizeof buf,
+                                              &len),
+                     LFM2MOE_OK);
+    assert_string_equal(buf,
+                        "<|startoftext|><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    const char *req2 =
+        "{\"messages\": [], \"add_generation_prompt\": false, \"bos_token\": \"B\", \"x\": [1, 2]}";
     const char *t = "{{ bos_token }}{{ eos_token }}{{ add_generation_prompt }}{{ x | tojson }}";
     assert_int_equal(lfm2moe_chat_render_template(model, t, strlen(t), req2, strlen(req2),
-                                                  LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf, sizeof buf, &len),
+                                                  LFM2MOE_CHAT_ADD_GENERATION_PROMPT, buf,
+                                                  sizeof buf, &len),
                      LFM2MOE_OK);
     assert_string_equal(buf, "B<|im_end|>False[1, 2]");
     /* no model: no bos/eos */
     const char *t2 = "[{{ bos_token }}{{ eos_token }}]{{ add_generation_prompt }}";
-    assert_int_equal(lfm2moe_chat_render_template(NULL, t2, strlen(t2), req, strlen(req), 0, buf, sizeof buf, &len),
+    assert_int_equal(lfm2moe_chat_render_template(NULL, t2, strlen(t2), req, strlen(req), 0, buf,
+                                                  sizeof buf, &len),
                      LFM2MOE_OK);
     assert_string_equal(buf, "[]False");
     /* as in transformers, tools and documents are None when not given */
     const char *t3 = "{{ tools is none }}{{ documents is none }}{{ tools is defined }}";
-    assert_int_equal(lfm2moe_chat_render_template(NULL, t3, strlen(t3), req, strlen(req), 0, buf, sizeof buf, &len),
+    assert_int_equal(lfm2moe_chat_render_template(NULL, t3, strlen(t3), req, strlen(req), 0, buf,
+                                                  sizeof buf, &len),
                      LFM2MOE_OK);
     assert_string_equal(buf, "TrueTrueTrue");
     assert_int_equal(lfm2moe_chat_render_json(model, "[1]", 3, 0, buf, sizeof buf, &len),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lfm2moe_chat_render_json(model, "{\"messages\": 1}", 15, 0, buf, sizeof buf, &len),
-                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        lfm2moe_chat_render_json(model, "{\"messages\": 1}", 15, 0, buf, sizeof buf, &len),
+        LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_chat_render_json(model, "{", 1, 0, buf, sizeof buf, &len),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_chat_render_json(NULL, req, strlen(req), 0, buf, sizeof buf, &len),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req), 4, buf, sizeof buf, &len),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lfm2moe_chat_render_template(model, NULL, 3, req, strlen(req), 0, buf, sizeof buf, &len),
-                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        lfm2moe_chat_render_template(model, NULL, 3, req, strlen(req), 0, buf, sizeof buf, &len),
+        LFM2MOE_ERR_INVALID_ARGUMENT);
     const char *bad = "{% for %}";
     assert_int_equal(lfm2moe_chat_render_template(model, bad, strlen(bad), req, strlen(req), 0, buf,
                                                   sizeof buf, &len),
                      LFM2MOE_ERR_UNSUPPORTED_TEMPLATE);
     assert_non_null(strstr(lfm2moe_last_error(), "line 1 column 8"));
-    const char *hostile = "{% for i in range(999999) %}{% for j in range(999999) %}{% endfor %}{% endfor %}";
-    assert_int_equal(lfm2moe_chat_render_template(model, hostile, strlen(hostile), req, strlen(req), 0, buf,
-                                                  sizeof buf, &len),
+    const char *hostile =
+        "{% for i in range(999999) %}{% for j in range(999999) %}{% endfor %}{% endfor %}";
+    assert_int_equal(lfm2moe_chat_render_template(model, hostile, strlen(hostile), req, strlen(req),
+                                                  0, buf, sizeof buf, &len),
                      LFM2MOE_ERR_LIMIT);
     /* the model stays usable */
-    assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req), 0, buf, sizeof buf, &len), LFM2MOE_OK);
+    assert_int_equal(lfm2moe_chat_render_json(model, req, strlen(req), 0, buf, sizeof buf, &len),
+                     LFM2MOE_OK);
 }
 
 static void test_render_edges(void **state) {
@@ -393,7 +428,8 @@ static void test_tool_calls(void **state) {
     c = parse_ok("<|tool_call_start|>[f(s='it\\'s \"q\" \\n \\t \\\\ \\u00e9 \\x41 \\U0001F600 "
                  "\\d')]<|tool_call_end|>",
                  1);
-    expect_call(c, 0, "f", "{\"s\": \"it's \\\"q\\\" \\n \\t \\\\ \xc3\xa9 A \xf0\x9f\x98\x80 \\\\d\"}");
+    expect_call(c, 0, "f",
+                "{\"s\": \"it's \\\"q\\\" \\n \\t \\\\ \xc3\xa9 A \xf0\x9f\x98\x80 \\\\d\"}");
     lfm2moe_tool_calls_free(c);
 
     c = parse_ok("<|tool_call_start|>[f(a=0x1F, b=1_000, c=.5, d=5., e=1e3, g=-0, h=(3), "

@@ -92,8 +92,8 @@ static void test_quantize_then_eval(void **state) {
     snprintf(cmd, sizeof cmd, CLI " quantize " GOLDEN_DIR "/tiny-q-f32.gguf %s Q8_0 2>&1", q8);
     assert_int_equal(test_run_cmd(cmd, &out, NULL), 0);
     free(out);
-    snprintf(cmd, sizeof cmd, CLI " eval -m %s --tokens " GOLDEN_DIR "/tiny-q-q8_0.gld --out %s 2>&1",
-             q8, outg);
+    snprintf(cmd, sizeof cmd,
+             CLI " eval -m %s --tokens " GOLDEN_DIR "/tiny-q-q8_0.gld --out %s 2>&1", q8, outg);
     assert_int_equal(test_run_cmd(cmd, &out, NULL), 0);
     free(out);
     gld want, got;
@@ -121,12 +121,11 @@ static void test_quantize_then_eval(void **state) {
     assert_int_equal(test_run_cmd(cmd, &out, NULL), 0);
     assert_non_null(strstr(out, "Q8_0_R16"));
     free(out);
-    snprintf(cmd, sizeof cmd, CLI " eval -m %s --tokens " GOLDEN_DIR "/tiny-q-q8_0.gld --out %s 2>&1",
-             r16, outg);
+    snprintf(cmd, sizeof cmd,
+             CLI " eval -m %s --tokens " GOLDEN_DIR "/tiny-q-q8_0.gld --out %s 2>&1", r16, outg);
     assert_int_equal(test_run_cmd(cmd, &out, NULL), 0);
     free(out);
-    if (gld_read(outg, 1, &got, err, sizeof err))
-        fail_msg("%s", err);
+    if (gld_read(outg, 1, &got, err, sizeof err)) fail_msg("%s", err);
     r = golden_compare(&want, got.logits);
     assert_true(r.rel_rms <= 0.03);
     assert_true(r.argmax_agree >= 0.95);
@@ -148,14 +147,13 @@ static void test_quantize_then_eval(void **state) {
 /* Every subcommand: a bad option is a usage error (2), never a crash. */
 static void test_usage_errors(void **state) {
     (void)state;
-    const char *cmds[] = {"info", "eval", "tokenize", "template", "quantize", "perplexity",
-                          "synth", "bench", "generate", "chat"};
+    const char *cmds[] = {"info",       "eval",  "tokenize", "template", "quantize",
+                          "perplexity", "synth", "bench",    "generate", "chat"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char cmd[256], *out;
         snprintf(cmd, sizeof cmd, CLI " %s --no-such-option </dev/null 2>&1", cmds[i]);
         int st = test_run_cmd(cmd, &out, NULL);
-        if (st != 2)
-            fail_msg("`lfm2moe %s --no-such-option` exited %d: %s", cmds[i], st, out);
+        if (st != 2) fail_msg("`lfm2moe %s --no-such-option` exited %d: %s", cmds[i], st, out);
         assert_non_null(strstr(out, "usage"));
         free(out);
     }
@@ -187,7 +185,8 @@ static char *view_text(const view_piece *pieces, int show, int dim) {
 
 static void test_think_view(void **state) {
     (void)state;
-    const view_piece parts[] = {{1, "Add"}, {1, " them."}, {0, "\n"}, {0, "\nIt is 42."}, {0, NULL}};
+    const view_piece parts[] = {
+        {1, "Add"}, {1, " them."}, {0, "\n"}, {0, "\nIt is 42."}, {0, NULL}};
     char *out = view_text(parts, 0, 0);
     assert_string_equal(out, "It is 42.");
     free(out);

@@ -82,14 +82,11 @@ static int run_golden(lfm2moe_session *s, float *out) {
     for (int32_t t = 0; t < n;) {
         int32_t step = t == 0 ? golden.n_prompt : 1;
         int st = lfm2moe_decode_step(s, golden.tokens + t, step, LFM2MOE_DECODE_ALL_LOGITS);
-        if (st)
-            return st;
+        if (st) return st;
         for (int32_t i = 0; i < step; i++) {
             const float *row = NULL;
-            if ((st = lfm2moe_session_logits(s, i, &row)))
-                return st;
-            memcpy(out + (size_t)(t + i) * (size_t)n_vocab, row,
-                   (size_t)n_vocab * sizeof(float));
+            if ((st = lfm2moe_session_logits(s, i, &row))) return st;
+            memcpy(out + (size_t)(t + i) * (size_t)n_vocab, row, (size_t)n_vocab * sizeof(float));
         }
         t += step;
     }
@@ -100,7 +97,7 @@ typedef struct worker {
     lfm2moe_session *s;
     float *logits;
     int status;
-    int free_own;     /* free the session when done (at a staggered time) */
+    int free_own; /* free the session when done (at a staggered time) */
     long delay_us;
 } worker;
 
@@ -218,8 +215,7 @@ static void cancel_prefill(int32_t head, int want, long delay_us) {
         assert_int_equal(pthread_create(&th, NULL, prefill_main, &p), 0);
         while (!atomic_load(&p.started))
             sleep_us(50);
-        if (delay_us)
-            sleep_us(delay_us * cancelled);
+        if (delay_us) sleep_us(delay_us * cancelled);
         /* keep asking until the call returns: a request that lands before the
          * call starts is cleared by it, a later one stops it */
         while (!atomic_load(&p.done)) {
@@ -280,10 +276,22 @@ static void test_cancel_prefill_ring(void **state) {
 /* ---- absurd metadata ------------------------------------------------------ */
 
 static const int attn_blocks[] = {1};
-static const test_model_shape small_shape = {
-    .n_vocab = 32, .n_embd = 8, .n_block = 2, .n_head = 2, .n_head_kv = 1, .head_dim = 4,
-    .n_ff = 16, .n_expert = 4, .n_expert_used = 2, .n_ff_exp = 8, .n_dense = 1, .l_cache = 3,
-    .attn_blocks = attn_blocks, .n_attn = 1, .tied = 1, .seed = 99};
+static const test_model_shape small_shape = {.n_vocab = 32,
+                                             .n_embd = 8,
+                                             .n_block = 2,
+                                             .n_head = 2,
+                                             .n_head_kv = 1,
+                                             .head_dim = 4,
+                                             .n_ff = 16,
+                                             .n_expert = 4,
+                                             .n_expert_used = 2,
+                                             .n_ff_exp = 8,
+                                             .n_dense = 1,
+                                             .l_cache = 3,
+                                             .attn_blocks = attn_blocks,
+                                             .n_attn = 1,
+                                             .tied = 1,
+                                             .seed = 99};
 
 /* Position of the value of metadata key `key` (just after its u32 type). */
 static size_t kv_value_at(const strbuf *b, const char *key) {
@@ -291,8 +299,7 @@ static size_t kv_value_at(const strbuf *b, const char *key) {
     for (size_t i = 8; i + n + 4 <= b->len; i++) {
         uint64_t len;
         memcpy(&len, b->data + i - 8, 8);
-        if (len == n && memcmp(b->data + i, key, n) == 0)
-            return i + n + 4;
+        if (len == n && memcmp(b->data + i, key, n) == 0) return i + n + 4;
     }
     fail_msg("key %s not found", key);
     return 0;
@@ -376,8 +383,7 @@ static void test_absurd_metadata(void **state) {
         build(&c);
         patch_u32(&c, kv_value_at(&c, u32s[i].key), u32s[i].value);
         int st = load_bytes(&c);
-        if (st != LFM2MOE_ERR_BAD_MODEL && st != LFM2MOE_ERR_BAD_FORMAT &&
-            st != LFM2MOE_ERR_LIMIT)
+        if (st != LFM2MOE_ERR_BAD_MODEL && st != LFM2MOE_ERR_BAD_FORMAT && st != LFM2MOE_ERR_LIMIT)
             fail_msg("%s = %u: status %d (%s)", u32s[i].key, u32s[i].value, st,
                      lfm2moe_last_error());
         strbuf_free(&c);
@@ -396,8 +402,8 @@ static void test_absurd_metadata(void **state) {
     strbuf_free(&c);
 
     /* tensors of 1e12 elements, and dimensions whose product overflows */
-    static const uint64_t dims[][2] = {{8, 125000000000ull}, {1ull << 40, 1ull << 40},
-                                       {(1ull << 63) - 1, 2}};
+    static const uint64_t dims[][2] = {
+        {8, 125000000000ull}, {1ull << 40, 1ull << 40}, {(1ull << 63) - 1, 2}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         build(&c);
         size_t at = tensor_dims_at(&c, "token_embd.weight");
@@ -428,9 +434,9 @@ static void test_unused_hparams(void **state) {
         const char *key;
         uint32_t value;
     } cases[] = {
-        {0, 1, "lfm2moe.attention.head_count", 65536},   /* no attention block */
+        {0, 1, "lfm2moe.attention.head_count", 65536}, /* no attention block */
         {0, 1, "lfm2moe.attention.key_length", 1024},
-        {1, 0, "lfm2moe.feed_forward_length", 1u << 24}, /* no dense block */
+        {1, 0, "lfm2moe.feed_forward_length", 1u << 24},        /* no dense block */
         {1, 2, "lfm2moe.expert_feed_forward_length", 1u << 24}, /* no MoE block */
         {1, 2, "lfm2moe.expert_count", 65536},
     };
@@ -516,12 +522,9 @@ static void test_session_memory(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parallel_sessions),
-        cmocka_unit_test(test_cancel_prefill),
-        cmocka_unit_test(test_cancel_prefill_ring),
-        cmocka_unit_test(test_absurd_metadata),
-        cmocka_unit_test(test_unused_hparams),
-        cmocka_unit_test(test_session_memory),
+        cmocka_unit_test(test_parallel_sessions),   cmocka_unit_test(test_cancel_prefill),
+        cmocka_unit_test(test_cancel_prefill_ring), cmocka_unit_test(test_absurd_metadata),
+        cmocka_unit_test(test_unused_hparams),      cmocka_unit_test(test_session_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,8 +50,7 @@ static void cpus_with(const char *file, int n, const long *value) {
     snprintf(text, sizeof text, "0-%d\n", n - 1);
     put("online", text);
     for (int i = 0; i < n; i++) {
-        if (!value[i])
-            continue;
+        if (!value[i]) continue;
         snprintf(rel, sizeof rel, "cpu%d/%s", i, file);
         snprintf(text, sizeof text, "%ld\n", value[i]);
         put(rel, text);

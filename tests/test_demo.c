@@ -32,16 +32,14 @@ static json_value *results(void) {
     char *text = test_read_file(TRAIN "/results.json", &len);
     json_value *v = NULL;
     char err[128];
-    if (json_parse(text, len, &v, err, sizeof err))
-        fail_msg("results.json: %s", err);
+    if (json_parse(text, len, &v, err, sizeof err)) fail_msg("results.json: %s", err);
     free(text);
     return v;
 }
 
 static lfm2moe_model *load(const char *path) {
     lfm2moe_model *m = NULL;
-    if (lfm2moe_model_load(path, NULL, &m))
-        fail_msg("load %s: %s", path, lfm2moe_last_error());
+    if (lfm2moe_model_load(path, NULL, &m)) fail_msg("load %s: %s", path, lfm2moe_last_error());
     return m;
 }
 
@@ -61,8 +59,7 @@ static void test_logits_match_pytorch(void **state) {
     (void)state;
     char err[256];
     gld g;
-    if (gld_read(GOLDEN_DIR "/demo-ref.gld", 1, &g, err, sizeof err))
-        fail_msg("%s", err);
+    if (gld_read(GOLDEN_DIR "/demo-ref.gld", 1, &g, err, sizeof err)) fail_msg("%s", err);
     lfm2moe_model *m = load(DEMO);
     lfm2moe_session *s = session(m, g.n_prompt + g.n_gen);
     double worst = 0;
@@ -79,7 +76,8 @@ static void test_logits_match_pytorch(void **state) {
         }
         t += step;
     }
-    print_message("demo model vs PyTorch: max |d| %.3g over %d rows\n", worst, g.n_prompt + g.n_gen);
+    print_message("demo model vs PyTorch: max |d| %.3g over %d rows\n", worst,
+                  g.n_prompt + g.n_gen);
     assert_true(worst <= 1e-3);
     lfm2moe_session_free(s);
     lfm2moe_model_free(m);
@@ -108,14 +106,13 @@ static void answer(lfm2moe_model *m, lfm2moe_session *s, const char *question, c
     char prompt[1024];
     size_t plen = 0;
     assert_int_equal(lfm2moe_chat_render(m, roles, contents, 1, NULL, 0,
-                                         LFM2MOE_CHAT_ADD_GENERATION_PROMPT, prompt,
-                                         sizeof prompt, &plen),
+                                         LFM2MOE_CHAT_ADD_GENERATION_PROMPT, prompt, sizeof prompt,
+                                         &plen),
                      0);
     int32_t toks[512];
     size_t n = 0;
-    assert_int_equal(lfm2moe_tokenize(m, prompt, plen, LFM2MOE_TOKENIZE_PARSE_SPECIAL, toks, 512,
-                                      &n),
-                     0);
+    assert_int_equal(
+        lfm2moe_tokenize(m, prompt, plen, LFM2MOE_TOKENIZE_PARSE_SPECIAL, toks, 512, &n), 0);
     lfm2moe_generate_params gp;
     lfm2moe_generate_params_init(&gp);
     gp.sampling.temperature = 0; /* greedy, as the PyTorch evaluation */
@@ -146,10 +143,8 @@ static void test_heldout_accuracy(void **state) {
         int n = 0, ok = 0;
         for (char *line = text, *next; line && *line; line = next) {
             next = strchr(line, '\n');
-            if (next)
-                *next++ = 0;
-            if (!*line)
-                continue;
+            if (next) *next++ = 0;
+            if (!*line) continue;
             json_value *item = NULL;
             assert_int_equal(json_parse(line, strlen(line), &item, NULL, 0), 0);
             collect c;
@@ -219,8 +214,7 @@ static void test_quantized_perplexity(void **state) {
         lfm2moe_quantize_params qp;
         lfm2moe_quantize_params_init(&qp);
         qp.ftype = cases[i].ftype;
-        if (lfm2moe_model_quantize(DEMO, out, &qp))
-            fail_msg("quantize: %s", lfm2moe_last_error());
+        if (lfm2moe_model_quantize(DEMO, out, &qp)) fail_msg("quantize: %s", lfm2moe_last_error());
         m = load(out);
         double ppl = perplexity(m, text, len, 128);
         lfm2moe_model_info mi = {.struct_size = sizeof mi};

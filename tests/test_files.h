@@ -12,8 +12,7 @@
  * strings); fails the test if it cannot be read. */
 static inline char *test_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
+    if (!f) fail_msg("cannot open %s", path);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -59,8 +58,7 @@ static inline int test_run_cmd(const char *cmd, char **out, size_t *len) {
     buf[n] = 0;
     const int st = pclose(p);
     *out = buf;
-    if (len)
-        *len = n;
+    if (len) *len = n;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

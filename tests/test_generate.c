@@ -78,8 +78,8 @@ typedef struct collect {
     size_t len;
     size_t bounds[1024]; /* end offset of each piece */
     int calls;
-    int stop_at;                 /* return 1 on this call (1-based), 0 never */
-    int cancel_at;               /* lfm2moe_session_cancel on this call */
+    int stop_at;   /* return 1 on this call (1-based), 0 never */
+    int cancel_at; /* lfm2moe_session_cancel on this call */
     lfm2moe_session *session;
 } collect;
 
@@ -131,7 +131,8 @@ static int manual(const int32_t *prompt, size_t n, const lfm2moe_sampling_params
     lfm2moe_sampler *sm = NULL;
     assert_int_equal(lfm2moe_sampler_create(model, sp, &sm), 0);
     assert_int_equal(lfm2moe_decode_step(s, prompt, (int32_t)n, 0), 0);
-    for (size_t i = 0; i < n; i++) lfm2moe_sampler_accept(sm, prompt[i]);
+    for (size_t i = 0; i < n; i++)
+        lfm2moe_sampler_accept(sm, prompt[i]);
     int k = 0;
     while (k < max) {
         const float *l;
@@ -163,10 +164,14 @@ static int check_utf8_bounds(const collect *c) {
     const unsigned char *u = (const unsigned char *)c->text;
     size_t i = 0;
     while (i < c->len) {
-        size_t need = u[i] < 0x80 ? 1 : (u[i] & 0xE0) == 0xC0 ? 2 : (u[i] & 0xF0) == 0xE0 ? 3
-                                      : (u[i] & 0xF8) == 0xF0 ? 4 : 1;
+        size_t need = u[i] < 0x80             ? 1
+                      : (u[i] & 0xE0) == 0xC0 ? 2
+                      : (u[i] & 0xF0) == 0xE0 ? 3
+                      : (u[i] & 0xF8) == 0xF0 ? 4
+                                              : 1;
         size_t k = 1;
-        while (k < need && i + k < c->len && (u[i + k] & 0xC0) == 0x80) k++;
+        while (k < need && i + k < c->len && (u[i + k] & 0xC0) == 0x80)
+            k++;
         if (k == need && need > 1) {
             multi++;
             for (int b = 0; b < c->calls && b < 1024; b++)
@@ -250,8 +255,8 @@ static void test_eos(void **state) {
         lfm2moe_generate_result r = run(s, p, n, &gp);
         assert_int_equal(r.stop_reason, LFM2MOE_STOP_EOS);
         assert_int_equal(r.n_generated, 1);
-        assert_int_equal(c.calls, 0);               /* its text is not streamed */
-        assert_int_equal(position(s), (int)n);      /* nor fed back */
+        assert_int_equal(c.calls, 0);          /* its text is not streamed */
+        assert_int_equal(position(s), (int)n); /* nor fed back */
         lfm2moe_session_free(s);
     }
 }
@@ -466,7 +471,8 @@ static void test_utf8_stream(void **state) {
     for (int k = 0; k < 2; k++) {
         int32_t toks[3];
         float inf[3] = {INFINITY, INFINITY, INFINITY};
-        for (int i = 0; i < sizes[k]; i++) toks[i] = byte_token(sets[k][i]);
+        for (int i = 0; i < sizes[k]; i++)
+            toks[i] = byte_token(sets[k][i]);
         lfm2moe_generate_params gp;
         lfm2moe_generate_params_init(&gp);
         gp.max_tokens = 300;
@@ -613,8 +619,8 @@ static void test_cli_generate(void **state) {
              LFM2MOE_CLI, MODEL_A);
     free(out);
     assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
-    snprintf(cmd, sizeof cmd, "%s generate -m %s -p Hello --temp x >/dev/null 2>&1",
-             LFM2MOE_CLI, MODEL_A);
+    snprintf(cmd, sizeof cmd, "%s generate -m %s -p Hello --temp x >/dev/null 2>&1", LFM2MOE_CLI,
+             MODEL_A);
     free(out);
     assert_int_not_equal(test_run_cmd(cmd, &out, &len), 0);
     /* -f FILE as the prompt */
@@ -629,8 +635,7 @@ static void test_cli_bench(void **state) {
     (void)state;
     char cmd[1024], *out = NULL;
     size_t len = 0;
-    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 8 -n 4 -r 2 -t 1 --bw 2>&1", LFM2MOE_CLI,
-             MODEL_A);
+    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 8 -n 4 -r 2 -t 1 --bw 2>&1", LFM2MOE_CLI, MODEL_A);
     free(out);
     assert_int_equal(test_run_cmd(cmd, &out, &len), 0);
     assert_non_null(strstr(out, "| pp8 "));
@@ -640,8 +645,9 @@ static void test_cli_bench(void **state) {
     assert_non_null(bw);
     double gb = 0, traffic = 0, machine = 0;
     int threads = 0;
-    assert_int_equal(sscanf(bw, "bw tg4: %lf GB of weights per token, %lf GB/s; machine read "
-                                "bandwidth (threads: %d, measured before each run) %lf GB/s",
+    assert_int_equal(sscanf(bw,
+                            "bw tg4: %lf GB of weights per token, %lf GB/s; machine read "
+                            "bandwidth (threads: %d, measured before each run) %lf GB/s",
                             &gb, &traffic, &threads, &machine),
                      4);
     assert_true(gb > 0 && traffic > 0 && machine > 0);
@@ -676,8 +682,9 @@ static void test_cli_chat(void **state) {
     assert_int_equal(k, 3);
     /* turn 2 evaluates only "<|im_end|>\n<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n" */
     int32_t t2[64];
-    size_t n2 = tokenize("<|im_end|>\n<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n",
-                         LFM2MOE_TOKENIZE_PARSE_SPECIAL, t2, 64);
+    size_t n2 =
+        tokenize("<|im_end|>\n<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n",
+                 LFM2MOE_TOKENIZE_PARSE_SPECIAL, t2, 64);
     assert_int_equal(prompts[1], (int)n2);
     assert_true(positions[1] >= positions[0] + (int)n2);
     /* turns 1 and 3 (after /reset) evaluate the whole rendered conversation */
@@ -687,8 +694,7 @@ static void test_cli_chat(void **state) {
         char r[512];
         size_t rl = 0;
         assert_int_equal(lfm2moe_chat_render(model, &role, &users[i], 1, NULL, 0,
-                                             LFM2MOE_CHAT_ADD_GENERATION_PROMPT, r, sizeof r,
-                                             &rl),
+                                             LFM2MOE_CHAT_ADD_GENERATION_PROMPT, r, sizeof r, &rl),
                          0);
         int32_t t[128];
         size_t nt = tokenize(r, LFM2MOE_TOKENIZE_PARSE_SPECIAL, t, 128);
@@ -702,9 +708,8 @@ static void test_cli_chat(void **state) {
 static int reuse_counts(const char *out, int *reused, int *evaluated, int max) {
     int k = 0;
     for (const char *q = out; (q = strstr(q, "[reused ")) && k < max; q++) {
-        assert_int_equal(sscanf(q, "[reused %d, evaluated %d prompt tokens]", &reused[k],
-                                &evaluated[k]),
-                         2);
+        assert_int_equal(
+            sscanf(q, "[reused %d, evaluated %d prompt tokens]", &reused[k], &evaluated[k]), 2);
         k++;
     }
     return k;

@@ -17,26 +17,51 @@
 /* A small valid file: every scalar type, arrays, and two tensors. */
 static void build_all_types(gguf_writer *w, uint32_t version, uint32_t alignment) {
     gw_header_version(w, version, 2, 16);
-    gw_cstr(w, "u8"); gw_u32(w, 0); gw_raw(w, (uint8_t[]){200}, 1);
-    gw_cstr(w, "i8"); gw_u32(w, 1); gw_raw(w, (int8_t[]){-5}, 1);
-    gw_cstr(w, "u16"); gw_u32(w, 2); gw_raw(w, (uint16_t[]){60000}, 2);
-    gw_cstr(w, "i16"); gw_u32(w, 3); gw_raw(w, (int16_t[]){-30000}, 2);
+    gw_cstr(w, "u8");
+    gw_u32(w, 0);
+    gw_raw(w, (uint8_t[]){200}, 1);
+    gw_cstr(w, "i8");
+    gw_u32(w, 1);
+    gw_raw(w, (int8_t[]){-5}, 1);
+    gw_cstr(w, "u16");
+    gw_u32(w, 2);
+    gw_raw(w, (uint16_t[]){60000}, 2);
+    gw_cstr(w, "i16");
+    gw_u32(w, 3);
+    gw_raw(w, (int16_t[]){-30000}, 2);
     gw_kv_u32(w, "u32", 4000000000u);
-    gw_cstr(w, "i32"); gw_u32(w, 5); gw_raw(w, (int32_t[]){-7}, 4);
+    gw_cstr(w, "i32");
+    gw_u32(w, 5);
+    gw_raw(w, (int32_t[]){-7}, 4);
     gw_kv_f32(w, "f32", 1.5f);
-    gw_cstr(w, "bool"); gw_u32(w, 7); gw_raw(w, (uint8_t[]){1}, 1);
+    gw_cstr(w, "bool");
+    gw_u32(w, 7);
+    gw_raw(w, (uint8_t[]){1}, 1);
     gw_kv_str(w, "str", "hello");
-    gw_cstr(w, "u64"); gw_u32(w, 10); gw_u64(w, 1ull << 40);
-    gw_cstr(w, "i64"); gw_u32(w, 11); gw_raw(w, (int64_t[]){-(1ll << 40)}, 8);
-    gw_cstr(w, "f64"); gw_u32(w, 12); gw_raw(w, (double[]){2.25}, 8);
+    gw_cstr(w, "u64");
+    gw_u32(w, 10);
+    gw_u64(w, 1ull << 40);
+    gw_cstr(w, "i64");
+    gw_u32(w, 11);
+    gw_raw(w, (int64_t[]){-(1ll << 40)}, 8);
+    gw_cstr(w, "f64");
+    gw_u32(w, 12);
+    gw_raw(w, (double[]){2.25}, 8);
     gw_kv_i32_array(w, "arr_i32", (int32_t[]){0, 0, 2}, 3);
-    gw_cstr(w, "arr_str"); gw_u32(w, 9); gw_u32(w, 8); gw_u64(w, 2);
-    gw_cstr(w, "ab"); gw_cstr(w, "");
-    gw_cstr(w, "arr_f32"); gw_u32(w, 9); gw_u32(w, 6); gw_u64(w, 2);
+    gw_cstr(w, "arr_str");
+    gw_u32(w, 9);
+    gw_u32(w, 8);
+    gw_u64(w, 2);
+    gw_cstr(w, "ab");
+    gw_cstr(w, "");
+    gw_cstr(w, "arr_f32");
+    gw_u32(w, 9);
+    gw_u32(w, 6);
+    gw_u64(w, 2);
     gw_raw(w, (float[]){0.5f, -1.0f}, 8);
     gw_kv_u32(w, "general.alignment", alignment);
-    gw_tensor_info(w, "a", 2, (int64_t[]){4, 2}, 0, 0);           /* F32 32 bytes */
-    gw_tensor_info(w, "b", 1, (int64_t[]){32}, 8, alignment);      /* Q8_0 34 bytes */
+    gw_tensor_info(w, "a", 2, (int64_t[]){4, 2}, 0, 0);       /* F32 32 bytes */
+    gw_tensor_info(w, "b", 1, (int64_t[]){32}, 8, alignment); /* Q8_0 34 bytes */
     gw_pad(w, alignment);
     for (int i = 0; i < 8; i++) {
         float v = (float)i;
@@ -59,32 +84,46 @@ static void test_all_value_types(void **state) {
         assert_int_equal(f.alignment, 64);
         assert_int_equal(f.n_kv, 16);
         int64_t v;
-        assert_int_equal(gguf_get_i64(&f, "u8", &v), 0); assert_int_equal(v, 200);
-        assert_int_equal(gguf_get_i64(&f, "i8", &v), 0); assert_int_equal(v, -5);
-        assert_int_equal(gguf_get_i64(&f, "u16", &v), 0); assert_int_equal(v, 60000);
-        assert_int_equal(gguf_get_i64(&f, "i16", &v), 0); assert_int_equal(v, -30000);
-        assert_int_equal(gguf_get_i64(&f, "u32", &v), 0); assert_int_equal(v, 4000000000ll);
-        assert_int_equal(gguf_get_i64(&f, "i32", &v), 0); assert_int_equal(v, -7);
-        assert_int_equal(gguf_get_i64(&f, "u64", &v), 0); assert_int_equal(v, 1ll << 40);
-        assert_int_equal(gguf_get_i64(&f, "i64", &v), 0); assert_int_equal(v, -(1ll << 40));
+        assert_int_equal(gguf_get_i64(&f, "u8", &v), 0);
+        assert_int_equal(v, 200);
+        assert_int_equal(gguf_get_i64(&f, "i8", &v), 0);
+        assert_int_equal(v, -5);
+        assert_int_equal(gguf_get_i64(&f, "u16", &v), 0);
+        assert_int_equal(v, 60000);
+        assert_int_equal(gguf_get_i64(&f, "i16", &v), 0);
+        assert_int_equal(v, -30000);
+        assert_int_equal(gguf_get_i64(&f, "u32", &v), 0);
+        assert_int_equal(v, 4000000000ll);
+        assert_int_equal(gguf_get_i64(&f, "i32", &v), 0);
+        assert_int_equal(v, -7);
+        assert_int_equal(gguf_get_i64(&f, "u64", &v), 0);
+        assert_int_equal(v, 1ll << 40);
+        assert_int_equal(gguf_get_i64(&f, "i64", &v), 0);
+        assert_int_equal(v, -(1ll << 40));
         uint32_t u;
         assert_int_equal(gguf_get_u32(&f, "i32", &u), LFM2MOE_ERR_BAD_MODEL); /* negative */
         assert_int_equal(gguf_get_u32(&f, "u64", &u), LFM2MOE_ERR_BAD_MODEL); /* too big */
         float fl;
-        assert_int_equal(gguf_get_f32(&f, "f32", &fl), 0); assert_true(fl == 1.5f);
-        assert_int_equal(gguf_get_f32(&f, "f64", &fl), 0); assert_true(fl == 2.25f);
+        assert_int_equal(gguf_get_f32(&f, "f32", &fl), 0);
+        assert_true(fl == 1.5f);
+        assert_int_equal(gguf_get_f32(&f, "f64", &fl), 0);
+        assert_true(fl == 2.25f);
         assert_int_equal(gguf_get_f32(&f, "str", &fl), LFM2MOE_ERR_BAD_MODEL);
         int bo;
-        assert_int_equal(gguf_get_bool(&f, "bool", &bo), 0); assert_int_equal(bo, 1);
+        assert_int_equal(gguf_get_bool(&f, "bool", &bo), 0);
+        assert_int_equal(bo, 1);
         gguf_str s;
         assert_int_equal(gguf_get_str(&f, "str", &s), 0);
-        assert_int_equal(s.len, 5); assert_memory_equal(s.ptr, "hello", 5);
+        assert_int_equal(s.len, 5);
+        assert_memory_equal(s.ptr, "hello", 5);
         assert_int_equal(gguf_get_str(&f, "missing", &s), LFM2MOE_ERR_NOT_FOUND);
         const gguf_kv *kv = gguf_find(&f, "arr_i32");
         assert_non_null(kv);
-        assert_int_equal(kv->n, 3); assert_int_equal(gguf_kv_int(kv, 2), 2);
+        assert_int_equal(kv->n, 3);
+        assert_int_equal(gguf_kv_int(kv, 2), 2);
         kv = gguf_find(&f, "arr_str");
-        assert_int_equal(kv->n, 2); assert_int_equal(kv->strs[0].len, 2);
+        assert_int_equal(kv->n, 2);
+        assert_int_equal(kv->strs[0].len, 2);
         assert_int_equal(kv->strs[1].len, 0);
         kv = gguf_find(&f, "arr_f32");
         assert_true(gguf_kv_num(kv, 1) == -1.0);
@@ -129,7 +168,10 @@ static void test_bad_headers(void **state) {
     (void)state;
     strbuf b = {0};
     gguf_writer w = gw_memory(&b);
-    gw_u32(&w, 0x12345678); gw_u32(&w, 3); gw_u64(&w, 0); gw_u64(&w, 0);
+    gw_u32(&w, 0x12345678);
+    gw_u32(&w, 3);
+    gw_u64(&w, 0);
+    gw_u64(&w, 0);
     expect_bad(b.data, b.len, "magic");
     strbuf_free(&b);
     gw_header_version(&w, 1, 0, 0);
@@ -153,31 +195,45 @@ static void test_bad_values(void **state) {
     gguf_writer w = gw_memory(&b);
     /* string length far past the end */
     gw_header(&w, 0, 1);
-    gw_cstr(&w, "k"); gw_u32(&w, 8); gw_u64(&w, 1ull << 60);
+    gw_cstr(&w, "k");
+    gw_u32(&w, 8);
+    gw_u64(&w, 1ull << 60);
     expect_bad(b.data, b.len, "truncated");
     strbuf_free(&b);
     /* array of 2^60 u32 */
     gw_header(&w, 0, 1);
-    gw_cstr(&w, "k"); gw_u32(&w, 9); gw_u32(&w, 4); gw_u64(&w, 1ull << 60);
+    gw_cstr(&w, "k");
+    gw_u32(&w, 9);
+    gw_u32(&w, 4);
+    gw_u64(&w, 1ull << 60);
     expect_bad(b.data, b.len, "truncated");
     strbuf_free(&b);
     /* array of 2^40 strings */
     gw_header(&w, 0, 1);
-    gw_cstr(&w, "k"); gw_u32(&w, 9); gw_u32(&w, 8); gw_u64(&w, 1ull << 40);
+    gw_cstr(&w, "k");
+    gw_u32(&w, 9);
+    gw_u32(&w, 8);
+    gw_u64(&w, 1ull << 40);
     expect_bad(b.data, b.len, "truncated");
     strbuf_free(&b);
     /* nested arrays and unknown types */
     gw_header(&w, 0, 1);
-    gw_cstr(&w, "k"); gw_u32(&w, 9); gw_u32(&w, 9); gw_u64(&w, 1);
+    gw_cstr(&w, "k");
+    gw_u32(&w, 9);
+    gw_u32(&w, 9);
+    gw_u64(&w, 1);
     expect_bad(b.data, b.len, "array element type");
     strbuf_free(&b);
     gw_header(&w, 0, 1);
-    gw_cstr(&w, "k"); gw_u32(&w, 13); gw_u32(&w, 0);
+    gw_cstr(&w, "k");
+    gw_u32(&w, 13);
+    gw_u32(&w, 0);
     expect_bad(b.data, b.len, "value type");
     strbuf_free(&b);
     /* duplicate key, empty key, key with NUL */
     gw_header(&w, 0, 2);
-    gw_kv_u32(&w, "k", 1); gw_kv_u32(&w, "k", 2);
+    gw_kv_u32(&w, "k", 1);
+    gw_kv_u32(&w, "k", 2);
     expect_bad(b.data, b.len, "twice");
     strbuf_free(&b);
     gw_header(&w, 0, 1);
@@ -185,7 +241,10 @@ static void test_bad_values(void **state) {
     expect_bad(b.data, b.len, "empty");
     strbuf_free(&b);
     gw_header(&w, 0, 1);
-    gw_u64(&w, 3); gw_raw(&w, "a\0b", 3); gw_u32(&w, 4); gw_u32(&w, 1);
+    gw_u64(&w, 3);
+    gw_raw(&w, "a\0b", 3);
+    gw_u32(&w, 4);
+    gw_u32(&w, 1);
     expect_bad(b.data, b.len, "NUL");
     strbuf_free(&b);
     /* alignment not a power of two */
@@ -195,8 +254,8 @@ static void test_bad_values(void **state) {
     strbuf_free(&b);
 }
 
-static void one_tensor(gguf_writer *w, int n_dims, const int64_t *ne, uint32_t type, uint64_t offset,
-                       size_t data_bytes) {
+static void one_tensor(gguf_writer *w, int n_dims, const int64_t *ne, uint32_t type,
+                       uint64_t offset, size_t data_bytes) {
     gw_header(w, 1, 0);
     gw_tensor_info(w, "t", n_dims, ne, type, offset);
     gw_pad(w, 32);
@@ -293,12 +352,9 @@ static void test_bitflips_of_golden_header(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_all_value_types),
-        cmocka_unit_test(test_every_truncation),
-        cmocka_unit_test(test_bad_headers),
-        cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_bad_tensors),
-        cmocka_unit_test(test_bitflips_of_golden_header),
+        cmocka_unit_test(test_all_value_types), cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_bad_headers),     cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_bad_tensors),     cmocka_unit_test(test_bitflips_of_golden_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

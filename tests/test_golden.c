@@ -17,14 +17,13 @@
 #include "golden_check.h"
 #include "lfm2moe.h"
 
-static void check_full(const char *stem, int kv_type, int n_batch, double max_abs,
-                       double rel_rms, double argmax, int batched, int threads) {
+static void check_full(const char *stem, int kv_type, int n_batch, double max_abs, double rel_rms,
+                       double argmax, int batched, int threads) {
     char path[1024], model[1024], err[256];
     snprintf(path, sizeof path, GOLDEN_DIR "/%s.gld", stem);
     snprintf(model, sizeof model, GOLDEN_DIR "/%s.gguf", stem);
     gld g;
-    if (gld_read(path, 1, &g, err, sizeof err))
-        fail_msg("%s", err);
+    if (gld_read(path, 1, &g, err, sizeof err)) fail_msg("%s", err);
     float *logits = malloc((size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab * sizeof(float));
     golden_run(model, &g, batched, threads, kv_type, n_batch, logits);
     golden_stats r = golden_compare(&g, logits);
@@ -32,17 +31,15 @@ static void check_full(const char *stem, int kv_type, int n_batch, double max_ab
     print_message("%-16s%s %s t%d b%d: max|d| %.3g  rel rms %.3g  argmax %.1f%%\n", stem,
                   kv_names[kv_type], batched ? "batched " : "one-by-one", threads, n_batch,
                   r.max_abs, r.rel_rms, 100 * r.argmax_agree);
-    if (max_abs > 0)
-        assert_true(r.max_abs <= max_abs);
-    if (rel_rms > 0)
-        assert_true(r.rel_rms <= rel_rms);
+    if (max_abs > 0) assert_true(r.max_abs <= max_abs);
+    if (rel_rms > 0) assert_true(r.rel_rms <= rel_rms);
     assert_true(r.argmax_agree >= argmax);
     free(logits);
     gld_free(&g);
 }
 
-static void check_kv(const char *stem, int kv_type, double max_abs, double rel_rms,
-                     double argmax, int batched, int threads) {
+static void check_kv(const char *stem, int kv_type, double max_abs, double rel_rms, double argmax,
+                     int batched, int threads) {
     check_full(stem, kv_type, 0, max_abs, rel_rms, argmax, batched, threads);
 }
 
@@ -121,7 +118,7 @@ static void test_tiny_q_f16_bf16(void **state) {
  * <= 0.07 of the logits' spread, argmax agreeing on >= 90% of rows. */
 static void test_tiny_q_quantized(void **state) {
     (void)state;
-    static const char *types[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1",
+    static const char *types[] = {"q8_0", "q4_0",   "q4_1",   "q5_0",   "q5_1",
                                   "q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         char stem[64];
@@ -149,8 +146,7 @@ static void test_tiny_q_repacked(void **state) {
             snprintf(model, sizeof model, GOLDEN_DIR "/tiny-q-%s.gguf", types[i]);
             snprintf(packed, sizeof packed, "test-golden-r16-%s.gguf", types[i]);
             gld g;
-            if (gld_read(path, 1, &g, err, sizeof err))
-                fail_msg("%s", err);
+            if (gld_read(path, 1, &g, err, sizeof err)) fail_msg("%s", err);
             lfm2moe_quantize_params qp;
             lfm2moe_quantize_params_init(&qp);
             qp.flags = LFM2MOE_QUANTIZE_REPACK;
@@ -164,8 +160,8 @@ static void test_tiny_q_repacked(void **state) {
             golden_run(model, &g, batched, 2, LFM2MOE_KV_F32, 0, rows);
             for (int way = 0; way < 2; way++) {
                 if (way == 0)
-                    golden_run_flags(model, LFM2MOE_MODEL_REPACK, &g, batched, 2,
-                                     LFM2MOE_KV_F32, 0, got);
+                    golden_run_flags(model, LFM2MOE_MODEL_REPACK, &g, batched, 2, LFM2MOE_KV_F32, 0,
+                                     got);
                 else
                     golden_run(packed, &g, batched, 2, LFM2MOE_KV_F32, 0, got);
                 golden_stats r = golden_compare(&g, got);
@@ -182,14 +178,10 @@ static void test_tiny_q_repacked(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tiny_a_f32),
-        cmocka_unit_test(test_tiny_d_f32),
-        cmocka_unit_test(test_tiny_d_swa_f32),
-        cmocka_unit_test(test_tiny_a_kv_types),
-        cmocka_unit_test(test_tiny_q_f32),
-        cmocka_unit_test(test_tiny_q_f16_bf16),
-        cmocka_unit_test(test_tiny_q_quantized),
-        cmocka_unit_test(test_tiny_q_repacked),
+        cmocka_unit_test(test_tiny_a_f32),       cmocka_unit_test(test_tiny_d_f32),
+        cmocka_unit_test(test_tiny_d_swa_f32),   cmocka_unit_test(test_tiny_a_kv_types),
+        cmocka_unit_test(test_tiny_q_f32),       cmocka_unit_test(test_tiny_q_f16_bf16),
+        cmocka_unit_test(test_tiny_q_quantized), cmocka_unit_test(test_tiny_q_repacked),
     };
     /* every kernel level this CPU runs (lfm2moe_isa_set_max), scalar first,
      * must pass the same checks */

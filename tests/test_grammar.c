@@ -23,7 +23,8 @@ static int match(const lfm_cgrammar *g, const char *text) {
     lfm_matcher *m = NULL;
     assert_int_equal(lfm_matcher_create(g, &m), 0);
     gm_state s = lfm_matcher_state(m);
-    for (const char *p = text; *p && s.set != GM_DEAD; p++) s = lfm_matcher_step(m, s, (uint8_t)*p);
+    for (const char *p = text; *p && s.set != GM_DEAD; p++)
+        s = lfm_matcher_step(m, s, (uint8_t)*p);
     int r = s.set == GM_DEAD ? -1 : lfm_matcher_can_end(m, s) ? 1 : 0;
     lfm_matcher_free(m);
     return r;
@@ -42,7 +43,8 @@ static void expect(const char *gbnf, const char *const *yes, const char *const *
     for (; yes && *yes; yes++)
         if (match(g, *yes) != 1) fail_msg("should accept '%s' (got %d)", *yes, match(g, *yes));
     for (; prefix && *prefix; prefix++)
-        if (match(g, *prefix) != 0) fail_msg("should be a prefix only: '%s' (got %d)", *prefix, match(g, *prefix));
+        if (match(g, *prefix) != 0)
+            fail_msg("should be a prefix only: '%s' (got %d)", *prefix, match(g, *prefix));
     for (; no && *no; no++)
         if (match(g, *no) != -1) fail_msg("should reject '%s' (got %d)", *no, match(g, *no));
     lfm_cgrammar_free(g);
@@ -55,16 +57,25 @@ static const char json_gbnf[] =
     "object ::= \"{\" ws ( member ( ws \",\" ws member )* )? ws \"}\"\n"
     "member ::= string ws \":\" ws value\n"
     "array  ::= \"[\" ws ( value ( ws \",\" ws value )* )? ws \"]\"\n"
-    "string ::= \"\\\"\" ( [^\"\\\\\\x00-\\x1f] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} ) )* \"\\\"\"\n"
+    "string ::= \"\\\"\" ( [^\"\\\\\\x00-\\x1f] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} "
+    ") )* \"\\\"\"\n"
     "number ::= \"-\"? ( \"0\" | [1-9] [0-9]* ) ( \".\" [0-9]+ )? ( [eE] [-+]? [0-9]+ )?\n"
     "ws     ::= [ \\t\\n\\r]*\n";
 
 static void test_json_grammar(void **state) {
     (void)state;
-    const char *yes[] = {"{}", "[]", "0", "-1.5e+10", "\"a\\u00e9\\n\"", " {\"a\": [1, 2, {\"b\": null}], \"c\": true} ",
-                         "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "[[[[]]]]", NULL};
+    const char *yes[] = {"{}",
+                         "[]",
+                         "0",
+                         "-1.5e+10",
+                         "\"a\\u00e9\\n\"",
+                         " {\"a\": [1, 2, {\"b\": null}], \"c\": true} ",
+                         "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+                         "[[[[]]]]",
+                         NULL};
     const char *prefix[] = {"{", "{\"a\"", "[1,", "\"abc", "-", "1.", "\"\xe2\x82", "tr", NULL};
-    const char *no[] = {"{,}", "[1,]", "01", "\"\\x\"", "{\"a\" 1}", "nul1", "\"\x01\"", "[1] x", "\xff", NULL};
+    const char *no[] = {"{,}",  "[1,]",     "01",    "\"\\x\"", "{\"a\" 1}",
+                        "nul1", "\"\x01\"", "[1] x", "\xff",    NULL};
     expect(json_gbnf, yes, prefix, no);
 }
 
@@ -123,7 +134,8 @@ static void test_syntax_features(void **state) {
 static void expect_error(const char *gbnf, int status, const char *needle) {
     lfm_cgrammar *g = NULL;
     int st = lfm_gbnf_parse(gbnf, strlen(gbnf), NULL, &g);
-    if (st != status) fail_msg("'%s': status %d, want %d (%s)", gbnf, st, status, lfm2moe_last_error());
+    if (st != status)
+        fail_msg("'%s': status %d, want %d (%s)", gbnf, st, status, lfm2moe_last_error());
     assert_null(g);
     if (!strstr(lfm2moe_last_error(), needle))
         fail_msg("'%s': message '%s' lacks '%s'", gbnf, lfm2moe_last_error(), needle);
@@ -146,7 +158,8 @@ static void test_errors(void **state) {
     expect_error("root ::= (\"a\"\n", LFM2MOE_ERR_PARSE, "matching ')'");
     /* left recursion, direct, indirect and through a nullable prefix */
     expect_error("root ::= root \"a\" | \"b\"\n", LFM2MOE_ERR_PARSE, "left recursion");
-    expect_error("root ::= a\na ::= b \"x\"\nb ::= \"y\"? root\n", LFM2MOE_ERR_PARSE, "root -> a -> b -> root");
+    expect_error("root ::= a\na ::= b \"x\"\nb ::= \"y\"? root\n", LFM2MOE_ERR_PARSE,
+                 "root -> a -> b -> root");
     expect_error("root ::= (\"\")* \"a\"\n", LFM2MOE_ERR_PARSE, "left recursion");
     expect_error("root ::= (\"a\"?)*\n", LFM2MOE_ERR_PARSE, "left recursion");
     /* right recursion is fine */
@@ -192,7 +205,8 @@ static lfm_cgrammar *from_schema(const char *schema, int want) {
     strbuf b = {0};
     int st = lfm_schema_to_gbnf(v, "root", 0, &b);
     json_free(v);
-    if (st != want) fail_msg("schema %s: status %d, want %d: %s", schema, st, want, lfm2moe_last_error());
+    if (st != want)
+        fail_msg("schema %s: status %d, want %d: %s", schema, st, want, lfm2moe_last_error());
     lfm_cgrammar *g = NULL;
     if (!st) {
         if (lfm_gbnf_parse(b.data, b.len, NULL, &g))
@@ -217,30 +231,50 @@ static void test_json_schema(void **state) {
                       "\"maxLength\": 5}, \"age\": {\"type\": \"integer\"}, \"tags\": {\"type\": "
                       "\"array\", \"items\": {\"enum\": [\"a\", \"b\", 3, null]}, \"minItems\": 1, "
                       "\"maxItems\": 2}}, \"required\": [\"name\"]}";
-    const char *yes[] = {"{\"name\": \"bob\"}", "{\"name\":\"\",\"age\":-12}", "{\"name\": \"x\", \"tags\": [3, null]}",
-                         "{\"name\": \"x\", \"age\": 0, \"tags\": [\"a\"]}", "{\n  \"name\": \"\\u00e9\"\n}", NULL};
-    const char *no[] = {"{}", "{\"age\": 1}", "{\"name\": \"toolong\"}", "{\"name\": \"x\", \"tags\": []}",
-                        "{\"name\": \"x\", \"other\": 1}", "{\"age\": 1, \"name\": \"x\"}", "{\"name\": \"x\", \"age\": 01}", NULL};
+    const char *yes[] = {"{\"name\": \"bob\"}",
+                         "{\"name\":\"\",\"age\":-12}",
+                         "{\"name\": \"x\", \"tags\": [3, null]}",
+                         "{\"name\": \"x\", \"age\": 0, \"tags\": [\"a\"]}",
+                         "{\n  \"name\": \"\\u00e9\"\n}",
+                         NULL};
+    const char *no[] = {"{}",
+                        "{\"age\": 1}",
+                        "{\"name\": \"toolong\"}",
+                        "{\"name\": \"x\", \"tags\": []}",
+                        "{\"name\": \"x\", \"other\": 1}",
+                        "{\"age\": 1, \"name\": \"x\"}",
+                        "{\"name\": \"x\", \"age\": 01}",
+                        NULL};
     schema_expect(obj, yes, no);
-    const char *fmt = "{\"type\": \"array\", \"items\": {\"anyOf\": [{\"type\": \"string\", \"format\": "
-                      "\"date\"}, {\"type\": \"string\", \"format\": \"uuid\"}, {\"type\": \"string\", "
-                      "\"format\": \"date-time\"}, {\"type\": \"string\", \"format\": \"time\"}]}}";
-    const char *fy[] = {"[\"2024-02-28\", \"123e4567-e89b-12d3-a456-426614174000\", \"2020-01-31T23:59:59Z\", \"10:00:00+02:00\"]", NULL};
+    const char *fmt =
+        "{\"type\": \"array\", \"items\": {\"anyOf\": [{\"type\": \"string\", \"format\": "
+        "\"date\"}, {\"type\": \"string\", \"format\": \"uuid\"}, {\"type\": \"string\", "
+        "\"format\": \"date-time\"}, {\"type\": \"string\", \"format\": \"time\"}]}}";
+    const char *fy[] = {"[\"2024-02-28\", \"123e4567-e89b-12d3-a456-426614174000\", "
+                        "\"2020-01-31T23:59:59Z\", \"10:00:00+02:00\"]",
+                        NULL};
     const char *fn[] = {"[\"2024-02-30\"]", "[\"2024-13-01\"]", "[\"10:00:00\"]", NULL};
     schema_expect(fmt, fy, fn);
-    const char *refs = "{\"$defs\": {\"node\": {\"type\": \"object\", \"properties\": {\"v\": {\"type\": "
-                       "\"number\"}, \"next\": {\"anyOf\": [{\"$ref\": \"#/$defs/node\"}, {\"type\": "
-                       "\"null\"}]}}, \"required\": [\"v\", \"next\"]}}, \"$ref\": \"#/$defs/node\"}";
+    const char *refs =
+        "{\"$defs\": {\"node\": {\"type\": \"object\", \"properties\": {\"v\": {\"type\": "
+        "\"number\"}, \"next\": {\"anyOf\": [{\"$ref\": \"#/$defs/node\"}, {\"type\": "
+        "\"null\"}]}}, \"required\": [\"v\", \"next\"]}}, \"$ref\": \"#/$defs/node\"}";
     const char *ry[] = {"{\"v\": 1.5, \"next\": {\"v\": -2e3, \"next\": null}}", NULL};
     const char *rn[] = {"{\"v\": 1, \"next\": {}}", NULL};
     schema_expect(refs, ry, rn);
-    const char *pat = "{\"type\": \"object\", \"properties\": {\"code\": {\"type\": \"string\", \"pattern\": "
-                      "\"^[A-Z]{2}-\\\\d{3}(x|yz)?$\"}, \"any\": {\"type\": \"string\", \"pattern\": \"a\\\\.b\"}, "
-                      "\"c\": {\"const\": {\"k\": [true]}}, \"t\": {\"type\": [\"boolean\", \"null\"]}}, "
-                      "\"required\": [\"code\", \"any\", \"c\", \"t\"], \"additionalProperties\": {\"type\": \"integer\"}}";
-    const char *py[] = {"{\"code\": \"AB-123yz\", \"any\": \"xxa.b\\\"\", \"c\": {\"k\": [true]}, \"t\": null, \"n\": 5}", NULL};
-    const char *pn[] = {"{\"code\": \"AB-12\", \"any\": \"a.b\", \"c\": {\"k\": [true]}, \"t\": null}",
-                        "{\"code\": \"AB-123\", \"any\": \"ab\", \"c\": {\"k\": [true]}, \"t\": null}", NULL};
+    const char *pat =
+        "{\"type\": \"object\", \"properties\": {\"code\": {\"type\": \"string\", \"pattern\": "
+        "\"^[A-Z]{2}-\\\\d{3}(x|yz)?$\"}, \"any\": {\"type\": \"string\", \"pattern\": "
+        "\"a\\\\.b\"}, "
+        "\"c\": {\"const\": {\"k\": [true]}}, \"t\": {\"type\": [\"boolean\", \"null\"]}}, "
+        "\"required\": [\"code\", \"any\", \"c\", \"t\"], \"additionalProperties\": {\"type\": "
+        "\"integer\"}}";
+    const char *py[] = {"{\"code\": \"AB-123yz\", \"any\": \"xxa.b\\\"\", \"c\": {\"k\": [true]}, "
+                        "\"t\": null, \"n\": 5}",
+                        NULL};
+    const char *pn[] = {
+        "{\"code\": \"AB-12\", \"any\": \"a.b\", \"c\": {\"k\": [true]}, \"t\": null}",
+        "{\"code\": \"AB-123\", \"any\": \"ab\", \"c\": {\"k\": [true]}, \"t\": null}", NULL};
     schema_expect(pat, py, pn);
     /* oneOf is compiled as anyOf (lfm2moe.h): with overlapping branches a
      * value of both is accepted; exclusive branches keep oneOf's meaning */
@@ -271,10 +305,13 @@ static void test_json_schema(void **state) {
 
 static void test_tool_grammar(void **state) {
     (void)state;
-    const char *t0 = "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
-                     "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}, \"days\": "
-                     "{\"type\": \"integer\"}, \"metric\": {\"type\": \"boolean\"}}, \"required\": [\"city\"]}}}";
-    const char *t1 = "{\"name\": \"db.now\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}";
+    const char *t0 =
+        "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+        "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}, \"days\": "
+        "{\"type\": \"integer\"}, \"metric\": {\"type\": \"boolean\"}}, \"required\": "
+        "[\"city\"]}}}";
+    const char *t1 =
+        "{\"name\": \"db.now\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}";
     json_value *v[2];
     assert_int_equal(json_parse(t0, strlen(t0), &v[0], NULL, 0), 0);
     assert_int_equal(json_parse(t1, strlen(t1), &v[1], NULL, 0), 0);
@@ -283,11 +320,13 @@ static void test_tool_grammar(void **state) {
     lfm_cgrammar *g = NULL;
     if (lfm_gbnf_parse(b.data, b.len, NULL, &g)) fail_msg("%s\n%s", lfm2moe_last_error(), b.data);
     const char *yes[] = {"<|tool_call_start|>[get_weather(city=\"Paris\")]<|tool_call_end|>",
-                         "<|tool_call_start|>[get_weather(city=\"a\", days=3, metric=True), db.now()]<|tool_call_end|>",
+                         "<|tool_call_start|>[get_weather(city=\"a\", days=3, metric=True), "
+                         "db.now()]<|tool_call_end|>",
                          "<|tool_call_start|>[db.now(),db.now()]<|tool_call_end|>", NULL};
-    const char *no[] = {"<|tool_call_start|>[get_weather()]<|tool_call_end|>",
-                        "<|tool_call_start|>[get_weather(city=\"a\", metric=true)]<|tool_call_end|>",
-                        "<|tool_call_start|>[other()]<|tool_call_end|>", NULL};
+    const char *no[] = {
+        "<|tool_call_start|>[get_weather()]<|tool_call_end|>",
+        "<|tool_call_start|>[get_weather(city=\"a\", metric=true)]<|tool_call_end|>",
+        "<|tool_call_start|>[other()]<|tool_call_end|>", NULL};
     for (const char *const *p = yes; *p; p++) {
         if (match(g, *p) != 1) fail_msg("tools should accept %s\n%s", *p, b.data);
         lfm2moe_tool_calls *calls = NULL;
@@ -304,10 +343,10 @@ static void test_tool_grammar(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_grammar),     cmocka_unit_test(test_arithmetic_grammar),
-        cmocka_unit_test(test_list_grammar),     cmocka_unit_test(test_c_identifier_grammar),
-        cmocka_unit_test(test_syntax_features),  cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_limits),           cmocka_unit_test(test_json_schema),
+        cmocka_unit_test(test_json_grammar),    cmocka_unit_test(test_arithmetic_grammar),
+        cmocka_unit_test(test_list_grammar),    cmocka_unit_test(test_c_identifier_grammar),
+        cmocka_unit_test(test_syntax_features), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),          cmocka_unit_test(test_json_schema),
         cmocka_unit_test(test_tool_grammar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,8 +30,7 @@
 
 static lfm2moe_model *load(const char *path) {
     lfm2moe_model *m = NULL;
-    if (lfm2moe_model_load(path, NULL, &m))
-        fail_msg("load %s: %s", path, lfm2moe_last_error());
+    if (lfm2moe_model_load(path, NULL, &m)) fail_msg("load %s: %s", path, lfm2moe_last_error());
     return m;
 }
 
@@ -48,8 +47,7 @@ static lfm2moe_session *session(const lfm2moe_model *m, int n_ctx, int threads, 
     sp.n_threads = threads;
     sp.checkpoint_interval = interval;
     lfm2moe_session *s = NULL;
-    if (lfm2moe_session_create(m, &sp, &s))
-        fail_msg("session: %s", lfm2moe_last_error());
+    if (lfm2moe_session_create(m, &sp, &s)) fail_msg("session: %s", lfm2moe_last_error());
     return s;
 }
 
@@ -61,8 +59,7 @@ static void sequence(int32_t *t, int n, int vocab, uint32_t seed) {
 }
 
 static void decode(lfm2moe_session *s, const int32_t *t, int n, uint32_t flags) {
-    if (lfm2moe_decode_step(s, t, n, flags))
-        fail_msg("decode: %s", lfm2moe_last_error());
+    if (lfm2moe_decode_step(s, t, n, flags)) fail_msg("decode: %s", lfm2moe_last_error());
 }
 
 /* Logits of every token of the sequence from one fresh session, one step. */
@@ -84,8 +81,7 @@ static float *reference(const lfm2moe_model *m, const int32_t *t, int n, int V) 
 static void expect_next(lfm2moe_session *s, const int32_t *t, int pos, const float *ref, int V,
                         const char *what) {
     int n = N_SEQ - pos < N_NEXT ? N_SEQ - pos : N_NEXT;
-    if (n <= 0)
-        return;
+    if (n <= 0) return;
     decode(s, t + pos, n, LFM2MOE_DECODE_ALL_LOGITS);
     for (int i = 0; i < n; i++) {
         const float *l;
@@ -132,8 +128,7 @@ static void rewind_checks(const char *path, int interval, int step, int threads)
         for (int pos = 0; pos < N_SEQ; pos += 29) {
             int32_t at;
             lfm2moe_session_position(s, &at);
-            if (at < N_SEQ)
-                decode(s, t + at, N_SEQ - at, 0);
+            if (at < N_SEQ) decode(s, t + at, N_SEQ - at, 0);
             assert_int_equal(lfm2moe_session_rewind(s, pos), LFM2MOE_OK);
             expect_next(s, t, pos, ref, V, what);
         }
@@ -155,7 +150,7 @@ static void rewind_checks(const char *path, int interval, int step, int threads)
 
 static void test_rewind_tiny(void **state) {
     (void)state;
-    rewind_checks(TINY, 16, 1, 2); /* and 2 threads against the 1-thread reference */
+    rewind_checks(TINY, 16, 1, 2);    /* and 2 threads against the 1-thread reference */
     rewind_checks(TINY, 1000, 37, 1); /* no checkpoints: re-evaluate from 0 */
 }
 
@@ -313,8 +308,8 @@ static void reseal(unsigned char *p, size_t len) {
 }
 
 /* Refused with `code`, and b still holds what it held. */
-static void refused(lfm2moe_session *b, const void *data, size_t len, int code,
-                    const int32_t *held, int n_held) {
+static void refused(lfm2moe_session *b, const void *data, size_t len, int code, const int32_t *held,
+                    int n_held) {
     int st = lfm2moe_session_load(b, data, len);
     if (st != code)
         fail_msg("load of %zu bytes returned %d (%s), expected %d", len, st, lfm2moe_last_error(),
@@ -364,17 +359,17 @@ static void test_corrupt_snapshots(void **state) {
         uint32_t value;
         int code;
     } forged[] = {
-        {8, 2, LFM2MOE_ERR_BAD_FORMAT},              /* version */
-        {12, 64, LFM2MOE_ERR_BAD_FORMAT},            /* header size */
-        {16, 1, LFM2MOE_ERR_INVALID_ARGUMENT},       /* model hash */
-        {44, 64, LFM2MOE_ERR_INVALID_ARGUMENT},      /* n_embd */
-        {72, 1, LFM2MOE_ERR_INVALID_ARGUMENT},       /* kv type */
-        {76, 41, LFM2MOE_ERR_BAD_FORMAT},            /* n_tokens vs size */
-        {76, 0x7fffffff, LFM2MOE_ERR_CONTEXT_FULL},  /* n_tokens */
-        {76, 0x80000000u, LFM2MOE_ERR_BAD_FORMAT},   /* negative */
-        {80, 0, LFM2MOE_ERR_BAD_FORMAT},             /* interval */
-        {84, 6, LFM2MOE_ERR_BAD_FORMAT},             /* checkpoints > tokens / interval */
-        {96, (uint32_t)V, LFM2MOE_ERR_BAD_FORMAT},   /* token out of range */
+        {8, 2, LFM2MOE_ERR_BAD_FORMAT},             /* version */
+        {12, 64, LFM2MOE_ERR_BAD_FORMAT},           /* header size */
+        {16, 1, LFM2MOE_ERR_INVALID_ARGUMENT},      /* model hash */
+        {44, 64, LFM2MOE_ERR_INVALID_ARGUMENT},     /* n_embd */
+        {72, 1, LFM2MOE_ERR_INVALID_ARGUMENT},      /* kv type */
+        {76, 41, LFM2MOE_ERR_BAD_FORMAT},           /* n_tokens vs size */
+        {76, 0x7fffffff, LFM2MOE_ERR_CONTEXT_FULL}, /* n_tokens */
+        {76, 0x80000000u, LFM2MOE_ERR_BAD_FORMAT},  /* negative */
+        {80, 0, LFM2MOE_ERR_BAD_FORMAT},            /* interval */
+        {84, 6, LFM2MOE_ERR_BAD_FORMAT},            /* checkpoints > tokens / interval */
+        {96, (uint32_t)V, LFM2MOE_ERR_BAD_FORMAT},  /* token out of range */
         {96 + 4 * 7, 0xffffffffu, LFM2MOE_ERR_BAD_FORMAT},
         {96 + 160, 0x7fc00000u, LFM2MOE_ERR_BAD_FORMAT}, /* NaN in the conv state */
         {len - 12, 0x7f800000u, LFM2MOE_ERR_BAD_FORMAT}, /* Inf in the KV cache */
@@ -575,8 +570,7 @@ static void gen(lfm2moe_session *s, const int32_t *p, size_t n, uint32_t flags, 
     out->n = 0;
     out->buf[0] = 0;
     r->struct_size = sizeof *r;
-    if (lfm2moe_generate(s, p, n, &gp, r))
-        fail_msg("generate: %s", lfm2moe_last_error());
+    if (lfm2moe_generate(s, p, n, &gp, r)) fail_msg("generate: %s", lfm2moe_last_error());
 }
 
 static void test_generate_reuse(void **state) {
@@ -623,18 +617,13 @@ static void test_generate_reuse(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rewind_errors),
-        cmocka_unit_test(test_rewind_tiny),
-        cmocka_unit_test(test_rewind_demo),
-        cmocka_unit_test(test_rewind_quantized),
-        cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_corrupt_snapshots),
-        cmocka_unit_test(test_copy),
-        cmocka_unit_test(test_kv_types_and_batches),
+        cmocka_unit_test(test_rewind_errors),  cmocka_unit_test(test_rewind_tiny),
+        cmocka_unit_test(test_rewind_demo),    cmocka_unit_test(test_rewind_quantized),
+        cmocka_unit_test(test_save_load),      cmocka_unit_test(test_corrupt_snapshots),
+        cmocka_unit_test(test_copy),           cmocka_unit_test(test_kv_types_and_batches),
         cmocka_unit_test(test_generate_reuse),
     };
     /* e.g. HISTORY_TEST_FILTER='test_corrupt*' for a quick sanitizer run */
-    if (getenv("HISTORY_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("HISTORY_TEST_FILTER"));
+    if (getenv("HISTORY_TEST_FILTER")) cmocka_set_test_filter(getenv("HISTORY_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,7 +42,8 @@ static void expect(const char *tmpl, const char *vars, const char *want) {
 
 /* The render fails with `status` and a message containing each of the
  * NULL-terminated fragments. */
-static void expect_error(const char *tmpl, const char *vars, const jj_limits *lim, int status, ...) {
+static void expect_error(const char *tmpl, const char *vars, const jj_limits *lim, int status,
+                         ...) {
     char *got;
     int st = render(tmpl, vars, lim, &got);
     free(got);
@@ -69,8 +70,8 @@ static void test_jinja2_cases(void **state) {
         int st = jj_render(t->str, t->len, NULL, 0, json_get(c, "vars"), NULL, &out);
         if (st) fail_msg("case %zu %s: %s", n + 1, t->str, lfm2moe_last_error());
         if (out.len != want->len || memcmp(out.data, want->str, out.len))
-            fail_msg("case %zu %s:\n got  [%s]\n want [%s]", n + 1, t->str, out.data ? out.data : "",
-                     want->str);
+            fail_msg("case %zu %s:\n got  [%s]\n want [%s]", n + 1, t->str,
+                     out.data ? out.data : "", want->str);
         strbuf_free(&out);
         json_free(c);
         n++;
@@ -83,7 +84,8 @@ static void test_jinja2_cases(void **state) {
  * other runtimes use it on namespace lists), strftime_now. */
 static void test_extensions(void **state) {
     (void)state;
-    expect("{% set ns = namespace(l=[]) %}{% for i in [1, 2] %}{{ ns.l.append(i) }}{% endfor %}{{ ns.l }}",
+    expect("{% set ns = namespace(l=[]) %}{% for i in [1, 2] %}{{ ns.l.append(i) }}{% endfor %}{{ "
+           "ns.l }}",
            NULL, "NoneNone[1, 2]");
     char want[64];
     time_t now = time(NULL);
@@ -105,10 +107,13 @@ static void test_extensions(void **state) {
 static void test_syntax_errors(void **state) {
     (void)state;
     const int U = LFM2MOE_ERR_UNSUPPORTED_TEMPLATE;
-    expect_error("a\n  {% include 'x' %}", NULL, NULL, U, "line 2 column 6", "unknown tag 'include'", NULL);
+    expect_error("a\n  {% include 'x' %}", NULL, NULL, U, "line 2 column 6",
+                 "unknown tag 'include'", NULL);
     expect_error("{% call foo() %}{% endcall %}", NULL, NULL, U, "line 1 column 4", "'call'", NULL);
-    expect_error("{{ x | nofilter }}", NULL, NULL, U, "line 1 column 8", "unknown filter 'nofilter'", NULL);
-    expect_error("{% if x is nottest %}{% endif %}", NULL, NULL, U, "column 12", "unknown test", NULL);
+    expect_error("{{ x | nofilter }}", NULL, NULL, U, "line 1 column 8",
+                 "unknown filter 'nofilter'", NULL);
+    expect_error("{% if x is nottest %}{% endif %}", NULL, NULL, U, "column 12", "unknown test",
+                 NULL);
     expect_error("{% if x %}\nabc", NULL, NULL, U, "line 2 column 4", "expected 'endif'", NULL);
     expect_error("{% endfor %}", NULL, NULL, U, "unexpected 'endfor'", NULL);
     expect_error("{{ 1 + }}", NULL, NULL, U, "line 1 column 8", NULL);
@@ -128,12 +133,13 @@ static void test_syntax_errors(void **state) {
 static void test_runtime_errors(void **state) {
     (void)state;
     const int I = LFM2MOE_ERR_INVALID_ARGUMENT;
-    expect_error("{{ raise_exception('Roles must alternate') }}", NULL, NULL, I,
-                 "line 1 column 4", "raised an error: Roles must alternate", NULL);
+    expect_error("{{ raise_exception('Roles must alternate') }}", NULL, NULL, I, "line 1 column 4",
+                 "raised an error: Roles must alternate", NULL);
     expect_error("\n{{ nope.attr }}", NULL, NULL, I, "line 2", "'nope' is undefined", NULL);
     expect_error("{{ messages[0]['role'] }}", "{\"messages\": []}", NULL, I, "undefined", NULL);
     expect_error("{{ nope + 1 }}", NULL, NULL, I, "'nope' is undefined", NULL);
-    expect_error("{{ 'a' + 1 }}", NULL, NULL, I, "unsupported operand types for +: 'str' and 'int'", NULL);
+    expect_error("{{ 'a' + 1 }}", NULL, NULL, I, "unsupported operand types for +: 'str' and 'int'",
+                 NULL);
     expect_error("{{ 1 / 0 }}", NULL, NULL, I, "division by zero", NULL);
     expect_error("{{ 1 < 'a' }}", NULL, NULL, I, "cannot order", NULL);
     expect_error("{% set x = 1 %}{% set x.y = 2 %}", NULL, NULL, I, "namespace", NULL);
@@ -141,11 +147,13 @@ static void test_runtime_errors(void **state) {
     expect_error("{{ 3() }}", NULL, NULL, I, "not callable", NULL);
     expect_error("{% for a, b in [1] %}{% endfor %}", NULL, NULL, I, "cannot unpack", NULL);
     expect_error("{% for x in 3 %}{% endfor %}", NULL, NULL, I, "not iterable", NULL);
-    expect_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL, NULL, I, "not more than 1", NULL);
+    expect_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL, NULL, I, "not more than 1",
+                 NULL);
     expect_error("{{ 9223372036854775807 + 1 }}", NULL, NULL, I, "overflow", NULL);
     expect_error("{{ nope | tojson }}", NULL, NULL, I, "undefined", NULL);
     expect_error("{{ {1: 2} | tojson }}", NULL, NULL, I, "keys must be strings", NULL);
-    expect_error("{{ 'x'.format(1, y=2) ~ '{:>3}'.format(1) }}", NULL, NULL, I, "not supported", NULL);
+    expect_error("{{ 'x'.format(1, y=2) ~ '{:>3}'.format(1) }}", NULL, NULL, I, "not supported",
+                 NULL);
 }
 
 static void test_limits(void **state) {
@@ -158,11 +166,14 @@ static void test_limits(void **state) {
     lim.max_output = 1 << 16;
     lim.max_memory = 8 << 20;
     /* recursion: a macro calling itself forever, deep nesting in the source */
-    expect_error("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", NULL, NULL, L, "nested deeper", NULL);
+    expect_error("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", NULL, NULL, L, "nested deeper",
+                 NULL);
     char deep[4096] = "{{ ";
-    for (int i = 0; i < 1000; i++) strcat(deep, "(");
+    for (int i = 0; i < 1000; i++)
+        strcat(deep, "(");
     strcat(deep, "1");
-    for (int i = 0; i < 1000; i++) strcat(deep, ")");
+    for (int i = 0; i < 1000; i++)
+        strcat(deep, ")");
     strcat(deep, " }}");
     expect_error(deep, NULL, NULL, L, "nested deeper", NULL);
     /* loop iterations, nested loops included */
@@ -172,23 +183,29 @@ static void test_limits(void **state) {
     /* output size, and memory through doubling strings */
     expect_error("{% for i in range(10000) %}0123456789abcdef{% endfor %}", NULL, &lim, L,
                  "output longer than 65536 bytes", NULL);
-    expect_error("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+    expect_error("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s "
+                 "%}{% endfor %}",
                  NULL, &lim, L, NULL);
     expect_error("{{ 'x' * 100000000000 }}", NULL, NULL, L, "memory", NULL);
-    expect_error("{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+    expect_error("{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = ns.l + ns.l "
+                 "%}{% endfor %}",
                  NULL, &lim, L, NULL);
     /* a list shared 2^40 times over: tojson and printing are bounded */
-    expect_error("{% set ns = namespace(a=[1]) %}{% for i in range(40) %}{% set ns.a = [ns.a, ns.a] %}"
-                 "{% endfor %}{{ ns.a | tojson }}", NULL, &lim, L, "too large", NULL);
-    expect_error("{% set ns = namespace(a=[1]) %}{% for i in range(40) %}{% set ns.a = [ns.a, ns.a] %}"
-                 "{% endfor %}{{ ns.a }}", NULL, &lim, L, NULL);
+    expect_error(
+        "{% set ns = namespace(a=[1]) %}{% for i in range(40) %}{% set ns.a = [ns.a, ns.a] %}"
+        "{% endfor %}{{ ns.a | tojson }}",
+        NULL, &lim, L, "too large", NULL);
+    expect_error(
+        "{% set ns = namespace(a=[1]) %}{% for i in range(40) %}{% set ns.a = [ns.a, ns.a] %}"
+        "{% endfor %}{{ ns.a }}",
+        NULL, &lim, L, NULL);
     /* a cycle: a namespace list appended to itself */
     expect_error("{% set ns = namespace(l=[]) %}{{ ns.l.append(ns.l) }}{{ ns.l }}", NULL, NULL, L,
                  "nested too deeply", NULL);
-    expect_error("{% set ns = namespace(l=[]) %}{{ ns.l.append(ns.l) }}{{ ns.l | tojson }}", NULL, NULL, L,
-                 "nested too deeply", NULL);
-    expect_error("{% set ns = namespace(l=[]) %}{{ ns.l.append(ns.l) }}{{ ns.l == ns.l }}", NULL, NULL, L,
-                 "nested too deeply", NULL);
+    expect_error("{% set ns = namespace(l=[]) %}{{ ns.l.append(ns.l) }}{{ ns.l | tojson }}", NULL,
+                 NULL, L, "nested too deeply", NULL);
+    expect_error("{% set ns = namespace(l=[]) %}{{ ns.l.append(ns.l) }}{{ ns.l == ns.l }}", NULL,
+                 NULL, L, "nested too deeply", NULL);
     /* wall time: a loop that would run for minutes (over one list made
      * once, so that memory stays flat and only the clock can stop it,
      * however fast the machine) */
@@ -248,12 +265,9 @@ static void test_dense_template_from_gguf(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jinja2_cases),
-        cmocka_unit_test(test_extensions),
-        cmocka_unit_test(test_syntax_errors),
-        cmocka_unit_test(test_runtime_errors),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_dense_template_from_gguf),
+        cmocka_unit_test(test_jinja2_cases),  cmocka_unit_test(test_extensions),
+        cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_runtime_errors),
+        cmocka_unit_test(test_limits),        cmocka_unit_test(test_dense_template_from_gguf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,9 +70,9 @@ static void test_accessors(void **state) {
 static void test_malformed(void **state) {
     (void)state;
     static const char *const bad[] = {
-        "",       "[1,]",    "{\"a\" 1}", "\"\x01\"", "[1 2]",       "tru",    "01",
-        "1.",     "-",       "\"\\x\"",   "{\"a\":1}x", "[",         "{\"a\":}", "\"abc",
-        "\"\\u12\"", "{1: 2}", "nul",      ".5",       "[1,,2]",      "1e",     "'a'",
+        "",          "[1,]",   "{\"a\" 1}", "\"\x01\"",   "[1 2]",  "tru",      "01",
+        "1.",        "-",      "\"\\x\"",   "{\"a\":1}x", "[",      "{\"a\":}", "\"abc",
+        "\"\\u12\"", "{1: 2}", "nul",       ".5",         "[1,,2]", "1e",       "'a'",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_value *v = (json_value *)&v;

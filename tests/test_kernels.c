@@ -29,11 +29,11 @@ static void fill(float *x, size_t n, float amp) {
     for (size_t i = 0; i < n; i++)
         x[i] = amp * frand();
 }
-#define assert_close(a, b, tol)                                                              \
-    do {                                                                                     \
-        double a_ = (a), b_ = (b);                                                           \
-        if (!(fabs(a_ - b_) <= (tol)))                                                       \
-            fail_msg("%s = %.9g vs %s = %.9g (tol %.3g)", #a, a_, #b, b_, (double)(tol));    \
+#define assert_close(a, b, tol)                                                                    \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (tol)))                                                             \
+            fail_msg("%s = %.9g vs %s = %.9g (tol %.3g)", #a, a_, #b, b_, (double)(tol));          \
     } while (0)
 
 static void test_fp16_bf16(void **state) {
@@ -48,15 +48,14 @@ static void test_fp16_bf16(void **state) {
     assert_true(lfm_fp16_to_f32(0x3c00) == 1.0f);
     assert_true(lfm_fp16_to_f32(0x0001) == ldexpf(1.0f, -24)); /* smallest subnormal */
     assert_true(lfm_fp16_to_f32(0xfbff) == -65504.0f);
-    assert_int_equal(lfm_f32_to_fp16(65520.0f), 0x7c00);      /* overflows to inf */
+    assert_int_equal(lfm_f32_to_fp16(65520.0f), 0x7c00);                 /* overflows to inf */
     assert_int_equal(lfm_f32_to_fp16(1.0f + ldexpf(1.0f, -11)), 0x3c00); /* tie to even */
     assert_int_equal(lfm_f32_to_fp16(1.0f + 3 * ldexpf(1.0f, -11)), 0x3c02);
     assert_int_equal(lfm_f32_to_fp16(ldexpf(1.0f, -25)), 0x0000); /* tie to even: 0 */
     assert_int_equal(lfm_f32_to_fp16(ldexpf(1.5f, -25)), 0x0001);
     for (uint32_t b = 0; b < 65536; b++) {
         uint16_t v = (uint16_t)b;
-        if ((v & 0x7f80u) == 0x7f80u && (v & 0x7fu))
-            continue;
+        if ((v & 0x7f80u) == 0x7f80u && (v & 0x7fu)) continue;
         assert_int_equal(lfm_f32_to_bf16(lfm_bf16_to_f32(v)), v);
     }
     assert_int_equal(lfm_f32_to_bf16(1.0f + ldexpf(1.0f, -8)), 0x3f80); /* tie to even */
@@ -131,8 +130,7 @@ static void test_shortconv(void **state) {
             double acc = 0;
             for (int k = 0; k < L; k++) {
                 int s = t - (L - 1) + k; /* k = L-1 is the current token */
-                if (s < 0)
-                    continue;
+                if (s < 0) continue;
                 const float *r = bcx + s * 3 * C;
                 acc += (double)w[c * L + k] * r[c] * r[2 * C + c];
             }
@@ -159,10 +157,17 @@ static void test_attention(void **state) {
     for (int pos0 = 0; pos0 < P; pos0++)
         for (int n = 1; pos0 + n <= P; n++) {
             for (int g = 0; g < HKV; g++) {
-                lfm_attn_tile a = {.out = out + g * (H / HKV) * D, .q = q + g * (H / HKV) * D,
-                                   .out_stride = H * D, .q_stride = H * D,
-                                   .k = kc + g * PA * D, .v = vc + g * PA * D, .pos0 = pos0,
-                                   .n = n, .G = H / HKV, .D = D, .scale = scale,
+                lfm_attn_tile a = {.out = out + g * (H / HKV) * D,
+                                   .q = q + g * (H / HKV) * D,
+                                   .out_stride = H * D,
+                                   .q_stride = H * D,
+                                   .k = kc + g * PA * D,
+                                   .v = vc + g * PA * D,
+                                   .pos0 = pos0,
+                                   .n = n,
+                                   .G = H / HKV,
+                                   .D = D,
+                                   .scale = scale,
                                    .scratch = scratch};
                 lfm_attention_tile(&a);
             }
@@ -206,14 +211,12 @@ static void test_router(void **state) {
             sel[e] = sig[e] + bias[e];
         }
         for (int j = 0; j < K; j++) {
-            if (j)
-                assert_true(sel[ids[j]] <= sel[ids[j - 1]]);
+            if (j) assert_true(sel[ids[j]] <= sel[ids[j - 1]]);
             for (int e = 0; e < X; e++) {
                 int chosen = 0;
                 for (int i = 0; i < K; i++)
                     chosen |= ids[i] == e;
-                if (!chosen)
-                    assert_true(sel[e] <= sel[ids[j]] + 1e-7);
+                if (!chosen) assert_true(sel[e] <= sel[ids[j]] + 1e-7);
             }
             wsum += sig[ids[j]];
         }
@@ -245,7 +248,8 @@ static void test_matmul_float_types(void **state) {
                 wh[i] = type == LFM_TYPE_F16 ? lfm_f32_to_fp16(wf[i]) : lfm_f32_to_bf16(wf[i]);
             data = wh;
         }
-        lfm_weight w = {data, "w", type, COLS, ROWS, 1, lfm_row_bytes(type, COLS), 0, LFM_LAYOUT_ROWS};
+        lfm_weight w = {data,           "w", type, COLS, ROWS, 1, lfm_row_bytes(type, COLS), 0,
+                        LFM_LAYOUT_ROWS};
         w.mat_bytes = w.row_bytes * ROWS;
         uint8_t xq[N * COLS * 4];
         lfm_encode_acts(type, x, COLS, N, COLS, xq);
@@ -275,12 +279,9 @@ static void test_matmul_float_types(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fp16_bf16),
-        cmocka_unit_test(test_rmsnorm_silu_axpy),
-        cmocka_unit_test(test_rope_neox),
-        cmocka_unit_test(test_shortconv),
-        cmocka_unit_test(test_attention),
-        cmocka_unit_test(test_router),
+        cmocka_unit_test(test_fp16_bf16),          cmocka_unit_test(test_rmsnorm_silu_axpy),
+        cmocka_unit_test(test_rope_neox),          cmocka_unit_test(test_shortconv),
+        cmocka_unit_test(test_attention),          cmocka_unit_test(test_router),
         cmocka_unit_test(test_matmul_float_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,13 +58,10 @@ static float rng_gauss(void) {
 static void fill_weights(float *x, int64_t n) {
     float scale = 1, offset = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (i % 256 == 0)
-            offset = 0.3f * rng_gauss();
-        if (i % 32 == 0)
-            scale = (float)exp(1.5 * (rng_uniform() - 0.5));
+        if (i % 256 == 0) offset = 0.3f * rng_gauss();
+        if (i % 32 == 0) scale = (float)exp(1.5 * (rng_uniform() - 0.5));
         x[i] = offset + scale * rng_gauss();
-        if (rng_uniform() < 0.01)
-            x[i] *= 6;
+        if (rng_uniform() < 0.01) x[i] *= 6;
     }
 }
 
@@ -73,12 +70,13 @@ static void fill_acts(float *x, int64_t n) {
     float mag = (float)exp(4 * (rng_uniform() - 0.5));
     for (int64_t i = 0; i < n; i++) {
         x[i] = mag * rng_gauss();
-        if (rng_uniform() < 0.02)
-            x[i] *= 10;
+        if (rng_uniform() < 0.02) x[i] *= 10;
     }
 }
 
-static int block_size(uint32_t type) { return lfm_type_layout_get(type)->block_size; }
+static int block_size(uint32_t type) {
+    return lfm_type_layout_get(type)->block_size;
+}
 
 typedef struct loaded {
     uint8_t *buf;
@@ -89,8 +87,7 @@ static void load_gguf(const char *stem, loaded *out) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.gguf", GOLDEN_DIR, stem);
     FILE *fp = fopen(path, "rb");
-    if (!fp)
-        fail_msg("cannot open %s", path);
+    if (!fp) fail_msg("cannot open %s", path);
     fseek(fp, 0, SEEK_END);
     long size = ftell(fp);
     fseek(fp, 0, SEEK_SET);
@@ -116,8 +113,8 @@ static void test_support_table(void **state) {
         assert_true(lfm_quant_supported(t));
         assert_true(lfm_quant_can_quantize(t));
         uint32_t want = t == LFM_TYPE_Q4_1 || t == LFM_TYPE_Q5_1 ? LFM_TYPE_Q8_1
-                        : block_size(t) == 32                   ? LFM_TYPE_Q8_0
-                                                                : LFM_TYPE_Q8_K;
+                        : block_size(t) == 32                    ? LFM_TYPE_Q8_0
+                                                                 : LFM_TYPE_Q8_K;
         assert_int_equal(lfm_quant_act_type(t), want);
         assert_int_equal(lfm_row_bytes(t, 1024),
                          (size_t)(1024 / block_size(t)) * lfm_type_layout_get(t)->type_size);
@@ -129,10 +126,16 @@ static void test_support_table(void **state) {
         assert_int_equal(lfm_quant_act_type(floats[i]), floats[i]);
     }
     const uint32_t unsupported[] = {
-        LFM_TYPE_Q8_1,    LFM_TYPE_Q8_K,   LFM_TYPE_IQ2_XXS, LFM_TYPE_IQ2_XS, LFM_TYPE_IQ3_XXS,
-        LFM_TYPE_IQ1_S,   LFM_TYPE_IQ4_NL, LFM_TYPE_IQ3_S,   LFM_TYPE_IQ2_S,  LFM_TYPE_IQ4_XS,
-        LFM_TYPE_IQ1_M,   LFM_TYPE_TQ1_0,  LFM_TYPE_TQ2_0,   LFM_TYPE_MXFP4,  LFM_TYPE_I8,
-        LFM_TYPE_I32,     LFM_TYPE_F64,    4,                LFM_TYPE_COUNT,  1000,
+        LFM_TYPE_Q8_1,    LFM_TYPE_Q8_K,
+        LFM_TYPE_IQ2_XXS, LFM_TYPE_IQ2_XS,
+        LFM_TYPE_IQ3_XXS, LFM_TYPE_IQ1_S,
+        LFM_TYPE_IQ4_NL,  LFM_TYPE_IQ3_S,
+        LFM_TYPE_IQ2_S,   LFM_TYPE_IQ4_XS,
+        LFM_TYPE_IQ1_M,   LFM_TYPE_TQ1_0,
+        LFM_TYPE_TQ2_0,   LFM_TYPE_MXFP4,
+        LFM_TYPE_I8,      LFM_TYPE_I32,
+        LFM_TYPE_F64,     4,
+        LFM_TYPE_COUNT,   1000,
     };
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
         assert_false(lfm_quant_supported(unsupported[i]));
@@ -162,15 +165,13 @@ static void test_golden_dequant(void **state) {
         size_t stem_len = (size_t)(colon - rt->name);
         assert_true(stem_len < sizeof src_stem);
         if (strncmp(src_stem, rt->name, stem_len) != 0 || src_stem[stem_len] != '\0') {
-            if (src.buf)
-                unload_gguf(&src);
+            if (src.buf) unload_gguf(&src);
             memcpy(src_stem, rt->name, stem_len);
             src_stem[stem_len] = '\0';
             load_gguf(src_stem, &src);
         }
         const gguf_tensor *st = gguf_find_tensor(&src.f, colon + 1);
-        if (!st)
-            fail_msg("%s: no tensor %s", src_stem, colon + 1);
+        if (!st) fail_msg("%s: no tensor %s", src_stem, colon + 1);
         assert_true(lfm_quant_supported(st->type));
         const int64_t n_cols = st->ne[0];
         const int64_t n_rows = rt->ne[1];
@@ -181,27 +182,24 @@ static void test_golden_dequant(void **state) {
         assert_non_null(out);
         for (int64_t r = 0; r < n_rows; r++) {
             out[n_cols] = 12345.0f; /* canary: nothing written past the row */
-            lfm_dequantize_row(st->type, (const uint8_t *)st->data + (size_t)r * rb, out,
-                               n_cols);
+            lfm_dequantize_row(st->type, (const uint8_t *)st->data + (size_t)r * rb, out, n_cols);
             assert_true(out[n_cols] == 12345.0f);
             const float *want = (const float *)rt->data + r * n_cols;
             for (int64_t c = 0; c < n_cols; c++) {
                 double diff = fabs((double)out[c] - (double)want[c]);
                 double rel = diff == 0 ? 0 : diff / fabs((double)want[c]);
-                if (rel > max_rel[st->type])
-                    max_rel[st->type] = rel;
+                if (rel > max_rel[st->type]) max_rel[st->type] = rel;
                 n_diff += diff != 0;
                 n_values++;
                 if (memcmp(&out[c], &want[c], sizeof(float)) != 0)
-                    fail_msg("%s row %lld col %lld: got %.9g want %.9g (not bit-identical)", rt->name,
-                             (long long)r, (long long)c, out[c], want[c]);
+                    fail_msg("%s row %lld col %lld: got %.9g want %.9g (not bit-identical)",
+                             rt->name, (long long)r, (long long)c, out[c], want[c]);
             }
         }
         seen[st->type]++;
         free(out);
     }
-    if (src.buf)
-        unload_gguf(&src);
+    if (src.buf) unload_gguf(&src);
     unload_gguf(&ref);
     print_message("dequant vs ggml: %ld values, %ld not bit-identical\n", n_values, n_diff);
     for (uint32_t t = 0; t < LFM_TYPE_COUNT; t++)
@@ -210,8 +208,7 @@ static void test_golden_dequant(void **state) {
                           max_rel[t]);
     /* every type of the published files is covered */
     for (size_t i = 0; i < N_QTYPES; i++)
-        if (!seen[qtypes[i]])
-            fail_msg("no reference rows of type %s", lfm_type_name(qtypes[i]));
+        if (!seen[qtypes[i]]) fail_msg("no reference rows of type %s", lfm_type_name(qtypes[i]));
     assert_true(seen[LFM_TYPE_F16] && seen[LFM_TYPE_BF16]);
 }
 
@@ -222,10 +219,9 @@ static void test_golden_dequant(void **state) {
  * Requantizing every row of every tensor must give the same bytes. */
 static void test_golden_requantize(void **state) {
     (void)state;
-    static const char *stems[] = {"tiny-q-f16",    "tiny-q-bf16",   "tiny-q-q8_0",
-                                  "tiny-q-q4_0",   "tiny-q-q4_1",   "tiny-q-q5_0",
-                                  "tiny-q-q5_1",   "tiny-q-q2_k",   "tiny-q-q3_k_m",
-                                  "tiny-q-q4_k_m", "tiny-q-q5_k_m", "tiny-q-q6_k"};
+    static const char *stems[] = {"tiny-q-f16",    "tiny-q-bf16",   "tiny-q-q8_0",   "tiny-q-q4_0",
+                                  "tiny-q-q4_1",   "tiny-q-q5_0",   "tiny-q-q5_1",   "tiny-q-q2_k",
+                                  "tiny-q-q3_k_m", "tiny-q-q4_k_m", "tiny-q-q5_k_m", "tiny-q-q6_k"};
     loaded f32;
     load_gguf("tiny-q-f32", &f32);
     long blocks[LFM_TYPE_COUNT] = {0}, same[LFM_TYPE_COUNT] = {0};
@@ -234,8 +230,7 @@ static void test_golden_requantize(void **state) {
         load_gguf(stems[s], &q);
         for (uint64_t ti = 0; ti < q.f.n_tensors; ti++) {
             const gguf_tensor *qt = &q.f.tensors[ti];
-            if (qt->type == LFM_TYPE_F32)
-                continue;
+            if (qt->type == LFM_TYPE_F32) continue;
             assert_true(lfm_quant_can_quantize(qt->type));
             const gguf_tensor *ft = gguf_find_tensor(&f32.f, qt->name);
             assert_non_null(ft);
@@ -262,8 +257,7 @@ static void test_golden_requantize(void **state) {
     unload_gguf(&f32);
     int n_types = 0;
     for (uint32_t t = 0; t < LFM_TYPE_COUNT; t++) {
-        if (!blocks[t])
-            continue;
+        if (!blocks[t]) continue;
         n_types++;
         print_message("  requantize %-5s %ld/%ld blocks byte-identical\n", lfm_type_name(t),
                       same[t], blocks[t]);
@@ -295,8 +289,7 @@ static void test_act_q8_0_q8_1(void **state) {
     block_q8_1 b1[N / 32];
     for (int trial = 0; trial < 50; trial++) {
         fill_acts(x, N);
-        if (trial == 0)
-            memset(x + 64, 0, 32 * sizeof(float)); /* an all-zero block */
+        if (trial == 0) memset(x + 64, 0, 32 * sizeof(float)); /* an all-zero block */
         lfm_quantize_act_row(LFM_TYPE_Q8_0, x, b0, N);
         lfm_quantize_act_row(LFM_TYPE_Q8_1, x, b1, N);
         for (int b = 0; b < N / 32; b++) {
@@ -346,8 +339,7 @@ static void test_act_q8_K(void **state) {
     block_q8_K b[N / 256];
     for (int trial = 0; trial < 50; trial++) {
         fill_acts(x, N);
-        if (trial == 0)
-            memset(x + 256, 0, 256 * sizeof(float));
+        if (trial == 0) memset(x + 256, 0, 256 * sizeof(float));
         lfm_quantize_act_row(LFM_TYPE_Q8_K, x, b, N);
         lfm_dequantize_row(LFM_TYPE_Q8_K, b, xq, N);
         for (int s = 0; s < N / 256; s++) {
@@ -424,8 +416,7 @@ static void offset_magnitudes(uint32_t type, const void *w, int64_t n, float *of
             }
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -515,19 +506,15 @@ static void check_dots(uint32_t wt, int64_t n, int trials, double worst[3]) {
         for (int64_t i = 0; i < n; i++) {
             const double d = ea[i - i % abs_] / (at == LFM_TYPE_Q8_K ? 0.5 + 1e-4 : 0.5625);
             var += (double)wd[i] * wd[i] * d * d / 12;
-            if (at != LFM_TYPE_Q8_K)
-                sys += fabs((double)wd[i] * a[i]) * U_F16;
+            if (at != LFM_TYPE_Q8_K) sys += fabs((double)wd[i] * a[i]) * U_F16;
         }
         const double tol_s = tol_q + sys + 6 * sqrt(var);
         if (!(err_f <= tol_s))
             fail_msg("%s n=%lld: vec_dot %.9g vs float %.9g (|diff| %.3g > 6 sigma %.3g)",
                      lfm_type_name(wt), (long long)n, got, ref_f, err_f, tol_s);
-        if (err_q / tol_q > worst[0])
-            worst[0] = err_q / tol_q;
-        if (err_f / tol_f > worst[1])
-            worst[1] = err_f / tol_f;
-        if (err_f / tol_s > worst[2])
-            worst[2] = err_f / tol_s;
+        if (err_q / tol_q > worst[0]) worst[0] = err_q / tol_q;
+        if (err_f / tol_f > worst[1]) worst[1] = err_f / tol_f;
+        if (err_f / tol_s > worst[2]) worst[2] = err_f / tol_s;
     }
     free(w), free(wd), free(a), free(ad), free(off), free(ea), free(wq), free(aq);
 }
@@ -606,13 +593,11 @@ static double legacy_bound(uint32_t t, const float *x, int j) {
     }
     const double slack = 1 + 1e-5;
     switch (t) {
-    case LFM_TYPE_Q8_0:
-        return amax / 127.0 * (0.5 + 127 * U_F16) * slack;
+    case LFM_TYPE_Q8_0: return amax / 127.0 * (0.5 + 127 * U_F16) * slack;
     case LFM_TYPE_Q4_0:
     case LFM_TYPE_Q5_0: {
         const double half = t == LFM_TYPE_Q4_0 ? 8 : 16;
-        if (max == 0)
-            return 0;
+        if (max == 0) return 0;
         const double d = max / -half, pos = x[j] / d;
         return (fabs(d) * (pos > half - 0.5 ? 1.0 : 0.5) + half * fabs(d) * U_F16) * slack;
     }
@@ -680,8 +665,7 @@ static void test_roundtrip_bounds(void **state) {
         double worst = 0, se = 0, sx = 0;
         for (int trial = 0; trial < 10; trial++) {
             fill_weights(x, N);
-            if (trial == 0)
-                memset(x + 512, 0, 256 * sizeof(float)); /* zero blocks stay zero */
+            if (trial == 0) memset(x + 512, 0, 256 * sizeof(float)); /* zero blocks stay zero */
             lfm_quantize_row(t, x, q, N);
             lfm_dequantize_row(t, q, y, N);
             for (int e = 0; e < N; e++) {
@@ -700,10 +684,9 @@ static void test_roundtrip_bounds(void **state) {
                     bound = best + 4 * U_F32 * (fabs(D) * 32 + M) + 1e-30;
                 }
                 if (!(err <= bound))
-                    fail_msg("%s elem %d: %.9g -> %.9g (err %.3g > bound %.3g)",
-                             lfm_type_name(t), e, x[e], y[e], err, bound);
-                if (bound > 0 && err / bound > worst)
-                    worst = err / bound;
+                    fail_msg("%s elem %d: %.9g -> %.9g (err %.3g > bound %.3g)", lfm_type_name(t),
+                             e, x[e], y[e], err, bound);
+                if (bound > 0 && err / bound > worst) worst = err / bound;
                 se += err * err;
                 sx += (double)x[e] * x[e];
             }

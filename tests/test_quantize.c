@@ -24,8 +24,7 @@ static void check_against_golden(const char *stem, int ftype) {
     assert_int_equal(lfm2moe_quantize_params_init(&qp), 0);
     qp.ftype = ftype;
     int st = lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf", out, &qp);
-    if (st)
-        fail_msg("quantize %s: %s", stem, lfm2moe_last_error());
+    if (st) fail_msg("quantize %s: %s", stem, lfm2moe_last_error());
     size_t na, nb;
     void *a = test_read_file(out, &na), *b = test_read_file(golden, &nb);
     gguf_file ga, gb;
@@ -61,7 +60,7 @@ static void check_against_golden(const char *stem, int ftype) {
 
 static void test_reproduces_reference_files(void **state) {
     (void)state;
-    static const char *names[] = {"q8_0", "q4_0", "q4_1",   "q5_0",   "q5_1", "q2_k",
+    static const char *names[] = {"q8_0",   "q4_0",   "q4_1",   "q5_0", "q5_1", "q2_k",
                                   "q3_k_m", "q4_k_m", "q5_k_m", "q6_k", "f16",  "bf16"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int ft = -1;
@@ -91,9 +90,9 @@ static void test_errors(void **state) {
                      LFM2MOE_ERR_INVALID_ARGUMENT);
     qp.ftype = LFM2MOE_FTYPE_Q8_0;
     assert_int_equal(lfm2moe_model_quantize("/nonexistent.gguf", "x.gguf", &qp), LFM2MOE_ERR_IO);
-    assert_int_equal(lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf",
-                                            "/nonexistent-dir/x.gguf", &qp),
-                     LFM2MOE_ERR_IO);
+    assert_int_equal(
+        lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf", "/nonexistent-dir/x.gguf", &qp),
+        LFM2MOE_ERR_IO);
     qp.progress = cancel_at_half;
     assert_int_equal(lfm2moe_model_quantize(GOLDEN_DIR "/tiny-q-f32.gguf", "cancelled.gguf", &qp),
                      LFM2MOE_ERR_CANCELLED);
@@ -127,7 +126,8 @@ static void test_synth_tokenizer(void **state) {
     size_t n = 0;
     assert_int_equal(lfm2moe_tokenize(m, text, sizeof text - 1,
                                       LFM2MOE_TOKENIZE_ADD_BOS | LFM2MOE_TOKENIZE_PARSE_SPECIAL,
-                                      ids, 64, &n), 0);
+                                      ids, 64, &n),
+                     0);
     assert_true(n > 4 && n < sizeof text - 1); /* pairs merged */
     assert_int_equal(ids[0], 1);
     assert_int_equal(ids[1], 6);

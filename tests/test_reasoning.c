@@ -45,7 +45,8 @@ static int setup(void **state) {
         lfm2moe_token_attr(think_model, t, &a);
         if (a & LFM2MOE_TOKEN_ATTR_END_OF_GENERATION) ban[n_ban++] = t;
     }
-    for (size_t i = 0; i < n_ban; i++) ban_val[i] = -1e30f;
+    for (size_t i = 0; i < n_ban; i++)
+        ban_val[i] = -1e30f;
     return 0;
 }
 
@@ -59,9 +60,9 @@ static int teardown(void **state) {
 typedef struct pieces {
     char text[2][8192]; /* by part */
     size_t len[2];
-    char all[8192];     /* what `callback` got */
+    char all[8192]; /* what `callback` got */
     size_t all_len;
-    int order_ok;       /* no ANSWER piece before a REASONING one */
+    int order_ok; /* no ANSWER piece before a REASONING one */
     int seen_answer;
 } pieces;
 
@@ -72,8 +73,10 @@ static int on_part(void *ud, int part, const char *piece, size_t len, int32_t to
     assert_true(p->len[part] + len <= sizeof p->text[part]);
     memcpy(p->text[part] + p->len[part], piece, len);
     p->len[part] += len;
-    if (part == LFM2MOE_PART_ANSWER) p->seen_answer = 1;
-    else if (p->seen_answer) p->order_ok = 0;
+    if (part == LFM2MOE_PART_ANSWER)
+        p->seen_answer = 1;
+    else if (p->seen_answer)
+        p->order_ok = 0;
     return 0;
 }
 
@@ -87,9 +90,8 @@ static int on_piece(void *ud, const char *piece, size_t len, int32_t token) {
 
 static size_t tokenize(lfm2moe_model *m, const char *text, int32_t *out, size_t cap) {
     size_t n = 0;
-    assert_int_equal(lfm2moe_tokenize(m, text, strlen(text), LFM2MOE_TOKENIZE_PARSE_SPECIAL, out,
-                                      cap, &n),
-                     0);
+    assert_int_equal(
+        lfm2moe_tokenize(m, text, strlen(text), LFM2MOE_TOKENIZE_PARSE_SPECIAL, out, cap, &n), 0);
     return n;
 }
 
@@ -171,7 +173,8 @@ static void test_budget(void **state) {
             gen(think_model, PROMPT "<think>", N, t_close, -1e30f, &p, t, &np);
         assert_int_equal(t[np - 1], t_open);
         assert_int_equal(r.n_reasoning, N);
-        for (int32_t i = 0; i < N; i++) assert_int_not_equal(t[np + (size_t)i], t_close);
+        for (int32_t i = 0; i < N; i++)
+            assert_int_not_equal(t[np + (size_t)i], t_close);
         assert_int_equal(t[np + (size_t)N], t_close);
         for (size_t i = np + (size_t)N + 1; i < np + N_GEN; i++) {
             assert_int_not_equal(t[i], t_close);
@@ -300,8 +303,8 @@ static void test_cli(void **state) {
     assert_memory_equal(out, ans, ans_len);
     free(out);
     snprintf(args, sizeof args,
-             "generate -m %s -p '%s<think>' -n %d --temp 0 --reasoning-budget 4 2>&1",
-             think_path, PROMPT, N_GEN);
+             "generate -m %s -p '%s<think>' -n %d --temp 0 --reasoning-budget 4 2>&1", think_path,
+             PROMPT, N_GEN);
     out = test_run_cli(args, "", 0, &len, &status);
     assert_int_equal(status, 0);
     char want[8192];
@@ -320,12 +323,9 @@ static void test_cli(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_init),
-        cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_no_budget),
-        cmocka_unit_test(test_sampled_think),
-        cmocka_unit_test(test_plain_model),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_init),        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_no_budget),   cmocka_unit_test(test_sampled_think),
+        cmocka_unit_test(test_plain_model), cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

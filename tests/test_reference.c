@@ -27,13 +27,13 @@ typedef struct ref {
     gguf_file g;
     int V, E, B, H, Hkv, D, F, X, K, Fe, dense, L;
     double eps, base;
-    int *kvh; /* per block */
-    float **dec; /* every tensor decoded to float (quantized types too) */
+    int *kvh;         /* per block */
+    float **dec;      /* every tensor decoded to float (quantized types too) */
     int emulate_acts; /* round activations as the library's 8-bit/F16 encodings do */
     /* state */
     int pos;
-    double **kc, **vc;  /* per block [n_ctx][Hkv*D] */
-    double **conv;      /* per block [L-1][E] */
+    double **kc, **vc; /* per block [n_ctx][Hkv*D] */
+    double **conv;     /* per block [L-1][E] */
 } ref;
 
 static const float *T(const ref *r, const char *fmt, int b) {
@@ -88,8 +88,7 @@ static void ref_open(ref *r, const void *data, size_t size, int n_ctx) {
     r->conv = calloc((size_t)r->B, sizeof(double *));
     r->D = r->E / r->H;
     int64_t kl;
-    if (gguf_get_i64(&r->g, "lfm2moe.attention.key_length", &kl) == 0)
-        r->D = (int)kl;
+    if (gguf_get_i64(&r->g, "lfm2moe.attention.key_length", &kl) == 0) r->D = (int)kl;
     for (int b = 0; b < r->B; b++) {
         r->kvh[b] = (int)gguf_kv_int(kv, (uint64_t)b);
         if (r->kvh[b]) {
@@ -162,7 +161,9 @@ static void rms(double *y, const double *x, const float *w, int n, double eps) {
         y[i] = x[i] * sc * w[i];
 }
 
-static double silu(double v) { return v / (1 + exp(-v)); }
+static double silu(double v) {
+    return v / (1 + exp(-v));
+}
 
 /* one token; logits[V] */
 static void ref_step(ref *r, int tok, double *logits) {
@@ -170,7 +171,8 @@ static void ref_step(ref *r, int tok, double *logits) {
     double *x = calloc((size_t)E, 8), *xn = calloc((size_t)E, 8), *o = calloc((size_t)E, 8);
     int wide = 3 * E > H * D ? 3 * E : H * D;
     wide = wide > r->F ? wide : r->F;
-    double *a = calloc((size_t)wide, 8), *bb = calloc((size_t)wide, 8), *c = calloc((size_t)wide, 8);
+    double *a = calloc((size_t)wide, 8), *bb = calloc((size_t)wide, 8),
+           *c = calloc((size_t)wide, 8);
     const float *emb = T(r, "token_embd.weight", 0);
     for (int i = 0; i < E; i++)
         x[i] = emb[(size_t)tok * E + i];
@@ -178,9 +180,12 @@ static void ref_step(ref *r, int tok, double *logits) {
         rms(xn, x, T(r, "blk.%d.attn_norm.weight", b), E, r->eps);
         if (r->kvh[b]) {
             double *q = a, *k = bb, *v = c;
-            mv(q, T(r, "blk.%d.attn_q.weight", b), xn, H * D, E, act_of(r, "blk.%d.attn_q.weight", b));
-            mv(k, T(r, "blk.%d.attn_k.weight", b), xn, Hkv * D, E, act_of(r, "blk.%d.attn_k.weight", b));
-            mv(v, T(r, "blk.%d.attn_v.weight", b), xn, Hkv * D, E, act_of(r, "blk.%d.attn_v.weight", b));
+            mv(q, T(r, "blk.%d.attn_q.weight", b), xn, H * D, E,
+               act_of(r, "blk.%d.attn_q.weight", b));
+            mv(k, T(r, "blk.%d.attn_k.weight", b), xn, Hkv * D, E,
+               act_of(r, "blk.%d.attn_k.weight", b));
+            mv(v, T(r, "blk.%d.attn_v.weight", b), xn, Hkv * D, E,
+               act_of(r, "blk.%d.attn_v.weight", b));
             for (int h = 0; h < H; h++)
                 rms(q + h * D, q + h * D, T(r, "blk.%d.attn_q_norm.weight", b), D, r->eps);
             for (int h = 0; h < Hkv; h++)
@@ -213,12 +218,14 @@ static void ref_step(ref *r, int tok, double *logits) {
                     for (int i = 0; i < D; i++)
                         att[h * D + i] += sc[p] / sum * r->vc[b][((size_t)p * Hkv + g) * D + i];
             }
-            mv(o, T(r, "blk.%d.attn_output.weight", b), att, E, H * D, act_of(r, "blk.%d.attn_output.weight", b));
+            mv(o, T(r, "blk.%d.attn_output.weight", b), att, E, H * D,
+               act_of(r, "blk.%d.attn_output.weight", b));
             free(att);
             free(sc);
         } else {
             double *bcx = a;
-            mv(bcx, T(r, "blk.%d.shortconv.in_proj.weight", b), xn, 3 * E, E, act_of(r, "blk.%d.shortconv.in_proj.weight", b));
+            mv(bcx, T(r, "blk.%d.shortconv.in_proj.weight", b), xn, 3 * E, E,
+               act_of(r, "blk.%d.shortconv.in_proj.weight", b));
             const float *w = T(r, "blk.%d.shortconv.conv.weight", b);
             double *y = bb, *st = r->conv[b];
             for (int ch = 0; ch < E; ch++) {
@@ -227,26 +234,30 @@ static void ref_step(ref *r, int tok, double *logits) {
                     acc += w[ch * L + kk] * st[kk * E + ch];
                 for (int kk = 0; kk + 1 < L - 1; kk++)
                     st[kk * E + ch] = st[(kk + 1) * E + ch];
-                if (L > 1)
-                    st[(L - 2) * E + ch] = u;
+                if (L > 1) st[(L - 2) * E + ch] = u;
                 y[ch] = bcx[E + ch] * acc;
             }
-            mv(o, T(r, "blk.%d.shortconv.out_proj.weight", b), y, E, E, act_of(r, "blk.%d.shortconv.out_proj.weight", b));
+            mv(o, T(r, "blk.%d.shortconv.out_proj.weight", b), y, E, E,
+               act_of(r, "blk.%d.shortconv.out_proj.weight", b));
         }
         for (int i = 0; i < E; i++)
             x[i] += o[i];
         rms(xn, x, T(r, "blk.%d.ffn_norm.weight", b), E, r->eps);
         memset(o, 0, (size_t)E * 8);
         if (b < r->dense) {
-            mv(a, T(r, "blk.%d.ffn_gate.weight", b), xn, r->F, E, act_of(r, "blk.%d.ffn_gate.weight", b));
-            mv(bb, T(r, "blk.%d.ffn_up.weight", b), xn, r->F, E, act_of(r, "blk.%d.ffn_up.weight", b));
+            mv(a, T(r, "blk.%d.ffn_gate.weight", b), xn, r->F, E,
+               act_of(r, "blk.%d.ffn_gate.weight", b));
+            mv(bb, T(r, "blk.%d.ffn_up.weight", b), xn, r->F, E,
+               act_of(r, "blk.%d.ffn_up.weight", b));
             for (int i = 0; i < r->F; i++)
                 a[i] = silu(a[i]) * bb[i];
-            mv(o, T(r, "blk.%d.ffn_down.weight", b), a, E, r->F, act_of(r, "blk.%d.ffn_down.weight", b));
+            mv(o, T(r, "blk.%d.ffn_down.weight", b), a, E, r->F,
+               act_of(r, "blk.%d.ffn_down.weight", b));
         } else {
             double *lg = calloc((size_t)r->X, 8), *sig = calloc((size_t)r->X, 8);
             int *used = calloc((size_t)r->X, sizeof(int));
-            mv(lg, T(r, "blk.%d.ffn_gate_inp.weight", b), xn, r->X, E, act_of(r, "blk.%d.ffn_gate_inp.weight", b));
+            mv(lg, T(r, "blk.%d.ffn_gate_inp.weight", b), xn, r->X, E,
+               act_of(r, "blk.%d.ffn_gate_inp.weight", b));
             const float *bias = T(r, "blk.%d.exp_probs_b.bias", b);
             for (int e = 0; e < r->X; e++)
                 sig[e] = 1 / (1 + exp(-lg[e]));
@@ -268,11 +279,14 @@ static void ref_step(ref *r, int tok, double *logits) {
             double *eo = calloc((size_t)E, 8);
             for (int j = 0; j < r->K; j++) { /* weighted by plain sigmoid, normalised */
                 int e = chosen[j];
-                mv(a, G + (size_t)e * r->Fe * E, xn, r->Fe, E, act_of(r, "blk.%d.ffn_gate_exps.weight", b));
-                mv(bb, U + (size_t)e * r->Fe * E, xn, r->Fe, E, act_of(r, "blk.%d.ffn_up_exps.weight", b));
+                mv(a, G + (size_t)e * r->Fe * E, xn, r->Fe, E,
+                   act_of(r, "blk.%d.ffn_gate_exps.weight", b));
+                mv(bb, U + (size_t)e * r->Fe * E, xn, r->Fe, E,
+                   act_of(r, "blk.%d.ffn_up_exps.weight", b));
                 for (int i = 0; i < r->Fe; i++)
                     a[i] = silu(a[i]) * bb[i];
-                mv(eo, Dn + (size_t)e * E * r->Fe, a, E, r->Fe, act_of(r, "blk.%d.ffn_down_exps.weight", b));
+                mv(eo, Dn + (size_t)e * E * r->Fe, a, E, r->Fe,
+                   act_of(r, "blk.%d.ffn_down_exps.weight", b));
                 for (int i = 0; i < E; i++)
                     o[i] += sig[e] / wsum * eo[i];
             }
@@ -355,8 +369,7 @@ static void compare_shape(const test_model_shape *sh, int n_tokens, int ftype) {
         lfm2moe_quantize_params qp;
         lfm2moe_quantize_params_init(&qp);
         qp.ftype = ftype;
-        if (lfm2moe_model_quantize(in, out, &qp))
-            fail_msg("quantize: %s", lfm2moe_last_error());
+        if (lfm2moe_model_quantize(in, out, &qp)) fail_msg("quantize: %s", lfm2moe_last_error());
         strbuf_free(&b);
         f = fopen(out, "rb");
         fseek(f, 0, SEEK_END);
@@ -425,11 +438,14 @@ static void compare_shape(const test_model_shape *sh, int n_tokens, int ftype) {
         lfm2moe_session_free(s);
     }
     double rel_rms = sqrt(d2 / cnt) / sqrt(w2 / cnt - (w1 / cnt) * (w1 / cnt));
-    print_message("E%d B%d H%d/%d D%d X%d k%d L%d %s %s: max |d| %.3g, rel rms %.3g, argmax %d/%d\n",
-                  sh->n_embd, sh->n_block, sh->n_head, sh->n_head_kv, sh->head_dim, sh->n_expert,
-                  sh->n_expert_used, sh->l_cache, sh->tied ? "tied" : "untied",
-                  ftype >= 0 ? lfm2moe_ftype_name(ftype) : sh->f16 ? "F32+F16" : "F32", worst,
-                  rel_rms, agree, rows);
+    print_message(
+        "E%d B%d H%d/%d D%d X%d k%d L%d %s %s: max |d| %.3g, rel rms %.3g, argmax %d/%d\n",
+        sh->n_embd, sh->n_block, sh->n_head, sh->n_head_kv, sh->head_dim, sh->n_expert,
+        sh->n_expert_used, sh->l_cache, sh->tied ? "tied" : "untied",
+        ftype >= 0 ? lfm2moe_ftype_name(ftype)
+        : sh->f16  ? "F32+F16"
+                   : "F32",
+        worst, rel_rms, agree, rows);
     if (ftype < 0) {
         /* logits are O(1..10); float32 accumulation over these widths stays far below */
         assert_true(worst < 2e-3);
@@ -449,22 +465,74 @@ static void test_other_shapes(void **state) {
     static const int a1[] = {0, 3}, a2[] = {0}, a3[] = {0, 1, 2}, a4[] = {5};
     test_model_shape shapes[] = {
         /* two attention blocks (first one first), untied head, conv kernel 4 */
-        {.n_vocab = 96, .n_embd = 48, .n_block = 5, .n_head = 4, .n_head_kv = 2, .head_dim = 12,
-         .n_ff = 40, .n_expert = 6, .n_expert_used = 3, .n_ff_exp = 20, .n_dense = 1,
-         .l_cache = 4, .attn_blocks = a1, .n_attn = 2, .tied = 0, .seed = 11},
+        {.n_vocab = 96,
+         .n_embd = 48,
+         .n_block = 5,
+         .n_head = 4,
+         .n_head_kv = 2,
+         .head_dim = 12,
+         .n_ff = 40,
+         .n_expert = 6,
+         .n_expert_used = 3,
+         .n_ff_exp = 20,
+         .n_dense = 1,
+         .l_cache = 4,
+         .attn_blocks = a1,
+         .n_attn = 2,
+         .tied = 0,
+         .seed = 11},
         /* one attention block, top-1 routing, conv kernel 2, no dense blocks */
-        {.n_vocab = 64, .n_embd = 32, .n_block = 4, .n_head = 2, .n_head_kv = 1, .head_dim = 16,
-         .n_ff = 16, .n_expert = 3, .n_expert_used = 1, .n_ff_exp = 24, .n_dense = 0,
-         .l_cache = 2, .attn_blocks = a2, .n_attn = 1, .tied = 1, .seed = 12},
+        {.n_vocab = 64,
+         .n_embd = 32,
+         .n_block = 4,
+         .n_head = 2,
+         .n_head_kv = 1,
+         .head_dim = 16,
+         .n_ff = 16,
+         .n_expert = 3,
+         .n_expert_used = 1,
+         .n_ff_exp = 24,
+         .n_dense = 0,
+         .l_cache = 2,
+         .attn_blocks = a2,
+         .n_attn = 1,
+         .tied = 1,
+         .seed = 12},
         /* only attention (MHA: as many kv heads as q heads), all experts used */
-        {.n_vocab = 80, .n_embd = 64, .n_block = 3, .n_head = 8, .n_head_kv = 8, .head_dim = 8,
-         .n_ff = 32, .n_expert = 4, .n_expert_used = 4, .n_ff_exp = 16, .n_dense = 1,
-         .l_cache = 3, .attn_blocks = a3, .n_attn = 3, .tied = 1, .seed = 13},
+        {.n_vocab = 80,
+         .n_embd = 64,
+         .n_block = 3,
+         .n_head = 8,
+         .n_head_kv = 8,
+         .head_dim = 8,
+         .n_ff = 32,
+         .n_expert = 4,
+         .n_expert_used = 4,
+         .n_ff_exp = 16,
+         .n_dense = 1,
+         .l_cache = 3,
+         .attn_blocks = a3,
+         .n_attn = 3,
+         .tied = 1,
+         .seed = 13},
         /* the LFM2-8B-A1B pattern in miniature: many conv blocks, late attention,
          * head_dim != E/H */
-        {.n_vocab = 128, .n_embd = 32, .n_block = 7, .n_head = 4, .n_head_kv = 2,
-         .head_dim = 16, .n_ff = 48, .n_expert = 16, .n_expert_used = 4, .n_ff_exp = 8,
-         .n_dense = 2, .l_cache = 3, .attn_blocks = a4, .n_attn = 1, .tied = 1, .seed = 14},
+        {.n_vocab = 128,
+         .n_embd = 32,
+         .n_block = 7,
+         .n_head = 4,
+         .n_head_kv = 2,
+         .head_dim = 16,
+         .n_ff = 48,
+         .n_expert = 16,
+         .n_expert_used = 4,
+         .n_ff_exp = 8,
+         .n_dense = 2,
+         .l_cache = 3,
+         .attn_blocks = a4,
+         .n_attn = 1,
+         .tied = 1,
+         .seed = 14},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         compare_shape(&shapes[i], 13, -1);
@@ -480,10 +548,22 @@ static void test_mixed_types(void **state) {
     static const int a1[] = {1, 3};
     static const char *const v_and_up[] = {"attn_v.", "up", NULL};
     static const char *const q_and_gate[] = {"attn_q.", "gate.", "gate_exps", NULL};
-    test_model_shape sh = {.n_vocab = 80, .n_embd = 64, .n_block = 4, .n_head = 4,
-                           .n_head_kv = 2, .head_dim = 16, .n_ff = 96, .n_expert = 6,
-                           .n_expert_used = 2, .n_ff_exp = 48, .n_dense = 1, .l_cache = 3,
-                           .attn_blocks = a1, .n_attn = 2, .tied = 1, .seed = 5,
+    test_model_shape sh = {.n_vocab = 80,
+                           .n_embd = 64,
+                           .n_block = 4,
+                           .n_head = 4,
+                           .n_head_kv = 2,
+                           .head_dim = 16,
+                           .n_ff = 96,
+                           .n_expert = 6,
+                           .n_expert_used = 2,
+                           .n_ff_exp = 48,
+                           .n_dense = 1,
+                           .l_cache = 3,
+                           .attn_blocks = a1,
+                           .n_attn = 2,
+                           .tied = 1,
+                           .seed = 5,
                            .f16 = v_and_up};
     compare_shape(&sh, 9, -1);
     sh.f16 = q_and_gate;
@@ -497,14 +577,26 @@ static void test_mixed_types(void **state) {
 static void test_other_shapes_quantized(void **state) {
     (void)state;
     static const int a1[] = {1, 4};
-    test_model_shape wide = {.n_vocab = 96, .n_embd = 256, .n_block = 5, .n_head = 4,
-                             .n_head_kv = 2, .head_dim = 64, .n_ff = 256, .n_expert = 6,
-                             .n_expert_used = 3, .n_ff_exp = 256, .n_dense = 1, .l_cache = 3,
-                             .attn_blocks = a1, .n_attn = 2, .tied = 1, .seed = 21};
-    static const int types[] = {LFM2MOE_FTYPE_Q8_0, LFM2MOE_FTYPE_Q4_0, LFM2MOE_FTYPE_Q5_0,
+    test_model_shape wide = {.n_vocab = 96,
+                             .n_embd = 256,
+                             .n_block = 5,
+                             .n_head = 4,
+                             .n_head_kv = 2,
+                             .head_dim = 64,
+                             .n_ff = 256,
+                             .n_expert = 6,
+                             .n_expert_used = 3,
+                             .n_ff_exp = 256,
+                             .n_dense = 1,
+                             .l_cache = 3,
+                             .attn_blocks = a1,
+                             .n_attn = 2,
+                             .tied = 1,
+                             .seed = 21};
+    static const int types[] = {LFM2MOE_FTYPE_Q8_0,   LFM2MOE_FTYPE_Q4_0,   LFM2MOE_FTYPE_Q5_0,
                                 LFM2MOE_FTYPE_Q4_K_M, LFM2MOE_FTYPE_Q5_K_M, LFM2MOE_FTYPE_Q6_K,
-                                LFM2MOE_FTYPE_Q3_K_M, LFM2MOE_FTYPE_Q2_K,
-                                LFM2MOE_FTYPE_F16, LFM2MOE_FTYPE_BF16};
+                                LFM2MOE_FTYPE_Q3_K_M, LFM2MOE_FTYPE_Q2_K,   LFM2MOE_FTYPE_F16,
+                                LFM2MOE_FTYPE_BF16};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         compare_shape(&wide, 11, types[i]);
 }

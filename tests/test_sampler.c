@@ -76,7 +76,8 @@ static void random_logits(float *l, unsigned seed) {
 /* Histogram of `n` samples. */
 static void histogram(lfm2moe_sampler *s, const float *logits, int n, int *hist) {
     memset(hist, 0, NV * sizeof *hist);
-    for (int i = 0; i < n; i++) hist[sample1(s, logits)]++;
+    for (int i = 0; i < n; i++)
+        hist[sample1(s, logits)]++;
 }
 
 static void test_defaults(void **state) {
@@ -170,7 +171,8 @@ static void test_invalid_params(void **state) {
     assert_null(s);
     /* every token banned: an error, not a made-up token */
     s = make(NULL);
-    for (int i = 0; i < NV; i++) l[i] = -INFINITY;
+    for (int i = 0; i < NV; i++)
+        l[i] = -INFINITY;
     assert_int_equal(lfm2moe_sampler_sample(s, l, &t), LFM2MOE_ERR_INVALID_ARGUMENT);
     l[17] = NAN;
     assert_int_equal(lfm2moe_sampler_sample(s, l, &t), LFM2MOE_ERR_INVALID_ARGUMENT);
@@ -200,7 +202,8 @@ static void test_greedy_is_argmax(void **state) {
         assert_int_equal(sample1(s, l), argmax(l));
     }
     /* ties: the lowest id */
-    for (int i = 0; i < NV; i++) l[i] = 0.0f;
+    for (int i = 0; i < NV; i++)
+        l[i] = 0.0f;
     l[700] = 1.0f;
     l[300] = 1.0f;
     assert_int_equal(sample1(s, l), 300);
@@ -210,15 +213,18 @@ static void test_greedy_is_argmax(void **state) {
     p.temperature = 1e-4f;
     s = make(&p);
     random_logits(l, 99);
-    for (int i = 0; i < 20; i++) assert_int_equal(sample1(s, l), argmax(l));
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(sample1(s, l), argmax(l));
     lfm2moe_sampler_free(s);
 }
 
 /* Logits sorted descending over ids 100.. with gaps small enough that every
  * kept token gets sampled in 4000 draws. */
 static void ladder(float *l, int n) {
-    for (int i = 0; i < NV; i++) l[i] = -30.0f;
-    for (int i = 0; i < n; i++) l[100 + i] = -0.05f * (float)i;
+    for (int i = 0; i < NV; i++)
+        l[i] = -30.0f;
+    for (int i = 0; i < n; i++)
+        l[100 + i] = -0.05f * (float)i;
 }
 
 static void test_top_k(void **state) {
@@ -236,8 +242,10 @@ static void test_top_k(void **state) {
         int distinct = 0;
         for (int i = 0; i < NV; i++) {
             if (hist[i]) distinct++;
-            if (i >= 100 && i < 100 + ks[j]) assert_true(hist[i] > 0); /* kept */
-            else assert_int_equal(hist[i], 0);                        /* dropped */
+            if (i >= 100 && i < 100 + ks[j])
+                assert_true(hist[i] > 0); /* kept */
+            else
+                assert_int_equal(hist[i], 0); /* dropped */
         }
         assert_int_equal(distinct, ks[j]);
         lfm2moe_sampler_free(s);
@@ -270,7 +278,8 @@ static void test_top_k(void **state) {
 
 /* Four tokens with probabilities 0.5, 0.3, 0.15, 0.05, the rest -inf. */
 static void four(float *l) {
-    for (int i = 0; i < NV; i++) l[i] = -INFINITY;
+    for (int i = 0; i < NV; i++)
+        l[i] = -INFINITY;
     l[10] = logf(0.5f);
     l[11] = logf(0.3f);
     l[12] = logf(0.15f);
@@ -321,7 +330,8 @@ static void test_top_p_wide(void **state) {
     float l[NV];
     random_logits(l, 77);
     int order[NV];
-    for (int i = 0; i < NV; i++) order[i] = i;
+    for (int i = 0; i < NV; i++)
+        order[i] = i;
     for (int i = 1; i < NV; i++) { /* insertion sort, logits descending */
         int v = order[i], j = i;
         while (j > 0 && l[order[j - 1]] < l[v]) {
@@ -331,7 +341,8 @@ static void test_top_p_wide(void **state) {
         order[j] = v;
     }
     double sum = 0.0;
-    for (int i = 0; i < NV; i++) sum += exp((double)l[i] - (double)l[order[0]]);
+    for (int i = 0; i < NV; i++)
+        sum += exp((double)l[i] - (double)l[order[0]]);
     const float tp = 0.6f;
     double cum = 0.0;
     int keep = 0;
@@ -348,8 +359,10 @@ static void test_top_p_wide(void **state) {
     static int hist[NV];
     histogram(s, l, 40000, hist);
     for (int r = 0; r < NV; r++) {
-        if (r < keep) assert_true(hist[order[r]] > 0);
-        else assert_int_equal(hist[order[r]], 0);
+        if (r < keep)
+            assert_true(hist[order[r]] > 0);
+        else
+            assert_int_equal(hist[order[r]], 0);
     }
     lfm2moe_sampler_free(s);
 }
@@ -370,7 +383,8 @@ static void test_min_p(void **state) {
     p.min_p = 2.0f; /* above the max: the best token stays */
     assert_int_equal(kept_set(&p, l), 0x1);
     /* relative to the max, not absolute: shift every logit */
-    for (int i = 10; i <= 13; i++) l[i] += 50.0f;
+    for (int i = 10; i <= 13; i++)
+        l[i] += 50.0f;
     p.min_p = 0.2f;
     assert_int_equal(kept_set(&p, l), 0x7);
 }
@@ -379,7 +393,8 @@ static void test_temperature_distribution(void **state) {
     (void)state;
     /* two tokens, logits 0 and -ln 3: p = 3/4, 1/4 at T=1; at T=0.5: 9/10 */
     float l[NV];
-    for (int i = 0; i < NV; i++) l[i] = -INFINITY;
+    for (int i = 0; i < NV; i++)
+        l[i] = -INFINITY;
     l[1] = 0.0f;
     l[2] = -logf(3.0f);
     int hist[NV];
@@ -399,9 +414,11 @@ static void test_temperature_distribution(void **state) {
 static int32_t greedy_after(lfm2moe_sampling_params p, const int32_t *hist, int n, float base) {
     p.temperature = 0.0f;
     lfm2moe_sampler *s = make(&p);
-    for (int i = 0; i < n; i++) assert_int_equal(lfm2moe_sampler_accept(s, hist[i]), 0);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(lfm2moe_sampler_accept(s, hist[i]), 0);
     float l[NV];
-    for (int i = 0; i < NV; i++) l[i] = -10.0f;
+    for (int i = 0; i < NV; i++)
+        l[i] = -10.0f;
     l[5] = base;
     l[6] = base - 0.1f;
     l[7] = base - 0.2f;
@@ -455,7 +472,8 @@ static void test_penalties(void **state) {
     assert_int_equal(greedy_after(p, five, 1, 2.0f), 5);
     p.penalty_last_n = -1; /* all */
     int32_t longh[300];
-    for (int i = 0; i < 300; i++) longh[i] = i == 0 ? 5 : 100;
+    for (int i = 0; i < 300; i++)
+        longh[i] = i == 0 ? 5 : 100;
     assert_int_equal(greedy_after(p, longh, 300, 2.0f), 6);
     p.penalty_last_n = 64;
     assert_int_equal(greedy_after(p, longh, 300, 2.0f), 5);
@@ -466,7 +484,8 @@ static void test_penalties(void **state) {
     lfm2moe_sampler *s = make(&p);
     lfm2moe_sampler_accept(s, 5);
     float l[NV];
-    for (int i = 0; i < NV; i++) l[i] = -10.0f;
+    for (int i = 0; i < NV; i++)
+        l[i] = -10.0f;
     l[5] = 2.0f;
     l[6] = 1.9f;
     assert_int_equal(sample1(s, l), 6);
@@ -484,7 +503,7 @@ static void test_logit_bias(void **state) {
     p.logit_bias_values = bv;
     p.n_logit_bias = 1;
     assert_int_equal(greedy_after(p, NULL, 0, 2.0f), 6); /* 1.9 + 0.25 > 2.0 */
-    bv[0] = -INFINITY; /* ban */
+    bv[0] = -INFINITY;                                   /* ban */
     assert_int_equal(greedy_after(p, NULL, 0, 2.0f), 5);
     bt[0] = 5;
     assert_int_equal(greedy_after(p, NULL, 0, 2.0f), 6);
@@ -493,7 +512,8 @@ static void test_logit_bias(void **state) {
     lfm2moe_sampler *s = make(&p);
     bt[0] = 6;
     float l[NV];
-    for (int i = 0; i < NV; i++) l[i] = -10.0f;
+    for (int i = 0; i < NV; i++)
+        l[i] = -10.0f;
     l[5] = 2.0f;
     l[6] = 1.9f;
     assert_int_equal(sample1(s, l), 6);
@@ -557,7 +577,8 @@ static void test_seeds(void **state) {
     sequence(1235, c, N, 0);
     assert_memory_equal(a, b, sizeof a);
     int diff = 0;
-    for (int i = 0; i < N; i++) diff += a[i] != c[i];
+    for (int i = 0; i < N; i++)
+        diff += a[i] != c[i];
     assert_true(diff > N / 4);
     /* reset reseeds: the second half repeats the first */
     sequence(99, d, N, 1);

@@ -70,8 +70,7 @@ static void fill(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         if (i % 32 == 0)
             scale = (rng_next() % 16 == 0) ? 0.0f : (float)exp2((double)(rng_next() % 12) - 6);
-        if (i % 256 == 0)
-            offset = rng_sym() * 0.5f;
+        if (i % 256 == 0) offset = rng_sym() * 0.5f;
         x[i] = scale * (rng_sym() + (rng_next() % 4 == 0 ? offset : 0));
     }
 }
@@ -95,8 +94,7 @@ static int block_of(uint32_t t) {
 static int levels(int out[16]) {
     int n = 0;
     for (int i = 1; i < 16; i++)
-        if (lfm_kernels_at(i))
-            out[n++] = i;
+        if (lfm_kernels_at(i)) out[n++] = i;
     return n;
 }
 
@@ -176,7 +174,7 @@ static void check_act(const lfm_kernels *ref, const lfm_kernels *k, uint32_t at,
 
 static void test_act(void **state) {
     (void)state;
-    const uint32_t ats[] = {LFM_TYPE_F32, LFM_TYPE_F16, LFM_TYPE_BF16,
+    const uint32_t ats[] = {LFM_TYPE_F32,  LFM_TYPE_F16,  LFM_TYPE_BF16,
                             LFM_TYPE_Q8_0, LFM_TYPE_Q8_1, LFM_TYPE_Q8_K};
     const lfm_kernels *ref = lfm_kernels_at(0);
     int lv[16], nl = levels(lv);
@@ -203,8 +201,7 @@ static void test_act(void **state) {
             for (int b = 0; b < N / 256; b++) {
                 int p = (int)(rng_next() % 256), q = (int)(rng_next() % 256);
                 x[256 * b + p] = (b & 1) ? 127.0f : -127.0f;
-                if (q != p)
-                    x[256 * b + q] = -x[256 * b + p];
+                if (q != p) x[256 * b + q] = -x[256 * b + p];
             }
             check_act(ref, k, at, x, N, "signed extremes");
             /* zero rows, and floats outside the half range */
@@ -228,9 +225,9 @@ static void test_act(void **state) {
 /* ---- dot products and tiles ------------------------------------------- */
 
 typedef struct operands {
-    void *w, *a;        /* encoded */
-    double S;           /* bound scale (top comment) */
-    int64_t terms;      /* m of the top comment */
+    void *w, *a;   /* encoded */
+    double S;      /* bound scale (top comment) */
+    int64_t terms; /* m of the top comment */
 } operands;
 
 static operands make_operands(uint32_t wt, int64_t n) {
@@ -271,7 +268,10 @@ static void test_dot(void **state) {
         for (size_t ti = 0; ti < N_WTYPES; ti++) {
             uint32_t wt = wtypes[ti];
             int64_t bs = block_of(wt);
-            const int64_t sizes[] = {bs == 1 ? 1 : 256, bs == 1 ? 7 : 512, 2048, 1792,
+            const int64_t sizes[] = {bs == 1 ? 1 : 256,
+                                     bs == 1 ? 7 : 512,
+                                     2048,
+                                     1792,
                                      bs == 1 ? 1000 + 13 : (bs == 32 ? 32 * 33 : 256 * 5),
                                      bs == 1 ? 3 : (bs == 32 ? 32 * 523 : 256 * 67)};
             for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
@@ -285,8 +285,7 @@ static void test_dot(void **state) {
                         fail_msg("%s dot %s n=%lld: scalar %.9g, simd %.9g (|d| %.3g, bound %.3g)",
                                  lfm_isa_name(k->isa), lfm_type_name(wt), (long long)n, r, g, err,
                                  is_kquant(wt) ? 0.0 : tol);
-                    if (tol > 0 && err / tol > worst)
-                        worst = err / tol;
+                    if (tol > 0 && err / tol > worst) worst = err / tol;
                     free(o.w);
                     free(o.a);
                 }
@@ -338,10 +337,10 @@ static void test_matmul(void **state) {
                             if (r >= 1 && r < rows - 1)
                                 want = k->dot[wt](n, W + (size_t)r * wrb, A + (size_t)t * arb);
                             if (y[t * ys + r] != want)
-                                fail_msg("%s matmul %s n=%lld nt=%lld: y[%lld][%lld] %.9g, dot %.9g",
-                                         lfm_isa_name(k->isa), lfm_type_name(wt), (long long)n,
-                                         (long long)nt, (long long)t, (long long)r,
-                                         y[t * ys + r], want);
+                                fail_msg(
+                                    "%s matmul %s n=%lld nt=%lld: y[%lld][%lld] %.9g, dot %.9g",
+                                    lfm_isa_name(k->isa), lfm_type_name(wt), (long long)n,
+                                    (long long)nt, (long long)t, (long long)r, y[t * ys + r], want);
                         }
                     free(y);
                 }
@@ -397,8 +396,8 @@ static void test_matmul_chunks(void **state) {
                 float want = k->dot[wt](n, W + (size_t)r * wrb, A + arb);
                 if (y[r] != want)
                     fail_msg("%s matmul %s %lldx%lld nt=1: y[%lld] %.9g, dot %.9g",
-                             lfm_isa_name(k->isa), lfm_type_name(wt), (long long)rows,
-                             (long long)n, (long long)r, y[r], want);
+                             lfm_isa_name(k->isa), lfm_type_name(wt), (long long)rows, (long long)n,
+                             (long long)r, y[r], want);
             }
             free(x);
             free(y);
@@ -458,10 +457,9 @@ static void test_matmul_r16(void **state) {
                                 if (y[t * rows + r] != want)
                                     fail_msg("%s R16 %s n=%lld rows [%lld,%lld) nt=%lld: "
                                              "y[%lld][%lld] %.9g, dot %.9g",
-                                             lfm_isa_name(k->isa), lfm_type_name(wt),
-                                             (long long)n, (long long)r0, (long long)r1,
-                                             (long long)nt, (long long)t, (long long)r,
-                                             y[t * rows + r], want);
+                                             lfm_isa_name(k->isa), lfm_type_name(wt), (long long)n,
+                                             (long long)r0, (long long)r1, (long long)nt,
+                                             (long long)t, (long long)r, y[t * rows + r], want);
                             }
                     }
                 free(x);
@@ -559,9 +557,9 @@ static void test_silu_mul(void **state) {
     float *g = malloc(nmax * sizeof *g), *u = malloc(nmax * sizeof *u);
     float *a = malloc(nmax * sizeof *a), *b = malloc(nmax * sizeof *b);
     /* the edges of expf: overflow near 88.72, subnormal results, signed zeros */
-    const float special[] = {0.0f,   -0.0f,  88.7f,  -88.7f, 88.73f, -88.73f, 87.0f, -87.0f,
-                             -89.0f, 89.0f,  -95.0f, 104.0f, -104.0f, 110.0f, -110.0f, 1e-30f,
-                             -1e-30f, 1e30f, -1e30f, 0.5f,   -0.5f,   20.0f,  -20.0f};
+    const float special[] = {0.0f,    -0.0f, 88.7f,  -88.7f, 88.73f,  -88.73f, 87.0f,   -87.0f,
+                             -89.0f,  89.0f, -95.0f, 104.0f, -104.0f, 110.0f,  -110.0f, 1e-30f,
+                             -1e-30f, 1e30f, -1e30f, 0.5f,   -0.5f,   20.0f,   -20.0f};
     const int n_special = (int)(sizeof special / sizeof special[0]);
     for (int l = 0; l < nl; l++) {
         const lfm_kernels *k = lfm_kernels_at(lv[l]);
@@ -573,8 +571,7 @@ static void test_silu_mul(void **state) {
                     /* magnitudes 2^-8 .. 2^7, so exp sees its whole range */
                     g[i] = rng_sym() * (float)exp2((double)(rng_next() % 16) - 8);
                     u[i] = rng_sym() * 4.0f;
-                    if (rep == 2 && i < n_special)
-                        g[i] = special[(i + (int64_t)li) % n_special];
+                    if (rep == 2 && i < n_special) g[i] = special[(i + (int64_t)li) % n_special];
                 }
                 ref->silu_mul(a, g, u, n);
                 k->silu_mul(b, g, u, n);
@@ -582,8 +579,8 @@ static void test_silu_mul(void **state) {
                     float d = fabsf(a[i] - b[i]);
                     if (!(d <= 4 * FLT_EPSILON * fabsf(a[i]) + FLT_MIN))
                         fail_msg("%s silu_mul n=%lld [%lld] g=%.9g u=%.9g: %.9g vs %.9g",
-                                 lfm_isa_name(k->isa), (long long)n, (long long)i, g[i], u[i],
-                                 a[i], b[i]);
+                                 lfm_isa_name(k->isa), (long long)n, (long long)i, g[i], u[i], a[i],
+                                 b[i]);
                     if (fabsf(a[i]) >= FLT_MIN && d / (FLT_EPSILON * fabsf(a[i])) > worst)
                         worst = d / (FLT_EPSILON * fabsf(a[i]));
                     assert_true(signbit(a[i]) == signbit(b[i]) || a[i] == 0);
@@ -792,15 +789,23 @@ static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float am
     for (int l = -1; l < nl; l++) {
         const lfm_kernels *k = lfm_kernels_at(l < 0 ? 0 : lv[l]);
         for (int g = 0; g < Hkv; g++) {
-            lfm_attn_tile a = {.out = (l < 0 ? ref : got) + g * G * D, .q = q + g * G * D,
-                               .out_stride = H * D, .q_stride = H * D, .k = kc + g * head,
-                               .v = vc + g * head, .pos0 = pos0, .window = window,
-                               .ring = ring, .n = n, .G = G, .D = D, .scale = scale,
+            lfm_attn_tile a = {.out = (l < 0 ? ref : got) + g * G * D,
+                               .q = q + g * G * D,
+                               .out_stride = H * D,
+                               .q_stride = H * D,
+                               .k = kc + g * head,
+                               .v = vc + g * head,
+                               .pos0 = pos0,
+                               .window = window,
+                               .ring = ring,
+                               .n = n,
+                               .G = G,
+                               .D = D,
+                               .scale = scale,
                                .scratch = scratch};
             k->attn[kvt](&a);
         }
-        if (l < 0)
-            continue;
+        if (l < 0) continue;
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
                 const int g = h / G, pos = pos0 + t;
@@ -822,8 +827,8 @@ static void attn_check(int kvt, int H, int Hkv, int D, int pos0, int n, float am
                     if (!(fabs((double)got[o] - ref[o]) <= tol))
                         fail_msg("%s attn kv %d H=%d Hkv=%d D=%d pos0=%d n=%d window=%d "
                                  "ring=%d: out[%d][%d][%d] %.9g, scalar %.9g (tol %.3g)",
-                                 lfm_isa_name(k->isa), kvt, H, Hkv, D, pos0, n, window, ring, t,
-                                 h, i, got[o], ref[o], tol);
+                                 lfm_isa_name(k->isa), kvt, H, Hkv, D, pos0, n, window, ring, t, h,
+                                 i, got[o], ref[o], tol);
                 }
             }
     }
@@ -911,14 +916,14 @@ int main(int argc, char **argv) {
     setenv("LFM2MOE_MAX_ISA", "avx2", 1);
 #endif
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_env_cap),      cmocka_unit_test(test_isa_api),
-        cmocka_unit_test(test_act),          cmocka_unit_test(test_dot),
-        cmocka_unit_test(test_matmul),       cmocka_unit_test(test_matmul_chunks),
-        cmocka_unit_test(test_matmul_r16),
-        cmocka_unit_test(test_entry_points), cmocka_unit_test(test_rmsnorm),
-        cmocka_unit_test(test_silu_mul),     cmocka_unit_test(test_axpy),
-        cmocka_unit_test(test_rope),         cmocka_unit_test(test_shortconv),
-        cmocka_unit_test(test_ew_entry_points), cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_env_cap),    cmocka_unit_test(test_isa_api),
+        cmocka_unit_test(test_act),        cmocka_unit_test(test_dot),
+        cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_chunks),
+        cmocka_unit_test(test_matmul_r16), cmocka_unit_test(test_entry_points),
+        cmocka_unit_test(test_rmsnorm),    cmocka_unit_test(test_silu_mul),
+        cmocka_unit_test(test_axpy),       cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_shortconv),  cmocka_unit_test(test_ew_entry_points),
+        cmocka_unit_test(test_attention),
     };
     struct CMUnitTest seeded[sizeof tests / sizeof tests[0]];
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

@@ -51,9 +51,11 @@ static void open_model(fixture *f, const char *path) {
     sp.n_ctx = 2048;
     sp.n_threads = 1;
     assert_int_equal(lfm2moe_session_create(f->model, &sp, &f->session), 0);
-    const char *p = "<|startoftext|><|im_start|>user\nGive me the data as JSON.<|im_end|>\n<|im_start|>assistant\n";
+    const char *p = "<|startoftext|><|im_start|>user\nGive me the data as "
+                    "JSON.<|im_end|>\n<|im_start|>assistant\n";
     assert_int_equal(lfm2moe_tokenize(f->model, p, strlen(p), LFM2MOE_TOKENIZE_PARSE_SPECIAL,
-                                      f->prompt, 256, &f->n_prompt), 0);
+                                      f->prompt, 256, &f->n_prompt),
+                     0);
 }
 
 static void close_model(fixture *f) {
@@ -84,7 +86,8 @@ static int in_language(const lfm2moe_grammar *g, const char *s) {
     lfm_matcher *m = NULL;
     assert_int_equal(lfm_matcher_create(g->cg, &m), 0);
     gm_state st = lfm_matcher_state(m);
-    for (; *s && st.set != GM_DEAD; s++) st = lfm_matcher_step(m, st, (uint8_t)*s);
+    for (; *s && st.set != GM_DEAD; s++)
+        st = lfm_matcher_step(m, st, (uint8_t)*s);
     int ok = lfm_matcher_can_end(m, st);
     lfm_matcher_free(m);
     return ok;
@@ -103,13 +106,18 @@ static void settings(int i, lfm2moe_sampling_params *sp, uint64_t seed) {
     case 2: sp->top_k = 5; break;
     case 3: sp->top_p = 0.8f; break;
     case 4: sp->min_p = 0.2f; break;
-    case 5: sp->repeat_penalty = 1.5f; sp->frequency_penalty = 0.5f; sp->presence_penalty = 0.5f; break;
+    case 5:
+        sp->repeat_penalty = 1.5f;
+        sp->frequency_penalty = 0.5f;
+        sp->presence_penalty = 0.5f;
+        break;
     }
 }
 
 static void test_gbnf_every_setting(void **state) {
     (void)state;
-    static const char gbnf[] = "root ::= num \" plus \" num \" is \" num \".\"\nnum ::= [1-9] [0-9]{0,2}\n";
+    static const char gbnf[] =
+        "root ::= num \" plus \" num \" is \" num \".\"\nnum ::= [1-9] [0-9]{0,2}\n";
     const char *paths[] = {DEMO, TINY};
     for (int m = 0; m < 2; m++) {
         fixture f = {0};
@@ -136,7 +144,8 @@ static const char person_schema[] =
     "\"email\": {\"type\": [\"string\", \"null\"], \"maxLength\": 8},"
     "\"role\": {\"enum\": [\"admin\", \"user\", 7]},"
     "\"born\": {\"type\": \"string\", \"format\": \"date\"},"
-    "\"tags\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"maxLength\": 4}, \"maxItems\": 3},"
+    "\"tags\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"maxLength\": 4}, "
+    "\"maxItems\": 3},"
     "\"score\": {\"type\": \"number\"}, \"ok\": {\"type\": \"boolean\"}},"
     "\"required\": [\"name\", \"age\", \"role\"]}";
 
@@ -169,14 +178,16 @@ static void test_json_schema_outputs_parse(void **state) {
 }
 
 static const char *const tools[] = {
-    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather\", "
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": "
+    "\"Weather\", "
     "\"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\", "
     "\"maxLength\": 10}, \"days\": {\"type\": \"integer\"}, \"metric\": {\"type\": \"boolean\"}, "
     "\"units\": {\"enum\": [\"c\", \"f\"]}}, \"required\": [\"city\"]}}}",
     "{\"name\": \"db.now\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}",
     "{\"name\": \"send-mail\", \"parameters\": {\"type\": \"object\", \"properties\": {\"to\": "
     "{\"type\": \"array\", \"items\": {\"type\": \"string\", \"maxLength\": 6}, \"minItems\": 1, "
-    "\"maxItems\": 2}, \"cc\": {\"type\": [\"string\", \"null\"], \"maxLength\": 5}}, \"required\": [\"to\"]}}",
+    "\"maxItems\": 2}, \"cc\": {\"type\": [\"string\", \"null\"], \"maxLength\": 5}}, "
+    "\"required\": [\"to\"]}}",
 };
 
 /* The calls match the tools: known names, required arguments present,
@@ -187,14 +198,16 @@ static void check_calls(const char *out, int seed) {
         fail_msg("seed %d: '%s' does not parse: %s", seed, out, lfm2moe_last_error());
     size_t n = 0;
     lfm2moe_tool_calls_count(calls, &n);
-    if (n == 0 && strstr(out, "<|tool_call_start|>")) fail_msg("seed %d: no calls in '%s'", seed, out);
+    if (n == 0 && strstr(out, "<|tool_call_start|>"))
+        fail_msg("seed %d: no calls in '%s'", seed, out);
     for (size_t i = 0; i < n; i++) {
         const char *name, *args;
         assert_int_equal(lfm2moe_tool_calls_get(calls, i, &name, &args), 0);
         json_value *v = NULL;
         assert_int_equal(json_parse(args, strlen(args), &v, NULL, 0), 0);
         if (!strcmp(name, "get_weather")) {
-            const json_value *c = json_get(v, "city"), *d = json_get(v, "days"), *m = json_get(v, "metric");
+            const json_value *c = json_get(v, "city"), *d = json_get(v, "days"),
+                             *m = json_get(v, "metric");
             assert_true(c && c->type == JSON_STRING);
             assert_true(!d || (d->type == JSON_NUMBER && d->is_integer));
             assert_true(!m || m->type == JSON_BOOL);
@@ -242,8 +255,10 @@ static void test_tool_calls_auto_and_none(void **state) {
     int32_t start = -1;
     assert_int_equal(lfm2moe_token_lookup(f.model, "<|tool_call_start|>", 19, &start), 0);
     lfm2moe_grammar *ga = NULL, *gn = NULL;
-    assert_int_equal(lfm2moe_grammar_from_tools(f.model, tools, 3, LFM2MOE_TOOL_CHOICE_AUTO, &ga), 0);
-    assert_int_equal(lfm2moe_grammar_from_tools(f.model, tools, 3, LFM2MOE_TOOL_CHOICE_NONE, &gn), 0);
+    assert_int_equal(lfm2moe_grammar_from_tools(f.model, tools, 3, LFM2MOE_TOOL_CHOICE_AUTO, &ga),
+                     0);
+    assert_int_equal(lfm2moe_grammar_from_tools(f.model, tools, 3, LFM2MOE_TOOL_CHOICE_NONE, &gn),
+                     0);
     /* auto: force the model into a call with a logit bias on the start token:
      * the rest of the block is then constrained and parses */
     static text t;
@@ -275,24 +290,30 @@ static void test_api_errors(void **state) {
     fixture f = {0};
     open_model(&f, DEMO);
     lfm2moe_grammar *g = (lfm2moe_grammar *)1;
-    assert_int_equal(lfm2moe_grammar_create(NULL, "root ::= \"a\"", 12, NULL, &g), LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_grammar_create(NULL, "root ::= \"a\"", 12, NULL, &g),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_null(g);
-    assert_int_equal(lfm2moe_grammar_create(f.model, "root ::= \"a\"", 12, NULL, NULL), LFM2MOE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lfm2moe_grammar_create(f.model, "root ::= (", 10, NULL, &g), LFM2MOE_ERR_PARSE);
+    assert_int_equal(lfm2moe_grammar_create(f.model, "root ::= \"a\"", 12, NULL, NULL),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_grammar_create(f.model, "root ::= (", 10, NULL, &g),
+                     LFM2MOE_ERR_PARSE);
     assert_non_null(strstr(lfm2moe_last_error(), "line 1, column"));
     assert_int_equal(lfm2moe_grammar_from_json_schema(f.model, "{", 1, &g), LFM2MOE_ERR_PARSE);
     assert_int_equal(lfm2moe_grammar_from_json_schema(f.model, "{\"maxProperties\": 1}", 20, &g),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(lfm2moe_last_error(), "maxProperties"));
-    assert_int_equal(lfm2moe_grammar_from_tools(f.model, tools, 3, 7, &g), LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_grammar_from_tools(f.model, tools, 3, 7, &g),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
     const char *bad_tool[] = {"{\"name\": \"a b\"}"};
-    assert_int_equal(lfm2moe_grammar_from_tools(f.model, bad_tool, 1, 0, &g), LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_grammar_from_tools(f.model, bad_tool, 1, 0, &g),
+                     LFM2MOE_ERR_INVALID_ARGUMENT);
     lfm2moe_grammar_free(NULL);
     /* the GBNF text, with the buffer protocol */
     assert_int_equal(lfm2moe_grammar_create(f.model, "root ::= \"ab\"\n", 14, NULL, &g), 0);
     char small[4];
     size_t need = 0;
-    assert_int_equal(lfm2moe_grammar_gbnf(g, small, sizeof small, &need), LFM2MOE_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(lfm2moe_grammar_gbnf(g, small, sizeof small, &need),
+                     LFM2MOE_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(need, 14);
     char buf[32];
     assert_int_equal(lfm2moe_grammar_gbnf(g, buf, sizeof buf, &need), 0);

@@ -42,11 +42,9 @@ static void test_published_shapes_load(void **state) {
         sp.shape = e->shape;
         sp.ftype = LFM2MOE_FTYPE_Q4_0;
         sp.flags = LFM2MOE_SYNTH_SPARSE;
-        if (lfm2moe_model_synthesize(path, &sp))
-            fail_msg("%s: %s", e->shape, lfm2moe_last_error());
+        if (lfm2moe_model_synthesize(path, &sp)) fail_msg("%s: %s", e->shape, lfm2moe_last_error());
         lfm2moe_model *m = NULL;
-        if (lfm2moe_model_load(path, NULL, &m))
-            fail_msg("%s: %s", e->shape, lfm2moe_last_error());
+        if (lfm2moe_model_load(path, NULL, &m)) fail_msg("%s: %s", e->shape, lfm2moe_last_error());
         const char *arch;
         assert_int_equal(lfm2moe_model_architecture(m, &arch), 0);
         assert_string_equal(arch, e->arch);
@@ -68,8 +66,7 @@ static void test_published_shapes_load(void **state) {
         assert_int_equal(in.n_expert_used, e->n_used);
         assert_int_equal(in.n_ff_expert, e->n_ff_exp);
         assert_int_equal(in.n_dense_block, e->n_dense);
-        if (e->n_params)
-            assert_int_equal(in.n_params, e->n_params);
+        if (e->n_params) assert_int_equal(in.n_params, e->n_params);
         /* a session of every shape: sized from the metadata alone */
         lfm2moe_session_params p;
         lfm2moe_session_params_init(&p);

@@ -54,7 +54,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    for (size_t i = 0; i < n_lines; i++) json_free(lines[i]);
+    for (size_t i = 0; i < n_lines; i++)
+        json_free(lines[i]);
     free(lines);
     lfm2moe_model_free(model);
     return 0;
@@ -92,7 +93,8 @@ static int32_t *tokenize_line(const json_value *d, size_t *n, int *ok) {
     const json_value *text = json_get(d, "text"), *ids = json_get(d, "ids");
     int32_t *got = tokenize(text->str, text->len, line_flags(d), n);
     *ok = *n == ids->n;
-    for (size_t k = 0; *ok && k < *n; k++) *ok = got[k] == (int32_t)ids->items[k]->number;
+    for (size_t k = 0; *ok && k < *n; k++)
+        *ok = got[k] == (int32_t)ids->items[k]->number;
     return got;
 }
 
@@ -107,16 +109,17 @@ static void test_golden_api(void **state) {
         if (!ok) {
             bad++;
             fprintf(stderr, "line %zu (%s): got", i + 1, text->str);
-            for (size_t k = 0; k < n; k++) fprintf(stderr, " %d", (int)got[k]);
+            for (size_t k = 0; k < n; k++)
+                fprintf(stderr, " %d", (int)got[k]);
             fprintf(stderr, "\n");
         }
         /* a buffer one short reports the size and fills what fits */
         if (n > 1) {
             int32_t *small = malloc(n * sizeof *small);
             size_t need = 0;
-            assert_int_equal(lfm2moe_tokenize(model, text->str, text->len, line_flags(d), small,
-                                              n - 1, &need),
-                             LFM2MOE_ERR_BUFFER_TOO_SMALL);
+            assert_int_equal(
+                lfm2moe_tokenize(model, text->str, text->len, line_flags(d), small, n - 1, &need),
+                LFM2MOE_ERR_BUFFER_TOO_SMALL);
             assert_int_equal(need, n);
             assert_memory_equal(small, got, (n - 1) * sizeof *small);
             free(small);
@@ -147,8 +150,7 @@ static void test_golden_family_files(void **state) {
         }
         lfm2moe_model_free(model);
         model = a;
-        if (bad)
-            fail_msg("%s: %zu lines differ", files[f], bad);
+        if (bad) fail_msg("%s: %zu lines differ", files[f], bad);
     }
 }
 
@@ -192,17 +194,69 @@ static uint32_t rnd(void) {
 }
 
 static size_t random_text(char *out, size_t max, int allow_invalid) {
-    static const char *const pieces[] = {
-        "a", "b", "license", " License", "THE", "x", "Q", "'s", "'T", "'re", "'LL", "'d", "'",
-        "0", "7", "123", "4567", " ", "  ", "\t", "\n", "\r\n", "\n\n\n", "   ", ".", ",", "!?",
-        "(", ")", "{", "}", "\"", "-", "_", "#", "\xc2\xa0", "\xe2\x80\x89", "\xe3\x80\x80",
-        "\xc3\xa9", "\xc3\x9f", "\xce\xa9", "\xd0\xb6", "\xe6\x97\xa5", "\xe6\x9c\xac",
-        "\xec\x96\xb4", "\xd9\xa3", "\xc2\xb2", "\xe2\x85\xab", "\xcc\x81", "\xe2\x80\x8d",
-        "\xf0\x9f\x9a\x80", "\xf0\x9f\x91\xa9", "\xef\xbf\xbd", "\xcd\xb8", "<|", "|>",
-        "<|im_start|>", "<|im_end|>", "<|pad|>"};
-    static const char *const invalid[] = {"\xff", "\x80", "\xc3", "\xe3\x81", "\xf0\x9f\x9a",
-                                          "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80",
-                                          "\x00", "\xfe\xfe"};
+    static const char *const pieces[] = {"a",
+                                         "b",
+                                         "license",
+                                         " License",
+                                         "THE",
+                                         "x",
+                                         "Q",
+                                         "'s",
+                                         "'T",
+                                         "'re",
+                                         "'LL",
+                                         "'d",
+                                         "'",
+                                         "0",
+                                         "7",
+                                         "123",
+                                         "4567",
+                                         " ",
+                                         "  ",
+                                         "\t",
+                                         "\n",
+                                         "\r\n",
+                                         "\n\n\n",
+                                         "   ",
+                                         ".",
+                                         ",",
+                                         "!?",
+                                         "(",
+                                         ")",
+                                         "{",
+                                         "}",
+                                         "\"",
+                                         "-",
+                                         "_",
+                                         "#",
+                                         "\xc2\xa0",
+                                         "\xe2\x80\x89",
+                                         "\xe3\x80\x80",
+                                         "\xc3\xa9",
+                                         "\xc3\x9f",
+                                         "\xce\xa9",
+                                         "\xd0\xb6",
+                                         "\xe6\x97\xa5",
+                                         "\xe6\x9c\xac",
+                                         "\xec\x96\xb4",
+                                         "\xd9\xa3",
+                                         "\xc2\xb2",
+                                         "\xe2\x85\xab",
+                                         "\xcc\x81",
+                                         "\xe2\x80\x8d",
+                                         "\xf0\x9f\x9a\x80",
+                                         "\xf0\x9f\x91\xa9",
+                                         "\xef\xbf\xbd",
+                                         "\xcd\xb8",
+                                         "<|",
+                                         "|>",
+                                         "<|im_start|>",
+                                         "<|im_end|>",
+                                         "<|pad|>"};
+    static const char *const invalid[] = {
+        "\xff",         "\x80",         "\xc3",     "\xe3\x81",
+        "\xf0\x9f\x9a", "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80",
+        "\x00",         "\xfe\xfe"};
     size_t n = 0, k = rnd() % 40;
     for (size_t i = 0; i < k; i++) {
         const char *p;
@@ -307,10 +361,17 @@ static void test_invalid_utf8(void **state) {
         const char *s;
         size_t n;
     } cases[] = {
-        {"\xff", 1},           {"\x80\x80", 2},         {"abc\xc3", 4},
-        {"\xe3\x81 x", 4},     {"\xf0\x9f\x9a\x80\xf0\x9f", 6},
-        {"\xed\xa0\x80", 3},   {"\xc0\xaf", 2},         {"a\0b", 3},
-        {"\xf8\x88\x80\x80\x80", 5}, {"don\x92t", 5},   {"\xfe\xff\xfe\xff", 4},
+        {"\xff", 1},
+        {"\x80\x80", 2},
+        {"abc\xc3", 4},
+        {"\xe3\x81 x", 4},
+        {"\xf0\x9f\x9a\x80\xf0\x9f", 6},
+        {"\xed\xa0\x80", 3},
+        {"\xc0\xaf", 2},
+        {"a\0b", 3},
+        {"\xf8\x88\x80\x80\x80", 5},
+        {"don\x92t", 5},
+        {"\xfe\xff\xfe\xff", 4},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n;
@@ -320,7 +381,8 @@ static void test_invalid_utf8(void **state) {
         check_round_trip(cases[i].s, cases[i].n);
     }
     char buf[512];
-    for (int i = 0; i < 2000; i++) check_round_trip(buf, random_text(buf, sizeof buf, 1));
+    for (int i = 0; i < 2000; i++)
+        check_round_trip(buf, random_text(buf, sizeof buf, 1));
 }
 
 /* Long runs are one pre-token each: BPE must stay fast and exact. */
@@ -333,7 +395,8 @@ static void test_long_runs(void **state) {
         memset(text, fill[f], len);
         check_round_trip(text, len);
     }
-    for (size_t i = 0; i < len; i++) text[i] = "license"[i % 7];
+    for (size_t i = 0; i < len; i++)
+        text[i] = "license"[i % 7];
     check_round_trip(text, len);
     free(text);
 }
@@ -409,12 +472,10 @@ static void test_invalid_arguments(void **state) {
     int32_t id;
     const char *piece;
     assert_int_equal(lfm2moe_tokenize(NULL, "a", 1, 0, ids, 8, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lfm2moe_tokenize(model, NULL, 1, 0, ids, 8, &n),
-                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_tokenize(model, NULL, 1, 0, ids, 8, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_tokenize(model, NULL, 0, 0, ids, 8, &n), LFM2MOE_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(lfm2moe_tokenize(model, "a", 1, 0, NULL, 8, &n),
-                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_tokenize(model, "a", 1, 0, NULL, 8, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_tokenize(model, "a", 1, 0, ids, 8, NULL),
                      LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_tokenize(model, "a", 1, 0x80, ids, 8, &n),
@@ -422,12 +483,10 @@ static void test_invalid_arguments(void **state) {
     assert_true(strstr(lfm2moe_last_error(), "flags") != NULL);
 
     assert_int_equal(lfm2moe_token_to_bytes(NULL, 1, buf, 8, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lfm2moe_token_to_bytes(model, -1, buf, 8, &n),
-                     LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
+    assert_int_equal(lfm2moe_token_to_bytes(model, -1, buf, 8, &n), LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
     assert_int_equal(lfm2moe_token_to_bytes(model, 1024, buf, 8, &n),
                      LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
-    assert_int_equal(lfm2moe_token_to_bytes(model, 1, NULL, 8, &n),
-                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_token_to_bytes(model, 1, NULL, 8, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
     /* "<|startoftext|>" is 15 bytes: too small reports the size, fills a prefix */
     memset(buf, 0, sizeof buf);
     assert_int_equal(lfm2moe_token_to_bytes(model, 1, buf, 8, &n), LFM2MOE_ERR_BUFFER_TOO_SMALL);
@@ -437,10 +496,8 @@ static void test_invalid_arguments(void **state) {
     assert_int_equal(n, 15);
 
     int32_t bad[2] = {5, 5000};
-    assert_int_equal(lfm2moe_detokenize(model, bad, 2, buf, 8, &n),
-                     LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
-    assert_int_equal(lfm2moe_detokenize(model, NULL, 2, buf, 8, &n),
-                     LFM2MOE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lfm2moe_detokenize(model, bad, 2, buf, 8, &n), LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
+    assert_int_equal(lfm2moe_detokenize(model, NULL, 2, buf, 8, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_detokenize(model, NULL, 0, buf, 8, &n), LFM2MOE_OK);
     assert_int_equal(n, 0);
     assert_int_equal(lfm2moe_detokenize(NULL, bad, 1, buf, 8, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
@@ -463,8 +520,7 @@ static void test_invalid_arguments(void **state) {
     assert_null(d);
     assert_int_equal(lfm2moe_detokenizer_create(model, NULL), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_detokenizer_create(model, &d), LFM2MOE_OK);
-    assert_int_equal(lfm2moe_detokenizer_push(d, 5000, &piece, &n),
-                     LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
+    assert_int_equal(lfm2moe_detokenizer_push(d, 5000, &piece, &n), LFM2MOE_ERR_TOKEN_OUT_OF_RANGE);
     assert_int_equal(lfm2moe_detokenizer_push(NULL, 5, &piece, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_detokenizer_push(d, 5, NULL, &n), LFM2MOE_ERR_INVALID_ARGUMENT);
     assert_int_equal(lfm2moe_detokenizer_flush(d, &piece, NULL), LFM2MOE_ERR_INVALID_ARGUMENT);

@@ -25,13 +25,14 @@ typedef struct {
     const int32_t *types; /* n_tokens entries */
     const char *const *merges;
     int n_merges, has_merges;
-    int bos;              /* -1: absent */
-    int add_bos;          /* -1: absent */
+    int bos;     /* -1: absent */
+    int add_bos; /* -1: absent */
 } tok_spec;
 
 static void kv_str_array(gguf_writer *w, const char *key, const char *const *v, int n) {
     gw_kv_array_head(w, key, GGUF_TYPE_STRING, (uint64_t)n);
-    for (int i = 0; i < n; i++) gw_cstr(w, v[i]);
+    for (int i = 0; i < n; i++)
+        gw_cstr(w, v[i]);
 }
 
 /* Build the image (with w, an empty image's writer), parse it, load the
@@ -55,8 +56,8 @@ static int load(const tok_spec *s, gguf_writer *w, gguf_file *g, struct lfm_voca
 
 /* normal a b c ab bc, control <s> Xb bcd!, user-defined [U], then " " (as
  * "Ġ"), d, X, aa and "a" again */
-static const char *const toks[] = {"a", "b", "c", "ab", "bc", "<s>", "Xb", "bcd!",
-                                   "[U]", "\xc4\xa0", "d", "X", "aa", "a"};
+static const char *const toks[] = {"a",    "b",   "c",        "ab", "bc", "<s>", "Xb",
+                                   "bcd!", "[U]", "\xc4\xa0", "d",  "X",  "aa",  "a"};
 enum { T_A = 0, T_B, T_C, T_AB, T_BC, T_S, T_C1, T_C2, T_U, T_SP, T_D, T_X, T_AA, T_A2 };
 static const int32_t types[] = {1, 1, 1, 1, 1, 3, 3, 3, 4, 1, 1, 1, 1, 1};
 
@@ -291,7 +292,8 @@ static void test_odd_but_accepted(void **state) {
     assert_int_equal(len, 0);
     int32_t out[4];
     size_t n;
-    assert_int_equal(lfm_vocab_tokenize(v, "", 0, LFM2MOE_TOKENIZE_ADD_BOS, out, 4, &n), LFM2MOE_OK);
+    assert_int_equal(lfm_vocab_tokenize(v, "", 0, LFM2MOE_TOKENIZE_ADD_BOS, out, 4, &n),
+                     LFM2MOE_OK);
     assert_int_equal(n, 0);
     /* a character without any token is dropped, not a crash */
     assert_int_equal(lfm_vocab_tokenize(v, "zz", 2, 0, out, 4, &n), LFM2MOE_OK);

@@ -5,8 +5,8 @@
 #include <string.h>
 
 JavaVM *g_vm;
-static jclass g_exc_cls;        /* ai.lfm2moe.Lfm2MoeException */
-static jmethodID g_exc_ctor;    /* (int status, byte[] name, byte[] message) */
+static jclass g_exc_cls;     /* ai.lfm2moe.Lfm2MoeException */
+static jmethodID g_exc_ctor; /* (int status, byte[] name, byte[] message) */
 jclass g_ise_cls;
 jclass g_oom_cls;
 jclass g_sink_cls;
@@ -15,8 +15,7 @@ jmethodID g_sink_part;
 
 static jclass global_class(JNIEnv *env, const char *name) {
     jclass local = (*env)->FindClass(env, name);
-    if (!local)
-        return NULL;
+    if (!local) return NULL;
     jclass g = (*env)->NewGlobalRef(env, local);
     (*env)->DeleteLocalRef(env, local);
     return g;
@@ -25,28 +24,24 @@ static jclass global_class(JNIEnv *env, const char *name) {
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     (void)reserved;
     JNIEnv *env;
-    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK)
-        return JNI_ERR;
+    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK) return JNI_ERR;
     g_vm = vm;
     g_exc_cls = global_class(env, "ai/lfm2moe/Lfm2MoeException");
     g_ise_cls = global_class(env, "java/lang/IllegalStateException");
     g_oom_cls = global_class(env, "java/lang/OutOfMemoryError");
     g_sink_cls = global_class(env, "ai/lfm2moe/Session$Sink");
-    if (!g_exc_cls || !g_ise_cls || !g_oom_cls || !g_sink_cls)
-        return JNI_ERR;
+    if (!g_exc_cls || !g_ise_cls || !g_oom_cls || !g_sink_cls) return JNI_ERR;
     g_exc_ctor = (*env)->GetMethodID(env, g_exc_cls, "<init>", "(I[B[B)V");
     g_sink_piece = (*env)->GetMethodID(env, g_sink_cls, "piece", "([BI)Z");
     g_sink_part = (*env)->GetMethodID(env, g_sink_cls, "part", "(I[BI)Z");
-    if (!g_exc_ctor || !g_sink_piece || !g_sink_part)
-        return JNI_ERR;
+    if (!g_exc_ctor || !g_sink_piece || !g_sink_part) return JNI_ERR;
     return JNI_VERSION_1_8;
 }
 
 JNIEXPORT void JNICALL JNI_OnUnload(JavaVM *vm, void *reserved) {
     (void)reserved;
     JNIEnv *env;
-    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK)
-        return;
+    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK) return;
     (*env)->DeleteGlobalRef(env, g_exc_cls);
     (*env)->DeleteGlobalRef(env, g_ise_cls);
     (*env)->DeleteGlobalRef(env, g_oom_cls);
@@ -59,8 +54,7 @@ jbyteArray bytes_new(JNIEnv *env, const char *p, size_t n) {
         return NULL;
     }
     jbyteArray a = (*env)->NewByteArray(env, (jsize)n);
-    if (a && n)
-        (*env)->SetByteArrayRegion(env, a, 0, (jsize)n, (const jbyte *)p);
+    if (a && n) (*env)->SetByteArrayRegion(env, a, 0, (jsize)n, (const jbyte *)p);
     return a;
 }
 
@@ -71,27 +65,22 @@ jbyteArray cstr_new(JNIEnv *env, const char *s) {
 /* Throw Lfm2MoeException for a non-OK status (unless an exception is already
  * pending).  Reads lfm2moe_last_error() right away, on the failing thread. */
 void throw_status(JNIEnv *env, int st) {
-    if ((*env)->ExceptionCheck(env))
-        return;
+    if ((*env)->ExceptionCheck(env)) return;
     jbyteArray msg = cstr_new(env, lfm2moe_last_error());
     jbyteArray name = cstr_new(env, lfm2moe_status_string(st));
-    if (!msg || !name)
-        return;
+    if (!msg || !name) return;
     jobject e = (*env)->NewObject(env, g_exc_cls, g_exc_ctor, (jint)st, name, msg);
-    if (e)
-        (*env)->Throw(env, (jthrowable)e);
+    if (e) (*env)->Throw(env, (jthrowable)e);
 }
 
 int check(JNIEnv *env, int st) {
-    if (st != LFM2MOE_OK)
-        throw_status(env, st);
+    if (st != LFM2MOE_OK) throw_status(env, st);
     return st;
 }
 
 /* A zero handle means the Java object was closed. */
 int closed(JNIEnv *env, jlong h) {
-    if (h)
-        return 0;
+    if (h) return 0;
     (*env)->ThrowNew(env, g_ise_cls, "handle is closed");
     return 1;
 }
@@ -111,16 +100,14 @@ char *bytes_dup(JNIEnv *env, jbyteArray a, size_t *len) {
     }
     (*env)->GetByteArrayRegion(env, a, 0, n, (jbyte *)s);
     s[n] = 0;
-    if (len)
-        *len = (size_t)n;
+    if (len) *len = (size_t)n;
     return s;
 }
 
 /* byte[][] -> char*[] of NUL-terminated copies.  Freed by strings_free. */
 char **strings_dup(JNIEnv *env, jobjectArray arr, size_t *count) {
     *count = 0;
-    if (!arr)
-        return calloc(1, sizeof(char *));
+    if (!arr) return calloc(1, sizeof(char *));
     jsize n = (*env)->GetArrayLength(env, arr);
     char **v = calloc((size_t)n + 1, sizeof(char *));
     if (!v) {
@@ -143,8 +130,7 @@ char **strings_dup(JNIEnv *env, jobjectArray arr, size_t *count) {
 }
 
 void strings_free(char **v, size_t n) {
-    if (!v)
-        return;
+    if (!v) return;
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);

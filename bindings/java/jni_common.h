@@ -20,11 +20,11 @@
 #define JNIFN(ret, name) JNIEXPORT ret JNICALL Java_ai_lfm2moe_Native_##name
 
 extern JavaVM *g_vm;
-extern jclass g_ise_cls;        /* java.lang.IllegalStateException */
-extern jclass g_oom_cls;        /* java.lang.OutOfMemoryError */
-extern jclass g_sink_cls;       /* ai.lfm2moe.Session$Sink */
-extern jmethodID g_sink_piece;  /* boolean piece(byte[] utf8, int token) */
-extern jmethodID g_sink_part;   /* boolean part(int part, byte[] utf8, int token) */
+extern jclass g_ise_cls;       /* java.lang.IllegalStateException */
+extern jclass g_oom_cls;       /* java.lang.OutOfMemoryError */
+extern jclass g_sink_cls;      /* ai.lfm2moe.Session$Sink */
+extern jmethodID g_sink_piece; /* boolean piece(byte[] utf8, int token) */
+extern jmethodID g_sink_part;  /* boolean part(int part, byte[] utf8, int token) */
 
 /* byte[] of p[0..n) (NULL with OutOfMemoryError pending). */
 jbyteArray bytes_new(JNIEnv *env, const char *p, size_t n);

@@ -6,11 +6,10 @@
 
 /* kind 0: GBNF text (root rule `root`, NULL: "root"); 1: a JSON Schema.
  * Returns the grammar handle. */
-JNIFN(jlong, grammarCreate)(JNIEnv *env, jclass cls, jlong model, jbyteArray text,
-                            jbyteArray root, jint kind) {
+JNIFN(jlong, grammarCreate)
+(JNIEnv *env, jclass cls, jlong model, jbyteArray text, jbyteArray root, jint kind) {
     (void)cls;
-    if (closed(env, model))
-        return 0;
+    if (closed(env, model)) return 0;
     size_t len = 0;
     char *t = bytes_dup(env, text, &len), *r = NULL;
     if (!t || (root && !(r = bytes_dup(env, root, NULL)))) {
@@ -26,15 +25,13 @@ JNIFN(jlong, grammarCreate)(JNIEnv *env, jclass cls, jlong model, jbyteArray tex
     return check(env, st) ? 0 : (jlong)(intptr_t)g;
 }
 
-JNIFN(jlong, grammarFromTools)(JNIEnv *env, jclass cls, jlong model, jobjectArray tools,
-                               jint tool_choice) {
+JNIFN(jlong, grammarFromTools)
+(JNIEnv *env, jclass cls, jlong model, jobjectArray tools, jint tool_choice) {
     (void)cls;
-    if (closed(env, model))
-        return 0;
+    if (closed(env, model)) return 0;
     size_t n = 0;
     char **v = strings_dup(env, tools, &n);
-    if (!v)
-        return 0;
+    if (!v) return 0;
     lfm2moe_grammar *g = NULL;
     int st = lfm2moe_grammar_from_tools((const lfm2moe_model *)(intptr_t)model,
                                         (const char *const *)v, n, tool_choice, &g);
@@ -48,8 +45,7 @@ static int gbnf_fill(const void *ctx, char *buf, size_t size, size_t *len) {
 
 JNIFN(jbyteArray, grammarGbnf)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     return fill_bytes(env, gbnf_fill, (const lfm2moe_grammar *)(intptr_t)h, 4096);
 }
 
@@ -64,8 +60,7 @@ JNIFN(jobjectArray, toolCallsParse)(JNIEnv *env, jclass cls, jbyteArray text) {
     (void)cls;
     size_t len = 0;
     char *t = bytes_dup(env, text, &len);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     lfm2moe_tool_calls *calls = NULL;
     int st = lfm2moe_tool_calls_parse(t, len, &calls);
     free(t);
@@ -75,8 +70,8 @@ JNIFN(jobjectArray, toolCallsParse)(JNIEnv *env, jclass cls, jbyteArray text) {
         return NULL;
     }
     jclass bytes_cls = (*env)->FindClass(env, "[B");
-    jobjectArray out = bytes_cls ? (*env)->NewObjectArray(env, (jsize)(2 * n), bytes_cls, NULL)
-                                 : NULL;
+    jobjectArray out =
+        bytes_cls ? (*env)->NewObjectArray(env, (jsize)(2 * n), bytes_cls, NULL) : NULL;
     for (size_t i = 0; out && i < n; i++) {
         const char *name = NULL, *args = NULL;
         if (check(env, lfm2moe_tool_calls_get(calls, i, &name, &args))) {

@@ -26,16 +26,14 @@ JNIFN(jbyteArray, statusString)(JNIEnv *env, jclass cls, jint status) {
 JNIFN(jlong, modelLoad)(JNIEnv *env, jclass cls, jbyteArray path, jint flags) {
     (void)cls;
     char *p = bytes_dup(env, path, NULL);
-    if (!p)
-        return 0;
+    if (!p) return 0;
     lfm2moe_model_params mp;
     lfm2moe_model_params_init(&mp);
     mp.flags = (uint32_t)flags;
     lfm2moe_model *m = NULL;
     int st = lfm2moe_model_load(p, &mp, &m);
     free(p);
-    if (check(env, st))
-        return 0;
+    if (check(env, st)) return 0;
     return (jlong)(intptr_t)m;
 }
 
@@ -51,49 +49,55 @@ JNIFN(void, modelFree)(JNIEnv *env, jclass cls, jlong h) {
  * n_tensors. */
 JNIFN(jdoubleArray, modelInfo)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     lfm2moe_model_info mi;
     memset(&mi, 0, sizeof mi);
     mi.struct_size = sizeof mi;
-    if (check(env, lfm2moe_model_get_info((lfm2moe_model *)(intptr_t)h, &mi)))
-        return NULL;
-    jdouble v[] = {mi.n_vocab, mi.n_embd, mi.n_block, mi.n_ctx_train, mi.n_head,
-                   mi.n_head_kv, mi.head_dim, mi.n_ff, mi.n_expert, mi.n_expert_used,
-                   mi.n_ff_expert, mi.n_dense_block, mi.conv_l_cache, mi.n_attention_block,
-                   mi.rope_freq_base, mi.rms_norm_eps, (jdouble)mi.n_params,
-                   (jdouble)mi.file_size, (jdouble)mi.n_tensors};
+    if (check(env, lfm2moe_model_get_info((lfm2moe_model *)(intptr_t)h, &mi))) return NULL;
+    jdouble v[] = {mi.n_vocab,
+                   mi.n_embd,
+                   mi.n_block,
+                   mi.n_ctx_train,
+                   mi.n_head,
+                   mi.n_head_kv,
+                   mi.head_dim,
+                   mi.n_ff,
+                   mi.n_expert,
+                   mi.n_expert_used,
+                   mi.n_ff_expert,
+                   mi.n_dense_block,
+                   mi.conv_l_cache,
+                   mi.n_attention_block,
+                   mi.rope_freq_base,
+                   mi.rms_norm_eps,
+                   (jdouble)mi.n_params,
+                   (jdouble)mi.file_size,
+                   (jdouble)mi.n_tensors};
     jsize n = (jsize)(sizeof v / sizeof v[0]);
     jdoubleArray a = (*env)->NewDoubleArray(env, n);
-    if (a)
-        (*env)->SetDoubleArrayRegion(env, a, 0, n, v);
+    if (a) (*env)->SetDoubleArrayRegion(env, a, 0, n, v);
     return a;
 }
 
 JNIFN(jbyteArray, modelArchitecture)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     const char *name = NULL;
-    if (check(env, lfm2moe_model_architecture((lfm2moe_model *)(intptr_t)h, &name)))
-        return NULL;
+    if (check(env, lfm2moe_model_architecture((lfm2moe_model *)(intptr_t)h, &name))) return NULL;
     return cstr_new(env, name);
 }
 
 /* n_vocab, bos, eos, pad, end_of_turn, add_bos */
 JNIFN(jintArray, vocabInfo)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     lfm2moe_vocab_info vi;
     memset(&vi, 0, sizeof vi);
     vi.struct_size = sizeof vi;
-    if (check(env, lfm2moe_vocab_get_info((lfm2moe_model *)(intptr_t)h, &vi)))
-        return NULL;
+    if (check(env, lfm2moe_vocab_get_info((lfm2moe_model *)(intptr_t)h, &vi))) return NULL;
     jint v[] = {vi.n_vocab, vi.bos, vi.eos, vi.pad, vi.end_of_turn, vi.add_bos};
     jintArray a = (*env)->NewIntArray(env, 6);
-    if (a)
-        (*env)->SetIntArrayRegion(env, a, 0, 6, v);
+    if (a) (*env)->SetIntArrayRegion(env, a, 0, 6, v);
     return a;
 }
 
@@ -108,11 +112,9 @@ static int meta_fill(const void *ctx, char *buf, size_t size, size_t *len) {
 
 JNIFN(jbyteArray, metaString)(JNIEnv *env, jclass cls, jlong h, jbyteArray key) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     char *k = bytes_dup(env, key, NULL);
-    if (!k)
-        return NULL;
+    if (!k) return NULL;
     struct meta_ctx c = {(const lfm2moe_model *)(intptr_t)h, k};
     jbyteArray r = fill_bytes(env, meta_fill, &c, 256);
     free(k);
@@ -123,12 +125,10 @@ JNIFN(jbyteArray, metaString)(JNIEnv *env, jclass cls, jlong h, jbyteArray key) 
 
 JNIFN(jintArray, tokenize)(JNIEnv *env, jclass cls, jlong h, jbyteArray text, jint flags) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     size_t len;
     char *t = bytes_dup(env, text, &len);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     const lfm2moe_model *m = (const lfm2moe_model *)(intptr_t)h;
     /* Byte-level BPE: at most one token per byte, plus BOS. */
     size_t cap = len + 2, n = 0;
@@ -142,8 +142,7 @@ JNIFN(jintArray, tokenize)(JNIEnv *env, jclass cls, jlong h, jbyteArray text, ji
             return NULL;
         }
         st = lfm2moe_tokenize(m, t, len, (uint32_t)flags, ids, cap, &n);
-        if (st != LFM2MOE_ERR_BUFFER_TOO_SMALL || attempt == 1)
-            break;
+        if (st != LFM2MOE_ERR_BUFFER_TOO_SMALL || attempt == 1) break;
         free(ids);
         cap = n;
     }
@@ -151,8 +150,7 @@ JNIFN(jintArray, tokenize)(JNIEnv *env, jclass cls, jlong h, jbyteArray text, ji
     jintArray a = NULL;
     if (!check(env, st) && n <= INT32_MAX) {
         a = (*env)->NewIntArray(env, (jsize)n);
-        if (a)
-            (*env)->SetIntArrayRegion(env, a, 0, (jsize)n, (const jint *)ids);
+        if (a) (*env)->SetIntArrayRegion(env, a, 0, (jsize)n, (const jint *)ids);
     }
     free(ids);
     return a;
@@ -170,12 +168,10 @@ static int detok_fill(const void *ctx, char *buf, size_t size, size_t *len) {
 
 JNIFN(jbyteArray, detokenize)(JNIEnv *env, jclass cls, jlong h, jintArray ids) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     jsize n = (*env)->GetArrayLength(env, ids);
     jint *v = (*env)->GetIntArrayElements(env, ids, NULL);
-    if (!v)
-        return NULL;
+    if (!v) return NULL;
     struct detok_ctx c = {(const lfm2moe_model *)(intptr_t)h, (const int32_t *)v, (size_t)n};
     jbyteArray r = fill_bytes(env, detok_fill, &c, 8 * (size_t)n + 16);
     (*env)->ReleaseIntArrayElements(env, ids, v, JNI_ABORT);
@@ -193,20 +189,17 @@ static int tok_fill(const void *ctx, char *buf, size_t size, size_t *len) {
 
 JNIFN(jbyteArray, tokenToBytes)(JNIEnv *env, jclass cls, jlong h, jint token) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     struct tok_ctx c = {(const lfm2moe_model *)(intptr_t)h, token};
     return fill_bytes(env, tok_fill, &c, 64);
 }
 
 JNIFN(jint, tokenLookup)(JNIEnv *env, jclass cls, jlong h, jbyteArray text) {
     (void)cls;
-    if (closed(env, h))
-        return -1;
+    if (closed(env, h)) return -1;
     size_t len;
     char *t = bytes_dup(env, text, &len);
-    if (!t)
-        return -1;
+    if (!t) return -1;
     int32_t tok = -1;
     int st = lfm2moe_token_lookup((const lfm2moe_model *)(intptr_t)h, t, len, &tok);
     free(t);
@@ -215,11 +208,9 @@ JNIFN(jint, tokenLookup)(JNIEnv *env, jclass cls, jlong h, jbyteArray text) {
 
 JNIFN(jint, tokenAttr)(JNIEnv *env, jclass cls, jlong h, jint token) {
     (void)cls;
-    if (closed(env, h))
-        return 0;
+    if (closed(env, h)) return 0;
     uint32_t attr = 0;
-    if (check(env, lfm2moe_token_attr((const lfm2moe_model *)(intptr_t)h, token, &attr)))
-        return 0;
+    if (check(env, lfm2moe_token_attr((const lfm2moe_model *)(intptr_t)h, token, &attr))) return 0;
     return (jint)attr;
 }
 
@@ -235,24 +226,21 @@ static int chat_fill(const void *ctx, char *buf, size_t size, size_t *len) {
     const struct chat_ctx *c = ctx;
     return lfm2moe_chat_render(c->m, (const char *const *)c->roles,
                                (const char *const *)c->contents, c->n_messages,
-                               (const char *const *)c->tools, c->n_tools, c->flags, buf, size,
-                               len);
+                               (const char *const *)c->tools, c->n_tools, c->flags, buf, size, len);
 }
 
-JNIFN(jbyteArray, chatRender)(JNIEnv *env, jclass cls, jlong h, jobjectArray roles,
-                              jobjectArray contents, jobjectArray tools, jint flags) {
+JNIFN(jbyteArray, chatRender)
+(JNIEnv *env, jclass cls, jlong h, jobjectArray roles, jobjectArray contents, jobjectArray tools,
+ jint flags) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
-    struct chat_ctx c = {(const lfm2moe_model *)(intptr_t)h, NULL, NULL, NULL, 0, 0,
-                         (uint32_t)flags};
+    if (closed(env, h)) return NULL;
+    struct chat_ctx c = {
+        (const lfm2moe_model *)(intptr_t)h, NULL, NULL, NULL, 0, 0, (uint32_t)flags};
     size_t n_contents = 0;
     jbyteArray r = NULL;
     c.roles = strings_dup(env, roles, &c.n_messages);
-    if (c.roles)
-        c.contents = strings_dup(env, contents, &n_contents);
-    if (c.contents)
-        c.tools = strings_dup(env, tools, &c.n_tools);
+    if (c.roles) c.contents = strings_dup(env, contents, &n_contents);
+    if (c.contents) c.tools = strings_dup(env, tools, &c.n_tools);
     if (c.tools) {
         if (n_contents != c.n_messages) {
             (*env)->ThrowNew(env, g_ise_cls, "roles and contents differ in length");
@@ -280,18 +268,17 @@ struct chat_json_ctx {
 static int chat_json_fill(const void *ctx, char *buf, size_t size, size_t *len) {
     const struct chat_json_ctx *c = ctx;
     if (c->tmpl)
-        return lfm2moe_chat_render_template(c->m, c->tmpl, c->tmpl_len, c->request,
-                                            c->request_len, c->flags, buf, size, len);
+        return lfm2moe_chat_render_template(c->m, c->tmpl, c->tmpl_len, c->request, c->request_len,
+                                            c->flags, buf, size, len);
     return lfm2moe_chat_render_json(c->m, c->request, c->request_len, c->flags, buf, size, len);
 }
 
-JNIFN(jbyteArray, chatRenderJson)(JNIEnv *env, jclass cls, jlong h, jbyteArray request,
-                                  jbyteArray tmpl, jint flags) {
+JNIFN(jbyteArray, chatRenderJson)
+(JNIEnv *env, jclass cls, jlong h, jbyteArray request, jbyteArray tmpl, jint flags) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
-    struct chat_json_ctx c = {(const lfm2moe_model *)(intptr_t)h, NULL, NULL, 0, 0,
-                              (uint32_t)flags};
+    if (closed(env, h)) return NULL;
+    struct chat_json_ctx c = {
+        (const lfm2moe_model *)(intptr_t)h, NULL, NULL, 0, 0, (uint32_t)flags};
     char *req = bytes_dup(env, request, &c.request_len), *t = NULL;
     jbyteArray r = NULL;
     if (req && (!tmpl || (t = bytes_dup(env, tmpl, &c.tmpl_len)))) {

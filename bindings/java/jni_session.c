@@ -22,12 +22,11 @@ static lfm2moe_session_params session_params(jint n_ctx, jint n_threads, jint n_
     return sp;
 }
 
-JNIFN(jlong, sessionCreate)(JNIEnv *env, jclass cls, jlong model, jint n_ctx, jint n_threads,
-                            jint n_batch, jlong max_memory, jint kv_type,
-                            jint checkpoint_interval) {
+JNIFN(jlong, sessionCreate)
+(JNIEnv *env, jclass cls, jlong model, jint n_ctx, jint n_threads, jint n_batch, jlong max_memory,
+ jint kv_type, jint checkpoint_interval) {
     (void)cls;
-    if (closed(env, model))
-        return 0;
+    if (closed(env, model)) return 0;
     lfm2moe_session_params sp =
         session_params(n_ctx, n_threads, n_batch, max_memory, kv_type, checkpoint_interval);
     lfm2moe_session *s = NULL;
@@ -43,14 +42,12 @@ JNIFN(void, sessionFree)(JNIEnv *env, jclass cls, jlong h) {
 
 JNIFN(void, sessionReset)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (!closed(env, h))
-        check(env, lfm2moe_session_reset((lfm2moe_session *)(intptr_t)h));
+    if (!closed(env, h)) check(env, lfm2moe_session_reset((lfm2moe_session *)(intptr_t)h));
 }
 
 JNIFN(void, sessionCancel)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (!closed(env, h))
-        check(env, lfm2moe_session_cancel((lfm2moe_session *)(intptr_t)h));
+    if (!closed(env, h)) check(env, lfm2moe_session_cancel((lfm2moe_session *)(intptr_t)h));
 }
 
 JNIFN(jint, sessionPosition)(JNIEnv *env, jclass cls, jlong h) {
@@ -71,14 +68,12 @@ JNIFN(jint, sessionContextLength)(JNIEnv *env, jclass cls, jlong h) {
 
 JNIFN(void, decode)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint flags) {
     (void)cls;
-    if (closed(env, h))
-        return;
+    if (closed(env, h)) return;
     jsize n = (*env)->GetArrayLength(env, tokens);
     jint *v = (*env)->GetIntArrayElements(env, tokens, NULL);
-    if (!v)
-        return;
-    int st = lfm2moe_decode_step((lfm2moe_session *)(intptr_t)h, (const int32_t *)v, n,
-                                 (uint32_t)flags);
+    if (!v) return;
+    int st =
+        lfm2moe_decode_step((lfm2moe_session *)(intptr_t)h, (const int32_t *)v, n, (uint32_t)flags);
     (*env)->ReleaseIntArrayElements(env, tokens, v, JNI_ABORT);
     check(env, st);
 }
@@ -86,8 +81,7 @@ JNIFN(void, decode)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint fla
 /* Copy the logits of token `index` into out (n_vocab floats). */
 JNIFN(void, logits)(JNIEnv *env, jclass cls, jlong h, jint index, jfloatArray out) {
     (void)cls;
-    if (closed(env, h))
-        return;
+    if (closed(env, h)) return;
     const float *row = NULL;
     if (check(env, lfm2moe_session_logits((const lfm2moe_session *)(intptr_t)h, index, &row)))
         return;
@@ -98,8 +92,7 @@ JNIFN(void, logits)(JNIEnv *env, jclass cls, jlong h, jint index, jfloatArray ou
  * the next decode/reset/close of the session. */
 JNIFN(jobject, logitsBuffer)(JNIEnv *env, jclass cls, jlong h, jint index, jint n_vocab) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     const float *row = NULL;
     if (check(env, lfm2moe_session_logits((const lfm2moe_session *)(intptr_t)h, index, &row)))
         return NULL;
@@ -110,8 +103,7 @@ JNIFN(jobject, logitsBuffer)(JNIEnv *env, jclass cls, jlong h, jint index, jint 
 
 JNIFN(jintArray, sessionTokens)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     const lfm2moe_session *s = (const lfm2moe_session *)(intptr_t)h;
     size_t n = 0;
     lfm2moe_session_tokens(s, NULL, 0, &n); /* BUFFER_TOO_SMALL with the count */
@@ -130,22 +122,20 @@ JNIFN(jintArray, sessionTokens)(JNIEnv *env, jclass cls, jlong h) {
 
 JNIFN(void, sessionRewind)(JNIEnv *env, jclass cls, jlong h, jint pos) {
     (void)cls;
-    if (!closed(env, h))
-        check(env, lfm2moe_session_rewind((lfm2moe_session *)(intptr_t)h, pos));
+    if (!closed(env, h)) check(env, lfm2moe_session_rewind((lfm2moe_session *)(intptr_t)h, pos));
 }
 
 /* same: the source's parameters; else the given ones. */
-JNIFN(jlong, sessionCopy)(JNIEnv *env, jclass cls, jlong h, jboolean same, jint n_ctx,
-                          jint n_threads, jint n_batch, jlong max_memory, jint kv_type,
-                          jint interval) {
+JNIFN(jlong, sessionCopy)
+(JNIEnv *env, jclass cls, jlong h, jboolean same, jint n_ctx, jint n_threads, jint n_batch,
+ jlong max_memory, jint kv_type, jint interval) {
     (void)cls;
-    if (closed(env, h))
-        return 0;
+    if (closed(env, h)) return 0;
     lfm2moe_session_params sp =
         session_params(n_ctx, n_threads, n_batch, max_memory, kv_type, interval);
     lfm2moe_session *out = NULL;
-    if (check(env, lfm2moe_session_copy((const lfm2moe_session *)(intptr_t)h, same ? NULL : &sp,
-                                        &out)))
+    if (check(env,
+              lfm2moe_session_copy((const lfm2moe_session *)(intptr_t)h, same ? NULL : &sp, &out)))
         return 0;
     return (jlong)(intptr_t)out;
 }
@@ -156,37 +146,30 @@ static int save_fill(const void *ctx, char *buf, size_t size, size_t *len) {
 
 JNIFN(jbyteArray, sessionSave)(JNIEnv *env, jclass cls, jlong h) {
     (void)cls;
-    if (closed(env, h))
-        return NULL;
+    if (closed(env, h)) return NULL;
     const lfm2moe_session *s = (const lfm2moe_session *)(intptr_t)h;
     size_t len = 0;
-    if (check(env, lfm2moe_session_save(s, NULL, 0, &len)))
-        return NULL;
+    if (check(env, lfm2moe_session_save(s, NULL, 0, &len))) return NULL;
     return fill_bytes(env, save_fill, s, len);
 }
 
 JNIFN(void, sessionLoad)(JNIEnv *env, jclass cls, jlong h, jbyteArray data) {
     (void)cls;
-    if (closed(env, h))
-        return;
+    if (closed(env, h)) return;
     jsize n = (*env)->GetArrayLength(env, data);
     jbyte *d = (*env)->GetByteArrayElements(env, data, NULL);
-    if (!d)
-        return; /* OutOfMemoryError pending */
+    if (!d) return; /* OutOfMemoryError pending */
     int st = lfm2moe_session_load((lfm2moe_session *)(intptr_t)h, d, (size_t)n);
-    if (st)
-        throw_status(env, st);
+    if (st) throw_status(env, st);
     (*env)->ReleaseByteArrayElements(env, data, d, JNI_ABORT);
 }
 
 /* save = 1: lfm2moe_session_save_file, else _load_file. */
 JNIFN(void, sessionFile)(JNIEnv *env, jclass cls, jlong h, jbyteArray path, jboolean save) {
     (void)cls;
-    if (closed(env, h))
-        return;
+    if (closed(env, h)) return;
     char *p = bytes_dup(env, path, NULL);
-    if (!p)
-        return;
+    if (!p) return;
     lfm2moe_session *s = (lfm2moe_session *)(intptr_t)h;
     int st = save ? lfm2moe_session_save_file(s, p) : lfm2moe_session_load_file(s, p);
     free(p);

@@ -24,13 +24,11 @@ int gld_read(const char *path, int want_logits, gld *out, char *err, int err_siz
     out->n_vocab = hdr[3];
     size_t n = (size_t)hdr[1] + (size_t)hdr[2];
     out->tokens = malloc(n * sizeof(int32_t));
-    if (!out->tokens || fread(out->tokens, sizeof(int32_t), n, f) != n)
-        goto short_read;
+    if (!out->tokens || fread(out->tokens, sizeof(int32_t), n, f) != n) goto short_read;
     if (want_logits) {
         out->logits = malloc(n * (size_t)out->n_vocab * sizeof(float));
-        if (!out->logits ||
-            fread(out->logits, sizeof(float), n * (size_t)out->n_vocab, f) !=
-                n * (size_t)out->n_vocab)
+        if (!out->logits || fread(out->logits, sizeof(float), n * (size_t)out->n_vocab, f) !=
+                                n * (size_t)out->n_vocab)
             goto short_read;
     }
     fclose(f);
@@ -50,13 +48,10 @@ int gld_write(const char *path, const gld *g, char *err, int err_size) {
     }
     size_t n = (size_t)g->n_prompt + (size_t)g->n_gen;
     int32_t hdr[4] = {GLD_MAGIC, g->n_prompt, g->n_gen, g->n_vocab};
-    int ok = fwrite(hdr, sizeof hdr, 1, f) == 1 &&
-             fwrite(g->tokens, sizeof(int32_t), n, f) == n &&
-             fwrite(g->logits, sizeof(float), n * (size_t)g->n_vocab, f) ==
-                 n * (size_t)g->n_vocab;
+    int ok = fwrite(hdr, sizeof hdr, 1, f) == 1 && fwrite(g->tokens, sizeof(int32_t), n, f) == n &&
+             fwrite(g->logits, sizeof(float), n * (size_t)g->n_vocab, f) == n * (size_t)g->n_vocab;
     ok &= fclose(f) == 0;
-    if (!ok)
-        snprintf(err, (size_t)err_size, "cannot write %s", path);
+    if (!ok) snprintf(err, (size_t)err_size, "cannot write %s", path);
     return ok ? 0 : -1;
 }
 

@@ -48,7 +48,8 @@ int bench_grammar(lfm2moe_session *s, const lfm2moe_model *m, const lfm2moe_gram
                   int reps, double *plain, double *with) {
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
         double a = 0, b = 0;
-        if (gen_loop(s, m, NULL, n, (uint64_t)(r + 2), &a) || gen_loop(s, m, g, n, (uint64_t)(r + 2), &b))
+        if (gen_loop(s, m, NULL, n, (uint64_t)(r + 2), &a) ||
+            gen_loop(s, m, g, n, (uint64_t)(r + 2), &b))
             return 1;
         if (r >= 0) plain[r] = a, with[r] = b;
     }

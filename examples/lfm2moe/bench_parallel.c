@@ -48,8 +48,7 @@ static int run_once(lfm2moe_session **ss, int count, int n, int32_t n_vocab, int
         toks[i] = t;
         lens[i] = PROMPT(i);
     }
-    if ((st = lfm2moe_decode_batch(ss, toks, lens, count)))
-        return st;
+    if ((st = lfm2moe_decode_batch(ss, toks, lens, count))) return st;
     for (int i = 0; i < count; i++)
         lens[i] = 1;
     double a = now(), c = cpu_seconds();
@@ -60,16 +59,15 @@ static int run_once(lfm2moe_session **ss, int count, int n, int32_t n_vocab, int
             t[0] = next_token(seed, n_vocab);
             toks[i] = t;
         }
-        if ((st = lfm2moe_decode_batch(ss, toks, lens, count)))
-            return st;
+        if ((st = lfm2moe_decode_batch(ss, toks, lens, count))) return st;
     }
     *tps = (double)count * n / (now() - a);
     *cpu_ms = 1e3 * (cpu_seconds() - c) / n;
     return LFM2MOE_OK;
 }
 
-int bench_parallel(lfm2moe_model *model, int32_t n_vocab, const int *counts, int n_counts,
-                   int n, int threads, int reps, double *tps, double *cpu_ms) {
+int bench_parallel(lfm2moe_model *model, int32_t n_vocab, const int *counts, int n_counts, int n,
+                   int threads, int reps, double *tps, double *cpu_ms) {
     int max = 0;
     for (int c = 0; c < n_counts; c++)
         max = counts[c] > max ? counts[c] : max;

@@ -11,7 +11,7 @@
  * and the process's CPU milliseconds per step (all threads) into cpu_ms
  * alike (one warm-up run first; repetitions interleave the counts).
  * Returns a status. */
-int bench_parallel(lfm2moe_model *model, int32_t n_vocab, const int *counts, int n_counts,
-                   int n, int threads, int reps, double *tps, double *cpu_ms);
+int bench_parallel(lfm2moe_model *model, int32_t n_vocab, const int *counts, int n_counts, int n,
+                   int threads, int reps, double *tps, double *cpu_ms);
 
 #endif

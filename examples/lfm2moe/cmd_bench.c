@@ -60,10 +60,8 @@ static double weight_bytes_per_token(const lfm2moe_model *m, const lfm2moe_model
     uint64_t embd = 0;
     for (uint64_t i = 0; i < mi->n_tensors; i++) {
         lfm2moe_tensor_info ti = {.struct_size = sizeof ti};
-        if (lfm2moe_model_tensor_info(m, i, &ti))
-            continue;
-        if (!strcmp(ti.name, "output.weight"))
-            tied = 0;
+        if (lfm2moe_model_tensor_info(m, i, &ti)) continue;
+        if (!strcmp(ti.name, "output.weight")) tied = 0;
         if (!strcmp(ti.name, "token_embd.weight"))
             embd = ti.size;
         else if (strstr(ti.name, "_exps") && mi->n_expert > 0)
@@ -94,14 +92,13 @@ static void *bw_read(void *arg) {
 }
 
 #define BW_WORDS (((size_t)1 << 30) / 8) /* 1 GiB: far larger than any cache */
-static volatile uint64_t bw_sink;          /* keeps the reads alive */
+static volatile uint64_t bw_sink;        /* keeps the reads alive */
 
 /* Read bandwidth in GB/s of `threads` threads, each reading its part of
  * buf[BW_WORDS]; the best of 3 passes. */
 static double measure_read_bw(const uint64_t *buf, int threads) {
     enum { MAX_T = 256 };
-    if (threads < 1 || threads > MAX_T)
-        return 0;
+    if (threads < 1 || threads > MAX_T) return 0;
     const size_t per = BW_WORDS / (size_t)threads;
     bw_part parts[MAX_T];
     pthread_t tid[MAX_T];
@@ -113,16 +110,13 @@ static double measure_read_bw(const uint64_t *buf, int threads) {
             parts[t] = (bw_part){buf + per * (size_t)t, per, 0};
             /* a thread that cannot start reads on this one */
             joined[t] = t > 0 && pthread_create(&tid[t], NULL, bw_read, &parts[t]) == 0;
-            if (t > 0 && !joined[t])
-                bw_read(&parts[t]);
+            if (t > 0 && !joined[t]) bw_read(&parts[t]);
         }
         bw_read(&parts[0]);
         for (int t = 1; t < threads; t++)
-            if (joined[t])
-                pthread_join(tid[t], NULL);
+            if (joined[t]) pthread_join(tid[t], NULL);
         double gbs = (double)(per * (size_t)threads * 8) / (now() - a) / 1e9;
-        if (gbs > best)
-            best = gbs;
+        if (gbs > best) best = gbs;
         for (int t = 0; t < threads; t++)
             bw_sink ^= parts[t].sum;
     }
@@ -162,8 +156,7 @@ static void report(const char *model_desc, double gib, double bparams, int threa
 static int prefill_depth(lfm2moe_session *s, int32_t *tok, int depth, int32_t n_vocab,
                          uint32_t *seed) {
     lfm2moe_session_reset(s);
-    if (depth == 0)
-        return 0;
+    if (depth == 0) return 0;
     fill_tokens(tok, depth, n_vocab, seed);
     int st = lfm2moe_decode_step(s, tok, depth, 0);
     return st ? cli_fail("decode", st) : 0;
@@ -182,8 +175,7 @@ static int parse_depths(const char *arg, int *d, int max) {
     for (const char *c = arg; *c && n < max;) {
         char *end;
         long v = strtol(c, &end, 10);
-        if (end == c || v < 0 || v > (1 << 24) || (*end && *end != ','))
-            return 0;
+        if (end == c || v < 0 || v > (1 << 24) || (*end && *end != ',')) return 0;
         d[n++] = (int)v;
         c = *end ? end + 1 : end;
     }
@@ -192,39 +184,32 @@ static int parse_depths(const char *arg, int *d, int max) {
 
 /* tg at one depth: per run, fill the context, then n timed steps; with
  * bw_buf, the machine's read bandwidth measured right before each run. */
-static int run_tg(lfm2moe_session *s, int32_t *tok, int n, int depth, int reps,
-                  int32_t n_vocab, uint32_t *seed, const uint64_t *bw_buf, int n_threads,
-                  double *vals, double *bw_machine) {
+static int run_tg(lfm2moe_session *s, int32_t *tok, int n, int depth, int reps, int32_t n_vocab,
+                  uint32_t *seed, const uint64_t *bw_buf, int n_threads, double *vals,
+                  double *bw_machine) {
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-        if (prefill_depth(s, tok, depth, n_vocab, seed))
-            return 1;
+        if (prefill_depth(s, tok, depth, n_vocab, seed)) return 1;
         fill_tokens(tok, n, n_vocab, seed);
-        if (bw_buf && r >= 0)
-            bw_machine[r] = measure_read_bw(bw_buf, n_threads);
+        if (bw_buf && r >= 0) bw_machine[r] = measure_read_bw(bw_buf, n_threads);
         double a = now();
         for (int i = 0; i < n; i++) {
             int st = lfm2moe_decode_step(s, tok + i, 1, 0);
-            if (st)
-                return cli_fail("decode", st);
+            if (st) return cli_fail("decode", st);
         }
-        if (r >= 0)
-            vals[r] = n / (now() - a);
+        if (r >= 0) vals[r] = n / (now() - a);
     }
     return 0;
 }
 
-static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps,
-                  int32_t n_vocab, uint32_t *seed, double *vals) {
+static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps, int32_t n_vocab,
+                  uint32_t *seed, double *vals) {
     for (int r = -1; r < reps; r++) {
-        if (prefill_depth(s, tok, depth, n_vocab, seed))
-            return 1;
+        if (prefill_depth(s, tok, depth, n_vocab, seed)) return 1;
         fill_tokens(tok, p, n_vocab, seed);
         double a = now();
         int st = lfm2moe_decode_step(s, tok, p, 0);
-        if (st)
-            return cli_fail("decode", st);
-        if (r >= 0)
-            vals[r] = p / (now() - a);
+        if (st) return cli_fail("decode", st);
+        if (r >= 0) vals[r] = p / (now() - a);
     }
     return 0;
 }
@@ -233,11 +218,10 @@ static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps,
  * count's speed relative to the first count's: the median of the
  * per-repetition ratios (the runs of a repetition are neighbours in time). */
 static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, const char *name,
-                           double gib, double bp, int n_threads, const int *counts,
-                           int n_counts, int n, int threads, int reps) {
+                           double gib, double bp, int n_threads, const int *counts, int n_counts,
+                           int n, int threads, int reps) {
     double *tps = malloc(2 * (size_t)n_counts * (size_t)reps * sizeof *tps);
-    if (!tps)
-        return cli_fail("bench --parallel", LFM2MOE_ERR_OUT_OF_MEMORY);
+    if (!tps) return cli_fail("bench --parallel", LFM2MOE_ERR_OUT_OF_MEMORY);
     double *cpu_ms = tps + n_counts * reps;
     int st = bench_parallel(model, mi->n_vocab, counts, n_counts, n, threads, reps, tps, cpu_ms);
     if (st) {
@@ -250,7 +234,8 @@ static int report_parallel(lfm2moe_model *model, const lfm2moe_model_info *mi, c
         report(name, gib, bp, n_threads, test, tps + c * reps, reps);
     }
     printf("aggregate decode relative to %d sequence%s (median of per-run ratios, runs "
-           "interleaved):", counts[0], counts[0] > 1 ? "s" : "");
+           "interleaved):",
+           counts[0], counts[0] > 1 ? "s" : "");
     for (int c = 0; c < n_counts; c++) {
         double ratio[64];
         for (int r = 0; r < reps; r++)
@@ -277,11 +262,11 @@ static int bench_rewind(lfm2moe_model *model, int32_t n_vocab, int p, int thread
     sp.n_ctx = p + 1;
     lfm2moe_session *s = NULL;
     int st = lfm2moe_session_create(model, &sp, &s);
-    if (st)
-        return cli_fail("session", st);
+    if (st) return cli_fail("session", st);
     const int K = 64; /* the default checkpoint interval */
     int32_t *tok = malloc((size_t)p * sizeof *tok);
-    double *worst = malloc((size_t)reps * sizeof *worst), *best = malloc((size_t)reps * sizeof *best);
+    double *worst = malloc((size_t)reps * sizeof *worst),
+           *best = malloc((size_t)reps * sizeof *best);
     uint32_t seed = 7;
     const int target = (p - 1) / K * K + K - 1 < p ? (p - 1) / K * K + K - 1 : (p - 1) / K * K - 1;
     const int at_ckpt = (p - 1) / K * K;
@@ -304,8 +289,7 @@ static int bench_rewind(lfm2moe_model *model, int32_t n_vocab, int p, int thread
                 goto done;
             }
             double ms = 1e3 * (now() - a);
-            if (r >= 0)
-                (k ? best : worst)[r] = ms;
+            if (r >= 0) (k ? best : worst)[r] = ms;
             if ((st = lfm2moe_decode_step(s, tok + to[k], p - to[k], 0))) {
                 cli_fail("decode", st);
                 goto done;
@@ -381,8 +365,7 @@ int cmd_bench(int argc, char **argv) {
         max_depth = depths[i] > max_depth ? depths[i] : max_depth;
     double t0 = now();
     lfm2moe_model *model = cli_load_model(path);
-    if (!model)
-        return 1;
+    if (!model) return 1;
     double t_load = now() - t0;
     lfm2moe_model_info mi = {.struct_size = sizeof mi};
     lfm2moe_model_get_info(model, &mi);
@@ -417,8 +400,7 @@ int cmd_bench(int argc, char **argv) {
     uint64_t *bw_buf = NULL;
     uint32_t seed = 42;
     int rc = 1;
-    if (!tok || !vals || !bw_machine)
-        goto done;
+    if (!tok || !vals || !bw_machine) goto done;
     /* load to first token: one decode of one token after the load */
     fill_tokens(tok, 1, mi.n_vocab, &seed);
     if ((st = lfm2moe_decode_step(s, tok, 1, 0))) {
@@ -445,14 +427,12 @@ int cmd_bench(int argc, char **argv) {
     for (int di = 0; di < n_depths; di++) {
         const int d = depths[di];
         if (p > 0) {
-            if (run_pp(s, tok, p, d, reps, mi.n_vocab, &seed, vals))
-                goto done;
+            if (run_pp(s, tok, p, d, reps, mi.n_vocab, &seed, vals)) goto done;
             test_name(test, sizeof test, "pp", p, d);
             report(name, gib, bp, n_threads, test, vals, reps);
         }
         if (n > 0 && n_counts == 0) {
-            if (run_tg(s, tok, n, d, reps, mi.n_vocab, &seed, bw_buf, n_threads, vals,
-                       bw_machine))
+            if (run_tg(s, tok, n, d, reps, mi.n_vocab, &seed, bw_buf, n_threads, vals, bw_machine))
                 goto done;
             test_name(test, sizeof test, "tg", n, d);
             report(name, gib, bp, n_threads, test, vals, reps);
@@ -463,13 +443,12 @@ int cmd_bench(int argc, char **argv) {
                     share[r] = vals[r] * gb / bw_machine[r];
                 printf("bw %s: %.3f GB of weights per token, %.1f GB/s; machine read bandwidth "
                        "(threads: %d, measured before each run) %.1f GB/s; share %.0f%%\n",
-                       test, gb, median_of(vals, reps) * gb, n_threads,
-                       median_of(bw_machine, reps), 100.0 * median_of(share, reps));
+                       test, gb, median_of(vals, reps) * gb, n_threads, median_of(bw_machine, reps),
+                       100.0 * median_of(share, reps));
             }
         }
     }
-    if (rewind && bench_rewind(model, mi.n_vocab, p, threads, reps))
-        goto done;
+    if (rewind && bench_rewind(model, mi.n_vocab, p, threads, reps)) goto done;
     if (n > 0 && n_counts > 0 &&
         report_parallel(model, &mi, name, gib, bp, n_threads, counts, n_counts, n, threads, reps))
         goto done;
@@ -488,8 +467,8 @@ int cmd_bench(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     int isa = 0;
     lfm2moe_isa_active(&isa);
-    printf("\nload %.3f s, load to first token %.3f s, peak RSS %.2f GiB%s, kernels %s\n",
-           t_load, t_first, (double)ru.ru_maxrss / (1024.0 * 1024.0),
+    printf("\nload %.3f s, load to first token %.3f s, peak RSS %.2f GiB%s, kernels %s\n", t_load,
+           t_first, (double)ru.ru_maxrss / (1024.0 * 1024.0),
            bw_buf ? " (1 GiB of it the --bw buffer)" : "", lfm2moe_isa_name(isa));
     rc = 0;
 done:

@@ -47,7 +47,8 @@ typedef struct toks {
 static int toks_add(toks *v, const int32_t *t, size_t n) {
     if (v->n + n > v->cap) {
         size_t c = v->cap ? v->cap * 2 : 256;
-        while (c < v->n + n) c *= 2;
+        while (c < v->n + n)
+            c *= 2;
         int32_t *b = realloc(v->t, c * sizeof *b);
         if (!b) return cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY);
         v->t = b;
@@ -114,7 +115,8 @@ static int next_turn(const lfm2moe_model *m, const char *user, toks *out) {
     json_buf_append(&text, open, sizeof open - 1);
     json_buf_append(&text, user, strlen(user));
     json_buf_append(&text, close, sizeof close - 1);
-    int rc = text.oom ? cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY) : toks_add_text(out, m, text.data);
+    int rc =
+        text.oom ? cli_fail("chat", LFM2MOE_ERR_OUT_OF_MEMORY) : toks_add_text(out, m, text.data);
     json_buf_free(&text);
     return rc;
 }
@@ -216,7 +218,8 @@ int cmd_chat(int argc, char **argv) {
         }
         ssize_t got = getline(&line, &cap, stdin);
         if (got < 0) break; /* Ctrl-D / end of input */
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = 0;
         if (!got) continue;
         if (!strcmp(line, "/quit") || !strcmp(line, "/exit")) break;
         if (!strcmp(line, "/reset")) {

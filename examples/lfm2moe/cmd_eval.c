@@ -55,8 +55,7 @@ int cmd_eval(int argc, char **argv) {
     lfm2moe_model_get_info(model, &mi);
     sp.n_ctx = n;
     if (mi.n_vocab != g.n_vocab) {
-        fprintf(stderr, "lfm2moe eval: %s has vocab %d, model has %d\n", in, g.n_vocab,
-                mi.n_vocab);
+        fprintf(stderr, "lfm2moe eval: %s has vocab %d, model has %d\n", in, g.n_vocab, mi.n_vocab);
         goto done;
     }
     if ((st = lfm2moe_session_create(model, &sp, &s))) {

@@ -28,7 +28,8 @@ static void usage(void) {
             "  -p TEXT             prompt\n"
             "  -f FILE             read the prompt from FILE\n"
             "  --chat              render the prompt as a user turn with the chat template\n"
-            "  --prompt-cache FILE reuse the session saved in FILE (common prefix), save it after\n%s%s",
+            "  --prompt-cache FILE reuse the session saved in FILE (common prefix), save it "
+            "after\n%s%s",
             gen_opts_usage, gen_structured_usage);
 }
 
@@ -117,7 +118,7 @@ int cmd_generate(int argc, char **argv) {
     size_t in_len = text.len;
     if (chat) {
         if (!(rendered = render_chat(model, o.system, text.data, (const char *const *)so.tools,
-                                      so.n_tools)))
+                                     so.n_tools)))
             goto done;
         in = rendered;
         in_len = strlen(rendered);
@@ -128,8 +129,7 @@ int cmd_generate(int argc, char **argv) {
             goto done;
         }
         if (vi.add_bos) flags |= LFM2MOE_TOKENIZE_ADD_BOS;
-        if (o.system)
-            fprintf(stderr, "lfm2moe generate: --system is ignored without --chat\n");
+        if (o.system) fprintf(stderr, "lfm2moe generate: --system is ignored without --chat\n");
     }
     if (!(ids = gen_tokenize(model, in, in_len, flags, &n))) goto done;
     if (!n) {

@@ -17,7 +17,8 @@ static int print_session_memory(const lfm2moe_model *model, const lfm2moe_model_
            in->n_attention_block, in->n_head_kv, in->head_dim, elems, elems * 4, elems * 2,
            elems * 34 / 32);
     printf("session memory (lfm2moe_session_memory_size: KV cache, conv state, scratch for the "
-           "default n_batch, %d threads):\n", threads);
+           "default n_batch, %d threads):\n",
+           threads);
     printf("  %8s %12s %12s %12s\n", "n_ctx", "f32 MiB", "f16 MiB", "q8_0 MiB");
     for (const char *c = ctx_list; *c;) {
         char *end;
@@ -62,8 +63,7 @@ int cmd_info(int argc, char **argv) {
         }
     }
     lfm2moe_model *model = cli_load_model(path);
-    if (!model)
-        return 1;
+    if (!model) return 1;
     lfm2moe_model_info in = {.struct_size = sizeof in};
     const char *arch = NULL;
     lfm2moe_model_get_info(model, &in);
@@ -83,8 +83,7 @@ int cmd_info(int argc, char **argv) {
            in.n_block - in.n_dense_block);
     printf("attention:     %d query heads, %d kv heads, head dim %d, rope base %g", in.n_head,
            in.n_head_kv, in.head_dim, (double)in.rope_freq_base);
-    if (in.sliding_window > 0)
-        printf(", sliding window %d", in.sliding_window);
+    if (in.sliding_window > 0) printf(", sliding window %d", in.sliding_window);
     printf("\n");
     printf("conv:          kernel length %d\n", in.conv_l_cache);
     if (in.n_expert > 0)
@@ -112,8 +111,7 @@ int cmd_info(int argc, char **argv) {
     int n_per = 0;
     for (uint64_t i = 0; i < in.n_tensors; i++) {
         lfm2moe_tensor_info ti = {.struct_size = sizeof ti};
-        if (lfm2moe_model_tensor_info(model, i, &ti) != LFM2MOE_OK)
-            continue;
+        if (lfm2moe_model_tensor_info(model, i, &ti) != LFM2MOE_OK) continue;
         int k = 0;
         while (k < n_per && per[k].type != ti.type)
             k++;

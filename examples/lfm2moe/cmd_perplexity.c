@@ -12,15 +12,13 @@
 
 static char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
         size_t k = fread(buf + n, 1, cap - n, f);
         n += k;
-        if (n < cap)
-            break;
+        if (n < cap) break;
         char *nb = realloc(buf, cap *= 2);
         if (!nb) {
             free(buf);

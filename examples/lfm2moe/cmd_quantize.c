@@ -11,8 +11,7 @@
 
 static int show_progress(void *user, uint64_t done, uint64_t total) {
     int *last = user, pct = total ? (int)(100 * done / total) : 100;
-    if (pct != *last)
-        fprintf(stderr, "\rquantizing: %3d%%", pct);
+    if (pct != *last) fprintf(stderr, "\rquantizing: %3d%%", pct);
     *last = pct;
     return 0;
 }
@@ -39,8 +38,7 @@ int cmd_quantize(int argc, char **argv) {
     qp.user_data = &last_pct;
     st = lfm2moe_model_quantize(argv[1], argv[2], &qp);
     fprintf(stderr, "\n");
-    if (st)
-        return cli_fail(argv[1], st);
+    if (st) return cli_fail(argv[1], st);
     fprintf(stderr, "wrote %s (%s)\n", argv[2],
             repack ? "repacked for AVX512_VNNI" : lfm2moe_ftype_name(qp.ftype));
     return 0;

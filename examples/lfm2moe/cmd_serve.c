@@ -28,7 +28,8 @@ int cmd_serve(int argc, char **argv) {
     char **args = calloc((size_t)argc + 3, sizeof *args);
     if (!args) return 1;
     args[0] = "lfm2moe-server";
-    for (int i = 1; i < argc; i++) args[i] = argv[i];
+    for (int i = 1; i < argc; i++)
+        args[i] = argv[i];
     if (model) {
         args[argc] = "-m";
         args[argc + 1] = (char *)model;

@@ -12,8 +12,7 @@
 
 static int progress(void *user, uint64_t done, uint64_t total) {
     int *last = user, pct = total ? (int)(100 * done / total) : 100;
-    if (pct != *last)
-        fprintf(stderr, "\rwriting: %3d%% (%.2f GiB)", pct, (double)done / (1 << 30));
+    if (pct != *last) fprintf(stderr, "\rwriting: %3d%% (%.2f GiB)", pct, (double)done / (1 << 30));
     *last = pct;
     return 0;
 }
@@ -27,8 +26,7 @@ int cmd_synth(int argc, char **argv) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc) {
             out = argv[++i];
         } else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
-            if ((st = lfm2moe_ftype_from_name(argv[++i], &sp.ftype)))
-                return cli_fail("--type", st);
+            if ((st = lfm2moe_ftype_from_name(argv[++i], &sp.ftype))) return cli_fail("--type", st);
         } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
             sp.shape = argv[++i];
         } else if (!strcmp(argv[i], "--sparse")) {
@@ -55,8 +53,7 @@ int cmd_synth(int argc, char **argv) {
     st = lfm2moe_model_synthesize(out, &sp);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fprintf(stderr, "\n");
-    if (st)
-        return cli_fail(out, st);
+    if (st) return cli_fail(out, st);
     struct stat sb;
     const double gib = stat(out, &sb) == 0 ? (double)sb.st_size / (1 << 30) : 0.0;
     fprintf(stderr, "wrote %s (%s, %s, %.2f GiB%s) in %.1f s\n", out, sp.shape,

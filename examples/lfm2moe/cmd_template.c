@@ -30,7 +30,8 @@ int cmd_template(int argc, char **argv) {
         else if (!strcmp(argv[i], "--template") && i + 1 < argc)
             tmpl_path = argv[++i];
         else {
-            fprintf(stderr, "usage: lfm2moe template [-m MODEL] [--template FILE] < REQUEST.json\n");
+            fprintf(stderr,
+                    "usage: lfm2moe template [-m MODEL] [--template FILE] < REQUEST.json\n");
             return 2;
         }
     }

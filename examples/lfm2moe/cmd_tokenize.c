@@ -34,7 +34,8 @@ int cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(argv[i], "--parse-special"))
             special = 1;
         else {
-            fprintf(stderr, "usage: lfm2moe tokenize -m MODEL [--no-bos] [--parse-special] < TEXT\n");
+            fprintf(stderr,
+                    "usage: lfm2moe tokenize -m MODEL [--no-bos] [--parse-special] < TEXT\n");
             return 2;
         }
     }
@@ -72,7 +73,8 @@ int cmd_tokenize(int argc, char **argv) {
         goto out;
     }
     putchar('[');
-    for (size_t i = 0; i < n; i++) printf(i ? ", %d" : "%d", (int)ids[i]);
+    for (size_t i = 0; i < n; i++)
+        printf(i ? ", %d" : "%d", (int)ids[i]);
     printf("]\n");
     rc = 0;
 out:

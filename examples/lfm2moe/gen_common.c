@@ -79,15 +79,14 @@ int gen_opt_parse(gen_opts *o, int argc, char **argv, int *i) {
         o->show_thinking = a[2] == 's';
         return 1;
     }
-    static const char *const with_value[] = {"-m", "--model", "-n", "--temp", "--top-k",
-                                             "--top-p", "--min-p", "--repeat-penalty",
-                                             "--seed", "--stop", "-t", "-c", "--system",
-                                             "--reasoning-budget"};
+    static const char *const with_value[] = {
+        "-m",       "--model",           "-n",     "--temp", "--top-k", "--top-p",
+        "--min-p",  "--repeat-penalty",  "--seed", "--stop", "-t",      "-c",
+        "--system", "--reasoning-budget"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         known |= !strcmp(a, with_value[k]);
-    if (!known)
-        return 0;
+    if (!known) return 0;
     if (*i + 1 >= argc) {
         fprintf(stderr, "lfm2moe: %s needs a value\n", a);
         return -1;
@@ -144,8 +143,7 @@ static int find_in(const char *dir, char *out, size_t cap) {
         return 0;
     glob_t g;
     int found = 0;
-    if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0 &&
-        strlen(g.gl_pathv[0]) < cap) {
+    if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0 && strlen(g.gl_pathv[0]) < cap) {
         strcpy(out, g.gl_pathv[0]); /* glob sorts: the same file every time */
         found = 1;
     }
@@ -156,8 +154,7 @@ static int find_in(const char *dir, char *out, size_t cap) {
 const char *cli_default_model(void) {
     static char path[PATH_MAX];
     const char *env = getenv("LFM2MOE_MODEL");
-    if (env && *env)
-        return env;
+    if (env && *env) return env;
     /* the executable's directory, independent of the current directory */
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -168,8 +165,7 @@ const char *cli_default_model(void) {
             *slash = 0;
             char dir[PATH_MAX + 32];
             snprintf(dir, sizeof dir, "%s/../share/lfm2moe/models", exe);
-            if (find_in(dir, path, sizeof path))
-                return path;
+            if (find_in(dir, path, sizeof path)) return path;
         }
     }
     if (*LFM2MOE_SOURCE_DIR && find_in(LFM2MOE_SOURCE_DIR "/models", path, sizeof path))
@@ -185,16 +181,12 @@ int gen_open(gen_opts *o, lfm2moe_model **model, lfm2moe_session **session) {
     *model = NULL;
     *session = NULL;
     const char *path = o->model ? o->model : cli_default_model();
-    if (!path)
-        return 1;
-    if (o->verbose)
-        fprintf(stderr, "lfm2moe: model %s\n", path);
-    if (!(*model = cli_load_model(path)))
-        return 1;
+    if (!path) return 1;
+    if (o->verbose) fprintf(stderr, "lfm2moe: model %s\n", path);
+    if (!(*model = cli_load_model(path))) return 1;
     if (!o->seed_set) /* a fresh seed per run, reported with -v */
         o->sp.seed = (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid();
-    if (o->verbose)
-        fprintf(stderr, "lfm2moe: seed %llu\n", (unsigned long long)o->sp.seed);
+    if (o->verbose) fprintf(stderr, "lfm2moe: seed %llu\n", (unsigned long long)o->sp.seed);
     lfm2moe_session_params sp;
     lfm2moe_session_params_init(&sp);
     sp.n_threads = o->threads;
@@ -278,14 +270,15 @@ void gen_print_timings(const lfm2moe_generate_result *r) {
     fprintf(stderr,
             "lfm2moe: prompt %d tokens (%d reused) in %.3f s (%.2f tok/s), generated %d tokens "
             "in %.3f s (%.2f tok/s), %d of them reasoning, stop: %s\n",
-            r->n_prompt_tokens, r->n_prompt_reused, r->prompt_seconds, rate(r->n_prompt_tokens, r->prompt_seconds),
-            r->n_generated, r->generate_seconds, rate(r->n_generated, r->generate_seconds),
-            r->n_reasoning, gen_stop_name(r->stop_reason));
+            r->n_prompt_tokens, r->n_prompt_reused, r->prompt_seconds,
+            rate(r->n_prompt_tokens, r->prompt_seconds), r->n_generated, r->generate_seconds,
+            rate(r->n_generated, r->generate_seconds), r->n_reasoning,
+            gen_stop_name(r->stop_reason));
 }
 
 /* Tokens of text[0..len) (size query first); NULL on failure. */
-int32_t *gen_tokenize(const lfm2moe_model *m, const char *text, size_t len,
-                             uint32_t flags, size_t *n) {
+int32_t *gen_tokenize(const lfm2moe_model *m, const char *text, size_t len, uint32_t flags,
+                      size_t *n) {
     int st = lfm2moe_tokenize(m, text, len, flags, NULL, 0, n);
     if (st && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) {
         cli_fail("tokenize", st);
@@ -316,8 +309,7 @@ int32_t *gen_session_tokens(const lfm2moe_session *s, size_t *n) {
 }
 
 int gen_session_restore(lfm2moe_session *s, const char *path) {
-    if (access(path, F_OK) != 0)
-        return 0;
+    if (access(path, F_OK) != 0) return 0;
     int st = lfm2moe_session_load_file(s, path);
     if (st) {
         fprintf(stderr, "lfm2moe: not using %s: %s\n", path, lfm2moe_last_error());

@@ -11,11 +11,11 @@
 #define GEN_MAX_STOPS 16
 
 typedef struct gen_opts {
-    const char *model;      /* NULL: cli_default_model() */
+    const char *model; /* NULL: cli_default_model() */
     int threads, n_ctx, max_tokens, verbose, seed_set;
-    int reasoning_budget;   /* --reasoning-budget N; -1: no limit */
-    int show_thinking;      /* --show-thinking 1, --hide-thinking 0, else -1 */
-    const char *system;     /* system message (chat template) */
+    int reasoning_budget; /* --reasoning-budget N; -1: no limit */
+    int show_thinking;    /* --show-thinking 1, --hide-thinking 0, else -1 */
+    const char *system;   /* system message (chat template) */
     const char *stops[GEN_MAX_STOPS];
     size_t n_stops;
     lfm2moe_sampling_params sp;

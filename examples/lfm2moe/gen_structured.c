@@ -17,9 +17,10 @@ const char gen_structured_usage[] =
 
 int gen_structured_opt(gen_structured *s, int argc, char **argv, int *i) {
     const char *a = argv[*i];
-    const char **dst = !strcmp(a, "--grammar") ? &s->grammar_file
-                     : !strcmp(a, "--json-schema") ? &s->schema_file
-                     : !strcmp(a, "--tools") ? &s->tools_file : NULL;
+    const char **dst = !strcmp(a, "--grammar")       ? &s->grammar_file
+                       : !strcmp(a, "--json-schema") ? &s->schema_file
+                       : !strcmp(a, "--tools")       ? &s->tools_file
+                                                     : NULL;
     if (!dst && strcmp(a, "--tool-choice")) return 0;
     if (*i + 1 >= argc) {
         fprintf(stderr, "lfm2moe: %s needs a value\n", a);
@@ -30,9 +31,12 @@ int gen_structured_opt(gen_structured *s, int argc, char **argv, int *i) {
         *dst = v;
         return 1;
     }
-    if (!strcmp(v, "auto")) s->tool_choice = LFM2MOE_TOOL_CHOICE_AUTO;
-    else if (!strcmp(v, "required")) s->tool_choice = LFM2MOE_TOOL_CHOICE_REQUIRED;
-    else if (!strcmp(v, "none")) s->tool_choice = LFM2MOE_TOOL_CHOICE_NONE;
+    if (!strcmp(v, "auto"))
+        s->tool_choice = LFM2MOE_TOOL_CHOICE_AUTO;
+    else if (!strcmp(v, "required"))
+        s->tool_choice = LFM2MOE_TOOL_CHOICE_REQUIRED;
+    else if (!strcmp(v, "none"))
+        s->tool_choice = LFM2MOE_TOOL_CHOICE_NONE;
     else {
         fprintf(stderr, "lfm2moe: --tool-choice: auto, required or none, not '%s'\n", v);
         return -1;
@@ -114,7 +118,8 @@ int gen_structured_open(gen_structured *s, const lfm2moe_model *m, lfm2moe_gramm
 }
 
 void gen_structured_close(gen_structured *s) {
-    for (size_t i = 0; i < s->n_tools; i++) free(s->tools[i]);
+    for (size_t i = 0; i < s->n_tools; i++)
+        free(s->tools[i]);
     free(s->tools);
     s->tools = NULL;
     s->n_tools = 0;

@@ -10,8 +10,8 @@
 
 typedef struct gen_structured {
     const char *grammar_file, *schema_file, *tools_file;
-    int tool_choice;       /* lfm2moe_tool_choice */
-    char **tools;          /* tool JSON texts read from tools_file */
+    int tool_choice; /* lfm2moe_tool_choice */
+    char **tools;    /* tool JSON texts read from tools_file */
     size_t n_tools;
 } gen_structured;
 

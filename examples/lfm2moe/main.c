@@ -9,16 +9,29 @@ static const struct {
     const char *help;
 } commands[] = {
     {"info", cmd_info, "info -m MODEL                 architecture, shape, tensor types"},
-    {"eval", cmd_eval, "eval -m MODEL --tokens IN.gld --out OUT.gld [-t N]   logits of golden tokens"},
-    {"tokenize", cmd_tokenize, "tokenize -m MODEL [--no-bos] [--parse-special]   stdin text -> JSON token ids"},
-    {"template", cmd_template, "template -m MODEL [--template F] stdin {messages, tools, ...} -> prompt"},
-    {"quantize", cmd_quantize, "quantize [--repack] IN.gguf OUT.gguf [TYPE]  re-encode weights (Q8_0, Q4_0, Q4_K_M, ...) or repack them"},
-    {"generate", cmd_generate, "generate [-m MODEL] -p TEXT [-n N] [--temp T] [--chat] ...   stream a continuation"},
-    {"chat", cmd_chat, "chat [-m MODEL] [--system TEXT] ...   interactive multi-turn chat on stdin"},
-    {"perplexity", cmd_perplexity, "perplexity -m MODEL -f TEXT [--ctx N] [-t N]   perplexity over a text file"},
-    {"synth", cmd_synth, "synth -o FILE [--type q4_0] [--shape lfm2-8b-a1b|lfm2-24b-a2b|lfm2-1.2b|...]   random-weight model"},
-    {"serve", cmd_serve, "serve [-m MODEL] [--port 8080] [--parallel N] [--api-key KEY] ...   OpenAI-compatible HTTP server"},
-    {"bench", cmd_bench, "bench -m MODEL [-p 512] [-n 128] [-t N] [-r N] [--parallel N,...]   prefill/decode tokens/s"},
+    {"eval", cmd_eval,
+     "eval -m MODEL --tokens IN.gld --out OUT.gld [-t N]   logits of golden tokens"},
+    {"tokenize", cmd_tokenize,
+     "tokenize -m MODEL [--no-bos] [--parse-special]   stdin text -> JSON token ids"},
+    {"template", cmd_template,
+     "template -m MODEL [--template F] stdin {messages, tools, ...} -> prompt"},
+    {"quantize", cmd_quantize,
+     "quantize [--repack] IN.gguf OUT.gguf [TYPE]  re-encode weights (Q8_0, Q4_0, Q4_K_M, ...) or "
+     "repack them"},
+    {"generate", cmd_generate,
+     "generate [-m MODEL] -p TEXT [-n N] [--temp T] [--chat] ...   stream a continuation"},
+    {"chat", cmd_chat,
+     "chat [-m MODEL] [--system TEXT] ...   interactive multi-turn chat on stdin"},
+    {"perplexity", cmd_perplexity,
+     "perplexity -m MODEL -f TEXT [--ctx N] [-t N]   perplexity over a text file"},
+    {"synth", cmd_synth,
+     "synth -o FILE [--type q4_0] [--shape lfm2-8b-a1b|lfm2-24b-a2b|lfm2-1.2b|...]   random-weight "
+     "model"},
+    {"serve", cmd_serve,
+     "serve [-m MODEL] [--port 8080] [--parallel N] [--api-key KEY] ...   OpenAI-compatible HTTP "
+     "server"},
+    {"bench", cmd_bench,
+     "bench -m MODEL [-p 512] [-n 128] [-t N] [-r N] [--parallel N,...]   prefill/decode tokens/s"},
 };
 
 int cli_fail(const char *what, int status) {
@@ -62,8 +75,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "lfm2moe: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

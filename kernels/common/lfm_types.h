@@ -56,7 +56,7 @@ static inline int lfm_type_is_r16(uint32_t type) {
 
 /* Storage layout of a type: `block_size` elements take `type_size` bytes. */
 typedef struct lfm_type_layout {
-    const char *name;   /* NULL: id unknown to the file format */
+    const char *name; /* NULL: id unknown to the file format */
     int block_size;
     int type_size;
 } lfm_type_layout;
@@ -104,7 +104,7 @@ static inline uint16_t lfm_f32_to_fp16(float f) {
         return (uint16_t)(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0));
     if (absx >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
         return (uint16_t)(sign | 0x7c00u);
-    if (absx < 0x38800000u) { /* below the smallest normal half: subnormal */
+    if (absx < 0x38800000u) {   /* below the smallest normal half: subnormal */
         if (absx < 0x33000000u) /* < 2^-25 rounds to zero */
             return (uint16_t)sign;
         uint32_t man = (absx & 0x7fffffu) | 0x800000u;
@@ -112,14 +112,12 @@ static inline uint16_t lfm_f32_to_fp16(float f) {
         uint32_t half = man >> shift;
         uint32_t rem = man & ((1u << shift) - 1);
         uint32_t mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1)))
-            half++;
+        if (rem > mid || (rem == mid && (half & 1))) half++;
         return (uint16_t)(sign | half);
     }
     uint32_t h = ((absx >> 13) - ((127u - 15u) << 10));
     uint32_t rem = absx & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1)))
-        h++;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++;
     return (uint16_t)(sign | h);
 }
 
@@ -134,8 +132,7 @@ static inline float lfm_bf16_to_f32(uint16_t b) {
 static inline uint16_t lfm_f32_to_bf16(float f) {
     uint32_t x;
     memcpy(&x, &f, sizeof x);
-    if ((x & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((x >> 16) | 64);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 64);
     return (uint16_t)((x + (0x7fffu + ((x >> 16) & 1))) >> 16);
 }
 

@@ -36,15 +36,15 @@ typedef __m256 vf;
 #define vmax(a, b) _mm256_max_ps((a), (b))
 #define vrint(a) _mm256_round_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 /* 2^n for integral n in [-126, 127] held in a float */
-#define vexp2i(n)                                                                              \
-    _mm256_castsi256_ps(                                                                       \
+#define vexp2i(n)                                                                                  \
+    _mm256_castsi256_ps(                                                                           \
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
 #define VREGS 16 /* architectural vector registers (for choosing tile sizes) */
 #define vzero() _mm256_setzero_ps()
 /* VN halves / VN int8 at p as floats, and one half at p (F16C: the
  * attention tiles of the F16 and Q8_0 caches) */
 #define vld_h(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
-#define vld_i8(p)                                                                              \
+#define vld_i8(p)                                                                                  \
     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
 #define vh1(p) _cvtsh_ss(*(const uint16_t *)(p))
 
@@ -70,7 +70,9 @@ static inline float vhsum(vf v) {
 }
 
 /* sum over the lanes of (double)q, added to two double accumulators */
-typedef struct { __m256d a, b; } vdacc;
+typedef struct {
+    __m256d a, b;
+} vdacc;
 static inline vdacc vd_zero(void) {
     return (vdacc){_mm256_setzero_pd(), _mm256_setzero_pd()};
 }
@@ -99,8 +101,8 @@ typedef __m512 vf;
 #define vmin(a, b) _mm512_min_ps((a), (b))
 #define vmax(a, b) _mm512_max_ps((a), (b))
 #define vrint(a) _mm512_roundscale_ps((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define vexp2i(n)                                                                              \
-    _mm512_castsi512_ps(                                                                       \
+#define vexp2i(n)                                                                                  \
+    _mm512_castsi512_ps(                                                                           \
         _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
 /* a 2^n, n integral, rounded once (into the subnormals, or to inf): the
  * v_expf scaling in one instruction */
@@ -108,7 +110,7 @@ typedef __m512 vf;
 #define VREGS 32
 #define vzero() _mm512_setzero_ps()
 #define vld_h(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
-#define vld_i8(p)                                                                              \
+#define vld_i8(p)                                                                                  \
     _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
 #define vh1(p) _cvtsh_ss(*(const uint16_t *)(p))
 
@@ -118,14 +120,16 @@ typedef __mmask16 vmask;
 #define vhmax(v) _mm512_reduce_max_ps(v)
 #define vhsum(v) _mm512_reduce_add_ps(v)
 
-typedef struct { __m512d a, b; } vdacc;
+typedef struct {
+    __m512d a, b;
+} vdacc;
 static inline vdacc vd_zero(void) {
     return (vdacc){_mm512_setzero_pd(), _mm512_setzero_pd()};
 }
 static inline vdacc vd_add(vdacc s, vf q) {
     s.a = _mm512_add_pd(s.a, _mm512_cvtps_pd(_mm512_castps512_ps256(q)));
-    s.b = _mm512_add_pd(s.b, _mm512_cvtps_pd(
-                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q), 1))));
+    s.b = _mm512_add_pd(
+        s.b, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q), 1))));
     return s;
 }
 static inline double vd_sum(vdacc s) {
@@ -147,7 +151,7 @@ typedef float32x4_t vf;
 #define vmin(a, b) vminq_f32((a), (b))
 #define vmax(a, b) vmaxq_f32((a), (b))
 #define vrint(a) vrndnq_f32(a)
-#define vexp2i(n)                                                                              \
+#define vexp2i(n)                                                                                  \
     vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23))
 #define VREGS 32
 #define vzero() vdupq_n_f32(0.0f)
@@ -159,7 +163,8 @@ static inline float32x4_t vld_i8_neon(const void *p) {
     return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(b))));
 }
 #define vld_i8(p) vld_i8_neon(p)
-#define vh1(p) vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_dup_u16((const uint16_t *)(p)))), 0)
+#define vh1(p)                                                                                     \
+    vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_dup_u16((const uint16_t *)(p)))), 0)
 
 typedef uint32x4_t vmask;
 static inline vmask vlanes_below(int64_t m) {
@@ -170,7 +175,9 @@ static inline vmask vlanes_below(int64_t m) {
 #define vhmax(v) vmaxvq_f32(v)
 #define vhsum(v) vaddvq_f32(v)
 
-typedef struct { float64x2_t a, b; } vdacc;
+typedef struct {
+    float64x2_t a, b;
+} vdacc;
 static inline vdacc vd_zero(void) {
     return (vdacc){vdupq_n_f64(0.0), vdupq_n_f64(0.0)};
 }

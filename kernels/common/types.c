@@ -43,10 +43,8 @@ static const lfm_type_layout layouts[LFM_TYPE_COUNT] = {
 static const lfm_type_layout r16_layouts[] = {{"Q4_0_R16", 32, 18}, {"Q8_0_R16", 32, 34}};
 
 const lfm_type_layout *lfm_type_layout_get(uint32_t type) {
-    if (lfm_type_is_r16(type))
-        return &r16_layouts[type == LFM_TYPE_Q8_0_R16];
-    if (type >= LFM_TYPE_COUNT || layouts[type].name == NULL)
-        return NULL;
+    if (lfm_type_is_r16(type)) return &r16_layouts[type == LFM_TYPE_Q8_0_R16];
+    if (type >= LFM_TYPE_COUNT || layouts[type].name == NULL) return NULL;
     return &layouts[type];
 }
 

@@ -16,15 +16,15 @@ enum {
 };
 
 typedef struct lfm_weight {
-    const void *data;  /* NULL: tensor absent */
+    const void *data; /* NULL: tensor absent */
     const char *name;
     uint32_t type;
-    int64_t n_cols;    /* ne[0] */
-    int64_t n_rows;    /* ne[1] */
-    int64_t n_mat;     /* ne[2] */
-    size_t row_bytes;  /* bytes of one row */
-    size_t mat_bytes;  /* bytes of one matrix (n_rows * row_bytes) */
-    uint32_t layout;   /* LFM_LAYOUT_*: rows (lfm_weight_row valid) or R16 */
+    int64_t n_cols;   /* ne[0] */
+    int64_t n_rows;   /* ne[1] */
+    int64_t n_mat;    /* ne[2] */
+    size_t row_bytes; /* bytes of one row */
+    size_t mat_bytes; /* bytes of one matrix (n_rows * row_bytes) */
+    uint32_t layout;  /* LFM_LAYOUT_*: rows (lfm_weight_row valid) or R16 */
 } lfm_weight;
 
 /* Row r of matrix m (row layout); for R16, the group of row r when r is a

@@ -21,20 +21,16 @@ static uint64_t xgetbv0(void) {
 void lfm_cpu_detect(lfm_cpu_features *f) {
     memset(f, 0, sizeof *f);
     unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
     const int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
     const int avx = (c >> 28) & 1;
-    if (!osxsave || !avx)
-        return;
+    if (!osxsave || !avx) return;
     const uint64_t xcr0 = xgetbv0();
-    const int ymm_os = (xcr0 & 0x6) == 0x6;      /* SSE + AVX state */
-    const int zmm_os = (xcr0 & 0xe6) == 0xe6;    /* + opmask, zmm hi256, hi16 zmm */
-    if (!ymm_os)
-        return;
+    const int ymm_os = (xcr0 & 0x6) == 0x6;   /* SSE + AVX state */
+    const int zmm_os = (xcr0 & 0xe6) == 0xe6; /* + opmask, zmm hi256, hi16 zmm */
+    if (!ymm_os) return;
     unsigned a7, b7, c7, d7;
-    if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7))
-        return;
+    if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7)) return;
     f->fma = fma;
     f->f16c = f16c;
     f->avx2 = (b7 >> 5) & 1;

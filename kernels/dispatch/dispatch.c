@@ -15,8 +15,8 @@ static _Atomic(const lfm_kernels *) active;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static const char *const names[N_LEVELS] = {
-    [0] = "scalar", [1] = "avx2", [2] = "avx512", [3] = "avx512_vnni",
-    [11] = "neon", [12] = "neon_dotprod", [13] = "neon_i8mm",
+    [0] = "scalar", [1] = "avx2",          [2] = "avx512",     [3] = "avx512_vnni",
+    [11] = "neon",  [12] = "neon_dotprod", [13] = "neon_i8mm",
 };
 
 const char *lfm_isa_name(int isa) {
@@ -25,8 +25,7 @@ const char *lfm_isa_name(int isa) {
 
 int lfm_isa_parse(const char *name) {
     for (int i = 0; i < N_LEVELS; i++)
-        if (names[i] && strcasecmp(name, names[i]) == 0)
-            return i;
+        if (names[i] && strcasecmp(name, names[i]) == 0) return i;
     return -1;
 }
 
@@ -56,8 +55,7 @@ static int capped(int cap) {
     int best = 0;
     for (int i = 0; i < N_LEVELS; i++)
         /* SCALAR (0) is on both ladders: a cap of 0 is always scalar */
-        if (available[i] && (i <= cap || (cap != 0 && (cap < 11) != (i < 11))))
-            best = i;
+        if (available[i] && (i <= cap || (cap != 0 && (cap < 11) != (i < 11)))) best = i;
     return best;
 }
 
@@ -74,15 +72,13 @@ static void init(void) {
             /* 512-bit quant kernels measured slower than AVX2
              * (x86_avx512_vnni.c); the element-wise ops and attention gain */
             derive(2, 1);
-            if (f.avx512vnni)
-                derive(3, 2);
+            if (f.avx512vnni) derive(3, 2);
         }
     }
 #elif defined(LFM_HAVE_ARM_NEON)
     if (f.neon) {
         derive(11, 0);
-        if (f.dotprod)
-            derive(12, 11);
+        if (f.dotprod) derive(12, 11);
     }
 #else
     (void)f;
@@ -92,8 +88,7 @@ static void init(void) {
     if (env && *env) {
         int cap = lfm_isa_parse(env);
         /* an unknown name caps nothing (the library never prints) */
-        if (cap >= 0)
-            level = capped(cap);
+        if (cap >= 0) level = capped(cap);
     }
     atomic_store(&active, &tables[level]);
 }
@@ -104,8 +99,7 @@ static void ensure_init(void) {
 
 const lfm_kernels *lfm_kernels_active(void) {
     const lfm_kernels *k = atomic_load_explicit(&active, memory_order_acquire);
-    if (k)
-        return k;
+    if (k) return k;
     ensure_init();
     return atomic_load(&active);
 }
@@ -130,8 +124,7 @@ int lfm_isa_active(void) {
 }
 
 int lfm_isa_set_max(int isa) {
-    if (!lfm_isa_name(isa))
-        return -1;
+    if (!lfm_isa_name(isa)) return -1;
     ensure_init();
     int level = capped(isa);
     atomic_store(&active, &tables[level]);

@@ -62,14 +62,14 @@ typedef void (*lfm_shortconv_fn)(float *y, const float *bcx, float *state, const
                                  int64_t n, int64_t C, int32_t L);
 
 typedef struct lfm_kernels {
-    int isa;                      /* the lfm2moe_isa level of this table */
-    lfm_dot_fn dot[LFM_TYPE_COUNT]; /* by weight type; NULL: not computable */
-    lfm_act_fn act[LFM_TYPE_COUNT]; /* by activation type */
-    lfm_mm_fn mm[LFM_TYPE_COUNT];   /* by weight type; NULL: loop over dot */
+    int isa;                          /* the lfm2moe_isa level of this table */
+    lfm_dot_fn dot[LFM_TYPE_COUNT];   /* by weight type; NULL: not computable */
+    lfm_act_fn act[LFM_TYPE_COUNT];   /* by activation type */
+    lfm_mm_fn mm[LFM_TYPE_COUNT];     /* by weight type; NULL: loop over dot */
     lfm_mm_fn mm_r16[LFM_TYPE_COUNT]; /* R16 layout (r16.h): scalar references at every
                                        * level, replaced where a level streams it faster */
-    lfm_attn_fn attn[LFM_KV_COUNT]; /* causal attention tile by cache type (attention.h) */
-    lfm_rmsnorm_fn rmsnorm;         /* element-wise ops: never NULL */
+    lfm_attn_fn attn[LFM_KV_COUNT];   /* causal attention tile by cache type (attention.h) */
+    lfm_rmsnorm_fn rmsnorm;           /* element-wise ops: never NULL */
     lfm_silu_mul_fn silu_mul;
     lfm_axpy_fn axpy;
     lfm_rope_fn rope_neox;
@@ -102,7 +102,7 @@ typedef struct lfm_cpu_features {
     int avx2, fma, f16c;             /* x86 (with OS support for the ymm state) */
     int avx512f, avx512bw, avx512vl; /* with OS support for the zmm state */
     int avx512vnni, avx512bf16;
-    int neon, dotprod, i8mm;         /* aarch64 */
+    int neon, dotprod, i8mm; /* aarch64 */
 } lfm_cpu_features;
 void lfm_cpu_detect(lfm_cpu_features *f);
 

@@ -51,19 +51,12 @@ void lfm_elementwise_dsp_init(lfm_kernels *k, int isa) {
         k->shortconv = lfm_shortconv_ref;
         break;
 #ifdef LFM_HAVE_X86_SIMD
-    case LFM2MOE_ISA_AVX2:
-        lfm_elementwise_fill_avx2(k);
-        break;
-    case LFM2MOE_ISA_AVX512:
-        lfm_elementwise_fill_avx512(k);
-        break;
+    case LFM2MOE_ISA_AVX2: lfm_elementwise_fill_avx2(k); break;
+    case LFM2MOE_ISA_AVX512: lfm_elementwise_fill_avx512(k); break;
 #endif
 #ifdef LFM_HAVE_ARM_NEON
-    case LFM2MOE_ISA_NEON:
-        lfm_elementwise_fill_neon(k);
-        break;
+    case LFM2MOE_ISA_NEON: lfm_elementwise_fill_neon(k); break;
 #endif
-    default:
-        break;
+    default: break;
     }
 }

@@ -2,8 +2,8 @@
 
 #include "dispatch.h"
 
-void lfm_shortconv(float *y, const float *bcx, float *state, const float *w, int64_t n,
-                   int64_t C, int32_t L) {
+void lfm_shortconv(float *y, const float *bcx, float *state, const float *w, int64_t n, int64_t C,
+                   int32_t L) {
     lfm_kernels_active()->shortconv(y, bcx, state, w, n, C, L);
 }
 
@@ -22,8 +22,7 @@ void lfm_shortconv_ref(float *y, const float *bcx, float *state, const float *w,
             /* shift the window: drop the oldest, append u */
             for (int32_t k = 0; k + 1 < L - 1; k++)
                 state[k * C + c] = state[(k + 1) * C + c];
-            if (L > 1)
-                state[(L - 2) * C + c] = u;
+            if (L > 1) state[(L - 2) * C + c] = u;
             yt[c] = Cg[c] * acc;
         }
     }

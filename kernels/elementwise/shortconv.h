@@ -13,8 +13,8 @@
  * state[(L-1)][C] holds u of the L-1 previous tokens, oldest first (zeros
  * at the start of a sequence); it is updated to end at token n-1.
  * y has n rows of C floats; bcx rows have stride 3*C. */
-void lfm_shortconv(float *y, const float *bcx, float *state, const float *w, int64_t n,
-                   int64_t C, int32_t L);
+void lfm_shortconv(float *y, const float *bcx, float *state, const float *w, int64_t n, int64_t C,
+                   int32_t L);
 /* The scalar reference (the SCALAR table's entry); lfm_shortconv runs the
  * active ISA level's version. */
 void lfm_shortconv_ref(float *y, const float *bcx, float *state, const float *w, int64_t n,

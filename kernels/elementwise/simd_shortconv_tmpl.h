@@ -39,8 +39,7 @@ static void simd_shortconv(float *y, const float *bcx, float *state, const float
                 acc = vadd(acc, vmul(vld(&wt[L - 1][j]), u));
                 for (int32_t k = 0; k + 1 < L - 1; k++)
                     vst(st + k * C + j, vld(st + (k + 1) * C + j));
-                if (L > 1)
-                    vst(st + (L - 2) * C + j, u);
+                if (L > 1) vst(st + (L - 2) * C + j, u);
                 vst(yt + j, vmul(vld(Cg + j), acc));
             }
             for (; j < cn; j++) {
@@ -51,8 +50,7 @@ static void simd_shortconv(float *y, const float *bcx, float *state, const float
                 acc += wt[L - 1][j] * u;
                 for (int32_t k = 0; k + 1 < L - 1; k++)
                     st[k * C + j] = st[(k + 1) * C + j];
-                if (L > 1)
-                    st[(L - 2) * C + j] = u;
+                if (L > 1) st[(L - 2) * C + j] = u;
                 yt[j] = Cg[j] * acc;
             }
         }

@@ -26,27 +26,23 @@ static const int8_t *q8_key_codes(const void *kc, int64_t p, int32_t D) {
 KV_INLINE float kv_key(int kv_type, const void *kc, int64_t p, int32_t i, int32_t D) {
     const int64_t r = p % LFM_ATTN_KBLK;
     switch (kv_type) {
-    case LFM_KV_F16:
-        return lfm_fp16_to_f32(((const uint16_t *)kc)[lfm_attn_kidx(p, i, D)]);
+    case LFM_KV_F16: return lfm_fp16_to_f32(((const uint16_t *)kc)[lfm_attn_kidx(p, i, D)]);
     case LFM_KV_Q8_0:
         return (float)q8_key_codes(kc, p, D)[i * LFM_ATTN_KBLK + r] *
                lfm_fp16_to_f32(q8_key_scales(kc, p, D)[i / LFM_KV_Q8_GROUP * LFM_ATTN_KBLK + r]);
-    default:
-        return ((const float *)kc)[lfm_attn_kidx(p, i, D)];
+    default: return ((const float *)kc)[lfm_attn_kidx(p, i, D)];
     }
 }
 
 KV_INLINE float kv_value(int kv_type, const void *vc, int64_t p, int32_t i, int32_t D) {
     const uint8_t *row = (const uint8_t *)vc + p * lfm_kv_vrow_bytes(kv_type, D);
     switch (kv_type) {
-    case LFM_KV_F16:
-        return lfm_fp16_to_f32(((const uint16_t *)row)[i]);
+    case LFM_KV_F16: return lfm_fp16_to_f32(((const uint16_t *)row)[i]);
     case LFM_KV_Q8_0: {
         const block_q8_0 *b = (const block_q8_0 *)row + i / LFM_KV_Q8_GROUP;
         return (float)b->qs[i % LFM_KV_Q8_GROUP] * lfm_fp16_to_f32(b->d);
     }
-    default:
-        return ((const float *)row)[i];
+    default: return ((const float *)row)[i];
     }
 }
 
@@ -58,8 +54,8 @@ float lfm_kv_value(int kv_type, const void *vc, int64_t p, int32_t i, int32_t D)
     return kv_value(kv_type, vc, p, i, D);
 }
 
-void lfm_kv_store(int kv_type, void *kc, void *vc, int64_t p, const float *key,
-                  const float *value, int32_t D) {
+void lfm_kv_store(int kv_type, void *kc, void *vc, int64_t p, const float *key, const float *value,
+                  int32_t D) {
     const int64_t r = p % LFM_ATTN_KBLK;
     uint8_t *vrow = (uint8_t *)vc + p * lfm_kv_vrow_bytes(kv_type, D);
     switch (kv_type) {
@@ -110,8 +106,7 @@ KV_INLINE void tile_ref(const lfm_attn_tile *a, int kv_type) {
                     s += q[i] * kv_key(kv_type, a->k, slot, i, D);
                 s *= a->scale;
                 sc[p - lo] = s;
-                if (s > maxv)
-                    maxv = s;
+                if (s > maxv) maxv = s;
             }
             double sum = 0.0;
             for (int64_t p = 0; p <= pos - lo; p++) {
@@ -152,19 +147,14 @@ void lfm_attention_dsp_init(lfm_kernels *k, int isa) {
         k->attn[LFM_KV_Q8_0] = lfm_attention_tile_q8_0;
         break;
 #ifdef LFM_HAVE_X86_SIMD
-    case LFM2MOE_ISA_AVX2:
-        lfm_attention_tiles_avx2(k->attn);
-        break;
+    case LFM2MOE_ISA_AVX2: lfm_attention_tiles_avx2(k->attn); break;
     case LFM2MOE_ISA_AVX512: /* 512-bit tiles measured faster */
         lfm_attention_tiles_avx512(k->attn);
         break;
 #endif
 #ifdef LFM_HAVE_ARM_NEON
-    case LFM2MOE_ISA_NEON:
-        lfm_attention_tiles_neon(k->attn);
-        break;
+    case LFM2MOE_ISA_NEON: lfm_attention_tiles_neon(k->attn); break;
 #endif
-    default:
-        break;
+    default: break;
     }
 }

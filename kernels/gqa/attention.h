@@ -94,8 +94,8 @@ static inline int lfm_kv_type_fits(int kv_type, int64_t D) {
 
 /* Store the key and value of position p (D floats each) into a kv head's
  * caches kc, vc of type kv_type (Q8_0: codes rounded to nearest). */
-void lfm_kv_store(int kv_type, void *kc, void *vc, int64_t p, const float *key,
-                  const float *value, int32_t D);
+void lfm_kv_store(int kv_type, void *kc, void *vc, int64_t p, const float *key, const float *value,
+                  int32_t D);
 /* Element i of the key / value of position p, as the attention kernels see
  * it (dequantized). */
 float lfm_kv_key(int kv_type, const void *kc, int64_t p, int32_t i, int32_t D);
@@ -108,8 +108,7 @@ float lfm_kv_value(int kv_type, const void *vc, int64_t p, int32_t i, int32_t D)
  * block. */
 static inline int64_t lfm_attn_score_span(int64_t n_pos, int64_t window) {
     const int64_t all = lfm_attn_ctx_alloc(n_pos);
-    if (window <= 0)
-        return all;
+    if (window <= 0) return all;
     const int64_t w = lfm_attn_ctx_alloc(window + LFM_ATTN_ROWS - 1) + LFM_ATTN_KBLK;
     return w < all ? w : all;
 }

@@ -37,8 +37,7 @@
 ATTN_INLINE vf attn_key_vec(const uint8_t *kb, int32_t D, int32_t i, int off, vf dq,
                             const int kvt) {
     const int64_t at = (int64_t)i * LFM_ATTN_KBLK + off;
-    if (kvt == LFM_KV_F16)
-        return vld_h((const uint16_t *)kb + at);
+    if (kvt == LFM_KV_F16) return vld_h((const uint16_t *)kb + at);
     if (kvt == LFM_KV_Q8_0)
         return vmul(vld_i8(kb + D / LFM_KV_Q8_GROUP * LFM_ATTN_KBLK * 2 + at), dq);
     return vld((const float *)kb + at);
@@ -50,9 +49,8 @@ ATTN_INLINE vf attn_key_vec(const uint8_t *kb, int32_t D, int32_t i, int off, vf
  * nv loads reused by the 4 broadcast queries; a Q8_0 cache multiplies the
  * codes by their scales once per load, for the 4 rows.  nv and kvt are
  * constants at each call (the loops unroll into registers). */
-ATTN_INLINE void attn_scores_step(float *s, int64_t s_stride, const float *q[4],
-                                  const uint8_t *kb, int64_t bs, int32_t D, vf sc, const int nv,
-                                  const int kvt) {
+ATTN_INLINE void attn_scores_step(float *s, int64_t s_stride, const float *q[4], const uint8_t *kb,
+                                  int64_t bs, int32_t D, vf sc, const int nv, const int kvt) {
     vf acc[4][ATTN_SV];
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < nv; c++)
@@ -68,8 +66,8 @@ ATTN_INLINE void attn_scores_step(float *s, int64_t s_stride, const float *q[4],
         for (int32_t i = i0; i < i0 + group; i++) {
             vf k[ATTN_SV];
             for (int c = 0; c < nv; c++)
-                k[c] = attn_key_vec(kb + c * VN / LFM_ATTN_KBLK * bs, D, i,
-                                    c * VN % LFM_ATTN_KBLK, dq[c], kvt);
+                k[c] = attn_key_vec(kb + c * VN / LFM_ATTN_KBLK * bs, D, i, c * VN % LFM_ATTN_KBLK,
+                                    dq[c], kvt);
             for (int r = 0; r < 4; r++) {
                 const vf x = vdup(q[r][i]);
                 for (int c = 0; c < nv; c++)
@@ -96,8 +94,8 @@ ATTN_INLINE void attn_scores(float *S, int64_t s_stride, const float *q[4], cons
     for (int64_t b = 0; b < nblk;) {
         const int64_t slot = (b0 + b) % rb;
         if (b + step <= nblk && slot + step <= rb) {
-            attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + slot * bs, bs, D, sc,
-                             ATTN_SV, kvt);
+            attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + slot * bs, bs, D, sc, ATTN_SV,
+                             kvt);
             b += step;
         } else { /* one block at a time (AVX-512's odd last block, the ring's edge) */
             attn_scores_step(S + b * LFM_ATTN_KBLK, s_stride, q, kb + slot * bs, bs, D, sc,
@@ -125,8 +123,7 @@ static float attn_softmax_row(float *s, int64_t start, int64_t len, int64_t npos
     vf m = vdup(-INFINITY);
     for (int64_t p = a0; p < len; p += VN) {
         vf x = vld(s + p);
-        if (p < start || p + VN > len)
-            x = attn_keep(x, start - p, len - p, vdup(-INFINITY));
+        if (p < start || p + VN > len) x = attn_keep(x, start - p, len - p, vdup(-INFINITY));
         m = vmax(m, x);
     }
     const vf mx = vdup(vhmax(m));
@@ -134,8 +131,7 @@ static float attn_softmax_row(float *s, int64_t start, int64_t len, int64_t npos
     int64_t p = a0;
     for (; p < len; p += VN) {
         vf e = v_expf_neg(vsub(vld(s + p), mx));
-        if (p < start || p + VN > len)
-            e = attn_keep(e, start - p, len - p, vzero());
+        if (p < start || p + VN > len) e = attn_keep(e, start - p, len - p, vzero());
         vst(s + p, e);
         sum = vadd(sum, e);
     }
@@ -149,8 +145,7 @@ static float attn_softmax_row(float *s, int64_t start, int64_t len, int64_t npos
 /* VN values of position p's row (at row), columns d .. d+VN-1, as
  * floats; Q8_0 codes times their block's scale (d within one block). */
 ATTN_INLINE vf attn_value_vec(const uint8_t *row, int32_t d, const int kvt) {
-    if (kvt == LFM_KV_F16)
-        return vld_h((const uint16_t *)row + d);
+    if (kvt == LFM_KV_F16) return vld_h((const uint16_t *)row + d);
     if (kvt == LFM_KV_Q8_0) {
         const uint8_t *blk = row + d / LFM_KV_Q8_GROUP * (2 + LFM_KV_Q8_GROUP);
         return vmul(vld_i8(blk + 2 + d % LFM_KV_Q8_GROUP), vdup(vh1(blk)));
@@ -195,8 +190,7 @@ ATTN_INLINE void attn_pv(float *O, const float *P, int64_t ps, const void *vc, i
     for (int64_t p0 = 0; p0 < npos;) {
         const int64_t slot = lfm_attn_slot(base + p0, ring);
         int64_t p1 = npos - p0 < ATTN_VCHUNK ? npos : p0 + ATTN_VCHUNK;
-        if (ring && p1 - p0 > ring - slot)
-            p1 = p0 + (ring - slot);
+        if (ring && p1 - p0 > ring - slot) p1 = p0 + (ring - slot);
         /* the chunk's weights and value rows */
         const float *Pc = P + p0;
         const uint8_t *v = (const uint8_t *)vc + slot * rb;
@@ -262,20 +256,20 @@ ATTN_INLINE void attn_tile(const lfm_attn_tile *a, const int kvt) {
 }
 
 /* The three cache types' tiles of one target, for its fill function. */
-#define ATTN_TILES(suffix)                                                                     \
-    static void tile_f32_##suffix(const lfm_attn_tile *a) {                                   \
-        attn_tile(a, LFM_KV_F32);                                                              \
-    }                                                                                          \
-    static void tile_f16_##suffix(const lfm_attn_tile *a) {                                   \
-        attn_tile(a, LFM_KV_F16);                                                              \
-    }                                                                                          \
-    static void tile_q8_0_##suffix(const lfm_attn_tile *a) {                                  \
-        attn_tile(a, LFM_KV_Q8_0);                                                             \
-    }                                                                                          \
-    void lfm_attention_tiles_##suffix(lfm_attn_fn fns[LFM_KV_COUNT]) {                         \
-        fns[LFM_KV_F32] = tile_f32_##suffix;                                                   \
-        fns[LFM_KV_F16] = tile_f16_##suffix;                                                   \
-        fns[LFM_KV_Q8_0] = tile_q8_0_##suffix;                                                 \
+#define ATTN_TILES(suffix)                                                                         \
+    static void tile_f32_##suffix(const lfm_attn_tile *a) {                                        \
+        attn_tile(a, LFM_KV_F32);                                                                  \
+    }                                                                                              \
+    static void tile_f16_##suffix(const lfm_attn_tile *a) {                                        \
+        attn_tile(a, LFM_KV_F16);                                                                  \
+    }                                                                                              \
+    static void tile_q8_0_##suffix(const lfm_attn_tile *a) {                                       \
+        attn_tile(a, LFM_KV_Q8_0);                                                                 \
+    }                                                                                              \
+    void lfm_attention_tiles_##suffix(lfm_attn_fn fns[LFM_KV_COUNT]) {                             \
+        fns[LFM_KV_F32] = tile_f32_##suffix;                                                       \
+        fns[LFM_KV_F16] = tile_f16_##suffix;                                                       \
+        fns[LFM_KV_Q8_0] = tile_q8_0_##suffix;                                                     \
     }
 
 #endif

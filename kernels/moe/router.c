@@ -13,8 +13,7 @@ void lfm_moe_route(const float *logits, const float *bias, int32_t n_expert, int
             int taken = 0;
             for (int32_t i = 0; i < j; i++)
                 taken |= ids[i] == e;
-            if (taken)
-                continue;
+            if (taken) continue;
             float v = 1.0f / (1.0f + expf(-logits[e])) + (bias ? bias[e] : 0.0f);
             if (best < 0 || v > best_v) {
                 best = e;
@@ -26,8 +25,7 @@ void lfm_moe_route(const float *logits, const float *bias, int32_t n_expert, int
         sum += weights[j];
     }
     /* the reference engine clamps the sum away from zero before dividing */
-    if (sum < 6.103515625e-5f)
-        sum = 6.103515625e-5f;
+    if (sum < 6.103515625e-5f) sum = 6.103515625e-5f;
     for (int32_t j = 0; j < k; j++)
         weights[j] /= sum;
 }

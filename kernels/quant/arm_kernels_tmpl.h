@@ -103,41 +103,41 @@ static inline void codes_q5_1(const block_q5_1 *b, int8x16_t *q0, int8x16_t *q1)
 
 /* Signed-weight types with Q8_0 activations: the scalar's
  * sum += dw * da * (float)isum per block. */
-#define SIGNED_Q8_0(sfx, btype)                                                                 \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
-        const btype *x = w;                                                                     \
-        const block_q8_0 *y = a;                                                                \
-        float sum = 0.0f;                                                                       \
-        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                           \
-            int8x16_t q0, q1;                                                                   \
-            codes_##sfx(&x[i], &q0, &q1);                                                       \
-            const int isum = arm_dot32(q0, q1, y[i].qs);                                        \
-            sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum;                             \
-        }                                                                                       \
-        return sum;                                                                             \
-    }                                                                                           \
-    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
-                         size_t as, int64_t nt, float *out, int64_t os) {                       \
-        const int64_t nb = n / QK_LEGACY;                                                       \
-        for (int64_t t = 0; t < nt; t += ARM_T) {                                               \
-            const int tn = (int)(nt - t < ARM_T ? nt - t : ARM_T);                              \
-            const block_q8_0 *y[ARM_T];                                                         \
-            for (int j = 0; j < tn; j++)                                                        \
-                y[j] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t + j) * as);        \
-            for (int64_t r = 0; r < nr; r++) {                                                  \
-                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);          \
-                float sum[ARM_T] = {0};                                                         \
-                for (int64_t i = 0; i < nb; i++) {                                              \
-                    int8x16_t q0, q1;                                                           \
-                    codes_##sfx(&x[i], &q0, &q1);                                               \
-                    const float dx = arm_h2f(x[i].d);                                           \
-                    for (int j = 0; j < tn; j++)                                                \
-                        sum[j] += dx * arm_h2f(y[j][i].d) * (float)arm_dot32(q0, q1, y[j][i].qs); \
-                }                                                                               \
-                for (int j = 0; j < tn; j++)                                                    \
-                    out[(t + j) * os + r] = sum[j];                                             \
-            }                                                                                   \
-        }                                                                                       \
+#define SIGNED_Q8_0(sfx, btype)                                                                    \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                              \
+        const btype *x = w;                                                                        \
+        const block_q8_0 *y = a;                                                                   \
+        float sum = 0.0f;                                                                          \
+        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                              \
+            int8x16_t q0, q1;                                                                      \
+            codes_##sfx(&x[i], &q0, &q1);                                                          \
+            const int isum = arm_dot32(q0, q1, y[i].qs);                                           \
+            sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum;                                \
+        }                                                                                          \
+        return sum;                                                                                \
+    }                                                                                              \
+    static void mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,           \
+                         size_t as, int64_t nt, float *out, int64_t os) {                          \
+        const int64_t nb = n / QK_LEGACY;                                                          \
+        for (int64_t t = 0; t < nt; t += ARM_T) {                                                  \
+            const int tn = (int)(nt - t < ARM_T ? nt - t : ARM_T);                                 \
+            const block_q8_0 *y[ARM_T];                                                            \
+            for (int j = 0; j < tn; j++)                                                           \
+                y[j] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(t + j) * as);            \
+            for (int64_t r = 0; r < nr; r++) {                                                     \
+                const btype *x = (const btype *)((const uint8_t *)w + (size_t)r * ws);             \
+                float sum[ARM_T] = {0};                                                            \
+                for (int64_t i = 0; i < nb; i++) {                                                 \
+                    int8x16_t q0, q1;                                                              \
+                    codes_##sfx(&x[i], &q0, &q1);                                                  \
+                    const float dx = arm_h2f(x[i].d);                                              \
+                    for (int j = 0; j < tn; j++)                                                   \
+                        sum[j] += dx * arm_h2f(y[j][i].d) * (float)arm_dot32(q0, q1, y[j][i].qs);  \
+                }                                                                                  \
+                for (int j = 0; j < tn; j++)                                                       \
+                    out[(t + j) * os + r] = sum[j];                                                \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 SIGNED_Q8_0(q4_0, block_q4_0)
@@ -145,19 +145,19 @@ SIGNED_Q8_0(q5_0, block_q5_0)
 SIGNED_Q8_0(q8_0, block_q8_0)
 
 /* The offset types add m * s per block (s from the Q8_1 activation). */
-#define OFFSET_Q8_1(sfx, btype)                                                                 \
-    static float dot_##sfx(int64_t n, const void *w, const void *a) {                          \
-        const btype *x = w;                                                                     \
-        const block_q8_1 *y = a;                                                                \
-        float sum = 0.0f;                                                                       \
-        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                           \
-            int8x16_t q0, q1;                                                                   \
-            codes_##sfx(&x[i], &q0, &q1);                                                       \
-            const int isum = arm_dot32(q0, q1, y[i].qs);                                        \
-            sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum +                            \
-                   arm_h2f(x[i].m) * arm_h2f(y[i].s);                                           \
-        }                                                                                       \
-        return sum;                                                                             \
+#define OFFSET_Q8_1(sfx, btype)                                                                    \
+    static float dot_##sfx(int64_t n, const void *w, const void *a) {                              \
+        const btype *x = w;                                                                        \
+        const block_q8_1 *y = a;                                                                   \
+        float sum = 0.0f;                                                                          \
+        for (int64_t i = 0; i < n / QK_LEGACY; i++) {                                              \
+            int8x16_t q0, q1;                                                                      \
+            codes_##sfx(&x[i], &q0, &q1);                                                          \
+            const int isum = arm_dot32(q0, q1, y[i].qs);                                           \
+            sum += arm_h2f(x[i].d) * arm_h2f(y[i].d) * (float)isum +                               \
+                   arm_h2f(x[i].m) * arm_h2f(y[i].s);                                              \
+        }                                                                                          \
+        return sum;                                                                                \
     }
 
 OFFSET_Q8_1(q4_1, block_q4_1)
@@ -288,8 +288,8 @@ static inline void kq_2bit_codes(const uint8_t *qs, int8x16_t q[16]) {
 }
 
 typedef struct kq2 {
-    int8x16_t q[16]; /* codes 0..3 */
-    uint8_t sc[16];  /* low nibbles of the scales */
+    int8x16_t q[16];   /* codes 0..3 */
+    uint8_t sc[16];    /* low nibbles of the scales */
     int16x8_t mins[2]; /* high nibbles, groups 0-7 and 8-15 */
     float d, dmin;
 } kq2;

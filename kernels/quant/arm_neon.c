@@ -151,21 +151,21 @@ static inline float conv_bf16(const uint16_t *p, int64_t i) {
 }
 
 /* 4 accumulators of 4 lanes, then a scalar tail. */
-#define FLOAT_DOT(name, etype, load, conv)                                                      \
-    static float name(int64_t n, const void *w, const void *a) {                               \
-        const etype *x = w, *y = a;                                                             \
-        float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f),          \
-                              vdupq_n_f32(0.0f)};                                               \
-        int64_t i = 0;                                                                          \
-        for (; i + 16 <= n; i += 16)                                                            \
-            for (int k = 0; k < 4; k++)                                                         \
-                acc[k] = vfmaq_f32(acc[k], load(x + i + 4 * k), load(y + i + 4 * k));           \
-        for (; i + 4 <= n; i += 4)                                                              \
-            acc[0] = vfmaq_f32(acc[0], load(x + i), load(y + i));                               \
-        float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]))); \
-        for (; i < n; i++)                                                                      \
-            sum += conv(x, i) * conv(y, i);                                                     \
-        return sum;                                                                             \
+#define FLOAT_DOT(name, etype, load, conv)                                                         \
+    static float name(int64_t n, const void *w, const void *a) {                                   \
+        const etype *x = w, *y = a;                                                                \
+        float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f),             \
+                              vdupq_n_f32(0.0f)};                                                  \
+        int64_t i = 0;                                                                             \
+        for (; i + 16 <= n; i += 16)                                                               \
+            for (int k = 0; k < 4; k++)                                                            \
+                acc[k] = vfmaq_f32(acc[k], load(x + i + 4 * k), load(y + i + 4 * k));              \
+        for (; i + 4 <= n; i += 4)                                                                 \
+            acc[0] = vfmaq_f32(acc[0], load(x + i), load(y + i));                                  \
+        float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));   \
+        for (; i < n; i++)                                                                         \
+            sum += conv(x, i) * conv(y, i);                                                        \
+        return sum;                                                                                \
     }
 
 FLOAT_DOT(dot_f32, float, load_f32, conv_f32)

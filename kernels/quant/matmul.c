@@ -25,15 +25,13 @@ static void matmul_r16(lfm_mm_fn mm, const lfm_weight *w, int64_t m, const void 
     const int64_t G = LFM_R16_ROWS;
     const int64_t a0 = (r0 + G - 1) / G * G, a1 = r1 / G * G;
     if (a1 > a0)
-        mm(w->n_cols, lfm_weight_row(w, m, a0), w->row_bytes, a1 - a0, xq, rb, n, y + a0,
-           y_stride);
+        mm(w->n_cols, lfm_weight_row(w, m, a0), w->row_bytes, a1 - a0, xq, rb, n, y + a0, y_stride);
     int64_t edges[2][2] = {{r0, a0 < r1 ? a0 : r1}, {a1 > r0 ? a1 : r0, r1}};
     if (a1 < a0) /* r0, r1 inside one group: edges[0] is all of it */
         edges[1][0] = edges[1][1];
     for (int e = 0; e < 2; e++) {
         const int64_t lo = edges[e][0], hi = edges[e][1];
-        if (hi <= lo)
-            continue;
+        if (hi <= lo) continue;
         const int64_t g0 = lo / G * G;
         float tmp[64 * LFM_R16_ROWS];
         for (int64_t t0 = 0; t0 < n; t0 += 64) {
@@ -51,8 +49,7 @@ static void matmul_r16(lfm_mm_fn mm, const lfm_weight *w, int64_t m, const void 
  * for this type, else one dot per (row, activation) pair. */
 void lfm_matmul_rows(const lfm_weight *w, int64_t m, const void *xq, int64_t n, float *y,
                      int64_t y_stride, int64_t r0, int64_t r1) {
-    if (r1 <= r0 || n <= 0 || w->type >= LFM_TYPE_COUNT)
-        return;
+    if (r1 <= r0 || n <= 0 || w->type >= LFM_TYPE_COUNT) return;
     const lfm_kernels *k = lfm_kernels_active();
     size_t rb = lfm_act_row_bytes(w->type, w->n_cols);
     if (w->layout == LFM_LAYOUT_R16) {
@@ -62,13 +59,11 @@ void lfm_matmul_rows(const lfm_weight *w, int64_t m, const void *xq, int64_t n, 
     }
     lfm_mm_fn mm = k->mm[w->type];
     if (mm) {
-        mm(w->n_cols, lfm_weight_row(w, m, r0), w->row_bytes, r1 - r0, xq, rb, n, y + r0,
-           y_stride);
+        mm(w->n_cols, lfm_weight_row(w, m, r0), w->row_bytes, r1 - r0, xq, rb, n, y + r0, y_stride);
         return;
     }
     lfm_dot_fn dot = k->dot[w->type];
-    if (!dot)
-        return;
+    if (!dot) return;
     for (int64_t r = r0; r < r1; r++) {
         const void *wr = lfm_weight_row(w, m, r);
         for (int64_t t = 0; t < n; t++)

@@ -54,31 +54,24 @@ int lfm_quant_supported(uint32_t type) {
     switch (type) {
     case LFM_TYPE_F32:
     case LFM_TYPE_F16:
-    case LFM_TYPE_BF16:
-        return 1;
-    default:
-        return ops_of(type) != NULL;
+    case LFM_TYPE_BF16: return 1;
+    default: return ops_of(type) != NULL;
     }
 }
 
 uint32_t lfm_quant_act_type(uint32_t wtype) {
     const quant_ops *ops = ops_of(wtype);
-    if (ops)
-        return ops->act_type;
+    if (ops) return ops->act_type;
     switch (wtype) {
-    case LFM_TYPE_F16:
-        return LFM_TYPE_F16;
-    case LFM_TYPE_BF16:
-        return LFM_TYPE_BF16;
-    default:
-        return LFM_TYPE_F32;
+    case LFM_TYPE_F16: return LFM_TYPE_F16;
+    case LFM_TYPE_BF16: return LFM_TYPE_BF16;
+    default: return LFM_TYPE_F32;
     }
 }
 
 size_t lfm_row_bytes(uint32_t type, int64_t n) {
     const lfm_type_layout *l = lfm_type_layout_get(type);
-    if (!l)
-        return 0;
+    if (!l) return 0;
     return (size_t)(n / l->block_size) * (size_t)l->type_size;
 }
 
@@ -89,9 +82,7 @@ void lfm_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
         return;
     }
     switch (type) {
-    case LFM_TYPE_F32:
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        break;
+    case LFM_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
     case LFM_TYPE_F16: {
         const uint16_t *s = src;
         for (int64_t i = 0; i < n; i++)
@@ -105,14 +96,9 @@ void lfm_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
         break;
     }
     /* activation encodings, decoded for tests and debugging */
-    case LFM_TYPE_Q8_1:
-        lfm_dequant_q8_1(src, dst, n);
-        break;
-    case LFM_TYPE_Q8_K:
-        lfm_dequant_q8_K(src, dst, n);
-        break;
-    default:
-        break;
+    case LFM_TYPE_Q8_1: lfm_dequant_q8_1(src, dst, n); break;
+    case LFM_TYPE_Q8_K: lfm_dequant_q8_K(src, dst, n); break;
+    default: break;
     }
 }
 
@@ -136,11 +122,9 @@ void lfm_act_bf16(const float *src, void *dst, int64_t n) {
 
 /* Through the active ISA level's table (kernels/dispatch). */
 void lfm_quantize_act_row(uint32_t act_type, const float *src, void *dst, int64_t n) {
-    if (act_type >= LFM_TYPE_COUNT)
-        return;
+    if (act_type >= LFM_TYPE_COUNT) return;
     lfm_act_fn f = lfm_kernels_active()->act[act_type];
-    if (f)
-        f(src, dst, n);
+    if (f) f(src, dst, n);
 }
 
 /* Float types: a plain float sum in element order.  The reference engine's
@@ -178,16 +162,14 @@ void lfm_vec_dot(uint32_t wtype, int64_t n, const void *w, const void *a, float 
 
 int lfm_quant_can_quantize(uint32_t type) {
     const quant_ops *ops = ops_of(type);
-    if (ops)
-        return ops->quant != NULL;
+    if (ops) return ops->quant != NULL;
     return type == LFM_TYPE_F32 || type == LFM_TYPE_F16 || type == LFM_TYPE_BF16;
 }
 
 void lfm_quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
     const quant_ops *ops = ops_of(type);
     if (ops) {
-        if (ops->quant)
-            ops->quant(src, dst, n);
+        if (ops->quant) ops->quant(src, dst, n);
         return;
     }
     switch (type) {
@@ -197,8 +179,7 @@ void lfm_quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
         /* the float types store exactly what their activations do */
         lfm_quantize_act_row(type, src, dst, n);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -229,27 +210,16 @@ static void fill_scalar(lfm_kernels *k) {
 
 void lfm_quant_dsp_init(lfm_kernels *k, int isa) {
     switch (isa) {
-    case LFM2MOE_ISA_SCALAR:
-        fill_scalar(k);
-        break;
+    case LFM2MOE_ISA_SCALAR: fill_scalar(k); break;
 #ifdef LFM_HAVE_X86_SIMD
-    case LFM2MOE_ISA_AVX2:
-        lfm_quant_fill_avx2(k);
-        break;
+    case LFM2MOE_ISA_AVX2: lfm_quant_fill_avx2(k); break;
     /* LFM2MOE_ISA_AVX512 keeps the AVX2 kernels: see x86_avx512_vnni.c */
-    case LFM2MOE_ISA_AVX512_VNNI:
-        lfm_quant_fill_avx512_vnni(k);
-        break;
+    case LFM2MOE_ISA_AVX512_VNNI: lfm_quant_fill_avx512_vnni(k); break;
 #endif
 #ifdef LFM_HAVE_ARM_NEON
-    case LFM2MOE_ISA_NEON:
-        lfm_quant_fill_neon(k);
-        break;
-    case LFM2MOE_ISA_NEON_DOTPROD:
-        lfm_quant_fill_neon_dotprod(k);
-        break;
+    case LFM2MOE_ISA_NEON: lfm_quant_fill_neon(k); break;
+    case LFM2MOE_ISA_NEON_DOTPROD: lfm_quant_fill_neon_dotprod(k); break;
 #endif
-    default:
-        break;
+    default: break;
     }
 }

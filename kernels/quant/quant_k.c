@@ -15,7 +15,9 @@
 
 #include "quant_blocks.h"
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imin(int a, int b) {
+    return a < b ? a : b;
+}
 
 /* ---- dequantization ----------------------------------------------------- */
 
@@ -242,8 +244,7 @@ static float dot_k4_k5(const uint16_t *dw, const uint16_t *dminw, const uint8_t 
         int s = 0;
         for (int l = 0; l < 32; l++) {
             int v = (q[l] >> shift) & 0xF;
-            if (qh && (qh[l] >> j) & 1)
-                v += 16;
+            if (qh && (qh[l] >> j) & 1) v += 16;
             s += q8[l] * v;
         }
         isum += sc * s;

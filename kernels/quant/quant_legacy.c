@@ -49,8 +49,7 @@ void lfm_dequant_q4_1(const void *src, float *dst, int64_t n) {
 
 /* Fifth bits of a Q5 block: element j's in bit j of the little-endian u32. */
 static inline uint32_t q5_high_bits(const uint8_t qh[4]) {
-    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 |
-           (uint32_t)qh[3] << 24;
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
 }
 
 void lfm_dequant_q5_0(const void *src, float *dst, int64_t n) {
@@ -136,10 +135,8 @@ void lfm_quant_q4_0(const float *src, void *dst, int64_t n) {
 static void block_minmax(const float *x, int n, float *min, float *max) {
     float lo = FLT_MAX, hi = -FLT_MAX;
     for (int j = 0; j < n; j++) {
-        if (x[j] < lo)
-            lo = x[j];
-        if (x[j] > hi)
-            hi = x[j];
+        if (x[j] < lo) lo = x[j];
+        if (x[j] > hi) hi = x[j];
     }
     *min = lo;
     *max = hi;
@@ -276,7 +273,8 @@ float lfm_dot_q4_0(int64_t n, const void *w, const void *a) {
     const block_q8_0 *y = a;
     float sum = 0.0f;
     for (int64_t i = 0; i < n / QK; i++)
-        sum += lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)lfm_isum_q4_0(x + i, y + i);
+        sum +=
+            lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)lfm_isum_q4_0(x + i, y + i);
     return sum;
 }
 
@@ -336,6 +334,7 @@ float lfm_dot_q8_0(int64_t n, const void *w, const void *a) {
     const block_q8_0 *y = a;
     float sum = 0.0f;
     for (int64_t i = 0; i < n / QK; i++)
-        sum += lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)lfm_isum_q8_0(x + i, y + i);
+        sum +=
+            lfm_fp16_to_f32(x[i].d) * lfm_fp16_to_f32(y[i].d) * (float)lfm_isum_q8_0(x + i, y + i);
     return sum;
 }

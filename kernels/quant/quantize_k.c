@@ -12,8 +12,12 @@
 /* ggml's threshold below which a group is treated as all zeros. */
 #define GROUP_MAX_EPS 1e-15f
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline int imin(int a, int b) {
+    return a < b ? a : b;
+}
+static inline int imax(int a, int b) {
+    return a > b ? a : b;
+}
 
 /* ---- search helpers of ggml's reference quantizers ---------------------- */
 
@@ -40,8 +44,7 @@ static void fit_codes(int n, int nmax, float iscale, const float *x, int8_t *L, 
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; i++) {
         int l = imax(-nmax, imin(nmax - 1, lfm_nearest_int(iscale * x[i])));
-        if (L)
-            L[i] = (int8_t)(l + offset);
+        if (L) L[i] = (int8_t)(l + offset);
         float w = x[i] * x[i];
         sumlx += w * x[i] * (float)l;
         suml2 += w * (float)l * (float)l;
@@ -71,13 +74,11 @@ static int fit_start(int n, int nmax, const float *x, int8_t *L, int offset, flo
  * and no importance weights (the only form the reference quantizers use). */
 static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
     float max, sumlx, suml2;
-    if (!fit_start(n, nmax, x, L, nmax, &max, &sumlx, &suml2))
-        return 0.f;
+    if (!fit_start(n, nmax, x, L, nmax, &max, &sumlx, &suml2)) return 0.f;
     float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     for (int is = -9; is <= 9; is++) {
-        if (is == 0)
-            continue;
+        if (is == 0) continue;
         const float iscale = -((float)nmax + 0.1f * (float)is) / max;
         fit_codes(n, nmax, iscale, x, NULL, 0, &sumlx, &suml2);
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
@@ -97,8 +98,7 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
  * Codes end in [0, 2*nmax).  ggml's make_q3_quants with do_rmse. */
 static float make_q3_quants(int n, int nmax, const float *x, int8_t *L) {
     float max, sumlx, suml2;
-    if (!fit_start(n, nmax, x, L, 0, &max, &sumlx, &suml2))
-        return 0.f;
+    if (!fit_start(n, nmax, x, L, 0, &max, &sumlx, &suml2)) return 0.f;
     for (int itry = 0; itry < 5; itry++) {
         int n_changed = 0;
         for (int i = 0; i < n; i++) {
@@ -120,8 +120,7 @@ static float make_q3_quants(int n, int nmax, const float *x, int8_t *L) {
                 }
             }
         }
-        if (!n_changed)
-            break;
+        if (!n_changed) break;
     }
     for (int i = 0; i < n; i++)
         L[i] = (int8_t)(L[i] + nmax);
@@ -140,16 +139,13 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
     float sum_w = weights[0];
     float sum_x = sum_w * x[0];
     for (int i = 1; i < n; i++) {
-        if (x[i] < min)
-            min = x[i];
-        if (x[i] > max)
-            max = x[i];
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
         float w = weights[i];
         sum_w += w;
         sum_x += w * x[i];
     }
-    if (min > 0)
-        min = 0;
+    if (min > 0) min = 0;
     if (max == min) {
         for (int i = 0; i < n; i++)
             L[i] = 0;
@@ -213,8 +209,8 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
 static void pack_2bit(const uint8_t *L, uint8_t *qs) {
     for (int j = 0; j < QK_K; j += 128)
         for (int l = 0; l < 32; l++)
-            qs[j / 4 + l] = (uint8_t)(L[j + l] | L[j + l + 32] << 2 | L[j + l + 64] << 4 |
-                                      L[j + l + 96] << 6);
+            qs[j / 4 + l] =
+                (uint8_t)(L[j + l] | L[j + l + 32] << 2 | L[j + l + 64] << 4 | L[j + l + 96] << 6);
 }
 
 /* Store 6-bit scale ls and min lm of sub-block j (0..7) the Q4_K/Q5_K way
@@ -247,10 +243,8 @@ void lfm_quant_q2_K(const float *x, void *dst, int64_t n) {
                 weights[l] = fabsf(x[16 * j + l]);
             scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
                                          -0.5f, 0.1f, 15, true);
-            if (scales[j] > max_scale)
-                max_scale = scales[j];
-            if (mins[j] > max_min)
-                max_min = mins[j];
+            if (scales[j] > max_scale) max_scale = scales[j];
+            if (mins[j] > max_min) max_min = mins[j];
         }
         if (max_scale > 0) {
             const float iscale = q4scale / max_scale;
@@ -272,8 +266,7 @@ void lfm_quant_q2_K(const float *x, void *dst, int64_t n) {
         }
         for (int j = 0; j < QK_K / 16; j++) {
             const float d = lfm_fp16_to_f32(y->d) * (float)(y->scales[j] & 0xF);
-            if (d == 0.0f)
-                continue;
+            if (d == 0.0f) continue;
             const float dm = lfm_fp16_to_f32(y->dmin) * (float)(y->scales[j] >> 4);
             for (int ii = 0; ii < 16; ii++) {
                 int l = lfm_nearest_int((x[16 * j + ii] + dm) / d);
@@ -317,8 +310,7 @@ void lfm_quant_q3_K(const float *x, void *dst, int64_t n) {
         lfm_q3k_scales(y->scales, sc);
         for (int j = 0; j < QK_K / 16; j++) {
             const float d = lfm_fp16_to_f32(y->d) * (float)sc[j];
-            if (d == 0.0f)
-                continue;
+            if (d == 0.0f) continue;
             for (int ii = 0; ii < 16; ii++) {
                 int l = lfm_nearest_int(x[16 * j + ii] / d);
                 L[16 * j + ii] = (int8_t)(imax(-4, imin(3, l)) + 4);
@@ -356,10 +348,8 @@ static void quant_k4_k5(const float *x, int nmax, float rmin, int nstep, uint16_
             weights[l] = av_x + fabsf(x[32 * j + l]);
         scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
                                      rmin, 0.1f, nstep, false);
-        if (scales[j] > max_scale)
-            max_scale = scales[j];
-        if (mins[j] > max_min)
-            max_min = mins[j];
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
     }
     const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
     const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
@@ -376,8 +366,7 @@ static void quant_k4_k5(const float *x, int nmax, float rmin, int nstep, uint16_
         uint8_t sc, m;
         lfm_scale_min_k4(j, scales_out, &sc, &m);
         const float d = lfm_fp16_to_f32(*d_out) * (float)sc;
-        if (d == 0.0f)
-            continue;
+        if (d == 0.0f) continue;
         const float dm = lfm_fp16_to_f32(*dmin_out) * (float)m;
         for (int ii = 0; ii < 32; ii++) {
             int l = lfm_nearest_int((x[32 * j + ii] + dm) / d);
@@ -445,8 +434,7 @@ void lfm_quant_q6_K(const float *x, void *dst, int64_t n) {
             y->scales[ib] = (int8_t)imin(127, lfm_nearest_int(iscale * scales[ib]));
         for (int j = 0; j < QK_K / 16; j++) {
             const float d = lfm_fp16_to_f32(y->d) * (float)y->scales[j];
-            if (d == 0.0f)
-                continue;
+            if (d == 0.0f) continue;
             for (int ii = 0; ii < 16; ii++) {
                 int l = lfm_nearest_int(x[16 * j + ii] / d);
                 L[16 * j + ii] = (int8_t)(imax(-32, imin(31, l)) + 32);

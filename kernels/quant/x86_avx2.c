@@ -124,8 +124,8 @@ static float dot_f32(int64_t n, const void *w, const void *a) {
                                      acc[k]);
     for (; i + 8 <= n; i += 8)
         acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc[0]);
-    float sum = x86_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-                                          _mm256_add_ps(acc[2], acc[3])));
+    float sum =
+        x86_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     for (; i < n; i++)
         sum += x[i] * y[i];
     return sum;
@@ -140,22 +140,22 @@ static inline __m256 load_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-#define HALF_DOT(name, load, conv)                                                              \
-    static float name(int64_t n, const void *w, const void *a) {                                \
-        const uint16_t *x = w, *y = a;                                                          \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
-                         _mm256_setzero_ps()};                                                  \
-        int64_t i = 0;                                                                          \
-        for (; i + 32 <= n; i += 32)                                                            \
-            for (int k = 0; k < 4; k++)                                                         \
-                acc[k] = _mm256_fmadd_ps(load(x + i + 8 * k), load(y + i + 8 * k), acc[k]);     \
-        for (; i + 8 <= n; i += 8)                                                              \
-            acc[0] = _mm256_fmadd_ps(load(x + i), load(y + i), acc[0]);                         \
-        float sum = x86_hsum_ps(                                                                \
-            _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));       \
-        for (; i < n; i++)                                                                      \
-            sum += conv(x[i]) * conv(y[i]);                                                     \
-        return sum;                                                                             \
+#define HALF_DOT(name, load, conv)                                                                 \
+    static float name(int64_t n, const void *w, const void *a) {                                   \
+        const uint16_t *x = w, *y = a;                                                             \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),            \
+                         _mm256_setzero_ps()};                                                     \
+        int64_t i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32)                                                               \
+            for (int k = 0; k < 4; k++)                                                            \
+                acc[k] = _mm256_fmadd_ps(load(x + i + 8 * k), load(y + i + 8 * k), acc[k]);        \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            acc[0] = _mm256_fmadd_ps(load(x + i), load(y + i), acc[0]);                            \
+        float sum = x86_hsum_ps(                                                                   \
+            _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));          \
+        for (; i < n; i++)                                                                         \
+            sum += conv(x[i]) * conv(y[i]);                                                        \
+        return sum;                                                                                \
     }
 
 HALF_DOT(dot_f16, load_f16, lfm_fp16_to_f32)

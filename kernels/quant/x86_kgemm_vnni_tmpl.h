@@ -36,19 +36,20 @@ static inline void kg_decode_scales(const uint8_t *const p[8], kg_scales *k) {
     const __m256i m2 = _mm256_set1_epi32(0x03030303);
     /* lfm_scale_min_k4, four bytes at a time (as kq4_decode) */
     const __m256i sc_lo = _mm256_and_si256(v[1], m6);
-    const __m256i sc_hi = _mm256_or_si256(
-        _mm256_and_si256(v[3], m4),
-        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(v[1], 6), m2), 4));
+    const __m256i sc_hi =
+        _mm256_or_si256(_mm256_and_si256(v[3], m4),
+                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(v[1], 6), m2), 4));
     const __m256i mn_lo = _mm256_and_si256(v[2], m6);
-    const __m256i mn_hi = _mm256_or_si256(
-        _mm256_and_si256(_mm256_srli_epi32(v[3], 4), m4),
-        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(v[2], 6), m2), 4));
+    const __m256i mn_hi =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(v[3], 4), m4),
+                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(v[2], 6), m2), 4));
     for (int j = 0; j < 4; j++) {
         /* byte j of each dword, zero-extended */
         const char z = (char)0x80;
-        const __m256i ctl = _mm256_setr_epi8(
-            (char)j, z, z, z, (char)(4 + j), z, z, z, (char)(8 + j), z, z, z, (char)(12 + j), z, z, z,
-            (char)j, z, z, z, (char)(4 + j), z, z, z, (char)(8 + j), z, z, z, (char)(12 + j), z, z, z);
+        const __m256i ctl =
+            _mm256_setr_epi8((char)j, z, z, z, (char)(4 + j), z, z, z, (char)(8 + j), z, z, z,
+                             (char)(12 + j), z, z, z, (char)j, z, z, z, (char)(4 + j), z, z, z,
+                             (char)(8 + j), z, z, z, (char)(12 + j), z, z, z);
         k->sc[j] = _mm256_shuffle_epi8(sc_lo, ctl);
         k->sc[j + 4] = _mm256_shuffle_epi8(sc_hi, ctl);
     }
@@ -86,8 +87,8 @@ static __m256 kg_tile_q4_K(const uint8_t *const p[8], const block_q8_K *y, int64
         /* (bp_2k, bp_2k+1) as dword k of the pair sums */
         const __m128i bp = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[i].bsums),
                                           _mm_loadu_si128((const __m128i *)(y[i].bsums + 8)));
-        __m256i summ = _mm256_dpwssd_epi32(_mm256_setzero_si256(), k.mp[0],
-                                           _mm256_broadcastd_epi32(bp));
+        __m256i summ =
+            _mm256_dpwssd_epi32(_mm256_setzero_si256(), k.mp[0], _mm256_broadcastd_epi32(bp));
         summ = _mm256_dpwssd_epi32(summ, k.mp[1], _mm256_broadcastd_epi32(_mm_srli_si128(bp, 4)));
         summ = _mm256_dpwssd_epi32(summ, k.mp[2], _mm256_broadcastd_epi32(_mm_srli_si128(bp, 8)));
         summ = _mm256_dpwssd_epi32(summ, k.mp[3], _mm256_broadcastd_epi32(_mm_srli_si128(bp, 12)));
@@ -177,9 +178,9 @@ static inline __m512 kb_halfs(const uint8_t *const p[16], size_t off) {
 
 /* Q4_K: sub-block j (32 elements) is q[8j .. 8j+7] */
 typedef struct kb_q4_K {
-    __m512i q[64];  /* codes 0..15; q[8j + m] lane r: elements 32j + 4m .. +3 of row r */
-    __m512i sc[8];  /* int32: scale of sub-block j */
-    __m512i mm[8];  /* int16 pairs (m_j, m_j): dpwssd with (bsums[2j], bsums[2j+1]) */
+    __m512i q[64]; /* codes 0..15; q[8j + m] lane r: elements 32j + 4m .. +3 of row r */
+    __m512i sc[8]; /* int32: scale of sub-block j */
+    __m512i mm[8]; /* int16 pairs (m_j, m_j): dpwssd with (bsums[2j], bsums[2j+1]) */
     __m512 d, dmin;
 } kb_q4_K;
 
@@ -192,13 +193,13 @@ static inline void kb_decode_k4_header(const uint8_t *const x[16], kb_q4_K *b) {
     const __m512i m2 = _mm512_set1_epi32(0x03030303);
     /* lfm_scale_min_k4, four bytes at a time (as kg_decode_scales) */
     const __m512i sc_lo = _mm512_and_si512(v[1], m6);
-    const __m512i sc_hi = _mm512_or_si512(
-        _mm512_and_si512(v[3], m4),
-        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v[1], 6), m2), 4));
+    const __m512i sc_hi =
+        _mm512_or_si512(_mm512_and_si512(v[3], m4),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v[1], 6), m2), 4));
     const __m512i mn_lo = _mm512_and_si512(v[2], m6);
-    const __m512i mn_hi = _mm512_or_si512(
-        _mm512_and_si512(_mm512_srli_epi32(v[3], 4), m4),
-        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v[2], 6), m2), 4));
+    const __m512i mn_hi =
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v[3], 4), m4),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v[2], 6), m2), 4));
     for (int j = 0; j < 4; j++) {
         b->sc[j] = kb_ubyte(sc_lo, j);
         b->sc[j + 4] = kb_ubyte(sc_hi, j);
@@ -224,9 +225,10 @@ static inline void kb_decode_q4_K(const uint8_t *const x[16], kb_q4_K *b) {
     }
 }
 
-static inline __attribute__((always_inline)) void kb_apply_q4_K(
-    int TN, const kb_q4_K *b, const block_q8_K *const *y, int64_t i, float *out, int64_t os,
-    __mmask16 lanes, int first) {
+static inline __attribute__((always_inline)) void kb_apply_q4_K(int TN, const kb_q4_K *b,
+                                                                const block_q8_K *const *y,
+                                                                int64_t i, float *out, int64_t os,
+                                                                __mmask16 lanes, int first) {
     __m512i isum[KB_T];
     for (int t = 0; t < TN; t++)
         isum[t] = _mm512_setzero_si512();
@@ -280,11 +282,10 @@ static inline void kb_decode_q5_K(const uint8_t *const x[16], kb_q5_K *b) {
             /* within a byte: bit 2c (2c+1) down to bit 0, then up to bit 4 */
             const __m512i lo = _mm512_and_si512(_mm512_srli_epi32(h[m], 2 * c), one);
             const __m512i hi = _mm512_and_si512(_mm512_srli_epi32(h[m], 2 * c + 1), one);
-            b->q[16 * c + m] = _mm512_or_si512(_mm512_and_si512(r[m], n4),
-                                               _mm512_slli_epi32(lo, 4));
-            b->q[16 * c + 8 + m] =
-                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(r[m], 4), n4),
-                                _mm512_slli_epi32(hi, 4));
+            b->q[16 * c + m] =
+                _mm512_or_si512(_mm512_and_si512(r[m], n4), _mm512_slli_epi32(lo, 4));
+            b->q[16 * c + 8 + m] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(r[m], 4), n4),
+                                                   _mm512_slli_epi32(hi, 4));
         }
     }
 }
@@ -331,17 +332,18 @@ static inline void kb_decode_q6_K(const uint8_t *const x[16], kb_q6_K *b) {
     }
 }
 
-static inline __attribute__((always_inline)) void kb_apply_q6_K(
-    int TN, const kb_q6_K *b, const block_q8_K *const *y, int64_t i, float *out, int64_t os,
-    __mmask16 lanes, int first) {
+static inline __attribute__((always_inline)) void kb_apply_q6_K(int TN, const kb_q6_K *b,
+                                                                const block_q8_K *const *y,
+                                                                int64_t i, float *out, int64_t os,
+                                                                __mmask16 lanes, int first) {
     /* isum = sum_s sc_s (<q_s, a_s> - 32 bsum_s), exact in int32 (|.| < 2^29):
      * the sub-block sums start at -32 bsum_s, a broadcast load instead of
      * 8 vpdpwssd per row (measured 126-136 -> 145 GMAC/s at 64 rows) */
     int32_t off[KB_T][16];
     for (int t = 0; t < TN; t++) {
         const __m256i bs = _mm256_loadu_si256((const __m256i *)y[t][i].bsums);
-        _mm512_storeu_si512(off[t], _mm512_mullo_epi32(_mm512_cvtepi16_epi32(bs),
-                                                       _mm512_set1_epi32(-32)));
+        _mm512_storeu_si512(off[t],
+                            _mm512_mullo_epi32(_mm512_cvtepi16_epi32(bs), _mm512_set1_epi32(-32)));
     }
     __m512i isum[KB_T];
     for (int t = 0; t < TN; t++)
@@ -372,61 +374,61 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(
 /* Chunks of KB_TC activation rows; in each, 16 weight rows at a time (the
  * last group masked, missing rows repeating the first), super-block by
  * super-block, every activation row of the chunk KB_T at a time. */
-#define KB_MM(sfx, btype)                                                                       \
-    static void kb_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,     \
-                            size_t as, int64_t nt, float *out, int64_t os) {                    \
-        const int64_t nb = n / QK_K;                                                            \
-        /* equal chunks (130 rows: 2 x 65, not 128 + 2 paying a whole decode) */              \
-        const int64_t nch = (nt + KB_TC - 1) / KB_TC, tcs = (nt + nch - 1) / nch;               \
-        kb_##sfx b;                                                                             \
-        if (nb == 0) /* what dot gives for no columns */                                        \
-            for (int64_t t = 0; t < nt; t++)                                                    \
-                memset(out + t * os, 0, (size_t)nr * sizeof(float));                            \
-        for (int64_t tc0 = 0; tc0 < nt; tc0 += tcs) {                                           \
-            const int64_t tc1 = nt - tc0 < tcs ? nt : tc0 + tcs;                                \
-            for (int64_t r0 = 0; r0 < nr; r0 += 16) {                                           \
-                const int rr = (int)(nr - r0 < 16 ? nr - r0 : 16);                              \
-                const __mmask16 lanes = (__mmask16)((1u << rr) - 1);                            \
-                const uint8_t *p[16];                                                           \
-                for (int j = 0; j < 16; j++)                                                    \
-                    p[j] = (const uint8_t *)w + (size_t)(r0 + (j < rr ? j : 0)) * ws;           \
+#define KB_MM(sfx, btype)                                                                          \
+    static void kb_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
+                            size_t as, int64_t nt, float *out, int64_t os) {                       \
+        const int64_t nb = n / QK_K;                                                               \
+        /* equal chunks (130 rows: 2 x 65, not 128 + 2 paying a whole decode) */                   \
+        const int64_t nch = (nt + KB_TC - 1) / KB_TC, tcs = (nt + nch - 1) / nch;                  \
+        kb_##sfx b;                                                                                \
+        if (nb == 0) /* what dot gives for no columns */                                           \
+            for (int64_t t = 0; t < nt; t++)                                                       \
+                memset(out + t * os, 0, (size_t)nr * sizeof(float));                               \
+        for (int64_t tc0 = 0; tc0 < nt; tc0 += tcs) {                                              \
+            const int64_t tc1 = nt - tc0 < tcs ? nt : tc0 + tcs;                                   \
+            for (int64_t r0 = 0; r0 < nr; r0 += 16) {                                              \
+                const int rr = (int)(nr - r0 < 16 ? nr - r0 : 16);                                 \
+                const __mmask16 lanes = (__mmask16)((1u << rr) - 1);                               \
+                const uint8_t *p[16];                                                              \
+                for (int j = 0; j < 16; j++)                                                       \
+                    p[j] = (const uint8_t *)w + (size_t)(r0 + (j < rr ? j : 0)) * ws;              \
                 /* the next 16 rows into L2, spread over these super-blocks: experts'     \
                  * weights come from DRAM (32768 x 2048 at 16 rows: Q4_K 85 -> 128,     \
                  * Q6_K 65 -> 93 GMAC/s; into L1, evicting the decoded block and the    \
-                 * activations, only 92 and 65) */                                       \
-                const int64_t nx = nr - r0 - 16 < 16 ? nr - r0 - 16 : 16;                       \
-                const char *pf = (const char *)w + (size_t)(r0 + 16) * ws;                      \
-                const size_t pf_len = nx > 0 ? (size_t)nx * ws : 0;                            \
-                const size_t pf_step = (pf_len / (size_t)(nb > 0 ? nb : 1) / 64 + 1) * 64;     \
-                for (int64_t i = 0; i < nb; i++) {                                              \
-                    const uint8_t *q[16];                                                       \
-                    for (int j = 0; j < 16; j++)                                                \
-                        q[j] = p[j] + (size_t)i * sizeof(btype);                                \
-                    const size_t o1 = (size_t)(i + 1) * pf_step;                                \
-                    for (size_t o = (size_t)i * pf_step; o < o1 && o < pf_len; o += 64)         \
-                        _mm_prefetch(pf + o, _MM_HINT_T1);                                      \
-                    kb_decode_##sfx(q, &b);                                                     \
-                    for (int64_t t0 = tc0; t0 < tc1; t0 += KB_T) {                              \
-                        const int tn = (int)(tc1 - t0 < KB_T ? tc1 - t0 : KB_T);                \
-                        const block_q8_K *y[KB_T];                                              \
-                        for (int t = 0; t < KB_T; t++)                                          \
-                            y[t] = (const block_q8_K *)((const uint8_t *)a +                    \
-                                                        (size_t)(t0 + (t < tn ? t : 0)) * as);  \
-                        float *o = out + t0 * os + r0;                                          \
-                        switch (tn) {                                                           \
-                        case 1: kb_apply_##sfx(1, &b, y, i, o, os, lanes, i == 0); break;       \
-                        case 2: kb_apply_##sfx(2, &b, y, i, o, os, lanes, i == 0); break;       \
-                        case 3: kb_apply_##sfx(3, &b, y, i, o, os, lanes, i == 0); break;       \
-                        case 4: kb_apply_##sfx(4, &b, y, i, o, os, lanes, i == 0); break;       \
-                        case 5: kb_apply_##sfx(5, &b, y, i, o, os, lanes, i == 0); break;       \
-                        case 6: kb_apply_##sfx(6, &b, y, i, o, os, lanes, i == 0); break;       \
-                        case 7: kb_apply_##sfx(7, &b, y, i, o, os, lanes, i == 0); break;       \
-                        default: kb_apply_##sfx(8, &b, y, i, o, os, lanes, i == 0); break;      \
-                        }                                                                       \
-                    }                                                                           \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+                 * activations, only 92 and 65) */        \
+                const int64_t nx = nr - r0 - 16 < 16 ? nr - r0 - 16 : 16;                          \
+                const char *pf = (const char *)w + (size_t)(r0 + 16) * ws;                         \
+                const size_t pf_len = nx > 0 ? (size_t)nx * ws : 0;                                \
+                const size_t pf_step = (pf_len / (size_t)(nb > 0 ? nb : 1) / 64 + 1) * 64;         \
+                for (int64_t i = 0; i < nb; i++) {                                                 \
+                    const uint8_t *q[16];                                                          \
+                    for (int j = 0; j < 16; j++)                                                   \
+                        q[j] = p[j] + (size_t)i * sizeof(btype);                                   \
+                    const size_t o1 = (size_t)(i + 1) * pf_step;                                   \
+                    for (size_t o = (size_t)i * pf_step; o < o1 && o < pf_len; o += 64)            \
+                        _mm_prefetch(pf + o, _MM_HINT_T1);                                         \
+                    kb_decode_##sfx(q, &b);                                                        \
+                    for (int64_t t0 = tc0; t0 < tc1; t0 += KB_T) {                                 \
+                        const int tn = (int)(tc1 - t0 < KB_T ? tc1 - t0 : KB_T);                   \
+                        const block_q8_K *y[KB_T];                                                 \
+                        for (int t = 0; t < KB_T; t++)                                             \
+                            y[t] = (const block_q8_K *)((const uint8_t *)a +                       \
+                                                        (size_t)(t0 + (t < tn ? t : 0)) * as);     \
+                        float *o = out + t0 * os + r0;                                             \
+                        switch (tn) {                                                              \
+                        case 1: kb_apply_##sfx(1, &b, y, i, o, os, lanes, i == 0); break;          \
+                        case 2: kb_apply_##sfx(2, &b, y, i, o, os, lanes, i == 0); break;          \
+                        case 3: kb_apply_##sfx(3, &b, y, i, o, os, lanes, i == 0); break;          \
+                        case 4: kb_apply_##sfx(4, &b, y, i, o, os, lanes, i == 0); break;          \
+                        case 5: kb_apply_##sfx(5, &b, y, i, o, os, lanes, i == 0); break;          \
+                        case 6: kb_apply_##sfx(6, &b, y, i, o, os, lanes, i == 0); break;          \
+                        case 7: kb_apply_##sfx(7, &b, y, i, o, os, lanes, i == 0); break;          \
+                        default: kb_apply_##sfx(8, &b, y, i, o, os, lanes, i == 0); break;         \
+                        }                                                                          \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 KB_MM(q4_K, block_q4_K)

@@ -33,11 +33,11 @@ static inline __m256i kq_scaled(__m256i acc, __m256i u, __m256i s, int sc_lo, in
 /* ---- Q4_K / Q5_K ------------------------------------------------------------ */
 
 typedef struct kq4 {
-    __m256i q[8];     /* codes of sub-blocks 0..7 (32 each), 0..31 */
+    __m256i q[8]; /* codes of sub-blocks 0..7 (32 each), 0..31 */
     uint8_t sc[8];
-    __m256i sc16;     /* the scales as int16 in lanes 0..7 */
-    __m128i mins;     /* 8 x int16 */
-    float d, dmin;    /* the half fields, decoded */
+    __m256i sc16;  /* the scales as int16 in lanes 0..7 */
+    __m128i mins;  /* 8 x int16 */
+    float d, dmin; /* the half fields, decoded */
 } kq4;
 
 static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *scales,
@@ -74,10 +74,11 @@ static inline void kq4_decode(kq4 *k, uint16_t d, uint16_t dmin, const uint8_t *
  * bytes; the scale patterns come from one register by vpermw. */
 static inline __m256i kq_scaled16(__m256i acc, __m256i u, __m256i s, __m256i sc16, int j,
                                   int per16) {
-    const __m256i idx = per16 ? _mm256_set_m128i(_mm_set1_epi16((short)(2 * j + 1)),
-                                                 _mm_set1_epi16((short)(2 * j)))
-                              : _mm256_set1_epi16((short)j);
-    return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), _mm256_permutexvar_epi16(idx, sc16));
+    const __m256i idx =
+        per16 ? _mm256_set_m128i(_mm_set1_epi16((short)(2 * j + 1)), _mm_set1_epi16((short)(2 * j)))
+              : _mm256_set1_epi16((short)j);
+    return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s),
+                               _mm256_permutexvar_epi16(idx, sc16));
 }
 #endif
 
@@ -108,9 +109,9 @@ static inline float kq4_apply(const kq4 *k, const block_q8_K *y) {
 /* ---- Q6_K ------------------------------------------------------------------- */
 
 typedef struct kq6 {
-    __m256i q[8];   /* unsigned codes q + 32 in [0, 63], elements 32j..32j+31 */
+    __m256i q[8]; /* unsigned codes q + 32 in [0, 63], elements 32j..32j+31 */
     int8_t sc[16];
-    __m256i sc16;   /* the scales as 16 x int16 */
+    __m256i sc16; /* the scales as 16 x int16 */
     float d;
 } kq6;
 
@@ -180,9 +181,9 @@ static inline void kq_2bit_codes(const uint8_t *qs, __m256i q[8]) {
 }
 
 typedef struct kq2 {
-    __m256i q[8];     /* codes 0..3, elements 32j..32j+31 */
-    uint8_t sc[16];   /* low nibbles: scales of the 16 groups of 16 */
-    __m256i mins16;   /* high nibbles as 16 x int16 */
+    __m256i q[8];   /* codes 0..3, elements 32j..32j+31 */
+    uint8_t sc[16]; /* low nibbles: scales of the 16 groups of 16 */
+    __m256i mins16; /* high nibbles as 16 x int16 */
     float d, dmin;
 } kq2;
 
@@ -201,8 +202,8 @@ static inline float kq2_apply(const kq2 *k, const block_q8_K *y) {
         acc = kq_scaled(acc, k->q[j], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * j)),
                         k->sc[2 * j], k->sc[2 * j + 1]);
     const int isum = x86_hsum_epi32(acc);
-    const int summs = x86_hsum_epi32(
-        _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), k->mins16));
+    const int summs =
+        x86_hsum_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), k->mins16));
     /* the scalar's order: y->d * half */
     const float dall = y->d * k->d;
     const float dmin = y->d * k->dmin;
@@ -210,8 +211,8 @@ static inline float kq2_apply(const kq2 *k, const block_q8_K *y) {
 }
 
 typedef struct kq3 {
-    __m256i q[8];     /* codes + 4, in 0..7 */
-    int sc[16];       /* signed scales of the 16 groups of 16 */
+    __m256i q[8]; /* codes + 4, in 0..7 */
+    int sc[16];   /* signed scales of the 16 groups of 16 */
     __m256i sc16;
     float d;
 } kq3;

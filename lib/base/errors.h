@@ -21,10 +21,9 @@ int lfm_fail_arg(const char *fn, const char *fmt, ...) LFM_PRINTF(2, 3);
  * LFM2MOE_ERR_INVALID_ARGUMENT with the message "<function>: <fmt>".  The
  * _IN form names the function explicitly (a helper checking for its
  * caller); LFM_CHECK_ARGS is the plain "NULL argument" case. */
-#define LFM_CHECK_ARG_IN(fn, cond, ...)                                                           \
-    do {                                                                                          \
-        if (!(cond))                                                                              \
-            return lfm_fail_arg((fn), __VA_ARGS__);                                               \
+#define LFM_CHECK_ARG_IN(fn, cond, ...)                                                            \
+    do {                                                                                           \
+        if (!(cond)) return lfm_fail_arg((fn), __VA_ARGS__);                                       \
     } while (0)
 #define LFM_CHECK_ARG(cond, ...) LFM_CHECK_ARG_IN(__func__, cond, __VA_ARGS__)
 #define LFM_CHECK_ARGS(cond) LFM_CHECK_ARG(cond, "NULL argument")

@@ -40,10 +40,14 @@ static int hex4(const char *s, unsigned *out) {
     for (int i = 0; i < 4; i++) {
         char c = s[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
     }
     *out = v;
     return 0;
@@ -128,8 +132,7 @@ static int parse_string(parser *p, char **out, size_t *out_len) {
             goto bad;
         }
         p->s += 4;
-        if (u >= 0xD800 && u <= 0xDBFF && p->end - p->s >= 6 && p->s[0] == '\\' &&
-            p->s[1] == 'u') {
+        if (u >= 0xD800 && u <= 0xDBFF && p->end - p->s >= 6 && p->s[0] == '\\' && p->s[1] == 'u') {
             unsigned lo;
             if (!hex4(p->s + 2, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
                 u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
@@ -151,8 +154,10 @@ bad:
 
 static json_value *new_value(parser *p, json_type t) {
     json_value *v = calloc(1, sizeof *v);
-    if (!v) fail(p, "out of memory");
-    else v->type = t;
+    if (!v)
+        fail(p, "out of memory");
+    else
+        v->type = t;
     return v;
 }
 
@@ -253,22 +258,27 @@ static json_value *parse_number(parser *p) {
     const char *st = p->s, *s = p->s;
     int integer = 1;
     if (s < p->end && *s == '-') s++;
-    if (s < p->end && *s == '0') s++;
+    if (s < p->end && *s == '0')
+        s++;
     else if (s < p->end && *s >= '1' && *s <= '9')
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
-    else goto bad;
+        while (s < p->end && *s >= '0' && *s <= '9')
+            s++;
+    else
+        goto bad;
     if (s < p->end && *s == '.') {
         integer = 0;
         s++;
         if (s >= p->end || *s < '0' || *s > '9') goto bad;
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
+        while (s < p->end && *s >= '0' && *s <= '9')
+            s++;
     }
     if (s < p->end && (*s == 'e' || *s == 'E')) {
         integer = 0;
         s++;
         if (s < p->end && (*s == '+' || *s == '-')) s++;
         if (s >= p->end || *s < '0' || *s > '9') goto bad;
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
+        while (s < p->end && *s >= '0' && *s <= '9')
+            s++;
     }
     json_value *v = new_value(p, JSON_NUMBER);
     if (!v) return NULL;
@@ -386,13 +396,20 @@ int json_dump_string(const char *s, size_t n, strbuf *b) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         char u[8];
-        if (c == '"') esc = "\\\"";
-        else if (c == '\\') esc = "\\\\";
-        else if (c == '\n') esc = "\\n";
-        else if (c == '\r') esc = "\\r";
-        else if (c == '\t') esc = "\\t";
-        else if (c == '\b') esc = "\\b";
-        else if (c == '\f') esc = "\\f";
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c == '\b')
+            esc = "\\b";
+        else if (c == '\f')
+            esc = "\\f";
         else if (c < 0x20) {
             snprintf(u, sizeof u, "\\u%04x", c);
             esc = u;
@@ -425,7 +442,8 @@ int json_dump_double(double x, strbuf *b) {
     for (; *q && *q != 'e'; q++)
         if (*q >= '0' && *q <= '9') digits[nd++] = *q;
     int exp = atoi(q + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
     digits[nd] = '\0';
 
     char out[64];
@@ -433,24 +451,29 @@ int json_dump_double(double x, strbuf *b) {
     if (neg) out[o++] = '-';
     if (exp >= -4 && exp < 16) {
         if (exp >= 0) {
-            for (int i = 0; i <= exp; i++) out[o++] = (size_t)i < nd ? digits[i] : '0';
+            for (int i = 0; i <= exp; i++)
+                out[o++] = (size_t)i < nd ? digits[i] : '0';
             out[o++] = '.';
             if ((size_t)exp + 1 < nd)
-                for (size_t i = (size_t)exp + 1; i < nd; i++) out[o++] = digits[i];
+                for (size_t i = (size_t)exp + 1; i < nd; i++)
+                    out[o++] = digits[i];
             else
                 out[o++] = '0';
         } else {
             out[o++] = '0';
             out[o++] = '.';
-            for (int i = 0; i < -exp - 1; i++) out[o++] = '0';
-            for (size_t i = 0; i < nd; i++) out[o++] = digits[i];
+            for (int i = 0; i < -exp - 1; i++)
+                out[o++] = '0';
+            for (size_t i = 0; i < nd; i++)
+                out[o++] = digits[i];
         }
         out[o] = '\0';
     } else {
         out[o++] = digits[0];
         if (nd > 1) {
             out[o++] = '.';
-            for (size_t i = 1; i < nd; i++) out[o++] = digits[i];
+            for (size_t i = 1; i < nd; i++)
+                out[o++] = digits[i];
         }
         snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     }
@@ -477,8 +500,8 @@ int json_dump(const json_value *v, strbuf *b) {
         if (strbuf_append(b, obj ? "{" : "[", 1)) return -1;
         for (size_t i = 0; i < v->n; i++) {
             if (i && strbuf_append(b, ", ", 2)) return -1;
-            if (obj && (json_dump_string(v->keys[i], v->key_lens[i], b) ||
-                        strbuf_append(b, ": ", 2)))
+            if (obj &&
+                (json_dump_string(v->keys[i], v->key_lens[i], b) || strbuf_append(b, ": ", 2)))
                 return -1;
             if (json_dump(v->items[i], b)) return -1;
         }
@@ -518,7 +541,8 @@ static int dump_opts(const json_value *v, strbuf *b, const json_dump_opts *o, in
     sorted_member *order = NULL;
     if (obj && o->sort_keys) {
         if (!(order = malloc(v->n * sizeof *order))) return -1;
-        for (size_t i = 0; i < v->n; i++) order[i] = (sorted_member){v->keys[i], v->key_lens[i], i};
+        for (size_t i = 0; i < v->n; i++)
+            order[i] = (sorted_member){v->keys[i], v->key_lens[i], i};
         qsort(order, v->n, sizeof *order, member_order);
     }
     int rc = -1;

@@ -26,15 +26,15 @@ typedef enum json_type {
 typedef struct json_value json_value;
 struct json_value {
     json_type type;
-    int boolean;         /* BOOL */
-    double number;       /* NUMBER */
-    int is_integer;      /* NUMBER written without fraction or exponent */
-    char *str;           /* STRING: decoded UTF-8, NUL-terminated (may hold NULs);
+    int boolean;        /* BOOL */
+    double number;      /* NUMBER */
+    int is_integer;     /* NUMBER written without fraction or exponent */
+    char *str;          /* STRING: decoded UTF-8, NUL-terminated (may hold NULs);
                             NUMBER: the literal as written */
-    size_t len;          /* length of str */
-    size_t n;            /* ARRAY / OBJECT: element count */
-    json_value **items;  /* ARRAY elements / OBJECT values */
-    char **keys;         /* OBJECT keys (decoded, NUL-terminated) */
+    size_t len;         /* length of str */
+    size_t n;           /* ARRAY / OBJECT: element count */
+    json_value **items; /* ARRAY elements / OBJECT values */
+    char **keys;        /* OBJECT keys (decoded, NUL-terminated) */
     size_t *key_lens;
 };
 

@@ -6,15 +6,13 @@
 
 /* Room for n more bytes and the NUL. */
 static int reserve(strbuf *b, size_t n) {
-    if (b->oom)
-        return -1;
+    if (b->oom) return -1;
     if (n > SIZE_MAX - 1 - b->len) {
         b->oom = 1;
         return -1;
     }
     const size_t need = b->len + n + 1;
-    if (need <= b->cap)
-        return 0;
+    if (need <= b->cap) return 0;
     size_t c = b->cap ? b->cap : 64;
     while (c < need)
         c = c > SIZE_MAX / 2 ? need : 2 * c;
@@ -29,10 +27,8 @@ static int reserve(strbuf *b, size_t n) {
 }
 
 int strbuf_append(strbuf *b, const char *s, size_t n) {
-    if (reserve(b, n))
-        return -1;
-    if (n)
-        memcpy(b->data + b->len, s, n);
+    if (reserve(b, n)) return -1;
+    if (n) memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
@@ -47,8 +43,7 @@ int strbuf_putc(strbuf *b, char c) {
 }
 
 int strbuf_zeros(strbuf *b, size_t n) {
-    if (reserve(b, n))
-        return -1;
+    if (reserve(b, n)) return -1;
     memset(b->data + b->len, 0, n + 1);
     b->len += n;
     return 0;
@@ -57,8 +52,7 @@ int strbuf_zeros(strbuf *b, size_t n) {
 void strbuf_clear(strbuf *b) {
     b->len = 0;
     b->oom = 0;
-    if (b->data)
-        b->data[0] = '\0';
+    if (b->data) b->data[0] = '\0';
 }
 
 char *strbuf_take(strbuf *b) {

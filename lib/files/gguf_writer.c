@@ -8,8 +8,7 @@ gguf_writer gw_memory(strbuf *mem) {
 }
 
 void gw_raw(gguf_writer *w, const void *p, size_t n) {
-    if (!w->failed && n &&
-        (w->mem ? strbuf_append(w->mem, p, n) != 0 : fwrite(p, 1, n, w->f) != n))
+    if (!w->failed && n && (w->mem ? strbuf_append(w->mem, p, n) != 0 : fwrite(p, 1, n, w->f) != n))
         w->failed = 1;
     w->pos += n;
 }
@@ -23,13 +22,16 @@ void gw_skip(gguf_writer *w, uint64_t n) {
 }
 
 void gw_finish(gguf_writer *w) {
-    if (!w->failed && !w->mem &&
-        (fflush(w->f) != 0 || ftruncate(fileno(w->f), (off_t)w->pos) != 0))
+    if (!w->failed && !w->mem && (fflush(w->f) != 0 || ftruncate(fileno(w->f), (off_t)w->pos) != 0))
         w->failed = 1;
 }
 
-void gw_u32(gguf_writer *w, uint32_t v) { gw_raw(w, &v, 4); }
-void gw_u64(gguf_writer *w, uint64_t v) { gw_raw(w, &v, 8); }
+void gw_u32(gguf_writer *w, uint32_t v) {
+    gw_raw(w, &v, 4);
+}
+void gw_u64(gguf_writer *w, uint64_t v) {
+    gw_raw(w, &v, 8);
+}
 
 void gw_str(gguf_writer *w, const char *p, uint64_t n) {
     gw_u64(w, n);

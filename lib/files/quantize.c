@@ -16,9 +16,8 @@
 #include "r16.h"
 
 /* flags took reserved[0]: the struct keeps its size on 32- and 64-bit */
-_Static_assert(sizeof(lfm2moe_quantize_params) ==
-                   2 * sizeof(uint32_t) + 2 * sizeof(void *) + 2 * sizeof(uint32_t) +
-                       7 * sizeof(uint64_t),
+_Static_assert(sizeof(lfm2moe_quantize_params) == 2 * sizeof(uint32_t) + 2 * sizeof(void *) +
+                                                      2 * sizeof(uint32_t) + 7 * sizeof(uint64_t),
                "lfm2moe_quantize_params changed size");
 
 static const struct {
@@ -26,21 +25,27 @@ static const struct {
     const char *name;
     uint32_t base; /* type of ordinary weight matrices */
 } ftypes[] = {
-    {LFM2MOE_FTYPE_F32, "F32", LFM_TYPE_F32},       {LFM2MOE_FTYPE_F16, "F16", LFM_TYPE_F16},
-    {LFM2MOE_FTYPE_BF16, "BF16", LFM_TYPE_BF16},    {LFM2MOE_FTYPE_Q4_0, "Q4_0", LFM_TYPE_Q4_0},
-    {LFM2MOE_FTYPE_Q4_1, "Q4_1", LFM_TYPE_Q4_1},    {LFM2MOE_FTYPE_Q5_0, "Q5_0", LFM_TYPE_Q5_0},
-    {LFM2MOE_FTYPE_Q5_1, "Q5_1", LFM_TYPE_Q5_1},    {LFM2MOE_FTYPE_Q8_0, "Q8_0", LFM_TYPE_Q8_0},
-    {LFM2MOE_FTYPE_Q2_K, "Q2_K", LFM_TYPE_Q2_K},    {LFM2MOE_FTYPE_Q3_K_M, "Q3_K_M", LFM_TYPE_Q3_K},
-    {LFM2MOE_FTYPE_Q4_K_S, "Q4_K_S", LFM_TYPE_Q4_K}, {LFM2MOE_FTYPE_Q4_K_M, "Q4_K_M", LFM_TYPE_Q4_K},
-    {LFM2MOE_FTYPE_Q5_K_S, "Q5_K_S", LFM_TYPE_Q5_K}, {LFM2MOE_FTYPE_Q5_K_M, "Q5_K_M", LFM_TYPE_Q5_K},
+    {LFM2MOE_FTYPE_F32, "F32", LFM_TYPE_F32},
+    {LFM2MOE_FTYPE_F16, "F16", LFM_TYPE_F16},
+    {LFM2MOE_FTYPE_BF16, "BF16", LFM_TYPE_BF16},
+    {LFM2MOE_FTYPE_Q4_0, "Q4_0", LFM_TYPE_Q4_0},
+    {LFM2MOE_FTYPE_Q4_1, "Q4_1", LFM_TYPE_Q4_1},
+    {LFM2MOE_FTYPE_Q5_0, "Q5_0", LFM_TYPE_Q5_0},
+    {LFM2MOE_FTYPE_Q5_1, "Q5_1", LFM_TYPE_Q5_1},
+    {LFM2MOE_FTYPE_Q8_0, "Q8_0", LFM_TYPE_Q8_0},
+    {LFM2MOE_FTYPE_Q2_K, "Q2_K", LFM_TYPE_Q2_K},
+    {LFM2MOE_FTYPE_Q3_K_M, "Q3_K_M", LFM_TYPE_Q3_K},
+    {LFM2MOE_FTYPE_Q4_K_S, "Q4_K_S", LFM_TYPE_Q4_K},
+    {LFM2MOE_FTYPE_Q4_K_M, "Q4_K_M", LFM_TYPE_Q4_K},
+    {LFM2MOE_FTYPE_Q5_K_S, "Q5_K_S", LFM_TYPE_Q5_K},
+    {LFM2MOE_FTYPE_Q5_K_M, "Q5_K_M", LFM_TYPE_Q5_K},
     {LFM2MOE_FTYPE_Q6_K, "Q6_K", LFM_TYPE_Q6_K},
 };
 #define N_FTYPES (sizeof ftypes / sizeof ftypes[0])
 
 LFM2MOE_API const char *lfm2moe_ftype_name(int ftype) {
     for (size_t i = 0; i < N_FTYPES; i++)
-        if (ftypes[i].ftype == ftype)
-            return ftypes[i].name;
+        if (ftypes[i].ftype == ftype) return ftypes[i].name;
     return NULL;
 }
 
@@ -93,24 +98,14 @@ static int ends_with(const char *s, const char *suffix) {
  * (the reference engine uses IQ4_NL for Q2_K/Q3_K; Q4_0 has the same block
  * and bits and is computable here). */
 static uint32_t fit_row(uint32_t t, int64_t ne0) {
-    if (ne0 % lfm_type_layout_get(t)->block_size == 0)
-        return t;
+    if (ne0 % lfm_type_layout_get(t)->block_size == 0) return t;
     switch (t) {
     case LFM_TYPE_Q2_K:
-    case LFM_TYPE_Q3_K:
-        t = LFM_TYPE_Q4_0;
-        break;
-    case LFM_TYPE_Q4_K:
-        t = LFM_TYPE_Q5_0;
-        break;
-    case LFM_TYPE_Q5_K:
-        t = LFM_TYPE_Q5_1;
-        break;
-    case LFM_TYPE_Q6_K:
-        t = LFM_TYPE_Q8_0;
-        break;
-    default:
-        break;
+    case LFM_TYPE_Q3_K: t = LFM_TYPE_Q4_0; break;
+    case LFM_TYPE_Q4_K: t = LFM_TYPE_Q5_0; break;
+    case LFM_TYPE_Q5_K: t = LFM_TYPE_Q5_1; break;
+    case LFM_TYPE_Q6_K: t = LFM_TYPE_Q8_0; break;
+    default: break;
     }
     return ne0 % lfm_type_layout_get(t)->block_size == 0 ? t : LFM_TYPE_F16;
 }
@@ -122,14 +117,12 @@ uint32_t lfm_mix_choose(lfm_mix *ms, const char *name, uint32_t n_dims, int64_t 
         return LFM_TYPE_F32;
     const int ft = ms->ftype;
     uint32_t type = ms->base;
-    if (ft == LFM2MOE_FTYPE_F32 || ft == LFM2MOE_FTYPE_F16 || ft == LFM2MOE_FTYPE_BF16)
-        return type;
+    if (ft == LFM2MOE_FTYPE_F32 || ft == LFM2MOE_FTYPE_F16 || ft == LFM2MOE_FTYPE_BF16) return type;
     int block = -1;
     sscanf(name, "blk.%d.", &block);
     if (!strcmp(name, "output.weight") || (ms->tied && !strcmp(name, "token_embd.weight"))) {
         /* the output head keeps more precision */
-        if (ne0 % 256)
-            return LFM_TYPE_Q8_0;
+        if (ne0 % 256) return LFM_TYPE_Q8_0;
         return type == LFM_TYPE_Q8_0 ? LFM_TYPE_Q8_0 : LFM_TYPE_Q6_K;
     } else if (strstr(name, "attn_v.weight")) {
         int i = ms->i_attn_v++;
@@ -202,14 +195,12 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     for (uint64_t i = 0; i < g->n_tensors; i++)
         n_attn_v += strstr(g->tensors[i].name, "attn_v.weight") != NULL;
     lfm_mix mix;
-    int st = lfm_mix_init(&mix, p->ftype, m->output.data == m->tok_embd.data, n_attn_v,
-                          m->hp.n_block);
-    if (st)
-        return st;
+    int st =
+        lfm_mix_init(&mix, p->ftype, m->output.data == m->tok_embd.data, n_attn_v, m->hp.n_block);
+    if (st) return st;
     /* the output's tensors: the input's with the types of the mix (or repacked) */
     gw_tensor *out_t = malloc((size_t)g->n_tensors * sizeof *out_t + 1);
-    if (!out_t)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!out_t) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     const int repack = (p->flags & LFM2MOE_QUANTIZE_REPACK) != 0;
     uint64_t total_rows = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
@@ -217,7 +208,9 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         const uint32_t type =
             repack ? repack_type(t) : lfm_mix_choose(&mix, t->name, t->n_dims, t->ne[0]);
         const uint64_t rows = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
-        out_t[i] = (gw_tensor){.name = t->name, .n_dims = t->n_dims, .type = type,
+        out_t[i] = (gw_tensor){.name = t->name,
+                               .n_dims = t->n_dims,
+                               .type = type,
                                .bytes = lfm_row_bytes(type, t->ne[0]) * rows};
         memcpy(out_t[i].ne, t->ne, sizeof out_t[i].ne);
         total_rows += rows;
@@ -233,10 +226,8 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         else
             copy_kv(&w, &g->kv[i]);
     }
-    if (!has_ft && !repack)
-        gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
-    if (!has_qv)
-        gw_kv_u32(&w, "general.quantization_version", 2);
+    if (!has_ft && !repack) gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
+    if (!has_qv) gw_kv_u32(&w, "general.quantization_version", 2);
     gw_tensor_table(&w, out_t, g->n_tensors, g->alignment);
 
     float *row = NULL;
@@ -252,8 +243,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
             free(out);
             out = malloc(LFM_R16_ROWS * in_rb);
             if (!out) {
-                st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for rows of '%s'",
-                              t->name);
+                st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for rows of '%s'", t->name);
                 break;
             }
             write_r16(&w, t, out);
@@ -271,8 +261,8 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
             row = malloc((size_t)n * sizeof(float));
             out = malloc(out_rb);
             if (!row || !out) {
-                st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a row of '%s'",
-                              t->name);
+                st =
+                    lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a row of '%s'", t->name);
                 break;
             }
             for (uint64_t r = 0; r < rows && !st; r++) {
@@ -298,8 +288,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     free(row);
     free(out);
     free(out_t);
-    if (!st && w.failed)
-        st = lfm_fail(LFM2MOE_ERR_IO, "write error");
+    if (!st && w.failed) st = lfm_fail(LFM2MOE_ERR_IO, "write error");
     return st;
 }
 
@@ -326,14 +315,12 @@ LFM2MOE_API int lfm2moe_model_quantize(const char *in_path, const char *out_path
                         "lfm2moe_quantize_params.struct_size is %u, expected %zu",
                         params->struct_size, sizeof *params);
     if (params->flags & ~(uint32_t)LFM2MOE_QUANTIZE_REPACK)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown quantize flags 0x%x",
-                        params->flags);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown quantize flags 0x%x", params->flags);
     if (!(params->flags & LFM2MOE_QUANTIZE_REPACK) && !lfm2moe_ftype_name(params->ftype))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "unknown file type %d", params->ftype);
     lfm2moe_model *m = NULL;
     int st = lfm2moe_model_load(in_path, NULL, &m);
-    if (st)
-        return st;
+    if (st) return st;
     quantize_job job = {m, params};
     st = gw_write_file(out_path, quantize_body, &job);
     lfm2moe_model_free(m);

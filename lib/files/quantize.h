@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 typedef struct lfm_mix {
-    int ftype;      /* lfm2moe_ftype */
-    uint32_t base;  /* type of ordinary weight matrices */
-    int tied;       /* token_embd is also the output head */
+    int ftype;     /* lfm2moe_ftype */
+    uint32_t base; /* type of ordinary weight matrices */
+    int tied;      /* token_embd is also the output head */
     int n_attn_v, i_attn_v;
     int n_block;
 } lfm_mix;

@@ -32,18 +32,108 @@ typedef struct synth_shape {
  * leading dense FFNs are taken as wide as the 8B-A1B's: neither changes the
  * file size or the work per token. */
 static const synth_shape shapes[] = {
-    {"lfm2-8b-a1b", "lfm2moe", 65536, 2048, 24, 32, 8, 64, 7168, 32, 4, 1792, 2, 3, 128000,
-     {2, 6, 10, 14, 18, 21}, 6},
-    {"lfm2-24b-a2b", "lfm2moe", 65536, 2048, 40, 32, 8, 64, 7168, 64, 4, 1536, 2, 3, 32768,
-     {2, 6, 10, 14, 18, 22, 26, 30, 34, 38}, 10},
-    {"lfm2-350m", "lfm2", 65536, 1024, 16, 16, 8, 64, 4608, 0, 0, 0, 16, 3, 128000,
-     {2, 5, 8, 10, 12, 14}, 6},
-    {"lfm2-700m", "lfm2", 65536, 1536, 16, 24, 8, 64, 6912, 0, 0, 0, 16, 3, 128000,
-     {2, 5, 8, 10, 12, 14}, 6},
-    {"lfm2-1.2b", "lfm2", 65536, 2048, 16, 32, 8, 64, 8192, 0, 0, 0, 16, 3, 128000,
-     {2, 5, 8, 10, 12, 14}, 6},
-    {"lfm2-2.6b", "lfm2", 65536, 2048, 30, 32, 8, 64, 10752, 0, 0, 0, 30, 3, 128000,
-     {2, 6, 10, 14, 18, 21, 24, 27}, 8},
+    {"lfm2-8b-a1b",
+     "lfm2moe",
+     65536,
+     2048,
+     24,
+     32,
+     8,
+     64,
+     7168,
+     32,
+     4,
+     1792,
+     2,
+     3,
+     128000,
+     {2, 6, 10, 14, 18, 21},
+     6},
+    {"lfm2-24b-a2b",
+     "lfm2moe",
+     65536,
+     2048,
+     40,
+     32,
+     8,
+     64,
+     7168,
+     64,
+     4,
+     1536,
+     2,
+     3,
+     32768,
+     {2, 6, 10, 14, 18, 22, 26, 30, 34, 38},
+     10},
+    {"lfm2-350m",
+     "lfm2",
+     65536,
+     1024,
+     16,
+     16,
+     8,
+     64,
+     4608,
+     0,
+     0,
+     0,
+     16,
+     3,
+     128000,
+     {2, 5, 8, 10, 12, 14},
+     6},
+    {"lfm2-700m",
+     "lfm2",
+     65536,
+     1536,
+     16,
+     24,
+     8,
+     64,
+     6912,
+     0,
+     0,
+     0,
+     16,
+     3,
+     128000,
+     {2, 5, 8, 10, 12, 14},
+     6},
+    {"lfm2-1.2b",
+     "lfm2",
+     65536,
+     2048,
+     16,
+     32,
+     8,
+     64,
+     8192,
+     0,
+     0,
+     0,
+     16,
+     3,
+     128000,
+     {2, 5, 8, 10, 12, 14},
+     6},
+    {"lfm2-2.6b",
+     "lfm2",
+     65536,
+     2048,
+     30,
+     32,
+     8,
+     64,
+     10752,
+     0,
+     0,
+     0,
+     30,
+     3,
+     128000,
+     {2, 6, 10, 14, 18, 21, 24, 27},
+     8},
     {"tiny", "lfm2moe", 512, 256, 6, 4, 2, 64, 512, 8, 2, 256, 1, 3, 4096, {2, 5}, 2},
 };
 
@@ -139,11 +229,9 @@ static const char *arch_key(char *buf, size_t cap, const synth_shape *sh, const 
 /* sparse: the tensor data is left as holes (zeros: valid blocks of every
  * type) instead of written, so a test can load the full-size header and
  * tensor table of any shape without writing gigabytes. */
-static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_params *p,
-                       int sparse) {
+static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_params *p, int sparse) {
     tensor_plan *t = calloc((size_t)(2 + 16 * sh->n_block), sizeof *t);
-    if (!t)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!t) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     int n = plan_tensors(sh, t), n_attn_v = sh->n_attn, st;
     lfm_mix mix;
     if ((st = lfm_mix_init(&mix, p->ftype, 1, n_attn_v, sh->n_block))) {
@@ -195,14 +283,16 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     gw_kv_u32(&w, K("shortconv.l_cache"), (uint32_t)sh->l_cache);
 #undef K
     free(kvh);
-    if (vocab)
-        synth_write_vocab(&w, sh->n_vocab);
+    if (vocab) synth_write_vocab(&w, sh->n_vocab);
 
     uint64_t total = 0;
     for (int i = 0; i < n; i++) {
         const uint64_t rows = (uint64_t)(t[i].ne[1] * t[i].ne[2]);
-        table[i] = (gw_tensor){t[i].name, t[i].n_dims, {t[i].ne[0], t[i].ne[1], t[i].ne[2], 1},
-                               t[i].type, lfm_row_bytes(t[i].type, t[i].ne[0]) * rows};
+        table[i] = (gw_tensor){t[i].name,
+                               t[i].n_dims,
+                               {t[i].ne[0], t[i].ne[1], t[i].ne[2], 1},
+                               t[i].type,
+                               lfm_row_bytes(t[i].type, t[i].ne[0]) * rows};
         total += table[i].bytes;
     }
     gw_tensor_table(&w, table, (uint64_t)n, 32);
@@ -214,8 +304,7 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
         max_cols = t[i].ne[0] > max_cols ? t[i].ne[0] : max_cols;
     float *vals = malloc((size_t)max_cols * sizeof(float));
     uint8_t *pool = malloc((size_t)POOL_ROWS * lfm_row_bytes(LFM_TYPE_F32, max_cols));
-    if (!vals || !pool)
-        st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!vals || !pool) st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < n && !st && !w.failed; i++) {
         const int64_t cols = t[i].ne[0], rows = t[i].ne[1] * t[i].ne[2];
         const size_t rb = lfm_row_bytes(t[i].type, cols);
@@ -244,8 +333,7 @@ static int write_model(FILE *f, const synth_shape *sh, const lfm2moe_synth_param
     free(pool);
     free(t);
     gw_finish(&w);
-    if (!st && w.failed)
-        st = lfm_fail(LFM2MOE_ERR_IO, "write error");
+    if (!st && w.failed) st = lfm_fail(LFM2MOE_ERR_IO, "write error");
     return st;
 }
 
@@ -277,8 +365,7 @@ LFM2MOE_API int lfm2moe_model_synthesize(const char *path, const lfm2moe_synth_p
     const synth_shape *sh = NULL;
     const char *want = p->shape ? p->shape : "lfm2-8b-a1b";
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        if (!strcmp(shapes[i].name, want))
-            sh = &shapes[i];
+        if (!strcmp(shapes[i].name, want)) sh = &shapes[i];
     if (!sh) {
         char names[256] = "";
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)

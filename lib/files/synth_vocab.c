@@ -6,11 +6,21 @@
 
 /* The LFM2 special tokens at the ids of the published vocabulary. */
 static const char *const specials[] = {
-    "<|pad|>",           "<|startoftext|>",         "<|endoftext|>",
-    "<|fim_pre|>",       "<|fim_mid|>",             "<|fim_suf|>",
-    "<|im_start|>",      "<|im_end|>",              "<|tool_list_start|>",
-    "<|tool_list_end|>", "<|tool_call_start|>",     "<|tool_call_end|>",
-    "<|tool_response_start|>", "<|tool_response_end|>", "<|reserved_0|>",
+    "<|pad|>",
+    "<|startoftext|>",
+    "<|endoftext|>",
+    "<|fim_pre|>",
+    "<|fim_mid|>",
+    "<|fim_suf|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|tool_list_start|>",
+    "<|tool_list_end|>",
+    "<|tool_call_start|>",
+    "<|tool_call_end|>",
+    "<|tool_response_start|>",
+    "<|tool_response_end|>",
+    "<|reserved_0|>",
     "<|reserved_1|>",
 };
 enum { N_SPECIAL = sizeof specials / sizeof specials[0], BOS = 1, EOS = 7, PAD = 0 };
@@ -30,8 +40,7 @@ static void byte_order(int order[256]) {
         seen[(unsigned char)*c] = 1;
     }
     for (int b = 0; b < 256; b++)
-        if (!seen[b])
-            order[n++] = b;
+        if (!seen[b]) order[n++] = b;
 }
 
 /* The k-th pair of byte ranks (i, j): pairs are taken in growing

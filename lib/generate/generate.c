@@ -74,22 +74,20 @@ static double now_seconds(void) {
 
 typedef struct gen_text {
     const lfm2moe_generate_params *gp;
-    size_t *stop_len;    /* [n_stops] */
-    char *pend;          /* text not streamed yet */
+    size_t *stop_len; /* [n_stops] */
+    char *pend;       /* text not streamed yet */
     size_t n_pend, cap;
-    int part;            /* lfm2moe_part of the text in pend */
-    int cb_stopped;      /* a callback returned non-zero: call them no more */
+    int part;       /* lfm2moe_part of the text in pend */
+    int cb_stopped; /* a callback returned non-zero: call them no more */
 } gen_text;
 
 /* Stream pend[0..n) and drop it from pend. */
 static void emit(gen_text *g, size_t n, int32_t token) {
-    if (!n)
-        return;
+    if (!n) return;
     const lfm2moe_generate_params *gp = g->gp;
     if (!g->cb_stopped) {
         int stop = gp->callback && gp->callback(gp->user_data, g->pend, n, token) != 0;
-        if (gp->part_callback &&
-            gp->part_callback(gp->user_data, g->part, g->pend, n, token) != 0)
+        if (gp->part_callback && gp->part_callback(gp->user_data, g->part, g->pend, n, token) != 0)
             stop = 1;
         g->cb_stopped = stop;
     }
@@ -103,26 +101,23 @@ static void emit(gen_text *g, size_t n, int32_t token) {
 static int feed(gen_text *g, const char *s, size_t len, int32_t token, int final) {
     if (g->n_pend + len > g->cap) {
         size_t c = g->cap ? g->cap : 256;
-        while (c < g->n_pend + len) c *= 2;
+        while (c < g->n_pend + len)
+            c *= 2;
         char *b = realloc(g->pend, c);
-        if (!b)
-            return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "lfm2moe_generate: out of memory");
+        if (!b) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "lfm2moe_generate: out of memory");
         g->pend = b;
         g->cap = c;
     }
-    if (len)
-        memcpy(g->pend + g->n_pend, s, len);
+    if (len) memcpy(g->pend + g->n_pend, s, len);
     g->n_pend += len;
 
     const size_t n_stops = g->gp->n_stop_strings;
     size_t match = SIZE_MAX; /* earliest match */
     for (size_t i = 0; i < n_stops; i++) {
         const size_t sl = g->stop_len[i];
-        if (!sl || sl > g->n_pend)
-            continue;
+        if (!sl || sl > g->n_pend) continue;
         const char *hit = memmem(g->pend, g->n_pend, g->gp->stop_strings[i], sl);
-        if (hit && (size_t)(hit - g->pend) < match)
-            match = (size_t)(hit - g->pend);
+        if (hit && (size_t)(hit - g->pend) < match) match = (size_t)(hit - g->pend);
     }
     if (match != SIZE_MAX) {
         g->n_pend = match;
@@ -134,8 +129,7 @@ static int feed(gen_text *g, const char *s, size_t len, int32_t token, int final
     for (size_t i = 0; i < n_stops && !final; i++) {
         const char *st = g->gp->stop_strings[i];
         size_t k = g->stop_len[i] ? g->stop_len[i] - 1 : 0;
-        if (k > g->n_pend)
-            k = g->n_pend;
+        if (k > g->n_pend) k = g->n_pend;
         for (; k > hold; k--)
             if (!memcmp(g->pend + g->n_pend - k, st, k)) {
                 hold = k;
@@ -157,8 +151,7 @@ static int current_part(const lfm2moe_session *s, const struct lfm_vocab *v, int
     const int32_t im_start = lfm_vocab_find(v, "<|im_start|>", 12);
     for (int32_t i = s->pos - 1; i >= 0; i--) {
         const int32_t t = s->tokens[i];
-        if (t == open)
-            return LFM2MOE_PART_REASONING;
+        if (t == open) return LFM2MOE_PART_REASONING;
         if (t == close || t == im_start || (v->attr[t] & LFM2MOE_TOKEN_ATTR_END_OF_GENERATION))
             break;
     }
@@ -169,17 +162,15 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
                                  const lfm2moe_generate_params *params,
                                  lfm2moe_generate_result *result) {
     static const char fn[] = "lfm2moe_generate";
-    if (!s)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL session", fn);
+    if (!s) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL session", fn);
     if (n_prompt && !prompt)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL prompt with n_prompt %zu", fn,
                         n_prompt);
     if (n_prompt > (size_t)INT32_MAX)
         return lfm_fail(LFM2MOE_ERR_CONTEXT_FULL, "%s: prompt of %zu tokens", fn, n_prompt);
     if (result && result->struct_size != sizeof *result)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "%s: result struct_size is %u, expected %zu", fn, result->struct_size,
-                        sizeof *result);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: result struct_size is %u, expected %zu",
+                        fn, result->struct_size, sizeof *result);
     lfm2moe_generate_params defaults;
     if (!params) {
         lfm2moe_generate_params_init(&defaults);
@@ -191,14 +182,13 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
                         "lfm2moe_generate_params_init)",
                         fn, params->struct_size, sizeof *params);
     if (params->n_stop_strings && !params->stop_strings)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: %zu stop strings but a NULL array",
-                        fn, params->n_stop_strings);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: %zu stop strings but a NULL array", fn,
+                        params->n_stop_strings);
     for (size_t i = 0; i < params->n_stop_strings; i++)
         if (!params->stop_strings[i])
             return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: stop string %zu is NULL", fn, i);
     const struct lfm_vocab *v = s->model->vocab;
-    if (!v)
-        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the model has no tokenizer", fn);
+    if (!v) return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the model has no tokenizer", fn);
     if (params->flags & ~(uint32_t)LFM2MOE_GENERATE_REUSE_PREFIX)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, params->flags);
     const int reuse = (params->flags & LFM2MOE_GENERATE_REUSE_PREFIX) != 0;
@@ -214,10 +204,8 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
     lfm2moe_detokenizer *dt = NULL;
     gen_text g = {.gp = params};
     int st = lfm2moe_sampler_create(s->model, &params->sampling, &sm);
-    if (st)
-        return st;
-    if ((st = lfm2moe_detokenizer_create(s->model, &dt)))
-        goto out;
+    if (st) return st;
+    if ((st = lfm2moe_detokenizer_create(s->model, &dt))) goto out;
     g.stop_len = malloc((params->n_stop_strings ? params->n_stop_strings : 1) * sizeof(size_t));
     if (!g.stop_len) {
         st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
@@ -240,10 +228,10 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         while (common < s->pos && (size_t)common < n_prompt - 1 &&
                s->tokens[common] == prompt[common])
             common++;
-        if ((st = lfm2moe_session_rewind(s, common)))
-            goto out;
+        if ((st = lfm2moe_session_rewind(s, common))) goto out;
         kept = common;
-        for (int32_t i = 0; i < kept; i++) lfm_sampler_record(sm, prompt[i]);
+        for (int32_t i = 0; i < kept; i++)
+            lfm_sampler_record(sm, prompt[i]);
     }
     if (n_prompt) {
         st = lfm_session_decode(s, prompt + kept, (int32_t)n_prompt - kept, 0);
@@ -254,12 +242,12 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             goto out;
         } else {
             n_eval = (int32_t)n_prompt - kept;
-            for (size_t i = (size_t)kept; i < n_prompt; i++) lfm_sampler_record(sm, prompt[i]);
+            for (size_t i = (size_t)kept; i < n_prompt; i++)
+                lfm_sampler_record(sm, prompt[i]);
         }
         t1 = now_seconds();
     }
-    if (think)
-        g.part = current_part(s, v, think_open, think_close);
+    if (think) g.part = current_part(s, v, think_open, think_close);
 
     while (reason == LFM2MOE_STOP_NONE) {
         if (atomic_load(&s->cancel)) {
@@ -288,8 +276,7 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             reason = LFM2MOE_STOP_EOS;
             break;
         }
-        if ((st = lfm2moe_sampler_accept(sm, tok)))
-            goto out;
+        if ((st = lfm2moe_sampler_accept(sm, tok))) goto out;
         const int tag = think && (tok == think_open || tok == think_close);
         const char *piece = NULL;
         size_t len = 0;
@@ -297,18 +284,15 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
         if (tag) {
             /* release everything of the old part, then the tag's own text
              * to `callback` alone */
-            if ((st = lfm2moe_detokenizer_flush(dt, &piece, &len)))
-                goto out;
+            if ((st = lfm2moe_detokenizer_flush(dt, &piece, &len))) goto out;
             m = feed(&g, piece, len, last, 1);
-            if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))
-                goto out;
+            if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len))) goto out;
             if (m == 0 && len && params->callback && !g.cb_stopped &&
                 params->callback(params->user_data, piece, len, tok) != 0)
                 g.cb_stopped = 1;
             g.part = tok == think_open ? LFM2MOE_PART_REASONING : LFM2MOE_PART_ANSWER;
         } else {
-            if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len)))
-                goto out;
+            if ((st = lfm2moe_detokenizer_push(dt, tok, &piece, &len))) goto out;
             n_reason += g.part == LFM2MOE_PART_REASONING;
             m = feed(&g, piece, len, tok, 0);
         }
@@ -327,18 +311,15 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
             reason = LFM2MOE_STOP_CANCELLED;
             break;
         }
-        if (st)
-            goto out;
-        if (g.cb_stopped)
-            reason = LFM2MOE_STOP_CALLBACK;
+        if (st) goto out;
+        if (g.cb_stopped) reason = LFM2MOE_STOP_CALLBACK;
     }
     /* the end: stream what was held back (incomplete UTF-8, a possible
      * stop-string start), unless a stop string or the callback ended it */
     if (reason != LFM2MOE_STOP_STRING && !g.cb_stopped) {
         const char *piece = NULL;
         size_t len = 0;
-        if ((st = lfm2moe_detokenizer_flush(dt, &piece, &len)))
-            goto out;
+        if ((st = lfm2moe_detokenizer_flush(dt, &piece, &len))) goto out;
         int m = feed(&g, piece, len, last, 1);
         if (m < 0) {
             st = m;

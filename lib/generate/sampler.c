@@ -40,20 +40,20 @@
 #include "model/model.h"
 
 struct lfm2moe_sampler {
-    lfm2moe_sampling_params p;  /* copy; the bias pointers point into ours */
+    lfm2moe_sampling_params p; /* copy; the bias pointers point into ours */
     int32_t n_vocab;
-    int32_t *bias_tok;          /* [n_logit_bias] */
-    float *bias_val;            /* [n_logit_bias] */
+    int32_t *bias_tok; /* [n_logit_bias] */
+    float *bias_val;   /* [n_logit_bias] */
     /* penalty history: a ring of the last `window` tokens (window 0 with
      * penalty_last_n == -1: unbounded, counts only) and per-token counts */
     int32_t *ring;
     int32_t window, ring_len, ring_head;
-    int32_t *count;             /* [n_vocab] occurrences in the window */
+    int32_t *count; /* [n_vocab] occurrences in the window */
     /* candidates of one sample call */
-    int32_t *cid;               /* [n_vocab] */
-    float *clogit;              /* [n_vocab] */
-    float *work;                /* [n_vocab] penalised logits / probabilities */
-    int32_t n_cand;             /* candidates left by the last draw */
+    int32_t *cid;   /* [n_vocab] */
+    float *clogit;  /* [n_vocab] */
+    float *work;    /* [n_vocab] penalised logits / probabilities */
+    int32_t n_cand; /* candidates left by the last draw */
     uint64_t rng[4];
     const lfm2moe_model *model;
     lfm_constraint *constraint; /* attached grammar, or NULL */
@@ -121,8 +121,8 @@ static int check_params(const lfm2moe_sampling_params *p, int32_t n_vocab) {
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: temperature %g is not finite", fn,
                         (double)p->temperature);
     if (!(p->top_p >= 0.0f) || isinf(p->top_p))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: top_p %g must be finite and >= 0",
-                        fn, (double)p->top_p);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: top_p %g must be finite and >= 0", fn,
+                        (double)p->top_p);
     if (isnan(p->min_p) || isinf(p->min_p))
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: min_p %g is not finite", fn,
                         (double)p->min_p);
@@ -141,8 +141,7 @@ static int check_params(const lfm2moe_sampling_params *p, int32_t n_vocab) {
     LFM_CHECK_ARG_IN(fn, !p->n_logit_bias || (p->logit_bias_tokens && p->logit_bias_values),
                      "%zu logit biases but a NULL token or value array", p->n_logit_bias);
     if (p->n_logit_bias > (size_t)INT32_MAX)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: %zu logit biases", fn,
-                        p->n_logit_bias);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: %zu logit biases", fn, p->n_logit_bias);
     for (size_t i = 0; i < p->n_logit_bias; i++) {
         if (p->logit_bias_tokens[i] < 0 || p->logit_bias_tokens[i] >= n_vocab)
             return lfm_fail(LFM2MOE_ERR_TOKEN_OUT_OF_RANGE,
@@ -156,8 +155,7 @@ static int check_params(const lfm2moe_sampling_params *p, int32_t n_vocab) {
 
 /* ---- create / free / reset ----------------------------------------------- */
 LFM2MOE_API void lfm2moe_sampler_free(lfm2moe_sampler *sm) {
-    if (!sm)
-        return;
+    if (!sm) return;
     free(sm->bias_tok);
     free(sm->bias_val);
     free(sm->ring);
@@ -183,11 +181,9 @@ LFM2MOE_API int lfm2moe_sampler_create(const lfm2moe_model *model,
     }
     const int32_t nv = model->hp.n_vocab;
     int st = check_params(params, nv);
-    if (st)
-        return st;
+    if (st) return st;
     lfm2moe_sampler *sm = calloc(1, sizeof *sm);
-    if (!sm)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "lfm2moe_sampler_create: out of memory");
+    if (!sm) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "lfm2moe_sampler_create: out of memory");
     sm->p = *params;
     sm->n_vocab = nv;
     size_t nb = params->n_logit_bias;
@@ -243,7 +239,8 @@ LFM2MOE_API int lfm2moe_sampler_set_grammar(lfm2moe_sampler *sm, const lfm2moe_g
         if (st) return st;
         if (!sm->allowed && !(sm->allowed = malloc((size_t)sm->n_vocab))) {
             lfm_constraint_free(c);
-            return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "lfm2moe_sampler_set_grammar: out of memory");
+            return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY,
+                            "lfm2moe_sampler_set_grammar: out of memory");
         }
     }
     lfm_constraint_free(sm->constraint);
@@ -264,11 +261,9 @@ LFM2MOE_API int lfm2moe_sampler_accept(lfm2moe_sampler *sm, int32_t token) {
 }
 
 int lfm_sampler_record(lfm2moe_sampler *sm, int32_t token) {
-    if (sm->p.penalty_last_n == 0)
-        return LFM2MOE_OK;
+    if (sm->p.penalty_last_n == 0) return LFM2MOE_OK;
     if (sm->p.penalty_last_n == -1) {
-        if (sm->count[token] < INT32_MAX)
-            sm->count[token]++;
+        if (sm->count[token] < INT32_MAX) sm->count[token]++;
         return LFM2MOE_OK;
     }
     if (sm->ring_len == sm->window) { /* full: the oldest token leaves the window */
@@ -311,8 +306,10 @@ static int32_t partition(int32_t *id, float *lg, int32_t lo, int32_t hi) {
     const int32_t pi = id[mid];
     int32_t i = lo, j = hi - 1;
     for (;;) {
-        while (cand_before(lg[i], id[i], pl, pi)) i++;
-        while (cand_before(pl, pi, lg[j], id[j])) j--;
+        while (cand_before(lg[i], id[i], pl, pi))
+            i++;
+        while (cand_before(pl, pi, lg[j], id[j]))
+            j--;
         if (i >= j) return j;
         swap_cand(id, lg, i, j);
         i++;
@@ -375,7 +372,8 @@ static int32_t pick_among(lfm2moe_sampler *sm, const int32_t *id, const float *l
         return id[best];
     }
     float mx = lg[0];
-    for (int32_t i = 1; i < n; i++) mx = lg[i] > mx ? lg[i] : mx;
+    for (int32_t i = 1; i < n; i++)
+        mx = lg[i] > mx ? lg[i] : mx;
     double sum = 0.0;
     float *prob = sm->work; /* the penalised logits are no longer needed */
     for (int32_t i = 0; i < n; i++) {
@@ -403,9 +401,8 @@ static void prepare(lfm2moe_sampler *sm, const float *logits) {
     memcpy(w, logits, (size_t)nv * sizeof *w);
 
     /* 1. penalties (only tokens in the window have a non-zero count) */
-    if (p->penalty_last_n != 0 &&
-        (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f ||
-         p->presence_penalty != 0.0f)) {
+    if (p->penalty_last_n != 0 && (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f ||
+                                   p->presence_penalty != 0.0f)) {
         for (int32_t t = 0; t < nv; t++) {
             int32_t c = sm->count[t];
             if (!c) continue;
@@ -471,9 +468,11 @@ static int draw(lfm2moe_sampler *sm, int32_t *token) {
      * mass reaches top_p (the sorted prefix is the same as a full sort's). */
     if (p->top_p < 1.0f && n > 1) {
         float mx = lg[0];
-        for (int32_t i = 1; i < n; i++) mx = lg[i] > mx ? lg[i] : mx;
+        for (int32_t i = 1; i < n; i++)
+            mx = lg[i] > mx ? lg[i] : mx;
         double sum = 0.0;
-        for (int32_t i = 0; i < n; i++) sum += exp((double)(lg[i] - mx));
+        for (int32_t i = 0; i < n; i++)
+            sum += exp((double)(lg[i] - mx));
         int32_t keep = n;
         for (int32_t k = 64;; k *= 4) {
             if (k >= n) k = n;
@@ -552,8 +551,7 @@ none:
                     "here");
 }
 
-LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits,
-                                       int32_t *token) {
+LFM2MOE_API int lfm2moe_sampler_sample(lfm2moe_sampler *sm, const float *logits, int32_t *token) {
     LFM_CHECK_ARGS(sm && logits && token);
     prepare(sm, logits);
     int st = draw(sm, token);

@@ -64,18 +64,20 @@ static int check_batch(session *const *ss, const int32_t *const *tokens, const i
 static int run_chunks(session *drv, session *const *ss, const int32_t *const *tokens,
                       const int32_t *n_tokens, int32_t n_sessions) {
     const int64_t V = drv->model->hp.n_vocab;
-    int32_t i = 0, done = 0;  /* session, tokens of it already in a chunk */
-    int32_t logits_row = 0;   /* sessions whose logits are computed */
+    int32_t i = 0, done = 0; /* session, tokens of it already in a chunk */
+    int32_t logits_row = 0;  /* sessions whose logits are computed */
     while (i < n_sessions) {
         int32_t rows = 0, n_parts = 0, ending = 0;
         while (i < n_sessions && rows < drv->n_batch) {
-            const int32_t take = n_tokens[i] - done < drv->n_batch - rows
-                                     ? n_tokens[i] - done
-                                     : drv->n_batch - rows;
+            const int32_t take =
+                n_tokens[i] - done < drv->n_batch - rows ? n_tokens[i] - done : drv->n_batch - rows;
             const int last = done + take == n_tokens[i];
-            drv->s.parts[n_parts++] = (lfm_fwd_part){
-                .seq = ss[i], .tokens = tokens[i] + done, .row0 = rows, .n = take,
-                .pos0 = ss[i]->pos + done, .first_logit = last ? take - 1 : take};
+            drv->s.parts[n_parts++] = (lfm_fwd_part){.seq = ss[i],
+                                                     .tokens = tokens[i] + done,
+                                                     .row0 = rows,
+                                                     .n = take,
+                                                     .pos0 = ss[i]->pos + done,
+                                                     .first_logit = last ? take - 1 : take};
             rows += take;
             ending += last;
             done += take;
@@ -86,8 +88,7 @@ static int run_chunks(session *drv, session *const *ss, const int32_t *const *to
         }
         int st = lfm_forward_chunk(drv, drv->s.parts, n_parts, rows,
                                    drv->logits_next + (size_t)logits_row * (size_t)V);
-        if (st)
-            return st;
+        if (st) return st;
         logits_row += ending;
     }
     return LFM2MOE_OK;
@@ -119,19 +120,15 @@ static void commit(session *drv, int32_t drv_index, session *const *ss,
     }
 }
 
-LFM2MOE_API int lfm2moe_decode_batch(lfm2moe_session *const *sessions,
-                                     const int32_t *const *tokens, const int32_t *n_tokens,
-                                     int32_t n_sessions) {
+LFM2MOE_API int lfm2moe_decode_batch(lfm2moe_session *const *sessions, const int32_t *const *tokens,
+                                     const int32_t *n_tokens, int32_t n_sessions) {
     int st = check_batch(sessions, tokens, n_tokens, n_sessions);
-    if (st)
-        return st;
+    if (st) return st;
     int32_t d = 0;
     for (int32_t i = 1; i < n_sessions; i++)
-        if (sessions[i]->n_ctx > sessions[d]->n_ctx)
-            d = i;
+        if (sessions[i]->n_ctx > sessions[d]->n_ctx) d = i;
     session *drv = sessions[d];
-    if ((st = lfm_session_reserve_logits(drv, n_sessions)))
-        return st;
+    if ((st = lfm_session_reserve_logits(drv, n_sessions))) return st;
     for (int32_t i = 0; i < n_sessions; i++) {
         atomic_store(&sessions[i]->cancel, 0); /* a new call clears earlier requests */
         memcpy(sessions[i]->conv_saved, sessions[i]->conv,

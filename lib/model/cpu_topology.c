@@ -17,16 +17,14 @@
 /* The unsigned integer a sysfs file holds, or -1. */
 static long read_number(const char *path) {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char buf[32];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
     char *end;
     long v = strtol(buf, &end, 10);
-    if (end == buf || v < 0 || (*end && *end != '\n'))
-        return -1;
+    if (end == buf || v < 0 || (*end && *end != '\n')) return -1;
     return v;
 }
 
@@ -37,17 +35,14 @@ static int parse_cpu_list(const char *s, unsigned char *online) {
     while (*s && *s != '\n') {
         char *end;
         long lo = strtol(s, &end, 10), hi = lo;
-        if (end == s || lo < 0)
-            return -1;
+        if (end == s || lo < 0) return -1;
         s = end;
         if (*s == '-') {
             hi = strtol(s + 1, &end, 10);
-            if (end == s + 1 || hi < lo)
-                return -1;
+            if (end == s + 1 || hi < lo) return -1;
             s = end;
         }
-        if (hi >= MAX_CPUS)
-            return -1;
+        if (hi >= MAX_CPUS) return -1;
         for (long c = lo; c <= hi; c++)
             count += !online[c], online[c] = 1;
         if (*s == ',')
@@ -64,11 +59,9 @@ static int read_speeds(const char *cpu_dir, const unsigned char *online, const c
                        long *speed) {
     char path[512];
     for (int c = 0; c < MAX_CPUS; c++) {
-        if (!online[c])
-            continue;
+        if (!online[c]) continue;
         snprintf(path, sizeof path, "%s/cpu%d/%s", cpu_dir, c, file);
-        if ((speed[c] = read_number(path)) <= 0)
-            return 0;
+        if ((speed[c] = read_number(path)) <= 0) return 0;
     }
     return 1;
 }
@@ -77,8 +70,7 @@ int lfm_default_threads_at(const char *cpu_dir, int fallback) {
     char path[512];
     snprintf(path, sizeof path, "%s/online", cpu_dir);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return fallback;
+    if (!f) return fallback;
     char list[1024];
     size_t n = fread(list, 1, sizeof list - 1, f);
     fclose(f);
@@ -89,12 +81,10 @@ int lfm_default_threads_at(const char *cpu_dir, int fallback) {
     int result = fallback;
     int n_online = online && speed ? parse_cpu_list(list, online) : -1;
     for (size_t k = 0; n_online > 0 && k < sizeof speed_files / sizeof *speed_files; k++) {
-        if (!read_speeds(cpu_dir, online, speed_files[k], speed))
-            continue;
+        if (!read_speeds(cpu_dir, online, speed_files[k], speed)) continue;
         long slowest = -1;
         for (int c = 0; c < MAX_CPUS; c++)
-            if (online[c] && (slowest < 0 || speed[c] < slowest))
-                slowest = speed[c];
+            if (online[c] && (slowest < 0 || speed[c] < slowest)) slowest = speed[c];
         int faster = 0;
         for (int c = 0; c < MAX_CPUS; c++)
             faster += online[c] && speed[c] > slowest;

@@ -77,12 +77,12 @@ typedef struct attn_task {
     const lfm_block *b;
     const lfm_fwd_part *parts;
     int32_t n_parts;
-    float *q;           /* [n][H][D], normed and rotated in place */
-    float *k;           /* [n][Hkv][D], idem */
-    const float *v;     /* [n][Hkv][D] */
+    float *q;       /* [n][H][D], normed and rotated in place */
+    float *k;       /* [n][Hkv][D], idem */
+    const float *v; /* [n][Hkv][D] */
     const lfm_attn_span *tiles;
     int32_t n_tiles;
-    int64_t n_items;    /* n_tiles * Hkv */
+    int64_t n_items; /* n_tiles * Hkv */
 } attn_task;
 
 static void attn_prep_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
@@ -108,8 +108,8 @@ static void attn_prep_rows(session *s, const void *arg, int64_t t0, int64_t t1) 
         const int64_t head = lfm_kv_head_size(pt->seq->kv_type, lfm_session_kv_slots(pt->seq), D);
         const int64_t slot = lfm_attn_slot(p, pt->seq->kv_ring);
         for (int64_t g = 0; g < Hkv; g++)
-            lfm_kv_store(pt->seq->kv_type, (uint8_t *)kc + g * head, (uint8_t *)vc + g * head,
-                         slot, kt + g * D, a->v + t * kvd + g * D, (int32_t)D);
+            lfm_kv_store(pt->seq->kv_type, (uint8_t *)kc + g * head, (uint8_t *)vc + g * head, slot,
+                         kt + g * D, a->v + t * kvd + g * D, (int32_t)D);
     }
 }
 
@@ -124,8 +124,12 @@ static void attn_worker(void *ctx, int chunk, int n_chunks, int thread) {
     long w0, w1;
     lfm_split((long)a->n_items, chunk, n_chunks, &w0, &w1);
     lfm_attn_tile tile = {
-        .q_stride = H * D, .out_stride = H * D, .G = (int32_t)G, .D = (int32_t)D,
-        .scale = 1.0f / sqrtf((float)D), .window = hp->n_swa,
+        .q_stride = H * D,
+        .out_stride = H * D,
+        .G = (int32_t)G,
+        .D = (int32_t)D,
+        .scale = 1.0f / sqrtf((float)D),
+        .window = hp->n_swa,
         .scratch = s->s.attn + (size_t)thread * lfm_attn_scratch_floats(
                                                     lfm_attn_score_span(s->n_ctx, hp->n_swa), D),
     };
@@ -153,12 +157,19 @@ static void attention_block(session *s, const lfm_block *b, const lfm_fwd_part *
     const int64_t E = hp->n_embd, D = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv;
     const int64_t qd = H * D, kvd = Hkv * D;
     float *q = s->s.proj, *k = q + n * qd, *v = k + n * kvd; /* [n][qd], [n][kvd], [n][kvd] */
-    lfm_mm_task qkv = {.part = {{&b->wq, q, qd}, {&b->wk, k, kvd}, {&b->wv, v, kvd}}, .n_part = 3,
-                   .n = n};
+    lfm_mm_task qkv = {
+        .part = {{&b->wq, q, qd}, {&b->wk, k, kvd}, {&b->wv, v, kvd}}, .n_part = 3, .n = n};
     lfm_run_products(s, &qkv, s->s.xn, E, NULL);
 
-    attn_task a = {.s = s, .kern = lfm_kernels_active(), .b = b, .parts = parts,
-                   .n_parts = n_parts, .q = q, .k = k, .v = v, .tiles = s->s.tiles};
+    attn_task a = {.s = s,
+                   .kern = lfm_kernels_active(),
+                   .b = b,
+                   .parts = parts,
+                   .n_parts = n_parts,
+                   .q = q,
+                   .k = k,
+                   .v = v,
+                   .tiles = s->s.tiles};
     lfm_for_rows(s, n, attn_prep_rows, &a);
 
     /* ~32 chunks per thread: causal tiles differ in cost.  Tokens per tile:
@@ -170,16 +181,16 @@ static void attention_block(session *s, const lfm_block *b, const lfm_fwd_part *
         whole++;
     const int64_t per = (int64_t)n * Hkv / (32 * (int64_t)s->n_threads);
     int64_t tile = (per + whole - 1) / whole * whole;
-    if (tile < whole)
-        tile = whole;
+    if (tile < whole) tile = whole;
     int64_t macs = 0;
     int32_t n_tiles = 0;
     for (int32_t i = 0; i < n_parts; i++) {
         const lfm_fwd_part *pt = &parts[i];
         for (int32_t t0 = 0; t0 < pt->n; t0 += (int32_t)tile)
-            s->s.tiles[n_tiles++] = (lfm_attn_span){
-                .part = i, .row0 = pt->row0 + t0,
-                .n = pt->n - t0 < tile ? pt->n - t0 : (int32_t)tile};
+            s->s.tiles[n_tiles++] =
+                (lfm_attn_span){.part = i,
+                                .row0 = pt->row0 + t0,
+                                .n = pt->n - t0 < tile ? pt->n - t0 : (int32_t)tile};
         const int64_t seen =
             hp->n_swa > 0 && hp->n_swa < pt->pos0 + pt->n ? hp->n_swa : pt->pos0 + pt->n;
         macs += (int64_t)pt->n * H * seen * D * 2;
@@ -195,8 +206,10 @@ static void attention_block(session *s, const lfm_block *b, const lfm_fwd_part *
 
 static void dense_ffn(session *s, const lfm_block *b, int32_t n) {
     const int64_t E = s->model->hp.n_embd, F = s->model->hp.n_ff;
-    lfm_mm_task gu = {.part = {{&b->ffn_gate, s->s.gate, F}, {&b->ffn_up, s->s.up, F}}, .n_part = 2,
-                  .swiglu = 1, .n = n};
+    lfm_mm_task gu = {.part = {{&b->ffn_gate, s->s.gate, F}, {&b->ffn_up, s->s.up, F}},
+                      .n_part = 2,
+                      .swiglu = 1,
+                      .n = n};
     lfm_run_products(s, &gu, s->s.xn, E, NULL);
     lfm_matmul(s, &b->ffn_down, s->s.gate, F, n, s->s.out, E);
 }
@@ -234,12 +247,18 @@ static void moe_ffn(session *s, const lfm_block *b, int32_t n) {
     sc->exp_first[0] = 0;
 
     const int64_t n_slots = n * K;
-    lfm_mm_task gu = {.part = {{&b->gate_exps, sc->gate, F}, {&b->up_exps, sc->up, F}}, .n_part = 2,
-                  .swiglu = 1, .n = n_slots, .exp_first = sc->exp_first,
-                  .n_expert = (int32_t)X};
+    lfm_mm_task gu = {.part = {{&b->gate_exps, sc->gate, F}, {&b->up_exps, sc->up, F}},
+                      .n_part = 2,
+                      .swiglu = 1,
+                      .n = n_slots,
+                      .exp_first = sc->exp_first,
+                      .n_expert = (int32_t)X};
     lfm_run_products(s, &gu, sc->xn, E, sc->slot_tok);
-    lfm_mm_task down = {.part = {{&b->down_exps, sc->eout, E}}, .n_part = 1, .n = n_slots,
-                    .exp_first = sc->exp_first, .n_expert = (int32_t)X};
+    lfm_mm_task down = {.part = {{&b->down_exps, sc->eout, E}},
+                        .n_part = 1,
+                        .n = n_slots,
+                        .exp_first = sc->exp_first,
+                        .n_expert = (int32_t)X};
     lfm_run_products(s, &down, sc->gate, F, NULL);
 }
 
@@ -288,16 +307,15 @@ static void embed_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
         while (t >= a->parts[pi].row0 + a->parts[pi].n)
             pi++;
         const int32_t token = a->parts[pi].tokens[t - a->parts[pi].row0];
-        lfm_dequantize_row(m->tok_embd.type, lfm_weight_row(&m->tok_embd, 0, token),
-                           s->s.x + t * E, E);
+        lfm_dequantize_row(m->tok_embd.type, lfm_weight_row(&m->tok_embd, 0, token), s->s.x + t * E,
+                           E);
         lfm_rmsnorm(s->s.xn + t * E, s->s.x + t * E, a->norm, E, m->hp.rms_eps);
     }
 }
 
 static int any_cancelled(const lfm_fwd_part *parts, int32_t n_parts) {
     for (int32_t i = 0; i < n_parts; i++)
-        if (atomic_load_explicit(&parts[i].seq->cancel, memory_order_relaxed))
-            return 1;
+        if (atomic_load_explicit(&parts[i].seq->cancel, memory_order_relaxed)) return 1;
     return 0;
 }
 
@@ -339,9 +357,7 @@ int lfm_forward_chunk(session *s, const lfm_fwd_part *parts, int32_t n_parts, in
     for (int32_t i = 0; i < n_parts; i++)
         for (int64_t t = parts[i].row0 + parts[i].first_logit; t < parts[i].row0 + parts[i].n;
              t++, n_out++)
-            if (t != n_out)
-                memcpy(s->s.xn + n_out * E, s->s.xn + t * E, (size_t)E * sizeof(float));
-    if (n_out > 0)
-        lfm_matmul(s, &m->output, s->s.xn, E, n_out, logits_out, hp->n_vocab);
+            if (t != n_out) memcpy(s->s.xn + n_out * E, s->s.xn + t * E, (size_t)E * sizeof(float));
+    if (n_out > 0) lfm_matmul(s, &m->output, s->s.xn, E, n_out, logits_out, hp->n_vocab);
     return LFM2MOE_OK;
 }

@@ -28,17 +28,15 @@ typedef struct cursor {
 
 static int truncated(const cursor *c, uint64_t need) {
     /* past the bytes we were given but not past the file: ask for more */
-    if (c->size < c->total && need <= c->total - c->pos)
-        return LFM2MOE_ERR_BUFFER_TOO_SMALL;
+    if (c->size < c->total && need <= c->total - c->pos) return LFM2MOE_ERR_BUFFER_TOO_SMALL;
     return lfm_fail(LFM2MOE_ERR_BAD_FORMAT,
-                    "GGUF truncated: %s needs %llu bytes at offset %llu, file has %llu",
-                    c->what, (unsigned long long)need, (unsigned long long)c->pos,
+                    "GGUF truncated: %s needs %llu bytes at offset %llu, file has %llu", c->what,
+                    (unsigned long long)need, (unsigned long long)c->pos,
                     (unsigned long long)c->total);
 }
 
 static int take(cursor *c, uint64_t n, const uint8_t **p) {
-    if (n > c->size - c->pos)
-        return truncated(c, n);
+    if (n > c->size - c->pos) return truncated(c, n);
     *p = c->base + c->pos;
     c->pos += n;
     return LFM2MOE_OK;
@@ -47,8 +45,7 @@ static int take(cursor *c, uint64_t n, const uint8_t **p) {
 static int read_u32(cursor *c, uint32_t *v) {
     const uint8_t *p = NULL;
     int st = take(c, 4, &p);
-    if (st)
-        return st;
+    if (st) return st;
     memcpy(v, p, 4);
     return LFM2MOE_OK;
 }
@@ -56,8 +53,7 @@ static int read_u32(cursor *c, uint32_t *v) {
 static int read_u64(cursor *c, uint64_t *v) {
     const uint8_t *p = NULL;
     int st = take(c, 8, &p);
-    if (st)
-        return st;
+    if (st) return st;
     memcpy(v, p, 8);
     return LFM2MOE_OK;
 }
@@ -65,11 +61,9 @@ static int read_u64(cursor *c, uint64_t *v) {
 static int read_str(cursor *c, gguf_str *s) {
     uint64_t len;
     int st = read_u64(c, &len);
-    if (st)
-        return st;
+    if (st) return st;
     const uint8_t *p = NULL;
-    if ((st = take(c, len, &p)))
-        return st;
+    if ((st = take(c, len, &p))) return st;
     s->ptr = (const char *)p;
     s->len = len;
     return LFM2MOE_OK;
@@ -83,8 +77,7 @@ static int dup_name(const gguf_str *s, const char *what, char **out) {
         return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF %s is %llu bytes long", what,
                         (unsigned long long)s->len);
     char *d = malloc(s->len + 1);
-    if (!d)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory copying a GGUF %s", what);
+    if (!d) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory copying a GGUF %s", what);
     memcpy(d, s->ptr, s->len);
     d[s->len] = 0;
     *out = d;
@@ -95,21 +88,16 @@ static uint64_t scalar_size(uint32_t type) {
     switch (type) {
     case GGUF_TYPE_UINT8:
     case GGUF_TYPE_INT8:
-    case GGUF_TYPE_BOOL:
-        return 1;
+    case GGUF_TYPE_BOOL: return 1;
     case GGUF_TYPE_UINT16:
-    case GGUF_TYPE_INT16:
-        return 2;
+    case GGUF_TYPE_INT16: return 2;
     case GGUF_TYPE_UINT32:
     case GGUF_TYPE_INT32:
-    case GGUF_TYPE_FLOAT32:
-        return 4;
+    case GGUF_TYPE_FLOAT32: return 4;
     case GGUF_TYPE_UINT64:
     case GGUF_TYPE_INT64:
-    case GGUF_TYPE_FLOAT64:
-        return 8;
-    default:
-        return 0;
+    case GGUF_TYPE_FLOAT64: return 8;
+    default: return 0;
     }
 }
 
@@ -118,9 +106,9 @@ uint64_t gguf_value_size(uint32_t type) {
 }
 
 const char *gguf_type_name(uint32_t type) {
-    static const char *names[GGUF_TYPE_COUNT] = {
-        "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64",
-        "f64"};
+    static const char *names[GGUF_TYPE_COUNT] = {"u8",  "i8",  "u16",  "i16",    "u32",
+                                                 "i32", "f32", "bool", "string", "array",
+                                                 "u64", "i64", "f64"};
     return type < GGUF_TYPE_COUNT ? names[type] : "invalid";
 }
 
@@ -130,8 +118,7 @@ static int read_value(cursor *c, gguf_kv *kv) {
     if (type == GGUF_TYPE_ARRAY) {
         uint32_t et;
         uint64_t n;
-        if ((st = read_u32(c, &et)) || (st = read_u64(c, &n)))
-            return st;
+        if ((st = read_u32(c, &et)) || (st = read_u64(c, &n))) return st;
         if (et == GGUF_TYPE_ARRAY || et >= GGUF_TYPE_COUNT)
             return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF key '%s': invalid array element type %u",
                             kv->key, et);
@@ -140,20 +127,17 @@ static int read_value(cursor *c, gguf_kv *kv) {
         kv->data = c->base + c->pos;
         if (et == GGUF_TYPE_STRING) {
             /* each element needs at least its 8-byte length: bounds the allocation */
-            if (n > (c->size - c->pos) / 8)
-                return truncated(c, n * 8);
+            if (n > (c->size - c->pos) / 8) return truncated(c, n * 8);
             kv->strs = malloc((size_t)(n ? n : 1) * sizeof(gguf_str));
             if (!kv->strs)
                 return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for GGUF key '%s'",
                                 kv->key);
             for (uint64_t i = 0; i < n; i++)
-                if ((st = read_str(c, &kv->strs[i])))
-                    return st;
+                if ((st = read_str(c, &kv->strs[i]))) return st;
             return LFM2MOE_OK;
         }
         uint64_t es = scalar_size(et);
-        if (n > (c->size - c->pos) / es)
-            return truncated(c, n * es);
+        if (n > (c->size - c->pos) / es) return truncated(c, n * es);
         c->pos += n * es;
         return LFM2MOE_OK;
     }
@@ -174,8 +158,7 @@ static int read_value(cursor *c, gguf_kv *kv) {
 }
 
 void gguf_free(gguf_file *f) {
-    if (!f)
-        return;
+    if (!f) return;
     if (f->kv) {
         for (uint64_t i = 0; i < f->n_kv; i++) {
             free(f->kv[i].key);
@@ -195,10 +178,8 @@ static int parse_tensor_info(cursor *c, gguf_file *f, gguf_tensor *t) {
     gguf_str name;
     int st;
     c->what = "tensor info";
-    if ((st = read_str(c, &name)) || (st = dup_name(&name, "tensor name", &t->name)))
-        return st;
-    if ((st = read_u32(c, &t->n_dims)))
-        return st;
+    if ((st = read_str(c, &name)) || (st = dup_name(&name, "tensor name", &t->name))) return st;
+    if ((st = read_u32(c, &t->n_dims))) return st;
     if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS)
         return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF tensor '%s' has %u dimensions", t->name,
                         t->n_dims);
@@ -206,16 +187,14 @@ static int parse_tensor_info(cursor *c, gguf_file *f, gguf_tensor *t) {
         t->ne[d] = 1;
     for (uint32_t d = 0; d < t->n_dims; d++) {
         uint64_t ne;
-        if ((st = read_u64(c, &ne)))
-            return st;
+        if ((st = read_u64(c, &ne))) return st;
         if (ne == 0 || ne > (uint64_t)INT64_MAX)
             return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF tensor '%s': dimension %u is %llu",
                             t->name, d, (unsigned long long)ne);
         t->ne[d] = (int64_t)ne;
     }
     uint64_t off;
-    if ((st = read_u32(c, &t->type)) || (st = read_u64(c, &off)))
-        return st;
+    if ((st = read_u32(c, &t->type)) || (st = read_u64(c, &off))) return st;
     const lfm_type_layout *lay = lfm_type_layout_get(t->type);
     if (!lay)
         return lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "GGUF tensor '%s' has unknown type id %u", t->name,
@@ -298,21 +277,18 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
     size_t kv_cap = 0, t_cap = 0;
     uint32_t magic;
     uint64_t n_tensors, n_kv;
-    if ((st = read_u32(&c, &magic)))
-        goto fail;
+    if ((st = read_u32(&c, &magic))) goto fail;
     if (magic != GGUF_MAGIC) {
         st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "not a GGUF file (magic 0x%08x)", magic);
         goto fail;
     }
-    if ((st = read_u32(&c, &f->version)))
-        goto fail;
+    if ((st = read_u32(&c, &f->version))) goto fail;
     if (f->version != 2 && f->version != 3) {
         st = lfm_fail(LFM2MOE_ERR_BAD_FORMAT, "unsupported GGUF version %u (2 and 3 are read)",
                       f->version);
         goto fail;
     }
-    if ((st = read_u64(&c, &n_tensors)) || (st = read_u64(&c, &n_kv)))
-        goto fail;
+    if ((st = read_u64(&c, &n_tensors)) || (st = read_u64(&c, &n_kv))) goto fail;
     /* a kv needs >= 8+1+4+1 bytes, a tensor info >= 8+1+4+8+4+8: bound the arrays */
     if (n_kv > (total - c.pos) / 14 || n_tensors > (total - c.pos) / 33 ||
         n_kv > GGUF_MAX_ENTRIES || n_tensors > GGUF_MAX_ENTRIES) {
@@ -321,8 +297,7 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
                       (unsigned long long)n_kv, (unsigned long long)n_tensors);
         goto fail;
     }
-    if ((st = set_init(&keys, n_kv < 4096 ? n_kv : 4096)))
-        goto fail;
+    if ((st = set_init(&keys, n_kv < 4096 ? n_kv : 4096))) goto fail;
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     for (uint64_t i = 0; i < n_kv; i++) {
         if (LFM_RESERVE(f->kv, kv_cap, (size_t)i + 1)) {
@@ -333,13 +308,11 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
         gguf_kv *kv = &f->kv[i];
         gguf_str key;
         c.what = "metadata key";
-        if ((st = read_str(&c, &key)) || (st = dup_name(&key, "metadata key", &kv->key)))
-            goto fail;
-        f->n_kv = i + 1; /* so gguf_free releases what was read */
+        if ((st = read_str(&c, &key)) || (st = dup_name(&key, "metadata key", &kv->key))) goto fail;
+        f->n_kv = i + 1;                   /* so gguf_free releases what was read */
         if (i + 1 > (keys.mask + 1) / 2) { /* keep the set at most half full */
             free(keys.slots);
-            if ((st = set_init(&keys, 2 * (i + 1))))
-                goto fail;
+            if ((st = set_init(&keys, 2 * (i + 1)))) goto fail;
             for (uint64_t j = 0; j < i; j++)
                 set_insert(&keys, &f->kv[0].key, sizeof(gguf_kv), (uint32_t)j);
         }
@@ -348,8 +321,7 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
             goto fail;
         }
         c.what = "metadata value";
-        if ((st = read_u32(&c, &kv->type)) || (st = read_value(&c, kv)))
-            goto fail;
+        if ((st = read_u32(&c, &kv->type)) || (st = read_value(&c, kv))) goto fail;
         if (strcmp(kv->key, "general.alignment") == 0) {
             int64_t a;
             if (kv->type != GGUF_TYPE_UINT32 && kv->type != GGUF_TYPE_UINT64 &&
@@ -368,8 +340,7 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
             f->alignment = (uint64_t)a;
         }
     }
-    if ((st = set_init(&names, n_tensors < 4096 ? n_tensors : 4096)))
-        goto fail;
+    if ((st = set_init(&names, n_tensors < 4096 ? n_tensors : 4096))) goto fail;
     for (uint64_t i = 0; i < n_tensors; i++) {
         if (LFM_RESERVE(f->tensors, t_cap, (size_t)i + 1)) {
             st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the GGUF tables");
@@ -377,12 +348,10 @@ int gguf_parse_prefix(const void *data, uint64_t size, uint64_t total, gguf_file
         }
         memset(&f->tensors[i], 0, sizeof f->tensors[i]);
         f->n_tensors = i + 1;
-        if ((st = parse_tensor_info(&c, f, &f->tensors[i])))
-            goto fail;
+        if ((st = parse_tensor_info(&c, f, &f->tensors[i]))) goto fail;
         if (i + 1 > (names.mask + 1) / 2) {
             free(names.slots);
-            if ((st = set_init(&names, 2 * (i + 1))))
-                goto fail;
+            if ((st = set_init(&names, 2 * (i + 1)))) goto fail;
             for (uint64_t j = 0; j < i; j++)
                 set_insert(&names, &f->tensors[0].name, sizeof(gguf_tensor), (uint32_t)j);
         }
@@ -434,15 +403,13 @@ int gguf_parse(const void *data, uint64_t size, gguf_file *f) {
 
 const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
     for (uint64_t i = 0; i < f->n_kv; i++)
-        if (strcmp(f->kv[i].key, key) == 0)
-            return &f->kv[i];
+        if (strcmp(f->kv[i].key, key) == 0) return &f->kv[i];
     return NULL;
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
     for (uint64_t i = 0; i < f->n_tensors; i++)
-        if (strcmp(f->tensors[i].name, name) == 0)
-            return &f->tensors[i];
+        if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
     return NULL;
 }
 
@@ -456,10 +423,8 @@ int64_t gguf_kv_int(const gguf_kv *kv, uint64_t i) {
     const uint8_t *p = kv->data + i * scalar_size(kv->elem_type);
     switch (kv->elem_type) {
     case GGUF_TYPE_UINT8:
-    case GGUF_TYPE_BOOL:
-        return *p;
-    case GGUF_TYPE_INT8:
-        return (int8_t)*p;
+    case GGUF_TYPE_BOOL: return *p;
+    case GGUF_TYPE_INT8: return (int8_t)*p;
     case GGUF_TYPE_UINT16: {
         uint16_t v;
         memcpy(&v, p, 2);
@@ -490,8 +455,7 @@ int64_t gguf_kv_int(const gguf_kv *kv, uint64_t i) {
         memcpy(&v, p, 8);
         return v;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -524,10 +488,8 @@ static int find_or_fail(const gguf_file *f, const char *key, const gguf_kv **kv)
 int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out) {
     const gguf_kv *kv;
     int st = find_or_fail(f, key, &kv);
-    if (st)
-        return st;
-    if (!gguf_type_is_int(kv->type))
-        return wrong_type(kv, "an integer");
+    if (st) return st;
+    if (!gguf_type_is_int(kv->type)) return wrong_type(kv, "an integer");
     if (kv->type == GGUF_TYPE_UINT64) {
         uint64_t v;
         memcpy(&v, kv->data, 8);
@@ -542,8 +504,7 @@ int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out) {
 int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out) {
     int64_t v;
     int st = gguf_get_i64(f, key, &v);
-    if (st)
-        return st;
+    if (st) return st;
     if (v < 0 || v > (int64_t)UINT32_MAX)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' = %lld is out of range", key,
                         (long long)v);
@@ -554,8 +515,7 @@ int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out) {
 int gguf_get_f32(const gguf_file *f, const char *key, float *out) {
     const gguf_kv *kv;
     int st = find_or_fail(f, key, &kv);
-    if (st)
-        return st;
+    if (st) return st;
     if (kv->type != GGUF_TYPE_FLOAT32 && kv->type != GGUF_TYPE_FLOAT64)
         return wrong_type(kv, "a float");
     *out = (float)gguf_kv_num(kv, 0);
@@ -565,10 +525,8 @@ int gguf_get_f32(const gguf_file *f, const char *key, float *out) {
 int gguf_get_bool(const gguf_file *f, const char *key, int *out) {
     const gguf_kv *kv;
     int st = find_or_fail(f, key, &kv);
-    if (st)
-        return st;
-    if (kv->type != GGUF_TYPE_BOOL)
-        return wrong_type(kv, "a bool");
+    if (st) return st;
+    if (kv->type != GGUF_TYPE_BOOL) return wrong_type(kv, "a bool");
     *out = kv->data[0] != 0;
     return LFM2MOE_OK;
 }
@@ -576,10 +534,8 @@ int gguf_get_bool(const gguf_file *f, const char *key, int *out) {
 int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out) {
     const gguf_kv *kv;
     int st = find_or_fail(f, key, &kv);
-    if (st)
-        return st;
-    if (kv->type != GGUF_TYPE_STRING)
-        return wrong_type(kv, "a string");
+    if (st) return st;
+    if (kv->type != GGUF_TYPE_STRING) return wrong_type(kv, "a string");
     *out = kv->strs[0];
     return LFM2MOE_OK;
 }

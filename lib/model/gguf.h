@@ -36,22 +36,22 @@ typedef struct gguf_str {
 } gguf_str;
 
 typedef struct gguf_kv {
-    char *key;            /* NUL-terminated copy */
-    uint32_t type;        /* gguf_value_type */
-    uint32_t elem_type;   /* arrays: type of the elements; else == type */
-    uint64_t n;           /* arrays: element count; scalars: 1 */
-    const uint8_t *data;  /* scalar value / first array element, in the image */
-    gguf_str *strs;       /* STRING and string arrays: n entries */
+    char *key;           /* NUL-terminated copy */
+    uint32_t type;       /* gguf_value_type */
+    uint32_t elem_type;  /* arrays: type of the elements; else == type */
+    uint64_t n;          /* arrays: element count; scalars: 1 */
+    const uint8_t *data; /* scalar value / first array element, in the image */
+    gguf_str *strs;      /* STRING and string arrays: n entries */
 } gguf_kv;
 
 typedef struct gguf_tensor {
-    char *name;           /* NUL-terminated copy */
-    uint32_t type;        /* ggml type id (lfm_types.h); layout known */
-    uint32_t n_dims;      /* 1..4 */
-    int64_t ne[4];        /* unused dims are 1 */
-    uint64_t offset;      /* from the start of the image */
+    char *name;      /* NUL-terminated copy */
+    uint32_t type;   /* ggml type id (lfm_types.h); layout known */
+    uint32_t n_dims; /* 1..4 */
+    int64_t ne[4];   /* unused dims are 1 */
+    uint64_t offset; /* from the start of the image */
     uint64_t nbytes;
-    const void *data;     /* base + offset */
+    const void *data; /* base + offset */
 } gguf_tensor;
 
 typedef struct gguf_file {

@@ -36,8 +36,7 @@ void lfm_session_conv_checkpoints(session *s, int32_t conv_index, const float *b
     const int64_t K = s->ckpt_interval, E = s->model->hp.n_embd, L1 = s->model->hp.l_cache - 1;
     const float *state = s->conv + (size_t)conv_index * (size_t)(L1 * E);
     for (int64_t q = (pos0 / K + 1) * K; q <= (int64_t)pos0 + n; q += K) {
-        if (q / K > s->n_ckpt)
-            break;
+        if (q / K > s->n_ckpt) break;
         float *dst = ckpt_at(s, (int32_t)(q / K - 1)) + (size_t)conv_index * (size_t)(L1 * E);
         /* the state after token q-1: u of tokens q-L+1 .. q-1, oldest first */
         for (int64_t j = 0; j < L1; j++) {
@@ -68,8 +67,7 @@ LFM2MOE_API int lfm2moe_session_tokens(const session *s, int32_t *buf, size_t ca
     LFM_CHECK_ARGS(s && n_tokens && (buf || !cap));
     const size_t held = (size_t)s->pos;
     *n_tokens = held;
-    if (buf)
-        memcpy(buf, s->tokens, (cap < held ? cap : held) * sizeof(int32_t));
+    if (buf) memcpy(buf, s->tokens, (cap < held ? cap : held) * sizeof(int32_t));
     if (cap < held)
         return lfm_fail(LFM2MOE_ERR_BUFFER_TOO_SMALL,
                         "lfm2moe_session_tokens: %zu tokens held, room for %zu", held, cap);
@@ -89,24 +87,23 @@ LFM2MOE_API int lfm2moe_session_rewind(session *s, int32_t pos) {
     if (pos < 0 || pos > s->pos)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                         "lfm2moe_session_rewind: position %d is outside [0, %d]", pos, s->pos);
-    if (pos == s->pos)
-        return LFM2MOE_OK;
+    if (pos == s->pos) return LFM2MOE_OK;
     atomic_store(&s->cancel, 0); /* like a decode step: a new call clears the request */
 
     /* the nearest valid checkpoint at or before pos (0: the empty state) */
     int32_t c = pos / s->ckpt_interval;
-    if (c > s->n_ckpt)
-        c = s->n_ckpt;
+    if (c > s->n_ckpt) c = s->n_ckpt;
     while (c > 0 && !s->ckpt_valid[c - 1])
         c--;
     const int32_t from = c * s->ckpt_interval;
     /* a sliding-window ring must still hold the window before `from` */
     if (!lfm_session_can_rewind(s, from))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
-                        "lfm2moe_session_rewind: position %d needs the tokens from %d re-evaluated, "
-                        "and the sliding-window KV ring (%d slots) no longer holds the window "
-                        "before them",
-                        pos, from, s->kv_ring);
+        return lfm_fail(
+            LFM2MOE_ERR_INVALID_ARGUMENT,
+            "lfm2moe_session_rewind: position %d needs the tokens from %d re-evaluated, "
+            "and the sliding-window KV ring (%d slots) no longer holds the window "
+            "before them",
+            pos, from, s->kv_ring);
 
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
     if (c)
@@ -116,8 +113,8 @@ LFM2MOE_API int lfm2moe_session_rewind(session *s, int32_t pos) {
     for (int32_t p = from; p < pos; p += s->n_batch) {
         const int32_t cn = pos - p < s->n_batch ? pos - p : s->n_batch;
         /* first_logit = cn: no logits, the output head is skipped */
-        lfm_fwd_part part = {.seq = s, .tokens = s->tokens + p, .row0 = 0, .n = cn, .pos0 = p,
-                             .first_logit = cn};
+        lfm_fwd_part part = {
+            .seq = s, .tokens = s->tokens + p, .row0 = 0, .n = cn, .pos0 = p, .first_logit = cn};
         int st = lfm_forward_chunk(s, &part, 1, cn, NULL);
         if (st) {
             /* KV rows were rewritten with the values they held */
@@ -137,8 +134,8 @@ uint8_t *lfm_kv_head_ptr(const session *s, int32_t attn_index, int32_t head, int
     void *k, *v;
     lfm_session_kv(s, attn_index, &k, &v);
     return (uint8_t *)(kind == LFM_KV_K ? k : v) +
-           (size_t)head * (size_t)lfm_kv_head_size(s->kv_type, lfm_session_kv_slots(s),
-                                                   s->model->hp.head_dim);
+           (size_t)head *
+               (size_t)lfm_kv_head_size(s->kv_type, lfm_session_kv_slots(s), s->model->hp.head_dim);
 }
 
 size_t lfm_kv_prefix(int32_t kv_type, int kind, int32_t n_pos, int64_t head_dim) {
@@ -168,8 +165,7 @@ int lfm_kv_prefix_finite(int32_t kv_type, int kind, const void *prefix, int32_t 
         for (int32_t i = 0; i < head_dim; i++) {
             float x = kind == LFM_KV_K ? lfm_kv_key(kv_type, prefix, p, i, head_dim)
                                        : lfm_kv_value(kv_type, prefix, p, i, head_dim);
-            if (!(x - x == 0.0f))
-                return 0;
+            if (!(x - x == 0.0f)) return 0;
         }
     return 1;
 }
@@ -193,8 +189,7 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
     }
     session *d = NULL;
     int st = lfm2moe_session_create(src->model, params, &d);
-    if (st)
-        return st;
+    if (st) return st;
     const int32_t n = src->pos;
     if (d->kv_type != src->kv_type) {
         lfm2moe_session_free(d);
@@ -220,8 +215,7 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
                         "slots; the copy's ring has %d (give it the same n_ctx and n_batch)",
                         n, src->kv_ring, ring);
     }
-    if (wrapped)
-        memcpy(d->kv, src->kv, lfm_session_kv_bytes(src));
+    if (wrapped) memcpy(d->kv, src->kv, lfm_session_kv_bytes(src));
     for (int32_t a = 0; a < src->model->n_attn_blocks && n && !wrapped; a++)
         for (int32_t h = 0; h < hp->n_head_kv; h++)
             for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++)
@@ -232,10 +226,8 @@ LFM2MOE_API int lfm2moe_session_copy(const session *src, const lfm2moe_session_p
     /* checkpoints carry over when they sit at the same positions */
     if (d->ckpt_interval == src->ckpt_interval) {
         int32_t nc = n / src->ckpt_interval;
-        if (nc > src->n_ckpt)
-            nc = src->n_ckpt;
-        if (nc > d->n_ckpt)
-            nc = d->n_ckpt;
+        if (nc > src->n_ckpt) nc = src->n_ckpt;
+        if (nc > d->n_ckpt) nc = d->n_ckpt;
         memcpy(d->ckpt, src->ckpt, (size_t)nc * src->conv_floats * sizeof(float));
         memcpy(d->ckpt_valid, src->ckpt_valid, (size_t)nc);
     }

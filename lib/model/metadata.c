@@ -40,21 +40,15 @@ static void put_elem(strbuf *b, const gguf_kv *kv, uint64_t i) {
     case GGUF_TYPE_BOOL:
         strbuf_append(b, kv->data[i] ? "true" : "false", kv->data[i] ? 4 : 5);
         return;
-    case GGUF_TYPE_FLOAT32:
-        n = snprintf(num, sizeof num, "%.9g", gguf_kv_num(kv, i));
-        break;
-    case GGUF_TYPE_FLOAT64:
-        n = snprintf(num, sizeof num, "%.17g", gguf_kv_num(kv, i));
-        break;
+    case GGUF_TYPE_FLOAT32: n = snprintf(num, sizeof num, "%.9g", gguf_kv_num(kv, i)); break;
+    case GGUF_TYPE_FLOAT64: n = snprintf(num, sizeof num, "%.17g", gguf_kv_num(kv, i)); break;
     case GGUF_TYPE_UINT64: {
         uint64_t v;
         memcpy(&v, kv->data + i * 8, 8);
         n = snprintf(num, sizeof num, "%" PRIu64, v);
         break;
     }
-    default:
-        n = snprintf(num, sizeof num, "%" PRId64, gguf_kv_int(kv, i));
-        break;
+    default: n = snprintf(num, sizeof num, "%" PRId64, gguf_kv_int(kv, i)); break;
     }
     strbuf_append(b, num, (size_t)n);
 }
@@ -63,14 +57,12 @@ LFM2MOE_API int lfm2moe_model_meta_string(const lfm2moe_model *m, const char *ke
                                           size_t buf_size, size_t *needed) {
     LFM_CHECK_ARGS(m && key && (buf || !buf_size));
     const gguf_kv *kv = gguf_find(&m->gguf, key);
-    if (!kv)
-        return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no metadata key '%s'", key);
+    if (!kv) return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no metadata key '%s'", key);
     strbuf b = {0};
     if (kv->type == GGUF_TYPE_ARRAY) {
         strbuf_append(&b, "[", 1);
         for (uint64_t i = 0; i < kv->n; i++) {
-            if (i)
-                strbuf_append(&b, ", ", 2);
+            if (i) strbuf_append(&b, ", ", 2);
             put_elem(&b, kv, i);
         }
         strbuf_append(&b, "]", 1);
@@ -80,8 +72,7 @@ LFM2MOE_API int lfm2moe_model_meta_string(const lfm2moe_model *m, const char *ke
     size_t len = 0;
     int st = lfm_output_text(&b, buf, buf_size, &len);
     strbuf_free(&b);
-    if (needed)
-        *needed = len;
+    if (needed) *needed = len;
     if (st == LFM2MOE_ERR_BUFFER_TOO_SMALL)
         return lfm_fail(st, "metadata '%s' needs %zu bytes plus a NUL, buffer has %zu", key, len,
                         buf_size);

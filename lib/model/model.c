@@ -40,18 +40,16 @@ LFM2MOE_API int lfm2moe_model_params_init(lfm2moe_model_params *params) {
 
 /* ---- hyperparameters -------------------------------------------------- */
 
-static int get_i32(const lfm2moe_model *m, const char *suffix, int required, int32_t lo,
-                   int32_t hi, int32_t *out) {
+static int get_i32(const lfm2moe_model *m, const char *suffix, int required, int32_t lo, int32_t hi,
+                   int32_t *out) {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
     int64_t v;
     int st = gguf_get_i64(&m->gguf, key, &v);
-    if (st == LFM2MOE_ERR_NOT_FOUND && !required)
-        return LFM2MOE_OK;
+    if (st == LFM2MOE_ERR_NOT_FOUND && !required) return LFM2MOE_OK;
     if (st == LFM2MOE_ERR_NOT_FOUND)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' is missing", key);
-    if (st)
-        return st;
+    if (st) return st;
     if (v < lo || v > hi)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' = %lld is outside [%d, %d]", key,
                         (long long)v, lo, hi);
@@ -65,11 +63,10 @@ static int get_f32(const lfm2moe_model *m, const char *suffix, float *out) {
     int st = gguf_get_f32(&m->gguf, key, out);
     if (st == LFM2MOE_ERR_NOT_FOUND)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' is missing", key);
-    if (st)
-        return st;
+    if (st) return st;
     if (!(*out > 0.0f) || *out > 1e30f)
-        return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' = %g is not a positive number",
-                        key, (double)*out);
+        return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' = %g is not a positive number", key,
+                        (double)*out);
     return LFM2MOE_OK;
 }
 
@@ -88,8 +85,7 @@ static int read_expert_hparams(lfm2moe_model *m, int has_experts) {
         (st = get_i32(m, "leading_dense_block_count", 1, 0, hp->n_block, &hp->n_dense)))
         return st;
     int32_t gating = 2;
-    if ((st = get_i32(m, "expert_gating_func", 0, 0, 16, &gating)))
-        return st;
+    if ((st = get_i32(m, "expert_gating_func", 0, 0, 16, &gating))) return st;
     if (gating != 2) /* llama.cpp: 1 softmax, 2 sigmoid; LFM2-MoE routes with sigmoid */
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
                         "metadata '%s.expert_gating_func' = %d: only sigmoid (2) is supported",
@@ -115,12 +111,10 @@ static int read_hparams(lfm2moe_model *m, int has_experts) {
     /* sliding-window attention: absent or 0 means every attention block sees
      * the whole context (llama.cpp's reading of the key) */
     hp->n_swa = 0;
-    if ((st = get_i32(m, "attention.sliding_window", 0, 0, INT32_MAX, &hp->n_swa)))
-        return st;
+    if ((st = get_i32(m, "attention.sliding_window", 0, 0, INT32_MAX, &hp->n_swa))) return st;
 
     hp->head_dim = hp->n_embd / hp->n_head;
-    if ((st = get_i32(m, "attention.key_length", 0, 1, MAX_HEAD_DIM, &hp->head_dim)))
-        return st;
+    if ((st = get_i32(m, "attention.key_length", 0, 1, MAX_HEAD_DIM, &hp->head_dim))) return st;
     if (hp->head_dim <= 0 || hp->head_dim % 2 || hp->head_dim > MAX_HEAD_DIM)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "head dimension %d must be even and at most %d",
                         hp->head_dim, MAX_HEAD_DIM);
@@ -129,14 +123,13 @@ static int read_hparams(lfm2moe_model *m, int has_experts) {
     char key[128];
     snprintf(key, sizeof key, "%s.attention.head_count_kv", m->arch);
     const gguf_kv *kv = gguf_find(&m->gguf, key);
-    if (!kv)
-        return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' is missing", key);
+    if (!kv) return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "metadata '%s' is missing", key);
     if (kv->type != GGUF_TYPE_ARRAY || kv->n != (uint64_t)hp->n_block ||
         kv->elem_type == GGUF_TYPE_STRING || kv->elem_type == GGUF_TYPE_FLOAT32 ||
         kv->elem_type == GGUF_TYPE_FLOAT64)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
-                        "metadata '%s' must be an integer array with one entry per block (%d)",
-                        key, hp->n_block);
+                        "metadata '%s' must be an integer array with one entry per block (%d)", key,
+                        hp->n_block);
     m->blocks = calloc((size_t)hp->n_block, sizeof *m->blocks);
     if (!m->blocks)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for %d blocks", hp->n_block);
@@ -151,8 +144,8 @@ static int read_hparams(lfm2moe_model *m, int has_experts) {
         }
         if (h < 0 || h > hp->n_head || hp->n_head % h)
             return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
-                            "block %d: %lld kv heads do not divide %d query heads", b,
-                            (long long)h, hp->n_head);
+                            "block %d: %lld kv heads do not divide %d query heads", b, (long long)h,
+                            hp->n_head);
         if (hp->n_head_kv && h != hp->n_head_kv)
             return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
                             "attention blocks have different kv head counts (%d and %lld)",
@@ -178,8 +171,7 @@ static int bind(lfm2moe_model *m, lfm_weight *w, int kind, int optional, int64_t
     const gguf_tensor *t = gguf_find_tensor(&m->gguf, name);
     memset(w, 0, sizeof *w);
     if (!t) {
-        if (optional)
-            return LFM2MOE_OK;
+        if (optional) return LFM2MOE_OK;
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "tensor '%s' is missing", name);
     }
     if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != ne2 || t->ne[3] != 1)
@@ -199,8 +191,8 @@ static int bind(lfm2moe_model *m, lfm_weight *w, int kind, int optional, int64_t
         layout = LFM_LAYOUT_R16;
     }
     if (kind == KIND_VECTOR && t->type != LFM_TYPE_F32)
-        return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE, "tensor '%s' has type %s, expected F32",
-                        name, lfm_type_name(t->type));
+        return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE, "tensor '%s' has type %s, expected F32", name,
+                        lfm_type_name(t->type));
     if (kind == KIND_MATRIX && !lfm_quant_supported(type))
         return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE, "tensor '%s' has unsupported type %s", name,
                         lfm_type_name(t->type));
@@ -226,8 +218,7 @@ static int bind_tensors(lfm2moe_model *m) {
         (st = bind(m, &m->out_norm, KIND_VECTOR, 0, E, 1, 1, "token_embd_norm.weight", 0)) ||
         (st = bind(m, &m->output, KIND_MATRIX, 1, E, hp->n_vocab, 1, "output.weight", 0)))
         return st;
-    if (!m->output.data)
-        m->output = m->tok_embd; /* tied output head */
+    if (!m->output.data) m->output = m->tok_embd; /* tied output head */
 
     for (int b = 0; b < hp->n_block; b++) {
         lfm_block *k = &m->blocks[b];
@@ -242,8 +233,7 @@ static int bind_tensors(lfm2moe_model *m) {
                 (st = bind(m, &k->wo, KIND_MATRIX, 0, q, E, 1, "blk.%d.attn_output.weight", b)) ||
                 (st = bind(m, &k->q_norm, KIND_VECTOR, 0, D, 1, 1, "blk.%d.attn_q_norm.weight",
                            b)) ||
-                (st = bind(m, &k->k_norm, KIND_VECTOR, 0, D, 1, 1, "blk.%d.attn_k_norm.weight",
-                           b)))
+                (st = bind(m, &k->k_norm, KIND_VECTOR, 0, D, 1, 1, "blk.%d.attn_k_norm.weight", b)))
                 return st;
         } else {
             if ((st = bind(m, &k->conv_kernel, KIND_VECTOR, 0, hp->l_cache, E, 1,
@@ -268,12 +258,12 @@ static int bind_tensors(lfm2moe_model *m) {
                            b)) ||
                 (st = bind(m, &k->exp_bias, KIND_VECTOR, 1, X, 1, 1, "blk.%d.exp_probs_b.bias",
                            b)) ||
-                (st = bind(m, &k->gate_exps, KIND_MATRIX, 0, E, F, X,
-                           "blk.%d.ffn_gate_exps.weight", b)) ||
+                (st = bind(m, &k->gate_exps, KIND_MATRIX, 0, E, F, X, "blk.%d.ffn_gate_exps.weight",
+                           b)) ||
                 (st = bind(m, &k->up_exps, KIND_MATRIX, 0, E, F, X, "blk.%d.ffn_up_exps.weight",
                            b)) ||
-                (st = bind(m, &k->down_exps, KIND_MATRIX, 0, F, E, X,
-                           "blk.%d.ffn_down_exps.weight", b)))
+                (st = bind(m, &k->down_exps, KIND_MATRIX, 0, F, E, X, "blk.%d.ffn_down_exps.weight",
+                           b)))
                 return st;
         }
     }
@@ -291,47 +281,39 @@ static int load_image(lfm2moe_model *m) {
         return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_ARCH,
                         "metadata 'general.architecture' is missing (expected 'lfm2moe' or "
                         "'lfm2')");
-    if (st)
-        return st;
+    if (st) return st;
     m->arch = malloc(arch.len + 1);
-    if (!m->arch)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!m->arch) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     memcpy(m->arch, arch.ptr, arch.len);
     m->arch[arch.len] = 0;
     int known = -1;
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
-        if (strcmp(m->arch, ARCHS[i].name) == 0 && strlen(m->arch) == arch.len)
-            known = (int)i;
+        if (strcmp(m->arch, ARCHS[i].name) == 0 && strlen(m->arch) == arch.len) known = (int)i;
     if (known < 0)
         return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_ARCH,
                         "model architecture is '%.64s', this library runs 'lfm2moe' and 'lfm2'",
                         m->arch);
-    if ((st = read_hparams(m, ARCHS[known].has_experts)))
-        return st;
+    if ((st = read_hparams(m, ARCHS[known].has_experts))) return st;
 
     /* vocabulary size: metadata if present, else the embedding's row count */
     const gguf_tensor *emb = gguf_find_tensor(&m->gguf, "token_embd.weight");
-    if (!emb)
-        return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "tensor 'token_embd.weight' is missing");
+    if (!emb) return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "tensor 'token_embd.weight' is missing");
     if (emb->ne[1] > INT32_MAX)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "token_embd.weight has too many rows");
     m->hp.n_vocab = (int32_t)emb->ne[1];
     int32_t nv = m->hp.n_vocab;
-    if ((st = get_i32(m, "vocab_size", 0, 1, INT32_MAX, &nv)))
-        return st;
+    if ((st = get_i32(m, "vocab_size", 0, 1, INT32_MAX, &nv))) return st;
     if (nv != m->hp.n_vocab)
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
                         "metadata vocab_size %d does not match token_embd.weight (%d rows)", nv,
                         m->hp.n_vocab);
 
-    if ((st = bind_tensors(m)))
-        return st;
+    if ((st = bind_tensors(m))) return st;
     for (uint64_t i = 0; i < m->gguf.n_tensors; i++) {
         const gguf_tensor *t = &m->gguf.tensors[i];
         m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
     }
-    if ((st = lfm_vocab_load(&m->gguf, &m->vocab)))
-        return st;
+    if ((st = lfm_vocab_load(&m->gguf, &m->vocab))) return st;
     /* a token id indexes the embedding, the logits and the vocabulary tables
      * alike: they must agree (generation reads attributes of sampled ids) */
     if (m->vocab && m->vocab->n_vocab != m->hp.n_vocab)
@@ -342,15 +324,13 @@ static int load_image(lfm2moe_model *m) {
 }
 
 LFM2MOE_API void lfm2moe_model_free(lfm2moe_model *m) {
-    if (!m)
-        return;
+    if (!m) return;
     lfm_vocab_free(m->vocab);
     gguf_free(&m->gguf);
     free(m->blocks);
     free(m->arch);
     free(m->header);
-    if (m->map)
-        munmap(m->map, m->map_size);
+    if (m->map) munmap(m->map, m->map_size);
     lfm_model_repack_free(m);
     free(m);
 }
@@ -369,8 +349,7 @@ static int check_params(const lfm2moe_model_params *params, lfm2moe_model **out)
     return LFM2MOE_OK;
 }
 
-static int finish_load(lfm2moe_model *m, const lfm2moe_model_params *params,
-                       lfm2moe_model **out) {
+static int finish_load(lfm2moe_model *m, const lfm2moe_model_params *params, lfm2moe_model **out) {
     int st = load_image(m);
     if (!st && params && (params->flags & LFM2MOE_MODEL_REPACK))
         st = lfm_model_repack(m, params && (params->flags & LFM2MOE_MODEL_MLOCK));
@@ -385,12 +364,10 @@ static int finish_load(lfm2moe_model *m, const lfm2moe_model_params *params,
 LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params *params,
                                    lfm2moe_model **out) {
     int st = check_params(params, out);
-    if (st)
-        return st;
+    if (st) return st;
     LFM_CHECK_ARG(path, "NULL path");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lfm_fail(LFM2MOE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fd < 0) return lfm_fail(LFM2MOE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -421,19 +398,18 @@ LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params 
         uint64_t got = 0;
         while (got < want) {
             ssize_t r = pread(fd, hdr + got, (size_t)(want - got), (off_t)got);
-            if (r <= 0 && !(r < 0 && errno == EINTR))
-                break;
+            if (r <= 0 && !(r < 0 && errno == EINTR)) break;
             got += r > 0 ? (uint64_t)r : 0;
         }
         if (got < want) {
-            st = lfm_fail(LFM2MOE_ERR_IO, "'%s' became shorter while loading (read %llu of %llu "
-                                          "bytes)",
+            st = lfm_fail(LFM2MOE_ERR_IO,
+                          "'%s' became shorter while loading (read %llu of %llu "
+                          "bytes)",
                           path, (unsigned long long)got, (unsigned long long)want);
             break;
         }
         st = gguf_parse_prefix(hdr, want, total, &m->gguf);
-        if (st != LFM2MOE_ERR_BUFFER_TOO_SMALL || want == total)
-            break;
+        if (st != LFM2MOE_ERR_BUFFER_TOO_SMALL || want == total) break;
         want = total / 4 < want ? total : want * 4;
     }
     if (st) {
@@ -443,8 +419,7 @@ LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params 
     }
     int mflags = MAP_PRIVATE;
 #ifdef MAP_POPULATE
-    if (params && (params->flags & LFM2MOE_MODEL_PREFETCH))
-        mflags |= MAP_POPULATE;
+    if (params && (params->flags & LFM2MOE_MODEL_PREFETCH)) mflags |= MAP_POPULATE;
 #endif
     void *map = mmap(NULL, (size_t)total, PROT_READ, mflags, fd, 0);
     struct stat after;
@@ -471,12 +446,10 @@ LFM2MOE_API int lfm2moe_model_load_from_memory(const void *data, size_t size,
                                                const lfm2moe_model_params *params,
                                                lfm2moe_model **out) {
     int st = check_params(params, out);
-    if (st)
-        return st;
+    if (st) return st;
     LFM_CHECK_ARG(data, "NULL data");
     lfm2moe_model *m = calloc(1, sizeof *m);
-    if (!m)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!m) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     if ((st = gguf_parse(data, size, &m->gguf))) {
         lfm2moe_model_free(m);
         return st;
@@ -526,8 +499,7 @@ LFM2MOE_API int lfm2moe_model_block_kind(const lfm2moe_model *m, int32_t block, 
                         m->hp.n_block);
     if (op_kind)
         *op_kind = m->blocks[block].is_attention ? LFM2MOE_BLOCK_ATTENTION : LFM2MOE_BLOCK_CONV;
-    if (ffn_kind)
-        *ffn_kind = m->blocks[block].is_moe ? LFM2MOE_FFN_MOE : LFM2MOE_FFN_DENSE;
+    if (ffn_kind) *ffn_kind = m->blocks[block].is_moe ? LFM2MOE_FFN_MOE : LFM2MOE_FFN_DENSE;
     return LFM2MOE_OK;
 }
 

@@ -25,8 +25,7 @@ static void rows_worker(void *ctx, int chunk, int n_chunks, int thread) {
     (void)thread;
     long t0, t1;
     lfm_split((long)r->n, chunk, n_chunks, &t0, &t1);
-    if (t1 > t0)
-        r->fn(r->s, r->arg, t0, t1);
+    if (t1 > t0) r->fn(r->s, r->arg, t0, t1);
 }
 
 /* A row costs a few thousand element operations: a handful of rows
@@ -47,8 +46,8 @@ void lfm_for_rows(session *s, int64_t n, lfm_rows_fn fn, const void *arg) {
 
 /* Rows [r0, r1) of part p: of its matrix, or of the matrices of experts
  * [e0, e1) for their slots. */
-static void mm_part_rows(const lfm_mm_task *t, const lfm_mm_part *p, int32_t e0, int32_t e1, int64_t r0,
-                         int64_t r1) {
+static void mm_part_rows(const lfm_mm_task *t, const lfm_mm_part *p, int32_t e0, int32_t e1,
+                         int64_t r0, int64_t r1) {
     if (!t->exp_first) {
         lfm_matmul_rows(p->w, 0, t->xq, t->n, p->y, p->y_stride, r0, r1);
         return;
@@ -76,16 +75,15 @@ static void mm_rows(const lfm_mm_task *t, int32_t e0, int32_t e1, int64_t r0, in
     if (t->swiglu) {
         mm_part_rows(t, &t->part[0], e0, e1, r0, r1);
         mm_part_rows(t, &t->part[1], e0, e1, r0, r1);
-        swiglu_rows(t, t->exp_first ? t->exp_first[e0] : 0,
-                    t->exp_first ? t->exp_first[e1] : t->n, r0, r1);
+        swiglu_rows(t, t->exp_first ? t->exp_first[e0] : 0, t->exp_first ? t->exp_first[e1] : t->n,
+                    r0, r1);
         return;
     }
     int64_t base = 0; /* first row of part p in the concatenation */
     for (int p = 0; p < t->n_part; p++) {
         const int64_t rows = t->part[p].w->n_rows;
         const int64_t lo = r0 > base ? r0 : base, hi = r1 < base + rows ? r1 : base + rows;
-        if (hi > lo)
-            mm_part_rows(t, &t->part[p], e0, e1, lo - base, hi - base);
+        if (hi > lo) mm_part_rows(t, &t->part[p], e0, e1, lo - base, hi - base);
         base += rows;
     }
 }
@@ -101,8 +99,7 @@ static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
     long r0, r1;
     lfm_split((long)t->rows, chunk, n_chunks, &r0, &r1);
     r0 -= r0 % ROW_ALIGN;
-    if (chunk != n_chunks - 1)
-        r1 -= r1 % ROW_ALIGN;
+    if (chunk != n_chunks - 1) r1 -= r1 % ROW_ALIGN;
     if (!t->flat) {
         mm_rows(t, 0, t->n_expert, r0, r1);
         return;
@@ -111,11 +108,9 @@ static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const int64_t R = t->rows / t->flat;
     int64_t k = 0;
     for (int32_t e = 0; e < t->n_expert && k * R < r1; e++) {
-        if (t->exp_first[e + 1] == t->exp_first[e])
-            continue;
+        if (t->exp_first[e + 1] == t->exp_first[e]) continue;
         const int64_t lo = r0 > k * R ? r0 : k * R, hi = r1 < (k + 1) * R ? r1 : (k + 1) * R;
-        if (hi > lo)
-            mm_rows(t, e, e + 1, lo - k * R, hi - k * R);
+        if (hi > lo) mm_rows(t, e, e + 1, lo - k * R, hi - k * R);
         k++;
     }
 }
@@ -142,7 +137,7 @@ static void encode_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
  * x[gather ? gather[i] : i], stride x_stride.  Parts whose weights want
  * different activation encodings run one after the other. */
 void lfm_run_products(session *s, lfm_mm_task *t, const float *x, int64_t x_stride,
-                         const int32_t *gather) {
+                      const int32_t *gather) {
     const uint32_t at = lfm_quant_act_type(t->part[0].w->type);
     for (int p = 1; p < t->n_part; p++)
         if (lfm_quant_act_type(t->part[p].w->type) != at) {
@@ -153,12 +148,16 @@ void lfm_run_products(session *s, lfm_mm_task *t, const float *x, int64_t x_stri
                 one.n_part = 1;
                 lfm_run_products(s, &one, x, x_stride, gather);
             }
-            if (t->swiglu)
-                swiglu_rows(t, 0, t->n, 0, t->part[0].w->n_rows);
+            if (t->swiglu) swiglu_rows(t, 0, t->n, 0, t->part[0].w->n_rows);
             return;
         }
     const int64_t n_cols = t->part[0].w->n_cols;
-    encode_arg e = {at, x, x_stride, gather, n_cols, t->exp_first ? s->s.actq2 : s->s.actq,
+    encode_arg e = {at,
+                    x,
+                    x_stride,
+                    gather,
+                    n_cols,
+                    t->exp_first ? s->s.actq2 : s->s.actq,
                     lfm_row_bytes(at, n_cols)};
     lfm_for_rows(s, t->n, encode_rows, &e);
     t->xq = e.xq;
@@ -175,8 +174,7 @@ void lfm_run_products(session *s, lfm_mm_task *t, const float *x, int64_t x_stri
         int32_t used = 0, cnt = 0, equal = 1;
         for (int32_t e = 0; e < t->n_expert; e++) {
             const int32_t c = t->exp_first[e + 1] - t->exp_first[e];
-            if (c == 0)
-                continue;
+            if (c == 0) continue;
             equal &= cnt == 0 || c == cnt;
             cnt = c;
             used++;
@@ -190,13 +188,14 @@ void lfm_run_products(session *s, lfm_mm_task *t, const float *x, int64_t x_stri
      * long for the hardware prefetchers; measured against four per thread
      * (2 threads, Q4_0 tg128 +5-8% in paired runs, Q4_K_M pp512 +1-5%),
      * with still a spare chunk per thread to even out a late start */
-    const int chunks = rows * n_cols * t->n < LFM_MIN_PARALLEL_MACS ? 1 : 2 * lfm_pool_size(s->pool);
+    const int chunks =
+        rows * n_cols * t->n < LFM_MIN_PARALLEL_MACS ? 1 : 2 * lfm_pool_size(s->pool);
     lfm_pool_run(s->pool, mm_worker, t, chunks);
 }
 
 /* y[t][r] = sum_c W[r][c] x[t][c]; x: n rows of stride x_stride. */
 void lfm_matmul(session *s, const lfm_weight *w, const float *x, int64_t x_stride, int64_t n,
-                   float *y, int64_t y_stride) {
+                float *y, int64_t y_stride) {
     lfm_mm_task t = {.part = {{w, y, y_stride}}, .n_part = 1, .n = n};
     lfm_run_products(s, &t, x, x_stride, NULL);
 }

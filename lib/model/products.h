@@ -33,24 +33,24 @@ typedef struct lfm_mm_task {
     /* parts 0 and 1 are gate and up of one width: each chunk takes the same
      * rows of both and leaves silu(gate) * up in part 0's rows */
     int swiglu;
-    const void *xq;    /* encoded rows */
-    int64_t n;         /* rows of xq */
+    const void *xq; /* encoded rows */
+    int64_t n;      /* rows of xq */
     /* expert products: rows of xq grouped by expert (NULL: dense) */
     const int32_t *exp_first;
     int32_t n_expert;
-    int64_t rows;      /* rows split into chunks */
-    int32_t flat;      /* experts in use, if their rows are split as one run (else 0) */
+    int64_t rows; /* rows split into chunks */
+    int32_t flat; /* experts in use, if their rows are split as one run (else 0) */
 } lfm_mm_task;
 
 /* Run t on x: input row i is x[gather ? gather[i] : i], stride x_stride.
  * Parts whose weights want different activation encodings run one after
  * the other. */
-void lfm_run_products(struct lfm2moe_session *s, lfm_mm_task *t, const float *x,
-                      int64_t x_stride, const int32_t *gather);
+void lfm_run_products(struct lfm2moe_session *s, lfm_mm_task *t, const float *x, int64_t x_stride,
+                      const int32_t *gather);
 
 /* y[t][r] = sum_c W[r][c] x[t][c]; x: n rows of stride x_stride. */
-void lfm_matmul(struct lfm2moe_session *s, const lfm_weight *w, const float *x,
-                int64_t x_stride, int64_t n, float *y, int64_t y_stride);
+void lfm_matmul(struct lfm2moe_session *s, const lfm_weight *w, const float *x, int64_t x_stride,
+                int64_t n, float *y, int64_t y_stride);
 
 /* Below this many multiply-adds a step runs on the calling thread: waking
  * workers costs microseconds, more than the work (routers, small models). */

@@ -23,16 +23,16 @@
 #define MAX_THREADS 8
 
 typedef struct job {
-    lfm_weight *w;  /* the weight to rewrite (data still the file's) */
-    uint8_t *dst;   /* its place in the new mapping */
+    lfm_weight *w; /* the weight to rewrite (data still the file's) */
+    uint8_t *dst;  /* its place in the new mapping */
 } job;
 
 typedef struct work {
     job *jobs;
     int n_jobs;
-    int64_t n_items;   /* matrices over all jobs */
-    atomic_long next;  /* next item to take */
-    int release;       /* the source is a file mapping: drop its pages */
+    int64_t n_items;  /* matrices over all jobs */
+    atomic_long next; /* next item to take */
+    int release;      /* the source is a file mapping: drop its pages */
     size_t page;
 } work;
 
@@ -40,16 +40,14 @@ typedef struct work {
 static void release_pages(const work *wk, const void *p, size_t n) {
     uintptr_t a = ((uintptr_t)p + wk->page - 1) & ~(uintptr_t)(wk->page - 1);
     uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(wk->page - 1);
-    if (b > a)
-        (void)madvise((void *)a, b - a, MADV_DONTNEED); /* best effort */
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED); /* best effort */
 }
 
 static void *worker(void *arg) {
     work *wk = arg;
     for (;;) {
         long item = atomic_fetch_add(&wk->next, 1);
-        if (item >= wk->n_items)
-            return NULL;
+        if (item >= wk->n_items) return NULL;
         int j = 0;
         while (item >= wk->jobs[j].w->n_mat)
             item -= wk->jobs[j++].w->n_mat;
@@ -57,8 +55,7 @@ static void *worker(void *arg) {
         const uint8_t *src = (const uint8_t *)w->data + (size_t)item * w->mat_bytes;
         lfm_r16_pack(w->type, src, wk->jobs[j].dst + (size_t)item * w->mat_bytes, w->n_rows,
                      w->n_cols);
-        if (wk->release)
-            release_pages(wk, src, w->mat_bytes);
+        if (wk->release) release_pages(wk, src, w->mat_bytes);
     }
 }
 
@@ -69,10 +66,9 @@ static int matrices(lfm2moe_model *m, lfm_weight **out) {
         out[n++] = &m->output;
     for (int32_t i = 0; i < m->hp.n_block; i++) {
         lfm_block *b = &m->blocks[i];
-        lfm_weight *all[] = {&b->in_proj,  &b->out_proj, &b->wq,        &b->wk,
-                             &b->wv,       &b->wo,       &b->ffn_gate,  &b->ffn_up,
-                             &b->ffn_down, &b->router,   &b->gate_exps, &b->up_exps,
-                             &b->down_exps};
+        lfm_weight *all[] = {&b->in_proj,   &b->out_proj, &b->wq,       &b->wk,       &b->wv,
+                             &b->wo,        &b->ffn_gate, &b->ffn_up,   &b->ffn_down, &b->router,
+                             &b->gate_exps, &b->up_exps,  &b->down_exps};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
             out[n++] = all[k];
     }
@@ -137,15 +133,13 @@ int lfm_model_repack(lfm2moe_model *m, int lock) {
     }
     free(jobs);
     (void)mprotect(mem, total, PROT_READ); /* weights are read-only from here on */
-    if (lock)
-        (void)mlock(mem, total); /* best effort, as for the file */
+    if (lock) (void)mlock(mem, total);     /* best effort, as for the file */
     m->repacked = mem;
     m->repacked_size = total;
     return LFM2MOE_OK;
 }
 
 void lfm_model_repack_free(lfm2moe_model *m) {
-    if (m->repacked)
-        munmap(m->repacked, m->repacked_size);
+    if (m->repacked) munmap(m->repacked, m->repacked_size);
     m->repacked = NULL;
 }

@@ -13,8 +13,7 @@
 #include "model/cpu_topology.h"
 #include "matmul.h"
 
-_Static_assert((int)LFM2MOE_KV_F32 == (int)LFM_KV_F32 &&
-                   (int)LFM2MOE_KV_F16 == (int)LFM_KV_F16 &&
+_Static_assert((int)LFM2MOE_KV_F32 == (int)LFM_KV_F32 && (int)LFM2MOE_KV_F16 == (int)LFM_KV_F16 &&
                    (int)LFM2MOE_KV_Q8_0 == (int)LFM_KV_Q8_0,
                "public and kernel cache type values");
 _Static_assert(sizeof(lfm2moe_session_params) == 4 * 4 + 8 + 4 * 2 + 8 * 7,
@@ -62,8 +61,7 @@ static size_t widest_act_row(const lfm2moe_model *m) {
                                    &b->ffn_down, &b->router,   &b->gate_exps, &b->up_exps,
                                    &b->down_exps};
         for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
-            if (all[j]->data)
-                best = max_sz(best, lfm_act_row_bytes(all[j]->type, all[j]->n_cols));
+            if (all[j]->data) best = max_sz(best, lfm_act_row_bytes(all[j]->type, all[j]->n_cols));
     }
     return best;
 }
@@ -92,13 +90,12 @@ static int resolve(const lfm2moe_model *m, const lfm2moe_session_params *p, sess
                         "kv_type Q8_0 needs a head size that is a multiple of %d (this model: %d)",
                         LFM_KV_Q8_GROUP, m->hp.head_dim);
     sh->kv_type = p->kv_type;
-    sh->n_ctx = p->n_ctx ? p->n_ctx
-                         : (m->hp.n_ctx_train < DEFAULT_CTX ? m->hp.n_ctx_train : DEFAULT_CTX);
+    sh->n_ctx =
+        p->n_ctx ? p->n_ctx : (m->hp.n_ctx_train < DEFAULT_CTX ? m->hp.n_ctx_train : DEFAULT_CTX);
     sh->n_batch = p->n_batch ? p->n_batch : DEFAULT_BATCH;
     if (sh->n_batch > MAX_BATCH)
         return lfm_fail(LFM2MOE_ERR_LIMIT, "n_batch %d exceeds %d", sh->n_batch, MAX_BATCH);
-    if (sh->n_batch > sh->n_ctx)
-        sh->n_batch = sh->n_ctx;
+    if (sh->n_batch > sh->n_ctx) sh->n_batch = sh->n_ctx;
     if (p->n_threads) {
         sh->n_threads = p->n_threads;
     } else {
@@ -136,38 +133,29 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
     const uint64_t f = sizeof(float);
     /* K and V of each attention block, positions (or ring slots) rounded up
      * to whole key blocks (attention.h) */
-    uint64_t kv = mul_sat((uint64_t)m->n_attn_blocks * 2 * Hkv,
-                          (uint64_t)lfm_kv_head_size(sh->kv_type,
-                                                     sh->kv_ring ? sh->kv_ring : sh->n_ctx,
-                                                     (int64_t)D));
+    uint64_t kv = mul_sat(
+        (uint64_t)m->n_attn_blocks * 2 * Hkv,
+        (uint64_t)lfm_kv_head_size(sh->kv_type, sh->kv_ring ? sh->kv_ring : sh->n_ctx, (int64_t)D));
     const int64_t span = lfm_attn_score_span(sh->n_ctx, hp->n_swa);
     uint64_t big_w = max_sz(3 * E, (H + 2 * Hkv) * D);
     uint64_t ff_w = max_sz(K * F, FF);
     uint64_t parts[] = {
-        kv,
-        (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f, /* conv (x2 below) */
-        (uint64_t)hp->n_vocab * f,                                        /* one logits row  */
-        T * E * f,                                                        /* x, xn, out      */
-        T * big_w * f,
-        T * max_sz(E, H * D) * f,
-        T * sh->act_row_bytes,
-        T * K * sh->act_row_bytes,
-        T * X * f,
-        T * K * 4,                                       /* ids, w, slot_tok, tok_slot */
-        T * ff_w * f,                                    /* gate (and up) */
+        kv, (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f, /* conv (x2 below) */
+        (uint64_t)hp->n_vocab * f,                                            /* one logits row  */
+        T * E * f,                                                            /* x, xn, out      */
+        T * big_w * f, T * max_sz(E, H * D) * f, T * sh->act_row_bytes, T * K * sh->act_row_bytes,
+        T * X * f, T * K * 4, /* ids, w, slot_tok, tok_slot */
+        T * ff_w * f,         /* gate (and up) */
         T * K * E * f,
         /* attention tile scratch per thread */
         mul_sat(mul_sat((uint64_t)sh->n_threads,
                         has_attn ? lfm_attn_scratch_floats(span, (int64_t)D) : 1),
                 f),
-        (X + 1) * 4,
-        T * sizeof(lfm_attn_span),
-        T * sizeof(lfm_fwd_part),
-        (uint64_t)sh->n_ctx * 4,                          /* token history */
+        (X + 1) * 4, T * sizeof(lfm_attn_span), T * sizeof(lfm_fwd_part),
+        (uint64_t)sh->n_ctx * 4, /* token history */
         mul_sat((uint64_t)sh->n_ckpt,
                 (uint64_t)m->n_conv_blocks * (uint64_t)(hp->l_cache - 1) * E * f), /* checkpoints */
-        (uint64_t)sh->n_ckpt,
-        sh->kv_ring ? kv : 0, /* the ring's rollback copy */
+        (uint64_t)sh->n_ckpt, sh->kv_ring ? kv : 0, /* the ring's rollback copy */
     };
     z->kv = parts[0];
     z->conv = parts[1];
@@ -203,26 +191,23 @@ static void compute_sizes(const lfm2moe_model *m, const session_shape *sh, sessi
 static int plan(const lfm2moe_model *m, const lfm2moe_session_params *p, session_shape *sh,
                 session_sizes *z) {
     int st = resolve(m, p, sh);
-    if (!st)
-        compute_sizes(m, sh, z);
+    if (!st) compute_sizes(m, sh, z);
     return st;
 }
 
-LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *m,
-                                            const lfm2moe_session_params *p, uint64_t *bytes) {
+LFM2MOE_API int lfm2moe_session_memory_size(const lfm2moe_model *m, const lfm2moe_session_params *p,
+                                            uint64_t *bytes) {
     LFM_CHECK_ARGS(m && bytes);
     session_shape sh;
     session_sizes z;
     int st = plan(m, p, &sh, &z);
-    if (st)
-        return st;
+    if (st) return st;
     *bytes = z.total;
     return LFM2MOE_OK;
 }
 
 LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
-    if (!s)
-        return;
+    if (!s) return;
     lfm_pool_free(s->pool);
     free(s->kv);
     free(s->kv_saved);
@@ -234,9 +219,10 @@ LFM2MOE_API void lfm2moe_session_free(lfm2moe_session *s) {
     free(s->logits);
     free(s->logits_next);
     lfm_scratch *c = &s->s;
-    void *bufs[] = {c->x,     c->xn,       c->out,     c->proj, c->mixed, c->actq,   c->actq2,
-                    c->router, c->exp_ids, c->exp_w,   c->slot_tok, c->tok_slot, c->exp_first,
-                    c->gate,  c->up,       c->eout,    c->attn,     c->tiles,    c->parts};
+    void *bufs[] = {c->x,        c->xn,       c->out,       c->proj,    c->mixed,
+                    c->actq,     c->actq2,    c->router,    c->exp_ids, c->exp_w,
+                    c->slot_tok, c->tok_slot, c->exp_first, c->gate,    c->up,
+                    c->eout,     c->attn,     c->tiles,     c->parts};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s);
@@ -250,8 +236,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     session_shape sh;
     session_sizes z;
     int st = plan(m, p, &sh, &z);
-    if (st)
-        return st;
+    if (st) return st;
     uint64_t cap = p ? p->max_memory : 0;
     if ((cap && z.total > cap) || z.total > (uint64_t)SIZE_MAX / 2)
         return lfm_fail(LFM2MOE_ERR_LIMIT,
@@ -260,8 +245,7 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
                         (unsigned long long)(cap ? cap : (uint64_t)SIZE_MAX / 2));
 
     lfm2moe_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!s) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     s->model = m;
     s->n_ctx = sh.n_ctx;
     s->n_batch = sh.n_batch;
@@ -307,11 +291,11 @@ LFM2MOE_API int lfm2moe_session_create(const lfm2moe_model *m, const lfm2moe_ses
     c->attn = malloc(z.attn);
     c->tiles = malloc(z.tiles);
     c->parts = malloc(z.parts);
-    if (!s->kv || (z.kv_saved && !s->kv_saved) || !s->conv || !s->conv_saved || !s->tokens || !s->ckpt || !s->ckpt_valid ||
-        !s->logits || !s->logits_next || !c->x ||
-        !c->xn || !c->out || !c->proj || !c->mixed || !c->actq || !c->actq2 || !c->router || !c->exp_ids ||
-        !c->exp_w || !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up ||
-        !c->eout || !c->attn || !c->tiles || !c->parts) {
+    if (!s->kv || (z.kv_saved && !s->kv_saved) || !s->conv || !s->conv_saved || !s->tokens ||
+        !s->ckpt || !s->ckpt_valid || !s->logits || !s->logits_next || !c->x || !c->xn || !c->out ||
+        !c->proj || !c->mixed || !c->actq || !c->actq2 || !c->router || !c->exp_ids || !c->exp_w ||
+        !c->slot_tok || !c->tok_slot || !c->exp_first || !c->gate || !c->up || !c->eout ||
+        !c->attn || !c->tiles || !c->parts) {
         lfm2moe_session_free(s);
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a session of %llu bytes",
                         (unsigned long long)z.total);
@@ -361,8 +345,7 @@ LFM2MOE_API int lfm2moe_session_cancel(lfm2moe_session *s) {
 
 /* Make room for `rows` logits rows in both buffers (before any state changes). */
 int lfm_session_reserve_logits(lfm2moe_session *s, int32_t rows) {
-    if (rows <= s->logits_cap_rows)
-        return LFM2MOE_OK;
+    if (rows <= s->logits_cap_rows) return LFM2MOE_OK;
     size_t bytes = (size_t)rows * (size_t)s->model->hp.n_vocab * sizeof(float);
     /* two buffers (current and next step) of the new size replace two of
      * the old: the growth counts against the creation cap */
@@ -380,8 +363,7 @@ int lfm_session_reserve_logits(lfm2moe_session *s, int32_t rows) {
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for %d rows of logits", rows);
     }
     /* keep the previous step's logits readable */
-    memcpy(a, s->logits,
-           (size_t)s->n_logits * (size_t)s->model->hp.n_vocab * sizeof(float));
+    memcpy(a, s->logits, (size_t)s->n_logits * (size_t)s->model->hp.n_vocab * sizeof(float));
     free(s->logits);
     free(s->logits_next);
     s->logits = a;
@@ -393,8 +375,7 @@ int lfm_session_reserve_logits(lfm2moe_session *s, int32_t rows) {
 
 LFM2MOE_API int lfm2moe_decode_step(lfm2moe_session *s, const int32_t *tokens, int32_t n,
                                     uint32_t flags) {
-    if (s)
-        atomic_store(&s->cancel, 0); /* a new call clears an earlier request */
+    if (s) atomic_store(&s->cancel, 0); /* a new call clears an earlier request */
     return lfm_session_decode(s, tokens, n, flags);
 }
 
@@ -417,8 +398,7 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
                         s->n_ctx);
     const int all = (flags & LFM2MOE_DECODE_ALL_LOGITS) != 0;
     int st = lfm_session_reserve_logits(s, all ? n : 1);
-    if (st)
-        return st;
+    if (st) return st;
 
     memcpy(s->conv_saved, s->conv, s->conv_floats * sizeof(float));
     memcpy(s->tokens + s->pos, tokens, (size_t)n * sizeof *tokens); /* ignored unless we succeed */
@@ -426,22 +406,24 @@ int lfm_session_decode(lfm2moe_session *s, const int32_t *tokens, int32_t n, uin
      * overwrites positions a retry of this step would need */
     const int save_ring = s->kv_saved && n > s->n_batch;
     const size_t kv_bytes = lfm_session_kv_bytes(s);
-    if (save_ring)
-        memcpy(s->kv_saved, s->kv, kv_bytes);
+    if (save_ring) memcpy(s->kv_saved, s->kv, kv_bytes);
     for (int32_t c = 0; c < n; c += s->n_batch) {
         int32_t cn = n - c < s->n_batch ? n - c : s->n_batch;
         int last = c + cn == n;
         int32_t first = all ? 0 : (last ? cn - 1 : cn);
         float *out = s->logits_next + (all ? (size_t)c * (size_t)n_vocab : 0);
-        lfm_fwd_part part = {.seq = s, .tokens = tokens + c, .row0 = 0, .n = cn,
-                             .pos0 = s->pos + c, .first_logit = first};
+        lfm_fwd_part part = {.seq = s,
+                             .tokens = tokens + c,
+                             .row0 = 0,
+                             .n = cn,
+                             .pos0 = s->pos + c,
+                             .first_logit = first};
         st = lfm_forward_chunk(s, &part, 1, cn, out);
         if (st) {
             /* roll back: KV rows past pos are ignored, the conv state (and a
              * ring that a later chunk overwrote) restored */
             memcpy(s->conv, s->conv_saved, s->conv_floats * sizeof(float));
-            if (save_ring)
-                memcpy(s->kv, s->kv_saved, kv_bytes);
+            if (save_ring) memcpy(s->kv, s->kv_saved, kv_bytes);
             return st;
         }
     }
@@ -461,8 +443,7 @@ LFM2MOE_API int lfm2moe_session_logits(const lfm2moe_session *s, int32_t index,
     LFM_CHECK_ARGS(s && logits);
     if (s->logits_first < 0)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "no logits: nothing decoded since the last reset");
-    if (index == -1)
-        index = s->last_step_tokens - 1;
+    if (index == -1) index = s->last_step_tokens - 1;
     int32_t row = index - s->logits_first;
     if (index < 0 || row < 0 || row >= s->n_logits)
         return lfm_fail(LFM2MOE_ERR_NOT_FOUND,

@@ -93,8 +93,13 @@ static uint64_t model_fingerprint(const lfm2moe_model *m) {
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
         hash_bytes(&z, t->name, strlen(t->name) + 1);
-        const uint64_t desc[7] = {t->type, t->n_dims, (uint64_t)t->ne[0], (uint64_t)t->ne[1],
-                                  (uint64_t)t->ne[2], (uint64_t)t->ne[3], t->offset};
+        const uint64_t desc[7] = {t->type,
+                                  t->n_dims,
+                                  (uint64_t)t->ne[0],
+                                  (uint64_t)t->ne[1],
+                                  (uint64_t)t->ne[2],
+                                  (uint64_t)t->ne[3],
+                                  t->offset};
         hash_bytes(&z, desc, sizeof desc);
     }
     return hash_final(&z);
@@ -140,8 +145,7 @@ static int32_t kv_stored(int32_t n, int32_t ring) {
 static uint64_t snap_size(const session *s, uint64_t n, uint64_t n_ckpt, int32_t kv_pos) {
     const lfm2moe_model *m = s->model;
     const uint64_t conv = (uint64_t)s->conv_floats * sizeof(float);
-    if (n > (uint64_t)INT32_MAX)
-        return 0;
+    if (n > (uint64_t)INT32_MAX) return 0;
     /* per kv head: the K and V bytes of kv_pos positions (keys in whole blocks) */
     const uint64_t head = lfm_kv_prefix(s->kv_type, LFM_KV_K, kv_pos, m->hp.head_dim) +
                           lfm_kv_prefix(s->kv_type, LFM_KV_V, kv_pos, m->hp.head_dim);
@@ -159,8 +163,7 @@ static uint64_t snap_size(const session *s, uint64_t n, uint64_t n_ckpt, int32_t
 /* Checkpoints a save writes: the valid ones at positions <= pos. */
 static int32_t ckpts_to_save(const session *s) {
     int32_t n = 0, top = s->pos / s->ckpt_interval;
-    if (top > s->n_ckpt)
-        top = s->n_ckpt;
+    if (top > s->n_ckpt) top = s->n_ckpt;
     for (int32_t i = 0; i < top; i++)
         n += s->ckpt_valid[i];
     return n;
@@ -192,8 +195,7 @@ LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, si
     if (!size || size > SIZE_MAX)
         return lfm_fail(LFM2MOE_ERR_LIMIT, "lfm2moe_session_save: snapshot too large");
     *len = (size_t)size;
-    if (!buf)
-        return LFM2MOE_OK;
+    if (!buf) return LFM2MOE_OK;
     if (cap < size)
         return lfm_fail(LFM2MOE_ERR_BUFFER_TOO_SMALL,
                         "lfm2moe_session_save: %llu bytes needed, buffer of %zu",
@@ -206,17 +208,26 @@ LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, si
     put_u32(&w, SNAP_HEADER);
     put(&w, &h.model_hash, 8);
     put(&w, h.arch, SNAP_ARCH);
-    const uint32_t fields[] = {h.n_vocab, h.n_embd,   h.n_block, h.n_attn, h.n_conv,
-                               h.n_head_kv, h.head_dim, h.l_cache, h.kv_type,
-                               (uint32_t)s->pos, (uint32_t)s->ckpt_interval, (uint32_t)n_ckpt};
+    const uint32_t fields[] = {h.n_vocab,
+                               h.n_embd,
+                               h.n_block,
+                               h.n_attn,
+                               h.n_conv,
+                               h.n_head_kv,
+                               h.head_dim,
+                               h.l_cache,
+                               h.kv_type,
+                               (uint32_t)s->pos,
+                               (uint32_t)s->ckpt_interval,
+                               (uint32_t)n_ckpt};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         put_u32(&w, fields[i]);
     put_u32(&w, (uint32_t)ring);
     put_u32(&w, 0);
     put(&w, s->tokens, (size_t)s->pos * sizeof(int32_t));
     put(&w, s->conv, s->conv_floats * sizeof(float));
-    const int32_t top = s->pos / s->ckpt_interval < s->n_ckpt ? s->pos / s->ckpt_interval
-                                                               : s->n_ckpt;
+    const int32_t top =
+        s->pos / s->ckpt_interval < s->n_ckpt ? s->pos / s->ckpt_interval : s->n_ckpt;
     for (int32_t i = 0; i < top; i++)
         if (s->ckpt_valid[i]) {
             put_u32(&w, (uint32_t)i);
@@ -257,16 +268,14 @@ static int bad(const char *what) {
 static int validate(const session *s, const unsigned char *d, size_t len, snap_header *h) {
     if (len < SNAP_HEADER + SNAP_TRAILER)
         return bad(len < 8 ? "too short to be a snapshot" : "truncated header");
-    if (memcmp(d, SNAP_MAGIC, 8))
-        return bad("not a session snapshot (bad magic)");
+    if (memcmp(d, SNAP_MAGIC, 8)) return bad("not a session snapshot (bad magic)");
     reader r = {d + 8};
     const uint32_t version = get_u32(&r), header = get_u32(&r);
     if (version != SNAP_VERSION && version != SNAP_VERSION_RING)
         return lfm_fail(LFM2MOE_ERR_BAD_FORMAT,
                         "session snapshot: format version %u, this library reads %u and %u",
                         version, SNAP_VERSION, SNAP_VERSION_RING);
-    if (header != SNAP_HEADER)
-        return bad("unexpected header size");
+    if (header != SNAP_HEADER) return bad("unexpected header size");
     uint64_t stored;
     memcpy(&stored, d + len - SNAP_TRAILER, 8);
     if (stored != lfm_snapshot_checksum(d, len - SNAP_TRAILER))
@@ -274,7 +283,7 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
 
     get(&r, &h->model_hash, 8);
     get(&r, h->arch, SNAP_ARCH);
-    uint32_t *u[] = {&h->n_vocab, &h->n_embd,   &h->n_block, &h->n_attn, &h->n_conv,
+    uint32_t *u[] = {&h->n_vocab,   &h->n_embd,   &h->n_block, &h->n_attn, &h->n_conv,
                      &h->n_head_kv, &h->head_dim, &h->l_cache, &h->kv_type};
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
         *u[i] = get_u32(&r);
@@ -323,12 +332,10 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
     for (int32_t i = 0; i < h->n_tokens; i++) {
         int32_t t;
         get(&r, &t, 4);
-        if (t < 0 || t >= s->model->hp.n_vocab)
-            return bad("token outside the vocabulary");
+        if (t < 0 || t >= s->model->hp.n_vocab) return bad("token outside the vocabulary");
     }
     const size_t conv = s->conv_floats * sizeof(float);
-    if (!lfm_floats_finite(r.p, s->conv_floats))
-        return bad("non-finite conv state");
+    if (!lfm_floats_finite(r.p, s->conv_floats)) return bad("non-finite conv state");
     r.p += conv;
     int64_t prev = -1;
     for (int32_t i = 0; i < h->n_ckpt; i++) {
@@ -336,12 +343,12 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
         if (index <= prev || index >= h->n_tokens / h->ckpt_interval)
             return bad("checkpoint index out of order or range");
         prev = index;
-        if (!lfm_floats_finite(r.p, s->conv_floats))
-            return bad("non-finite checkpoint");
+        if (!lfm_floats_finite(r.p, s->conv_floats)) return bad("non-finite checkpoint");
         r.p += conv;
     }
     /* the KV bytes, each head's K then V, copied aligned for the checks */
-    const int32_t heads = s->model->n_attn_blocks * s->model->hp.n_head_kv, D = s->model->hp.head_dim;
+    const int32_t heads = s->model->n_attn_blocks * s->model->hp.n_head_kv,
+                  D = s->model->hp.head_dim;
     const size_t kb = lfm_kv_prefix(s->kv_type, LFM_KV_K, kv_pos, D);
     const size_t vb = lfm_kv_prefix(s->kv_type, LFM_KV_V, kv_pos, D);
     void *tmp = heads && (kb || vb) ? malloc(kb > vb ? kb : vb) : NULL;
@@ -358,8 +365,7 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
             r.p += bytes;
         }
     free(tmp);
-    if (!ok)
-        return bad("non-finite KV cache entry");
+    if (!ok) return bad("non-finite KV cache entry");
     return LFM2MOE_OK;
 }
 
@@ -368,8 +374,7 @@ LFM2MOE_API int lfm2moe_session_load(session *s, const void *data, size_t len) {
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_load: NULL argument");
     snap_header h;
     int st = validate(s, data, data ? len : 0, &h);
-    if (st)
-        return st;
+    if (st) return st;
     /* a wrapped ring goes back into a ring of the same size (slot = position
      * % ring); positions 0..N-1 into a full cache or a ring they fit */
     if (h.ring && h.ring != s->kv_ring)
@@ -403,8 +408,8 @@ LFM2MOE_API int lfm2moe_session_load(session *s, const void *data, size_t len) {
     for (int32_t a = 0; a < s->model->n_attn_blocks; a++)
         for (int32_t g = 0; g < s->model->hp.n_head_kv; g++)
             for (int kind = LFM_KV_K; kind <= LFM_KV_V; kind++) {
-                const size_t bytes = lfm_kv_prefix(s->kv_type, kind, kv_stored(n, h.ring),
-                                                   s->model->hp.head_dim);
+                const size_t bytes =
+                    lfm_kv_prefix(s->kv_type, kind, kv_stored(n, h.ring), s->model->hp.head_dim);
                 memcpy(lfm_kv_head_ptr(s, a, g, kind), r.p, bytes);
                 r.p += bytes;
             }
@@ -435,8 +440,7 @@ LFM2MOE_API int lfm2moe_session_save_file(const session *s, const char *path) {
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_save_file: NULL argument");
     size_t len = 0;
     int st = lfm2moe_session_save(s, NULL, 0, &len);
-    if (st)
-        return st;
+    if (st) return st;
     void *buf = malloc(len);
     if (!buf)
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for a %zu-byte snapshot", len);
@@ -452,13 +456,11 @@ LFM2MOE_API int lfm2moe_session_load_file(session *s, const char *path) {
     if (!s || !path)
         return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_load_file: NULL argument");
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return lfm_fail(LFM2MOE_ERR_IO, "cannot open the session snapshot '%s'", path);
+    if (!f) return lfm_fail(LFM2MOE_ERR_IO, "cannot open the session snapshot '%s'", path);
     int st = LFM2MOE_OK;
     void *buf = NULL;
     long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     /* the largest snapshot this session could hold bounds what is read */
     const uint64_t most = snap_size(s, (uint64_t)s->n_ctx, (uint64_t)s->n_ctx, s->n_ctx);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
@@ -473,8 +475,7 @@ LFM2MOE_API int lfm2moe_session_load_file(session *s, const char *path) {
         st = lfm_fail(LFM2MOE_ERR_IO, "cannot read the session snapshot '%s'", path);
     }
     fclose(f);
-    if (!st)
-        st = lfm2moe_session_load(s, buf, (size_t)size);
+    if (!st) st = lfm2moe_session_load(s, buf, (size_t)size);
     free(buf);
     return st;
 }

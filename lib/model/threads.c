@@ -26,11 +26,11 @@ struct lfm_pool {
     int n_threads;
     worker *workers; /* n_threads - 1 */
     pthread_mutex_t mutex;
-    pthread_cond_t wake;          /* workers sleep on it between steps */
-    pthread_cond_t done;          /* the caller sleeps on it when a step runs long */
-    _Atomic uint64_t state;       /* generation, chunk count, next chunk (run_chunks) */
+    pthread_cond_t wake;    /* workers sleep on it between steps */
+    pthread_cond_t done;    /* the caller sleeps on it when a step runs long */
+    _Atomic uint64_t state; /* generation, chunk count, next chunk (run_chunks) */
     atomic_int done_chunks;
-    atomic_int sleepers;          /* workers asleep (or about to be) on `wake` */
+    atomic_int sleepers; /* workers asleep (or about to be) on `wake` */
     atomic_int caller_waiting;
     atomic_int stop;
     /* the current step, written before its generation is published.  A late
@@ -59,9 +59,15 @@ static inline void cpu_relax(int spins) {
  * step's (a larger count) must not claim a chunk of the finished step and
  * add it to the next step's done count. */
 #define MAX_CHUNKS 0xffff
-static inline uint32_t st_gen(uint64_t v) { return (uint32_t)(v >> 32); }
-static inline int st_count(uint64_t v) { return (int)((v >> 16) & 0xffff); }
-static inline int st_next(uint64_t v) { return (int)(v & 0xffff); }
+static inline uint32_t st_gen(uint64_t v) {
+    return (uint32_t)(v >> 32);
+}
+static inline int st_count(uint64_t v) {
+    return (int)((v >> 16) & 0xffff);
+}
+static inline int st_next(uint64_t v) {
+    return (int)(v & 0xffff);
+}
 
 /* Claim and run chunks of step `gen` until none is left.  fn and ctx were
  * read after `gen` was seen: a chunk of `gen` can be claimed only while the
@@ -70,10 +76,8 @@ static void run_chunks(lfm_pool *p, uint32_t gen, lfm_task_fn fn, void *ctx, int
     for (;;) {
         uint64_t v = atomic_load(&p->state);
         const int n = st_count(v), c = st_next(v);
-        if (st_gen(v) != gen || c >= n)
-            return;
-        if (!atomic_compare_exchange_weak(&p->state, &v, v + 1))
-            continue;
+        if (st_gen(v) != gen || c >= n) return;
+        if (!atomic_compare_exchange_weak(&p->state, &v, v + 1)) continue;
         fn(ctx, c, n, thread);
         /* the last chunk wakes the caller if it went to sleep (seq_cst pairs
          * with its store of caller_waiting: one side always sees the other) */
@@ -106,8 +110,7 @@ static void *worker_main(void *arg) {
             spins = 0;
         }
         seen = gen;
-        if (atomic_load(&p->stop))
-            return NULL;
+        if (atomic_load(&p->stop)) return NULL;
         /* fn/ctx were written before `gen` was published; if the
          * caller has moved on since, run_chunks finds a newer generation and
          * claims nothing */
@@ -118,11 +121,9 @@ static void *worker_main(void *arg) {
 
 int lfm_pool_create(int n_threads, lfm_pool **out) {
     *out = NULL;
-    if (n_threads < 1)
-        n_threads = 1;
+    if (n_threads < 1) n_threads = 1;
     lfm_pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the thread pool");
+    if (!p) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for the thread pool");
     p->n_threads = n_threads;
     atomic_init(&p->state, 0);
     atomic_init(&p->done_chunks, 0);
@@ -147,8 +148,7 @@ int lfm_pool_create(int n_threads, lfm_pool **out) {
             if (pthread_create(&w->handle, NULL, worker_main, w) != 0) {
                 p->n_threads = i + 1; /* join only the ones that started */
                 lfm_pool_free(p);
-                return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "cannot start worker thread %d",
-                                i + 1);
+                return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "cannot start worker thread %d", i + 1);
             }
         }
     }
@@ -168,8 +168,7 @@ static void publish(lfm_pool *p, uint64_t state) {
 }
 
 void lfm_pool_free(lfm_pool *p) {
-    if (!p)
-        return;
+    if (!p) return;
     if (p->workers) {
         atomic_store(&p->stop, 1);
         uint64_t v = atomic_load(&p->state);
@@ -192,8 +191,7 @@ int lfm_pool_size(const lfm_pool *p) {
 }
 
 void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx, int n_chunks) {
-    if (n_chunks <= 0)
-        n_chunks = p->n_threads * 4;
+    if (n_chunks <= 0) n_chunks = p->n_threads * 4;
     if (n_chunks > MAX_CHUNKS)
         n_chunks = MAX_CHUNKS; /* the task splits its work by the count it is given */
     if (p->n_threads == 1 || n_chunks == 1) { /* nothing to share: no wake-up */
@@ -210,8 +208,7 @@ void lfm_pool_run(lfm_pool *p, lfm_task_fn fn, void *ctx, int n_chunks) {
     /* wait for chunks that others are still running: spin a little, then
      * sleep rather than steal the CPU a descheduled worker needs */
     for (int spins = 0; spins < SPIN_ROUNDS; spins++) {
-        if (atomic_load(&p->done_chunks) == n_chunks)
-            return;
+        if (atomic_load(&p->done_chunks) == n_chunks) return;
         cpu_relax(spins);
     }
     pthread_mutex_lock(&p->mutex);

@@ -25,7 +25,8 @@ static const char lfm2_template[] =
     "\t{%- set messages = messages[1:] -%}\n"
     "{%- endif -%}\n"
     "{%- if tools -%}\n"
-    "\t{%- set ns.system_prompt = ns.system_prompt + (\"\\n\" if ns.system_prompt else \"\") + \"List of tools: <|tool_list_start|>[\" -%}\n"
+    "\t{%- set ns.system_prompt = ns.system_prompt + (\"\\n\" if ns.system_prompt else \"\") + "
+    "\"List of tools: <|tool_list_start|>[\" -%}\n"
     "\t{%- for tool in tools -%}\n"
     "\t\t{%- if tool is not string -%}\n"
     "\t\t\t{%- set tool = tool | tojson -%}\n"
@@ -105,8 +106,8 @@ static int copy_out(const char *fn, const strbuf *text, char *buf, size_t buf_si
         memcpy(buf, text->data, buf_size - 1);
         buf[buf_size - 1] = '\0';
     }
-    return lfm_fail(LFM2MOE_ERR_BUFFER_TOO_SMALL, "%s: %zu bytes needed (with the NUL), buffer has %zu",
-                    fn, n + 1, buf_size);
+    return lfm_fail(LFM2MOE_ERR_BUFFER_TOO_SMALL,
+                    "%s: %zu bytes needed (with the NUL), buffer has %zu", fn, n + 1, buf_size);
 }
 
 static int render(const char *fn, const lfm2moe_model *model, const char *tmpl, size_t tmpl_len,
@@ -114,7 +115,8 @@ static int render(const char *fn, const lfm2moe_model *model, const char *tmpl, 
                   size_t buf_size, size_t *len) {
     LFM_CHECK_ARG_IN(fn, request || !request_len, "request_json is NULL");
     if (flags & ~(uint32_t)LFM2MOE_CHAT_ADD_GENERATION_PROMPT)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, (unsigned)flags);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn,
+                        (unsigned)flags);
     LFM_CHECK_ARG_IN(fn, buf || !buf_size, "buf is NULL but buf_size is %zu", buf_size);
     json_value *req = NULL;
     char err[160];
@@ -123,13 +125,15 @@ static int render(const char *fn, const lfm2moe_model *model, const char *tmpl, 
     int st = LFM2MOE_OK;
     const json_value *msgs = json_get(req, "messages");
     if (req->type != JSON_OBJECT || (msgs && msgs->type != JSON_ARRAY)) {
-        st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: the request must be an object whose \"messages\" is an array", fn);
+        st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                      "%s: the request must be an object whose \"messages\" is an array", fn);
         goto done;
     }
     /* as transformers calls render(): tools and documents are None when not
      * given (`tools is none` holds), add_generation_prompt always set */
     if ((!json_get(req, "add_generation_prompt") &&
-         object_add(req, "add_generation_prompt", JSON_BOOL, !!(flags & LFM2MOE_CHAT_ADD_GENERATION_PROMPT))) ||
+         object_add(req, "add_generation_prompt", JSON_BOOL,
+                    !!(flags & LFM2MOE_CHAT_ADD_GENERATION_PROMPT))) ||
         (!json_get(req, "tools") && object_add(req, "tools", JSON_NULL, 0)) ||
         (!json_get(req, "documents") && object_add(req, "documents", JSON_NULL, 0))) {
         st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);

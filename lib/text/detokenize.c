@@ -11,13 +11,12 @@
 
 struct lfm2moe_detokenizer {
     const struct lfm_vocab *v;
-    strbuf out;     /* the last piece, then the held-back bytes after it */
-    char held[4];   /* incomplete UTF-8 sequence carried to the next push */
+    strbuf out;   /* the last piece, then the held-back bytes after it */
+    char held[4]; /* incomplete UTF-8 sequence carried to the next push */
     size_t n_held;
 };
 
-LFM2MOE_API int lfm2moe_detokenizer_create(const lfm2moe_model *model,
-                                           lfm2moe_detokenizer **out) {
+LFM2MOE_API int lfm2moe_detokenizer_create(const lfm2moe_model *model, lfm2moe_detokenizer **out) {
     static const char fn[] = "lfm2moe_detokenizer_create";
     LFM_CHECK_ARG_IN(fn, out, "out is NULL");
     *out = NULL;

@@ -17,8 +17,10 @@ static uint8_t uc_class(uint32_t cp) {
     size_t lo = 0, hi = lfm_uc_n_ranges; /* find the last start <= cp */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (lfm_uc_range_start[mid] <= cp) lo = mid;
-        else hi = mid;
+        if (lfm_uc_range_start[mid] <= cp)
+            lo = mid;
+        else
+            hi = mid;
     }
     return lfm_uc_range_class[lo];
 }
@@ -66,11 +68,11 @@ typedef struct {
 
 /* Per-call working memory (the vocabulary itself is shared and read-only). */
 typedef struct {
-    uint32_t *cp;     /* codepoint of each character of a fragment */
-    uint8_t *cls;     /* its class */
-    size_t *off;      /* its byte offset; off[n] = fragment length */
+    uint32_t *cp; /* codepoint of each character of a fragment */
+    uint8_t *cls; /* its class */
+    size_t *off;  /* its byte offset; off[n] = fragment length */
     size_t n_chars_cap;
-    char *enc;        /* byte-encoded pre-token */
+    char *enc; /* byte-encoded pre-token */
     size_t enc_cap;
     bpe_symbol *sym;
     size_t sym_cap;
@@ -249,12 +251,14 @@ static int tokenize_fragment(const struct lfm_vocab *v, scratch *s, emitter *e, 
         /* [^\r\n\p{L}\p{N}]?\p{L}+ */
         if (c != '\r' && c != '\n' && k != LFM_UC_NUMBER &&
             (k == LFM_UC_LETTER || CLS(pos + 1) == LFM_UC_LETTER)) {
-            while (CLS(end) == LFM_UC_LETTER) end++;
+            while (CLS(end) == LFM_UC_LETTER)
+                end++;
             goto word;
         }
         /* \p{N}{1,3} */
         if (k == LFM_UC_NUMBER) {
-            while (end - pos < 3 && CLS(end) == LFM_UC_NUMBER) end++;
+            while (end - pos < 3 && CLS(end) == LFM_UC_NUMBER)
+                end++;
             goto word;
         }
         /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
@@ -262,8 +266,10 @@ static int tokenize_fragment(const struct lfm_vocab *v, scratch *s, emitter *e, 
             uint8_t k2 = c == ' ' ? CLS(pos + 1) : k;
             if (k2 != LFM_UC_SPACE && k2 != LFM_UC_LETTER && k2 != LFM_UC_NUMBER) {
                 end = pos + (c == ' ');
-                while (CLS(end) == LFM_UC_OTHER) end++;
-                while (CP(end) == '\r' || CP(end) == '\n') end++;
+                while (CLS(end) == LFM_UC_OTHER)
+                    end++;
+                while (CP(end) == '\r' || CP(end) == '\n')
+                    end++;
                 goto word;
             }
         }
@@ -274,11 +280,14 @@ static int tokenize_fragment(const struct lfm_vocab *v, scratch *s, emitter *e, 
                 if (s->cp[pos + m] == '\r' || s->cp[pos + m] == '\n') last_nl = pos + m + 1;
                 m++;
             }
-            if (last_nl) end = last_nl;
-            else if (m > 1 && pos + m < n) end = pos + m - 1;
-            else if (m > 0) end = pos + m;
+            if (last_nl)
+                end = last_nl;
+            else if (m > 1 && pos + m < n)
+                end = pos + m - 1;
+            else if (m > 0)
+                end = pos + m;
         }
-    word: {
+    word : {
         int st = bpe_word(v, s, e, text + s->off[pos], s->off[end] - s->off[pos]);
         if (st != LFM2MOE_OK) return st;
         pos = end;
@@ -296,8 +305,8 @@ typedef struct {
     int32_t token; /* -1: raw text */
 } fragment;
 
-int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_len,
-                       uint32_t flags, int32_t *tokens, size_t max_tokens, size_t *n_tokens) {
+int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_len, uint32_t flags,
+                       int32_t *tokens, size_t max_tokens, size_t *n_tokens) {
     emitter e = {tokens, max_tokens, 0};
     scratch s;
     memset(&s, 0, sizeof s);
@@ -336,8 +345,10 @@ int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_
                 p = hit + sl;
             }
             if (LFM_RESERVE(next, cap_next, m + 1)) goto oom;
-            if (!p) next[m++] = fr;
-            else if (p < endp) next[m++] = (fragment){(size_t)(p - text), (size_t)(endp - p), -1};
+            if (!p)
+                next[m++] = fr;
+            else if (p < endp)
+                next[m++] = (fragment){(size_t)(p - text), (size_t)(endp - p), -1};
         }
         fragment *t = frag;
         frag = next;
@@ -349,8 +360,10 @@ int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_
     }
 
     for (size_t f = 0; f < n_frag && st == LFM2MOE_OK; f++) {
-        if (frag[f].token >= 0) emit(&e, frag[f].token);
-        else st = tokenize_fragment(v, &s, &e, text + frag[f].start, frag[f].len);
+        if (frag[f].token >= 0)
+            emit(&e, frag[f].token);
+        else
+            st = tokenize_fragment(v, &s, &e, text + frag[f].start, frag[f].len);
     }
     goto done;
 oom:
@@ -366,4 +379,3 @@ done:
                         e.n, max_tokens);
     return LFM2MOE_OK;
 }
-

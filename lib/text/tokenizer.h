@@ -38,19 +38,19 @@ struct lfm_vocab {
      * their text; unused/undefined types: empty, as llama.cpp) */
     char *piece;
     size_t *piece_off;
-    uint8_t *type;           /* LFM_TOKTYPE_* */
-    uint32_t *attr;          /* LFM2MOE_TOKEN_ATTR_* */
-    int32_t *tok_hash;       /* open addressing: token ids by text, -1 empty */
+    uint8_t *type;     /* LFM_TOKTYPE_* */
+    uint32_t *attr;    /* LFM2MOE_TOKEN_ATTR_* */
+    int32_t *tok_hash; /* open addressing: token ids by text, -1 empty */
     size_t tok_hash_mask;
 
     int32_t n_merges;
-    char *merge_text;        /* "left right", split at merge_split[i] */
+    char *merge_text; /* "left right", split at merge_split[i] */
     size_t *merge_off;
-    uint32_t *merge_split;   /* length of the left part */
-    int32_t *merge_hash;     /* merge ranks by (left, right), -1 empty */
+    uint32_t *merge_split; /* length of the left part */
+    int32_t *merge_hash;   /* merge ranks by (left, right), -1 empty */
     size_t merge_hash_mask;
 
-    int32_t *special;        /* ids matched inside text, longest text first */
+    int32_t *special; /* ids matched inside text, longest text first */
     int32_t n_special;
 
     int32_t bos, eos, pad, eot; /* -1 if none */
@@ -66,8 +66,8 @@ void lfm_vocab_free(struct lfm_vocab *v);
 /* Tokenize with the public lfm2moe_tokenize protocol (flags
  * LFM2MOE_TOKENIZE_*; writes min(needed, max_tokens) ids; BUFFER_TOO_SMALL
  * if max_tokens < *n_tokens). */
-int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_len,
-                       uint32_t flags, int32_t *tokens, size_t max_tokens, size_t *n_tokens);
+int lfm_vocab_tokenize(const struct lfm_vocab *v, const char *text, size_t text_len, uint32_t flags,
+                       int32_t *tokens, size_t max_tokens, size_t *n_tokens);
 
 /* Token id with exactly this vocabulary text, or -1. */
 int32_t lfm_vocab_find(const struct lfm_vocab *v, const char *text, size_t len);

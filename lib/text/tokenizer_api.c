@@ -35,8 +35,8 @@ static int copy_out(const char *fn, const char *src, size_t n, char *buf, size_t
     if (len) *len = n;
     if (buf_size) memcpy(buf, src, n < buf_size ? n : buf_size);
     if (buf_size < n)
-        return lfm_fail(LFM2MOE_ERR_BUFFER_TOO_SMALL, "%s: %zu bytes needed, buffer has %zu", fn,
-                        n, buf_size);
+        return lfm_fail(LFM2MOE_ERR_BUFFER_TOO_SMALL, "%s: %zu bytes needed, buffer has %zu", fn, n,
+                        buf_size);
     return LFM2MOE_OK;
 }
 
@@ -85,8 +85,8 @@ LFM2MOE_API int lfm2moe_detokenize(const lfm2moe_model *model, const int32_t *to
     return LFM2MOE_OK;
 }
 
-LFM2MOE_API int lfm2moe_token_lookup(const lfm2moe_model *model, const char *text,
-                                     size_t text_len, int32_t *token) {
+LFM2MOE_API int lfm2moe_token_lookup(const lfm2moe_model *model, const char *text, size_t text_len,
+                                     int32_t *token) {
     static const char fn[] = "lfm2moe_token_lookup";
     const struct lfm_vocab *v = NULL;
     int st = lfm_vocab_of(model, fn, &v);
@@ -135,4 +135,3 @@ LFM2MOE_API int lfm2moe_vocab_get_info(const lfm2moe_model *model, lfm2moe_vocab
     info->add_bos = v->add_bos;
     return LFM2MOE_OK;
 }
-

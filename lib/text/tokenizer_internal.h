@@ -94,7 +94,8 @@ static inline uint64_t lfm_fnv1a(uint64_t h, const char *s, size_t n) {
 
 static inline size_t lfm_hash_capacity(size_t n) {
     size_t cap = 16;
-    while (cap < 2 * n) cap *= 2;
+    while (cap < 2 * n)
+        cap *= 2;
     return cap;
 }
 

@@ -54,15 +54,16 @@ int tc_is_ident_char(int c) {
 size_t tc_ident_len(parser *p, int call_name) {
     const char *q = p->s;
     if (q >= p->end || !tc_is_ident_start((unsigned char)*q)) return 0;
-    while (q < p->end && (tc_is_ident_char((unsigned char)*q) ||
-                          (call_name && (*q == '.' || *q == '-'))))
+    while (q < p->end &&
+           (tc_is_ident_char((unsigned char)*q) || (call_name && (*q == '.' || *q == '-'))))
         q++;
     return (size_t)(q - p->s);
 }
 
 int tc_add_call(parser *p, lfm2moe_tool_calls *calls, const char *name, size_t name_len,
-                    strbuf *args) {
-    if (args->oom) return p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
+                strbuf *args) {
+    if (args->oom)
+        return p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
     if (calls->n == calls->cap) {
         const size_t c = lfm_grow_cap(calls->cap, calls->n + 1, sizeof(char *));
         char **nn = c ? lfm_realloc_array(calls->names, c, sizeof *nn) : NULL;
@@ -190,4 +191,3 @@ LFM2MOE_API int lfm2moe_tool_calls_get(const lfm2moe_tool_calls *calls, size_t i
     *arguments_json = calls->args[index];
     return LFM2MOE_OK;
 }
-

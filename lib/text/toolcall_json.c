@@ -37,7 +37,9 @@ int tc_parse_json_call(parser *p, lfm2moe_tool_calls *calls) {
             p->status = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tool call: out of memory");
             goto done;
         }
-        strbuf *dst = !strcmp(k.data, "\"name\"") ? &name : !strcmp(k.data, "\"arguments\"") ? &args : NULL;
+        strbuf *dst = !strcmp(k.data, "\"name\"")        ? &name
+                      : !strcmp(k.data, "\"arguments\"") ? &args
+                                                         : NULL;
         if (dst) {
             free(dst->data);
             *dst = val;
@@ -60,4 +62,3 @@ done:
     free(val.data);
     return p->status;
 }
-

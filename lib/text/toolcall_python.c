@@ -205,7 +205,8 @@ static int parse_number(parser *p, strbuf *o) {
             if (*p->s == '_') continue;
             int d = hexval((unsigned char)*p->s);
             if (d < 0 || d >= base) break;
-            if (v > (ULLONG_MAX - (unsigned)d) / (unsigned)base) return tc_perr(p, "integer too large");
+            if (v > (ULLONG_MAX - (unsigned)d) / (unsigned)base)
+                return tc_perr(p, "integer too large");
             v = v * (unsigned)base + (unsigned)d;
             digits++;
         }
@@ -231,7 +232,8 @@ static int parse_number(parser *p, strbuf *o) {
         p->s++;
         if (p->s < p->end && (*p->s == '+' || *p->s == '-')) strbuf_putc(&expo, *p->s++);
         size_t before = expo.len;
-        while (p->s < p->end && *p->s >= '0' && *p->s <= '9') strbuf_putc(&expo, *p->s++);
+        while (p->s < p->end && *p->s >= '0' && *p->s <= '9')
+            strbuf_putc(&expo, *p->s++);
         if (expo.len == before) goto bad;
     }
     if (!intp.len && !frac.len) goto bad;
@@ -240,7 +242,8 @@ static int parse_number(parser *p, strbuf *o) {
         o->oom = 1;
     } else {
         const char *ip = intp.len ? intp.data : "0";
-        while (ip[0] == '0' && ip[1]) ip++; /* JSON forbids leading zeros */
+        while (ip[0] == '0' && ip[1])
+            ip++; /* JSON forbids leading zeros */
         if (neg && (has_dot || has_exp || ip[0] != '0')) strbuf_putc(o, '-');
         strbuf_puts(o, ip);
         if (has_dot) {
@@ -279,8 +282,7 @@ static int parse_sequence(parser *p, strbuf *o, int depth, char close) {
         if (tc_parse_value(p, o, depth + 1)) return p->status;
     }
     if (r < 0) return p->status;
-    if (o->oom)
-        return LFM2MOE_OK; /* reported by the caller */
+    if (o->oom) return LFM2MOE_OK;                /* reported by the caller */
     if (tuple && l.n == 1 && !l.trailing_comma) { /* a parenthesized value */
         memmove(o->data + mark, o->data + mark + 1, o->len - mark - 1);
         o->len--;
@@ -351,8 +353,8 @@ int tc_parse_value(parser *p, strbuf *o, int depth) {
     size_t n = tc_ident_len(p, 0);
     static const struct {
         const char *word, *json;
-    } words[] = {{"True", "true"},   {"False", "false"}, {"None", "null"},
-                 {"true", "true"},   {"false", "false"}, {"null", "null"}};
+    } words[] = {{"True", "true"}, {"False", "false"}, {"None", "null"},
+                 {"true", "true"}, {"false", "false"}, {"null", "null"}};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         if (n == strlen(words[i].word) && memcmp(p->s, words[i].word, n) == 0) {
             p->s += n;
@@ -360,7 +362,8 @@ int tc_parse_value(parser *p, strbuf *o, int depth) {
             return LFM2MOE_OK;
         }
     }
-    return tc_perr(p, n ? "unsupported expression (only literals are allowed)" : "expected a value");
+    return tc_perr(p,
+                   n ? "unsupported expression (only literals are allowed)" : "expected a value");
 }
 
 /* ---- calls ------------------------------------------------------------- */
@@ -405,7 +408,8 @@ int tc_parse_python_call(parser *p, lfm2moe_tool_calls *calls) {
         p->s++; /* '=' */
         if (n_kw > 1) strbuf_puts(&args, ", ");
         strbuf_putc(&args, '"');
-        for (size_t i = 0; i < kl; i++) tc_put_json_escaped_byte(&args, (unsigned char)k[i]);
+        for (size_t i = 0; i < kl; i++)
+            tc_put_json_escaped_byte(&args, (unsigned char)k[i]);
         strbuf_puts(&args, "\": ");
         if (tc_parse_value(p, &args, 1)) goto fail;
     }

@@ -63,9 +63,9 @@ static int get_token_id(const gguf_file *g, const char *key, int32_t n_vocab, in
  * LFM2-8B-A1B / LFM2-24B-A2B / LFM2.5-8B-A1B alike (llama.cpp's converter
  * maps the LFM2.5-8B-A1B tokenizer's larger vocabulary to "lfm2" as well);
  * the others name the same split in other model families. */
-static const char *const PRE_NAMES[] = {"lfm2",      "llama3",  "llama-v3", "llama-bpe",
-                                        "falcon3",   "falcon-h1", "pixtral", "midm-2.0",
-                                        "jina-v5-nano"};
+static const char *const PRE_NAMES[] = {"lfm2",      "llama3",   "llama-v3",
+                                        "llama-bpe", "falcon3",  "falcon-h1",
+                                        "pixtral",   "midm-2.0", "jina-v5-nano"};
 
 static int pre_supported(gguf_str pre) {
     for (size_t i = 0; i < sizeof PRE_NAMES / sizeof PRE_NAMES[0]; i++)
@@ -132,11 +132,12 @@ static int load_tokens(const gguf_file *g, struct lfm_vocab *v) {
 
     const gguf_kv *tt = gguf_find(g, "tokenizer.ggml.token_type");
     if (tt && (tt->type != GGUF_TYPE_ARRAY || !gguf_type_is_int(tt->elem_type) || tt->n != tk->n))
-        return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
-                        "tokenizer.ggml.token_type: expected %d integers", (int)n);
+        return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "tokenizer.ggml.token_type: expected %d integers",
+                        (int)n);
 
     size_t total = 0;
-    for (int32_t i = 0; i < n; i++) total += (size_t)tk->strs[i].len;
+    for (int32_t i = 0; i < n; i++)
+        total += (size_t)tk->strs[i].len;
 
     v->text = malloc(total ? total : 1);
     v->piece = malloc(total ? total : 1); /* decoding never grows a token */
@@ -207,7 +208,8 @@ static int load_merges(const gguf_file *g, struct lfm_vocab *v) {
         return lfm_fail(LFM2MOE_ERR_BAD_MODEL, "tokenizer.ggml.merges: too many merges");
     int32_t n = (int32_t)mk->n;
     size_t total = 0;
-    for (int32_t i = 0; i < n; i++) total += (size_t)mk->strs[i].len;
+    for (int32_t i = 0; i < n; i++)
+        total += (size_t)mk->strs[i].len;
     size_t cap = lfm_hash_capacity((size_t)n);
     v->merge_text = malloc(total ? total : 1);
     v->merge_off = malloc(sizeof(size_t) * ((size_t)n + 1));
@@ -242,8 +244,7 @@ static int load_merges(const gguf_file *g, struct lfm_vocab *v) {
                 break;
             }
             size_t ol = (size_t)mk->strs[o].len;
-            if (v->merge_split[o] == ln && ol == len && memcmp(mk->strs[o].ptr, s, len) == 0)
-                break;
+            if (v->merge_split[o] == ln && ol == len && memcmp(mk->strs[o].ptr, s, len) == 0) break;
             h = (h + 1) & v->merge_hash_mask;
         }
     }
@@ -279,8 +280,7 @@ int lfm_vocab_load(const gguf_file *g, struct lfm_vocab **out) {
 
     struct lfm_vocab *v = calloc(1, sizeof *v);
     if (!v) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    if ((st = load_tokens(g, v)) != LFM2MOE_OK || (st = load_merges(g, v)) != LFM2MOE_OK)
-        goto fail;
+    if ((st = load_tokens(g, v)) != LFM2MOE_OK || (st = load_merges(g, v)) != LFM2MOE_OK) goto fail;
     if ((st = get_token_id(g, "tokenizer.ggml.bos_token_id", v->n_vocab, &v->bos)) ||
         (st = get_token_id(g, "tokenizer.ggml.eos_token_id", v->n_vocab, &v->eos)) ||
         (st = get_token_id(g, "tokenizer.ggml.padding_token_id", v->n_vocab, &v->pad)))
@@ -310,11 +310,13 @@ int lfm_vocab_load(const gguf_file *g, struct lfm_vocab **out) {
         uint8_t t = v->type[i];
         size_t len = v->text_off[i + 1] - v->text_off[i];
         if ((t == LFM_TOKTYPE_CONTROL || t == LFM_TOKTYPE_USER_DEFINED ||
-             t == LFM_TOKTYPE_UNKNOWN) && len > 0)
+             t == LFM_TOKTYPE_UNKNOWN) &&
+            len > 0)
             keys[v->n_special++] = (special_key){len, i};
     }
     qsort(keys, (size_t)v->n_special, sizeof *keys, cmp_special);
-    for (int32_t i = 0; i < v->n_special; i++) v->special[i] = keys[i].id;
+    for (int32_t i = 0; i < v->n_special; i++)
+        v->special[i] = keys[i].id;
     free(keys);
 
     *out = v;
@@ -335,4 +337,3 @@ int32_t lfm_vocab_find(const struct lfm_vocab *v, const char *text, size_t len) 
         i = (i + 1) & v->tok_hash_mask;
     }
 }
-

@@ -29,13 +29,11 @@ static const lfm2moe_model *get_model(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const lfm2moe_model *m = get_model();
-    if (size < 1)
-        return 0;
+    if (size < 1) return 0;
     uint8_t ctl = data[0];
     /* NUL-terminated copy of the rest, so every field is a C string */
     char *copy = malloc(size);
-    if (!copy)
-        return 0;
+    if (!copy) return 0;
     memcpy(copy, data + 1, size - 1);
     copy[size - 1] = 0;
     const char *fields[MAX_FIELDS];
@@ -45,8 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         p += strlen(p) + 1;
     }
     size_t n_tools = (ctl >> 1) & 7;
-    if (n_tools > n_fields)
-        n_tools = n_fields;
+    if (n_tools > n_fields) n_tools = n_fields;
     size_t n_msg = (n_fields - n_tools) / 2;
     const char *roles[MAX_FIELDS], *contents[MAX_FIELDS];
     for (size_t i = 0; i < n_msg; i++) {
@@ -69,13 +66,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(copy);
         return 0;
     }
-    if (st != LFM2MOE_ERR_BUFFER_TOO_SMALL)
-        abort();
+    if (st != LFM2MOE_ERR_BUFFER_TOO_SMALL) abort();
     char *out = malloc(len + 1);
     size_t len2 = 0;
     if (!out ||
-        lfm2moe_chat_render(m, roles, contents, n_msg, n_tools ? tools : NULL, n_tools, flags,
-                            out, len + 1, &len2) != LFM2MOE_OK ||
+        lfm2moe_chat_render(m, roles, contents, n_msg, n_tools ? tools : NULL, n_tools, flags, out,
+                            len + 1, &len2) != LFM2MOE_OK ||
         len2 != len || out[len] != 0)
         abort();
     /* truncated: exact-size buffer of half the length */
@@ -89,8 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     size_t n_tok = 0;
     st = lfm2moe_tokenize(m, out, len, LFM2MOE_TOKENIZE_PARSE_SPECIAL, NULL, 0, &n_tok);
-    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_BUFFER_TOO_SMALL)
-        abort();
+    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) abort();
     free(small);
     free(out);
     free(copy);

@@ -14,8 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lfm2moe_grammar *g = NULL;
     int st = lfm2moe_grammar_create(m, (const char *)data, size, NULL, &g);
     if (st) {
-        if (g || (st != LFM2MOE_ERR_PARSE && st != LFM2MOE_ERR_LIMIT && st != LFM2MOE_ERR_NOT_FOUND &&
-                  st != LFM2MOE_ERR_OUT_OF_MEMORY) || !lfm2moe_last_error()[0])
+        if (g ||
+            (st != LFM2MOE_ERR_PARSE && st != LFM2MOE_ERR_LIMIT && st != LFM2MOE_ERR_NOT_FOUND &&
+             st != LFM2MOE_ERR_OUT_OF_MEMORY) ||
+            !lfm2moe_last_error()[0])
             abort();
         return 0;
     }

@@ -13,12 +13,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char context[] =
     "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"},"
-    " {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Weather?\"}, {\"type\": \"image\"}]},"
+    " {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Weather?\"}, {\"type\": "
+    "\"image\"}]},"
     " {\"role\": \"assistant\", \"content\": \"<think>hm</think>Calling.\", \"thinking\": \"hm\","
-    "  \"tool_calls\": [{\"function\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"n\": 2.5}}}]},"
+    "  \"tool_calls\": [{\"function\": {\"name\": \"get_weather\", \"arguments\": {\"city\": "
+    "\"Paris\", \"n\": 2.5}}}]},"
     " {\"role\": \"tool\", \"content\": \"{\\\"t\\\": 21}\"}],"
-    " \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}}],"
-    " \"add_generation_prompt\": true, \"preserve_thinking\": false, \"n\": -3, \"big\": 9007199254740993,"
+    " \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+    "\"parameters\": {\"type\": \"object\"}}}],"
+    " \"add_generation_prompt\": true, \"preserve_thinking\": false, \"n\": -3, \"big\": "
+    "9007199254740993,"
     " \"f\": 1e300, \"s\": \"h\\u00e9llo\", \"z\": null, \"l\": [3, 1, 2]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

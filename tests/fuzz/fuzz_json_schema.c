@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* the written GBNF failing to compile is a converter bug (left
          * recursion from self-referencing schemas is the schema's fault) */
         if (!strncmp(msg, "json schema: grammar: line", 26)) abort();
-        if (st != LFM2MOE_ERR_PARSE && st != LFM2MOE_ERR_INVALID_ARGUMENT && st != LFM2MOE_ERR_LIMIT &&
-            st != LFM2MOE_ERR_OUT_OF_MEMORY)
+        if (st != LFM2MOE_ERR_PARSE && st != LFM2MOE_ERR_INVALID_ARGUMENT &&
+            st != LFM2MOE_ERR_LIMIT && st != LFM2MOE_ERR_OUT_OF_MEMORY)
             abort();
         return 0;
     }

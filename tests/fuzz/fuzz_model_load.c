@@ -18,8 +18,7 @@ static void query_model(const lfm2moe_model *m) {
         abort(); /* a loaded model always describes itself */
     for (int32_t b = 0; b < info.n_block; b++) {
         int32_t op = -1, ffn = -1;
-        if (lfm2moe_model_block_kind(m, b, &op, &ffn) != LFM2MOE_OK)
-            abort();
+        if (lfm2moe_model_block_kind(m, b, &op, &ffn) != LFM2MOE_OK) abort();
     }
     const char *arch = NULL;
     (void)lfm2moe_model_architecture(m, &arch);
@@ -27,8 +26,7 @@ static void query_model(const lfm2moe_model *m) {
     (void)lfm2moe_model_meta_count(m, &n_meta);
     for (uint64_t i = 0; i < n_meta && i < 64; i++) {
         const char *key = NULL;
-        if (lfm2moe_model_meta_key(m, i, &key) != LFM2MOE_OK)
-            abort();
+        if (lfm2moe_model_meta_key(m, i, &key) != LFM2MOE_OK) abort();
         char small[16];
         size_t needed = 0;
         (void)lfm2moe_model_meta_string(m, key, small, sizeof small, &needed);
@@ -43,8 +41,7 @@ static void query_model(const lfm2moe_model *m) {
         lfm2moe_tensor_info ti;
         memset(&ti, 0, sizeof ti);
         ti.struct_size = sizeof ti;
-        if (lfm2moe_model_tensor_info(m, i, &ti) != LFM2MOE_OK)
-            abort();
+        if (lfm2moe_model_tensor_info(m, i, &ti) != LFM2MOE_OK) abort();
     }
 }
 
@@ -60,8 +57,7 @@ static void use_vocab(const lfm2moe_model *m, lfm2moe_session *s) {
     char out[512];
     size_t len = 0;
     (void)lfm2moe_detokenize(m, toks, n, out, sizeof out, &len);
-    if (s && n > 0)
-        (void)lfm2moe_decode_step(s, toks, n > 4 ? 4 : (int32_t)n, 0);
+    if (s && n > 0) (void)lfm2moe_decode_step(s, toks, n > 4 ? 4 : (int32_t)n, 0);
     char tmpl[512];
     const char *roles[] = {"system", "user"}, *contents[] = {"s", "u"};
     (void)lfm2moe_chat_render(m, roles, contents, 2, NULL, 0, LFM2MOE_CHAT_ADD_GENERATION_PROMPT,
@@ -86,16 +82,14 @@ static void generate(lfm2moe_session *s, int32_t n_vocab) {
     int st = lfm2moe_generate(s, NULL, 0, &gp, &res);
     /* a status, whatever it is (no tokenizer: NOT_FOUND; fuzzed weights can
      * make every logit NaN: INVALID_ARGUMENT from the sampler) but a bug */
-    if (st > 0 || st == LFM2MOE_ERR_INTERNAL)
-        abort();
+    if (st > 0 || st == LFM2MOE_ERR_INTERNAL) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const uint8_t empty[1];
     lfm2moe_model *m = NULL;
     if (lfm2moe_model_load_from_memory(size ? data : empty, size, NULL, &m) != LFM2MOE_OK) {
-        if (m)
-            abort(); /* failure must leave *out NULL */
+        if (m) abort(); /* failure must leave *out NULL */
         return 0;
     }
     query_model(m);
@@ -106,13 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sp.n_threads = 1;
     sp.max_memory = 64u << 20; /* metadata may ask for huge scratch: the cap must refuse it */
     uint64_t need = 0;
-    if (lfm2moe_session_memory_size(m, &sp, &need) != LFM2MOE_OK)
-        abort();
+    if (lfm2moe_session_memory_size(m, &sp, &need) != LFM2MOE_OK) abort();
     lfm2moe_session *s = NULL;
     int st = lfm2moe_session_create(m, &sp, &s);
     if (st == LFM2MOE_OK) {
-        if (need > sp.max_memory)
-            abort(); /* the cap was not enforced */
+        if (need > sp.max_memory) abort(); /* the cap was not enforced */
         lfm2moe_model_info info;
         memset(&info, 0, sizeof info);
         info.struct_size = sizeof info;
@@ -124,11 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (lfm2moe_session_logits(s, 0, &logits) != LFM2MOE_OK ||
             lfm2moe_session_logits(s, -1, &logits) != LFM2MOE_OK)
             abort();
-        if (lfm2moe_decode_step(s, toks + 1, 1, 0) != LFM2MOE_OK)
-            abort();
+        if (lfm2moe_decode_step(s, toks + 1, 1, 0) != LFM2MOE_OK) abort();
         int32_t bad = info.n_vocab;
-        if (lfm2moe_decode_step(s, &bad, 1, 0) != LFM2MOE_ERR_TOKEN_OUT_OF_RANGE)
-            abort();
+        if (lfm2moe_decode_step(s, &bad, 1, 0) != LFM2MOE_ERR_TOKEN_OUT_OF_RANGE) abort();
         generate(s, info.n_vocab);
     } else if (s || (st != LFM2MOE_ERR_LIMIT && st != LFM2MOE_ERR_OUT_OF_MEMORY)) {
         abort();

@@ -46,8 +46,7 @@ static void known_state(target *t) {
 }
 
 static void setup(void) {
-    if (targets[0].model)
-        return;
+    if (targets[0].model) return;
     /* loaded once for the whole run (freed at exit by the OS) */
     for (int i = 0; i < 2; i++) {
         target *t = &targets[i];
@@ -84,34 +83,28 @@ static void try_load(target *t, const uint8_t *data, size_t size) {
         if (st != LFM2MOE_ERR_BAD_FORMAT && st != LFM2MOE_ERR_INVALID_ARGUMENT &&
             st != LFM2MOE_ERR_CONTEXT_FULL)
             abort();
-        if (!lfm2moe_last_error()[0])
-            abort(); /* a refusal says why */
+        if (!lfm2moe_last_error()[0]) abort(); /* a refusal says why */
         expect_known_state(t);
         return;
     }
     /* accepted: a usable session */
     int32_t pos = -1;
     size_t n = 0;
-    if (lfm2moe_session_position(session, &pos) != LFM2MOE_OK || pos < 0 || pos > t->n_ctx)
-        abort();
+    if (lfm2moe_session_position(session, &pos) != LFM2MOE_OK || pos < 0 || pos > t->n_ctx) abort();
     int32_t *toks = malloc((size_t)(pos ? pos : 1) * sizeof *toks);
     if (!toks || lfm2moe_session_tokens(session, toks, (size_t)pos, &n) != LFM2MOE_OK ||
         n != (size_t)pos)
         abort();
     for (size_t i = 0; i < n; i++)
-        if (toks[i] < 0 || toks[i] >= t->n_vocab)
-            abort();
+        if (toks[i] < 0 || toks[i] >= t->n_vocab) abort();
     free(toks);
     size_t len = 0;
-    if (lfm2moe_session_save(session, NULL, 0, &len) != LFM2MOE_OK)
-        abort();
+    if (lfm2moe_session_save(session, NULL, 0, &len) != LFM2MOE_OK) abort();
     /* a wrapped ring may refuse a rewind whose window it dropped */
     st = lfm2moe_session_rewind(session, pos / 2);
-    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_INVALID_ARGUMENT)
-        abort();
+    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_INVALID_ARGUMENT) abort();
     const int32_t next = 7;
-    if (pos < t->n_ctx && lfm2moe_decode_step(session, &next, 1, 0) != LFM2MOE_OK)
-        abort();
+    if (pos < t->n_ctx && lfm2moe_decode_step(session, &next, 1, 0) != LFM2MOE_OK) abort();
     known_state(t);
 }
 
@@ -123,8 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         try_load(&targets[i], data, size);
     if (size >= 8) {
         uint8_t *sealed = malloc(size);
-        if (!sealed)
-            return 0;
+        if (!sealed) return 0;
         memcpy(sealed, data, size);
         uint64_t sum = lfm_snapshot_checksum(sealed, size - 8);
         memcpy(sealed + size - 8, &sum, 8);

@@ -28,10 +28,8 @@ static const lfm2moe_model *get_model(void) {
 static void check_mode(const lfm2moe_model *m, const char *text, size_t size, uint32_t flags) {
     size_t n = 0;
     int st = lfm2moe_tokenize(m, text, size, flags, NULL, 0, &n);
-    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_BUFFER_TOO_SMALL)
-        abort();
-    if (size && !n)
-        abort();
+    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) abort();
+    if (size && !n) abort();
     int32_t *toks = malloc((n ? n : 1) * sizeof *toks);
     size_t n2 = 0;
     if (!toks || lfm2moe_tokenize(m, text, size, flags, toks, n, &n2) != LFM2MOE_OK || n2 != n)
@@ -47,8 +45,7 @@ static void check_mode(const lfm2moe_model *m, const char *text, size_t size, ui
     }
     size_t len = 0;
     st = lfm2moe_detokenize(m, toks, n, NULL, 0, &len);
-    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_BUFFER_TOO_SMALL)
-        abort();
+    if (st != LFM2MOE_OK && st != LFM2MOE_ERR_BUFFER_TOO_SMALL) abort();
     char *out = malloc(len ? len : 1);
     size_t len2 = 0;
     if (!out || lfm2moe_detokenize(m, toks, n, out, len, &len2) != LFM2MOE_OK || len2 != len)
@@ -58,35 +55,28 @@ static void check_mode(const lfm2moe_model *m, const char *text, size_t size, ui
 
     /* streaming: pieces + flush concatenate to the same bytes */
     lfm2moe_detokenizer *d = NULL;
-    if (lfm2moe_detokenizer_create(m, &d) != LFM2MOE_OK)
-        abort();
+    if (lfm2moe_detokenizer_create(m, &d) != LFM2MOE_OK) abort();
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         const char *piece = NULL;
         size_t plen = 0;
-        if (lfm2moe_detokenizer_push(d, toks[i], &piece, &plen) != LFM2MOE_OK)
-            abort();
-        if (plen > len - at || memcmp(piece, out + at, plen) != 0)
-            abort();
+        if (lfm2moe_detokenizer_push(d, toks[i], &piece, &plen) != LFM2MOE_OK) abort();
+        if (plen > len - at || memcmp(piece, out + at, plen) != 0) abort();
         at += plen;
     }
     const char *piece = NULL;
     size_t plen = 0;
-    if (lfm2moe_detokenizer_flush(d, &piece, &plen) != LFM2MOE_OK)
-        abort();
-    if (plen != len - at || memcmp(piece, out + at, plen) != 0)
-        abort();
+    if (lfm2moe_detokenizer_flush(d, &piece, &plen) != LFM2MOE_OK) abort();
+    if (plen != len - at || memcmp(piece, out + at, plen) != 0) abort();
     lfm2moe_detokenizer_free(d);
 
     for (size_t i = 0; i < n; i++) {
         char b[256];
         size_t bl = 0;
         uint32_t attr = 0;
-        if (lfm2moe_token_to_bytes(m, toks[i], b, sizeof b, &bl) != LFM2MOE_OK &&
-            bl <= sizeof b)
+        if (lfm2moe_token_to_bytes(m, toks[i], b, sizeof b, &bl) != LFM2MOE_OK && bl <= sizeof b)
             abort();
-        if (lfm2moe_token_attr(m, toks[i], &attr) != LFM2MOE_OK)
-            abort();
+        if (lfm2moe_token_attr(m, toks[i], &attr) != LFM2MOE_OK) abort();
     }
     free(out);
     free(toks);

@@ -67,13 +67,11 @@ static int run_dir(const char *dir, int *n_run) {
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
+        if (e->d_name[0] == '.') continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             char **nn = realloc(names, cap * sizeof *names);
-            if (!nn)
-                break;
+            if (!nn) break;
             names = nn;
         }
         names[n++] = strdup(e->d_name);
@@ -96,8 +94,7 @@ static int run_dir(const char *dir, int *n_run) {
 }
 
 int main(int argc, char **argv) {
-    if (LLVMFuzzerInitialize)
-        LLVMFuzzerInitialize(&argc, &argv);
+    if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
     int fails = 0, n_run = 0;
     for (int i = 1; i < argc; i++) {
         struct stat sb;

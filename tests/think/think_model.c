@@ -20,7 +20,8 @@ static int fail(const char *msg) {
 static uint64_t rd(size_t at, size_t n) {
     uint64_t v = 0;
     if (at > len || n > len - at) return 0;
-    for (size_t i = n; i-- > 0;) v = v << 8 | buf[at + i];
+    for (size_t i = n; i-- > 0;)
+        v = v << 8 | buf[at + i];
     return v;
 }
 
@@ -32,7 +33,8 @@ static size_t value_size(size_t at, uint32_t t) {
         const uint32_t et = (uint32_t)rd(at, 4);
         const uint64_t n = rd(at + 4, 8);
         size_t off = 12;
-        for (uint64_t i = 0; i < n && off < len; i++) off += value_size(at + off, et);
+        for (uint64_t i = 0; i < n && off < len; i++)
+            off += value_size(at + off, et);
         return off;
     }
     return t < 13 ? scalar[t] : SIZE_MAX;
@@ -77,7 +79,8 @@ int main(int argc, char **argv) {
     if (id[0] < 0 || id[1] < 0 || p > len) return fail("no tokens of 7 and 8 bytes");
     memcpy(buf + at[0], "<think>", 7);
     memcpy(buf + at[1], "</think>", 8);
-    for (int i = 0; i < 2; i++) buf[types + 12 + 4 * (size_t)id[i]] = 3; /* CONTROL */
+    for (int i = 0; i < 2; i++)
+        buf[types + 12 + 4 * (size_t)id[i]] = 3; /* CONTROL */
     if (!(f = fopen(argv[2], "wb")) || fwrite(buf, 1, len, f) != len || fclose(f))
         return fail("cannot write the output");
     free(buf);

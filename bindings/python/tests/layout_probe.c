@@ -11,7 +11,8 @@
 int main(void) {
     int first;
     printf("{");
-    printf("\"lfm2moe_model_params\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_model_params));
+    printf("\"lfm2moe_model_params\": {\"sizeof\": %zu, \"fields\": {",
+           sizeof(lfm2moe_model_params));
     first = 1;
     F(lfm2moe_model_params, struct_size);
     F(lfm2moe_model_params, flags);
@@ -41,7 +42,8 @@ int main(void) {
     F(lfm2moe_model_info, n_tensors);
     F(lfm2moe_model_info, reserved);
     printf("}}");
-    printf(", \"lfm2moe_tensor_info\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_tensor_info));
+    printf(", \"lfm2moe_tensor_info\": {\"sizeof\": %zu, \"fields\": {",
+           sizeof(lfm2moe_tensor_info));
     first = 1;
     F(lfm2moe_tensor_info, struct_size);
     F(lfm2moe_tensor_info, type);
@@ -53,7 +55,8 @@ int main(void) {
     F(lfm2moe_tensor_info, size);
     F(lfm2moe_tensor_info, reserved);
     printf("}}");
-    printf(", \"lfm2moe_session_params\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_session_params));
+    printf(", \"lfm2moe_session_params\": {\"sizeof\": %zu, \"fields\": {",
+           sizeof(lfm2moe_session_params));
     first = 1;
     F(lfm2moe_session_params, struct_size);
     F(lfm2moe_session_params, n_ctx);
@@ -75,7 +78,8 @@ int main(void) {
     F(lfm2moe_vocab_info, add_bos);
     F(lfm2moe_vocab_info, reserved);
     printf("}}");
-    printf(", \"lfm2moe_sampling_params\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_sampling_params));
+    printf(", \"lfm2moe_sampling_params\": {\"sizeof\": %zu, \"fields\": {",
+           sizeof(lfm2moe_sampling_params));
     first = 1;
     F(lfm2moe_sampling_params, struct_size);
     F(lfm2moe_sampling_params, temperature);
@@ -93,7 +97,8 @@ int main(void) {
     F(lfm2moe_sampling_params, grammar);
     F(lfm2moe_sampling_params, reserved);
     printf("}}");
-    printf(", \"lfm2moe_generate_params\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_generate_params));
+    printf(", \"lfm2moe_generate_params\": {\"sizeof\": %zu, \"fields\": {",
+           sizeof(lfm2moe_generate_params));
     first = 1;
     F(lfm2moe_generate_params, struct_size);
     F(lfm2moe_generate_params, max_tokens);
@@ -107,7 +112,8 @@ int main(void) {
     F(lfm2moe_generate_params, part_callback);
     F(lfm2moe_generate_params, reserved);
     printf("}}");
-    printf(", \"lfm2moe_generate_result\": {\"sizeof\": %zu, \"fields\": {", sizeof(lfm2moe_generate_result));
+    printf(", \"lfm2moe_generate_result\": {\"sizeof\": %zu, \"fields\": {",
+           sizeof(lfm2moe_generate_result));
     first = 1;
     F(lfm2moe_generate_result, struct_size);
     F(lfm2moe_generate_result, stop_reason);

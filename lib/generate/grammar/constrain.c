@@ -94,7 +94,8 @@ int lfm_constraint_accept(lfm_constraint *c, int32_t token) {
         if (c->g->ban_trigger && token == c->g->trigger)
             return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
                             "grammar: token %d (the tool-call start) is not allowed (tool "
-                            "choice none)", token);
+                            "choice none)",
+                            token);
         if (c->g->lazy && token == c->g->trigger) {
             lfm_matcher_reset(c->m);
             c->active = 1;

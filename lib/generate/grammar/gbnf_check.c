@@ -13,7 +13,8 @@
 static int find_nullable(const lfm_cgrammar *cg, uint8_t *nullable) {
     const uint32_t nr = cg->n_rules, na = cg->rule_alt[nr];
     uint32_t *cnt = calloc(na + 1, sizeof *cnt), *alt_rule = malloc((na + 1) * sizeof *alt_rule);
-    uint32_t *occ_start = calloc(nr + 1, sizeof *occ_start), *queue = malloc((nr + 1) * sizeof *queue);
+    uint32_t *occ_start = calloc(nr + 1, sizeof *occ_start),
+             *queue = malloc((nr + 1) * sizeof *queue);
     uint32_t *occ = NULL;
     int st = -1;
     if (!cnt || !alt_rule || !occ_start || !queue) goto out;
@@ -23,14 +24,17 @@ static int find_nullable(const lfm_cgrammar *cg, uint8_t *nullable) {
             alt_rule[a] = r;
             const gelem *e = cg->elem + cg->alts[a];
             uint32_t k = 0;
-            for (; e->kind == GE_RULE; e++) k++;
+            for (; e->kind == GE_RULE; e++)
+                k++;
             cnt[a] = e->kind == GE_END ? k : UINT32_MAX; /* characters: never empty */
             if (cnt[a] != UINT32_MAX) {
-                for (e = cg->elem + cg->alts[a]; e->kind == GE_RULE; e++) occ_start[e->a + 1]++;
+                for (e = cg->elem + cg->alts[a]; e->kind == GE_RULE; e++)
+                    occ_start[e->a + 1]++;
                 n_occ += k;
             }
         }
-    for (uint32_t r = 0; r < nr; r++) occ_start[r + 1] += occ_start[r];
+    for (uint32_t r = 0; r < nr; r++)
+        occ_start[r + 1] += occ_start[r];
     occ = malloc((size_t)(n_occ + 1) * sizeof *occ);
     uint32_t *fill = calloc(nr + 1, sizeof *fill);
     if (!occ || !fill) {
@@ -44,7 +48,8 @@ static int find_nullable(const lfm_cgrammar *cg, uint8_t *nullable) {
     free(fill);
     uint32_t qh = 0, qt = 0;
     for (uint32_t a = 0; a < na; a++)
-        if (cnt[a] == 0 && !nullable[alt_rule[a]]) nullable[alt_rule[a]] = 1, queue[qt++] = alt_rule[a];
+        if (cnt[a] == 0 && !nullable[alt_rule[a]])
+            nullable[alt_rule[a]] = 1, queue[qt++] = alt_rule[a];
     while (qh < qt) {
         uint32_t r = queue[qh++];
         for (uint32_t i = occ_start[r]; i < occ_start[r + 1]; i++) {
@@ -108,12 +113,17 @@ int lfm_cgrammar_check(const lfm_cgrammar *cg) {
                 char msg[400];
                 size_t off = 0;
                 uint32_t from = depth;
-                while (path[from] != s) from--;
+                while (path[from] != s)
+                    from--;
                 for (uint32_t d = from; d <= depth && off < 300; d++)
-                    off += (size_t)snprintf(msg + off, sizeof msg - off, "%.60s -> ", cg->rule_names[path[d]]);
+                    off += (size_t)snprintf(msg + off, sizeof msg - off, "%.60s -> ",
+                                            cg->rule_names[path[d]]);
                 snprintf(msg + off, sizeof msg - off, "%.60s", cg->rule_names[s]);
-                st = lfm_fail(LFM2MOE_ERR_PARSE, "grammar: left recursion, refused (a rule reaches itself without consuming "
-                             "input: %s)", msg);
+                st = lfm_fail(
+                    LFM2MOE_ERR_PARSE,
+                    "grammar: left recursion, refused (a rule reaches itself without consuming "
+                    "input: %s)",
+                    msg);
                 break;
             }
             if (color[s] == 0) {
@@ -127,4 +137,3 @@ out:
     free(nullable), free(color), free(edge_start), free(path), free(path_edge), free(edges);
     return st;
 }
-

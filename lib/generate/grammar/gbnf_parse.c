@@ -33,17 +33,17 @@ typedef struct evec {
 
 typedef struct gp {
     const char *src, *end, *p;
-    evec *rules;               /* bodies: alternatives split by GE_ALT */
+    evec *rules; /* bodies: alternatives split by GE_ALT */
     char **names;
-    size_t *def_at;            /* offset of the definition, SIZE_MAX if none yet */
-    size_t *ref_at;            /* offset of the first reference */
+    size_t *def_at; /* offset of the definition, SIZE_MAX if none yet */
+    size_t *ref_at; /* offset of the first reference */
     uint32_t n_rules, cap_rules;
-    uint32_t *hash;            /* rule ids by name, UINT32_MAX empty */
+    uint32_t *hash; /* rule ids by name, UINT32_MAX empty */
     uint32_t hash_mask;
     grange *ranges;
     uint32_t n_ranges;
     size_t cap_ranges;
-    uint32_t n_elems;          /* over all rules, for the limit */
+    uint32_t n_elems; /* over all rules, for the limit */
     int status;
 } gp;
 
@@ -79,13 +79,15 @@ static int oom(gp *g) {
 /* ---- rules and names ---------------------------------------------------------- */
 static uint32_t name_hash(const char *s, size_t n) {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
 static int hash_insert(gp *g, uint32_t id) {
     uint32_t i = name_hash(g->names[id], strlen(g->names[id])) & g->hash_mask;
-    while (g->hash[i] != UINT32_MAX) i = (i + 1) & g->hash_mask;
+    while (g->hash[i] != UINT32_MAX)
+        i = (i + 1) & g->hash_mask;
     g->hash[i] = id;
     return 0;
 }
@@ -117,7 +119,8 @@ static uint32_t new_rule(gp *g, const char *name, size_t n) {
         g->hash = h;
         g->hash_mask = 2 * c - 1;
         memset(h, 0xFF, 2 * c * sizeof *h);
-        for (uint32_t i = 0; i < g->n_rules; i++) hash_insert(g, i);
+        for (uint32_t i = 0; i < g->n_rules; i++)
+            hash_insert(g, i);
     }
     char *s = malloc(n + 1);
     if (!s) {
@@ -156,8 +159,10 @@ static uint32_t sub_rule(gp *g, uint32_t parent) {
 
 static int push(gp *g, evec *v, gelem e) {
     if (g->n_elems >= LFM_GBNF_MAX_ELEMS)
-        return gp_fail(g, LFM2MOE_ERR_LIMIT, g->p, "more than %u grammar elements (repetitions "
-                       "are expanded)", LFM_GBNF_MAX_ELEMS);
+        return gp_fail(g, LFM2MOE_ERR_LIMIT, g->p,
+                       "more than %u grammar elements (repetitions "
+                       "are expanded)",
+                       LFM_GBNF_MAX_ELEMS);
     if (LFM_RESERVE(v->e, v->cap, (size_t)v->n + 1)) return oom(g);
     v->e[v->n++] = e;
     g->n_elems++;
@@ -182,7 +187,8 @@ static void skip_space(gp *g, int newline_ok) {
         if (c == ' ' || c == '\t' || ((c == '\n' || c == '\r') && newline_ok)) {
             g->p++;
         } else if (c == '#') {
-            while (g->p < g->end && *g->p != '\n') g->p++;
+            while (g->p < g->end && *g->p != '\n')
+                g->p++;
         } else {
             break;
         }
@@ -190,13 +196,14 @@ static void skip_space(gp *g, int newline_ok) {
 }
 
 static int is_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static size_t name_len(gp *g) {
     const char *q = g->p;
-    while (q < g->end && is_name_char(*q)) q++;
+    while (q < g->end && is_name_char(*q))
+        q++;
     return (size_t)(q - g->p);
 }
 
@@ -221,11 +228,13 @@ static int parse_char(gp *g, uint32_t *cp) {
             uint32_t v = 0;
             for (int i = 0; i < nhex; i++) {
                 int h = g->p < g->end ? hexdigit(*g->p) : -1;
-                if (h < 0) return gp_fail(g, LFM2MOE_ERR_PARSE, at, "\\%c needs %d hex digits", e, nhex);
+                if (h < 0)
+                    return gp_fail(g, LFM2MOE_ERR_PARSE, at, "\\%c needs %d hex digits", e, nhex);
                 v = v * 16 + (uint32_t)h;
                 g->p++;
             }
-            if (v > 0x10FFFF) return gp_fail(g, LFM2MOE_ERR_PARSE, at, "code point beyond U+10FFFF");
+            if (v > 0x10FFFF)
+                return gp_fail(g, LFM2MOE_ERR_PARSE, at, "code point beyond U+10FFFF");
             *cp = v;
             return 0;
         }
@@ -233,11 +242,15 @@ static int parse_char(gp *g, uint32_t *cp) {
         case 'n': *cp = '\n'; return 0;
         case 'r': *cp = '\r'; return 0;
         case 't': *cp = '\t'; return 0;
-        case '\\': case '"': case '[': case ']': case '-': case '^': case '/': case '\'':
-            *cp = (unsigned char)e;
-            return 0;
-        default:
-            return gp_fail(g, LFM2MOE_ERR_PARSE, at, "unknown escape '\\%c'", e);
+        case '\\':
+        case '"':
+        case '[':
+        case ']':
+        case '-':
+        case '^':
+        case '/':
+        case '\'': *cp = (unsigned char)e; return 0;
+        default: return gp_fail(g, LFM2MOE_ERR_PARSE, at, "unknown escape '\\%c'", e);
         }
     }
     int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
@@ -285,11 +298,13 @@ static int repeat(gp *g, uint32_t rule, uint32_t vec_rule, uint32_t start, uint3
     g->n_elems -= n;
     int st = 0;
     for (uint32_t k = 0; k < min && !st; k++)
-        for (uint32_t i = 0; i < n && !st; i++) st = push(g, &g->rules[vec_rule], item[i]);
+        for (uint32_t i = 0; i < n && !st; i++)
+            st = push(g, &g->rules[vec_rule], item[i]);
     if (!st && max == UINT32_MAX) { /* R ::= item R | (empty) */
         uint32_t r = sub_rule(g, rule);
         if (r == UINT32_MAX) st = g->status;
-        for (uint32_t i = 0; i < n && !st; i++) st = push(g, &g->rules[r], item[i]);
+        for (uint32_t i = 0; i < n && !st; i++)
+            st = push(g, &g->rules[r], item[i]);
         if (!st) st = push(g, &g->rules[r], (gelem){GE_RULE, 0, r, 0});
         if (!st) st = push(g, &g->rules[r], (gelem){GE_ALT, 0, 0, 0});
         if (!st) st = push(g, &g->rules[vec_rule], (gelem){GE_RULE, 0, r, 0});
@@ -301,8 +316,10 @@ static int repeat(gp *g, uint32_t rule, uint32_t vec_rule, uint32_t start, uint3
                 st = g->status;
                 break;
             }
-            for (uint32_t i = 0; i < n && !st; i++) st = push(g, &g->rules[r], item[i]);
-            if (!st && inner != UINT32_MAX) st = push(g, &g->rules[r], (gelem){GE_RULE, 0, inner, 0});
+            for (uint32_t i = 0; i < n && !st; i++)
+                st = push(g, &g->rules[r], item[i]);
+            if (!st && inner != UINT32_MAX)
+                st = push(g, &g->rules[r], (gelem){GE_RULE, 0, inner, 0});
             if (!st) st = push(g, &g->rules[r], (gelem){GE_ALT, 0, 0, 0});
             inner = r;
         }
@@ -323,7 +340,8 @@ static int parse_class(gp *g, uint32_t vec_rule) {
     }
     uint32_t first = g->n_ranges;
     for (;;) {
-        if (g->p >= g->end) return gp_fail(g, LFM2MOE_ERR_PARSE, at, "unterminated character class");
+        if (g->p >= g->end)
+            return gp_fail(g, LFM2MOE_ERR_PARSE, at, "unterminated character class");
         if (*g->p == ']') {
             g->p++;
             break;
@@ -384,10 +402,10 @@ static int parse_sequence(gp *g, uint32_t rule, int nested) {
         } else if (is_name_char(c)) {
             size_t n = name_len(g);
             const char *q = g->p + n;
-            while (q < g->end && (*q == ' ' || *q == '\t')) q++;
+            while (q < g->end && (*q == ' ' || *q == '\t'))
+                q++;
             if (g->end - q >= 3 && !memcmp(q, "::=", 3))
-                return gp_fail(g, LFM2MOE_ERR_PARSE, at,
-                               "a new rule must start on its own line");
+                return gp_fail(g, LFM2MOE_ERR_PARSE, at, "a new rule must start on its own line");
             uint32_t r = rule_by_name(g, g->p, n);
             if (r == UINT32_MAX) return g->status;
             if (g->ref_at[r] == SIZE_MAX) g->ref_at[r] = (size_t)(at - g->src);
@@ -399,8 +417,10 @@ static int parse_sequence(gp *g, uint32_t rule, int nested) {
                 return gp_fail(g, LFM2MOE_ERR_PARSE, at, "'%c' with nothing to repeat", c);
             uint32_t min = 0, max = UINT32_MAX;
             g->p++;
-            if (c == '+') min = 1;
-            else if (c == '?') max = 1;
+            if (c == '+')
+                min = 1;
+            else if (c == '?')
+                max = 1;
             else if (c == '{') {
                 skip_space(g, nested);
                 if (g->p < g->end && *g->p == ',') {
@@ -421,7 +441,8 @@ static int parse_sequence(gp *g, uint32_t rule, int nested) {
                     return gp_fail(g, LFM2MOE_ERR_PARSE, g->p, "expected '}'");
                 g->p++;
                 if (max < min)
-                    return gp_fail(g, LFM2MOE_ERR_PARSE, at, "{%u,%u}: maximum below minimum", min, max);
+                    return gp_fail(g, LFM2MOE_ERR_PARSE, at, "{%u,%u}: maximum below minimum", min,
+                                   max);
             }
             if (repeat(g, rule, rule, last, min, max)) return g->status;
         } else {
@@ -469,7 +490,8 @@ static int compile(gp *g, lfm_cgrammar *cg) {
     uint32_t n_alts = 0, n_elem = 0;
     for (uint32_t r = 0; r < g->n_rules; r++) {
         n_alts++;
-        for (uint32_t i = 0; i < g->rules[r].n; i++) n_alts += g->rules[r].e[i].kind == GE_ALT;
+        for (uint32_t i = 0; i < g->rules[r].n; i++)
+            n_alts += g->rules[r].e[i].kind == GE_ALT;
         n_elem += g->rules[r].n + 1;
     }
     cg->n_rules = g->n_rules;
@@ -505,7 +527,8 @@ static int compile(gp *g, lfm_cgrammar *cg) {
 void lfm_cgrammar_free(lfm_cgrammar *cg) {
     if (!cg) return;
     if (cg->rule_names)
-        for (uint32_t r = 0; r < cg->n_rules; r++) free(cg->rule_names[r]);
+        for (uint32_t r = 0; r < cg->n_rules; r++)
+            free(cg->rule_names[r]);
     free(cg->rule_names);
     free(cg->elem);
     free(cg->ranges);
@@ -534,7 +557,8 @@ int lfm_gbnf_parse(const char *text, size_t len, const char *root, lfm_cgrammar 
     if (!g.status) {
         const char *rn = root ? root : "root";
         uint32_t r = 0;
-        while (r < g.n_rules && strcmp(g.names[r], rn)) r++;
+        while (r < g.n_rules && strcmp(g.names[r], rn))
+            r++;
         if (r == g.n_rules)
             gp_fail(&g, LFM2MOE_ERR_NOT_FOUND, NULL, "no rule named '%.80s' (the start rule)", rn);
         cg->root = r;
@@ -543,8 +567,10 @@ int lfm_gbnf_parse(const char *text, size_t len, const char *root, lfm_cgrammar 
     if (!g.status) g.status = lfm_cgrammar_check(cg);
     int st = g.status;
     if (g.names)
-        for (uint32_t r = 0; r < g.n_rules; r++) free(g.names[r]);
-    for (uint32_t r = 0; r < g.n_rules; r++) free(g.rules[r].e);
+        for (uint32_t r = 0; r < g.n_rules; r++)
+            free(g.names[r]);
+    for (uint32_t r = 0; r < g.n_rules; r++)
+        free(g.rules[r].e);
     free(g.rules), free(g.names), free(g.def_at), free(g.ref_at), free(g.hash), free(g.ranges);
     if (st) {
         lfm_cgrammar_free(cg);

@@ -41,21 +41,21 @@ enum { GE_END = 0, GE_CHARS = 1, GE_RULE = 2, GE_ALT = 3 /* parse time only */ }
 
 typedef struct gelem {
     uint8_t kind;
-    uint8_t negate;   /* GE_CHARS: matches code points NOT in the ranges */
-    uint32_t a, b;    /* GE_CHARS: ranges[a .. a+b); GE_RULE: rule a */
+    uint8_t negate; /* GE_CHARS: matches code points NOT in the ranges */
+    uint32_t a, b;  /* GE_CHARS: ranges[a .. a+b); GE_RULE: rule a */
 } gelem;
 
 typedef struct grange {
-    uint32_t lo, hi;  /* inclusive */
+    uint32_t lo, hi; /* inclusive */
 } grange;
 
 typedef struct lfm_cgrammar {
-    gelem *elem;          /* every alternative of every rule, each ending in GE_END */
+    gelem *elem; /* every alternative of every rule, each ending in GE_END */
     uint32_t n_elem;
     grange *ranges;
     uint32_t n_ranges;
-    uint32_t *alts;       /* start positions of the alternatives ... */
-    uint32_t *rule_alt;   /* ... of rule r: alts[rule_alt[r] .. rule_alt[r+1]) */
+    uint32_t *alts;     /* start positions of the alternatives ... */
+    uint32_t *rule_alt; /* ... of rule r: alts[rule_alt[r] .. rule_alt[r+1]) */
     uint32_t n_rules;
     char **rule_names;
     uint32_t root;
@@ -81,10 +81,10 @@ static inline int lfm_chars_match(const lfm_cgrammar *g, const gelem *e, uint32_
 /* A parse state: the set of grammar stacks (an interned set id) and a
  * partly read UTF-8 character. */
 typedef struct gm_state {
-    uint32_t set;       /* GM_DEAD: no way on */
-    uint32_t cp;        /* bits of the pending character so far */
-    uint8_t need;       /* continuation bytes still expected */
-    uint8_t len;        /* length of the pending character's encoding */
+    uint32_t set; /* GM_DEAD: no way on */
+    uint32_t cp;  /* bits of the pending character so far */
+    uint8_t need; /* continuation bytes still expected */
+    uint8_t len;  /* length of the pending character's encoding */
 } gm_state;
 
 #define GM_DEAD UINT32_MAX
@@ -137,12 +137,12 @@ struct lfm2moe_grammar {
     const struct lfm2moe_model *model;
     lfm_cgrammar *cg;
     lfm_token_trie *trie;
-    char *gbnf;             /* source text (generated for schemas and tools) */
+    char *gbnf; /* source text (generated for schemas and tools) */
     size_t gbnf_len;
     /* tool calls, auto/none: the grammar applies only after `trigger` is
      * sampled (lazy) and ends with the call block; none bans the trigger */
     int lazy, ban_trigger;
-    int32_t trigger;        /* token id, -1 if none */
+    int32_t trigger; /* token id, -1 if none */
 };
 
 /* ---- a grammar attached to a sampler ----------------------------------------- */
@@ -164,7 +164,6 @@ struct json_value;
  * of its top.  python: booleans/null as True/False/None and no "\/"
  * escape (LFM2's tool-call argument syntax).  Errors: INVALID_ARGUMENT
  * naming the unsupported keyword or bad value, LIMIT, OUT_OF_MEMORY. */
-int lfm_schema_to_gbnf(const struct json_value *schema, const char *name, int python,
-                       strbuf *out);
+int lfm_schema_to_gbnf(const struct json_value *schema, const char *name, int python, strbuf *out);
 
 #endif

@@ -94,15 +94,14 @@ LFM2MOE_API int lfm2moe_grammar_from_json_schema(const lfm2moe_model *model,
     return make(model, b.data, b.len, "root", "json schema", out);
 }
 
-LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
-                                           const char *const *tools, size_t n_tools,
-                                           int tool_choice, lfm2moe_grammar **out) {
+LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model, const char *const *tools,
+                                           size_t n_tools, int tool_choice, lfm2moe_grammar **out) {
     static const char fn[] = "lfm2moe_grammar_from_tools";
     int st = check_common(fn, model, tools, n_tools, out);
     if (st) return st;
     if (tool_choice < LFM2MOE_TOOL_CHOICE_AUTO || tool_choice > LFM2MOE_TOOL_CHOICE_NONE)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tool_choice %d (0 auto, 1 required, 2 none)",
-                        fn, tool_choice);
+        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                        "%s: tool_choice %d (0 auto, 1 required, 2 none)", fn, tool_choice);
     static const char start[] = "<|tool_call_start|>";
     int32_t trigger = lfm_vocab_find(model->vocab, start, sizeof start - 1);
     if (trigger < 0 && tool_choice != LFM2MOE_TOOL_CHOICE_REQUIRED)
@@ -111,19 +110,23 @@ LFM2MOE_API int lfm2moe_grammar_from_tools(const lfm2moe_model *model,
     if (!parsed) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
     strbuf b = {0};
     for (size_t i = 0; i < n_tools && !st; i++) {
-        if (!tools[i]) st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tool %zu is NULL", fn, i);
+        if (!tools[i])
+            st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tool %zu is NULL", fn, i);
         else if (!(st = parse_json("tools", tools[i], strlen(tools[i]), &parsed[i])) &&
                  parsed[i]->type != JSON_OBJECT)
             st = lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: tool %zu is not a JSON object", fn, i);
     }
     if (!st) {
         if (tool_choice == LFM2MOE_TOOL_CHOICE_NONE)
-            st = strbuf_append(&b, "root ::= \"\"\n", 12) ? lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn) : 0;
+            st = strbuf_append(&b, "root ::= \"\"\n", 12)
+                     ? lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "%s: out of memory", fn)
+                     : 0;
         else
             st = lfm_tools_to_gbnf((const json_value *const *)parsed, n_tools,
                                    tool_choice == LFM2MOE_TOOL_CHOICE_REQUIRED, &b);
     }
-    for (size_t i = 0; i < n_tools; i++) json_free(parsed[i]);
+    for (size_t i = 0; i < n_tools; i++)
+        json_free(parsed[i]);
     free(parsed);
     if (st) {
         strbuf_free(&b);

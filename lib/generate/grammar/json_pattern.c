@@ -34,13 +34,20 @@ static int rx_fail(rx *r, const char *what) {
 
 /* One code point as it appears inside a JSON string, as a GBNF literal. */
 static void put_json_char(sc *c, uint32_t cp) {
-    if (cp == '"') sc_put(c, "\"\\\\\\\"\"");
-    else if (cp == '\\') sc_put(c, "\"\\\\\\\\\"");
-    else if (cp == '\n') sc_put(c, "\"\\\\n\"");
-    else if (cp == '\r') sc_put(c, "\"\\\\r\"");
-    else if (cp == '\t') sc_put(c, "\"\\\\t\"");
-    else if (cp < 0x20) sc_putf(c, "\"\\\\u%04x\"", (unsigned)cp);
-    else sc_putf(c, "\"\\U%08X\"", (unsigned)cp);
+    if (cp == '"')
+        sc_put(c, "\"\\\\\\\"\"");
+    else if (cp == '\\')
+        sc_put(c, "\"\\\\\\\\\"");
+    else if (cp == '\n')
+        sc_put(c, "\"\\\\n\"");
+    else if (cp == '\r')
+        sc_put(c, "\"\\\\r\"");
+    else if (cp == '\t')
+        sc_put(c, "\"\\\\t\"");
+    else if (cp < 0x20)
+        sc_putf(c, "\"\\\\u%04x\"", (unsigned)cp);
+    else
+        sc_putf(c, "\"\\U%08X\"", (unsigned)cp);
 }
 
 /* Decode one UTF-8 code point at r->p (invalid bytes are taken as is). */
@@ -69,10 +76,11 @@ static int add_shorthand(rx *x, cls *k, char e) {
     switch (e) {
     case 'd': return add_range(x, k, '0', '9');
     case 'w':
-        return add_range(x, k, '0', '9') || add_range(x, k, 'A', 'Z') || add_range(x, k, 'a', 'z') ||
-               add_range(x, k, '_', '_');
+        return add_range(x, k, '0', '9') || add_range(x, k, 'A', 'Z') ||
+               add_range(x, k, 'a', 'z') || add_range(x, k, '_', '_');
     case 's':
-        return add_range(x, k, ' ', ' ') || add_range(x, k, '\t', '\n') || add_range(x, k, '\r', '\r');
+        return add_range(x, k, ' ', ' ') || add_range(x, k, '\t', '\n') ||
+               add_range(x, k, '\r', '\r');
     default: return -1;
     }
 }
@@ -84,11 +92,13 @@ static void put_class(sc *c, const cls *k, int negate) {
     sc_put(c, "(");
     if (negate) {
         sc_put(c, "[^\\x00-\\x1F\"\\\\");
-        for (int i = 0; i < k->n; i++) sc_putf(c, "\\U%08X-\\U%08X", (unsigned)k->r[i].lo, (unsigned)k->r[i].hi);
+        for (int i = 0; i < k->n; i++)
+            sc_putf(c, "\\U%08X-\\U%08X", (unsigned)k->r[i].lo, (unsigned)k->r[i].hi);
         sc_put(c, "]");
         for (int s = 0; s < 2; s++) { /* '"' and '\\' unless excluded */
             int in = 0;
-            for (int i = 0; i < k->n; i++) in |= special[s] >= k->r[i].lo && special[s] <= k->r[i].hi;
+            for (int i = 0; i < k->n; i++)
+                in |= special[s] >= k->r[i].lo && special[s] <= k->r[i].hi;
             if (!in) {
                 sc_put(c, " | ");
                 put_json_char(c, special[s]);
@@ -102,7 +112,8 @@ static void put_class(sc *c, const cls *k, int negate) {
             for (int j = 0; j < 3 && lo <= hi; j++) {
                 uint32_t top = cuts[j] - 1 < hi ? cuts[j] - 1 : hi;
                 if (lo <= top) {
-                    sc_putf(c, "%s[\\U%08X-\\U%08X]", first ? "" : " | ", (unsigned)lo, (unsigned)top);
+                    sc_putf(c, "%s[\\U%08X-\\U%08X]", first ? "" : " | ", (unsigned)lo,
+                            (unsigned)top);
                     first = 0;
                 }
                 if (lo < cuts[j] + 1) lo = cuts[j] + 1;
@@ -110,7 +121,8 @@ static void put_class(sc *c, const cls *k, int negate) {
         }
         for (int s = 0; s < 5; s++) {
             int in = 0;
-            for (int i = 0; i < k->n; i++) in |= special[s] >= k->r[i].lo && special[s] <= k->r[i].hi;
+            for (int i = 0; i < k->n; i++)
+                in |= special[s] >= k->r[i].lo && special[s] <= k->r[i].hi;
             if (in) {
                 sc_put(c, first ? "" : " | ");
                 put_json_char(c, special[s]);
@@ -144,7 +156,8 @@ static int parse_class(rx *x) {
             }
             lo = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : (uint32_t)(unsigned char)e;
             if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
-                if (e != 'n' && e != 't' && e != 'r') return rx_fail(x, "unsupported escape in a class");
+                if (e != 'n' && e != 't' && e != 'r')
+                    return rx_fail(x, "unsupported escape in a class");
         } else {
             lo = next_cp(x);
         }
@@ -178,8 +191,10 @@ static int parse_seq(rx *x, int depth) {
         if (ch == '(') {
             if (depth >= MAX_GROUP_DEPTH) return rx_fail(x, "groups nested too deep");
             x->p++;
-            if (x->end - x->p >= 2 && x->p[0] == '?' && x->p[1] == ':') x->p += 2;
-            else if (x->p < x->end && *x->p == '?') return rx_fail(x, "unsupported group kind");
+            if (x->end - x->p >= 2 && x->p[0] == '?' && x->p[1] == ':')
+                x->p += 2;
+            else if (x->p < x->end && *x->p == '?')
+                return rx_fail(x, "unsupported group kind");
             sc_put(c, " (");
             if (parse_alt(x, depth + 1)) return c->status;
             if (x->p >= x->end || *x->p != ')') return rx_fail(x, "missing ')'");
@@ -222,7 +237,8 @@ static int parse_seq(rx *x, int depth) {
             sc_put(c, q);
         } else if (x->p < x->end && *x->p == '{') {
             const char *q = x->p + 1;
-            while (q < x->end && ((*q >= '0' && *q <= '9') || *q == ',')) q++;
+            while (q < x->end && ((*q >= '0' && *q <= '9') || *q == ','))
+                q++;
             if (q >= x->end || *q != '}' || q == x->p + 1) return rx_fail(x, "bad {m,n}");
             sc_putf(c, "%.*s", (int)(q + 1 - x->p), x->p);
             x->p = q + 1;

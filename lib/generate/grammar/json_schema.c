@@ -55,8 +55,11 @@ void sc_putf(sc *c, const char *fmt, ...) {
 
 /* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n) {
-    size_t k = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-             : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    size_t k = s[0] < 0x80                    ? 1
+               : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+               : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                              : 0;
     if (!k || k > n) return 0;
     for (size_t i = 1; i < k; i++)
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -69,8 +72,7 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 /* 1 if s[0..n) is valid UTF-8 */
 static int utf8_valid(const char *s, size_t n) {
     for (size_t i = 0, k; i < n; i += k)
-        if (!(k = utf8_len((const unsigned char *)s + i, n - i)))
-            return 0;
+        if (!(k = utf8_len((const unsigned char *)s + i, n - i))) return 0;
     return 1;
 }
 
@@ -108,34 +110,48 @@ int sc_new_rule(sc *c, char *name) {
 /* The shared rules, written once at the end. */
 static const char *const shared_rules[SC_N_SHARED] = {
     [SC_WS] = "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n",
-    [SC_CHAR] = "json-char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n",
-    [SC_PYCHAR] = "py-char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\bfnrt] | \"u\" [0-9a-fA-F]{4})\n",
+    [SC_CHAR] =
+        "json-char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n",
+    [SC_PYCHAR] =
+        "py-char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\bfnrt] | \"u\" [0-9a-fA-F]{4})\n",
     [SC_INT] = "json-int ::= \"-\"? (\"0\" | [1-9] [0-9]{0,15})\n",
     [SC_NUM] = "json-num ::= json-int (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?\n",
-    [SC_DATE] = "json-date ::= [0-9]{4} \"-\" ((\"0\" [13578] | \"1\" [02]) \"-\" (\"0\" [1-9] | [12] [0-9] | \"3\" [01]) | (\"0\" [469] | \"11\") \"-\" (\"0\" [1-9] | [12] [0-9] | \"30\") | \"02-\" (\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8]))\n",
-    [SC_TIME] = "json-time ::= ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? (\"Z\" | [-+] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])\n",
-    [SC_UUID] = "json-uuid ::= [0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{12}\n",
+    [SC_DATE] = "json-date ::= [0-9]{4} \"-\" ((\"0\" [13578] | \"1\" [02]) \"-\" (\"0\" [1-9] | "
+                "[12] [0-9] | \"3\" [01]) | (\"0\" [469] | \"11\") \"-\" (\"0\" [1-9] | [12] [0-9] "
+                "| \"30\") | \"02-\" (\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8]))\n",
+    [SC_TIME] = "json-time ::= ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] "
+                "(\".\" [0-9]{1,6})? (\"Z\" | [-+] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])\n",
+    [SC_UUID] = "json-uuid ::= [0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" "
+                "[0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{12}\n",
     [SC_STRING] = "json-string ::= \"\\\"\" json-char* \"\\\"\"\n",
     [SC_PYSTRING] = "py-string ::= \"\\\"\" py-char* \"\\\"\"\n",
-    [SC_VALUE] = "json-value ::= json-object | json-array | json-string | json-num | \"true\" | \"false\" | \"null\"\n"
-                 "json-object ::= \"{\" ws (json-string ws \":\" ws json-value ws (\",\" ws json-string ws \":\" ws json-value ws)*)? \"}\"\n"
+    [SC_VALUE] = "json-value ::= json-object | json-array | json-string | json-num | \"true\" | "
+                 "\"false\" | \"null\"\n"
+                 "json-object ::= \"{\" ws (json-string ws \":\" ws json-value ws (\",\" ws "
+                 "json-string ws \":\" ws json-value ws)*)? \"}\"\n"
                  "json-array ::= \"[\" ws (json-value ws (\",\" ws json-value ws)*)? \"]\"\n",
-    [SC_PYVALUE] = "py-value ::= py-object | py-array | py-string | json-num | \"True\" | \"False\" | \"None\"\n"
-                   "py-object ::= \"{\" ws (py-string ws \":\" ws py-value ws (\",\" ws py-string ws \":\" ws py-value ws)*)? \"}\"\n"
+    [SC_PYVALUE] = "py-value ::= py-object | py-array | py-string | json-num | \"True\" | "
+                   "\"False\" | \"None\"\n"
+                   "py-object ::= \"{\" ws (py-string ws \":\" ws py-value ws (\",\" ws py-string "
+                   "ws \":\" ws py-value ws)*)? \"}\"\n"
                    "py-array ::= \"[\" ws (py-value ws (\",\" ws py-value ws)*)? \"]\"\n",
 };
 
 static const char *use(sc *c, int which) {
     static const char *const names[SC_N_SHARED] = {
-        "ws", "json-char", "py-char", "json-int", "json-num", "json-date", "json-time",
-        "json-uuid", "json-string", "py-string", "json-value", "py-value"};
+        "ws",        "json-char", "py-char",     "json-int",  "json-num",   "json-date",
+        "json-time", "json-uuid", "json-string", "py-string", "json-value", "py-value"};
     c->used[which] = 1;
     /* dependencies */
     if (which == SC_NUM) c->used[SC_INT] = 1;
     if (which == SC_STRING) c->used[SC_CHAR] = 1;
     if (which == SC_PYSTRING) c->used[SC_PYCHAR] = 1;
-    if (which == SC_VALUE) c->used[SC_STRING] = c->used[SC_CHAR] = c->used[SC_NUM] = c->used[SC_INT] = c->used[SC_WS] = 1;
-    if (which == SC_PYVALUE) c->used[SC_PYSTRING] = c->used[SC_PYCHAR] = c->used[SC_NUM] = c->used[SC_INT] = c->used[SC_WS] = 1;
+    if (which == SC_VALUE)
+        c->used[SC_STRING] = c->used[SC_CHAR] = c->used[SC_NUM] = c->used[SC_INT] = c->used[SC_WS] =
+            1;
+    if (which == SC_PYVALUE)
+        c->used[SC_PYSTRING] = c->used[SC_PYCHAR] = c->used[SC_NUM] = c->used[SC_INT] =
+            c->used[SC_WS] = 1;
     return names[which];
 }
 
@@ -150,18 +166,22 @@ void sc_write_shared(sc *c) {
 
 /* ---- keywords -------------------------------------------------------------------- */
 static const char *const known_keywords[] = {
-    "type", "properties", "required", "additionalProperties", "enum", "const", "items",
-    "minItems", "maxItems", "minLength", "maxLength", "pattern", "anyOf", "oneOf", "allOf",
-    "$ref", "$defs", "definitions", "format", "title", "description", "default", "examples",
-    "$schema", "$id", "$comment", NULL};
+    "type",        "properties",  "required",  "additionalProperties",
+    "enum",        "const",       "items",     "minItems",
+    "maxItems",    "minLength",   "maxLength", "pattern",
+    "anyOf",       "oneOf",       "allOf",     "$ref",
+    "$defs",       "definitions", "format",    "title",
+    "description", "default",     "examples",  "$schema",
+    "$id",         "$comment",    NULL};
 
 static int check_keywords(sc *c, const json_value *s) {
     for (size_t i = 0; i < s->n; i++) {
         int ok = 0;
-        for (const char *const *k = known_keywords; *k && !ok; k++) ok = !strcmp(s->keys[i], *k);
+        for (const char *const *k = known_keywords; *k && !ok; k++)
+            ok = !strcmp(s->keys[i], *k);
         if (!ok)
-            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                         "unsupported keyword '%.80s'", s->keys[i]);
+            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "unsupported keyword '%.80s'",
+                           s->keys[i]);
     }
     return 0;
 }
@@ -170,9 +190,10 @@ static int get_count(sc *c, const json_value *s, const char *key, long *out, lon
     const json_value *v = json_get(s, key);
     *out = dflt;
     if (!v) return 0;
-    if (v->type != JSON_NUMBER || !v->is_integer || v->number < 0 || v->number > LFM_GBNF_MAX_REPEAT)
-        return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                     "'%s' must be an integer from 0 to 10000", key);
+    if (v->type != JSON_NUMBER || !v->is_integer || v->number < 0 ||
+        v->number > LFM_GBNF_MAX_REPEAT)
+        return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' must be an integer from 0 to 10000",
+                       key);
     *out = (long)v->number;
     return 0;
 }
@@ -188,8 +209,10 @@ static void value_literal(sc *c, const json_value *v) {
     } else if (json_dump(v, &b)) {
         b.oom = 1;
     }
-    if (b.oom) sc_oom(c);
-    else sc_literal(c, b.data, b.len);
+    if (b.oom)
+        sc_oom(c);
+    else
+        sc_literal(c, b.data, b.len);
     strbuf_free(&b);
 }
 
@@ -207,18 +230,19 @@ static int object_body(sc *c, const json_value *s, const char *name, int kwargs,
     if (req)
         for (size_t j = 0; j < req->n; j++) {
             int found = req->items[j]->type != JSON_STRING;
-            for (size_t i = 0; i < np && !found; i++) found = !strcmp(props->keys[i], req->items[j]->str);
+            for (size_t i = 0; i < np && !found; i++)
+                found = !strcmp(props->keys[i], req->items[j]->str);
             if (!found)
                 return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                             "required property '%.80s' is not in properties",
-                             req->items[j]->type == JSON_STRING ? req->items[j]->str : "?");
+                               "required property '%.80s' is not in properties",
+                               req->items[j]->type == JSON_STRING ? req->items[j]->str : "?");
         }
     /* the extra member rule, if any */
     char extra[64] = "";
     if (add && !(add->type == JSON_BOOL && !add->boolean)) {
         if (kwargs)
-            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                         "tool parameters cannot have %s", "additionalProperties");
+            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "tool parameters cannot have %s",
+                           "additionalProperties");
         char val[64];
         if (add->type == JSON_BOOL) {
             snprintf(val, sizeof val, "%s", use(c, c->python ? SC_PYVALUE : SC_VALUE));
@@ -226,11 +250,12 @@ static int object_body(sc *c, const json_value *s, const char *name, int kwargs,
             return c->status;
         }
         if (sc_new_rule(c, extra)) return c->status;
-        sc_putf(c, "%s ::= %s ws \":\" ws %s ws\n", extra, use(c, c->python ? SC_PYSTRING : SC_STRING), val);
+        sc_putf(c, "%s ::= %s ws \":\" ws %s ws\n", extra,
+                use(c, c->python ? SC_PYSTRING : SC_STRING), val);
     }
     use(c, SC_WS);
     /* member rules, then first_i / tail_i from the back */
-    char (*kv)[64] = calloc(np + 1, sizeof *kv);
+    char(*kv)[64] = calloc(np + 1, sizeof *kv);
     if (!kv) return sc_oom(c);
     for (size_t i = 0; i < np && !c->status; i++) {
         char val[64];
@@ -245,7 +270,7 @@ static int object_body(sc *c, const json_value *s, const char *name, int kwargs,
                         (*q >= '0' && *q <= '9');
             if (!ident) {
                 sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                      "tool parameter '%.80s' is not a Python identifier", k);
+                        "tool parameter '%.80s' is not a Python identifier", k);
                 break;
             }
             sc_literal(c, k, strlen(k));
@@ -282,7 +307,8 @@ static int object_body(sc *c, const json_value *s, const char *name, int kwargs,
     for (size_t i = np; i-- > 0 && !c->status;) {
         int required = 0;
         for (size_t j = 0; req && j < req->n && !required; j++)
-            required = req->items[j]->type == JSON_STRING && !strcmp(req->items[j]->str, props->keys[i]);
+            required =
+                req->items[j]->type == JSON_STRING && !strcmp(req->items[j]->str, props->keys[i]);
         char tail[64], first[64];
         if (sc_new_rule(c, tail) || sc_new_rule(c, first)) break;
         sc_putf(c, "%s ::= %s %s %s", tail, sep, kv[i], tail_next);
@@ -294,8 +320,10 @@ static int object_body(sc *c, const json_value *s, const char *name, int kwargs,
     }
     free(kv);
     if (c->status) return c->status;
-    if (kwargs) sc_putf(c, "%s ::= %s\n", name, first_next);
-    else sc_putf(c, "%s ::= \"{\" ws %s \"}\"\n", name, first_next);
+    if (kwargs)
+        sc_putf(c, "%s ::= %s\n", name, first_next);
+    else
+        sc_putf(c, "%s ::= \"{\" ws %s \"}\"\n", name, first_next);
     return c->status;
 }
 
@@ -303,7 +331,8 @@ static int object_body(sc *c, const json_value *s, const char *name, int kwargs,
 static int array_body(sc *c, const json_value *s, const char *name, int depth) {
     const json_value *items = json_get(s, "items");
     long lo, hi;
-    if (get_count(c, s, "minItems", &lo, 0) || get_count(c, s, "maxItems", &hi, -1)) return c->status;
+    if (get_count(c, s, "minItems", &lo, 0) || get_count(c, s, "maxItems", &hi, -1))
+        return c->status;
     if (hi >= 0 && hi < lo)
         return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "%s below minItems", "maxItems");
     char item[64];
@@ -320,8 +349,10 @@ static int array_body(sc *c, const json_value *s, const char *name, int depth) {
     }
     sc_putf(c, "%s ::= \"[\" ws %s%s ws (\",\" ws %s ws)", name, lo == 0 ? "(" : "", item, item);
     long rlo = lo > 0 ? lo - 1 : 0;
-    if (hi < 0) sc_putf(c, "{%ld,}", rlo);
-    else sc_putf(c, "{%ld,%ld}", rlo, hi - 1);
+    if (hi < 0)
+        sc_putf(c, "{%ld,}", rlo);
+    else
+        sc_putf(c, "{%ld,%ld}", rlo, hi - 1);
     sc_putf(c, "%s \"]\"\n", lo == 0 ? ")?" : "");
     return c->status;
 }
@@ -329,37 +360,46 @@ static int array_body(sc *c, const json_value *s, const char *name, int depth) {
 static int string_body(sc *c, const json_value *s, const char *name) {
     const json_value *fmt = json_get(s, "format"), *pat = json_get(s, "pattern");
     long lo, hi;
-    if (get_count(c, s, "minLength", &lo, 0) || get_count(c, s, "maxLength", &hi, -1)) return c->status;
+    if (get_count(c, s, "minLength", &lo, 0) || get_count(c, s, "maxLength", &hi, -1))
+        return c->status;
     if (hi >= 0 && hi < lo)
         return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "%s below minLength", "maxLength");
     if (fmt) {
         if (fmt->type != JSON_STRING)
             return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' must be a string", "format");
-        int which = !strcmp(fmt->str, "date") ? SC_DATE : !strcmp(fmt->str, "time") ? SC_TIME
-                  : !strcmp(fmt->str, "uuid") ? SC_UUID : !strcmp(fmt->str, "date-time") ? -2 : -1;
+        int which = !strcmp(fmt->str, "date")        ? SC_DATE
+                    : !strcmp(fmt->str, "time")      ? SC_TIME
+                    : !strcmp(fmt->str, "uuid")      ? SC_UUID
+                    : !strcmp(fmt->str, "date-time") ? -2
+                                                     : -1;
         if (which == -1)
             return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "unsupported format '%.80s'", fmt->str);
         if (pat || lo > 0 || hi >= 0)
             return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                         "format '%.80s' with pattern or length limits", fmt->str);
-        if (which == -2) sc_putf(c, "%s ::= \"\\\"\" %s \"T\" %s \"\\\"\"\n", name, use(c, SC_DATE), use(c, SC_TIME));
-        else sc_putf(c, "%s ::= \"\\\"\" %s \"\\\"\"\n", name, use(c, which));
+                           "format '%.80s' with pattern or length limits", fmt->str);
+        if (which == -2)
+            sc_putf(c, "%s ::= \"\\\"\" %s \"T\" %s \"\\\"\"\n", name, use(c, SC_DATE),
+                    use(c, SC_TIME));
+        else
+            sc_putf(c, "%s ::= \"\\\"\" %s \"\\\"\"\n", name, use(c, which));
         return c->status;
     }
     if (pat) {
         if (pat->type != JSON_STRING)
             return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' must be a string", "pattern");
         if (lo > 0 || hi >= 0)
-            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                         "%s with minLength/maxLength", "pattern");
+            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "%s with minLength/maxLength",
+                           "pattern");
         if (!utf8_valid(pat->str, pat->len)) /* as for literals: code points only */
             return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "a pattern is not valid UTF-8");
         return sc_pattern(c, pat->str, pat->len, name);
     }
     const char *ch = use(c, c->python ? SC_PYCHAR : SC_CHAR);
     sc_putf(c, "%s ::= \"\\\"\" %s", name, ch);
-    if (hi < 0) sc_putf(c, "{%ld,}", lo);
-    else sc_putf(c, "{%ld,%ld}", lo, hi);
+    if (hi < 0)
+        sc_putf(c, "{%ld,}", lo);
+    else
+        sc_putf(c, "{%ld,%ld}", lo, hi);
     sc_put(c, " \"\\\"\"\n");
     return c->status;
 }
@@ -368,11 +408,17 @@ static int typed_body(sc *c, const json_value *s, const char *type, const char *
     if (!strcmp(type, "object")) return object_body(c, s, name, 0, depth);
     if (!strcmp(type, "array")) return array_body(c, s, name, depth);
     if (!strcmp(type, "string")) return string_body(c, s, name);
-    if (!strcmp(type, "number")) sc_putf(c, "%s ::= %s\n", name, use(c, SC_NUM));
-    else if (!strcmp(type, "integer")) sc_putf(c, "%s ::= %s\n", name, use(c, SC_INT));
-    else if (!strcmp(type, "boolean")) sc_putf(c, "%s ::= %s\n", name, c->python ? "\"True\" | \"False\"" : "\"true\" | \"false\"");
-    else if (!strcmp(type, "null")) sc_putf(c, "%s ::= %s\n", name, c->python ? "\"None\"" : "\"null\"");
-    else return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "unknown type '%.80s'", type);
+    if (!strcmp(type, "number"))
+        sc_putf(c, "%s ::= %s\n", name, use(c, SC_NUM));
+    else if (!strcmp(type, "integer"))
+        sc_putf(c, "%s ::= %s\n", name, use(c, SC_INT));
+    else if (!strcmp(type, "boolean"))
+        sc_putf(c, "%s ::= %s\n", name,
+                c->python ? "\"True\" | \"False\"" : "\"true\" | \"false\"");
+    else if (!strcmp(type, "null"))
+        sc_putf(c, "%s ::= %s\n", name, c->python ? "\"None\"" : "\"null\"");
+    else
+        return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "unknown type '%.80s'", type);
     return c->status;
 }
 
@@ -390,14 +436,15 @@ static int visit_ref(sc *c, const json_value *ref, char *name, int depth) {
     if (!strcmp(ref->str, "#")) {
         target = c->root;
     } else {
-        const char *defs = !strncmp(ref->str, "#/$defs/", 8) ? "$defs"
-                         : !strncmp(ref->str, "#/definitions/", 14) ? "definitions" : NULL;
+        const char *defs = !strncmp(ref->str, "#/$defs/", 8)          ? "$defs"
+                           : !strncmp(ref->str, "#/definitions/", 14) ? "definitions"
+                                                                      : NULL;
         const json_value *d = defs ? json_get(c->root, defs) : NULL;
         if (d && d->type == JSON_OBJECT) target = json_get(d, ref->str + (defs[0] == '$' ? 8 : 14));
     }
     if (!target)
         return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT,
-                     "$ref '%.80s' not found (only #/$defs/... and #/definitions/...)", ref->str);
+                       "$ref '%.80s' not found (only #/$defs/... and #/definitions/...)", ref->str);
     if (c->n_refs == SC_MAX_REFS)
         return sc_fail(c, LFM2MOE_ERR_LIMIT, "more than %d distinct $refs", SC_MAX_REFS);
     sc_ref *r = &c->refs[c->n_refs++];
@@ -436,7 +483,8 @@ int sc_visit(sc *c, const json_value *s, char *name, int depth) {
     }
     if ((v = json_get(s, "enum"))) {
         if (v->type != JSON_ARRAY || !v->n)
-            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' must be a non-empty array", "enum");
+            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' must be a non-empty array",
+                           "enum");
         sc_putf(c, "%s ::= ", name);
         for (size_t i = 0; i < v->n; i++) {
             if (i) sc_put(c, " | ");
@@ -450,7 +498,8 @@ int sc_visit(sc *c, const json_value *s, char *name, int depth) {
      * intersection, so they are refused rather than one silently dropped */
     const json_value *alts = json_get(s, "anyOf");
     if (alts && json_get(s, "oneOf"))
-        return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' together with '%s'", "anyOf", "oneOf");
+        return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' together with '%s'", "anyOf",
+                       "oneOf");
     if (!alts) alts = json_get(s, "oneOf");
     if (alts && json_get(s, "allOf"))
         return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' together with '%s'", "allOf",
@@ -462,13 +511,16 @@ int sc_visit(sc *c, const json_value *s, char *name, int depth) {
     }
     if (alts) {
         if (alts->type != JSON_ARRAY || !alts->n)
-            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "%s must be a non-empty array", "anyOf/oneOf");
-        char (*sub)[64] = calloc(alts->n, sizeof *sub);
+            return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "%s must be a non-empty array",
+                           "anyOf/oneOf");
+        char(*sub)[64] = calloc(alts->n, sizeof *sub);
         if (!sub) return sc_oom(c);
-        for (size_t i = 0; i < alts->n && !c->status; i++) sc_visit(c, alts->items[i], sub[i], depth + 1);
+        for (size_t i = 0; i < alts->n && !c->status; i++)
+            sc_visit(c, alts->items[i], sub[i], depth + 1);
         if (!c->status) {
             sc_putf(c, "%s ::= ", name);
-            for (size_t i = 0; i < alts->n; i++) sc_putf(c, "%s%s", i ? " | " : "", sub[i]);
+            for (size_t i = 0; i < alts->n; i++)
+                sc_putf(c, "%s%s", i ? " | " : "", sub[i]);
             sc_put(c, "\n");
         }
         free(sub);
@@ -484,7 +536,7 @@ int sc_visit(sc *c, const json_value *s, char *name, int depth) {
     if (type->type == JSON_STRING) return typed_body(c, s, type->str, name, depth);
     if (type->type != JSON_ARRAY || !type->n)
         return sc_fail(c, LFM2MOE_ERR_INVALID_ARGUMENT, "'%s' must be a string or a list", "type");
-    char (*sub)[64] = calloc(type->n, sizeof *sub);
+    char(*sub)[64] = calloc(type->n, sizeof *sub);
     if (!sub) return sc_oom(c);
     for (size_t i = 0; i < type->n && !c->status; i++) {
         if (type->items[i]->type != JSON_STRING) {
@@ -495,7 +547,8 @@ int sc_visit(sc *c, const json_value *s, char *name, int depth) {
     }
     if (!c->status) {
         sc_putf(c, "%s ::= ", name);
-        for (size_t i = 0; i < type->n; i++) sc_putf(c, "%s%s", i ? " | " : "", sub[i]);
+        for (size_t i = 0; i < type->n; i++)
+            sc_putf(c, "%s%s", i ? " | " : "", sub[i]);
         sc_put(c, "\n");
     }
     free(sub);
@@ -509,7 +562,8 @@ int lfm_schema_rules(const json_value *schema, const char *prefix, int python, i
     if (used) memcpy(c.used, used, sizeof c.used);
     if (kwargs) {
         if (schema->type != JSON_OBJECT)
-            return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "json schema: tool parameters must be an object schema");
+            return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT,
+                            "json schema: tool parameters must be an object schema");
         if (!check_keywords(&c, schema) && !sc_new_rule(&c, top))
             object_body(&c, schema, top, 1, 0);
     } else {

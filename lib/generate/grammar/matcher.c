@@ -27,18 +27,18 @@ typedef struct snode {
 
 struct lfm_matcher {
     const lfm_cgrammar *g;
-    snode *nodes;                 /* node 0: the empty stack */
+    snode *nodes; /* node 0: the empty stack */
     uint32_t n_nodes, cap_nodes;
     uint32_t *node_hash, node_mask;
-    uint32_t *set_data;           /* set i: set_data[set_off[i] .. set_off[i+1]) */
+    uint32_t *set_data; /* set i: set_data[set_off[i] .. set_off[i+1]) */
     size_t n_set_data, cap_set_data;
     uint32_t *set_off;
     uint32_t n_sets, cap_sets;
     uint32_t *set_hash, set_mask;
-    uint64_t *tr_key;             /* memo: (set << 21 | code point) + 1, 0 empty */
+    uint64_t *tr_key; /* memo: (set << 21 | code point) + 1, 0 empty */
     uint32_t *tr_val, tr_mask, n_tr;
-    uint32_t *stamp, stamp_gen;   /* per node: seen in the current expansion */
-    uint32_t *work, *leaves;      /* scratch, LFM_GM_MAX_VISIT entries each */
+    uint32_t *stamp, stamp_gen; /* per node: seen in the current expansion */
+    uint32_t *work, *leaves;    /* scratch, LFM_GM_MAX_VISIT entries each */
     uint32_t n_leaves;
     uint32_t start;
     gm_state cur;
@@ -72,7 +72,8 @@ static int grow_nodes(lfm_matcher *m) {
     memset(h, 0xFF, (size_t)c * 2 * sizeof *h);
     for (uint32_t i = 1; i < m->n_nodes; i++) {
         uint32_t k = mix(((uint64_t)m->nodes[i].pos << 32) | m->nodes[i].parent) & m->node_mask;
-        while (h[k] != UINT32_MAX) k = (k + 1) & m->node_mask;
+        while (h[k] != UINT32_MAX)
+            k = (k + 1) & m->node_mask;
         h[k] = i;
     }
     return 0;
@@ -167,7 +168,8 @@ static uint32_t intern_set(lfm_matcher *m) {
     if (!n) return GM_DEAD;
     qsort(m->leaves, n, sizeof *m->leaves, cmp_u32);
     uint64_t h = n;
-    for (uint32_t i = 0; i < n; i++) h = h * 0x9E3779B97F4A7C15ull + m->leaves[i];
+    for (uint32_t i = 0; i < n; i++)
+        h = h * 0x9E3779B97F4A7C15ull + m->leaves[i];
     if (m->n_sets + 2 >= m->cap_sets) {
         uint32_t c = m->cap_sets ? m->cap_sets * 2 : 256;
         uint32_t *off = realloc(m->set_off, (size_t)(c + 1) * sizeof *off);
@@ -188,7 +190,8 @@ static uint32_t intern_set(lfm_matcher *m) {
             for (uint32_t i = m->set_off[s]; i < m->set_off[s + 1]; i++)
                 hh = hh * 0x9E3779B97F4A7C15ull + m->set_data[i];
             uint32_t kk = mix(hh) & m->set_mask;
-            while (sh[kk] != UINT32_MAX) kk = (kk + 1) & m->set_mask;
+            while (sh[kk] != UINT32_MAX)
+                kk = (kk + 1) & m->set_mask;
             sh[kk] = s;
         }
     }
@@ -251,14 +254,16 @@ static uint32_t advance(lfm_matcher *m, uint32_t set, uint32_t cp) {
         for (uint32_t i = 0; i <= m->tr_mask; i++) {
             if (!m->tr_key[i]) continue;
             uint32_t j = mix(m->tr_key[i]) & (c - 1);
-            while (nk[j]) j = (j + 1) & (c - 1);
+            while (nk[j])
+                j = (j + 1) & (c - 1);
             nk[j] = m->tr_key[i];
             nv[j] = m->tr_val[i];
         }
         free(m->tr_key), free(m->tr_val);
         m->tr_key = nk, m->tr_val = nv, m->tr_mask = c - 1;
         k = mix(key) & m->tr_mask;
-        while (m->tr_key[k]) k = (k + 1) & m->tr_mask;
+        while (m->tr_key[k])
+            k = (k + 1) & m->tr_mask;
     }
     m->tr_key[k] = key;
     m->tr_val[k] = result;
@@ -299,9 +304,11 @@ static int compute_start(lfm_matcher *m) {
         if (y == UINT32_MAX || m->stamp[y] == m->stamp_gen) continue;
         m->stamp[y] = m->stamp_gen;
         m->work[n++] = y;
-        if (expand(m, n)) return lfm_fail(LFM2MOE_ERR_LIMIT,
-                                          "grammar: the start rule expands to more than %u "
-                                          "stacks or %u steps", LFM_GM_MAX_STACKS, LFM_GM_MAX_VISIT);
+        if (expand(m, n))
+            return lfm_fail(LFM2MOE_ERR_LIMIT,
+                            "grammar: the start rule expands to more than %u "
+                            "stacks or %u steps",
+                            LFM_GM_MAX_STACKS, LFM_GM_MAX_VISIT);
         n = 0;
     }
     m->start = intern_set(m);
@@ -391,7 +398,10 @@ gm_state lfm_matcher_step(lfm_matcher *m, gm_state s, uint8_t b) {
             s.set = advance(m, s.set, b);
             return s;
         }
-        int need = b >= 0xC2 && b <= 0xDF ? 1 : b >= 0xE0 && b <= 0xEF ? 2 : b >= 0xF0 && b <= 0xF4 ? 3 : 0;
+        int need = b >= 0xC2 && b <= 0xDF   ? 1
+                   : b >= 0xE0 && b <= 0xEF ? 2
+                   : b >= 0xF0 && b <= 0xF4 ? 3
+                                            : 0;
         if (!need) return dead;
         s.cp = b & (0x3Fu >> need);
         s.need = (uint8_t)need;
@@ -447,7 +457,8 @@ int lfm_matcher_maintain(lfm_matcher *m) {
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t x = m->set_data[m->set_off[set] + i], d = 0;
-        for (; x; x = m->nodes[x].parent) pos[total + d++] = m->nodes[x].pos;
+        for (; x; x = m->nodes[x].parent)
+            pos[total + d++] = m->nodes[x].pos;
         lens[i] = d;
         total += d;
     }
@@ -459,7 +470,8 @@ int lfm_matcher_maintain(lfm_matcher *m) {
         m->n_leaves = 0;
         for (uint32_t i = 0, off = 0; i < n; off += lens[i], i++) {
             uint32_t x = 0;
-            for (uint32_t d = lens[i]; d-- > 0;) x = intern_node(m, pos[off + d], x);
+            for (uint32_t d = lens[i]; d-- > 0;)
+                x = intern_node(m, pos[off + d], x);
             if (x != UINT32_MAX) m->leaves[m->n_leaves++] = x;
         }
         keep.set = intern_set(m);

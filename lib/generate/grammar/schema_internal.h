@@ -11,8 +11,19 @@
 
 /* rules written once, at the end, when used */
 enum {
-    SC_WS, SC_CHAR, SC_PYCHAR, SC_INT, SC_NUM, SC_DATE, SC_TIME, SC_UUID, SC_STRING,
-    SC_PYSTRING, SC_VALUE, SC_PYVALUE, SC_N_SHARED
+    SC_WS,
+    SC_CHAR,
+    SC_PYCHAR,
+    SC_INT,
+    SC_NUM,
+    SC_DATE,
+    SC_TIME,
+    SC_UUID,
+    SC_STRING,
+    SC_PYSTRING,
+    SC_VALUE,
+    SC_PYVALUE,
+    SC_N_SHARED
 };
 
 #define SC_MAX_REFS 256
@@ -24,9 +35,9 @@ typedef struct sc_ref {
 
 typedef struct sc {
     strbuf *out;
-    const json_value *root;   /* for $ref */
+    const json_value *root; /* for $ref */
     int python;
-    char prefix[32];          /* of generated rule names */
+    char prefix[32]; /* of generated rule names */
     int n_rules;
     unsigned char used[SC_N_SHARED];
     sc_ref refs[SC_MAX_REFS];
@@ -54,7 +65,6 @@ int lfm_schema_rules(const json_value *schema, const char *prefix, int python, i
 
 /* GBNF for a tool-call block over tools[0..n) (parsed tool JSON objects),
  * rule "root"; with_start: the block's start marker included. */
-int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_start,
-                      strbuf *out);
+int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_start, strbuf *out);
 
 #endif

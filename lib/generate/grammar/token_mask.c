@@ -17,9 +17,9 @@
 struct lfm_token_trie {
     uint32_t n_nodes, max_depth;
     uint8_t *byte;
-    uint32_t *depth;      /* 1 for children of the (implicit) root */
-    uint32_t *end;        /* index just past the subtree */
-    uint32_t *tok_start;  /* tokens ending at node i: toks[tok_start[i] .. tok_start[i+1]) */
+    uint32_t *depth;     /* 1 for children of the (implicit) root */
+    uint32_t *end;       /* index just past the subtree */
+    uint32_t *tok_start; /* tokens ending at node i: toks[tok_start[i] .. tok_start[i+1]) */
     int32_t *toks;
     uint32_t n_toks;
 };
@@ -78,9 +78,11 @@ int lfm_token_trie_build(const struct lfm_vocab *v, lfm_token_trie **out) {
     for (uint32_t k = 0; k < n; k++) {
         const piece_ref *r = &refs[k];
         size_t lcp = 0;
-        while (prev && lcp < prev_len && lcp < r->len && prev[lcp] == r->p[lcp]) lcp++;
+        while (prev && lcp < prev_len && lcp < r->len && prev[lcp] == r->p[lcp])
+            lcp++;
         /* close the nodes deeper than the common prefix */
-        while (n_open > lcp) t->end[path[--n_open]] = n_nodes;
+        while (n_open > lcp)
+            t->end[path[--n_open]] = n_nodes;
         for (size_t d = lcp; d < r->len; d++) {
             t->byte[n_nodes] = (uint8_t)r->p[d];
             t->depth[n_nodes] = (uint32_t)d + 1;
@@ -92,11 +94,13 @@ int lfm_token_trie_build(const struct lfm_vocab *v, lfm_token_trie **out) {
         prev = r->p;
         prev_len = r->len;
     }
-    while (n_open) t->end[path[--n_open]] = n_nodes;
+    while (n_open)
+        t->end[path[--n_open]] = n_nodes;
     t->tok_start = malloc(((size_t)n_nodes + 1) * sizeof *t->tok_start);
     if (!t->tok_start) goto oom;
     for (uint32_t i = 0, k = 0; i <= n_nodes; i++) {
-        while (k < n && tok_node[k] < i) k++;
+        while (k < n && tok_node[k] < i)
+            k++;
         t->tok_start[i] = k;
     }
     t->n_nodes = n_nodes;
@@ -127,13 +131,15 @@ void lfm_token_mask(const lfm_token_trie *t, lfm_matcher *m, gm_state s, uint8_t
             continue;
         }
         st[d] = ns;
-        for (uint32_t k = t->tok_start[i]; k < t->tok_start[i + 1]; k++) allowed[t->toks[k]] = 1;
+        for (uint32_t k = t->tok_start[i]; k < t->tok_start[i + 1]; k++)
+            allowed[t->toks[k]] = 1;
         i++;
     }
 }
 
 gm_state lfm_token_advance(lfm_matcher *m, gm_state s, const char *bytes, size_t len) {
-    for (size_t i = 0; i < len && s.set != GM_DEAD; i++) s = lfm_matcher_step(m, s, (uint8_t)bytes[i]);
+    for (size_t i = 0; i < len && s.set != GM_DEAD; i++)
+        s = lfm_matcher_step(m, s, (uint8_t)bytes[i]);
     if (!len) s.set = GM_DEAD; /* empty tokens produce nothing: never chosen */
     return s;
 }

@@ -30,12 +30,10 @@ static int valid_name(const char *s, size_t n) {
     return 1;
 }
 
-int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_start,
-                      strbuf *out) {
+int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_start, strbuf *out) {
     unsigned char used[SC_N_SHARED] = {0};
     sc c = {.out = out};
-    if (!n_tools)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "tools: the tool list is empty");
+    if (!n_tools) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "tools: the tool list is empty");
     for (size_t i = 0; i < n_tools; i++) {
         const json_value *f = tool_function(tools[i]);
         const json_value *name = json_get(f, "name"), *params = json_get(f, "parameters");
@@ -56,9 +54,12 @@ int lfm_tools_to_gbnf(const json_value *const *tools, size_t n_tools, int with_s
         if (c.status) return c.status;
     }
     sc_put(&c, "call ::= ");
-    for (size_t i = 0; i < n_tools; i++) sc_putf(&c, "%scall-%zu", i ? " | " : "", i);
-    sc_putf(&c, "\ncalls ::= \"[\" call (\",\" \" \"? call){0,%d} \"]\"\n", MAX_CALLS_PER_BLOCK - 1);
-    sc_putf(&c, "root ::= %scalls \"<|tool_call_end|>\"\n", with_start ? "\"<|tool_call_start|>\" " : "");
+    for (size_t i = 0; i < n_tools; i++)
+        sc_putf(&c, "%scall-%zu", i ? " | " : "", i);
+    sc_putf(&c, "\ncalls ::= \"[\" call (\",\" \" \"? call){0,%d} \"]\"\n",
+            MAX_CALLS_PER_BLOCK - 1);
+    sc_putf(&c, "root ::= %scalls \"<|tool_call_end|>\"\n",
+            with_start ? "\"<|tool_call_start|>\" " : "");
     memcpy(c.used, used, sizeof used);
     sc_write_shared(&c);
     return out->oom ? lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "tools: out of memory") : 0;

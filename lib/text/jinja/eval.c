@@ -22,7 +22,9 @@ jscope *jj_scope_new(jctx *c, jscope *parent) {
     return s;
 }
 
-void jj_scope_set(jctx *c, jscope *s, jstr *name, jv v) { jdict_set(c, &s->vars, jv_str(name), v); }
+void jj_scope_set(jctx *c, jscope *s, jstr *name, jv v) {
+    jdict_set(c, &s->vars, jv_str(name), v);
+}
 
 jv jj_lookup(jscope *s, jstr *name) {
     for (; s; s = s->parent) {
@@ -49,8 +51,10 @@ static jv loop_attr(jctx *c, const jloop *l, const char *k) {
     if (!strcmp(k, "length")) return jv_int((int64_t)n);
     if (!strcmp(k, "depth")) return jv_int(1);
     if (!strcmp(k, "depth0")) return jv_int(0);
-    if (!strcmp(k, "previtem")) return i > 0 ? l->items->v[i - 1] : jv_undef(jj_cstr(c, "previtem"));
-    if (!strcmp(k, "nextitem")) return i + 1 < n ? l->items->v[i + 1] : jv_undef(jj_cstr(c, "nextitem"));
+    if (!strcmp(k, "previtem"))
+        return i > 0 ? l->items->v[i - 1] : jv_undef(jj_cstr(c, "previtem"));
+    if (!strcmp(k, "nextitem"))
+        return i + 1 < n ? l->items->v[i + 1] : jv_undef(jj_cstr(c, "nextitem"));
     return jv_undef(jj_cstr(c, k));
 }
 
@@ -68,8 +72,10 @@ jv jj_getattr(jctx *c, jv obj, jstr *name) {
 static void slice_bounds(jctx *c, int64_t n, jv a, jv b, jv st, int64_t *start, int64_t *stop,
                          int64_t *step) {
     *step = 1;
-    if (st.t == JT_INT) *step = st.i;
-    else if (st.t != JT_NONE && st.t != JT_UNDEF) jj_error(c, "slice step must be an integer");
+    if (st.t == JT_INT)
+        *step = st.i;
+    else if (st.t != JT_NONE && st.t != JT_UNDEF)
+        jj_error(c, "slice step must be an integer");
     if (*step == 0) jj_error(c, "slice step cannot be zero");
     if (*step == INT64_MIN) *step = -INT64_MAX;
     jv bounds[2] = {a, b};
@@ -82,8 +88,10 @@ static void slice_bounds(jctx *c, int64_t n, jv a, jv b, jv st, int64_t *start, 
         }
         if (v.t != JT_INT && v.t != JT_BOOL) jj_error(c, "slice indices must be integers");
         int64_t x = v.t == JT_INT ? v.i : v.b;
-        if (x < 0) x = x < -n ? (*step > 0 ? 0 : -1) : x + n;
-        else if (x >= n) x = *step > 0 ? n : n - 1;
+        if (x < 0)
+            x = x < -n ? (*step > 0 ? 0 : -1) : x + n;
+        else if (x >= n)
+            x = *step > 0 ? n : n - 1;
         out[k] = x;
     }
     *start = out[0];
@@ -141,9 +149,15 @@ jv jj_getitem(jctx *c, jv obj, jv key) {
 }
 
 /* ---- operators --------------------------------------------------------- */
-static int is_num(jv v) { return v.t == JT_INT || v.t == JT_FLOAT || v.t == JT_BOOL; }
-static double as_f(jv v) { return v.t == JT_FLOAT ? v.f : v.t == JT_INT ? (double)v.i : v.b; }
-static int64_t as_i(jv v) { return v.t == JT_INT ? v.i : v.b; }
+static int is_num(jv v) {
+    return v.t == JT_INT || v.t == JT_FLOAT || v.t == JT_BOOL;
+}
+static double as_f(jv v) {
+    return v.t == JT_FLOAT ? v.f : v.t == JT_INT ? (double)v.i : v.b;
+}
+static int64_t as_i(jv v) {
+    return v.t == JT_INT ? v.i : v.b;
+}
 
 static jv repeat(jctx *c, jv seq, int64_t k) {
     if (k < 0) k = 0;
@@ -152,12 +166,14 @@ static jv repeat(jctx *c, jv seq, int64_t k) {
         jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "repetition larger than the memory limit");
     if (seq.t == JT_STR) {
         jsb b = {0};
-        for (int64_t i = 0; i < k; i++) jsb_put(c, &b, seq.s->p, seq.s->n);
+        for (int64_t i = 0; i < k; i++)
+            jsb_put(c, &b, seq.s->p, seq.s->n);
         return jv_str(jsb_str(c, &b));
     }
     jv r = jv_list(c, 0);
     for (int64_t i = 0; i < k; i++)
-        for (size_t j = 0; j < seq.l->n; j++) jlist_push(c, r.l, seq.l->v[j]);
+        for (size_t j = 0; j < seq.l->n; j++)
+            jlist_push(c, r.l, seq.l->v[j]);
     return r;
 }
 
@@ -202,11 +218,14 @@ static jv arith(jctx *c, int op, jv a, jv b) {
                 return jv_float(op == OP_MOD ? m : floor((fx - m) / fy + 0.5));
             }
         case OP_POW:
-            if (ints && y >= 0) { /* by squaring; overflow of a needed square is overflow of the result */
+            if (ints &&
+                y >= 0) { /* by squaring; overflow of a needed square is overflow of the result */
                 int64_t p = 1, base = x;
                 for (int64_t e = y; e; e >>= 1) {
-                    if ((e & 1) && __builtin_mul_overflow(p, base, &p)) jj_error(c, "integer overflow");
-                    if ((e >> 1) && __builtin_mul_overflow(base, base, &base)) jj_error(c, "integer overflow");
+                    if ((e & 1) && __builtin_mul_overflow(p, base, &p))
+                        jj_error(c, "integer overflow");
+                    if ((e >> 1) && __builtin_mul_overflow(base, base, &base))
+                        jj_error(c, "integer overflow");
                 }
                 return jv_int(p);
             }
@@ -238,7 +257,8 @@ static jv arith(jctx *c, int op, jv a, jv b) {
 int jj_contains(jctx *c, jv hay, jv needle) {
     switch (hay.t) {
     case JT_STR:
-        if (needle.t != JT_STR) jj_error(c, "'in <string>' requires a string, not '%s'", jj_type_name(needle));
+        if (needle.t != JT_STR)
+            jj_error(c, "'in <string>' requires a string, not '%s'", jj_type_name(needle));
         if (!needle.s->n) return 1;
         if (needle.s->n > hay.s->n) return 0;
         for (size_t i = 0; i + needle.s->n <= hay.s->n; i++)
@@ -280,8 +300,10 @@ static call_args eval_args(jctx *c, jscope *s, const jnode *n) {
     call_args a = {NULL, NULL, n->names, n->args.n, n->kwargs.n};
     if (a.n) a.args = jj_alloc(c, a.n * sizeof(jv));
     if (a.nkw) a.kwv = jj_alloc(c, a.nkw * sizeof(jv));
-    for (size_t i = 0; i < a.n; i++) a.args[i] = jj_eval(c, s, n->args.v[i]);
-    for (size_t i = 0; i < a.nkw; i++) a.kwv[i] = jj_eval(c, s, n->kwargs.v[i]);
+    for (size_t i = 0; i < a.n; i++)
+        a.args[i] = jj_eval(c, s, n->args.v[i]);
+    for (size_t i = 0; i < a.nkw; i++)
+        a.kwv[i] = jj_eval(c, s, n->kwargs.v[i]);
     return a;
 }
 
@@ -330,8 +352,10 @@ jv jj_call_macro(jctx *c, jv m, const jv *args, size_t n, jstr *const *kw, const
     }
     for (size_t k = 0; k < nkw; k++) {
         size_t i = 0;
-        while (i < def->n_names && strcmp(def->names[i]->p, kw[k]->p)) i++;
-        if (i == def->n_names) jj_error(c, "macro '%s' has no argument '%s'", def->name->p, kw[k]->p);
+        while (i < def->n_names && strcmp(def->names[i]->p, kw[k]->p))
+            i++;
+        if (i == def->n_names)
+            jj_error(c, "macro '%s' has no argument '%s'", def->name->p, kw[k]->p);
         if (given[i]) jj_error(c, "macro '%s' got argument '%s' twice", def->name->p, kw[k]->p);
         jj_scope_set(c, sc, def->names[i], kwv[k]);
         given[i] = 1;
@@ -339,7 +363,7 @@ jv jj_call_macro(jctx *c, jv m, const jv *args, size_t n, jstr *const *kw, const
     for (size_t i = 0; i < def->n_names; i++)
         if (!given[i])
             jj_scope_set(c, sc, def->names[i],
-                      def->args.v[i] ? jj_eval(c, sc, def->args.v[i]) : jv_undef(def->names[i]));
+                         def->args.v[i] ? jj_eval(c, sc, def->args.v[i]) : jv_undef(def->names[i]));
     jsb out = {0};
     jj_exec_capture(c, sc, &def->body, &out);
     c->loop_ctl = 0;
@@ -409,7 +433,8 @@ static jv eval_node(jctx *c, jscope *s, const jnode *n) {
         if (a.t == JT_INT && a.i != INT64_MIN) return jv_int(-a.i);
         if (a.t == JT_FLOAT) return jv_float(-a.f);
         if (a.t == JT_UNDEF) jj_undefined_error(c, a);
-        jj_error(c, "bad operand type for unary %c: '%s'", n->kind == E_NEG ? '-' : '+', jj_type_name(a));
+        jj_error(c, "bad operand type for unary %c: '%s'", n->kind == E_NEG ? '-' : '+',
+                 jj_type_name(a));
     }
     case E_NOT: return jv_bool(!jj_truthy(jj_eval(c, s, n->a)));
     case E_AND: {
@@ -426,7 +451,8 @@ static jv eval_node(jctx *c, jscope *s, const jnode *n) {
     case E_LIST: {
         jv l = jv_list(c, n->args.n);
         l.l->tuple = n->op;
-        for (size_t i = 0; i < n->args.n; i++) l.l->v[l.l->n++] = jj_eval(c, s, n->args.v[i]);
+        for (size_t i = 0; i < n->args.n; i++)
+            l.l->v[l.l->n++] = jj_eval(c, s, n->args.v[i]);
         return l;
     }
     case E_DICT: {

@@ -8,15 +8,15 @@
 #include "text/jinja/internal.h"
 
 static const char *const filter_names[] = {
-    "tojson", "join",  "length", "count", "trim",       "upper",      "lower",  "capitalize",
-    "title",  "replace", "default", "d",   "string",    "int",        "float",  "list",
-    "first",  "last",  "items",  "keys",  "values",     "map",        "select", "reject",
-    "selectattr", "rejectattr", "unique", "reverse", "sort", "indent", "safe", "abs"};
+    "tojson",     "join",       "length",  "count",   "trim",   "upper",  "lower",  "capitalize",
+    "title",      "replace",    "default", "d",       "string", "int",    "float",  "list",
+    "first",      "last",       "items",   "keys",    "values", "map",    "select", "reject",
+    "selectattr", "rejectattr", "unique",  "reverse", "sort",   "indent", "safe",   "abs"};
 static const char *const test_names[] = {
-    "defined", "undefined", "none", "string", "number", "integer", "float", "boolean",
-    "mapping", "sequence", "iterable", "true", "false", "odd", "even", "divisibleby",
-    "eq", "equalto", "ne", "lt", "lessthan", "le", "gt", "greaterthan", "ge", "in",
-    "callable", "sameas", "lower", "upper"};
+    "defined", "undefined", "none",     "string", "number",   "integer", "float", "boolean",
+    "mapping", "sequence",  "iterable", "true",   "false",    "odd",     "even",  "divisibleby",
+    "eq",      "equalto",   "ne",       "lt",     "lessthan", "le",      "gt",    "greaterthan",
+    "ge",      "in",        "callable", "sameas", "lower",    "upper"};
 
 static int find(const char *const *names, size_t n, const char *name) {
     for (size_t i = 0; i < n; i++)
@@ -25,19 +25,28 @@ static int find(const char *const *names, size_t n, const char *name) {
 }
 #define FIND(table, name) find(table, sizeof table / sizeof table[0], name)
 
-int jj_filter_known(const char *name) { return FIND(filter_names, name) >= 0; }
-int jj_test_known(const char *name) { return FIND(test_names, name) >= 0; }
+int jj_filter_known(const char *name) {
+    return FIND(filter_names, name) >= 0;
+}
+int jj_test_known(const char *name) {
+    return FIND(test_names, name) >= 0;
+}
 
-int jj_missing(jctx *c, jv v) { return v.t == JT_UNDEF && v.s == c->missing; }
+int jj_missing(jctx *c, jv v) {
+    return v.t == JT_UNDEF && v.s == c->missing;
+}
 
 void jj_bind(jctx *c, const char *what, const char *const *params, size_t np, const jv *args,
              size_t n, jstr *const *kw, const jv *kwv, size_t nkw, jv *out) {
-    for (size_t i = 0; i < np; i++) out[i] = jv_undef(c->missing);
+    for (size_t i = 0; i < np; i++)
+        out[i] = jv_undef(c->missing);
     if (n > np) jj_error(c, "%s takes at most %zu argument(s), %zu given", what, np, n);
-    for (size_t i = 0; i < n; i++) out[i] = args[i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = args[i];
     for (size_t k = 0; k < nkw; k++) {
         size_t i = 0;
-        while (i < np && strcmp(params[i], kw[k]->p)) i++;
+        while (i < np && strcmp(params[i], kw[k]->p))
+            i++;
         if (i == np) jj_error(c, "%s got an unexpected argument '%s'", what, kw[k]->p);
         out[i] = kwv[k];
     }
@@ -94,9 +103,12 @@ int jj_test(jctx *c, const char *name, jv v, const jv *args, size_t n) {
     case 13:
     case 14: {
         int odd;
-        if (v.t == JT_INT || v.t == JT_BOOL) odd = (v.t == JT_INT ? v.i : v.b) % 2 != 0;
-        else if (v.t == JT_FLOAT) odd = fmod(v.f, 2.0) != 0;
-        else jj_error(c, "test '%s' needs a number, not '%s'", name, jj_type_name(v));
+        if (v.t == JT_INT || v.t == JT_BOOL)
+            odd = (v.t == JT_INT ? v.i : v.b) % 2 != 0;
+        else if (v.t == JT_FLOAT)
+            odd = fmod(v.f, 2.0) != 0;
+        else
+            jj_error(c, "test '%s' needs a number, not '%s'", name, jj_type_name(v));
         return k == 13 ? odd : !odd;
     }
     case 15: {
@@ -121,8 +133,7 @@ int jj_test(jctx *c, const char *name, jv v, const jv *args, size_t n) {
         if (v.t == JT_STR || v.t == JT_LIST || v.t == JT_DICT || v.t == JT_NS) return v.s == a.s;
         return jj_equal(c, v, a, 0);
     case 28:
-    case 29:
-    {
+    case 29: {
         if (v.t != JT_STR) return 0;
         int cased = 0; /* str.islower(): no letter of the other case, at least one letter */
         for (size_t i = 0; i < v.s->n; i++) {
@@ -197,13 +208,16 @@ static void merge_sort(jctx *c, jv *v, jv *keys, jv *tv, jv *tk, size_t n, int r
 
 static jv do_indent(jctx *c, jstr *s, jv width, int first, int blank) {
     jstr *pad;
-    if (width.t == JT_STR) pad = width.s;
+    if (width.t == JT_STR)
+        pad = width.s;
     else {
         int64_t w = want_int(c, width, 4, "indent width");
         if (w < 0) w = 0;
-        if ((uint64_t)w > c->lim.max_output) jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "indent too wide");
+        if ((uint64_t)w > c->lim.max_output)
+            jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "indent too wide");
         jsb p = {0};
-        for (int64_t i = 0; i < w; i++) jsb_put(c, &p, " ", 1);
+        for (int64_t i = 0; i < w; i++)
+            jsb_put(c, &p, " ", 1);
         pad = jsb_str(c, &p);
     }
     jsb r = {0};
@@ -219,7 +233,8 @@ static jv do_indent(jctx *c, jstr *s, jv width, int first, int blank) {
 
 static jv to_number(jctx *c, jv v, jv dflt, int want_float) {
     if (v.t == JT_INT || v.t == JT_BOOL)
-        return want_float ? jv_float(v.t == JT_INT ? (double)v.i : v.b) : jv_int(v.t == JT_INT ? v.i : v.b);
+        return want_float ? jv_float(v.t == JT_INT ? (double)v.i : v.b)
+                          : jv_int(v.t == JT_INT ? v.i : v.b);
     if (v.t == JT_FLOAT) {
         if (want_float) return v;
         if (isfinite(v.f) && fabs(v.f) < 9.2e18) return jv_int((int64_t)v.f);
@@ -229,11 +244,13 @@ static jv to_number(jctx *c, jv v, jv dflt, int want_float) {
         const char *p = v.s->p;
         if (!want_float) {
             long long i = strtoll(p, &end, 10);
-            while (*end == ' ' || *end == '\t' || *end == '\n') end++;
+            while (*end == ' ' || *end == '\t' || *end == '\n')
+                end++;
             if (end != p && !*end && end == v.s->p + v.s->n) return jv_int(i);
         }
         double f = strtod(p, &end);
-        while (*end == ' ' || *end == '\t' || *end == '\n') end++;
+        while (*end == ' ' || *end == '\t' || *end == '\n')
+            end++;
         if (end != p && !*end && end == v.s->p + v.s->n) {
             if (want_float) return jv_float(f);
             if (isfinite(f) && fabs(f) < 9.2e18) return jv_int((int64_t)f);
@@ -251,9 +268,9 @@ static jv first_last(jctx *c, jv in, int last) {
 }
 
 /* ---- the filters ------------------------------------------------------ */
-#define BIND(...)                                                                    \
-    const char *const params[] = {__VA_ARGS__};                                      \
-    jv p[sizeof params / sizeof params[0]];                                          \
+#define BIND(...)                                                                                  \
+    const char *const params[] = {__VA_ARGS__};                                                    \
+    jv p[sizeof params / sizeof params[0]];                                                        \
     jj_bind(c, name, params, sizeof params / sizeof params[0], args, n, kw, kwv, nkw, p)
 #define NO_ARGS() jj_bind(c, name, NULL, 0, args, n, kw, kwv, nkw, NULL)
 
@@ -263,12 +280,13 @@ static jv list_filter(jctx *c, const char *name, int k, jv in, const jv *args, s
     case 15: NO_ARGS(); return (jv){.t = JT_LIST, .l = jj_iter_list(c, in)}; /* list */
     case 16:
     case 17: NO_ARGS(); return first_last(c, in, k == 17);
-    case 18: /* items */
-    case 19: /* keys */
+    case 18:   /* items */
+    case 19:   /* keys */
     case 20: { /* values */
         NO_ARGS();
         if (in.t == JT_UNDEF) return jv_list(c, 0);
-        if (in.t != JT_DICT && in.t != JT_NS) jj_error(c, "%s: expected a mapping, not '%s'", name, jj_type_name(in));
+        if (in.t != JT_DICT && in.t != JT_NS)
+            jj_error(c, "%s: expected a mapping, not '%s'", name, jj_type_name(in));
         jv out = jv_list(c, in.d->n);
         for (size_t i = 0; i < in.d->n; i++) {
             jv e = in.d->k[i];
@@ -292,9 +310,12 @@ static jv list_filter(jctx *c, const char *name, int k, jv in, const jv *args, s
         jstr *attr = NULL;
         jv dflt = jv_undef(c->missing);
         for (size_t i = 0; i < nkw; i++) {
-            if (!strcmp(kw[i]->p, "attribute")) attr = want_str(c, kwv[i], "map's attribute");
-            else if (!strcmp(kw[i]->p, "default")) dflt = kwv[i];
-            else if (attr || n) jj_error(c, "map got an unexpected argument '%s'", kw[i]->p);
+            if (!strcmp(kw[i]->p, "attribute"))
+                attr = want_str(c, kwv[i], "map's attribute");
+            else if (!strcmp(kw[i]->p, "default"))
+                dflt = kwv[i];
+            else if (attr || n)
+                jj_error(c, "map got an unexpected argument '%s'", kw[i]->p);
         }
         if (!attr && !n) jj_error(c, "map needs a filter name or attribute=");
         const char *f = attr ? NULL : want_str(c, args[0], "map's filter name")->p;
@@ -318,7 +339,8 @@ static jv list_filter(jctx *c, const char *name, int k, jv in, const jv *args, s
     case 26: { /* unique */
         BIND("case_sensitive", "attribute");
         jlist *items = jj_iter_list(c, in);
-        jstr *attr = jj_missing(c, p[1]) || p[1].t == JT_NONE ? NULL : want_str(c, p[1], "attribute");
+        jstr *attr =
+            jj_missing(c, p[1]) || p[1].t == JT_NONE ? NULL : want_str(c, p[1], "attribute");
         int cs = jj_truthy(p[0]);
         jv out = jv_list(c, 0), seen = jv_list(c, 0);
         for (size_t i = 0; i < items->n; i++) {
@@ -339,16 +361,20 @@ static jv list_filter(jctx *c, const char *name, int k, jv in, const jv *args, s
         }
         if (in.t != JT_STR) return (jv){.t = JT_LIST, .l = items};
         jsb r = {0};
-        for (size_t i = 0; i < items->n; i++) jsb_put(c, &r, items->v[i].s->p, items->v[i].s->n);
+        for (size_t i = 0; i < items->n; i++)
+            jsb_put(c, &r, items->v[i].s->p, items->v[i].s->n);
         return jv_str(jsb_str(c, &r));
     }
     case 28: { /* sort */
         BIND("reverse", "case_sensitive", "attribute");
         jlist *items = jj_iter_list(c, in);
-        jstr *attr = jj_missing(c, p[2]) || p[2].t == JT_NONE ? NULL : want_str(c, p[2], "attribute");
+        jstr *attr =
+            jj_missing(c, p[2]) || p[2].t == JT_NONE ? NULL : want_str(c, p[2], "attribute");
         jv *keys = jj_alloc(c, (items->n + 1) * sizeof *keys);
-        jv *tv = jj_alloc(c, (items->n + 1) * sizeof *tv), *tk = jj_alloc(c, (items->n + 1) * sizeof *tk);
-        for (size_t i = 0; i < items->n; i++) keys[i] = sort_key(c, items->v[i], attr, jj_truthy(p[1]));
+        jv *tv = jj_alloc(c, (items->n + 1) * sizeof *tv),
+           *tk = jj_alloc(c, (items->n + 1) * sizeof *tk);
+        for (size_t i = 0; i < items->n; i++)
+            keys[i] = sort_key(c, items->v[i], attr, jj_truthy(p[1]));
         merge_sort(c, items->v, keys, tv, tk, items->n, jj_truthy(p[0]));
         return (jv){.t = JT_LIST, .l = items};
     }
@@ -365,11 +391,14 @@ jv jj_filter(jctx *c, const char *name, jv in, const jv *args, size_t n, jstr *c
     case 0: { /* tojson */
         BIND("indent", "sort_keys", "separators", "ensure_ascii");
         json_dump_opts o = {NULL, NULL, NULL, jj_truthy(p[1])};
-        if (p[0].t == JT_STR) o.indent = p[0].s->p;
+        if (p[0].t == JT_STR)
+            o.indent = p[0].s->p;
         else if (!jj_missing(c, p[0]) && p[0].t != JT_NONE) {
             int64_t w = want_int(c, p[0], 0, "indent");
             if (w > 64) jj_error(c, "tojson indent wider than 64");
-            o.indent = jj_str(c, "                                                                ", w < 0 ? 0 : (size_t)w)->p;
+            o.indent = jj_str(c, "                                                                ",
+                              w < 0 ? 0 : (size_t)w)
+                           ->p;
         }
         if (p[2].t == JT_LIST && p[2].l->n == 2) {
             o.item_sep = want_str(c, p[2].l->v[0], "separator")->p;
@@ -385,7 +414,8 @@ jv jj_filter(jctx *c, const char *name, jv in, const jv *args, size_t n, jstr *c
         BIND("d", "attribute");
         jlist *items = jj_iter_list(c, in);
         jstr *sep = jj_missing(c, p[0]) ? NULL : jj_string(c, p[0]);
-        jstr *attr = jj_missing(c, p[1]) || p[1].t == JT_NONE ? NULL : want_str(c, p[1], "attribute");
+        jstr *attr =
+            jj_missing(c, p[1]) || p[1].t == JT_NONE ? NULL : want_str(c, p[1], "attribute");
         jsb r = {0};
         for (size_t i = 0; i < items->n; i++) {
             if (i && sep) jsb_put(c, &r, sep->p, sep->n);

@@ -28,10 +28,10 @@ typedef enum jt {
     JT_STR,
     JT_LIST,
     JT_DICT,
-    JT_NS,    /* namespace(): a dict whose attributes can be set */
+    JT_NS, /* namespace(): a dict whose attributes can be set */
     JT_MACRO,
-    JT_LOOP,  /* the `loop` variable of a for */
-    JT_FUNC   /* a global function: fn */
+    JT_LOOP, /* the `loop` variable of a for */
+    JT_FUNC  /* a global function: fn */
 } jt;
 
 typedef struct jstr {
@@ -75,15 +75,54 @@ struct jloop {
 /* ---- tree -------------------------------------------------------------- */
 typedef enum jk {
     /* statements */
-    S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETBLOCK, S_MACRO, S_BLOCK, S_BREAK, S_CONTINUE,
+    S_TEXT,
+    S_OUT,
+    S_IF,
+    S_FOR,
+    S_SET,
+    S_SETBLOCK,
+    S_MACRO,
+    S_BLOCK,
+    S_BREAK,
+    S_CONTINUE,
     /* expressions */
-    E_LIT, E_NAME, E_ATTR, E_ITEM, E_SLICE, E_CALL, E_FILTER, E_TEST, E_BIN, E_NEG, E_POS,
-    E_NOT, E_AND, E_OR, E_COND, E_LIST, E_DICT, E_CMP
+    E_LIT,
+    E_NAME,
+    E_ATTR,
+    E_ITEM,
+    E_SLICE,
+    E_CALL,
+    E_FILTER,
+    E_TEST,
+    E_BIN,
+    E_NEG,
+    E_POS,
+    E_NOT,
+    E_AND,
+    E_OR,
+    E_COND,
+    E_LIST,
+    E_DICT,
+    E_CMP
 } jk;
 
 typedef enum jop {
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW, OP_CONCAT,
-    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN, OP_NOTIN
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_FLOORDIV,
+    OP_MOD,
+    OP_POW,
+    OP_CONCAT,
+    OP_EQ,
+    OP_NE,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
+    OP_IN,
+    OP_NOTIN
 } jop;
 
 typedef struct jnode jnode;
@@ -94,28 +133,37 @@ typedef struct jblock {
 
 struct jnode {
     jk kind;
-    int op;          /* E_BIN/E_CMP: jop; E_TEST: negated; E_LIST: a tuple */
-    uint32_t pos;    /* byte offset in the template, for messages */
-    jv lit;          /* E_LIT */
-    jstr *name;      /* E_NAME, E_ATTR, E_FILTER, E_TEST, S_TEXT (the text), S_MACRO, S_SET attr */
+    int op;       /* E_BIN/E_CMP: jop; E_TEST: negated; E_LIST: a tuple */
+    uint32_t pos; /* byte offset in the template, for messages */
+    jv lit;       /* E_LIT */
+    jstr *name;   /* E_NAME, E_ATTR, E_FILTER, E_TEST, S_TEXT (the text), S_MACRO, S_SET attr */
     jnode *a, *b, *c, *d;
-    jblock args;     /* call/filter/test positional args, list/dict items, macro defaults */
-    jblock kwargs;   /* keyword argument values */
-    jstr **names;    /* keyword names; for/set targets; macro parameters */
+    jblock args;   /* call/filter/test positional args, list/dict items, macro defaults */
+    jblock kwargs; /* keyword argument values */
+    jstr **names;  /* keyword names; for/set targets; macro parameters */
     size_t n_names;
     jblock body, orelse;
 };
 
 /* ---- tokens ------------------------------------------------------------ */
 typedef enum jtok_kind {
-    T_EOF, T_TEXT, T_BLOCK_BEGIN, T_BLOCK_END, T_VAR_BEGIN, T_VAR_END,
-    T_NAME, T_STRING, T_INT, T_FLOAT, T_OP
+    T_EOF,
+    T_TEXT,
+    T_BLOCK_BEGIN,
+    T_BLOCK_END,
+    T_VAR_BEGIN,
+    T_VAR_END,
+    T_NAME,
+    T_STRING,
+    T_INT,
+    T_FLOAT,
+    T_OP
 } jtok_kind;
 
 typedef struct jtok {
     jtok_kind kind;
     uint32_t pos;
-    jstr *s;        /* TEXT, NAME, STRING, OP text */
+    jstr *s; /* TEXT, NAME, STRING, OP text */
     int64_t i;
     double f;
 } jtok;
@@ -145,7 +193,7 @@ typedef struct jctx {
     int status;
     const char *src; /* normalized template text */
     size_t src_len;
-    uint32_t pos;    /* where the current error would be reported */
+    uint32_t pos; /* where the current error would be reported */
     jchunk *chunks;
     size_t mem_used;
     jj_limits lim;
@@ -156,11 +204,11 @@ typedef struct jctx {
     jtok *toks;
     size_t n_toks, tok_i;
     jscope *globals;
-    jsb *out;        /* where output goes now */
-    int loop_ctl;    /* 1 = break, 2 = continue pending */
-    int loop_depth;  /* while parsing: for loops around the current tag */
+    jsb *out;       /* where output goes now */
+    int loop_ctl;   /* 1 = break, 2 = continue pending */
+    int loop_depth; /* while parsing: for loops around the current tag */
     strbuf scratch; /* tojson text (malloc: freed by jj_render) */
-    jstr *missing;    /* name of an argument not given (see jj_bind) */
+    jstr *missing;  /* name of an argument not given (see jj_bind) */
 } jctx;
 
 /* Failures: record the status and message (with line and column of pos)
@@ -195,7 +243,7 @@ const jv *jdict_getc(const jdict *d, const char *k);
 void jsb_put(jctx *c, jsb *b, const char *p, size_t n);
 void jsb_puts(jctx *c, jsb *b, const char *p);
 jstr *jsb_str(jctx *c, jsb *b);
-void jj_tostr(jctx *c, jsb *b, jv v);      /* Python str() */
+void jj_tostr(jctx *c, jsb *b, jv v);           /* Python str() */
 void jj_repr(jctx *c, jsb *b, jv v, int depth); /* Python repr() */
 jstr *jj_string(jctx *c, jv v);
 int jj_truthy(jv v);
@@ -250,8 +298,8 @@ int jj_contains(jctx *c, jv hay, jv needle);
 /* methods.c */
 enum { FN_RANGE = 1, FN_NAMESPACE, FN_RAISE, FN_STRFTIME, FN_DICT };
 void jj_add_globals(jctx *c, jscope *g);
-int jj_call_method(jctx *c, jv obj, const char *name, const jv *args, size_t n,
-                   jstr *const *kw, const jv *kwv, size_t nkw, jv *out);
+int jj_call_method(jctx *c, jv obj, const char *name, const jv *args, size_t n, jstr *const *kw,
+                   const jv *kwv, size_t nkw, jv *out);
 jv jj_call_global(jctx *c, int fn, const jv *args, size_t n, jstr *const *kw, const jv *kwv,
                   size_t nkw);
 jstr *jj_strip(jctx *c, jstr *s, const jstr *chars, int left, int right);

@@ -13,7 +13,8 @@
 
 #include "text/jinja/internal.h"
 
-#define SYNTAX(c, pos, ...) jj_fail((c), LFM2MOE_ERR_UNSUPPORTED_TEMPLATE, (uint32_t)(pos), __VA_ARGS__)
+#define SYNTAX(c, pos, ...)                                                                        \
+    jj_fail((c), LFM2MOE_ERR_UNSUPPORTED_TEMPLATE, (uint32_t)(pos), __VA_ARGS__)
 
 static void emit(jctx *c, jtok t) {
     if (c->n_toks == c->tok_i) /* tok_i is the capacity while lexing */
@@ -29,7 +30,9 @@ static int is_name_start(char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
 }
 
-static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static int is_digit(char ch) {
+    return ch >= '0' && ch <= '9';
+}
 
 static void put_utf8(jctx *c, jsb *b, unsigned long cp, size_t pos) {
     char u[4];
@@ -82,8 +85,10 @@ static size_t lex_string(jctx *c, size_t i, jtok *t) {
         unsigned long cp = 0;
         for (int k = 0; k < digits; k++) {
             char h = i + 2 + (size_t)k < c->src_len ? s[i + 2 + k] : 0;
-            int v = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                  : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+            int v = h >= '0' && h <= '9'   ? h - '0'
+                    : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                    : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                           : -1;
             if (v < 0) SYNTAX(c, i, "invalid \\%c escape", e);
             cp = cp * 16 + (unsigned long)v;
         }
@@ -101,11 +106,12 @@ static size_t lex_number(jctx *c, size_t i, jtok *t) {
     char buf[64];
     size_t n = 0;
     int is_float = 0;
-    while (i < c->src_len && (is_digit(s[i]) || s[i] == '_' ||
-                              (s[i] == '.' && !is_float && i + 1 < c->src_len && is_digit(s[i + 1])) ||
-                              ((s[i] == 'e' || s[i] == 'E') && i + 1 < c->src_len &&
-                               (is_digit(s[i + 1]) || ((s[i + 1] == '+' || s[i + 1] == '-') &&
-                                                       i + 2 < c->src_len && is_digit(s[i + 2])))))) {
+    while (i < c->src_len &&
+           (is_digit(s[i]) || s[i] == '_' ||
+            (s[i] == '.' && !is_float && i + 1 < c->src_len && is_digit(s[i + 1])) ||
+            ((s[i] == 'e' || s[i] == 'E') && i + 1 < c->src_len &&
+             (is_digit(s[i + 1]) || ((s[i + 1] == '+' || s[i + 1] == '-') && i + 2 < c->src_len &&
+                                     is_digit(s[i + 2])))))) {
         if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') is_float = 1;
         if (s[i] != '_') {
             if (n + 2 >= sizeof buf) SYNTAX(c, start, "number too long");
@@ -122,7 +128,8 @@ static size_t lex_number(jctx *c, size_t i, jtok *t) {
         t->kind = T_INT;
         int64_t v = 0;
         for (size_t k = 0; k < n; k++) {
-            if (v > (INT64_MAX - (buf[k] - '0')) / 10) SYNTAX(c, start, "integer literal too large");
+            if (v > (INT64_MAX - (buf[k] - '0')) / 10)
+                SYNTAX(c, start, "integer literal too large");
             v = v * 10 + (buf[k] - '0');
         }
         t->i = v;
@@ -133,19 +140,20 @@ static size_t lex_number(jctx *c, size_t i, jtok *t) {
 /* Tokens of one tag's inside from s[i]; returns the index after the tag's
  * end; *minus / *plus report a `-` / `+` before the closing delimiter. */
 static size_t lex_tag(jctx *c, size_t i, int block, size_t open, int *minus, int *plus) {
-    static const char *const ops[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/",
-                                      "%",  "~",  "<",  ">",  "(",  ")",  "[", "]", "{", "}",
-                                      ",",  ".",  ":",  "|",  "="};
+    static const char *const ops[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*",
+                                      "/",  "%",  "~",  "<",  ">",  "(",  ")", "[", "]",
+                                      "{",  "}",  ",",  ".",  ":",  "|",  "="};
     const char *s = c->src;
     const char *close = block ? "%}" : "}}";
     int depth = 0;
     for (;;) {
-        while (i < c->src_len && is_space(s[i])) i++;
-        if (i >= c->src_len)
-            SYNTAX(c, open, "tag not closed (expected '%s')", close);
+        while (i < c->src_len && is_space(s[i]))
+            i++;
+        if (i >= c->src_len) SYNTAX(c, open, "tag not closed (expected '%s')", close);
         size_t rest = c->src_len - i;
         if (depth == 0) {
-            int m = (s[i] == '-' || (block && s[i] == '+')) && rest >= 3 && !memcmp(s + i + 1, close, 2);
+            int m = (s[i] == '-' || (block && s[i] == '+')) && rest >= 3 &&
+                    !memcmp(s + i + 1, close, 2);
             if (m || (rest >= 2 && !memcmp(s + i, close, 2))) {
                 *minus = m && s[i] == '-';
                 *plus = m && s[i] == '+';
@@ -156,7 +164,8 @@ static size_t lex_tag(jctx *c, size_t i, int block, size_t open, int *minus, int
         jtok t = {.pos = (uint32_t)i};
         if (is_name_start(s[i])) {
             size_t st = i;
-            while (i < c->src_len && (is_name_start(s[i]) || is_digit(s[i]))) i++;
+            while (i < c->src_len && (is_name_start(s[i]) || is_digit(s[i])))
+                i++;
             t.kind = T_NAME;
             t.s = jj_str(c, s + st, i - st);
         } else if (is_digit(s[i])) {
@@ -182,7 +191,10 @@ static size_t lex_tag(jctx *c, size_t i, int block, size_t open, int *minus, int
 }
 
 static void emit_text(jctx *c, size_t start, size_t end) {
-    if (end > start) emit(c, (jtok){.kind = T_TEXT, .pos = (uint32_t)start, .s = jj_str(c, c->src + start, end - start)});
+    if (end > start)
+        emit(c, (jtok){.kind = T_TEXT,
+                       .pos = (uint32_t)start,
+                       .s = jj_str(c, c->src + start, end - start)});
 }
 
 /* Copy the template with newlines normalized and one trailing "\n" dropped. */
@@ -210,11 +222,13 @@ static void lex(jctx *c) {
     c->n_toks = c->tok_i = 0;
     while (i <= n) {
         size_t start = i, q = i;
-        while (q + 1 < n && !(s[q] == '{' && (s[q + 1] == '{' || s[q + 1] == '%' || s[q + 1] == '#')))
+        while (q + 1 < n &&
+               !(s[q] == '{' && (s[q + 1] == '{' || s[q + 1] == '%' || s[q + 1] == '#')))
             q++;
         if (q + 1 >= n) q = n;
         if (strip_next)
-            while (start < q && is_space(s[start])) start++;
+            while (start < q && is_space(s[start]))
+                start++;
         size_t end = q;
         if (q == n) {
             emit_text(c, start, end);
@@ -223,10 +237,12 @@ static void lex(jctx *c) {
         char kind = s[q + 1];
         char mod = q + 2 < n ? s[q + 2] : 0;
         if (mod == '-') {
-            while (end > start && is_space(s[end - 1])) end--;
+            while (end > start && is_space(s[end - 1]))
+                end--;
         } else if (kind != '{' && mod != '+') { /* lstrip_blocks */
             size_t l = end;
-            while (l > start && (s[l - 1] == ' ' || s[l - 1] == '\t')) l--;
+            while (l > start && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+                l--;
             if (l == 0 || s[l - 1] == '\n') end = l;
         }
         emit_text(c, start, end);

@@ -8,11 +8,14 @@
 #include "text/jinja/internal.h"
 
 /* ---- string helpers ---------------------------------------------------- */
-static int py_space(unsigned char ch) { return ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f); }
+static int py_space(unsigned char ch) {
+    return ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f);
+}
 
 static size_t cp_len(const char *p, size_t avail) {
     size_t n = 1;
-    while (n < avail && ((unsigned char)p[n] & 0xC0) == 0x80) n++;
+    while (n < avail && ((unsigned char)p[n] & 0xC0) == 0x80)
+        n++;
     return n;
 }
 
@@ -35,15 +38,20 @@ jstr *jj_strip(jctx *c, jstr *s, const jstr *chars, int left, int right) {
     }
     while (right && b > a) {
         size_t st = b - 1;
-        while (chars && st > a && ((unsigned char)s->p[st] & 0xC0) == 0x80) st--;
+        while (chars && st > a && ((unsigned char)s->p[st] & 0xC0) == 0x80)
+            st--;
         if (chars ? !cp_in(chars, s->p + st, b - st) : !py_space((unsigned char)s->p[st])) break;
         b = st;
     }
     return jj_str(c, s->p + a, b - a);
 }
 
-static int is_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
-static int is_upper(char ch) { return ch >= 'A' && ch <= 'Z'; }
+static int is_lower(char ch) {
+    return ch >= 'a' && ch <= 'z';
+}
+static int is_upper(char ch) {
+    return ch >= 'A' && ch <= 'Z';
+}
 
 jstr *jj_case(jctx *c, jstr *s, int mode) {
     jstr *r = jj_str(c, s->p, s->n);
@@ -51,13 +59,20 @@ jstr *jj_case(jctx *c, jstr *s, int mode) {
     for (size_t i = 0; i < r->n; i++) {
         char ch = r->p[i];
         int up;
-        if (mode == 0) up = 0;
-        else if (mode == 1) up = 1;
-        else if (mode == 2) up = i == 0;
-        else if (mode == 3) up = !prev_cased;
-        else up = i == 0 || strchr("- \t\n\r\v\f({[<", r->p[i - 1]) != NULL;
-        if (up && is_lower(ch)) r->p[i] = (char)(ch - 'a' + 'A');
-        else if (!up && is_upper(ch)) r->p[i] = (char)(ch - 'A' + 'a');
+        if (mode == 0)
+            up = 0;
+        else if (mode == 1)
+            up = 1;
+        else if (mode == 2)
+            up = i == 0;
+        else if (mode == 3)
+            up = !prev_cased;
+        else
+            up = i == 0 || strchr("- \t\n\r\v\f({[<", r->p[i - 1]) != NULL;
+        if (up && is_lower(ch))
+            r->p[i] = (char)(ch - 'a' + 'A');
+        else if (!up && is_upper(ch))
+            r->p[i] = (char)(ch - 'A' + 'a');
         prev_cased = is_lower(ch) || is_upper(ch) || (unsigned char)ch >= 0x80;
     }
     return r;
@@ -81,7 +96,8 @@ jstr *jj_replace(jctx *c, jstr *s, jstr *old, jstr *new_, int64_t count) {
         return jsb_str(c, &r);
     }
     while (i < s->n) {
-        if ((count < 0 || done < count) && s->n - i >= old->n && !memcmp(s->p + i, old->p, old->n)) {
+        if ((count < 0 || done < count) && s->n - i >= old->n &&
+            !memcmp(s->p + i, old->p, old->n)) {
             jsb_put(c, &r, new_->p, new_->n);
             i += old->n;
             done++;
@@ -98,16 +114,19 @@ static jv split(jctx *c, jstr *s, jv sepv, int64_t maxsplit) {
     size_t i = 0;
     if (sepv.t == JT_NONE || jj_missing(c, sepv)) { /* runs of white space */
         for (;;) {
-            while (i < s->n && py_space((unsigned char)s->p[i])) i++;
+            while (i < s->n && py_space((unsigned char)s->p[i]))
+                i++;
             if (i >= s->n) break;
             size_t st = i;
             if (maxsplit >= 0 && (int64_t)out.l->n >= maxsplit) {
                 size_t e = s->n;
-                while (e > st && py_space((unsigned char)s->p[e - 1])) e--;
+                while (e > st && py_space((unsigned char)s->p[e - 1]))
+                    e--;
                 jlist_push(c, out.l, jv_str(jj_str(c, s->p + st, e - st)));
                 break;
             }
-            while (i < s->n && !py_space((unsigned char)s->p[i])) i++;
+            while (i < s->n && !py_space((unsigned char)s->p[i]))
+                i++;
             jlist_push(c, out.l, jv_str(jj_str(c, s->p + st, i - st)));
         }
         return out;
@@ -141,7 +160,8 @@ static int affix(jctx *c, jstr *s, jv what, int end) {
 }
 
 /* str.format with {} / {0} / {name} fields and !r / !s conversions */
-static jv format(jctx *c, jstr *f, const jv *args, size_t n, jstr *const *kw, const jv *kwv, size_t nkw) {
+static jv format(jctx *c, jstr *f, const jv *args, size_t n, jstr *const *kw, const jv *kwv,
+                 size_t nkw) {
     jsb r = {0};
     size_t auto_i = 0;
     for (size_t i = 0; i < f->n; i++) {
@@ -157,7 +177,8 @@ static jv format(jctx *c, jstr *f, const jv *args, size_t n, jstr *const *kw, co
             continue;
         }
         size_t e = i + 1;
-        while (e < f->n && f->p[e] != '}') e++;
+        while (e < f->n && f->p[e] != '}')
+            e++;
         if (e >= f->n) jj_error(c, "format: '{' not closed");
         jstr *field = jj_str(c, f->p + i + 1, e - i - 1);
         char *bang = strchr(field->p, '!');
@@ -171,25 +192,28 @@ static jv format(jctx *c, jstr *f, const jv *args, size_t n, jstr *const *kw, co
             v = args[k];
         } else {
             size_t k = 0;
-            while (k < nkw && strcmp(kw[k]->p, field->p)) k++;
+            while (k < nkw && strcmp(kw[k]->p, field->p))
+                k++;
             if (k == nkw) jj_error(c, "format: no argument '%s'", field->p);
             v = kwv[k];
         }
-        if (repr) jj_repr(c, &r, v, 0);
-        else jj_tostr(c, &r, v);
+        if (repr)
+            jj_repr(c, &r, v, 0);
+        else
+            jj_tostr(c, &r, v);
         i = e;
     }
     return jv_str(jsb_str(c, &r));
 }
 
-#define BIND(...)                                                                   \
-    const char *const params[] = {__VA_ARGS__};                                     \
-    jv p[sizeof params / sizeof params[0]];                                         \
+#define BIND(...)                                                                                  \
+    const char *const params[] = {__VA_ARGS__};                                                    \
+    jv p[sizeof params / sizeof params[0]];                                                        \
     jj_bind(c, name, params, sizeof params / sizeof params[0], args, n, kw, kwv, nkw, p)
 #define NO_ARGS() jj_bind(c, name, NULL, 0, args, n, kw, kwv, nkw, NULL)
 
-static int str_method(jctx *c, jstr *s, const char *name, const jv *args, size_t n,
-                      jstr *const *kw, const jv *kwv, size_t nkw, jv *out) {
+static int str_method(jctx *c, jstr *s, const char *name, const jv *args, size_t n, jstr *const *kw,
+                      const jv *kwv, size_t nkw, jv *out) {
     static const char *const cases[] = {"lower", "upper", "capitalize", "title"};
     for (int m = 0; m < 4; m++)
         if (!strcmp(name, cases[m])) {
@@ -242,8 +266,8 @@ static int str_method(jctx *c, jstr *s, const char *name, const jv *args, size_t
     return 1;
 }
 
-int jj_call_method(jctx *c, jv obj, const char *name, const jv *args, size_t n,
-                   jstr *const *kw, const jv *kwv, size_t nkw, jv *out) {
+int jj_call_method(jctx *c, jv obj, const char *name, const jv *args, size_t n, jstr *const *kw,
+                   const jv *kwv, size_t nkw, jv *out) {
     if (obj.t == JT_STR) return str_method(c, obj.s, name, args, n, kw, kwv, nkw, out);
     if (obj.t == JT_DICT) {
         if (!strcmp(name, "get")) {
@@ -274,21 +298,28 @@ int jj_call_method(jctx *c, jv obj, const char *name, const jv *args, size_t n,
 
 /* ---- globals ----------------------------------------------------------- */
 void jj_add_globals(jctx *c, jscope *g) {
-    static const char *const names[] = {"range", "namespace", "raise_exception", "strftime_now", "dict"};
+    static const char *const names[] = {"range", "namespace", "raise_exception", "strftime_now",
+                                        "dict"};
     static const int fns[] = {FN_RANGE, FN_NAMESPACE, FN_RAISE, FN_STRFTIME, FN_DICT};
-    for (int i = 0; i < 5; i++) jdict_set(c, &g->vars, jv_cstr(c, names[i]), (jv){.t = JT_FUNC, .fn = fns[i]});
+    for (int i = 0; i < 5; i++)
+        jdict_set(c, &g->vars, jv_cstr(c, names[i]), (jv){.t = JT_FUNC, .fn = fns[i]});
 }
 
 jv jj_call_global(jctx *c, int fn, const jv *args, size_t n, jstr *const *kw, const jv *kwv,
                   size_t nkw) {
-    const char *name = fn == FN_RANGE ? "range" : fn == FN_RAISE ? "raise_exception" : "strftime_now";
+    const char *name = fn == FN_RANGE   ? "range"
+                       : fn == FN_RAISE ? "raise_exception"
+                                        : "strftime_now";
     if (fn == FN_NAMESPACE || fn == FN_DICT) {
         jv d = jv_dict(c, fn == FN_NAMESPACE ? JT_NS : JT_DICT);
         for (size_t i = 0; i < n; i++) { /* namespace(mapping, k=v) */
-            if (args[i].t != JT_DICT && args[i].t != JT_NS) jj_error(c, "namespace() takes mappings and name=value");
-            for (size_t k = 0; k < args[i].d->n; k++) jdict_set(c, d.d, args[i].d->k[k], args[i].d->v[k]);
+            if (args[i].t != JT_DICT && args[i].t != JT_NS)
+                jj_error(c, "namespace() takes mappings and name=value");
+            for (size_t k = 0; k < args[i].d->n; k++)
+                jdict_set(c, d.d, args[i].d->k[k], args[i].d->v[k]);
         }
-        for (size_t i = 0; i < nkw; i++) jdict_set(c, d.d, jv_str(kw[i]), kwv[i]);
+        for (size_t i = 0; i < nkw; i++)
+            jdict_set(c, d.d, jv_str(kw[i]), kwv[i]);
         return d;
     }
     if (fn == FN_RAISE) {

@@ -8,9 +8,12 @@
 
 #include "text/jinja/internal.h"
 
-#define SYNTAX(c, pos, ...) jj_fail((c), LFM2MOE_ERR_UNSUPPORTED_TEMPLATE, (uint32_t)(pos), __VA_ARGS__)
+#define SYNTAX(c, pos, ...)                                                                        \
+    jj_fail((c), LFM2MOE_ERR_UNSUPPORTED_TEMPLATE, (uint32_t)(pos), __VA_ARGS__)
 
-static jtok *cur(jctx *c) { return &c->toks[c->tok_i]; }
+static jtok *cur(jctx *c) {
+    return &c->toks[c->tok_i];
+}
 static jtok *peek(jctx *c) {
     return c->toks[c->tok_i].kind == T_EOF ? &c->toks[c->tok_i] : &c->toks[c->tok_i + 1];
 }
@@ -18,8 +21,12 @@ static void advance(jctx *c) {
     if (cur(c)->kind != T_EOF) c->tok_i++;
 }
 
-static int is_op(const jtok *t, const char *op) { return t->kind == T_OP && !strcmp(t->s->p, op); }
-static int is_name(const jtok *t, const char *n) { return t->kind == T_NAME && !strcmp(t->s->p, n); }
+static int is_op(const jtok *t, const char *op) {
+    return t->kind == T_OP && !strcmp(t->s->p, op);
+}
+static int is_name(const jtok *t, const char *n) {
+    return t->kind == T_NAME && !strcmp(t->s->p, n);
+}
 
 static int accept_op(jctx *c, const char *op) {
     if (!is_op(cur(c), op)) return 0;
@@ -52,7 +59,8 @@ static void expect(jctx *c, jtok_kind k, const char *what) {
 }
 
 static jstr *expect_name(jctx *c) {
-    if (cur(c)->kind != T_NAME) SYNTAX(c, cur(c)->pos, "expected a name, found %s", describe(cur(c)));
+    if (cur(c)->kind != T_NAME)
+        SYNTAX(c, cur(c)->pos, "expected a name, found %s", describe(cur(c)));
     jstr *s = cur(c)->s;
     advance(c);
     return s;
@@ -78,7 +86,8 @@ static void push_name(jctx *c, jnode *n, size_t *cap, jstr *s) {
 
 static void enter(jctx *c) {
     if (++c->depth > c->lim.max_depth)
-        jj_fail(c, LFM2MOE_ERR_LIMIT, cur(c)->pos, "template nested deeper than %d", c->lim.max_depth);
+        jj_fail(c, LFM2MOE_ERR_LIMIT, cur(c)->pos, "template nested deeper than %d",
+                c->lim.max_depth);
 }
 
 static jnode *parse_expr(jctx *c);
@@ -131,8 +140,14 @@ static jnode *parse_primary(jctx *c) {
         n->lit = jv_str(jsb_str(c, &b));
         return n;
     }
-    case T_INT: advance(c); n->lit = jv_int(t->i); return n;
-    case T_FLOAT: advance(c); n->lit = jv_float(t->f); return n;
+    case T_INT:
+        advance(c);
+        n->lit = jv_int(t->i);
+        return n;
+    case T_FLOAT:
+        advance(c);
+        n->lit = jv_float(t->f);
+        return n;
     default: break;
     }
     size_t cap = 0;
@@ -146,7 +161,8 @@ static jnode *parse_primary(jctx *c) {
             return e;
         }
         push(c, &n->args, &cap, e); /* a tuple */
-        while (accept_op(c, ",") && !is_op(cur(c), ")")) push(c, &n->args, &cap, parse_expr(c));
+        while (accept_op(c, ",") && !is_op(cur(c), ")"))
+            push(c, &n->args, &cap, parse_expr(c));
         expect_op(c, ")");
         return n;
     }
@@ -277,7 +293,8 @@ static jnode *binary(jctx *c, jk kind, int op, uint32_t pos, jnode *a, jnode *b)
 /* Levels 0-3 of left-associative binary operators (+ -, ~, * / // %, **). */
 static jnode *parse_level(jctx *c, int level) {
     static const char *const ops[][4] = {{"+", "-"}, {"~"}, {"*", "/", "//", "%"}, {"**"}};
-    static const int codes[][4] = {{OP_ADD, OP_SUB}, {OP_CONCAT}, {OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD}, {OP_POW}};
+    static const int codes[][4] = {
+        {OP_ADD, OP_SUB}, {OP_CONCAT}, {OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD}, {OP_POW}};
     if (level == 4) return parse_unary(c, 1);
     enter(c);
     jnode *n = parse_level(c, level + 1);
@@ -373,7 +390,9 @@ static jnode *parse_expr(jctx *c) {
 /* ---- statements ------------------------------------------------------- */
 static jblock parse_body(jctx *c, const char *const *ends, jstr **which);
 
-static void end_tag(jctx *c) { expect(c, T_BLOCK_END, "'%}'"); }
+static void end_tag(jctx *c) {
+    expect(c, T_BLOCK_END, "'%}'");
+}
 
 /* The body of a block tag up to `end` (and that tag's '%}'). */
 static jblock block_until(jctx *c, const char *end) {
@@ -410,7 +429,8 @@ static jnode *parse_for(jctx *c, uint32_t pos) {
     jnode *n = node(c, S_FOR, pos);
     size_t ncap = 0;
     int paren = accept_op(c, "(");
-    do push_name(c, n, &ncap, expect_name(c));
+    do
+        push_name(c, n, &ncap, expect_name(c));
     while (accept_op(c, ","));
     if (paren) expect_op(c, ")");
     if (!is_name(cur(c), "in")) SYNTAX(c, cur(c)->pos, "expected 'in', found %s", describe(cur(c)));
@@ -435,16 +455,19 @@ static jnode *parse_set(jctx *c, uint32_t pos) {
     jnode *n = node(c, S_SET, pos);
     size_t ncap = 0;
     push_name(c, n, &ncap, expect_name(c));
-    if (accept_op(c, ".")) n->name = expect_name(c); /* namespace attribute */
+    if (accept_op(c, "."))
+        n->name = expect_name(c); /* namespace attribute */
     else
-        while (accept_op(c, ",")) push_name(c, n, &ncap, expect_name(c));
+        while (accept_op(c, ","))
+            push_name(c, n, &ncap, expect_name(c));
     if (accept_op(c, "=")) {
         n->a = parse_expr(c);
         if (is_op(cur(c), ",")) { /* set a, b = 1, 2 */
             jnode *l = node(c, E_LIST, n->a->pos);
             size_t cap = 0;
             push(c, &l->args, &cap, n->a);
-            while (accept_op(c, ",")) push(c, &l->args, &cap, parse_expr(c));
+            while (accept_op(c, ","))
+                push(c, &l->args, &cap, parse_expr(c));
             n->a = l;
         }
         end_tag(c);
@@ -493,7 +516,8 @@ static jnode *parse_stmt(jctx *c) {
     if (!strcmp(tag, "filter")) {
         n->a = node(c, E_FILTER, cur(c)->pos);
         n->a->name = expect_name(c);
-        if (!jj_filter_known(n->a->name->p)) SYNTAX(c, n->a->pos, "unknown filter '%s'", n->a->name->p);
+        if (!jj_filter_known(n->a->name->p))
+            SYNTAX(c, n->a->pos, "unknown filter '%s'", n->a->name->p);
         if (is_op(cur(c), "(")) parse_args(c, n->a);
         end_tag(c);
         n->body = block_until(c, "endfilter");
@@ -519,7 +543,8 @@ static jblock parse_body(jctx *c, const char *const *ends, jstr **which) {
         if (t->kind == T_EOF) {
             if (ends) {
                 int k = 0;
-                while (ends[k + 1]) k++;
+                while (ends[k + 1])
+                    k++;
                 SYNTAX(c, t->pos, "unexpected end of template: expected '%s'", ends[k]);
             }
             break;
@@ -536,7 +561,8 @@ static jblock parse_body(jctx *c, const char *const *ends, jstr **which) {
             push(c, &b, &cap, n);
         } else if (t->kind == T_BLOCK_BEGIN) {
             jtok *tag = cur(c);
-            if (tag->kind != T_NAME) SYNTAX(c, tag->pos, "expected a tag name, found %s", describe(tag));
+            if (tag->kind != T_NAME)
+                SYNTAX(c, tag->pos, "expected a tag name, found %s", describe(tag));
             for (int k = 0; ends && ends[k]; k++)
                 if (!strcmp(tag->s->p, ends[k])) {
                     advance(c);

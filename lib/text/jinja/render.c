@@ -18,10 +18,12 @@ void jj_limits_default(jj_limits *l) {
  * list of exactly that length. */
 static void assign(jctx *c, jscope *s, const jnode *n, jv v) {
     if (n->n_names == 1) return jj_scope_set(c, s, n->names[0], v);
-    if (v.t != JT_LIST) jj_error(c, "cannot unpack '%s' into %zu names", jj_type_name(v), n->n_names);
+    if (v.t != JT_LIST)
+        jj_error(c, "cannot unpack '%s' into %zu names", jj_type_name(v), n->n_names);
     if (v.l->n != n->n_names)
         jj_error(c, "cannot unpack %zu values into %zu names", v.l->n, n->n_names);
-    for (size_t i = 0; i < n->n_names; i++) jj_scope_set(c, s, n->names[i], v.l->v[i]);
+    for (size_t i = 0; i < n->n_names; i++)
+        jj_scope_set(c, s, n->names[i], v.l->v[i]);
 }
 
 /* A fresh list: appending to the original while looping does not extend
@@ -42,7 +44,8 @@ jlist *jj_iter_list(jctx *c, jv v) {
         r = jv_list(c, 0);
         for (size_t i = 0; i < v.s->n;) {
             size_t e = i + 1;
-            while (e < v.s->n && ((unsigned char)v.s->p[e] & 0xC0) == 0x80) e++;
+            while (e < v.s->n && ((unsigned char)v.s->p[e] & 0xC0) == 0x80)
+                e++;
             jlist_push(c, r.l, jv_str(jj_str(c, v.s->p + i, e - i)));
             i = e;
         }
@@ -87,7 +90,8 @@ static void exec_set(jctx *c, jscope *s, const jnode *n, jv v) {
     if (!n->name) return assign(c, s, n, v);
     jv ns = jj_lookup(s, n->names[0]);
     if (ns.t != JT_NS)
-        jj_error(c, "cannot set attribute '%s' of '%s' (only a namespace() has settable attributes)",
+        jj_error(c,
+                 "cannot set attribute '%s' of '%s' (only a namespace() has settable attributes)",
                  n->name->p, jj_type_name(ns));
     jdict_set(c, ns.d, jv_str(n->name), v);
 }
@@ -122,10 +126,13 @@ static void exec_stmt(jctx *c, jscope *s, const jnode *n) {
         jv in = jv_str(jsb_str(c, &b));
         jv *args = n->a->args.n ? jj_alloc(c, n->a->args.n * sizeof(jv)) : NULL;
         jv *kwv = n->a->kwargs.n ? jj_alloc(c, n->a->kwargs.n * sizeof(jv)) : NULL;
-        for (size_t i = 0; i < n->a->args.n; i++) args[i] = jj_eval(c, s, n->a->args.v[i]);
-        for (size_t i = 0; i < n->a->kwargs.n; i++) kwv[i] = jj_eval(c, s, n->a->kwargs.v[i]);
+        for (size_t i = 0; i < n->a->args.n; i++)
+            args[i] = jj_eval(c, s, n->a->args.v[i]);
+        for (size_t i = 0; i < n->a->kwargs.n; i++)
+            kwv[i] = jj_eval(c, s, n->a->kwargs.v[i]);
         c->pos = n->a->pos;
-        jv r = jj_filter(c, n->a->name->p, in, args, n->a->args.n, n->a->names, kwv, n->a->kwargs.n);
+        jv r =
+            jj_filter(c, n->a->name->p, in, args, n->a->args.n, n->a->names, kwv, n->a->kwargs.n);
         return jj_tostr(c, c->out, r);
     }
     case S_BREAK: c->loop_ctl = 1; return;
@@ -148,8 +155,10 @@ int jj_render(const char *template_text, size_t len, const jj_var *extra, size_t
               const json_value *vars, const jj_limits *lim, strbuf *out) {
     jctx *c = calloc(1, sizeof *c);
     if (!c) return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "chat template: out of memory");
-    if (lim) c->lim = *lim;
-    else jj_limits_default(&c->lim);
+    if (lim)
+        c->lim = *lim;
+    else
+        jj_limits_default(&c->lim);
     c->src = "";
     int status = LFM2MOE_OK;
     if (setjmp(c->fail)) {
@@ -163,7 +172,8 @@ int jj_render(const char *template_text, size_t len, const jj_var *extra, size_t
     jscope *globals = jj_scope_new(c, NULL);
     jj_add_globals(c, globals);
     for (size_t i = 0; i < n_extra; i++)
-        jj_scope_set(c, globals, jj_cstr(c, extra[i].name), jv_str(jj_str(c, extra[i].value, extra[i].len)));
+        jj_scope_set(c, globals, jj_cstr(c, extra[i].name),
+                     jv_str(jj_str(c, extra[i].value, extra[i].len)));
     if (vars && vars->type == JSON_OBJECT)
         for (size_t i = 0; i < vars->n; i++)
             jj_scope_set(c, globals, jj_str(c, vars->keys[i], vars->key_lens[i]),

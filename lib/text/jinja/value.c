@@ -40,7 +40,8 @@ static uint64_t now_ns(void) {
  * 1024 calls. */
 void jj_tick(jctx *c) {
     if (++c->ticks % 1024) return;
-    if (!c->deadline_ns) c->deadline_ns = now_ns() + (uint64_t)c->lim.max_time_ms * 1000000u;
+    if (!c->deadline_ns)
+        c->deadline_ns = now_ns() + (uint64_t)c->lim.max_time_ms * 1000000u;
     else if (now_ns() > c->deadline_ns)
         jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "rendering took longer than %u ms",
                 (unsigned)c->lim.max_time_ms);
@@ -69,8 +70,8 @@ void *jj_alloc(jctx *c, size_t n) {
     if (!ch || ch->cap - ch->used < n) {
         size_t cap = n > CHUNK_BYTES / 2 ? n : CHUNK_BYTES;
         if (n > c->lim.max_memory || c->mem_used > c->lim.max_memory - n)
-            jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "the template needs more than %zu bytes of memory",
-                    c->lim.max_memory);
+            jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos,
+                    "the template needs more than %zu bytes of memory", c->lim.max_memory);
         jchunk *nc = malloc(sizeof *nc + cap);
         if (!nc) jj_fail(c, LFM2MOE_ERR_OUT_OF_MEMORY, c->pos, "out of memory");
         c->mem_used += cap;
@@ -108,21 +109,38 @@ jstr *jj_str(jctx *c, const char *p, size_t n) {
     return s;
 }
 
-jstr *jj_cstr(jctx *c, const char *p) { return jj_str(c, p, strlen(p)); }
-jv jv_str(jstr *s) { return (jv){.t = JT_STR, .s = s}; }
-jv jv_cstr(jctx *c, const char *p) { return jv_str(jj_cstr(c, p)); }
-jv jv_int(int64_t i) { return (jv){.t = JT_INT, .i = i}; }
-jv jv_float(double f) { return (jv){.t = JT_FLOAT, .f = f}; }
-jv jv_bool(int b) { return (jv){.t = JT_BOOL, .b = !!b}; }
-jv jv_none(void) { return (jv){.t = JT_NONE}; }
-jv jv_undef(jstr *name) { return (jv){.t = JT_UNDEF, .s = name}; }
+jstr *jj_cstr(jctx *c, const char *p) {
+    return jj_str(c, p, strlen(p));
+}
+jv jv_str(jstr *s) {
+    return (jv){.t = JT_STR, .s = s};
+}
+jv jv_cstr(jctx *c, const char *p) {
+    return jv_str(jj_cstr(c, p));
+}
+jv jv_int(int64_t i) {
+    return (jv){.t = JT_INT, .i = i};
+}
+jv jv_float(double f) {
+    return (jv){.t = JT_FLOAT, .f = f};
+}
+jv jv_bool(int b) {
+    return (jv){.t = JT_BOOL, .b = !!b};
+}
+jv jv_none(void) {
+    return (jv){.t = JT_NONE};
+}
+jv jv_undef(jstr *name) {
+    return (jv){.t = JT_UNDEF, .s = name};
+}
 
 jv jv_list(jctx *c, size_t cap) {
     jlist *l = jj_alloc(c, sizeof *l);
     l->n = 0;
     l->tuple = 0;
     l->cap = cap;
-    if (cap > c->lim.max_memory / sizeof(jv)) jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "list too long");
+    if (cap > c->lim.max_memory / sizeof(jv))
+        jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "list too long");
     l->v = cap ? jj_alloc(c, cap * sizeof(jv)) : NULL;
     return (jv){.t = JT_LIST, .l = l};
 }
@@ -135,7 +153,8 @@ jv jv_dict(jctx *c, jt t) {
 
 void *jj_grow(jctx *c, void *old, size_t n, size_t *cap, size_t elem) {
     size_t nc = *cap ? *cap * 2 : 8;
-    if (nc > c->lim.max_memory / elem) jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "collection too large");
+    if (nc > c->lim.max_memory / elem)
+        jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "collection too large");
     void *p = jj_alloc(c, nc * elem);
     if (n) memcpy(p, old, n * elem);
     *cap = nc;
@@ -195,7 +214,8 @@ void jsb_put(jctx *c, jsb *b, const char *p, size_t n) {
         jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "output longer than %zu bytes", c->lim.max_output);
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         char *np = jj_alloc(c, cap);
         if (b->n) memcpy(np, b->p, b->n);
         b->p = np;
@@ -206,9 +226,13 @@ void jsb_put(jctx *c, jsb *b, const char *p, size_t n) {
     b->p[b->n] = '\0';
 }
 
-void jsb_puts(jctx *c, jsb *b, const char *p) { jsb_put(c, b, p, strlen(p)); }
+void jsb_puts(jctx *c, jsb *b, const char *p) {
+    jsb_put(c, b, p, strlen(p));
+}
 
-jstr *jsb_str(jctx *c, jsb *b) { return jj_str(c, b->p ? b->p : "", b->n); }
+jstr *jsb_str(jctx *c, jsb *b) {
+    return jj_str(c, b->p ? b->p : "", b->n);
+}
 
 /* ---- Python str() and repr() ------------------------------------------ */
 static void put_float(jctx *c, jsb *b, double f) {
@@ -237,13 +261,17 @@ static void put_repr_str(jctx *c, jsb *b, const jstr *s) {
             e[0] = '\\';
             e[1] = (char)ch;
             jsb_put(c, b, e, 2);
-        } else if (ch == '\n') jsb_puts(c, b, "\\n");
-        else if (ch == '\r') jsb_puts(c, b, "\\r");
-        else if (ch == '\t') jsb_puts(c, b, "\\t");
+        } else if (ch == '\n')
+            jsb_puts(c, b, "\\n");
+        else if (ch == '\r')
+            jsb_puts(c, b, "\\r");
+        else if (ch == '\t')
+            jsb_puts(c, b, "\\t");
         else if (ch < 0x20 || ch == 0x7f) {
             snprintf(e, sizeof e, "\\x%02x", ch);
             jsb_puts(c, b, e);
-        } else jsb_put(c, b, (const char *)&s->p[i], 1);
+        } else
+            jsb_put(c, b, (const char *)&s->p[i], 1);
     }
     jsb_put(c, b, &qc, 1);
 }
@@ -280,9 +308,7 @@ void jj_tostr(jctx *c, jsb *b, jv v) {
     case JT_UNDEF: return;
     case JT_NONE: return jsb_puts(c, b, "None");
     case JT_BOOL: return jsb_puts(c, b, v.b ? "True" : "False");
-    case JT_INT:
-        snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
-        return jsb_puts(c, b, tmp);
+    case JT_INT: snprintf(tmp, sizeof tmp, "%lld", (long long)v.i); return jsb_puts(c, b, tmp);
     case JT_FLOAT: return put_float(c, b, v.f);
     case JT_STR: return jsb_put(c, b, v.s->p, v.s->n);
     case JT_LIST:
@@ -304,8 +330,8 @@ jstr *jj_string(jctx *c, jv v) {
 }
 
 const char *jj_type_name(jv v) {
-    static const char *const names[] = {"undefined", "NoneType", "bool",      "int",
-                                        "float",     "str",      "list",      "dict",
+    static const char *const names[] = {"undefined", "NoneType", "bool",        "int",
+                                        "float",     "str",      "list",        "dict",
                                         "Namespace", "Macro",    "LoopContext", "function"};
     return names[v.t];
 }
@@ -325,8 +351,12 @@ int jj_truthy(jv v) {
     }
 }
 
-static int is_num(jv v) { return v.t == JT_BOOL || v.t == JT_INT || v.t == JT_FLOAT; }
-static double num(jv v) { return v.t == JT_FLOAT ? v.f : v.t == JT_INT ? (double)v.i : v.b; }
+static int is_num(jv v) {
+    return v.t == JT_BOOL || v.t == JT_INT || v.t == JT_FLOAT;
+}
+static double num(jv v) {
+    return v.t == JT_FLOAT ? v.f : v.t == JT_INT ? (double)v.i : v.b;
+}
 
 int jj_equal(jctx *c, jv a, jv b, int depth) {
     if (depth > c->lim.max_depth) jj_fail(c, LFM2MOE_ERR_LIMIT, c->pos, "value nested too deeply");
@@ -392,7 +422,8 @@ int jj_is_ascii(const jstr *s) {
 
 size_t jj_utf8_len(const jstr *s) {
     size_t n = 0;
-    for (size_t i = 0; i < s->n; i++) n += ((unsigned char)s->p[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < s->n; i++)
+        n += ((unsigned char)s->p[i] & 0xC0) != 0x80;
     return n;
 }
 
@@ -420,7 +451,8 @@ jv jj_from_json(jctx *c, const json_value *j, int depth) {
     case JSON_STRING: return jv_str(jj_str(c, j->str, j->len));
     case JSON_ARRAY: {
         jv l = jv_list(c, j->n);
-        for (size_t i = 0; i < j->n; i++) l.l->v[l.l->n++] = jj_from_json(c, j->items[i], depth + 1);
+        for (size_t i = 0; i < j->n; i++)
+            l.l->v[l.l->n++] = jj_from_json(c, j->items[i], depth + 1);
         return l;
     }
     case JSON_OBJECT: {
@@ -457,7 +489,10 @@ static json_value *to_json(jctx *c, jv v, int depth, size_t indent, size_t *budg
     const char *text = NULL;
     switch (v.t) {
     case JT_NONE: j->type = JSON_NULL; return j;
-    case JT_BOOL: j->type = JSON_BOOL; j->boolean = v.b; return j;
+    case JT_BOOL:
+        j->type = JSON_BOOL;
+        j->boolean = v.b;
+        return j;
     case JT_INT:
         snprintf(tmp, sizeof tmp, "%lld", (long long)v.i);
         j->type = JSON_NUMBER;
@@ -465,8 +500,15 @@ static json_value *to_json(jctx *c, jv v, int depth, size_t indent, size_t *budg
         j->number = (double)v.i;
         text = tmp;
         break;
-    case JT_FLOAT: j->type = JSON_NUMBER; j->number = v.f; return j;
-    case JT_STR: j->type = JSON_STRING; j->len = v.s->n; text = v.s->p; break;
+    case JT_FLOAT:
+        j->type = JSON_NUMBER;
+        j->number = v.f;
+        return j;
+    case JT_STR:
+        j->type = JSON_STRING;
+        j->len = v.s->n;
+        text = v.s->p;
+        break;
     case JT_LIST:
     case JT_DICT: {
         int obj = v.t == JT_DICT;
@@ -498,7 +540,8 @@ static json_value *to_json(jctx *c, jv v, int depth, size_t indent, size_t *budg
                 memcpy(j->keys[i], k.s->p, k.s->n + 1);
                 j->key_lens[i] = k.s->n;
             }
-            if (!(j->items[i] = to_json(c, obj ? v.d->v[i] : v.l->v[i], depth + 1, indent, budget, why))) {
+            if (!(j->items[i] =
+                      to_json(c, obj ? v.d->v[i] : v.l->v[i], depth + 1, indent, budget, why))) {
                 if (obj) j->n++; /* free the key too */
                 json_free(j);
                 return NULL;
@@ -507,7 +550,8 @@ static json_value *to_json(jctx *c, jv v, int depth, size_t indent, size_t *budg
         return j;
     }
     default:
-        *why = v.t == JT_UNDEF ? "tojson: the value is undefined" : "tojson: value is not JSON serializable";
+        *why = v.t == JT_UNDEF ? "tojson: the value is undefined"
+                               : "tojson: value is not JSON serializable";
         free(j);
         return NULL;
     }
@@ -527,10 +571,12 @@ static json_value *to_json(jctx *c, jv v, int depth, size_t indent, size_t *budg
 
 void jj_tojson(jctx *c, jsb *b, jv v, const json_dump_opts *o) {
     const char *why = NULL;
-    size_t budget = c->lim.max_output < c->lim.max_memory / 16 ? c->lim.max_output : c->lim.max_memory / 16;
+    size_t budget =
+        c->lim.max_output < c->lim.max_memory / 16 ? c->lim.max_output : c->lim.max_memory / 16;
     size_t indent = o && o->indent ? strlen(o->indent) : 0;
     json_value *j = to_json(c, v, 0, indent, &budget, &why);
-    if (!j) jj_fail(c, budget ? LFM2MOE_ERR_INVALID_ARGUMENT : LFM2MOE_ERR_LIMIT, c->pos, "%s", why);
+    if (!j)
+        jj_fail(c, budget ? LFM2MOE_ERR_INVALID_ARGUMENT : LFM2MOE_ERR_LIMIT, c->pos, "%s", why);
     strbuf_free(&c->scratch); /* owned by the context: freed even if we unwind */
     int rc = json_dump_ex(j, &c->scratch, o);
     json_free(j);
