@@ -57,8 +57,7 @@ _Static_assert(sizeof(lfm2moe_generate_result) == 4 * 4 + 8 * 2 + 4 * 2 + 8 * 3 
                "lfm2moe_generate_result keeps its layout (ABI)");
 
 LFM2MOE_API int lfm2moe_generate_params_init(lfm2moe_generate_params *p) {
-    if (!p)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_generate_params_init: NULL params");
+    LFM_CHECK_ARG(p, "NULL params");
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->max_tokens = 256;
@@ -162,10 +161,8 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
                                  const lfm2moe_generate_params *params,
                                  lfm2moe_generate_result *result) {
     static const char fn[] = "lfm2moe_generate";
-    if (!s) return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL session", fn);
-    if (n_prompt && !prompt)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: NULL prompt with n_prompt %zu", fn,
-                        n_prompt);
+    LFM_CHECK_ARG(s, "NULL session");
+    LFM_CHECK_ARG(prompt || !n_prompt, "NULL prompt with n_prompt %zu", n_prompt);
     if (n_prompt > (size_t)INT32_MAX)
         return lfm_fail(LFM2MOE_ERR_CONTEXT_FULL, "%s: prompt of %zu tokens", fn, n_prompt);
     if (result && result->struct_size != sizeof *result)
@@ -181,12 +178,10 @@ LFM2MOE_API int lfm2moe_generate(lfm2moe_session *s, const int32_t *prompt, size
                         "%s: params struct_size is %u, expected %zu (call "
                         "lfm2moe_generate_params_init)",
                         fn, params->struct_size, sizeof *params);
-    if (params->n_stop_strings && !params->stop_strings)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: %zu stop strings but a NULL array", fn,
-                        params->n_stop_strings);
+    LFM_CHECK_ARG(params->stop_strings || !params->n_stop_strings,
+                  "%zu stop strings but a NULL array", params->n_stop_strings);
     for (size_t i = 0; i < params->n_stop_strings; i++)
-        if (!params->stop_strings[i])
-            return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "%s: stop string %zu is NULL", fn, i);
+        LFM_CHECK_ARG(params->stop_strings[i], "stop string %zu is NULL", i);
     const struct lfm_vocab *v = s->model->vocab;
     if (!v) return lfm_fail(LFM2MOE_ERR_NOT_FOUND, "%s: the model has no tokenizer", fn);
     if (params->flags & ~(uint32_t)LFM2MOE_GENERATE_REUSE_PREFIX)

@@ -185,8 +185,7 @@ static void put_u32(writer *w, uint32_t v) {
 /* ---- save ------------------------------------------------------------- */
 
 LFM2MOE_API int lfm2moe_session_save(const session *s, void *buf, size_t cap, size_t *len) {
-    if (!s || !len || (cap && !buf))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_save: NULL argument");
+    LFM_CHECK_ARGS(s && len && (!cap || buf));
     /* a wrapped ring no longer holds a prefix of positions: store it whole */
     const int32_t ring = s->kv_ring && s->pos > s->kv_ring ? s->kv_ring : 0;
     const int32_t kv_pos = kv_stored(s->pos, ring);
@@ -370,8 +369,7 @@ static int validate(const session *s, const unsigned char *d, size_t len, snap_h
 }
 
 LFM2MOE_API int lfm2moe_session_load(session *s, const void *data, size_t len) {
-    if (!s || (!data && len))
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_load: NULL argument");
+    LFM_CHECK_ARGS(s && (data || !len));
     snap_header h;
     int st = validate(s, data, data ? len : 0, &h);
     if (st) return st;
@@ -436,8 +434,7 @@ static int write_body(FILE *f, void *ctx) {
 }
 
 LFM2MOE_API int lfm2moe_session_save_file(const session *s, const char *path) {
-    if (!s || !path)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_save_file: NULL argument");
+    LFM_CHECK_ARGS(s && path);
     size_t len = 0;
     int st = lfm2moe_session_save(s, NULL, 0, &len);
     if (st) return st;
@@ -453,8 +450,7 @@ LFM2MOE_API int lfm2moe_session_save_file(const session *s, const char *path) {
 }
 
 LFM2MOE_API int lfm2moe_session_load_file(session *s, const char *path) {
-    if (!s || !path)
-        return lfm_fail(LFM2MOE_ERR_INVALID_ARGUMENT, "lfm2moe_session_load_file: NULL argument");
+    LFM_CHECK_ARGS(s && path);
     FILE *f = fopen(path, "rb");
     if (!f) return lfm_fail(LFM2MOE_ERR_IO, "cannot open the session snapshot '%s'", path);
     int st = LFM2MOE_OK;
