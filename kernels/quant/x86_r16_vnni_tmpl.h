@@ -36,84 +36,69 @@ static inline __attribute__((always_inline)) void gr_decode_q8_0(const uint8_t *
         W[k] = _mm512_xor_si512(_mm512_loadu_si512(b + 32 + 64 * k), bias);
 }
 
-#define GR_TILE(sfx)                                                                               \
-    /* One group (16 rows at g) x TN activation rows over blocks [i0, i1). */                      \
-    static inline __attribute__((always_inline)) void gr_group_##sfx(                              \
-        int TN, const uint8_t *g, const block_q8_0 *const *y, const float *da,                     \
-        const int32_t *noff, int64_t i0, int64_t i1, float *out, int64_t os) {                     \
-        __m512 acc[GT_T];                                                                          \
-        for (int t = 0; t < TN; t++)                                                               \
-            acc[t] = i0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + t * os);                \
-        for (int64_t i = i0; i < i1; i++) {                                                        \
-            const uint8_t *b = g + (size_t)i * GR_BYTES_##sfx;                                     \
-            if (TN == 1)                                                                           \
-                for (int o = 0; o < GR_BYTES_##sfx; o += 64)                                       \
-                    _mm_prefetch((const char *)b + GR_PF + o, _MM_HINT_T0);                        \
-            __m512i W[8];                                                                          \
-            __m512 dw;                                                                             \
-            gr_decode_##sfx(b, W, &dw);                                                            \
-            gt_block16(TN, W, dw, y, i, da, noff, i - i0, acc);                                    \
-        }                                                                                          \
-        for (int t = 0; t < TN; t++)                                                               \
-            _mm512_storeu_ps(out + t * os, acc[t]);                                                \
-    }                                                                                              \
-    static void gr_groups_##sfx(int tn, const uint8_t *w, size_t gs, int64_t ng,                   \
-                                const block_q8_0 *const *y, const float *da, const int32_t *noff,  \
-                                int64_t i0, int64_t i1, float *out, int64_t os) {                  \
-        for (int64_t g = 0; g < ng; g++) {                                                         \
-            const uint8_t *gp = w + (size_t)g * gs;                                                \
-            float *o = out + g * LFM_R16_ROWS;                                                     \
-            switch (tn) {                                                                          \
-            case 1: gr_group_##sfx(1, gp, y, da, noff, i0, i1, o, os); break;                      \
-            case 2: gr_group_##sfx(2, gp, y, da, noff, i0, i1, o, os); break;                      \
-            case 3: gr_group_##sfx(3, gp, y, da, noff, i0, i1, o, os); break;                      \
-            case 4: gr_group_##sfx(4, gp, y, da, noff, i0, i1, o, os); break;                      \
-            case 5: gr_group_##sfx(5, gp, y, da, noff, i0, i1, o, os); break;                      \
-            case 6: gr_group_##sfx(6, gp, y, da, noff, i0, i1, o, os); break;                      \
-            case 7: gr_group_##sfx(7, gp, y, da, noff, i0, i1, o, os); break;                      \
-            default: gr_group_##sfx(8, gp, y, da, noff, i0, i1, o, os); break;                     \
-            }                                                                                      \
-        }                                                                                          \
-    }                                                                                              \
-    /* The lfm_mm_fn of r16.h.  Decode (one activation row) runs each group     \
-     * over the whole row, one forward stream; batches are blocked for the      \
-     * caches as gt_mm is (GT_TC activation rows x GT_KB blocks x GT_RC rows). */                  \
-    static void gr_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
-                            size_t as, int64_t nt, float *out, int64_t os) {                       \
-        const int64_t nb = n / QK_LEGACY;                                                          \
-        const size_t gs = LFM_R16_ROWS * ws; /* bytes of a group */                                \
-        float da[GT_TC * GT_KB];                                                                   \
-        int32_t noff[GT_TC * GT_KB];                                                               \
-        if (nt == 1 && nb <= GT_TC * GT_KB) {                                                      \
-            const block_q8_0 *y[GT_T] = {a, a, a, a, a, a, a, a};                                  \
-            gt_prep(a, nb, GT_OFF_##sfx, da, noff);                                                \
-            gr_groups_##sfx(1, w, gs, nr / LFM_R16_ROWS, y, da, noff, 0, nb, out, os);             \
-            return;                                                                                \
-        }                                                                                          \
-        for (int64_t tc0 = 0; tc0 < nt; tc0 += GT_TC) {                                            \
-            const int64_t tc1 = nt - tc0 < GT_TC ? nt : tc0 + GT_TC;                               \
-            for (int64_t i0 = 0; i0 < nb || i0 == 0; i0 += GT_KB) {                                \
-                const int64_t i1 = nb - i0 < GT_KB ? nb : i0 + GT_KB;                              \
-                for (int64_t t = tc0; t < tc1; t++)                                                \
-                    gt_prep((const block_q8_0 *)((const uint8_t *)a + (size_t)t * as) + i0,        \
-                            i1 - i0, GT_OFF_##sfx, da + (t - tc0) * GT_KB,                         \
-                            noff + (t - tc0) * GT_KB);                                             \
-                for (int64_t rc0 = 0; rc0 < nr; rc0 += GT_RC) {                                    \
-                    const int64_t rc1 = nr - rc0 < GT_RC ? nr : rc0 + GT_RC;                       \
-                    for (int64_t t0 = tc0; t0 < tc1; t0 += GT_T) {                                 \
-                        const int tn = (int)(tc1 - t0 < GT_T ? tc1 - t0 : GT_T);                   \
-                        const block_q8_0 *y[GT_T];                                                 \
-                        for (int t = 0; t < GT_T; t++)                                             \
-                            y[t] = (const block_q8_0 *)((const uint8_t *)a +                       \
-                                                        (size_t)(t0 + (t < tn ? t : 0)) * as);     \
-                        gr_groups_##sfx(                                                           \
-                            tn, (const uint8_t *)w + (size_t)(rc0 / LFM_R16_ROWS) * gs, gs,        \
-                            (rc1 - rc0) / LFM_R16_ROWS, y, da + (t0 - tc0) * GT_KB,                \
-                            noff + (t0 - tc0) * GT_KB, i0, i1, out + t0 * os + rc0, os);           \
-                    }                                                                              \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+#define GR_TILE(sfx)                                                                                 \
+    /* One group (16 rows at g) x TN activation rows over blocks [i0, i1). */                        \
+    static inline __attribute__((always_inline)) void gr_group_##sfx(                                \
+        int TN, const uint8_t *g, const block_q8_0 *const *y, const float *da,                       \
+        const int32_t *noff, int64_t i0, int64_t i1, float *out, int64_t os) {                       \
+        __m512 acc[GT_T];                                                                            \
+        for (int t = 0; t < TN; t++)                                                                 \
+            acc[t] = i0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + t * os);                  \
+        for (int64_t i = i0; i < i1; i++) {                                                          \
+            const uint8_t *b = g + (size_t)i * GR_BYTES_##sfx;                                       \
+            if (TN == 1)                                                                             \
+                for (int o = 0; o < GR_BYTES_##sfx; o += 64)                                         \
+                    _mm_prefetch((const char *)b + GR_PF + o, _MM_HINT_T0);                          \
+            __m512i W[8];                                                                            \
+            __m512 dw;                                                                               \
+            gr_decode_##sfx(b, W, &dw);                                                              \
+            gt_block16(TN, W, dw, y, i, da, noff, i - i0, acc);                                      \
+        }                                                                                            \
+        for (int t = 0; t < TN; t++)                                                                 \
+            _mm512_storeu_ps(out + t * os, acc[t]);                                                  \
+    }                                                                                                \
+    static void gr_groups_##sfx(int tn, const uint8_t *w, size_t gs, int64_t ng,                     \
+                                const block_q8_0 *const *y, const float *da, const int32_t *noff,    \
+                                int64_t i0, int64_t i1, float *out, int64_t os) {                    \
+        for (int64_t g = 0; g < ng; g++) {                                                           \
+            const uint8_t *gp = w + (size_t)g * gs;                                                  \
+            float *o = out + g * LFM_R16_ROWS;                                                       \
+            switch (tn) {                                                                            \
+            case 1: gr_group_##sfx(1, gp, y, da, noff, i0, i1, o, os); break;                        \
+            case 2: gr_group_##sfx(2, gp, y, da, noff, i0, i1, o, os); break;                        \
+            case 3: gr_group_##sfx(3, gp, y, da, noff, i0, i1, o, os); break;                        \
+            case 4: gr_group_##sfx(4, gp, y, da, noff, i0, i1, o, os); break;                        \
+            case 5: gr_group_##sfx(5, gp, y, da, noff, i0, i1, o, os); break;                        \
+            case 6: gr_group_##sfx(6, gp, y, da, noff, i0, i1, o, os); break;                        \
+            case 7: gr_group_##sfx(7, gp, y, da, noff, i0, i1, o, os); break;                        \
+            default: gr_group_##sfx(8, gp, y, da, noff, i0, i1, o, os); break;                       \
+            }                                                                                        \
+        }                                                                                            \
+    }                                                                                                \
+    /* Weight rows [rc0, rc1) (whole groups) for gt_blocked. */                                      \
+    static void gr_chunk_##sfx(const void *w, size_t ws, int64_t rc0, int64_t rc1, int tn,           \
+                               const block_q8_0 *const *y, const float *dat, const int32_t *nft,     \
+                               int64_t i0, int64_t i1, float *out, int64_t os) {                     \
+        const size_t gs = LFM_R16_ROWS * ws; /* bytes of a group */                                  \
+        gr_groups_##sfx(tn, (const uint8_t *)w + (size_t)(rc0 / LFM_R16_ROWS) * gs, gs,              \
+                        (rc1 - rc0) / LFM_R16_ROWS, y, dat, nft, i0, i1, out + rc0, os);             \
+    }                                                                                                \
+    /* The lfm_mm_fn of r16.h.  Decode (one activation row) runs each group                        \
+     * over the whole row, one forward stream; batches are blocked for the                         \
+     * caches as gt_mm is (gt_blocked). */ \
+    static void gr_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,          \
+                            size_t as, int64_t nt, float *out, int64_t os) {                         \
+        const int64_t nb = n / QK_LEGACY;                                                            \
+        const size_t gs = LFM_R16_ROWS * ws; /* bytes of a group */                                  \
+        if (nt == 1 && nb <= GT_TC * GT_KB) {                                                        \
+            float da[GT_TC * GT_KB];                                                                 \
+            int32_t noff[GT_TC * GT_KB];                                                             \
+            const block_q8_0 *y[GT_T] = {a, a, a, a, a, a, a, a};                                    \
+            gt_prep(a, nb, GT_OFF_##sfx, da, noff);                                                  \
+            gr_groups_##sfx(1, w, gs, nr / LFM_R16_ROWS, y, da, noff, 0, nb, out, os);               \
+            return;                                                                                  \
+        }                                                                                            \
+        gt_blocked(gr_chunk_##sfx, GT_OFF_##sfx, n, w, ws, nr, a, as, nt, out, os);                  \
     }
 
 GR_TILE(q4_0)
