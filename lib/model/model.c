@@ -159,6 +159,13 @@ static int read_hparams(lfm2moe_model *m, int has_experts) {
 
 /* ---- tensors ---------------------------------------------------------- */
 
+const size_t lfm_block_matrix_offsets[LFM_BLOCK_N_MATRICES] = {
+    offsetof(lfm_block, in_proj),  offsetof(lfm_block, out_proj),  offsetof(lfm_block, wq),
+    offsetof(lfm_block, wk),       offsetof(lfm_block, wv),        offsetof(lfm_block, wo),
+    offsetof(lfm_block, ffn_gate), offsetof(lfm_block, ffn_up),    offsetof(lfm_block, ffn_down),
+    offsetof(lfm_block, router),   offsetof(lfm_block, gate_exps), offsetof(lfm_block, up_exps),
+    offsetof(lfm_block, down_exps)};
+
 enum { KIND_VECTOR, KIND_MATRIX }; /* vectors must be F32; matrices any computable type */
 
 /* Bind tensor `name` (printf format with the block index) of shape

@@ -56,6 +56,12 @@ typedef struct lfm_block {
     lfm_weight down_exps;          /* {n_ff_exp, n_embd, n_expert} */
 } lfm_block;
 
+/* Where in an lfm_block its weight matrices are (the ones the products
+ * multiply by; absent ones have data NULL), for code that visits them all:
+ * (lfm_weight *)((char *)block + lfm_block_matrix_offsets[k]). */
+#define LFM_BLOCK_N_MATRICES 13
+extern const size_t lfm_block_matrix_offsets[LFM_BLOCK_N_MATRICES];
+
 struct lfm2moe_model {
     gguf_file gguf;
     void *map;       /* file mapping (NULL when loaded from memory) */

@@ -65,12 +65,8 @@ static int matrices(lfm2moe_model *m, lfm_weight **out) {
     if (m->output.data != m->tok_embd.data) /* a tied head also serves the embedding lookup */
         out[n++] = &m->output;
     for (int32_t i = 0; i < m->hp.n_block; i++) {
-        lfm_block *b = &m->blocks[i];
-        lfm_weight *all[] = {&b->in_proj,   &b->out_proj, &b->wq,       &b->wk,       &b->wv,
-                             &b->wo,        &b->ffn_gate, &b->ffn_up,   &b->ffn_down, &b->router,
-                             &b->gate_exps, &b->up_exps,  &b->down_exps};
-        for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
-            out[n++] = all[k];
+        for (size_t k = 0; k < LFM_BLOCK_N_MATRICES; k++)
+            out[n++] = (lfm_weight *)((char *)&m->blocks[i] + lfm_block_matrix_offsets[k]);
     }
     return n;
 }
@@ -79,8 +75,8 @@ int lfm_model_repack(lfm2moe_model *m, int lock) {
     if (!m->map) /* loaded from the caller's memory: zero-copy as promised */
         return LFM2MOE_OK;
     const lfm_kernels *k = lfm_kernels_active();
-    lfm_weight **all = malloc(sizeof *all * (size_t)(1 + 13 * m->hp.n_block));
-    job *jobs = malloc(sizeof *jobs * (size_t)(1 + 13 * m->hp.n_block));
+    lfm_weight **all = malloc(sizeof *all * (1 + LFM_BLOCK_N_MATRICES * (size_t)m->hp.n_block));
+    job *jobs = malloc(sizeof *jobs * (1 + LFM_BLOCK_N_MATRICES * (size_t)m->hp.n_block));
     if (!all || !jobs) {
         free(all);
         free(jobs);

@@ -55,13 +55,11 @@ static size_t widest_act_row(const lfm2moe_model *m) {
     const lfm_weight *ws[] = {&m->output};
     size_t best = lfm_act_row_bytes(ws[0]->type, ws[0]->n_cols);
     for (int32_t i = 0; i < m->hp.n_block; i++) {
-        const lfm_block *b = &m->blocks[i];
-        const lfm_weight *all[] = {&b->in_proj,  &b->out_proj, &b->wq,        &b->wk,
-                                   &b->wv,       &b->wo,       &b->ffn_gate,  &b->ffn_up,
-                                   &b->ffn_down, &b->router,   &b->gate_exps, &b->up_exps,
-                                   &b->down_exps};
-        for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
-            if (all[j]->data) best = max_sz(best, lfm_act_row_bytes(all[j]->type, all[j]->n_cols));
+        for (size_t j = 0; j < LFM_BLOCK_N_MATRICES; j++) {
+            const lfm_weight *w =
+                (const lfm_weight *)((const char *)&m->blocks[i] + lfm_block_matrix_offsets[j]);
+            if (w->data) best = max_sz(best, lfm_act_row_bytes(w->type, w->n_cols));
+        }
     }
     return best;
 }
