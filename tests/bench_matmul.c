@@ -4,7 +4,7 @@
  *   bench_matmul [rows cols [types...]]      types: q4_0 q8_0 q4_k ...
  *   BENCH_NT=64 bench_matmul ...             the prefill batch (default 16)
  *   BENCH_ISA=avx512_vnni bench_matmul ...   that level only (no speedups)
- *   BENCH_R16=1 bench_matmul ...             Q4_0/Q8_0 in the R16 layout (r16.h)
+ *   BENCH_R16=1 bench_matmul ...             the types with an R16 form in it (r16.h)
  * `meson test --benchmark -C build` runs it with the defaults. */
 #include <stdint.h>
 #include <stdio.h>

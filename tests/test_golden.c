@@ -128,7 +128,7 @@ static void test_tiny_q_quantized(void **state) {
     }
 }
 
-/* Q4_0 / Q8_0 weights in the R16 layout, rewritten at load
+/* Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K weights in the R16 layout, rewritten at load
  * (LFM2MOE_MODEL_REPACK) or written so (LFM2MOE_QUANTIZE_REPACK): where
  * the level has R16 kernels (AVX512_VNNI), logits bit-identical to the
  * row layout's; elsewhere (portable path: the scalar's float order) within
@@ -136,10 +136,10 @@ static void test_tiny_q_quantized(void **state) {
  * boundaries inside the matrices). */
 static void test_tiny_q_repacked(void **state) {
     (void)state;
-    static const char *types[] = {"q4_0", "q8_0"};
+    static const char *types[] = {"q4_0", "q8_0", "q4_k_m", "q5_k_m", "q6_k"};
     int isa = -1;
     lfm2moe_isa_active(&isa);
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         for (int batched = 0; batched < 2; batched++) {
             char path[1024], model[1024], packed[1024], err[256];
             snprintf(path, sizeof path, GOLDEN_DIR "/tiny-q-%s.gld", types[i]);

@@ -17,7 +17,7 @@
  *          k-quants: the SIMD kernels keep the scalar's float formula per
  *          super-block, so they must match bit for bit.
  *   mm[]   equal, bit for bit, to the same level's dot for every pair.
- *   mm_r16[] (Q4_0/Q8_0 in the R16 layout, r16.h) likewise (levels without
+ *   mm_r16[] (Q4_0/Q8_0/Q4_K/Q5_K/Q6_K in the R16 layout, r16.h) likewise (levels without
  *          their own R16 kernel run the scalar reference: equal to the
  *          scalar dot), through lfm_matmul_rows for aligned and unaligned
  *          row ranges; packing round-trips byte for byte.
@@ -417,19 +417,23 @@ static void test_matmul_r16(void **state) {
     int lv[17], nl = levels(lv + 1) + 1;
     lv[0] = 0;
     int det = lfm_isa_detected();
-    const uint32_t types[] = {LFM_TYPE_Q4_0, LFM_TYPE_Q8_0};
+    const uint32_t types[] = {LFM_TYPE_Q4_0, LFM_TYPE_Q8_0, LFM_TYPE_Q4_K, LFM_TYPE_Q5_K,
+                              LFM_TYPE_Q6_K};
     const int64_t rows = 16 * 9, T = 70;
     const int64_t ranges[][2] = {{0, rows}, {5, rows - 3}, {3, 10}, {16, 20}, {30, 34}};
     const int64_t ts[] = {1, 3, 8, 9, T};
     for (int l = 0; l < nl; l++) {
         const lfm_kernels *k = lfm_kernels_at(lv[l]);
         assert_int_equal(lfm2moe_isa_set_max(lv[l]), LFM2MOE_OK);
-        for (size_t ti = 0; ti < 2; ti++)
-            for (int64_t n = 32 * 7; n <= 32 * 70; n += 32 * 63) {
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+            for (int ni = 0; ni < 2; ni++) {
                 const uint32_t wt = types[ti];
+                /* 7 and 70 blocks of 32; 1 and 9 super-blocks of 256 */
+                const int64_t bs = lfm_type_layout_get(wt)->block_size;
+                const int64_t n = bs * (bs == 32 ? (ni ? 70 : 7) : (ni ? 9 : 1));
                 const lfm_dot_fn dot =
                     lfm_kernels_prefer_r16(k, wt) ? k->dot[wt] : lfm_kernels_at(0)->dot[wt];
-                size_t wrb = lfm_row_bytes(wt, n), arb = lfm_row_bytes(LFM_TYPE_Q8_0, n);
+                size_t wrb = lfm_row_bytes(wt, n), arb = lfm_act_row_bytes(wt, n);
                 float *x = malloc((size_t)(n * rows) * sizeof(float));
                 float *y = malloc((size_t)(T * rows) * sizeof(float));
                 uint8_t *W = malloc(wrb * (size_t)rows), *P = malloc(wrb * (size_t)rows);

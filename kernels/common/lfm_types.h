@@ -40,18 +40,22 @@ enum lfm_type {
     LFM_TYPE_TQ2_0 = 35,
     LFM_TYPE_MXFP4 = 39,
     LFM_TYPE_COUNT = 40,
-    /* This library's own ids, outside ggml's range: Q4_0 / Q8_0 matrices in
-     * the 16-row interleaved layout (kernels/quant/r16.h), as written by
+    /* This library's own ids, outside ggml's range: Q4_0, Q8_0, Q4_K, Q5_K
+     * and Q6_K matrices in the 16-row interleaved layout (kernels/quant/r16.h), as written by
      * lfm2moe_model_quantize with LFM2MOE_QUANTIZE_REPACK.  Readers that
      * know only ggml's types refuse such files (an unknown type id). */
     LFM_TYPE_R16_FLAG = 0x4000,
     LFM_TYPE_Q4_0_R16 = LFM_TYPE_R16_FLAG | LFM_TYPE_Q4_0,
-    LFM_TYPE_Q8_0_R16 = LFM_TYPE_R16_FLAG | LFM_TYPE_Q8_0
+    LFM_TYPE_Q8_0_R16 = LFM_TYPE_R16_FLAG | LFM_TYPE_Q8_0,
+    LFM_TYPE_Q4_K_R16 = LFM_TYPE_R16_FLAG | LFM_TYPE_Q4_K,
+    LFM_TYPE_Q5_K_R16 = LFM_TYPE_R16_FLAG | LFM_TYPE_Q5_K,
+    LFM_TYPE_Q6_K_R16 = LFM_TYPE_R16_FLAG | LFM_TYPE_Q6_K
 };
 
 /* 1 for the R16 ids; their element type is type & ~LFM_TYPE_R16_FLAG. */
 static inline int lfm_type_is_r16(uint32_t type) {
-    return type == LFM_TYPE_Q4_0_R16 || type == LFM_TYPE_Q8_0_R16;
+    return type == LFM_TYPE_Q4_0_R16 || type == LFM_TYPE_Q8_0_R16 || type == LFM_TYPE_Q4_K_R16 ||
+           type == LFM_TYPE_Q5_K_R16 || type == LFM_TYPE_Q6_K_R16;
 }
 
 /* Storage layout of a type: `block_size` elements take `type_size` bytes. */

@@ -40,10 +40,13 @@ static const lfm_type_layout layouts[LFM_TYPE_COUNT] = {
 };
 
 /* The R16 ids: the bytes of their element type, in another order. */
-static const lfm_type_layout r16_layouts[] = {{"Q4_0_R16", 32, 18}, {"Q8_0_R16", 32, 34}};
+static const lfm_type_layout r16_layouts[] = {
+    [LFM_TYPE_Q4_0] = {"Q4_0_R16", 32, 18}, [LFM_TYPE_Q8_0] = {"Q8_0_R16", 32, 34},
+    [LFM_TYPE_Q4_K] = {"Q4_K_R16", 256, 144}, [LFM_TYPE_Q5_K] = {"Q5_K_R16", 256, 176},
+    [LFM_TYPE_Q6_K] = {"Q6_K_R16", 256, 210}};
 
 const lfm_type_layout *lfm_type_layout_get(uint32_t type) {
-    if (lfm_type_is_r16(type)) return &r16_layouts[type == LFM_TYPE_Q8_0_R16];
+    if (lfm_type_is_r16(type)) return &r16_layouts[type & ~(uint32_t)LFM_TYPE_R16_FLAG];
     if (type >= LFM_TYPE_COUNT || layouts[type].name == NULL) return NULL;
     return &layouts[type];
 }

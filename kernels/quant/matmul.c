@@ -70,3 +70,10 @@ void lfm_matmul_rows(const lfm_weight *w, int64_t m, const void *xq, int64_t n, 
             y[t * y_stride + r] = dot(w->n_cols, wr, (const uint8_t *)xq + (size_t)t * rb);
     }
 }
+
+void lfm_weight_dequant_row(const lfm_weight *w, int64_t m, int64_t r, float *out) {
+    if (w->layout == LFM_LAYOUT_R16)
+        lfm_r16_dequant_row(w->type, lfm_weight_row(w, m, 0), w->row_bytes, r, w->n_cols, out);
+    else
+        lfm_dequantize_row(w->type, lfm_weight_row(w, m, r), out, w->n_cols);
+}

@@ -26,4 +26,8 @@ void lfm_encode_acts(uint32_t wtype, const float *x, int64_t x_stride, int64_t n
 void lfm_matmul_rows(const lfm_weight *w, int64_t m, const void *xq, int64_t n, float *y,
                      int64_t y_stride, int64_t r0, int64_t r1);
 
+/* Row r of matrix m of w as w->n_cols floats, in either layout (the
+ * embedding lookup; a tied output head may be rewritten in R16). */
+void lfm_weight_dequant_row(const lfm_weight *w, int64_t m, int64_t r, float *out);
+
 #endif

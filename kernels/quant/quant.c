@@ -200,6 +200,9 @@ static void fill_scalar(lfm_kernels *k) {
     k->dot[LFM_TYPE_Q6_K] = lfm_dot_q6_K;
     k->mm_r16[LFM_TYPE_Q4_0] = lfm_mm_r16_q4_0_ref;
     k->mm_r16[LFM_TYPE_Q8_0] = lfm_mm_r16_q8_0_ref;
+    k->mm_r16[LFM_TYPE_Q4_K] = lfm_mm_r16_q4_K_ref;
+    k->mm_r16[LFM_TYPE_Q5_K] = lfm_mm_r16_q5_K_ref;
+    k->mm_r16[LFM_TYPE_Q6_K] = lfm_mm_r16_q6_K_ref;
     k->act[LFM_TYPE_F32] = lfm_act_f32;
     k->act[LFM_TYPE_F16] = lfm_act_f16;
     k->act[LFM_TYPE_BF16] = lfm_act_bf16;

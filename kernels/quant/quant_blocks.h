@@ -188,8 +188,7 @@ static inline void lfm_q3k_scales(const uint8_t *s, int out[16]) {
 }
 
 /* Exact integer block sums of a weight block with a Q8_0 activation block:
- * the inner loops of the scalar dots, shared with the 16-row interleaved
- * layout's reference (r16.c). */
+ * the inner loops of the scalar dots. */
 static inline int lfm_isum_q4_0(const block_q4_0 *x, const block_q8_0 *y) {
     int isum = 0;
     for (int j = 0; j < QK_LEGACY / 2; j++) {

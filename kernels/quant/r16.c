@@ -1,50 +1,65 @@
-/* The R16 layout (r16.h): packing, and the scalar reference product. */
+/* The R16 layout (r16.h): packing, row lookup, and the scalar reference
+ * product. */
 #include "r16.h"
 
 #include <string.h>
 
+#include "quant.h"
 #include "quant_blocks.h"
 
 int lfm_r16_supported(uint32_t type) {
-    return type == LFM_TYPE_Q4_0 || type == LFM_TYPE_Q8_0;
+    return type == LFM_TYPE_Q4_0 || type == LFM_TYPE_Q8_0 || type == LFM_TYPE_Q4_K ||
+           type == LFM_TYPE_Q5_K || type == LFM_TYPE_Q6_K;
 }
 
-/* Bytes of the codes of one block (16 for Q4_0, 32 for Q8_0) and of the
- * whole block (with its half scale). */
-static size_t code_bytes(uint32_t type) {
-    return type == LFM_TYPE_Q4_0 ? QK_LEGACY / 2 : QK_LEGACY;
+/* A block's parts (r16.h): head bytes, 4-byte vectors, tail bytes. */
+typedef struct shape {
+    size_t block, head, dwords, tail; /* bytes, bytes, count, bytes */
+    int64_t elems;                    /* elements of a block */
+} shape;
+
+static shape shape_of(uint32_t type) {
+    const lfm_type_layout *l = lfm_type_layout_get(type);
+    shape s = {(size_t)l->type_size, 0, 0, 0, l->block_size};
+    s.head = l->block_size == QK_LEGACY ? 2 : 0; /* the legacy types' half scale d */
+    s.dwords = (s.block - s.head) / 4;
+    s.tail = s.block - s.head - 4 * s.dwords;
+    return s;
 }
 
-/* Block i of row j (0..15) of a group at g, in the row layout at b. */
-static void group_block_get(uint32_t type, const uint8_t *g, int64_t i, int j, uint8_t *b) {
-    const size_t cb = code_bytes(type), gb = LFM_R16_ROWS * (2 + cb);
-    const uint8_t *blk = g + (size_t)i * gb;
-    memcpy(b, blk + 2 * j, 2);
-    for (size_t k = 0; k < cb / 4; k++)
-        memcpy(b + 2 + 4 * k, blk + 2 * LFM_R16_ROWS + 64 * k + 4 * (size_t)j, 4);
+/* Block i of row j (0..15) of a group at g, to / from the row layout at b. */
+static void group_block_get(const shape *s, const uint8_t *g, int64_t i, int j, uint8_t *b) {
+    const uint8_t *blk = g + (size_t)i * LFM_R16_ROWS * s->block;
+    const uint8_t *vec = blk + LFM_R16_ROWS * s->head;
+    memcpy(b, blk + s->head * (size_t)j, s->head);
+    for (size_t k = 0; k < s->dwords; k++)
+        memcpy(b + s->head + 4 * k, vec + 64 * k + 4 * (size_t)j, 4);
+    memcpy(b + s->head + 4 * s->dwords, vec + 64 * s->dwords + s->tail * (size_t)j, s->tail);
 }
 
-static void group_block_put(uint32_t type, uint8_t *g, int64_t i, int j, const uint8_t *b) {
-    const size_t cb = code_bytes(type), gb = LFM_R16_ROWS * (2 + cb);
-    uint8_t *blk = g + (size_t)i * gb;
-    memcpy(blk + 2 * j, b, 2);
-    for (size_t k = 0; k < cb / 4; k++)
-        memcpy(blk + 2 * LFM_R16_ROWS + 64 * k + 4 * (size_t)j, b + 2 + 4 * k, 4);
+static void group_block_put(const shape *s, uint8_t *g, int64_t i, int j, const uint8_t *b) {
+    uint8_t *blk = g + (size_t)i * LFM_R16_ROWS * s->block;
+    uint8_t *vec = blk + LFM_R16_ROWS * s->head;
+    memcpy(blk + s->head * (size_t)j, b, s->head);
+    for (size_t k = 0; k < s->dwords; k++)
+        memcpy(vec + 64 * k + 4 * (size_t)j, b + s->head + 4 * k, 4);
+    memcpy(vec + 64 * s->dwords + s->tail * (size_t)j, b + s->head + 4 * s->dwords, s->tail);
 }
 
 static void convert(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols,
                     int pack) {
-    const size_t bb = 2 + code_bytes(type), rb = bb * (size_t)(n_cols / QK_LEGACY);
+    const shape s = shape_of(type);
+    const size_t rb = s.block * (size_t)(n_cols / s.elems);
     for (int64_t r = 0; r < n_rows; r++) {
         const size_t group = (size_t)(r / LFM_R16_ROWS) * LFM_R16_ROWS * rb;
         const int j = (int)(r % LFM_R16_ROWS);
-        for (int64_t i = 0; i < n_cols / QK_LEGACY; i++) {
+        for (int64_t i = 0; i < n_cols / s.elems; i++) {
             if (pack)
-                group_block_put(type, (uint8_t *)dst + group, i, j,
-                                (const uint8_t *)src + (size_t)r * rb + (size_t)i * bb);
+                group_block_put(&s, (uint8_t *)dst + group, i, j,
+                                (const uint8_t *)src + (size_t)r * rb + (size_t)i * s.block);
             else
-                group_block_get(type, (const uint8_t *)src + group, i, j,
-                                (uint8_t *)dst + (size_t)r * rb + (size_t)i * bb);
+                group_block_get(&s, (const uint8_t *)src + group, i, j,
+                                (uint8_t *)dst + (size_t)r * rb + (size_t)i * s.block);
         }
     }
 }
@@ -57,19 +72,38 @@ void lfm_r16_unpack(uint32_t type, const void *src, void *dst, int64_t n_rows, i
     convert(type, src, dst, n_rows, n_cols, 0);
 }
 
-/* One output: the scalar dot's steps (quant_legacy.c), block by block. */
+/* The largest block of a type with an R16 form (Q6_K). */
+#define MAX_BLOCK 256
+
+void lfm_r16_dequant_row(uint32_t type, const void *matrix, size_t row_bytes, int64_t r,
+                         int64_t n_cols, float *out) {
+    const shape s = shape_of(type);
+    const uint8_t *group = (const uint8_t *)matrix + (size_t)(r / LFM_R16_ROWS) * LFM_R16_ROWS * row_bytes;
+    uint8_t b[MAX_BLOCK];
+    for (int64_t i = 0; i < n_cols / s.elems; i++) {
+        group_block_get(&s, group, i, (int)(r % LFM_R16_ROWS), b);
+        lfm_dequantize_row(type, b, out + i * s.elems, s.elems);
+    }
+}
+
+/* One output: block by block, the scalar dot's steps.  A scalar dot over
+ * one block returns 0 + that block's term exactly, so summing them here
+ * repeats its float steps (quant_legacy.c, quant_k.c). */
 static float dot_row(uint32_t type, int64_t n, const uint8_t *group, int j, const void *a) {
-    const block_q8_0 *y = a;
+    const shape s = shape_of(type);
+    const size_t ab = lfm_row_bytes(lfm_quant_act_type(type), s.elems);
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        union {
-            block_q4_0 q4;
-            block_q8_0 q8;
-        } b;
-        group_block_get(type, group, i, j, (uint8_t *)&b);
-        const int isum =
-            type == LFM_TYPE_Q4_0 ? lfm_isum_q4_0(&b.q4, y + i) : lfm_isum_q8_0(&b.q8, y + i);
-        sum += lfm_fp16_to_f32(b.q8.d) * lfm_fp16_to_f32(y[i].d) * (float)isum;
+    for (int64_t i = 0; i < n / s.elems; i++) {
+        _Alignas(8) uint8_t b[MAX_BLOCK];
+        group_block_get(&s, group, i, j, b);
+        const void *y = (const uint8_t *)a + (size_t)i * ab;
+        switch (type) {
+        case LFM_TYPE_Q4_0: sum += lfm_dot_q4_0(s.elems, b, y); break;
+        case LFM_TYPE_Q8_0: sum += lfm_dot_q8_0(s.elems, b, y); break;
+        case LFM_TYPE_Q4_K: sum += lfm_dot_q4_K(s.elems, b, y); break;
+        case LFM_TYPE_Q5_K: sum += lfm_dot_q5_K(s.elems, b, y); break;
+        default: sum += lfm_dot_q6_K(s.elems, b, y); break;
+        }
     }
     return sum;
 }
@@ -84,12 +118,13 @@ static void mm_ref(uint32_t type, int64_t n, const void *w, size_t ws, int64_t n
     }
 }
 
-void lfm_mm_r16_q4_0_ref(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
-                         int64_t nt, float *y, int64_t ys) {
-    mm_ref(LFM_TYPE_Q4_0, n, w, ws, nr, a, as, nt, y, ys);
-}
-
-void lfm_mm_r16_q8_0_ref(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
-                         int64_t nt, float *y, int64_t ys) {
-    mm_ref(LFM_TYPE_Q8_0, n, w, ws, nr, a, as, nt, y, ys);
-}
+#define MM_REF(sfx, TYPE)                                                                          \
+    void lfm_mm_r16_##sfx##_ref(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,    \
+                                size_t as, int64_t nt, float *y, int64_t ys) {                     \
+        mm_ref(TYPE, n, w, ws, nr, a, as, nt, y, ys);                                              \
+    }
+MM_REF(q4_0, LFM_TYPE_Q4_0)
+MM_REF(q8_0, LFM_TYPE_Q8_0)
+MM_REF(q4_K, LFM_TYPE_Q4_K)
+MM_REF(q5_K, LFM_TYPE_Q5_K)
+MM_REF(q6_K, LFM_TYPE_Q6_K)

@@ -1,27 +1,34 @@
-/* The 16-row interleaved layout ("R16") of Q4_0 and Q8_0 weights.
+/* The 16-row interleaved layout ("R16") of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K
+ * weights.
  *
- * Files store a matrix row after row, each row a run of 32-element blocks.
- * The AVX-512 VNNI tiles (x86_gemm_vnni_tmpl.h) compute 16 rows at once with rows
- * in the lanes of a register, so for every block they gather 16 scattered
- * 18-byte (34-byte) pieces, transpose them, and assemble 16 scales from
- * scalar loads: decode then costs about as much as the memory read.  R16
- * stores exactly what those registers hold, so a decode is a few aligned
- * loads of one forward stream.
+ * Files store a matrix row after row, each row a run of blocks.  The
+ * AVX-512 VNNI kernels compute 16 rows at once with rows in the lanes of a
+ * register, so for every block they gather 16 scattered pieces, transpose
+ * them as dwords, and assemble 16 scales from scalar loads: decode then
+ * costs about as much as the memory read.  R16 stores exactly what those
+ * registers hold, so a decode is a few aligned loads of one forward stream.
  *
  * A matrix of n_rows (a multiple of 16) rows of nb blocks becomes n_rows/16
  * groups; group g takes the bytes rows 16g..16g+15 took (16 * row_bytes),
  * so expert matrices and row offsets keep their addresses at group
- * boundaries.  Group g, block i (i = 0..nb-1), at g * 16 * row_bytes +
- * i * 16 * type_size:
- *   bytes  0..31     the 16 rows' half scales d, row j at j
- *   then   Q4_0: 4 vectors of 64 bytes; vector k, bytes 4j..4j+3 = row j's
- *                qs[4k..4k+3] (low nibbles: elements 4k.., high: 16+4k..)
- *          Q8_0: 8 vectors of 64 bytes; vector k, bytes 4j..4j+3 = row j's
- *                qs[4k..4k+3]
+ * boundaries.  Block i of a group, at g * 16 * row_bytes + i * 16 * S for
+ * blocks of S bytes, holds the 16 rows' blocks i as
+ *   head   H bytes of each row, row j at H * j              (16 H bytes)
+ *   dwords D = (S - H) / 4 vectors of 64 bytes; vector k, bytes 4j..4j+3 =
+ *          row j's block bytes H + 4k .. H + 4k + 3
+ *   tail   the T = S - H - 4D bytes left of each row, row j at T * j
+ * with, per type:
+ *   Q4_0, Q8_0   H = 2 (the half scale d), D = 4 / 8, T = 0: 32 bytes of
+ *                scales, then vector k = the rows' qs[4k..4k+3]
+ *   Q4_K, Q5_K   H = 0, D = 36 / 44, T = 0: vector 0 = d | dmin << 16,
+ *                vectors 1-3 the scale bytes, then qh (Q5_K) and qs
+ *   Q6_K         H = 0, D = 52, T = 2: ql, qh, scales as vectors, then the
+ *                16 half scales d (32 bytes)
  * Values are the file's, bit for bit: products are exactly those of the
  * row layout, and the kernels keep its float steps (bit-identical output).
  *
- * Internal to the kernels and the model loader (lib/model/repack.c). */
+ * Internal to the kernels, the model loader (lib/model/repack.c) and the
+ * file writer (lib/files/quantize.c). */
 #ifndef LFM_R16_H
 #define LFM_R16_H
 
@@ -30,7 +37,7 @@
 
 #define LFM_R16_ROWS 16
 
-/* 1 if `type` has an R16 form (Q4_0, Q8_0). */
+/* 1 if `type` has an R16 form (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K). */
 int lfm_r16_supported(uint32_t type);
 
 /* Rewrite rows [0, n_rows) (n_rows a multiple of 16) of a row-layout matrix
@@ -40,13 +47,25 @@ void lfm_r16_pack(uint32_t type, const void *src, void *dst, int64_t n_rows, int
 /* The inverse, for the tests. */
 void lfm_r16_unpack(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols);
 
+/* Row r of an R16 matrix at `matrix` (row-layout row bytes row_bytes),
+ * dequantized to n_cols floats: the embedding lookup of a tied output head
+ * rewritten for the products. */
+void lfm_r16_dequant_row(uint32_t type, const void *matrix, size_t row_bytes, int64_t r,
+                         int64_t n_cols, float *out);
+
 /* Scalar references of the R16 tile product (the lfm_mm_fn contract of
  * dispatch.h with w at a group start, w_stride the row-layout row bytes and
- * nr a multiple of 16): each output bit-identical to lfm_dot_q4_0/q8_0 on
- * the unpacked row. */
+ * nr a multiple of 16): each output bit-identical to the type's scalar dot
+ * (lfm_dot_q4_0, ...) on the unpacked row. */
 void lfm_mm_r16_q4_0_ref(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
                          size_t a_stride, int64_t nt, float *y, int64_t y_stride);
 void lfm_mm_r16_q8_0_ref(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
+                         size_t a_stride, int64_t nt, float *y, int64_t y_stride);
+void lfm_mm_r16_q4_K_ref(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
+                         size_t a_stride, int64_t nt, float *y, int64_t y_stride);
+void lfm_mm_r16_q5_K_ref(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
+                         size_t a_stride, int64_t nt, float *y, int64_t y_stride);
+void lfm_mm_r16_q6_K_ref(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
                          size_t a_stride, int64_t nt, float *y, int64_t y_stride);
 
 #endif

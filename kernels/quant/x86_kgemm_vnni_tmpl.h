@@ -160,6 +160,26 @@ static inline void kb_rows16(const uint8_t *const p[16], size_t off, __m512i v[4
     v[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
+/* Where a decode reads super-block i of 16 rows: the rows' blocks in the
+ * file's layout, transposed on the fly, or one block of an R16 group
+ * (r16.h), whose vector k is dword k of the 16 rows' blocks as loaded. */
+typedef struct kb_src {
+    const uint8_t *const *p; /* the 16 rows' blocks, or NULL */
+    const uint8_t *g;        /* the R16 group block when p is NULL */
+} kb_src;
+
+/* Bytes off..off+15 (off a multiple of 4) of the 16 rows' blocks: v[k]
+ * lane j = dword k of row j. */
+static inline __attribute__((always_inline)) void kb_load(const kb_src *s, size_t off,
+                                                          __m512i v[4]) {
+    if (s->p) {
+        kb_rows16(s->p, off, v);
+        return;
+    }
+    for (int k = 0; k < 4; k++)
+        v[k] = _mm512_loadu_si512(s->g + 16 * off + 64 * (size_t)k);
+}
+
 /* byte b of each dword as int32: sign-extended, or zero-extended */
 static inline __m512i kb_sbyte(__m512i v, int b) {
     return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * b), 24);
@@ -168,27 +188,34 @@ static inline __m512i kb_ubyte(__m512i v, int b) {
     return _mm512_srli_epi32(_mm512_slli_epi32(v, 24 - 8 * b), 24);
 }
 
-/* the 16 rows' fp16 at byte off of their blocks, as floats */
-static inline __m512 kb_halfs(const uint8_t *const p[16], size_t off) {
+/* the 16 rows' fp16 at byte off of their blocks, as floats (in R16, the
+ * tail of the block: r16.h) */
+static inline __attribute__((always_inline)) __m512 kb_halfs(const kb_src *s, size_t off) {
+    if (!s->p) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s->g + 16 * off)));
     uint16_t h[16];
     for (int j = 0; j < 16; j++)
-        memcpy(&h[j], p[j] + off, 2);
+        memcpy(&h[j], s->p[j] + off, 2);
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
 }
+
+/* d, dmin, scales and mins of 16 rows' super-blocks: the 16-byte header
+ * Q4_K and Q5_K share. */
+typedef struct kb_k4h {
+    __m512i sc[8]; /* int32: scale of sub-block j */
+    __m512i mm[8]; /* int16 pairs (m_j, m_j): dpwssd with (bsums[2j], bsums[2j+1]) */
+    __m512 d, dmin;
+} kb_k4h;
 
 /* Q4_K: sub-block j (32 elements) is q[8j .. 8j+7] */
 typedef struct kb_q4_K {
     __m512i q[64]; /* codes 0..15; q[8j + m] lane r: elements 32j + 4m .. +3 of row r */
-    __m512i sc[8]; /* int32: scale of sub-block j */
-    __m512i mm[8]; /* int16 pairs (m_j, m_j): dpwssd with (bsums[2j], bsums[2j+1]) */
-    __m512 d, dmin;
+    kb_k4h h;
 } kb_q4_K;
 
-/* d, dmin, scales and mins of 16 rows' super-blocks: the 16-byte header
- * Q4_K and Q5_K share. */
-static inline void kb_decode_k4_header(const uint8_t *const x[16], kb_q4_K *b) {
+static inline __attribute__((always_inline)) void kb_decode_k4_header(const kb_src *x,
+                                                                      kb_k4h *b) {
     __m512i v[4]; /* v[0]: d | dmin << 16; v[1..3]: the 12 scale bytes as u32 */
-    kb_rows16(x, 0, v);
+    kb_load(x, 0, v);
     const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
     const __m512i m2 = _mm512_set1_epi32(0x03030303);
     /* lfm_scale_min_k4, four bytes at a time (as kg_decode_scales) */
@@ -211,13 +238,13 @@ static inline void kb_decode_k4_header(const uint8_t *const x[16], kb_q4_K *b) {
     b->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v[0], 16)));
 }
 
-static inline void kb_decode_q4_K(const uint8_t *const x[16], kb_q4_K *b) {
-    kb_decode_k4_header(x, b);
+static inline __attribute__((always_inline)) void kb_decode_q4_K(const kb_src *x, kb_q4_K *b) {
+    kb_decode_k4_header(x, &b->h);
     const __m512i n4 = _mm512_set1_epi8(0x0f);
     for (int c = 0; c < 4; c++) { /* 64-element chunk c: sub-blocks 2c (low), 2c+1 (high) */
         __m512i r[8];
-        kb_rows16(x, offsetof(block_q4_K, qs) + 32 * (size_t)c, r);
-        kb_rows16(x, offsetof(block_q4_K, qs) + 32 * (size_t)c + 16, r + 4);
+        kb_load(x, offsetof(block_q4_K, qs) + 32 * (size_t)c, r);
+        kb_load(x, offsetof(block_q4_K, qs) + 32 * (size_t)c + 16, r + 4);
         for (int m = 0; m < 8; m++) {
             b->q[16 * c + m] = _mm512_and_si512(r[m], n4);
             b->q[16 * c + 8 + m] = _mm512_and_si512(_mm512_srli_epi16(r[m], 4), n4);
@@ -243,7 +270,7 @@ static inline __attribute__((always_inline)) void kb_apply_q4_K(int TN, const kb
                     s[t], W, _mm512_set1_epi32(gt_dword(y[t][i].qs + 32 * j + 4 * m)));
         }
         for (int t = 0; t < TN; t++)
-            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t], b->sc[j]));
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t], b->h.sc[j]));
     }
     for (int t = 0; t < TN; t++) {
         /* summ = sum_j m_j (bsums[2j] + bsums[2j+1]) */
@@ -252,10 +279,10 @@ static inline __attribute__((always_inline)) void kb_apply_q4_K(int TN, const kb
         for (int j = 0; j < 8; j++) {
             int32_t pr;
             memcpy(&pr, bs + 2 * j, 4);
-            summ = _mm512_dpwssd_epi32(summ, b->mm[j], _mm512_set1_epi32(pr));
+            summ = _mm512_dpwssd_epi32(summ, b->h.mm[j], _mm512_set1_epi32(pr));
         }
         const __m512 da = _mm512_set1_ps(y[t][i].d);
-        const __m512 d = _mm512_mul_ps(b->d, da), dmin = _mm512_mul_ps(b->dmin, da);
+        const __m512 d = _mm512_mul_ps(b->h.d, da), dmin = _mm512_mul_ps(b->h.dmin, da);
         const __m512 v = _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])),
                                        _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(summ)));
         const __m512 o = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(lanes, out + t * os);
@@ -268,16 +295,16 @@ static inline __attribute__((always_inline)) void kb_apply_q4_K(int TN, const kb
  * nibbles bit 2c+1 (qh[l] holds element l's bits for every chunk). */
 typedef kb_q4_K kb_q5_K;
 
-static inline void kb_decode_q5_K(const uint8_t *const x[16], kb_q5_K *b) {
-    kb_decode_k4_header(x, b);
+static inline __attribute__((always_inline)) void kb_decode_q5_K(const kb_src *x, kb_q5_K *b) {
+    kb_decode_k4_header(x, &b->h);
     __m512i h[8]; /* qh as dwords, lanes = rows: h[m] holds l = 4m .. 4m+3 */
-    kb_rows16(x, offsetof(block_q5_K, qh), h);
-    kb_rows16(x, offsetof(block_q5_K, qh) + 16, h + 4);
+    kb_load(x, offsetof(block_q5_K, qh), h);
+    kb_load(x, offsetof(block_q5_K, qh) + 16, h + 4);
     const __m512i n4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
     for (int c = 0; c < 4; c++) {
         __m512i r[8];
-        kb_rows16(x, offsetof(block_q5_K, qs) + 32 * (size_t)c, r);
-        kb_rows16(x, offsetof(block_q5_K, qs) + 32 * (size_t)c + 16, r + 4);
+        kb_load(x, offsetof(block_q5_K, qs) + 32 * (size_t)c, r);
+        kb_load(x, offsetof(block_q5_K, qs) + 32 * (size_t)c + 16, r + 4);
         for (int m = 0; m < 8; m++) {
             /* within a byte: bit 2c (2c+1) down to bit 0, then up to bit 4 */
             const __m512i lo = _mm512_and_si512(_mm512_srli_epi32(h[m], 2 * c), one);
@@ -299,9 +326,9 @@ typedef struct kb_q6_K {
     __m512 d;
 } kb_q6_K;
 
-static inline void kb_decode_q6_K(const uint8_t *const x[16], kb_q6_K *b) {
+static inline __attribute__((always_inline)) void kb_decode_q6_K(const kb_src *x, kb_q6_K *b) {
     __m512i v[4];
-    kb_rows16(x, offsetof(block_q6_K, scales), v);
+    kb_load(x, offsetof(block_q6_K, scales), v);
     for (int k = 0; k < 4; k++)
         for (int c = 0; c < 4; c++)
             b->sc[4 * k + c] = kb_sbyte(v[k], c);
@@ -311,12 +338,12 @@ static inline void kb_decode_q6_K(const uint8_t *const x[16], kb_q6_K *b) {
     const __m512i n4 = _mm512_set1_epi8(0x0f);
     for (int h = 0; h < 2; h++) {
         __m512i H[8];
-        kb_rows16(x, offsetof(block_q6_K, qh) + 32 * (size_t)h, H);
-        kb_rows16(x, offsetof(block_q6_K, qh) + 32 * (size_t)h + 16, H + 4);
+        kb_load(x, offsetof(block_q6_K, qh) + 32 * (size_t)h, H);
+        kb_load(x, offsetof(block_q6_K, qh) + 32 * (size_t)h + 16, H + 4);
         for (int c = 0; c < 2; c++) {
             __m512i L[8];
-            kb_rows16(x, 64 * (size_t)h + 32 * (size_t)c, L);
-            kb_rows16(x, 64 * (size_t)h + 32 * (size_t)c + 16, L + 4);
+            kb_load(x, 64 * (size_t)h + 32 * (size_t)c, L);
+            kb_load(x, 64 * (size_t)h + 32 * (size_t)c + 16, L + 4);
             const __m512i ml = _mm512_set1_epi8((char)(3 << (2 * c)));
             const __m512i mh = _mm512_set1_epi8((char)(3 << (2 * c + 4)));
             for (int m = 0; m < 8; m++) {
@@ -373,10 +400,12 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(int TN, const kb
 
 /* Chunks of KB_TC activation rows; in each, 16 weight rows at a time (the
  * last group masked, missing rows repeating the first), super-block by
- * super-block, every activation row of the chunk KB_T at a time. */
+ * super-block, every activation row of the chunk KB_T at a time.  r16: w
+ * is in the R16 layout (nr a multiple of 16), one group per 16 rows. */
 #define KB_MM(sfx, btype)                                                                          \
-    static void kb_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
-                            size_t as, int64_t nt, float *out, int64_t os) {                       \
+    static inline __attribute__((always_inline)) void kb_mm_##sfx##_impl(                          \
+        int r16, int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,        \
+        int64_t nt, float *out, int64_t os) {                                                      \
         const int64_t nb = n / QK_K;                                                               \
         /* equal chunks (130 rows: 2 x 65, not 128 + 2 paying a whole decode) */                   \
         const int64_t nch = (nt + KB_TC - 1) / KB_TC, tcs = (nt + nch - 1) / nch;                  \
@@ -402,12 +431,13 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(int TN, const kb
                 const size_t pf_step = (pf_len / (size_t)(nb > 0 ? nb : 1) / 64 + 1) * 64;         \
                 for (int64_t i = 0; i < nb; i++) {                                                 \
                     const uint8_t *q[16];                                                          \
-                    for (int j = 0; j < 16; j++)                                                   \
+                    for (int j = 0; j < 16 && !r16; j++)                                           \
                         q[j] = p[j] + (size_t)i * sizeof(btype);                                   \
+                    const kb_src src = {r16 ? NULL : q, p[0] + (size_t)i * 16 * sizeof(btype)};    \
                     const size_t o1 = (size_t)(i + 1) * pf_step;                                   \
                     for (size_t o = (size_t)i * pf_step; o < o1 && o < pf_len; o += 64)            \
                         _mm_prefetch(pf + o, _MM_HINT_T1);                                         \
-                    kb_decode_##sfx(q, &b);                                                        \
+                    kb_decode_##sfx(&src, &b);                                                     \
                     for (int64_t t0 = tc0; t0 < tc1; t0 += KB_T) {                                 \
                         const int tn = (int)(tc1 - t0 < KB_T ? tc1 - t0 : KB_T);                   \
                         const block_q8_K *y[KB_T];                                                 \
@@ -429,6 +459,15 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(int TN, const kb
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
+    }                                                                                              \
+    static void kb_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
+                            size_t as, int64_t nt, float *out, int64_t os) {                       \
+        kb_mm_##sfx##_impl(0, n, w, ws, nr, a, as, nt, out, os);                                   \
+    }                                                                                              \
+    /* the lfm_mm_fn of r16.h: the same steps on R16 groups */                                     \
+    static void kr_mm_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,        \
+                            size_t as, int64_t nt, float *out, int64_t os) {                       \
+        kb_mm_##sfx##_impl(1, n, w, ws, nr, a, as, nt, out, os);                                   \
     }
 
 KB_MM(q4_K, block_q4_K)

@@ -1,11 +1,11 @@
-/* Q4_0 / Q8_0 weights in the R16 layout (r16.h) for the AVX-512 VNNI level,
- * included by x86_avx512_vnni.c after x86_gemm_vnni_tmpl.h, whose 16-row block
- * step (gt_block16) and activation tables (gt_prep) these share: the same
- * integer sums and float steps, so every output is bit-identical to the
- * row-layout tiles and the scalar dot.  What changes is the decode: a
- * block of 16 rows is one 32-byte load of scales and 4 (Q4_0) or 8 (Q8_0)
+/* Weights in the R16 layout (r16.h) for the AVX-512 VNNI level, included by
+ * x86_avx512_vnni.c after x86_gemm_vnni_tmpl.h and x86_kgemm_vnni_tmpl.h,
+ * whose steps these share: the same integer sums and float steps, so every
+ * output is bit-identical to the row-layout kernels and the scalar dot.
+ * What changes is the decode.  Q4_0 / Q8_0 (gt_block16, gt_prep): a block
+ * of 16 rows is one 32-byte load of scales and 4 (Q4_0) or 8 (Q8_0)
  * 64-byte loads, where the row layout needs 16 scattered loads, two 4x4
- * transposes, two inserts and 16 scalar scale loads. */
+ * transposes, two inserts and 16 scalar scale loads.  The k-quants: below. */
 #include "r16.h"
 
 /* Bytes of one block of a group: 16 half scales and 16 rows of codes. */
@@ -104,7 +104,141 @@ static inline __attribute__((always_inline)) void gr_decode_q8_0(const uint8_t *
 GR_TILE(q4_0)
 GR_TILE(q8_0)
 
+/* ---- Q4_K / Q5_K / Q6_K ------------------------------------------------------
+ *
+ * Two or more activation rows: x86_kgemm_vnni_tmpl.h's decoded blocks
+ * (kr_mm_*), reading the group's vectors where the row layout transposes.
+ * One activation row (decode): each super-block of a group decoded and
+ * applied in registers, its sub-block sums in independent chains (one
+ * chain of 8 dependent vpdpbusd per sub-block, as kb_apply_* for one row,
+ * measured latency-bound), prefetching GR_PF bytes ahead in the stream. */
+
+/* 16 rows' Q4_K (Q5_K: with the fifth bits qh) super-block at b times the
+ * activation block y: the scalar's float term per row. */
+static inline __attribute__((always_inline)) __m512 kr_term_k4(const uint8_t *b,
+                                                               const block_q8_K *y, int q5) {
+    const kb_src src = {NULL, b};
+    kb_k4h h;
+    kb_decode_k4_header(&src, &h);
+    /* summ = sum_j m_j (bsums[2j] + bsums[2j+1]), two chains */
+    __m512i sm[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (int j = 0; j < 8; j++) {
+        int32_t pr;
+        memcpy(&pr, y->bsums + 2 * j, 4);
+        sm[j & 1] = _mm512_dpwssd_epi32(sm[j & 1], h.mm[j], _mm512_set1_epi32(pr));
+    }
+    const __m512i n4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
+    const uint8_t *qs = b + 16 * (q5 ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs));
+    const uint8_t *qh = b + 16 * offsetof(block_q5_K, qh);
+    __m512i isum = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) { /* 64 elements: sub-blocks 2c (low nibbles), 2c+1 (high) */
+        __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                        _mm512_setzero_si512()};
+        for (int m = 0; m < 8; m++) {
+            const __m512i r = _mm512_loadu_si512(qs + 512 * c + 64 * m);
+            __m512i lo = _mm512_and_si512(r, n4), hi = _mm512_and_si512(_mm512_srli_epi16(r, 4), n4);
+            if (q5) { /* bits 2c, 2c+1 of qh[l] to bit 4 of elements l of the two sub-blocks */
+                const __m512i H = _mm512_loadu_si512(qh + 64 * m);
+                lo = _mm512_or_si512(lo, _mm512_slli_epi32(
+                                             _mm512_and_si512(_mm512_srli_epi32(H, 2 * c), one), 4));
+                hi = _mm512_or_si512(
+                    hi, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(H, 2 * c + 1), one), 4));
+            }
+            const int8_t *a = y->qs + 64 * c + 4 * m;
+            s[m & 1] = _mm512_dpbusd_epi32(s[m & 1], lo, _mm512_set1_epi32(gt_dword(a)));
+            s[2 + (m & 1)] = _mm512_dpbusd_epi32(s[2 + (m & 1)], hi, _mm512_set1_epi32(gt_dword(a + 32)));
+        }
+        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(s[0], s[1]), h.sc[2 * c]));
+        isum = _mm512_add_epi32(isum,
+                                _mm512_mullo_epi32(_mm512_add_epi32(s[2], s[3]), h.sc[2 * c + 1]));
+    }
+    const __m512 da = _mm512_set1_ps(y->d);
+    const __m512 d = _mm512_mul_ps(h.d, da), dmin = _mm512_mul_ps(h.dmin, da);
+    return _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(isum)),
+                         _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_add_epi32(sm[0], sm[1]))));
+}
+
+/* 16 rows' Q6_K super-block at b times y. */
+static inline __attribute__((always_inline)) __m512 kr_term_q6_K(const uint8_t *b,
+                                                                 const block_q8_K *y) {
+    const kb_src src = {NULL, b};
+    __m512i v[4];
+    kb_load(&src, offsetof(block_q6_K, scales), v);
+    const __m512 d = _mm512_mul_ps(kb_halfs(&src, offsetof(block_q6_K, d)), _mm512_set1_ps(y->d));
+    /* isum = sum_s sc_s (<q_s, a_s> - 32 bsum_s) as kb_apply_q6_K */
+    const __m512i n4 = _mm512_set1_epi8(0x0f);
+    __m512i isum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+        for (int c = 0; c < 2; c++) {
+            /* 32-element groups 4h + c (low nibbles) and 4h + c + 2 (high);
+             * sub-blocks 2g (m < 4) and 2g + 1 */
+            __m512i s[4];
+            for (int k = 0; k < 4; k++) {
+                const int g = 4 * h + c + 2 * (k >> 1), sb = 2 * g + (k & 1);
+                s[k] = _mm512_set1_epi32(-32 * y->bsums[sb]);
+            }
+            const __m512i ml = _mm512_set1_epi8((char)(3 << (2 * c)));
+            const __m512i mh = _mm512_set1_epi8((char)(3 << (2 * c + 4)));
+            for (int m = 0; m < 8; m++) {
+                const __m512i H = _mm512_loadu_si512(b + 16 * (offsetof(block_q6_K, qh) + 32 * h) + 64 * m);
+                const __m512i L = _mm512_loadu_si512(b + 16 * (64 * h + 32 * c) + 64 * m);
+                const __m512i hl = _mm512_slli_epi16(_mm512_and_si512(H, ml), 4 - 2 * c);
+                const __m512i hh = _mm512_srli_epi16(_mm512_and_si512(H, mh), 2 * c);
+                const __m512i lo = _mm512_ternarylogic_epi32(L, hl, n4, 0xEC);
+                const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(L, 4), hh, n4, 0xEC);
+                const int8_t *a = y->qs + 32 * (4 * h + c) + 4 * m;
+                s[m >> 2] = _mm512_dpbusd_epi32(s[m >> 2], lo, _mm512_set1_epi32(gt_dword(a)));
+                s[2 + (m >> 2)] =
+                    _mm512_dpbusd_epi32(s[2 + (m >> 2)], hi, _mm512_set1_epi32(gt_dword(a + 64)));
+            }
+            for (int k = 0; k < 4; k++) {
+                const int g = 4 * h + c + 2 * (k >> 1), sb = 2 * g + (k & 1);
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s[k], kb_sbyte(v[sb >> 2], sb & 3)));
+            }
+        }
+    }
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum));
+}
+
+/* Prefetch distance in the group stream, in rows' blocks (16 make one group
+ * block): half a group block ahead measured best from DRAM for all three
+ * (32768 x 2048, 1 thread; 4 to 48 tried; a whole block ahead took Q6_K
+ * from 23-26 down to 17 GB/s, more than that everything down) */
+#ifndef KR_PF
+#define KR_PF 8
+#endif
+#define KR_DECODE(sfx, btype, term)                                                                \
+    static void kr_decode_##sfx(int64_t n, const uint8_t *w, size_t ws, int64_t nr,                \
+                                const block_q8_K *y, float *out) {                                 \
+        const int64_t nb = n / QK_K;                                                               \
+        for (int64_t r0 = 0; r0 < nr; r0 += LFM_R16_ROWS) {                                        \
+            const uint8_t *g = w + (size_t)r0 * ws;                                                \
+            __m512 acc = _mm512_setzero_ps();                                                      \
+            for (int64_t i = 0; i < nb; i++) {                                                     \
+                const uint8_t *b = g + (size_t)i * LFM_R16_ROWS * sizeof(btype);                   \
+                for (size_t o = 0; o < LFM_R16_ROWS * sizeof(btype); o += 64)                      \
+                    _mm_prefetch((const char *)b + KR_PF * sizeof(btype) + o, _MM_HINT_T0);        \
+                acc = _mm512_add_ps(acc, term);                                                    \
+            }                                                                                      \
+            _mm512_storeu_ps(out + r0, acc);                                                       \
+        }                                                                                          \
+    }                                                                                              \
+    static void kr_r16_##sfx(int64_t n, const void *w, size_t ws, int64_t nr, const void *a,       \
+                             size_t as, int64_t nt, float *out, int64_t os) {                      \
+        if (nt == 1)                                                                               \
+            kr_decode_##sfx(n, w, ws, nr, a, out);                                                 \
+        else                                                                                       \
+            kr_mm_##sfx(n, w, ws, nr, a, as, nt, out, os);                                         \
+    }
+
+KR_DECODE(q4_K, block_q4_K, kr_term_k4(b, (const block_q8_K *)y + i, 0))
+KR_DECODE(q5_K, block_q5_K, kr_term_k4(b, (const block_q8_K *)y + i, 1))
+KR_DECODE(q6_K, block_q6_K, kr_term_q6_K(b, (const block_q8_K *)y + i))
+
 static inline void gr_fill(lfm_kernels *k) {
     k->mm_r16[LFM_TYPE_Q4_0] = gr_mm_q4_0;
     k->mm_r16[LFM_TYPE_Q8_0] = gr_mm_q8_0;
+    k->mm_r16[LFM_TYPE_Q4_K] = kr_r16_q4_K;
+    k->mm_r16[LFM_TYPE_Q5_K] = kr_r16_q5_K;
+    k->mm_r16[LFM_TYPE_Q6_K] = kr_r16_q6_K;
 }

@@ -172,9 +172,7 @@ static void copy_kv(gguf_writer *w, const gguf_kv *kv) {
 
 /* LFM2MOE_QUANTIZE_REPACK: the type tensor t is written with. */
 static uint32_t repack_type(const gguf_tensor *t) {
-    if (t->n_dims < 2 || !lfm_r16_supported(t->type) || t->ne[1] % LFM_R16_ROWS ||
-        !strcmp(t->name, "token_embd.weight"))
-        return t->type;
+    if (t->n_dims < 2 || !lfm_r16_supported(t->type) || t->ne[1] % LFM_R16_ROWS) return t->type;
     return t->type | LFM_TYPE_R16_FLAG;
 }
 

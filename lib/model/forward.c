@@ -307,8 +307,7 @@ static void embed_rows(session *s, const void *arg, int64_t t0, int64_t t1) {
         while (t >= a->parts[pi].row0 + a->parts[pi].n)
             pi++;
         const int32_t token = a->parts[pi].tokens[t - a->parts[pi].row0];
-        lfm_dequantize_row(m->tok_embd.type, lfm_weight_row(&m->tok_embd, 0, token), s->s.x + t * E,
-                           E);
+        lfm_weight_dequant_row(&m->tok_embd, 0, token, s->s.x + t * E);
         lfm_rmsnorm(s->s.xn + t * E, s->s.x + t * E, a->norm, E, m->hp.rms_eps);
     }
 }

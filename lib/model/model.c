@@ -189,10 +189,10 @@ static int bind(lfm2moe_model *m, lfm_weight *w, int kind, int optional, int64_t
                         (long long)t->ne[3], (long long)ne0, (long long)ne1, (long long)ne2);
     uint32_t type = t->type, layout = LFM_LAYOUT_ROWS;
     if (lfm_type_is_r16(type)) { /* written by lfm2moe_model_quantize --repack */
-        if (kind != KIND_MATRIX || ne1 % LFM_R16_ROWS || !strcmp(name, "token_embd.weight"))
+        if (kind != KIND_MATRIX || ne1 % LFM_R16_ROWS)
             return lfm_fail(LFM2MOE_ERR_BAD_MODEL,
                             "tensor '%s' has type %s, which only matrices of a multiple of %d "
-                            "rows other than token_embd can have",
+                            "rows can have",
                             name, lfm_type_name(type), LFM_R16_ROWS);
         type &= ~(uint32_t)LFM_TYPE_R16_FLAG;
         layout = LFM_LAYOUT_R16;

@@ -62,8 +62,7 @@ static void *worker(void *arg) {
 /* Every matrix the forward pass reads only through lfm_matmul_rows. */
 static int matrices(lfm2moe_model *m, lfm_weight **out) {
     int n = 0;
-    if (m->output.data != m->tok_embd.data) /* a tied head also serves the embedding lookup */
-        out[n++] = &m->output;
+    out[n++] = &m->output; /* tied or not: the lookup reads R16 rows too */
     for (int32_t i = 0; i < m->hp.n_block; i++) {
         for (size_t k = 0; k < LFM_BLOCK_N_MATRICES; k++)
             out[n++] = (lfm_weight *)((char *)&m->blocks[i] + lfm_block_matrix_offsets[k]);
@@ -83,6 +82,7 @@ int lfm_model_repack(lfm2moe_model *m, int lock) {
         return lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory");
     }
     const int n = matrices(m, all);
+    const int tied = m->output.data == m->tok_embd.data; /* m->output a copy of m->tok_embd */
     int n_jobs = 0;
     size_t total = 0;
     int64_t n_items = 0;
@@ -126,6 +126,10 @@ int lfm_model_repack(lfm2moe_model *m, int lock) {
     for (int j = 0; j < n_jobs; j++) {
         jobs[j].w->data = jobs[j].dst;
         jobs[j].w->layout = LFM_LAYOUT_R16;
+    }
+    if (tied) {
+        m->tok_embd.data = m->output.data;
+        m->tok_embd.layout = m->output.layout;
     }
     free(jobs);
     (void)mprotect(mem, total, PROT_READ); /* weights are read-only from here on */
