@@ -36,8 +36,11 @@ ours="$build/examples/lfm2moe"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_compare.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
-cat "$model" > /dev/null # into the page cache for both
-[ "$ourmodel" = "$model" ] || cat "$ourmodel" > /dev/null
+# into the page cache: ours through our own mapping (the library maps files
+# MADV_HUGEPAGE, so pages it faults in may come as 2 MiB folios, which
+# `cat` would have read as small ones), then theirs if it is another file
+"$ours" bench -m "$ourmodel" -t "$threads" -p 0 -n 1 -r 1 > /dev/null
+[ "$ourmodel" = "$model" ] || cat "$model" > /dev/null
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')," \
      "file $(basename "$model"), threads $threads, $rounds interleaved rounds"

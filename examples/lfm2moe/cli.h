@@ -25,5 +25,7 @@ int cli_fail(const char *what, int status);
 
 /* Load a model with default params, reporting failures; NULL on failure. */
 lfm2moe_model *cli_load_model(const char *path);
+/* The same with LFM2MOE_MODEL_* flags. */
+lfm2moe_model *cli_load_model_flags(const char *path, uint32_t flags);
 
 #endif

@@ -1,5 +1,5 @@
 /* lfm2moe bench -m MODEL [-p 512] [-n 128] [-d 0[,4096...]] [-t THREADS] [-r REPS] [--bw]
- *               [--parallel N[,N...]]
+ *               [--parallel N[,N...]] [--rewind] [--repack]
  * Measures like llama-bench: prompt processing (pp: one batched step of p
  * tokens) and text generation (tg: n single-token steps) in tokens/s, each
  * after DEPTH tokens of context (-d; prefilled untimed before every run, as
@@ -15,6 +15,9 @@
  * minute.  --bw measures the machine's read bandwidth with the same number
  * of threads right before each tg run and reports the tg runs' weight
  * traffic (GB/s) as a share of it.
+ *
+ * --repack loads with LFM2MOE_MODEL_REPACK (weights rewritten at load into
+ * the layout the kernels stream fastest).
  *
  * --rewind adds the time of lfm2moe_session_rewind after p tokens: its worst
  * case (interval - 1 tokens re-evaluated) and a rewind to a checkpoint.
@@ -319,6 +322,7 @@ done:
 int cmd_bench(int argc, char **argv) {
     const char *path = NULL;
     int p = 512, n = 128, threads = 0, reps = 3, bw = 0, depths[16] = {0}, n_depths = 1, rewind = 0;
+    uint32_t load_flags = 0;
     int counts[16], n_counts = 0, bad_counts = 0;
     gen_structured so = {0};
     for (int i = 1; i < argc; i++) {
@@ -341,13 +345,15 @@ int cmd_bench(int argc, char **argv) {
             bw = 1;
         else if (!strcmp(argv[i], "--rewind"))
             rewind = 1;
+        else if (!strcmp(argv[i], "--repack"))
+            load_flags |= LFM2MOE_MODEL_REPACK;
         else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) {
             n_counts = parse_depths(argv[++i], counts, 16);
             for (int c = 0; c < n_counts; c++)
                 bad_counts |= counts[c] < 1 || counts[c] > BENCH_PAR_MAX;
         } else {
             fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
-                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind]\n"
+                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind] [--repack]\n"
                             "       [--grammar FILE | --json-schema FILE | --tools FILE]\n");
             return 2;
         }
@@ -364,7 +370,7 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < n_depths; i++)
         max_depth = depths[i] > max_depth ? depths[i] : max_depth;
     double t0 = now();
-    lfm2moe_model *model = cli_load_model(path);
+    lfm2moe_model *model = cli_load_model_flags(path, load_flags);
     if (!model) return 1;
     double t_load = now() - t0;
     lfm2moe_model_info mi = {.struct_size = sizeof mi};

@@ -41,12 +41,19 @@ int cli_fail(const char *what, int status) {
 }
 
 lfm2moe_model *cli_load_model(const char *path) {
+    return cli_load_model_flags(path, 0);
+}
+
+lfm2moe_model *cli_load_model_flags(const char *path, uint32_t flags) {
     if (!path) {
         fprintf(stderr, "lfm2moe: no model given (-m MODEL)\n");
         return NULL;
     }
+    lfm2moe_model_params mp;
+    lfm2moe_model_params_init(&mp);
+    mp.flags = flags;
     lfm2moe_model *model = NULL;
-    int st = lfm2moe_model_load(path, NULL, &model);
+    int st = lfm2moe_model_load(path, &mp, &model);
     if (st) {
         cli_fail(path, st);
         return NULL;

