@@ -158,43 +158,57 @@ static inline __attribute__((always_inline)) __m512 kr_term_k4(const uint8_t *b,
                          _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_add_epi32(sm[0], sm[1]))));
 }
 
-/* 16 rows' Q6_K super-block at b times y. */
+/* 16 rows' Q6_K super-block at b times y.  Element 128h + 32s + l of a row
+ * is the low (s < 2) or high (s >= 2) nibble of ql[64h + 32(s & 1) + l]
+ * with bits 2s, 2s+1 of qh[32h + l] on top (kb_decode_q6_K); each qh
+ * vector is loaded once for its four 32-element groups. */
 static inline __attribute__((always_inline)) __m512 kr_term_q6_K(const uint8_t *b,
                                                                  const block_q8_K *y) {
     const kb_src src = {NULL, b};
     __m512i v[4];
     kb_load(&src, offsetof(block_q6_K, scales), v);
     const __m512 d = _mm512_mul_ps(kb_halfs(&src, offsetof(block_q6_K, d)), _mm512_set1_ps(y->d));
-    /* isum = sum_s sc_s (<q_s, a_s> - 32 bsum_s) as kb_apply_q6_K */
-    const __m512i n4 = _mm512_set1_epi8(0x0f);
+    const __m512i n4 = _mm512_set1_epi8(0x0f), m0 = _mm512_set1_epi8(0x03);
+    const __m512i m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30);
+    const __m512i m3 = _mm512_set1_epi8((char)0xc0);
+    const uint8_t *ql = b, *qh = b + 16 * offsetof(block_q6_K, qh);
     __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-        for (int c = 0; c < 2; c++) {
-            /* 32-element groups 4h + c (low nibbles) and 4h + c + 2 (high);
-             * sub-blocks 2g (m < 4) and 2g + 1 */
-            __m512i s[4];
-            for (int k = 0; k < 4; k++) {
-                const int g = 4 * h + c + 2 * (k >> 1), sb = 2 * g + (k & 1);
-                s[k] = _mm512_set1_epi32(-32 * y->bsums[sb]);
-            }
-            const __m512i ml = _mm512_set1_epi8((char)(3 << (2 * c)));
-            const __m512i mh = _mm512_set1_epi8((char)(3 << (2 * c + 4)));
-            for (int m = 0; m < 8; m++) {
-                const __m512i H = _mm512_loadu_si512(b + 16 * (offsetof(block_q6_K, qh) + 32 * h) + 64 * m);
-                const __m512i L = _mm512_loadu_si512(b + 16 * (64 * h + 32 * c) + 64 * m);
-                const __m512i hl = _mm512_slli_epi16(_mm512_and_si512(H, ml), 4 - 2 * c);
-                const __m512i hh = _mm512_srli_epi16(_mm512_and_si512(H, mh), 2 * c);
-                const __m512i lo = _mm512_ternarylogic_epi32(L, hl, n4, 0xEC);
-                const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(L, 4), hh, n4, 0xEC);
-                const int8_t *a = y->qs + 32 * (4 * h + c) + 4 * m;
-                s[m >> 2] = _mm512_dpbusd_epi32(s[m >> 2], lo, _mm512_set1_epi32(gt_dword(a)));
-                s[2 + (m >> 2)] =
-                    _mm512_dpbusd_epi32(s[2 + (m >> 2)], hi, _mm512_set1_epi32(gt_dword(a + 64)));
-            }
-            for (int k = 0; k < 4; k++) {
-                const int g = 4 * h + c + 2 * (k >> 1), sb = 2 * g + (k & 1);
-                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s[k], kb_sbyte(v[sb >> 2], sb & 3)));
-            }
+        /* s[4c + k]: sub-block 2g + (k & 1) of group g = 4h + c + 2 (k >> 1),
+         * starting at -32 bsum (isum = sum sc (<q, a> - 32 bsum), as
+         * kb_apply_q6_K) */
+        __m512i s[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            const int g = 4 * h + (i >> 2) + 2 * ((i >> 1) & 1);
+            s[i] = _mm512_set1_epi32(-32 * y->bsums[2 * g + (i & 1)]);
+        }
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) {
+            const __m512i H = _mm512_loadu_si512(qh + 16 * 32 * h + 64 * m);
+            const __m512i L0 = _mm512_loadu_si512(ql + 16 * 64 * h + 64 * m);
+            const __m512i L1 = _mm512_loadu_si512(ql + 16 * (64 * h + 32) + 64 * m);
+            /* 0xEC: (A & C) | B */
+            const __m512i q0 = _mm512_ternarylogic_epi32(
+                L0, _mm512_slli_epi16(_mm512_and_si512(H, m0), 4), n4, 0xEC);
+            const __m512i q2 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(L0, 4),
+                                                         _mm512_and_si512(H, m2), n4, 0xEC);
+            const __m512i q1 = _mm512_ternarylogic_epi32(
+                L1, _mm512_slli_epi16(_mm512_and_si512(H, m1), 2), n4, 0xEC);
+            const __m512i q3 = _mm512_ternarylogic_epi32(
+                _mm512_srli_epi16(L1, 4), _mm512_srli_epi16(_mm512_and_si512(H, m3), 2), n4, 0xEC);
+            const int8_t *a = y->qs + 128 * h + 4 * m; /* group 4h, then + 32 per group */
+            const int k = m >> 2;
+            s[k] = _mm512_dpbusd_epi32(s[k], q0, _mm512_set1_epi32(gt_dword(a)));
+            s[4 + k] = _mm512_dpbusd_epi32(s[4 + k], q1, _mm512_set1_epi32(gt_dword(a + 32)));
+            s[2 + k] = _mm512_dpbusd_epi32(s[2 + k], q2, _mm512_set1_epi32(gt_dword(a + 64)));
+            s[6 + k] = _mm512_dpbusd_epi32(s[6 + k], q3, _mm512_set1_epi32(gt_dword(a + 96)));
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            const int g = 4 * h + (i >> 2) + 2 * ((i >> 1) & 1), sb = 2 * g + (i & 1);
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s[i], kb_sbyte(v[sb >> 2], sb & 3)));
         }
     }
     return _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum));
