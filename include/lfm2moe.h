@@ -123,8 +123,9 @@ enum {
     /* Lock the weights in RAM (mlock); failure to lock is not an error. */
     LFM2MOE_MODEL_MLOCK = 1u << 1,
     /* Rewrite, once at load, the matrices whose type the active kernels
-     * stream faster in another layout (Q4_0 and Q8_0 at the AVX512_VNNI
-     * level: 16 rows interleaved, see LFM2MOE_QUANTIZE_REPACK) into
+     * stream faster in another layout (Q4_0, Q8_0, Q4_K, Q5_K and Q6_K at
+     * the AVX512_VNNI level: 16 rows interleaved, see
+     * LFM2MOE_QUANTIZE_REPACK) into
      * anonymous memory, releasing the file's pages of those tensors:
      * resident memory stays about the file's size and results are
      * bit-identical, decode is faster, and loading costs the time to
@@ -814,10 +815,11 @@ typedef struct lfm2moe_quantize_params {
 } lfm2moe_quantize_params;
 
 enum {
-    /* Keep every tensor's type (ftype is ignored) and write the Q4_0 and
-     * Q8_0 weight matrices (not token_embd; rows a multiple of 16) in the
-     * 16-row interleaved layout the AVX512_VNNI kernels stream fastest, as
-     * this library's own tensor types (ids 0x4002, 0x4008).  The file loads
+    /* Keep every tensor's type (ftype is ignored) and write the Q4_0, Q8_0,
+     * Q4_K, Q5_K and Q6_K weight matrices (token_embd included; rows a
+     * multiple of 16) in the 16-row interleaved layout the AVX512_VNNI
+     * kernels stream fastest, as this library's own tensor types (ids 0x4000
+     * | the ggml id: 0x4002, 0x4008, 0x400c, 0x400d, 0x400e).  The file loads
      * zero-copy and gives bit-identical results; readers that know only
      * ggml's types (llama.cpp) refuse it as having an unknown tensor type.
      * Meant for machines with AVX512_VNNI; others run such files through a

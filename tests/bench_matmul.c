@@ -4,7 +4,8 @@
  *   bench_matmul [rows cols [types...]]      types: q4_0 q8_0 q4_k ...
  *   BENCH_NT=64 bench_matmul ...             the prefill batch (default 16)
  *   BENCH_ISA=avx512_vnni bench_matmul ...   that level only (no speedups)
- *   BENCH_R16=1 bench_matmul ...             the types with an R16 form in it (r16.h)
+ *   BENCH_R16=1 bench_matmul ...             the types with an R16 form in it (r16.h),
+ *   BENCH_OFFSET=32 ...                      at that offset from a 64-byte boundary
  * `meson test --benchmark -C build` runs it with the defaults. */
 #include <stdint.h>
 #include <stdio.h>
@@ -68,10 +69,14 @@ int main(int argc, char **argv) {
         void *xq = malloc(lfm_act_row_bytes(t, cols) * T);
         lfm_weight w = {W, "bench", t, cols, rows, 1, rb, rb * (size_t)rows, LFM_LAYOUT_ROWS};
         if (getenv("BENCH_R16") && lfm_r16_supported(t) && rows % LFM_R16_ROWS == 0) {
-            uint8_t *P = malloc(rb * (size_t)rows);
-            lfm_r16_pack(t, W, P, rows, cols);
+            /* on a 64-byte boundary + BENCH_OFFSET (a GGUF file aligns its
+             * tensors to 32 bytes only) */
+            const size_t off = getenv("BENCH_OFFSET") ? (size_t)atoi(getenv("BENCH_OFFSET")) % 64 : 0;
+            uint8_t *P = aligned_alloc(64, (rb * (size_t)rows + 127) / 64 * 64);
+            lfm_r16_pack(t, W, P + off, rows, cols);
             free(W);
-            w.data = W = P;
+            W = P;
+            w.data = P + off;
             w.layout = LFM_LAYOUT_R16;
         }
         for (int nt = 1; nt <= T; nt += T - 1) {

@@ -38,8 +38,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_compare.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 # into the page cache: ours through our own mapping (the library maps files
 # MADV_HUGEPAGE, so pages it faults in may come as 2 MiB folios, which
-# `cat` would have read as small ones), then theirs if it is another file
-"$ours" bench -m "$ourmodel" -t "$threads" -p 0 -n 1 -r 1 > /dev/null
+# `cat` would have read as small ones; a 256-token prefill reads every
+# expert), then theirs if it is another file
+"$ours" bench -m "$ourmodel" -t "$threads" -p 256 -n 0 -r 1 > /dev/null
 [ "$ourmodel" = "$model" ] || cat "$model" > /dev/null
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')," \

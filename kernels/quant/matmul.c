@@ -16,31 +16,31 @@ void lfm_encode_acts(uint32_t wtype, const float *x, int64_t x_stride, int64_t n
         lfm_quantize_act_row(at, x + t * x_stride, (uint8_t *)xq + (size_t)t * rb, n_cols);
 }
 
-/* R16 matrices: whole groups straight through the kernel; a range that
- * starts or ends inside a group (the thread split aligns to groups, so only
- * callers that ask for odd rows) computes that group into a small buffer,
- * 64 activation rows at a time, and keeps the rows asked for. */
+/* R16 matrices: whole groups straight through the kernel, from an even
+ * group (r16.h: a Q6_K group's layout depends on the parity of its index);
+ * rows before the first even group or after the last whole group (the
+ * thread split aligns to pairs of groups, so only callers that ask for odd
+ * rows) are computed with the pair of groups holding them into a small
+ * buffer, 64 activation rows at a time, keeping the rows asked for. */
 static void matmul_r16(lfm_mm_fn mm, const lfm_weight *w, int64_t m, const void *xq, size_t rb,
                        int64_t n, float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    const int64_t G = LFM_R16_ROWS;
-    const int64_t a0 = (r0 + G - 1) / G * G, a1 = r1 / G * G;
+    const int64_t G = LFM_R16_ROWS, P = 2 * LFM_R16_ROWS;
+    const int64_t a0 = (r0 + P - 1) / P * P, a1 = r1 / G * G;
     if (a1 > a0)
         mm(w->n_cols, lfm_weight_row(w, m, a0), w->row_bytes, a1 - a0, xq, rb, n, y + a0, y_stride);
-    int64_t edges[2][2] = {{r0, a0 < r1 ? a0 : r1}, {a1 > r0 ? a1 : r0, r1}};
-    if (a1 < a0) /* r0, r1 inside one group: edges[0] is all of it */
-        edges[1][0] = edges[1][1];
+    int64_t edges[2][2] = {{r0, a0 < r1 ? a0 : r1}, {a1 > a0 ? a1 : a0, r1}};
     for (int e = 0; e < 2; e++) {
         const int64_t lo = edges[e][0], hi = edges[e][1];
         if (hi <= lo) continue;
-        const int64_t g0 = lo / G * G;
-        float tmp[64 * LFM_R16_ROWS];
+        const int64_t p0 = lo / P * P, np = w->n_rows - p0 < P ? w->n_rows - p0 : P;
+        float tmp[64 * 2 * LFM_R16_ROWS];
         for (int64_t t0 = 0; t0 < n; t0 += 64) {
             const int64_t nt = n - t0 < 64 ? n - t0 : 64;
-            mm(w->n_cols, lfm_weight_row(w, m, g0), w->row_bytes, G,
-               (const uint8_t *)xq + (size_t)t0 * rb, rb, nt, tmp, G);
+            mm(w->n_cols, lfm_weight_row(w, m, p0), w->row_bytes, np,
+               (const uint8_t *)xq + (size_t)t0 * rb, rb, nt, tmp, np);
             for (int64_t t = 0; t < nt; t++)
                 for (int64_t r = lo; r < hi; r++)
-                    y[(t0 + t) * y_stride + r] = tmp[t * G + (r - g0)];
+                    y[(t0 + t) * y_stride + r] = tmp[t * np + (r - p0)];
         }
     }
 }

@@ -27,38 +27,58 @@ static shape shape_of(uint32_t type) {
     return s;
 }
 
-/* Block i of row j (0..15) of a group at g, to / from the row layout at b. */
-static void group_block_get(const shape *s, const uint8_t *g, int64_t i, int j, uint8_t *b) {
-    const uint8_t *blk = g + (size_t)i * LFM_R16_ROWS * s->block;
+/* Where block i of group gi (of nb blocks) keeps its head and vectors, and
+ * its tails (r16.h). */
+static const uint8_t *block_at(const shape *s, const uint8_t *g, int64_t gi, int64_t nb, int64_t i,
+                               const uint8_t **tails) {
+    if (!s->tail) {
+        const uint8_t *blk = g + (size_t)i * LFM_R16_ROWS * s->block;
+        *tails = blk + LFM_R16_ROWS * (s->head + 4 * s->dwords);
+        return blk;
+    }
+    const size_t vec = LFM_R16_ROWS * 4 * s->dwords, tail = LFM_R16_ROWS * s->tail;
+    const int first = (int)((gi * nb) & 1); /* tails first: see r16.h */
+    *tails = g + (first ? 0 : (size_t)nb * vec) + (size_t)i * tail;
+    return g + (first ? (size_t)nb * tail : 0) + (size_t)i * vec;
+}
+
+/* Block i of row j (0..15) of group gi at g, to / from the row layout at b. */
+static void group_block_get(const shape *s, const uint8_t *g, int64_t gi, int64_t nb, int64_t i,
+                            int j, uint8_t *b) {
+    const uint8_t *tails, *blk = block_at(s, g, gi, nb, i, &tails);
     const uint8_t *vec = blk + LFM_R16_ROWS * s->head;
     memcpy(b, blk + s->head * (size_t)j, s->head);
     for (size_t k = 0; k < s->dwords; k++)
         memcpy(b + s->head + 4 * k, vec + 64 * k + 4 * (size_t)j, 4);
-    memcpy(b + s->head + 4 * s->dwords, vec + 64 * s->dwords + s->tail * (size_t)j, s->tail);
+    memcpy(b + s->head + 4 * s->dwords, tails + s->tail * (size_t)j, s->tail);
 }
 
-static void group_block_put(const shape *s, uint8_t *g, int64_t i, int j, const uint8_t *b) {
-    uint8_t *blk = g + (size_t)i * LFM_R16_ROWS * s->block;
-    uint8_t *vec = blk + LFM_R16_ROWS * s->head;
-    memcpy(blk + s->head * (size_t)j, b, s->head);
+static void group_block_put(const shape *s, uint8_t *g, int64_t gi, int64_t nb, int64_t i, int j,
+                            const uint8_t *b) {
+    const uint8_t *tails, *blk = block_at(s, g, gi, nb, i, &tails);
+    uint8_t *w = (uint8_t *)(uintptr_t)blk, *vec = w + LFM_R16_ROWS * s->head;
+    memcpy(w + s->head * (size_t)j, b, s->head);
     for (size_t k = 0; k < s->dwords; k++)
         memcpy(vec + 64 * k + 4 * (size_t)j, b + s->head + 4 * k, 4);
-    memcpy(vec + 64 * s->dwords + s->tail * (size_t)j, b + s->head + 4 * s->dwords, s->tail);
+    memcpy((uint8_t *)(uintptr_t)tails + s->tail * (size_t)j, b + s->head + 4 * s->dwords,
+           s->tail);
 }
 
 static void convert(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols,
                     int pack) {
     const shape s = shape_of(type);
-    const size_t rb = s.block * (size_t)(n_cols / s.elems);
+    const int64_t nb = n_cols / s.elems;
+    const size_t rb = s.block * (size_t)nb;
     for (int64_t r = 0; r < n_rows; r++) {
-        const size_t group = (size_t)(r / LFM_R16_ROWS) * LFM_R16_ROWS * rb;
+        const int64_t gi = r / LFM_R16_ROWS;
+        const size_t group = (size_t)gi * LFM_R16_ROWS * rb;
         const int j = (int)(r % LFM_R16_ROWS);
-        for (int64_t i = 0; i < n_cols / s.elems; i++) {
+        for (int64_t i = 0; i < nb; i++) {
             if (pack)
-                group_block_put(&s, (uint8_t *)dst + group, i, j,
+                group_block_put(&s, (uint8_t *)dst + group, gi, nb, i, j,
                                 (const uint8_t *)src + (size_t)r * rb + (size_t)i * s.block);
             else
-                group_block_get(&s, (const uint8_t *)src + group, i, j,
+                group_block_get(&s, (const uint8_t *)src + group, gi, nb, i, j,
                                 (uint8_t *)dst + (size_t)r * rb + (size_t)i * s.block);
         }
     }
@@ -78,10 +98,11 @@ void lfm_r16_unpack(uint32_t type, const void *src, void *dst, int64_t n_rows, i
 void lfm_r16_dequant_row(uint32_t type, const void *matrix, size_t row_bytes, int64_t r,
                          int64_t n_cols, float *out) {
     const shape s = shape_of(type);
-    const uint8_t *group = (const uint8_t *)matrix + (size_t)(r / LFM_R16_ROWS) * LFM_R16_ROWS * row_bytes;
+    const int64_t gi = r / LFM_R16_ROWS, nb = n_cols / s.elems;
+    const uint8_t *group = (const uint8_t *)matrix + (size_t)gi * LFM_R16_ROWS * row_bytes;
     uint8_t b[MAX_BLOCK];
-    for (int64_t i = 0; i < n_cols / s.elems; i++) {
-        group_block_get(&s, group, i, (int)(r % LFM_R16_ROWS), b);
+    for (int64_t i = 0; i < nb; i++) {
+        group_block_get(&s, group, gi, nb, i, (int)(r % LFM_R16_ROWS), b);
         lfm_dequantize_row(type, b, out + i * s.elems, s.elems);
     }
 }
@@ -89,13 +110,14 @@ void lfm_r16_dequant_row(uint32_t type, const void *matrix, size_t row_bytes, in
 /* One output: block by block, the scalar dot's steps.  A scalar dot over
  * one block returns 0 + that block's term exactly, so summing them here
  * repeats its float steps (quant_legacy.c, quant_k.c). */
-static float dot_row(uint32_t type, int64_t n, const uint8_t *group, int j, const void *a) {
+static float dot_row(uint32_t type, int64_t n, const uint8_t *group, int64_t gi, int j,
+                     const void *a) {
     const shape s = shape_of(type);
     const size_t ab = lfm_row_bytes(lfm_quant_act_type(type), s.elems);
     float sum = 0.0f;
     for (int64_t i = 0; i < n / s.elems; i++) {
         _Alignas(8) uint8_t b[MAX_BLOCK];
-        group_block_get(&s, group, i, j, b);
+        group_block_get(&s, group, gi, n / s.elems, i, j, b);
         const void *y = (const uint8_t *)a + (size_t)i * ab;
         switch (type) {
         case LFM_TYPE_Q4_0: sum += lfm_dot_q4_0(s.elems, b, y); break;
@@ -113,7 +135,7 @@ static void mm_ref(uint32_t type, int64_t n, const void *w, size_t ws, int64_t n
     for (int64_t r = 0; r < nr; r++) {
         const uint8_t *group = (const uint8_t *)w + (size_t)(r / LFM_R16_ROWS) * LFM_R16_ROWS * ws;
         for (int64_t t = 0; t < nt; t++)
-            y[t * ys + r] = dot_row(type, n, group, (int)(r % LFM_R16_ROWS),
+            y[t * ys + r] = dot_row(type, n, group, r / LFM_R16_ROWS, (int)(r % LFM_R16_ROWS),
                                     (const uint8_t *)a + (size_t)t * as);
     }
 }

@@ -22,8 +22,16 @@
  *                scales, then vector k = the rows' qs[4k..4k+3]
  *   Q4_K, Q5_K   H = 0, D = 36 / 44, T = 0: vector 0 = d | dmin << 16,
  *                vectors 1-3 the scale bytes, then qh (Q5_K) and qs
- *   Q6_K         H = 0, D = 52, T = 2: ql, qh, scales as vectors, then the
- *                16 half scales d (32 bytes)
+ *   Q6_K         H = 0, D = 52, T = 2: ql, qh, scales as vectors; the 16
+ *                half scales d (32 bytes) are the tail
+ * except that where T > 0 the tails of a group's nb blocks are gathered
+ * (16 T bytes per block, block after block) so that the vectors stay on
+ * 64-byte boundaries: group gi holds the nb blocks' vectors (16 (S - T)
+ * bytes each, a multiple of 64) then their tails, or, when gi * nb is odd
+ * (a Q6_K group of an odd nb starting 32 bytes past a boundary), the
+ * tails first.  A product kernel told a group's address must so also know
+ * the parity of its index: the R16 products (dispatch.h) start at even
+ * groups.  R16 files align their tensors to 64 bytes (general.alignment).
  * Values are the file's, bit for bit: products are exactly those of the
  * row layout, and the kernels keep its float steps (bit-identical output).
  *
@@ -54,9 +62,9 @@ void lfm_r16_dequant_row(uint32_t type, const void *matrix, size_t row_bytes, in
                          int64_t n_cols, float *out);
 
 /* Scalar references of the R16 tile product (the lfm_mm_fn contract of
- * dispatch.h with w at a group start, w_stride the row-layout row bytes and
- * nr a multiple of 16): each output bit-identical to the type's scalar dot
- * (lfm_dot_q4_0, ...) on the unpacked row. */
+ * dispatch.h with w at the start of an even group, w_stride the row-layout
+ * row bytes and nr a multiple of 16): each output bit-identical to the
+ * type's scalar dot (lfm_dot_q4_0, ...) on the unpacked row. */
 void lfm_mm_r16_q4_0_ref(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
                          size_t a_stride, int64_t nt, float *y, int64_t y_stride);
 void lfm_mm_r16_q8_0_ref(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,

@@ -165,8 +165,21 @@ static inline void kb_rows16(const uint8_t *const p[16], size_t off, __m512i v[4
  * (r16.h), whose vector k is dword k of the 16 rows' blocks as loaded. */
 typedef struct kb_src {
     const uint8_t *const *p; /* the 16 rows' blocks, or NULL */
-    const uint8_t *g;        /* the R16 group block when p is NULL */
+    const uint8_t *g;        /* the R16 block's vectors when p is NULL */
+    const uint8_t *tail;     /* and its tails (Q6_K: the 16 half scales d) */
 } kb_src;
+
+/* Block i of R16 group gi (nb blocks of `bytes` per row, the last `tail`
+ * of them the tail) at g: r16.h's placement. */
+static inline __attribute__((always_inline)) kb_src kb_r16_block(const uint8_t *g, int64_t gi,
+                                                                 int64_t nb, int64_t i,
+                                                                 size_t bytes, size_t tail) {
+    const size_t vec = 16 * (bytes - tail), tl = 16 * tail;
+    if (!tail) return (kb_src){NULL, g + (size_t)i * vec, NULL};
+    const int first = (int)((gi * nb) & 1);
+    return (kb_src){NULL, g + (first ? (size_t)nb * tl : 0) + (size_t)i * vec,
+                    g + (first ? 0 : (size_t)nb * vec) + (size_t)i * tl};
+}
 
 /* Bytes off..off+15 (off a multiple of 4) of the 16 rows' blocks: v[k]
  * lane j = dword k of row j. */
@@ -189,9 +202,10 @@ static inline __m512i kb_ubyte(__m512i v, int b) {
 }
 
 /* the 16 rows' fp16 at byte off of their blocks, as floats (in R16, the
- * tail of the block: r16.h) */
+ * block's tail: r16.h) */
 static inline __attribute__((always_inline)) __m512 kb_halfs(const kb_src *s, size_t off) {
-    if (!s->p) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s->g + 16 * off)));
+    (void)off;
+    if (!s->p) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->tail));
     uint16_t h[16];
     for (int j = 0; j < 16; j++)
         memcpy(&h[j], s->p[j] + off, 2);
@@ -401,7 +415,8 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(int TN, const kb
 /* Chunks of KB_TC activation rows; in each, 16 weight rows at a time (the
  * last group masked, missing rows repeating the first), super-block by
  * super-block, every activation row of the chunk KB_T at a time.  r16: w
- * is in the R16 layout (nr a multiple of 16), one group per 16 rows. */
+ * is in the R16 layout (nr a multiple of 16, w at an even group), one
+ * group per 16 rows. */
 #define KB_MM(sfx, btype)                                                                          \
     static inline __attribute__((always_inline)) void kb_mm_##sfx##_impl(                          \
         int r16, int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,        \
@@ -433,7 +448,9 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(int TN, const kb
                     const uint8_t *q[16];                                                          \
                     for (int j = 0; j < 16 && !r16; j++)                                           \
                         q[j] = p[j] + (size_t)i * sizeof(btype);                                   \
-                    const kb_src src = {r16 ? NULL : q, p[0] + (size_t)i * 16 * sizeof(btype)};    \
+                    const kb_src src =                                                             \
+                        r16 ? kb_r16_block(p[0], r0 / 16, nb, i, sizeof(btype), sizeof(btype) % 4) \
+                            : (kb_src){q, NULL, NULL};                                             \
                     const size_t o1 = (size_t)(i + 1) * pf_step;                                   \
                     for (size_t o = (size_t)i * pf_step; o < o1 && o < pf_len; o += 64)            \
                         _mm_prefetch(pf + o, _MM_HINT_T1);                                         \

@@ -115,9 +115,9 @@ GR_TILE(q8_0)
 
 /* 16 rows' Q4_K (Q5_K: with the fifth bits qh) super-block at b times the
  * activation block y: the scalar's float term per row. */
-static inline __attribute__((always_inline)) __m512 kr_term_k4(const uint8_t *b,
-                                                               const block_q8_K *y, int q5) {
-    const kb_src src = {NULL, b};
+static inline __attribute__((always_inline)) __m512 kr_term_k4(kb_src src, const block_q8_K *y,
+                                                               int q5) {
+    const uint8_t *b = src.g;
     kb_k4h h;
     kb_decode_k4_header(&src, &h);
     /* summ = sum_j m_j (bsums[2j] + bsums[2j+1]), two chains */
@@ -162,9 +162,9 @@ static inline __attribute__((always_inline)) __m512 kr_term_k4(const uint8_t *b,
  * is the low (s < 2) or high (s >= 2) nibble of ql[64h + 32(s & 1) + l]
  * with bits 2s, 2s+1 of qh[32h + l] on top (kb_decode_q6_K); each qh
  * vector is loaded once for its four 32-element groups. */
-static inline __attribute__((always_inline)) __m512 kr_term_q6_K(const uint8_t *b,
+static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src,
                                                                  const block_q8_K *y) {
-    const kb_src src = {NULL, b};
+    const uint8_t *b = src.g;
     __m512i v[4];
     kb_load(&src, offsetof(block_q6_K, scales), v);
     const __m512 d = _mm512_mul_ps(kb_halfs(&src, offsetof(block_q6_K, d)), _mm512_set1_ps(y->d));
@@ -229,9 +229,11 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(const uint8_t *
             const uint8_t *g = w + (size_t)r0 * ws;                                                \
             __m512 acc = _mm512_setzero_ps();                                                      \
             for (int64_t i = 0; i < nb; i++) {                                                     \
-                const uint8_t *b = g + (size_t)i * LFM_R16_ROWS * sizeof(btype);                   \
+                const kb_src src = kb_r16_block(g, r0 / LFM_R16_ROWS, nb, i, sizeof(btype),        \
+                                                sizeof(btype) % 4);                                \
+                const char *pf = (const char *)g + (size_t)i * LFM_R16_ROWS * sizeof(btype);       \
                 for (size_t o = 0; o < LFM_R16_ROWS * sizeof(btype); o += 64)                      \
-                    _mm_prefetch((const char *)b + KR_PF * sizeof(btype) + o, _MM_HINT_T0);        \
+                    _mm_prefetch(pf + KR_PF * sizeof(btype) + o, _MM_HINT_T0);                     \
                 acc = _mm512_add_ps(acc, term);                                                    \
             }                                                                                      \
             _mm512_storeu_ps(out + r0, acc);                                                       \
@@ -245,9 +247,9 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(const uint8_t *
             kr_mm_##sfx(n, w, ws, nr, a, as, nt, out, os);                                         \
     }
 
-KR_DECODE(q4_K, block_q4_K, kr_term_k4(b, (const block_q8_K *)y + i, 0))
-KR_DECODE(q5_K, block_q5_K, kr_term_k4(b, (const block_q8_K *)y + i, 1))
-KR_DECODE(q6_K, block_q6_K, kr_term_q6_K(b, (const block_q8_K *)y + i))
+KR_DECODE(q4_K, block_q4_K, kr_term_k4(src, (const block_q8_K *)y + i, 0))
+KR_DECODE(q5_K, block_q5_K, kr_term_k4(src, (const block_q8_K *)y + i, 1))
+KR_DECODE(q6_K, block_q6_K, kr_term_q6_K(src, (const block_q8_K *)y + i))
 
 static inline void gr_fill(lfm_kernels *k) {
     k->mm_r16[LFM_TYPE_Q4_0] = gr_mm_q4_0;

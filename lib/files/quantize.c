@@ -176,15 +176,19 @@ static uint32_t repack_type(const gguf_tensor *t) {
     return t->type | LFM_TYPE_R16_FLAG;
 }
 
-/* Rows of an R16 tensor, one group of 16 at a time (scratch: 16 rows). */
+/* Rows of an R16 tensor, matrix by matrix, a pair of groups at a time (a
+ * group's layout depends on the parity of its index in its matrix: r16.h;
+ * scratch: 32 rows). */
 static void write_r16(gguf_writer *w, const gguf_tensor *t, uint8_t *scratch) {
     const size_t rb = lfm_row_bytes(t->type, t->ne[0]);
-    const uint64_t groups = (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]) / LFM_R16_ROWS;
-    for (uint64_t g = 0; g < groups && !w->failed; g++) {
-        lfm_r16_pack(t->type, (const uint8_t *)t->data + g * LFM_R16_ROWS * rb, scratch,
-                     LFM_R16_ROWS, t->ne[0]);
-        gw_raw(w, scratch, LFM_R16_ROWS * rb);
-    }
+    const int64_t rows = t->ne[1], mats = t->ne[2] * t->ne[3], P = 2 * LFM_R16_ROWS;
+    for (int64_t m = 0; m < mats && !w->failed; m++)
+        for (int64_t r = 0; r < rows && !w->failed; r += P) {
+            const int64_t n = rows - r < P ? rows - r : P;
+            lfm_r16_pack(t->type, (const uint8_t *)t->data + ((size_t)m * rows + r) * rb, scratch,
+                         n, t->ne[0]);
+            gw_raw(w, scratch, (size_t)n * rb);
+        }
 }
 
 static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantize_params *p) {
@@ -217,16 +221,24 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     gguf_writer w = {.f = f};
     const int has_qv = gguf_find(g, "general.quantization_version") != NULL;
     const int has_ft = gguf_find(g, "general.file_type") != NULL;
-    gw_header(&w, g->n_tensors, g->n_kv + !has_qv + (!has_ft && !repack));
+    const int has_al = gguf_find(g, "general.alignment") != NULL;
+    /* R16 tensors on cache-line boundaries: their kernels load 64-byte
+     * vectors, each split over two lines at GGUF's default 32 */
+    const uint64_t align = repack && g->alignment < 64 ? 64 : g->alignment;
+    gw_header(&w, g->n_tensors,
+              g->n_kv + !has_qv + (!has_ft && !repack) + (!has_al && align != g->alignment));
     for (uint64_t i = 0; i < g->n_kv; i++) {
         if (!strcmp(g->kv[i].key, "general.file_type") && !repack)
             gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
+        else if (!strcmp(g->kv[i].key, "general.alignment") && align != g->alignment)
+            gw_kv_u32(&w, "general.alignment", (uint32_t)align);
         else
             copy_kv(&w, &g->kv[i]);
     }
     if (!has_ft && !repack) gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
     if (!has_qv) gw_kv_u32(&w, "general.quantization_version", 2);
-    gw_tensor_table(&w, out_t, g->n_tensors, g->alignment);
+    if (!has_al && align != g->alignment) gw_kv_u32(&w, "general.alignment", (uint32_t)align);
+    gw_tensor_table(&w, out_t, g->n_tensors, align);
 
     float *row = NULL;
     uint8_t *out = NULL;
@@ -239,7 +251,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
         const size_t in_rb = lfm_row_bytes(t->type, n), out_rb = lfm_row_bytes(type, n);
         if (lfm_type_is_r16(type)) {
             free(out);
-            out = malloc(LFM_R16_ROWS * in_rb);
+            out = malloc(2 * LFM_R16_ROWS * in_rb);
             if (!out) {
                 st = lfm_fail(LFM2MOE_ERR_OUT_OF_MEMORY, "out of memory for rows of '%s'", t->name);
                 break;
@@ -278,7 +290,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
                 }
             }
         }
-        gw_pad(&w, g->alignment);
+        gw_pad(&w, align);
         done += rows;
         if (!st && p->progress && p->progress(p->user_data, done, total_rows))
             st = lfm_fail(LFM2MOE_ERR_CANCELLED, "quantization cancelled");

@@ -88,10 +88,11 @@ static void mm_rows(const lfm_mm_task *t, int32_t e0, int32_t e1, int64_t r0, in
     }
 }
 
-/* Chunk boundaries fall on multiples of 16 rows, the groups of weights
- * rewritten at load (r16.h: a range cut inside a group costs a whole group
- * more); the last chunk takes the rest. */
-#define ROW_ALIGN 16
+/* Chunk boundaries fall on multiples of 32 rows, pairs of the groups of
+ * weights rewritten at load (r16.h: a range cut inside a group or starting
+ * at an odd one costs a pair of groups more); the last chunk takes the
+ * rest. */
+#define ROW_ALIGN 32
 
 static void mm_worker(void *ctx, int chunk, int n_chunks, int thread) {
     const lfm_mm_task *t = ctx;
