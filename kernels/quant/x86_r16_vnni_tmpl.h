@@ -215,9 +215,9 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src,
 }
 
 /* Prefetch distance in the group stream, in rows' blocks (16 make one group
- * block): half a group block ahead measured best from DRAM for all three
- * (32768 x 2048, 1 thread; 4 to 48 tried; a whole block ahead took Q6_K
- * from 23-26 down to 17 GB/s, more than that everything down) */
+ * block): half a group block ahead (32768 x 2048, 1 thread, 2-3 runs each:
+ * 4 to 12 within the noise of each other, a whole block ahead took Q6_K
+ * from 23-31 down to 17 GB/s, 32 or 48 no better than 8 for any type) */
 #ifndef KR_PF
 #define KR_PF 8
 #endif
