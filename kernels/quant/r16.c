@@ -8,8 +8,7 @@
 #include "quant_blocks.h"
 
 int lfm_r16_supported(uint32_t type) {
-    return type == LFM_TYPE_Q4_0 || type == LFM_TYPE_Q8_0 || type == LFM_TYPE_Q4_K ||
-           type == LFM_TYPE_Q5_K || type == LFM_TYPE_Q6_K;
+    return type < LFM_TYPE_R16_FLAG && lfm_type_is_r16(type | LFM_TYPE_R16_FLAG);
 }
 
 /* A block's parts (r16.h): head bytes, 4-byte vectors, tail bytes. */
@@ -27,19 +26,11 @@ static shape shape_of(uint32_t type) {
     return s;
 }
 
-/* Where block i of group gi (of nb blocks) keeps its head and vectors, and
- * its tails (r16.h). */
+/* Block i of group gi (of nb blocks): its heads and vectors, and its tails. */
 static const uint8_t *block_at(const shape *s, const uint8_t *g, int64_t gi, int64_t nb, int64_t i,
                                const uint8_t **tails) {
-    if (!s->tail) {
-        const uint8_t *blk = g + (size_t)i * LFM_R16_ROWS * s->block;
-        *tails = blk + LFM_R16_ROWS * (s->head + 4 * s->dwords);
-        return blk;
-    }
-    const size_t vec = LFM_R16_ROWS * 4 * s->dwords, tail = LFM_R16_ROWS * s->tail;
-    const int first = (int)((gi * nb) & 1); /* tails first: see r16.h */
-    *tails = g + (first ? 0 : (size_t)nb * vec) + (size_t)i * tail;
-    return g + (first ? (size_t)nb * tail : 0) + (size_t)i * vec;
+    return lfm_r16_block_at(g, gi, nb, i, LFM_R16_ROWS * (s->block - s->tail),
+                            LFM_R16_ROWS * s->tail, tails);
 }
 
 /* Block i of row j (0..15) of group gi at g, to / from the row layout at b. */

@@ -16,6 +16,8 @@
  * Two or more activation rows (prefill): the kb_ section below, one decode
  * of 16 weight rows x one super-block shared by all activation rows. */
 
+#include "r16.h"
+
 /* 4 x 4 dwords per 128-bit lane, rows j and j+4 in the two lanes. */
 static inline void kg_rows4(const uint8_t *const p[8], size_t off, __m256i v[4]) {
     for (int j = 0; j < 4; j++)
@@ -170,15 +172,13 @@ typedef struct kb_src {
 } kb_src;
 
 /* Block i of R16 group gi (nb blocks of `bytes` per row, the last `tail`
- * of them the tail) at g: r16.h's placement. */
+ * of them the tail) at g. */
 static inline __attribute__((always_inline)) kb_src kb_r16_block(const uint8_t *g, int64_t gi,
                                                                  int64_t nb, int64_t i,
                                                                  size_t bytes, size_t tail) {
-    const size_t vec = 16 * (bytes - tail), tl = 16 * tail;
-    if (!tail) return (kb_src){NULL, g + (size_t)i * vec, NULL};
-    const int first = (int)((gi * nb) & 1);
-    return (kb_src){NULL, g + (first ? (size_t)nb * tl : 0) + (size_t)i * vec,
-                    g + (first ? 0 : (size_t)nb * vec) + (size_t)i * tl};
+    kb_src s = {NULL, NULL, NULL};
+    s.g = lfm_r16_block_at(g, gi, nb, i, 16 * (bytes - tail), 16 * tail, &s.tail);
+    return s;
 }
 
 /* Bytes off..off+15 (off a multiple of 4) of the 16 rows' blocks: v[k]
@@ -204,7 +204,6 @@ static inline __m512i kb_ubyte(__m512i v, int b) {
 /* the 16 rows' fp16 at byte off of their blocks, as floats (in R16, the
  * block's tail: r16.h) */
 static inline __attribute__((always_inline)) __m512 kb_halfs(const kb_src *s, size_t off) {
-    (void)off;
     if (!s->p) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->tail));
     uint16_t h[16];
     for (int j = 0; j < 16; j++)

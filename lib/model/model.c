@@ -389,7 +389,7 @@ static void *map_file(int fd, size_t size, int flags) {
                 munmap(res, size + huge);
             } else { /* the reservation's ends */
                 if (at > res) munmap(res, (size_t)(at - res));
-                if (res + size + huge > at + size) munmap(at + size, (size_t)(res + huge - at));
+                munmap(at + size, (size_t)(res + huge - at)); /* at < res + huge: never empty */
                 (void)madvise(map, size, MADV_HUGEPAGE);
                 return map;
             }
