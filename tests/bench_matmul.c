@@ -71,7 +71,8 @@ int main(int argc, char **argv) {
         if (getenv("BENCH_R16") && lfm_r16_supported(t) && rows % LFM_R16_ROWS == 0) {
             /* on a 64-byte boundary + BENCH_OFFSET (a GGUF file aligns its
              * tensors to 32 bytes only) */
-            const size_t off = getenv("BENCH_OFFSET") ? (size_t)atoi(getenv("BENCH_OFFSET")) % 64 : 0;
+            const size_t off =
+                getenv("BENCH_OFFSET") ? (size_t)atoi(getenv("BENCH_OFFSET")) % 64 : 0;
             uint8_t *P = aligned_alloc(64, (rb * (size_t)rows + 127) / 64 * 64);
             lfm_r16_pack(t, W, P + off, rows, cols);
             free(W);

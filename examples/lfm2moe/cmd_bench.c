@@ -352,9 +352,10 @@ int cmd_bench(int argc, char **argv) {
             for (int c = 0; c < n_counts; c++)
                 bad_counts |= counts[c] < 1 || counts[c] > BENCH_PAR_MAX;
         } else {
-            fprintf(stderr, "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
-                            "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind] [--repack]\n"
-                            "       [--grammar FILE | --json-schema FILE | --tools FILE]\n");
+            fprintf(stderr,
+                    "usage: lfm2moe bench -m MODEL [-p 512] [-n 128] [-d DEPTH[,DEPTH...]] "
+                    "[-t THREADS] [-r REPS] [--bw] [--parallel N[,N...]] [--rewind] [--repack]\n"
+                    "       [--grammar FILE | --json-schema FILE | --tools FILE]\n");
             return 2;
         }
     }

@@ -51,8 +51,7 @@ static void group_block_put(const shape *s, uint8_t *g, int64_t gi, int64_t nb, 
     memcpy(w + s->head * (size_t)j, b, s->head);
     for (size_t k = 0; k < s->dwords; k++)
         memcpy(vec + 64 * k + 4 * (size_t)j, b + s->head + 4 * k, 4);
-    memcpy((uint8_t *)(uintptr_t)tails + s->tail * (size_t)j, b + s->head + 4 * s->dwords,
-           s->tail);
+    memcpy((uint8_t *)(uintptr_t)tails + s->tail * (size_t)j, b + s->head + 4 * s->dwords, s->tail);
 }
 
 static void convert(uint32_t type, const void *src, void *dst, int64_t n_rows, int64_t n_cols,

@@ -50,8 +50,7 @@
  * tails: returns the block's heads and vectors, and sets *tail_at to its
  * tails.  One definition for the packing (r16.c) and the kernels. */
 static inline const uint8_t *lfm_r16_block_at(const uint8_t *g, int64_t gi, int64_t nb, int64_t i,
-                                              size_t body, size_t tails,
-                                              const uint8_t **tail_at) {
+                                              size_t body, size_t tails, const uint8_t **tail_at) {
     const int first = tails && ((gi * nb) & 1); /* tails first */
     *tail_at = g + (first ? 0 : (size_t)nb * body) + (size_t)i * tails;
     return g + (first ? (size_t)nb * tails : 0) + (size_t)i * body;

@@ -173,9 +173,8 @@ typedef struct kb_src {
 
 /* Block i of R16 group gi (nb blocks of `bytes` per row, the last `tail`
  * of them the tail) at g. */
-static inline __attribute__((always_inline)) kb_src kb_r16_block(const uint8_t *g, int64_t gi,
-                                                                 int64_t nb, int64_t i,
-                                                                 size_t bytes, size_t tail) {
+static inline __attribute__((always_inline)) kb_src
+kb_r16_block(const uint8_t *g, int64_t gi, int64_t nb, int64_t i, size_t bytes, size_t tail) {
     kb_src s = {NULL, NULL, NULL};
     s.g = lfm_r16_block_at(g, gi, nb, i, 16 * (bytes - tail), 16 * tail, &s.tail);
     return s;
@@ -225,8 +224,7 @@ typedef struct kb_q4_K {
     kb_k4h h;
 } kb_q4_K;
 
-static inline __attribute__((always_inline)) void kb_decode_k4_header(const kb_src *x,
-                                                                      kb_k4h *b) {
+static inline __attribute__((always_inline)) void kb_decode_k4_header(const kb_src *x, kb_k4h *b) {
     __m512i v[4]; /* v[0]: d | dmin << 16; v[1..3]: the 12 scale bytes as u32 */
     kb_load(x, 0, v);
     const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);

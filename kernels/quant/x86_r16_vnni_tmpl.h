@@ -136,19 +136,23 @@ static inline __attribute__((always_inline)) __m512 kr_term_k4(kb_src src, const
                         _mm512_setzero_si512()};
         for (int m = 0; m < 8; m++) {
             const __m512i r = _mm512_loadu_si512(qs + 512 * c + 64 * m);
-            __m512i lo = _mm512_and_si512(r, n4), hi = _mm512_and_si512(_mm512_srli_epi16(r, 4), n4);
+            __m512i lo = _mm512_and_si512(r, n4),
+                    hi = _mm512_and_si512(_mm512_srli_epi16(r, 4), n4);
             if (q5) { /* bits 2c, 2c+1 of qh[l] to bit 4 of elements l of the two sub-blocks */
                 const __m512i H = _mm512_loadu_si512(qh + 64 * m);
-                lo = _mm512_or_si512(lo, _mm512_slli_epi32(
-                                             _mm512_and_si512(_mm512_srli_epi32(H, 2 * c), one), 4));
+                lo = _mm512_or_si512(
+                    lo, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(H, 2 * c), one), 4));
                 hi = _mm512_or_si512(
-                    hi, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(H, 2 * c + 1), one), 4));
+                    hi,
+                    _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(H, 2 * c + 1), one), 4));
             }
             const int8_t *a = y->qs + 64 * c + 4 * m;
             s[m & 1] = _mm512_dpbusd_epi32(s[m & 1], lo, _mm512_set1_epi32(gt_dword(a)));
-            s[2 + (m & 1)] = _mm512_dpbusd_epi32(s[2 + (m & 1)], hi, _mm512_set1_epi32(gt_dword(a + 32)));
+            s[2 + (m & 1)] =
+                _mm512_dpbusd_epi32(s[2 + (m & 1)], hi, _mm512_set1_epi32(gt_dword(a + 32)));
         }
-        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(s[0], s[1]), h.sc[2 * c]));
+        isum =
+            _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(s[0], s[1]), h.sc[2 * c]));
         isum = _mm512_add_epi32(isum,
                                 _mm512_mullo_epi32(_mm512_add_epi32(s[2], s[3]), h.sc[2 * c + 1]));
     }
@@ -162,8 +166,7 @@ static inline __attribute__((always_inline)) __m512 kr_term_k4(kb_src src, const
  * is the low (s < 2) or high (s >= 2) nibble of ql[64h + 32(s & 1) + l]
  * with bits 2s, 2s+1 of qh[32h + l] on top (kb_decode_q6_K); each qh
  * vector is loaded once for its four 32-element groups. */
-static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src,
-                                                                 const block_q8_K *y) {
+static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, const block_q8_K *y) {
     const uint8_t *b = src.g;
     __m512i v[4];
     kb_load(&src, offsetof(block_q6_K, scales), v);
@@ -229,8 +232,8 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src,
             const uint8_t *g = w + (size_t)r0 * ws;                                                \
             __m512 acc = _mm512_setzero_ps();                                                      \
             for (int64_t i = 0; i < nb; i++) {                                                     \
-                const kb_src src = kb_r16_block(g, r0 / LFM_R16_ROWS, nb, i, sizeof(btype),        \
-                                                sizeof(btype) % 4);                                \
+                const kb_src src =                                                                 \
+                    kb_r16_block(g, r0 / LFM_R16_ROWS, nb, i, sizeof(btype), sizeof(btype) % 4);   \
                 const char *pf = (const char *)g + (size_t)i * LFM_R16_ROWS * sizeof(btype);       \
                 for (size_t o = 0; o < LFM_R16_ROWS * sizeof(btype); o += 64)                      \
                     _mm_prefetch(pf + KR_PF * sizeof(btype) + o, _MM_HINT_T0);                     \
