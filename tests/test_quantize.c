@@ -14,6 +14,7 @@
 
 #include "model/gguf.h"
 #include "lfm2moe.h"
+#include "r16.h"
 #include "test_files.h"
 
 static void check_against_golden(const char *stem, int ftype) {
@@ -100,6 +101,65 @@ static void test_errors(void **state) {
     assert_int_equal(access("cancelled.gguf.part", F_OK), -1);
 }
 
+/* A repacked file names its R16 layout (r16.h); a build refuses the R16
+ * tensors of a layout it does not read, with a message that says to
+ * repack, and reads those that did not change (layout 1 differs from 2
+ * only in Q6_K). */
+static int load_with_layout(const char *packed, uint32_t layout) {
+    size_t n;
+    uint8_t *img = (uint8_t *)test_read_file(packed, &n);
+    const size_t kl = strlen(LFM_R16_LAYOUT_KEY);
+    uint8_t *at = NULL;
+    for (size_t i = 0; i + kl + 8 <= n && !at; i++)
+        if (!memcmp(img + i, LFM_R16_LAYOUT_KEY, kl)) at = img + i + kl + 4; /* after the type */
+    assert_non_null(at);
+    memcpy(at, &layout, 4);
+    char path[256];
+    snprintf(path, sizeof path, "quantize-layout-%d.gguf", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(img, 1, n, f), n);
+    fclose(f);
+    free(img);
+    lfm2moe_model *m = NULL;
+    const int st = lfm2moe_model_load(path, NULL, &m);
+    lfm2moe_model_free(m);
+    unlink(path);
+    return st;
+}
+
+static void test_repack_layout(void **state) {
+    (void)state;
+    static const struct {
+        const char *stem;
+        int layout1_ok; /* no Q6_K tensor */
+    } cases[] = {{"q8_0", 1}, {"q6_k", 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char in[512], out[256];
+        snprintf(in, sizeof in, GOLDEN_DIR "/tiny-q-%s.gguf", cases[c].stem);
+        snprintf(out, sizeof out, "quantize-repack-%d.gguf", (int)getpid());
+        lfm2moe_quantize_params qp;
+        lfm2moe_quantize_params_init(&qp);
+        qp.flags = LFM2MOE_QUANTIZE_REPACK;
+        assert_int_equal(lfm2moe_model_quantize(in, out, &qp), 0);
+        size_t n;
+        void *img = test_read_file(out, &n);
+        gguf_file g;
+        assert_int_equal(gguf_parse(img, n, &g), 0);
+        int64_t v = 0;
+        assert_int_equal(gguf_get_i64(&g, LFM_R16_LAYOUT_KEY, &v), 0);
+        assert_int_equal(v, LFM_R16_LAYOUT);
+        gguf_free(&g);
+        free(img);
+        assert_int_equal(load_with_layout(out, LFM_R16_LAYOUT), 0);
+        assert_int_equal(load_with_layout(out, LFM_R16_LAYOUT + 1), LFM2MOE_ERR_UNSUPPORTED_TYPE);
+        assert_non_null(strstr(lfm2moe_last_error(), "repack"));
+        assert_int_equal(load_with_layout(out, 1),
+                         cases[c].layout1_ok ? 0 : LFM2MOE_ERR_UNSUPPORTED_TYPE);
+        unlink(out);
+    }
+}
+
 /* A synthesized model carries a working tokenizer of its vocabulary size:
  * the LFM2 special tokens at their ids, text round-trips, common letter
  * pairs merge into one token. */
@@ -150,6 +210,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reproduces_reference_files),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_repack_layout),
         cmocka_unit_test(test_synth_tokenizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,7 +40,7 @@ static void group_block_get(const shape *s, const uint8_t *g, int64_t gi, int64_
     const uint8_t *vec = blk + LFM_R16_ROWS * s->head;
     memcpy(b, blk + s->head * (size_t)j, s->head);
     for (size_t k = 0; k < s->dwords; k++)
-        memcpy(b + s->head + 4 * k, vec + 64 * k + 4 * (size_t)j, 4);
+        memcpy(b + s->head + 4 * k, vec + 64 * lfm_r16_slot(s->dwords, k) + 4 * (size_t)j, 4);
     memcpy(b + s->head + 4 * s->dwords, tails + s->tail * (size_t)j, s->tail);
 }
 
@@ -50,7 +50,7 @@ static void group_block_put(const shape *s, uint8_t *g, int64_t gi, int64_t nb, 
     uint8_t *w = (uint8_t *)(uintptr_t)blk, *vec = w + LFM_R16_ROWS * s->head;
     memcpy(w + s->head * (size_t)j, b, s->head);
     for (size_t k = 0; k < s->dwords; k++)
-        memcpy(vec + 64 * k + 4 * (size_t)j, b + s->head + 4 * k, 4);
+        memcpy(vec + 64 * lfm_r16_slot(s->dwords, k) + 4 * (size_t)j, b + s->head + 4 * k, 4);
     memcpy((uint8_t *)(uintptr_t)tails + s->tail * (size_t)j, b + s->head + 4 * s->dwords, s->tail);
 }
 

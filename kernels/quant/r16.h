@@ -22,8 +22,9 @@
  *                scales, then vector k = the rows' qs[4k..4k+3]
  *   Q4_K, Q5_K   H = 0, D = 36 / 44, T = 0: vector 0 = d | dmin << 16,
  *                vectors 1-3 the scale bytes, then qh (Q5_K) and qs
- *   Q6_K         H = 0, D = 52, T = 2: ql, qh, scales as vectors; the 16
- *                half scales d (32 bytes) are the tail
+ *   Q6_K         H = 0, D = 52, T = 2: ql, qh, scales as vectors, stored
+ *                in the order the kernels read them (lfm_r16_slot); the
+ *                16 half scales d (32 bytes) are the tail
  * except that where T > 0 the tails of a group's nb blocks are gathered
  * (16 T bytes per block, block after block) so that the vectors stay on
  * 64-byte boundaries: group gi holds the nb blocks' vectors (16 (S - T)
@@ -45,6 +46,13 @@
 
 #define LFM_R16_ROWS 16
 
+/* The layout's version, which lfm2moe_model_quantize --repack writes as
+ * the file's LFM_R16_LAYOUT_KEY: 1 (files without the key) stored Q6_K
+ * vectors in the row's byte order; 2 stores them in read order
+ * (lfm_r16_slot).  The other types are the same in both. */
+#define LFM_R16_LAYOUT 2
+#define LFM_R16_LAYOUT_KEY "lfm2moe.r16_layout"
+
 /* The placement rule above, for block i of group gi (of nb blocks) at g,
  * whose 16 rows take `body` bytes of heads and vectors and `tails` bytes of
  * tails: returns the block's heads and vectors, and sets *tail_at to its
@@ -54,6 +62,20 @@ static inline const uint8_t *lfm_r16_block_at(const uint8_t *g, int64_t gi, int6
     const int first = tails && ((gi * nb) & 1); /* tails first */
     *tail_at = g + (first ? 0 : (size_t)nb * body) + (size_t)i * tails;
     return g + (first ? (size_t)nb * tails : 0) + (size_t)i * body;
+}
+
+/* Where a block's vector k is stored, as the number of 64-byte vectors
+ * after the heads: k, except for Q6_K (dwords = 52), whose vectors are
+ * stored in the order the kernels read them, so that a decode is one
+ * forward stream (the hardware and software prefetches run ahead of it):
+ * the 4 scale vectors, then for h = 0, 1 and m = 0..7 the triples
+ *   qh dword 8h + m, ql dword 16h + m, ql dword 16h + 8 + m
+ * (the bits above the low and high nibbles of both ql vectors). */
+static inline size_t lfm_r16_slot(size_t dwords, size_t k) {
+    if (dwords != 52) return k;
+    if (k >= 48) return k - 48;                              /* scales */
+    if (k >= 32) return 4 + 3 * (k - 32);                    /* qh: h = (k-32)/8, m = (k-32)%8 */
+    return 4 + 3 * (8 * (k / 16) + k % 8) + 1 + (k / 8) % 2; /* ql */
 }
 
 /* 1 if `type` has an R16 form (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K). */

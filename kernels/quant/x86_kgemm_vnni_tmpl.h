@@ -169,13 +169,14 @@ typedef struct kb_src {
     const uint8_t *const *p; /* the 16 rows' blocks, or NULL */
     const uint8_t *g;        /* the R16 block's vectors when p is NULL */
     const uint8_t *tail;     /* and its tails (Q6_K: the 16 half scales d) */
+    size_t dwords;           /* vectors per block (their order: lfm_r16_slot) */
 } kb_src;
 
 /* Block i of R16 group gi (nb blocks of `bytes` per row, the last `tail`
  * of them the tail) at g. */
 static inline __attribute__((always_inline)) kb_src
 kb_r16_block(const uint8_t *g, int64_t gi, int64_t nb, int64_t i, size_t bytes, size_t tail) {
-    kb_src s = {NULL, NULL, NULL};
+    kb_src s = {NULL, NULL, NULL, (bytes - tail) / 4};
     s.g = lfm_r16_block_at(g, gi, nb, i, 16 * (bytes - tail), 16 * tail, &s.tail);
     return s;
 }
@@ -189,7 +190,7 @@ static inline __attribute__((always_inline)) void kb_load(const kb_src *s, size_
         return;
     }
     for (int k = 0; k < 4; k++)
-        v[k] = _mm512_loadu_si512(s->g + 16 * off + 64 * (size_t)k);
+        v[k] = _mm512_loadu_si512(s->g + 64 * lfm_r16_slot(s->dwords, off / 4 + (size_t)k));
 }
 
 /* byte b of each dword as int32: sign-extended, or zero-extended */
@@ -447,7 +448,7 @@ static inline __attribute__((always_inline)) void kb_apply_q6_K(int TN, const kb
                         q[j] = p[j] + (size_t)i * sizeof(btype);                                   \
                     const kb_src src =                                                             \
                         r16 ? kb_r16_block(p[0], r0 / 16, nb, i, sizeof(btype), sizeof(btype) % 4) \
-                            : (kb_src){q, NULL, NULL};                                             \
+                            : (kb_src){q, NULL, NULL, 0};                                          \
                     const size_t o1 = (size_t)(i + 1) * pf_step;                                   \
                     for (size_t o = (size_t)i * pf_step; o < o1 && o < pf_len; o += 64)            \
                         _mm_prefetch(pf + o, _MM_HINT_T1);                                         \

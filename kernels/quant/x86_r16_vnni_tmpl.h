@@ -174,7 +174,8 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, con
     const __m512i n4 = _mm512_set1_epi8(0x0f), m0 = _mm512_set1_epi8(0x03);
     const __m512i m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30);
     const __m512i m3 = _mm512_set1_epi8((char)0xc0);
-    const uint8_t *ql = b, *qh = b + 16 * offsetof(block_q6_K, qh);
+    /* vector k of the block (lfm_r16_slot: read order) */
+#define KR_Q6(k) _mm512_loadu_si512(b + 64 * lfm_r16_slot(52, (k)))
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
@@ -189,9 +190,8 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, con
         }
 #pragma GCC unroll 8
         for (int m = 0; m < 8; m++) {
-            const __m512i H = _mm512_loadu_si512(qh + 16 * 32 * h + 64 * m);
-            const __m512i L0 = _mm512_loadu_si512(ql + 16 * 64 * h + 64 * m);
-            const __m512i L1 = _mm512_loadu_si512(ql + 16 * (64 * h + 32) + 64 * m);
+            const __m512i H = KR_Q6(32 + 8 * h + m);
+            const __m512i L0 = KR_Q6(16 * h + m), L1 = KR_Q6(16 * h + 8 + m);
             /* 0xEC: (A & C) | B */
             const __m512i q0 = _mm512_ternarylogic_epi32(
                 L0, _mm512_slli_epi16(_mm512_and_si512(H, m0), 4), n4, 0xEC);
@@ -215,28 +215,47 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, con
         }
     }
     return _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum));
+#undef KR_Q6
 }
 
-/* Prefetch distance in the group stream, in rows' blocks (16 make one group
- * block): half a group block ahead (32768 x 2048, 1 thread, 2-3 runs each:
- * 4 to 12 within the noise of each other, a whole block ahead took Q6_K
- * from 23-31 down to 17 GB/s, 32 or 48 no better than 8 for any type) */
-#ifndef KR_PF
-#define KR_PF 8
-#endif
+/* Software prefetch in the group stream, per type: distance in rows'
+ * blocks (16 make one group block) and cache level.  Measured on 65536 x
+ * 2048 from DRAM, 1 thread, Zen 4, medians of 5 interleaved runs (GB/s):
+ *   Q4_K  L1 at 4 / 8: 27.8 / 26.4;  L2 at 16 / 32: 17.7 / 19.8
+ *   Q5_K  L1 at 8: 24.6;  L2 at 32: 24.8
+ *   Q6_K  L1 at 4 / 8: 16.4 / 14.4;  L2 at 8 / 16 / 24 / 32 / 48:
+ *         15.2 / 19.4 / 20.0 / 21.9 / 21.4 (L1 at 8 + L2 at 32: 16.6)
+ * (Q6_K's 52-line blocks with L1 prefetches far enough ahead to cover the
+ * DRAM latency take more line-fill buffers than the core has, and its
+ * demand loads wait behind them). */
+#define KR_PF_q4_K 8, _MM_HINT_T0
+#define KR_PF_q5_K 8, _MM_HINT_T0
+#define KR_PF_q6_K 32, _MM_HINT_T1
+/* (KR_PF_CALL expands KR_PF_<type> into the two arguments it holds) */
+#define KR_PREFETCH_AT(p, blocks, hint, bsize) _mm_prefetch((p) + (blocks) * (bsize), hint)
+#define KR_PF_CALL(m, ...) m(__VA_ARGS__)
 #define KR_DECODE(sfx, btype, term)                                                                \
     static void kr_decode_##sfx(int64_t n, const uint8_t *w, size_t ws, int64_t nr,                \
                                 const block_q8_K *y, float *out) {                                 \
         const int64_t nb = n / QK_K;                                                               \
+        const size_t tails = LFM_R16_ROWS * (sizeof(btype) % 4); /* a block's, r16.h */            \
         for (int64_t r0 = 0; r0 < nr; r0 += LFM_R16_ROWS) {                                        \
             const uint8_t *g = w + (size_t)r0 * ws;                                                \
+            if (tails && r0 + LFM_R16_ROWS < nr) {                                                 \
+                /* the next group's tails: a second stream, which the                           \
+                 * prefetch of the vectors reaches only at the group's end */  \
+                const kb_src nx = kb_r16_block(g + LFM_R16_ROWS * ws, r0 / LFM_R16_ROWS + 1, nb,   \
+                                               0, sizeof(btype), sizeof(btype) % 4);               \
+                for (size_t o = 0; o < (size_t)nb * tails; o += 64)                                \
+                    _mm_prefetch((const char *)nx.tail + o, _MM_HINT_T0);                          \
+            }                                                                                      \
             __m512 acc = _mm512_setzero_ps();                                                      \
             for (int64_t i = 0; i < nb; i++) {                                                     \
                 const kb_src src =                                                                 \
                     kb_r16_block(g, r0 / LFM_R16_ROWS, nb, i, sizeof(btype), sizeof(btype) % 4);   \
                 const char *pf = (const char *)g + (size_t)i * LFM_R16_ROWS * sizeof(btype);       \
                 for (size_t o = 0; o < LFM_R16_ROWS * sizeof(btype); o += 64)                      \
-                    _mm_prefetch(pf + KR_PF * sizeof(btype) + o, _MM_HINT_T0);                     \
+                    KR_PF_CALL(KR_PREFETCH_AT, pf + o, KR_PF_##sfx, sizeof(btype));                \
                 acc = _mm512_add_ps(acc, term);                                                    \
             }                                                                                      \
             _mm512_storeu_ps(out + r0, acc);                                                       \

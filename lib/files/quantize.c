@@ -225,10 +225,16 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     /* R16 tensors on cache-line boundaries: their kernels load 64-byte
      * vectors, each split over two lines at GGUF's default 32 */
     const uint64_t align = repack && g->alignment < 64 ? 64 : g->alignment;
+    /* a repacked file says which R16 layout it holds (r16.h); a file
+     * rewritten from one is whatever this build writes */
+    const int has_rl = gguf_find(g, LFM_R16_LAYOUT_KEY) != NULL;
     gw_header(&w, g->n_tensors,
-              g->n_kv + !has_qv + (!has_ft && !repack) + (!has_al && align != g->alignment));
+              g->n_kv + !has_qv + (!has_ft && !repack) + (!has_al && align != g->alignment) +
+                  (repack && !has_rl) - (!repack && has_rl));
     for (uint64_t i = 0; i < g->n_kv; i++) {
-        if (!strcmp(g->kv[i].key, "general.file_type") && !repack)
+        if (!strcmp(g->kv[i].key, LFM_R16_LAYOUT_KEY)) {
+            if (repack) gw_kv_u32(&w, LFM_R16_LAYOUT_KEY, LFM_R16_LAYOUT);
+        } else if (!strcmp(g->kv[i].key, "general.file_type") && !repack)
             gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
         else if (!strcmp(g->kv[i].key, "general.alignment") && align != g->alignment)
             gw_kv_u32(&w, "general.alignment", (uint32_t)align);
@@ -238,6 +244,7 @@ static int quantize_model(const lfm2moe_model *m, FILE *f, const lfm2moe_quantiz
     if (!has_ft && !repack) gw_kv_u32(&w, "general.file_type", (uint32_t)p->ftype);
     if (!has_qv) gw_kv_u32(&w, "general.quantization_version", 2);
     if (!has_al && align != g->alignment) gw_kv_u32(&w, "general.alignment", (uint32_t)align);
+    if (repack && !has_rl) gw_kv_u32(&w, LFM_R16_LAYOUT_KEY, LFM_R16_LAYOUT);
     gw_tensor_table(&w, out_t, g->n_tensors, align);
 
     float *row = NULL;

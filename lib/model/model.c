@@ -194,6 +194,15 @@ static int bind(lfm2moe_model *m, lfm_weight *w, int kind, int optional, int64_t
                             "tensor '%s' has type %s, which only matrices of a multiple of %d "
                             "rows can have",
                             name, lfm_type_name(type), LFM_R16_ROWS);
+        int64_t version = 1; /* files of before the key */
+        int st = gguf_get_i64(&m->gguf, LFM_R16_LAYOUT_KEY, &version);
+        if (st && st != LFM2MOE_ERR_NOT_FOUND) return st;
+        if (version > LFM_R16_LAYOUT || version < 1 || (version == 1 && type == LFM_TYPE_Q6_K_R16))
+            return lfm_fail(LFM2MOE_ERR_UNSUPPORTED_TYPE,
+                            "tensor '%s' is %s in R16 layout %lld, which this build does not read "
+                            "(it reads layout %d): repack the original file with this build's "
+                            "quantize --repack",
+                            name, lfm_type_name(type), (long long)version, LFM_R16_LAYOUT);
         type &= ~(uint32_t)LFM_TYPE_R16_FLAG;
         layout = LFM_LAYOUT_R16;
     }
