@@ -26,6 +26,7 @@
 #include "gguf_builder.h"
 #include "gld.h"
 #include "lfm2moe.h"
+#include "model/threads.h"
 
 #define MODEL GOLDEN_DIR "/tiny-a-f32.gguf"
 #define N_SESSIONS 4
@@ -520,11 +521,38 @@ static void test_session_memory(void **state) {
     assert_null(s);
 }
 
+/* The products' chunks (lfm_split_shrinking): one after the other over
+ * [0, n), each no larger than the one before (up to rounding), the first
+ * `threads` of them together half (up to rounding) for 3 chunks per thread. */
+static void test_split_shrinking(void **state) {
+    (void)state;
+    const long ns[] = {0, 1, 7, 100, 3584, 114688};
+    const int counts[] = {1, 2, 3, 6, 8, 12}, threads[] = {1, 2, 4};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t b = 0; b < sizeof counts / sizeof counts[0]; b++)
+            for (size_t c = 0; c < sizeof threads / sizeof threads[0]; c++) {
+                long prev_end = 0, prev_size = ns[a] + 1, first = 0;
+                for (int i = 0; i < counts[b]; i++) {
+                    long lo, hi;
+                    lfm_split_shrinking(ns[a], i, counts[b], threads[c], &lo, &hi);
+                    assert_int_equal(lo, prev_end);
+                    assert_true(hi >= lo);
+                    assert_true(hi - lo <= prev_size + 1);
+                    if (i < threads[c]) first += hi - lo;
+                    prev_end = hi;
+                    prev_size = hi - lo;
+                }
+                assert_int_equal(prev_end, ns[a]);
+                if (counts[b] == 3 * threads[c]) assert_true(2 * first + threads[c] >= ns[a]);
+            }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parallel_sessions),   cmocka_unit_test(test_cancel_prefill),
         cmocka_unit_test(test_cancel_prefill_ring), cmocka_unit_test(test_absurd_metadata),
         cmocka_unit_test(test_unused_hparams),      cmocka_unit_test(test_session_memory),
+        cmocka_unit_test(test_split_shrinking),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -40,6 +40,7 @@ typedef struct lfm_mm_task {
     int32_t n_expert;
     int64_t rows; /* rows split into chunks */
     int32_t flat; /* experts in use, if their rows are split as one run (else 0) */
+    int threads;  /* of the pool running it (chunk sizes: lfm_split_shrinking) */
 } lfm_mm_task;
 
 /* Run t on x: input row i is x[gather ? gather[i] : i], stride x_stride.

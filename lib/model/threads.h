@@ -34,4 +34,22 @@ static inline void lfm_split(long n, int ith, int nth, long *begin, long *end) {
     *end = *begin + per + (ith < extra ? 1 : 0);
 }
 
+/* [begin, end) of chunk ith of n_chunks over n items for `threads`
+ * threads claiming chunks in order: shrinking chunks (weights
+ * ceil((n_chunks - i) / threads): 3,3,2,2,1,1 for 6 chunks, 2 threads), so
+ * the first chunks stream long ranges and the last ones, small, even out
+ * whichever thread started late or ran slow. */
+static inline void lfm_split_shrinking(long n, int ith, int n_chunks, int threads, long *begin,
+                                       long *end) {
+    long before = 0, total = 0;
+    for (int c = 0; c < n_chunks; c++) {
+        const long w = (n_chunks - c + threads - 1) / threads;
+        if (c < ith) before += w;
+        total += w;
+    }
+    const long w = (n_chunks - ith + threads - 1) / threads;
+    *begin = n * before / total;
+    *end = n * (before + w) / total;
+}
+
 #endif
