@@ -175,7 +175,7 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, con
     const __m512i m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30);
     const __m512i m3 = _mm512_set1_epi8((char)0xc0);
     /* vector k of the block (lfm_r16_slot: read order) */
-#define KR_Q6(k) _mm512_loadu_si512(b + 64 * lfm_r16_slot(52, (k)))
+#define KR_Q6(k) _mm512_loadu_si512(b + 64 * lfm_r16_slot(sizeof(block_q6_K) / 4, (k)))
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
@@ -220,20 +220,21 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, con
 
 /* Software prefetch in the group stream, per type: distance in rows'
  * blocks (16 make one group block) and cache level.  Measured on 65536 x
- * 2048 from DRAM, 1 thread, Zen 4, medians of 5 interleaved runs (GB/s):
+ * 2048 from DRAM, 1 thread, Zen 4, medians of 5 interleaved runs (GB/s;
+ * of 3 where marked; BENCHMARKS.md, "Kernels: the R16 layout"):
  *   Q4_K  L1 at 4 / 8: 27.8 / 26.4;  L2 at 16 / 32: 17.7 / 19.8
- *   Q5_K  L1 at 8: 24.6;  L2 at 32: 24.8
- *   Q6_K  L1 at 4 / 8: 16.4 / 14.4;  L2 at 8 / 16 / 24 / 32 / 48:
+ *   Q5_K  L1 at 8: 24.6 (3);  L2 at 32: 24.8 (3)
+ *   Q6_K  L1 at 4 / 8: 14.6 (3) / 14.4;  L2 at 8 / 16 / 24 / 32 / 48:
  *         15.2 / 19.4 / 20.0 / 21.9 / 21.4 (L1 at 8 + L2 at 32: 16.6)
  * (Q6_K's 52-line blocks with L1 prefetches far enough ahead to cover the
  * DRAM latency take more line-fill buffers than the core has, and its
  * demand loads wait behind them). */
-#define KR_PF_q4_K 8, _MM_HINT_T0
-#define KR_PF_q5_K 8, _MM_HINT_T0
-#define KR_PF_q6_K 32, _MM_HINT_T1
-/* (KR_PF_CALL expands KR_PF_<type> into the two arguments it holds) */
-#define KR_PREFETCH_AT(p, blocks, hint, bsize) _mm_prefetch((p) + (blocks) * (bsize), hint)
-#define KR_PF_CALL(m, ...) m(__VA_ARGS__)
+#define KR_PF_q4_K 8
+#define KR_PF_q5_K 8
+#define KR_PF_q6_K 32
+#define KR_HINT_q4_K _MM_HINT_T0
+#define KR_HINT_q5_K _MM_HINT_T0
+#define KR_HINT_q6_K _MM_HINT_T1
 #define KR_DECODE(sfx, btype, term)                                                                \
     static void kr_decode_##sfx(int64_t n, const uint8_t *w, size_t ws, int64_t nr,                \
                                 const block_q8_K *y, float *out) {                                 \
@@ -255,7 +256,7 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, con
                     kb_r16_block(g, r0 / LFM_R16_ROWS, nb, i, sizeof(btype), sizeof(btype) % 4);   \
                 const char *pf = (const char *)g + (size_t)i * LFM_R16_ROWS * sizeof(btype);       \
                 for (size_t o = 0; o < LFM_R16_ROWS * sizeof(btype); o += 64)                      \
-                    KR_PF_CALL(KR_PREFETCH_AT, pf + o, KR_PF_##sfx, sizeof(btype));                \
+                    _mm_prefetch(pf + KR_PF_##sfx * sizeof(btype) + o, KR_HINT_##sfx);             \
                 acc = _mm512_add_ps(acc, term);                                                    \
             }                                                                                      \
             _mm512_storeu_ps(out + r0, acc);                                                       \
