@@ -144,7 +144,9 @@ static void test_tiny_q_repacked(void **state) {
             char path[1024], model[1024], packed[1024], err[256];
             snprintf(path, sizeof path, GOLDEN_DIR "/tiny-q-%s.gld", types[i]);
             snprintf(model, sizeof model, GOLDEN_DIR "/tiny-q-%s.gguf", types[i]);
-            snprintf(packed, sizeof packed, "test-golden-r16-%s.gguf", types[i]);
+            /* named per level: the levels run as parallel processes */
+            snprintf(packed, sizeof packed, "test-golden-r16-%s-%s.gguf", lfm2moe_isa_name(isa),
+                     types[i]);
             gld g;
             if (gld_read(path, 1, &g, err, sizeof err)) fail_msg("%s", err);
             lfm2moe_quantize_params qp;
@@ -153,7 +155,9 @@ static void test_tiny_q_repacked(void **state) {
             assert_int_equal(lfm2moe_model_quantize(model, packed, &qp), LFM2MOE_OK);
             /* an R16 file cannot be re-quantized (its types are not ggml's) */
             lfm2moe_quantize_params_init(&qp);
-            assert_int_equal(lfm2moe_model_quantize(packed, "test-golden-r16-bad.gguf", &qp),
+            char bad[1024];
+            snprintf(bad, sizeof bad, "test-golden-r16-bad-%s.gguf", lfm2moe_isa_name(isa));
+            assert_int_equal(lfm2moe_model_quantize(packed, bad, &qp),
                              LFM2MOE_ERR_UNSUPPORTED_TYPE);
             const size_t n = (size_t)(g.n_prompt + g.n_gen) * (size_t)g.n_vocab;
             float *rows = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
@@ -179,18 +183,25 @@ static void test_tiny_q_repacked(void **state) {
         }
 }
 
-int main(void) {
+/* Usage: test_golden [LEVEL]
+ * Every kernel level this CPU runs (lfm2moe_isa_set_max), scalar first,
+ * must pass the same checks.  With a level name (tests/meson.build registers
+ * one test per level of the build's architecture, so that the levels run in
+ * parallel and each has its own time limit, which matters under emulation),
+ * only that level; 77 (skipped) if this CPU does not have it. */
+int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_a_f32),       cmocka_unit_test(test_tiny_d_f32),
         cmocka_unit_test(test_tiny_d_swa_f32),   cmocka_unit_test(test_tiny_a_kv_types),
         cmocka_unit_test(test_tiny_q_f32),       cmocka_unit_test(test_tiny_q_f16_bf16),
         cmocka_unit_test(test_tiny_q_quantized), cmocka_unit_test(test_tiny_q_repacked),
     };
-    /* every kernel level this CPU runs (lfm2moe_isa_set_max), scalar first,
-     * must pass the same checks */
-    int failed = 0, best = 0, ran = 0;
+    const char *only = argc > 1 ? argv[1] : NULL;
+    int failed = 0, best = 0, ran = 0, known = 0;
     lfm2moe_isa_detected(&best);
     for (int isa = 0; isa <= 16; isa++) {
+        if (only && strcmp(only, lfm2moe_isa_name(isa)) != 0) continue;
+        known = 1;
         int active = -1;
         if (lfm2moe_isa_set_max(isa) != LFM2MOE_OK || lfm2moe_isa_active(&active) != LFM2MOE_OK ||
             active != isa)
@@ -201,5 +212,13 @@ int main(void) {
         ran++;
     }
     lfm2moe_isa_set_max(best);
+    if (only && !known) {
+        fprintf(stderr, "test_golden: no kernel level is called %s\n", only);
+        return 1;
+    }
+    if (only && !ran) {
+        printf("golden@%s: this CPU does not run that level; skipped\n", only);
+        return 77;
+    }
     return failed || ran == 0;
 }
