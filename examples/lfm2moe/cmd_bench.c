@@ -186,12 +186,14 @@ static int parse_depths(const char *arg, int *d, int max) {
 }
 
 /* tg at one depth: per run, fill the context, then n timed steps; with
- * bw_buf, the machine's read bandwidth measured right before each run. */
+ * bw_buf, the machine's read bandwidth measured right before each run.
+ * The warm-up (r = -1) runs from an empty context, as llama-bench's does:
+ * a long context's fill, untimed, would only double a run's time. */
 static int run_tg(lfm2moe_session *s, int32_t *tok, int n, int depth, int reps, int32_t n_vocab,
                   uint32_t *seed, const uint64_t *bw_buf, int n_threads, double *vals,
                   double *bw_machine) {
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-        if (prefill_depth(s, tok, depth, n_vocab, seed)) return 1;
+        if (prefill_depth(s, tok, r < 0 ? 0 : depth, n_vocab, seed)) return 1;
         fill_tokens(tok, n, n_vocab, seed);
         if (bw_buf && r >= 0) bw_machine[r] = measure_read_bw(bw_buf, n_threads);
         double a = now();
@@ -206,8 +208,8 @@ static int run_tg(lfm2moe_session *s, int32_t *tok, int n, int depth, int reps, 
 
 static int run_pp(lfm2moe_session *s, int32_t *tok, int p, int depth, int reps, int32_t n_vocab,
                   uint32_t *seed, double *vals) {
-    for (int r = -1; r < reps; r++) {
-        if (prefill_depth(s, tok, depth, n_vocab, seed)) return 1;
+    for (int r = -1; r < reps; r++) { /* the warm-up as run_tg's */
+        if (prefill_depth(s, tok, r < 0 ? 0 : depth, n_vocab, seed)) return 1;
         fill_tokens(tok, p, n_vocab, seed);
         double a = now();
         int st = lfm2moe_decode_step(s, tok, p, 0);
