@@ -228,13 +228,28 @@ static inline __attribute__((always_inline)) __m512 kr_term_q6_K(kb_src src, con
  *         15.2 / 19.4 / 20.0 / 21.9 / 21.4 (L1 at 8 + L2 at 32: 16.6)
  * (Q6_K's 52-line blocks with L1 prefetches far enough ahead to cover the
  * DRAM latency take more line-fill buffers than the core has, and its
- * demand loads wait behind them). */
+ * demand loads wait behind them).  Whole decode of the Q6_K R16 file on 2
+ * threads, tg32 tok/s, medians of 5 interleaved runs (2026-12-03 08:05):
+ * L2 at 24 / 32 / 48 / 64: 21.4 / 20.7 / 22.1 / 20.2, then 32 / 48 over 10
+ * runs: 21.5 / 21.3 -- the same within the noise. */
+#ifndef KR_PF_q4_K /* -D overrides for measuring variants, as GR_PF */
 #define KR_PF_q4_K 8
+#endif
+#ifndef KR_PF_q5_K
 #define KR_PF_q5_K 8
+#endif
+#ifndef KR_PF_q6_K
 #define KR_PF_q6_K 32
+#endif
+#ifndef KR_HINT_q4_K
 #define KR_HINT_q4_K _MM_HINT_T0
+#endif
+#ifndef KR_HINT_q5_K
 #define KR_HINT_q5_K _MM_HINT_T0
+#endif
+#ifndef KR_HINT_q6_K
 #define KR_HINT_q6_K _MM_HINT_T1
+#endif
 #define KR_DECODE(sfx, btype, term)                                                                \
     static void kr_decode_##sfx(int64_t n, const uint8_t *w, size_t ws, int64_t nr,                \
                                 const block_q8_K *y, float *out) {                                 \
