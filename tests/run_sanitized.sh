@@ -36,11 +36,14 @@ address|asan)
     # loading the library; the C `structured` test runs the same constrained
     # generation under the sanitizers)
     packaging='^\(python-pip-install\|cmake-consumer\|json-schema-valid\)$'
-    c_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -v -e "$hosted" |
+    # test names without meson's "project[:suite] / " prefix (printed once
+    # any test has a suite, e.g. golden-*)
+    list_tests() { meson test -C "$dir" --no-rebuild --list 2>/dev/null | sed 's|^.* / ||'; }
+    c_tests=$(list_tests | grep -v -e "$hosted" |
               grep -v -e "$packaging" || true)
     # shellcheck disable=SC2086
     meson test -C "$dir" --print-errorlogs "$@" $c_tests
-    b_tests=$(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -e "$hosted" |
+    b_tests=$(list_tests | grep -e "$hosted" |
               grep -v -e "$packaging" || true)
     if [ -n "$b_tests" ]; then
         cc=$(meson introspect "$dir" --compilers 2>/dev/null |
