@@ -41,15 +41,15 @@ static inline void lfm_split(long n, int ith, int nth, long *begin, long *end) {
  * whichever thread started late or ran slow. */
 static inline void lfm_split_shrinking(long n, int ith, int n_chunks, int threads, long *begin,
                                        long *end) {
-    long before = 0, total = 0;
+    long before = 0, mine = 0, total = 0;
     for (int c = 0; c < n_chunks; c++) {
         const long w = (n_chunks - c + threads - 1) / threads;
         if (c < ith) before += w;
+        if (c == ith) mine = w;
         total += w;
     }
-    const long w = (n_chunks - ith + threads - 1) / threads;
     *begin = n * before / total;
-    *end = n * (before + w) / total;
+    *end = n * (before + mine) / total;
 }
 
 #endif
